@@ -1,0 +1,90 @@
+/**
+ * The one configuration schema. Every process (server, CLI, tests) reads its settings through
+ * loadConfig() in ./load.ts, so a `gw` command finds the same data directory and port as the server.
+ */
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+
+export const ConfigSchema = z
+  .object({
+    dataDir: z.string().min(1).default('./data'),
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(8443),
+    /** Base URL clients use to reach this gateway (status URLs in 202 answers). Derived from host/port if unset. */
+    publicUrl: z.url().optional(),
+    contractsDir: z.string().min(1).optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    bodyLimitBytes: z.coerce.number().int().positive().default(1024 * 1024),
+    bus: z
+      .object({
+        kind: z.enum(['sqlite', 'kafka']).default('sqlite'),
+        /** SQLite bus: fsync every group commit (FULL) or rely on the OS after a process crash (NORMAL). */
+        sqliteSync: z.enum(['FULL', 'NORMAL']).default('FULL'),
+        partitions: z.coerce.number().int().min(1).max(256).default(4),
+      })
+      .prefault({}),
+    kafka: z
+      .object({
+        brokers: z
+          .string()
+          .default('127.0.0.1:9092')
+          .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean)),
+        clientId: z.string().default('laender-gateway'),
+        topicPrefix: z.string().regex(/^[a-zA-Z0-9._-]+$/).default('gw'),
+        replicationFactor: z.coerce.number().int().min(1).default(1),
+        ssl: bool.default(false),
+        saslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+        saslUsername: z.string().optional(),
+        saslPassword: z.string().optional(),
+      })
+      .prefault({}),
+    /** PostgreSQL connection string; when set, the audit store lives there instead of SQLite. */
+    databaseUrl: z.string().optional(),
+    pki: z
+      .object({
+        /** Encrypts the gateway's private keys at rest (PKCS#8). Unset: a random one is kept in dataDir/pki/passphrase (mode 0600). */
+        keyPassphrase: z.string().min(12).optional(),
+        signingAlgorithm: z.enum(['rsa-sha256', 'ecdsa-p256-sha256']).default('rsa-sha256'),
+        rsaBits: z.coerce.number().int().refine((b) => b === 2048 || b === 3072, 'must be 2048 or 3072').default(2048),
+      })
+      .prefault({}),
+    delivery: z
+      .object({
+        pushTimeoutMs: z.coerce.number().int().positive().default(10_000),
+        redeliveryDelayMs: z.coerce.number().int().nonnegative().default(1_000),
+      })
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Environment variables and the config path they set. One table: the README lists exactly these. */
+export const ENV_SETTINGS: Record<string, string> = {
+  GATEWAY_DATA_DIR: 'dataDir',
+  GATEWAY_HOST: 'host',
+  GATEWAY_PORT: 'port',
+  GATEWAY_PUBLIC_URL: 'publicUrl',
+  GATEWAY_CONTRACTS_DIR: 'contractsDir',
+  GATEWAY_LOG_LEVEL: 'logLevel',
+  GATEWAY_BODY_LIMIT_BYTES: 'bodyLimitBytes',
+  GATEWAY_BUS: 'bus.kind',
+  GATEWAY_SQLITE_SYNC: 'bus.sqliteSync',
+  GATEWAY_BUS_PARTITIONS: 'bus.partitions',
+  KAFKA_BROKERS: 'kafka.brokers',
+  KAFKA_CLIENT_ID: 'kafka.clientId',
+  KAFKA_TOPIC_PREFIX: 'kafka.topicPrefix',
+  KAFKA_REPLICATION_FACTOR: 'kafka.replicationFactor',
+  KAFKA_SSL: 'kafka.ssl',
+  KAFKA_SASL_MECHANISM: 'kafka.saslMechanism',
+  KAFKA_SASL_USERNAME: 'kafka.saslUsername',
+  KAFKA_SASL_PASSWORD: 'kafka.saslPassword',
+  DATABASE_URL: 'databaseUrl',
+  GATEWAY_KEY_PASSPHRASE: 'pki.keyPassphrase',
+  GATEWAY_SIGNING_ALGORITHM: 'pki.signingAlgorithm',
+  GATEWAY_RSA_BITS: 'pki.rsaBits',
+  GATEWAY_PUSH_TIMEOUT_MS: 'delivery.pushTimeoutMs',
+  GATEWAY_REDELIVERY_DELAY_MS: 'delivery.redeliveryDelayMs',
+};

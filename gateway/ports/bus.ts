@@ -1,0 +1,74 @@
+/**
+ * The Bus port: a durable, partitioned, ordered log with consumer groups.
+ *
+ * Semantics every implementation must honour (proved by test/conformance/bus.conformance.ts):
+ * - `publish` resolves only when every record is durable (fsync'd locally, or acknowledged by all
+ *   in-sync Kafka replicas). A rejected promise means "maybe not published": the caller must not
+ *   acknowledge the message to its sender.
+ * - Records with the same key land in the same partition and are consumed in publish order.
+ * - Each consumer group sees every record at least once. Records of one partition are handed to the
+ *   handler one at a time; the offset is committed only after the handler resolved. If the handler
+ *   throws, the record is handed again later (after `redeliveryDelayMs`), and nothing behind it in
+ *   that partition overtakes it.
+ * - Several subscribers in the same group share the partitions; a subscriber that goes away
+ *   (close or crash) leaves its uncommitted records to the others.
+ */
+export interface BusRecord {
+  topic: string;
+  /** Partitioning and ordering key: records of one case share a key. */
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+export interface ConsumedRecord extends BusRecord {
+  partition: number;
+  /** Decimal string: Kafka offsets are 64-bit. */
+  offset: string;
+  /** Publish time in ms since the epoch. */
+  timestamp: number;
+}
+
+export type RecordHandler = (record: ConsumedRecord) => Promise<void>;
+
+export interface SubscribeOptions {
+  group: string;
+  topics: string[];
+  handler: RecordHandler;
+  /** Delay before a record whose handler threw is handed out again. Default 1000 ms. */
+  redeliveryDelayMs?: number;
+}
+
+export interface Subscription {
+  /** Stops fetching, waits for in-flight handlers to finish, commits, leaves the group. */
+  close(): Promise<void>;
+}
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+}
+
+export interface BusHealth {
+  ok: boolean;
+  detail: string;
+}
+
+export interface GroupLag {
+  topic: string;
+  partition: number;
+  /** Records published but not yet committed by the group. */
+  lag: number;
+}
+
+export interface Bus {
+  readonly kind: string;
+  /** Creates missing topics; existing topics are left as they are. Idempotent. */
+  ensureTopics(topics: TopicSpec[]): Promise<void>;
+  publish(records: BusRecord[]): Promise<void>;
+  subscribe(options: SubscribeOptions): Promise<Subscription>;
+  lag(group: string, topic: string): Promise<GroupLag[]>;
+  health(): Promise<BusHealth>;
+  /** Closes all subscriptions (as Subscription.close) and releases resources. */
+  close(): Promise<void>;
+}
