@@ -15,6 +15,7 @@ export const ERRORS = {
   GW_ERR_DUPLICATE_MESSAGE: { status: 409, title: 'A message with this nachrichtenUUID was already accepted' },
   GW_ERR_UNKNOWN_RECEIVER: { status: 422, title: 'No system in the directory serves the receiving authority' },
   GW_ERR_UNKNOWN_SYSTEM: { status: 404, title: 'The system is not in the directory' },
+  GW_ERR_VERSION_NOT_ACCEPTED: { status: 422, title: 'The receiving system does not accept this standard version' },
   GW_ERR_SENDER_AUTHORITY: { status: 403, title: 'The authenticated system does not serve the sending authority' },
   GW_ERR_CONTRACT_VIOLATION: { status: 403, title: 'No contract allows this sender to send this message to this receiver' },
   GW_ERR_CLIENT_CERT_REQUIRED: { status: 401, title: 'A client certificate issued by the gateway CA is required' },
@@ -25,6 +26,7 @@ export const ERRORS = {
   GW_ERR_NOT_READY: { status: 503, title: 'The gateway is not ready' },
   GW_ERR_SIGNATURE_INVALID: { status: 422, title: 'The XML signature is invalid' },
   GW_ERR_XML_FORBIDDEN_CONSTRUCT: { status: 400, title: 'The XML contains a forbidden construct (DOCTYPE, entity, processing instruction)' },
+  GW_ERR_XML_LIMIT_EXCEEDED: { status: 400, title: 'The XML exceeds a structural limit (nesting depth, attributes per element)' },
   GW_ERR_INTERNAL: { status: 500, title: 'Internal error' },
   GW_ERR_CONFIG_INVALID: { status: 500, title: 'The configuration is invalid' },
 } as const satisfies Record<string, { status: number; title: string }>;

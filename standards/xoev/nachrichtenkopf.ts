@@ -8,22 +8,50 @@ import { type CodeList, codeOf, XML_ATTRIBUTE } from './codelist.ts';
 
 export const UUID = z
   .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'must be a lower-case RFC 4122 UUID');
+  .regex(
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    'must be a lower-case RFC 4122 UUID',
+  );
 
-/** xs:dateTime with milliseconds and an explicit offset, as XÖV requires for erstellungszeitpunkt. */
+/** True for a real Gregorian calendar date `YYYY-MM-DD`, year 0001–9999 (xs:date has no year 0000). */
+function isCalendarDate(s: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s) || s.startsWith('0000')) return false;
+  const t = Date.parse(`${s}T00:00:00Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().startsWith(s);
+}
+
+/**
+ * xs:dateTime with milliseconds and an explicit offset, as XÖV requires for erstellungszeitpunkt.
+ * As strict as xs:dateTime: a calendar date (Date.parse alone accepts 2025-02-30), a time
+ * Date.parse accepts, an offset within ±14:00.
+ */
 export const ZEITPUNKT = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{2}:\d{2})$/, 'must be YYYY-MM-DDThh:mm:ss.sss with zone')
-  .refine((s) => !Number.isNaN(Date.parse(s)), 'is not a valid point in time');
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{2}:\d{2})$/, {
+    message: 'must be YYYY-MM-DDThh:mm:ss.sss with zone',
+    abort: true,
+  })
+  .refine(
+    (s) =>
+      !Number.isNaN(Date.parse(s)) &&
+      isCalendarDate(s.slice(0, 10)) &&
+      (s.length === 24 ||
+        (s.slice(24, 26) <= '14' &&
+          s.slice(27, 29) <= '59' &&
+          (s.slice(24, 26) !== '14' || s.slice(27, 29) === '00'))),
+    'is not a valid point in time',
+  );
 
-/** xs:date; also rejects impossible dates such as 2025-02-30. */
+/** xs:date; also rejects impossible dates such as 2025-02-30 (and year 0000, which xs:date lacks). */
 export const DATUM = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD')
-  .refine((s) => new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), 'is not a calendar date');
+  .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be YYYY-MM-DD', abort: true })
+  .refine(isCalendarDate, 'is not a calendar date');
 
 /** DVDV-style address of an authority: `praefix:kennung`, e.g. `ags:14612000`. */
-export const KENNUNG = z.string().regex(/^[a-z]{2,10}:[A-Za-z0-9._-]{1,40}$/, 'must be praefix:kennung, e.g. ags:14612000');
+export const KENNUNG = z
+  .string()
+  .regex(/^[a-z]{2,10}:[A-Za-z0-9._-]{1,40}$/, 'must be praefix:kennung, e.g. ags:14612000');
 
 export const Behoerde = z.object({
   verzeichnisdienst: z.literal('DVDV'),

@@ -1,0 +1,57 @@
+/**
+ * The adapter interface: what an integrator implements to connect one system. An adapter only
+ * translates between the system's native format and the catalogue's standard messages; it never
+ * routes, signs, validates contracts or talks to the network — the gateway core does that.
+ */
+import type { MessageTypeSpec, XoevMessage } from '../../standards/catalogue.ts';
+
+export interface NativeInput {
+  body: Buffer;
+  /** Media type as sent by the system, without parameters except charset. */
+  contentType: string;
+}
+
+export interface NativeOutput {
+  body: Buffer;
+  contentType: string;
+}
+
+export interface AdapterContext {
+  /** A fresh RFC 4122 UUID for messages whose native form carries no id. */
+  newUUID(): string;
+  now(): Date;
+  /** Looks a message type up in the standards catalogue. */
+  messageType(standard: string, version: string, name: string): MessageTypeSpec;
+}
+
+/** One standard message decoded from native input, not yet validated. */
+export interface DecodedMessage {
+  spec: MessageTypeSpec;
+  message: unknown;
+  /** Where in the native input it came from (`record 3`, `$`), for error messages. */
+  nativeRef: string;
+}
+
+export interface AdapterSpec {
+  /** The system id this adapter serves by default (`sn-melde`); the directory may reuse an adapter for several systems. */
+  id: string;
+  title: string;
+  /** Land code (SN, ST, TH) or BUND for federal systems. */
+  land: string;
+  /** Human description of the native format, for the generated docs. */
+  format: string;
+  decodes: { contentTypes: string[]; messageTypes: string[] };
+  encodes: { contentType: string; messageTypes: string[] };
+}
+
+export interface Adapter {
+  spec: AdapterSpec;
+  /** Native → standard. One input may carry many messages (a batch file). Throws AdapterError. */
+  decode(input: NativeInput, context: AdapterContext): DecodedMessage[];
+  /** Standard → native, for delivery to this system. The message is already verified and validated. */
+  encode(message: XoevMessage, spec: MessageTypeSpec, context: AdapterContext): NativeOutput;
+}
+
+export function defineAdapter(adapter: Adapter): Adapter {
+  return adapter;
+}

@@ -1,0 +1,385 @@
+/**
+ * The audit log's hash chain: the one definition of how an entry is hashed. Every AuditStore and
+ * the offline verifier use this file; changing anything here is a format break.
+ *
+ * HOW AN ENTRY IS HASHED (re-implementable from this comment alone)
+ *
+ *   hash = lowercase hex SHA-256 of the UTF-8 bytes of JCS(E)
+ *
+ * where E is the entry as a JSON object with exactly these 14 members (everything but `hash`):
+ *   chain, seq, time, kind, actor, messageId, sender, receiver, senderSystem, receiverSystem,
+ *   messageType, digest, detail, prevHash
+ * (`seq` is an integer; the nullable ones are JSON null when absent; `detail` is a JSON object) and
+ * JCS is the JSON Canonicalization Scheme of RFC 8785, i.e.:
+ *   - no whitespace anywhere;
+ *   - object members sorted by key, comparing keys as arrays of UTF-16 code units (JavaScript's
+ *     default `Array.prototype.sort`), recursively, at every depth (top level included, so the top
+ *     level order is: actor, chain, detail, digest, kind, messageId, messageType, prevHash,
+ *     receiver, receiverSystem, sender, senderSystem, seq, time);
+ *   - arrays keep their order;
+ *   - strings exactly as ECMAScript `JSON.stringify` writes them (`"`, `\` and U+0000..U+001F
+ *     escaped, short forms \b \f \n \r \t, everything else literal UTF-8);
+ *   - numbers as ECMAScript `Number.prototype.toString` / `JSON.stringify` write them (-0 is `0`;
+ *     NaN and ±Infinity are not allowed); `true`, `false`, `null` literally.
+ * Any RFC 8785 library gives the same bytes. Example for the first entry of chain "main":
+ *   {"actor":"gateway","chain":"main","detail":{"a":1,"b":[true,null]},"digest":null,"kind":"received",
+ *    "messageId":"m1","messageType":null,"prevHash":"000…000","receiver":null,"receiverSystem":null,
+ *    "sender":null,"senderSystem":null,"seq":1,"time":"2025-01-01T00:00:00.000Z"}   (one line)
+ *
+ * THE CHAIN: entries of one chain have seq 1, 2, 3, … without gaps; entry 1 has prevHash
+ * GENESIS_HASH (64 zeros), every later entry has prevHash = hash of the entry before it. Several
+ * chains may share one store; they are independent, and the interleaving of entries of different
+ * chains in an export carries no meaning (only the order within a chain is protected).
+ */
+import { hash as nodeHash } from 'node:crypto';
+import { AUDIT_EVENT_KINDS } from '../ports/audit-store.ts';
+import type { AuditEntry, AuditEventInput, ChainHead } from '../ports/audit-store.ts';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export type UnhashedAuditEntry = Omit<AuditEntry, 'hash'>;
+
+/** RFC 8785 canonical JSON of a JSON value. Throws TypeError on anything that is not plain JSON. */
+export function canonicalJson(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return quote(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`canonical JSON: non-finite number ${value}`);
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ',';
+          out += canonicalJson(value[i]);
+        }
+        return `${out}]`;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        throw new TypeError(`canonical JSON: not a plain object (${proto?.constructor?.name ?? 'unknown'})`);
+      }
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).sort();
+      let out = '{';
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        if (i > 0) out += ',';
+        out += `${quote(key)}:${canonicalJson(record[key])}`;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw new TypeError(`canonical JSON: ${typeof value} is not a JSON value`);
+  }
+}
+
+/**
+ * A JSON string literal exactly as JSON.stringify writes it. Fast path: strings without `"`, `\`,
+ * control characters or surrogates (almost all of them) are only wrapped in quotes.
+ */
+function quote(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
+
+function str(value: unknown, field: string): string {
+  if (typeof value !== 'string') throw new TypeError(`audit entry: ${field} must be a string`);
+  return quote(value);
+}
+
+function nstr(value: unknown, field: string): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'string') throw new TypeError(`audit entry: ${field} must be a string or null`);
+  return quote(value);
+}
+
+/** The canonical text of an entry (see the file comment); `hash`, if present, is ignored. */
+export function canonicalEntryString(entry: UnhashedAuditEntry): string {
+  if (!Number.isSafeInteger(entry.seq)) throw new TypeError('audit entry: seq must be an integer');
+  const detail = entry.detail;
+  if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
+    throw new TypeError('audit entry: detail must be a JSON object');
+  }
+  // Members in JCS order (sorted by key), written out by hand: this is the hot path of verify.
+  return (
+    `{"actor":${str(entry.actor, 'actor')}` +
+    `,"chain":${str(entry.chain, 'chain')}` +
+    `,"detail":${canonicalJson(detail)}` +
+    `,"digest":${nstr(entry.digest, 'digest')}` +
+    `,"kind":${str(entry.kind, 'kind')}` +
+    `,"messageId":${nstr(entry.messageId, 'messageId')}` +
+    `,"messageType":${nstr(entry.messageType, 'messageType')}` +
+    `,"prevHash":${str(entry.prevHash, 'prevHash')}` +
+    `,"receiver":${nstr(entry.receiver, 'receiver')}` +
+    `,"receiverSystem":${nstr(entry.receiverSystem, 'receiverSystem')}` +
+    `,"sender":${nstr(entry.sender, 'sender')}` +
+    `,"senderSystem":${nstr(entry.senderSystem, 'senderSystem')}` +
+    `,"seq":${entry.seq}` +
+    `,"time":${str(entry.time, 'time')}}`
+  );
+}
+
+/** The bytes that are hashed: UTF-8 of `canonicalEntryString`. */
+export function canonicalEntryBytes(entry: UnhashedAuditEntry): Buffer {
+  return Buffer.from(canonicalEntryString(entry), 'utf8');
+}
+
+/** Lowercase hex SHA-256 of the canonical bytes. */
+export function entryHash(entry: UnhashedAuditEntry): string {
+  return nodeHash('sha256', canonicalEntryString(entry), 'hex');
+}
+
+const ISO_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+const NULLABLE_FIELDS = [
+  'messageId',
+  'sender',
+  'receiver',
+  'senderSystem',
+  'receiverSystem',
+  'messageType',
+  'digest',
+] as const;
+
+/**
+ * Checks an event before a store appends it and returns the copy that is stored and hashed: exactly
+ * the AuditEventInput fields, `detail` normalised to plain JSON (a JSON.stringify/parse round trip:
+ * undefined members dropped, Dates as ISO strings), so what is hashed is what is read back.
+ * Throws TypeError on a malformed event. Shared by every AuditStore implementation.
+ */
+export function normalizeEventInput(event: AuditEventInput): { event: AuditEventInput; detailJson: string } {
+  if (typeof event !== 'object' || event === null) throw new TypeError('audit event must be an object');
+  if (
+    typeof event.time !== 'string' ||
+    !ISO_MS_UTC.test(event.time) ||
+    Number.isNaN(Date.parse(event.time))
+  ) {
+    throw new TypeError(
+      'audit event: time must be ISO 8601 UTC with milliseconds (YYYY-MM-DDTHH:mm:ss.sssZ)',
+    );
+  }
+  if (!(AUDIT_EVENT_KINDS as readonly string[]).includes(event.kind)) {
+    throw new TypeError(`audit event: unknown kind ${JSON.stringify(event.kind)}`);
+  }
+  if (typeof event.actor !== 'string' || event.actor === '') {
+    throw new TypeError('audit event: actor must be a non-empty string');
+  }
+  for (const field of NULLABLE_FIELDS) {
+    const value = event[field];
+    if (value !== null && typeof value !== 'string') {
+      throw new TypeError(`audit event: ${field} must be a string or null`);
+    }
+  }
+  const detailIn = event.detail ?? {};
+  if (typeof detailIn !== 'object' || detailIn === null || Array.isArray(detailIn)) {
+    throw new TypeError('audit event: detail must be an object');
+  }
+  let detailJson: string;
+  try {
+    detailJson = JSON.stringify(detailIn);
+  } catch (err) {
+    throw new TypeError(`audit event: detail is not serialisable as JSON (${(err as Error).message})`);
+  }
+  // JSON.stringify turns NaN/Infinity into null silently; that is fine (the stored value is null).
+  const detail: unknown = JSON.parse(detailJson);
+  if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
+    throw new TypeError('audit event: detail must serialise to a JSON object');
+  }
+  return {
+    event: {
+      time: event.time,
+      kind: event.kind,
+      actor: event.actor,
+      messageId: event.messageId,
+      sender: event.sender,
+      receiver: event.receiver,
+      senderSystem: event.senderSystem,
+      receiverSystem: event.receiverSystem,
+      messageType: event.messageType,
+      digest: event.digest,
+      detail: detail as Record<string, unknown>,
+    },
+    detailJson,
+  };
+}
+
+/** Links a normalised event to the chain after `prev` and computes its hash. */
+export function chainEntry(
+  event: AuditEventInput,
+  chain: string,
+  prev: { seq: number; hash: string },
+): AuditEntry {
+  const entry: AuditEntry = {
+    chain,
+    seq: prev.seq + 1,
+    time: event.time,
+    kind: event.kind,
+    actor: event.actor,
+    messageId: event.messageId,
+    sender: event.sender,
+    receiver: event.receiver,
+    senderSystem: event.senderSystem,
+    receiverSystem: event.receiverSystem,
+    messageType: event.messageType,
+    digest: event.digest,
+    detail: event.detail,
+    prevHash: prev.hash,
+    hash: '',
+  };
+  entry.hash = entryHash(entry);
+  return entry;
+}
+
+export type VerifyFailureReason =
+  /** The entry's seq is not the next one of its chain (deleted, inserted, duplicated or reordered entry). */
+  | 'seq-mismatch'
+  /** prevHash is not the hash of the chain's previous entry (the previous entry was rewritten and rehashed, or this link was edited). */
+  | 'prev-hash-mismatch'
+  /** The stored hash is not the hash of the entry's content (a field was edited). */
+  | 'hash-mismatch'
+  /** The entry is not well-formed (wrong types, detail not JSON). */
+  | 'malformed'
+  /** The entry at a trusted head's seq has a different hash. */
+  | 'head-mismatch'
+  /** The chain ends before a trusted head's seq (entries at the end were deleted). */
+  | 'truncated';
+
+export type VerifyResult =
+  | { ok: true; count: number; heads: ChainHead[] }
+  | {
+      ok: false;
+      /** Seq (in `chain`) where verification failed; seqs below it form a consistent prefix. */
+      firstBadSeq: number;
+      chain: string;
+      reason: VerifyFailureReason;
+      /** Human-readable explanation. */
+      message: string;
+    };
+
+export interface VerifyOptions {
+  /**
+   * Starting points for verifying a slice: a chain listed here must continue right after the given
+   * head (seq head.seq + 1, prevHash head.hash). Chains not listed must start at seq 1 / GENESIS_HASH.
+   */
+  from?: ChainHead[];
+  /**
+   * Trusted heads (for example from a signed checkpoint): each listed chain must reach that seq, and
+   * its entry there must have that hash. Without it, deleting the newest entries is undetectable.
+   */
+  to?: ChainHead[];
+}
+
+interface ChainState {
+  chain: string;
+  seq: number;
+  hash: string;
+  /** Trusted head to meet, if any. */
+  toSeq: number;
+  toHash: string;
+}
+
+/**
+ * Verifies entries (in (chain, seq) order per chain; chains may interleave) offline. Stops at the
+ * first problem. Checks, per entry: consecutive seq, prevHash link, recomputed hash; then trusted heads.
+ */
+export function verifyChain(entries: readonly AuditEntry[], options: VerifyOptions = {}): VerifyResult {
+  const states = new Map<string, ChainState>();
+  const stateFor = (chain: string): ChainState => {
+    let state = states.get(chain);
+    if (state === undefined) {
+      state = { chain, seq: 0, hash: GENESIS_HASH, toSeq: 0, toHash: '' };
+      states.set(chain, state);
+    }
+    return state;
+  };
+  for (const head of options.from ?? []) {
+    const state = stateFor(head.chain);
+    state.seq = head.seq;
+    state.hash = head.hash;
+  }
+  for (const head of options.to ?? []) {
+    const state = stateFor(head.chain);
+    state.toSeq = head.seq;
+    state.toHash = head.hash;
+  }
+
+  let current: ChainState | undefined;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    const chain = entry.chain;
+    if (current === undefined || current.chain !== chain) {
+      if (typeof chain !== 'string') {
+        return fail(
+          current?.chain ?? '',
+          (current?.seq ?? 0) + 1,
+          'malformed',
+          `entry #${i}: chain is not a string`,
+        );
+      }
+      current = stateFor(chain);
+    }
+    const expected = current.seq + 1;
+    if (entry.seq !== expected) {
+      return fail(
+        chain,
+        expected,
+        'seq-mismatch',
+        `entry #${i}: expected seq ${expected}, found ${entry.seq}`,
+      );
+    }
+    if (entry.prevHash !== current.hash) {
+      return fail(
+        chain,
+        expected,
+        'prev-hash-mismatch',
+        `seq ${expected}: prevHash does not match the hash of seq ${expected - 1}`,
+      );
+    }
+    let computed: string;
+    try {
+      computed = entryHash(entry);
+    } catch (err) {
+      return fail(chain, expected, 'malformed', `seq ${expected}: ${(err as Error).message}`);
+    }
+    if (computed !== entry.hash) {
+      return fail(chain, expected, 'hash-mismatch', `seq ${expected}: content does not match its hash`);
+    }
+    if (expected === current.toSeq && computed !== current.toHash) {
+      return fail(chain, expected, 'head-mismatch', `seq ${expected}: hash differs from the trusted head`);
+    }
+    current.seq = expected;
+    current.hash = computed;
+  }
+
+  const heads: ChainHead[] = [];
+  for (const state of states.values()) {
+    if (state.seq < state.toSeq) {
+      return fail(
+        state.chain,
+        state.seq + 1,
+        'truncated',
+        `chain ends at seq ${state.seq}, the trusted head is seq ${state.toSeq}`,
+      );
+    }
+    if (state.seq > 0) heads.push({ chain: state.chain, seq: state.seq, hash: state.hash });
+  }
+  heads.sort((a, b) => (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0));
+  return { ok: true, count: entries.length, heads };
+}
+
+function fail(
+  chain: string,
+  firstBadSeq: number,
+  reason: VerifyFailureReason,
+  message: string,
+): VerifyResult {
+  return { ok: false, firstBadSeq, chain, reason, message };
+}

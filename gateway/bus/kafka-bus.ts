@@ -1,0 +1,435 @@
+/**
+ * The Bus port on Apache Kafka (kafkajs).
+ *
+ * - publish: one idempotent producer (acks=all, one in-flight request per broker so retries cannot
+ *   reorder); the promise resolves after the broker acknowledged every record. Records are
+ *   partitioned by key with Kafka's Java-compatible murmur2 partitioner.
+ * - subscribe: one kafkajs consumer per subscription in the given group, manual commits. A record's
+ *   offset (+1) is committed after its handler resolved. If the handler throws, nothing is committed,
+ *   the partition is paused, and after `redeliveryDelayMs` the consumer seeks back to the failed
+ *   offset and resumes, so nothing behind it overtakes it; the other partitions keep flowing.
+ * - close: stops fetching, lets in-flight handlers finish (their commits included), leaves the group.
+ */
+import {
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type IHeaders,
+  Kafka,
+  type KafkaConfig,
+  type LogEntry,
+  logLevel,
+  Partitioners,
+  type Producer,
+  type SASLOptions,
+} from 'kafkajs';
+import type { Logger } from '../log/logger.ts';
+import type {
+  Bus,
+  BusHealth,
+  BusRecord,
+  ConsumedRecord,
+  GroupLag,
+  SubscribeOptions,
+  Subscription,
+  TopicSpec,
+} from '../ports/bus.ts';
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  ssl?: boolean;
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  /** Replication factor for topics created by ensureTopics. */
+  replicationFactor: number;
+  /** Partitions for a TopicSpec that does not name a positive count. */
+  defaultPartitions: number;
+  logger?: Logger;
+  /** Consumer session timeout: how long a crashed subscriber holds its partitions. Default 10 000 ms. */
+  sessionTimeoutMs?: number;
+  /** Consumer heartbeat interval. Default 1000 ms. */
+  heartbeatIntervalMs?: number;
+  /** Longest a fetch waits for new records; also bounds how long close() waits for an idle fetch. Default 500 ms. */
+  maxWaitTimeMs?: number;
+  /** Partitions of one subscription handled concurrently (one record at a time each). Default 8. */
+  partitionsConsumedConcurrently?: number;
+  /** publish() rejects ("maybe not published") when the broker has not acknowledged in time. Default 30 000 ms. */
+  publishTimeoutMs?: number;
+  /** health() gives up after this long. Default 2000 ms. */
+  healthTimeoutMs?: number;
+  /**
+   * Create unknown topics on first use (publish, subscribe) with `defaultPartitions`, as the embedded
+   * bus does. Default true. With false, publishing to a missing topic rejects at once (kafkajs would
+   * otherwise retry forever, since the broker's auto-creation is off).
+   */
+  autoCreateTopics?: boolean;
+}
+
+const DEFAULT_REDELIVERY_DELAY_MS = 1000;
+
+export class KafkaBus implements Bus {
+  readonly kind = 'kafka';
+
+  private readonly kafka: Kafka;
+  private readonly options: KafkaBusOptions;
+  private readonly log: Logger | undefined;
+  private producer: Promise<Producer> | undefined;
+  private admin: Promise<Admin> | undefined;
+  private readonly subscriptions = new Set<KafkaSubscription>();
+  /** Topics known to exist (created or seen by this instance). */
+  private readonly knownTopics = new Set<string>();
+  private closed = false;
+
+  constructor(options: KafkaBusOptions) {
+    if (options.brokers.length === 0) throw new Error('KafkaBus: no brokers configured');
+    this.options = options;
+    this.log = options.logger?.child({ component: 'kafka-bus' });
+    const config: KafkaConfig = {
+      clientId: options.clientId,
+      brokers: options.brokers,
+      connectionTimeout: 3000,
+      requestTimeout: 30_000,
+      // Short backoff so that clients find a restarted broker within seconds.
+      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 10 },
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => this.kafkaLog(entry),
+    };
+    if (options.ssl) config.ssl = true;
+    if (options.sasl) config.sasl = { ...options.sasl } as SASLOptions;
+    this.kafka = new Kafka(config);
+  }
+
+  async ensureTopics(topics: TopicSpec[]): Promise<void> {
+    if (topics.length === 0) return;
+    const admin = await this.getAdmin();
+    const existing = new Set(await admin.listTopics());
+    const missing = dedupe(topics.filter((t) => !existing.has(t.name)));
+    for (const t of topics) if (existing.has(t.name)) this.knownTopics.add(t.name);
+    if (missing.length === 0) return;
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.name,
+          numPartitions: t.partitions > 0 ? t.partitions : this.options.defaultPartitions,
+          replicationFactor: this.options.replicationFactor,
+        })),
+      });
+    } catch (err) {
+      // Another process created some of them in the meantime: fine, as long as all exist now.
+      if (!isAlreadyExists(err)) throw err;
+    }
+    const now = new Set(await admin.listTopics());
+    const absent = missing.filter((t) => !now.has(t.name)).map((t) => t.name);
+    if (absent.length > 0) throw new Error(`KafkaBus: topics not created: ${absent.join(', ')}`);
+    for (const t of missing) this.knownTopics.add(t.name);
+  }
+
+  /** Makes sure the topics exist before producing to or consuming from them (see autoCreateTopics). */
+  private async prepareTopics(names: string[]): Promise<void> {
+    const unknown = [...new Set(names)].filter((n) => !this.knownTopics.has(n));
+    if (unknown.length === 0) return;
+    if (this.options.autoCreateTopics ?? true) {
+      await this.ensureTopics(unknown.map((name) => ({ name, partitions: this.options.defaultPartitions })));
+      return;
+    }
+    const admin = await this.getAdmin();
+    const existing = new Set(await admin.listTopics());
+    const absent = unknown.filter((n) => !existing.has(n));
+    if (absent.length > 0) throw new Error(`KafkaBus: unknown topic(s): ${absent.join(', ')}`);
+    for (const n of unknown) this.knownTopics.add(n);
+  }
+
+  async publish(records: BusRecord[]): Promise<void> {
+    this.assertOpen();
+    if (records.length === 0) return;
+    await this.prepareTopics(records.map((r) => r.topic));
+    const producer = await this.getProducer();
+    const byTopic = new Map<string, { key: string; value: Buffer; headers: IHeaders }[]>();
+    for (const r of records) {
+      let list = byTopic.get(r.topic);
+      if (!list) {
+        list = [];
+        byTopic.set(r.topic, list);
+      }
+      list.push({ key: r.key, value: r.value, headers: { ...r.headers } });
+    }
+    const send = producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+    const timeoutMs = this.options.publishTimeoutMs ?? 30_000;
+    await withTimeout(
+      send,
+      timeoutMs,
+      () =>
+        `KafkaBus: publish not acknowledged within ${timeoutMs} ms; the records may or may not be on the bus`,
+    );
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    this.assertOpen();
+    await this.prepareTopics(options.topics);
+    const consumer = this.kafka.consumer({
+      groupId: options.group,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: this.options.heartbeatIntervalMs ?? 1000,
+      maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 500,
+      allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 10 },
+    });
+    const subscription = new KafkaSubscription(consumer, options, this.log, () =>
+      this.subscriptions.delete(subscription),
+    );
+    this.subscriptions.add(subscription);
+    try {
+      await subscription.start(this.options.partitionsConsumedConcurrently ?? 8);
+    } catch (err) {
+      this.subscriptions.delete(subscription);
+      await consumer.disconnect().catch(() => {});
+      throw err;
+    }
+    return subscription;
+  }
+
+  async lag(group: string, topic: string): Promise<GroupLag[]> {
+    const admin = await this.getAdmin();
+    const [committed, ends] = await Promise.all([
+      admin.fetchOffsets({ groupId: group, topics: [topic] }),
+      admin.fetchTopicOffsets(topic),
+    ]);
+    const committedByPartition = new Map<number, bigint>();
+    for (const t of committed) {
+      if (t.topic !== topic) continue;
+      for (const p of t.partitions) committedByPartition.set(p.partition, BigInt(p.offset));
+    }
+    return ends
+      .map((end) => {
+        const high = BigInt(end.high);
+        const low = BigInt(end.low);
+        const c = committedByPartition.get(end.partition) ?? -1n;
+        // No commit yet: everything still retained counts.
+        const from = c < 0n ? low : c;
+        const lag = high > from ? high - from : 0n;
+        return { topic, partition: end.partition, lag: Number(lag) };
+      })
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  async health(): Promise<BusHealth> {
+    const timeoutMs = this.options.healthTimeoutMs ?? 2000;
+    try {
+      const admin = await withTimeout(
+        this.getAdmin(),
+        timeoutMs,
+        () => `no connection within ${timeoutMs} ms`,
+      );
+      const cluster = await withTimeout(
+        admin.describeCluster(),
+        timeoutMs,
+        () => `describeCluster timed out after ${timeoutMs} ms`,
+      );
+      return {
+        ok: cluster.brokers.length > 0,
+        detail: `kafka: ${cluster.brokers.length} broker(s), controller ${cluster.controller ?? 'unknown'}`,
+      };
+    } catch (err) {
+      return { ok: false, detail: `kafka: ${errorMessage(err)}` };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    const producer = this.producer;
+    const admin = this.admin;
+    this.producer = undefined;
+    this.admin = undefined;
+    await Promise.all([
+      producer?.then((p) => p.disconnect()).catch(() => {}),
+      admin?.then((a) => a.disconnect()).catch(() => {}),
+    ]);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('KafkaBus: closed');
+  }
+
+  private getProducer(): Promise<Producer> {
+    if (!this.producer) {
+      const producer = this.kafka.producer({
+        idempotent: true,
+        // Idempotence with kafkajs: one request in flight per broker keeps retries in order.
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: Number.MAX_SAFE_INTEGER },
+      });
+      const connecting = producer.connect().then(() => producer);
+      this.producer = connecting;
+      connecting.catch(() => {
+        if (this.producer === connecting) this.producer = undefined;
+      });
+    }
+    return this.producer;
+  }
+
+  private getAdmin(): Promise<Admin> {
+    if (!this.admin) {
+      const admin = this.kafka.admin({ retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 5 } });
+      const connecting = admin.connect().then(() => admin);
+      this.admin = connecting;
+      connecting.catch(() => {
+        if (this.admin === connecting) this.admin = undefined;
+      });
+    }
+    return this.admin;
+  }
+
+  private kafkaLog(entry: LogEntry): void {
+    if (!this.log) return;
+    const { message, ...extra } = entry.log;
+    const fields = { kafka: { namespace: entry.namespace, ...extra } };
+    // kafkajs logs every error response at ERROR in its Connection layer, retriable ones included
+    // (coordinator loading, rebalance in progress, broker restarting); the layer that gives up logs
+    // the real failure. So those are warnings here.
+    if (entry.level === logLevel.ERROR && entry.namespace !== 'Connection') this.log.error(fields, message);
+    else if (entry.level === logLevel.ERROR) this.log.warn(fields, message);
+    else if (entry.level === logLevel.WARN) this.log.warn(fields, message);
+    else if (entry.level === logLevel.INFO) this.log.info(fields, message);
+    else this.log.debug(fields, message);
+  }
+}
+
+class KafkaSubscription implements Subscription {
+  private readonly redeliveryDelayMs: number;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly options: SubscribeOptions,
+    private readonly log: Logger | undefined,
+    private readonly onClosed: () => void,
+  ) {
+    this.redeliveryDelayMs = options.redeliveryDelayMs ?? DEFAULT_REDELIVERY_DELAY_MS;
+  }
+
+  async start(concurrency: number): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: concurrency,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+  }
+
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = (async () => {
+        for (const t of this.timers) clearTimeout(t);
+        this.timers.clear();
+        try {
+          // kafkajs: stop fetching, wait for the running batches (our handlers and their commits),
+          // leave the group, close the connections.
+          await this.consumer.disconnect();
+        } finally {
+          this.onClosed();
+        }
+      })();
+    }
+    return this.closing;
+  }
+
+  private async eachBatch(payload: EachBatchPayload) {
+    const { batch, resolveOffset, heartbeat, pause, isRunning, isStale, commitOffsetsIfNecessary } = payload;
+    const { topic, partition } = batch;
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale() || this.closing) return;
+      const record: ConsumedRecord = {
+        topic,
+        partition,
+        offset: message.offset,
+        timestamp: Number(message.timestamp),
+        key: message.key ? message.key.toString('utf8') : '',
+        value: message.value ?? Buffer.alloc(0),
+        headers: headersToStrings(message.headers),
+      };
+      try {
+        await this.options.handler(record);
+      } catch (err) {
+        // Not committed. Hold the partition so nothing behind this record overtakes it, and hand
+        // it out again after the delay (seek back, resume). Other partitions go on.
+        this.log?.warn(
+          { topic, partition, offset: message.offset, group: this.options.group, err: errorMessage(err) },
+          'handler failed; record will be redelivered',
+        );
+        const resume = pause();
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          if (this.closing) return;
+          try {
+            this.consumer.seek({ topic, partition, offset: message.offset });
+          } catch (seekErr) {
+            this.log?.warn({ topic, partition, err: errorMessage(seekErr) }, 'seek for redelivery failed');
+          }
+          resume();
+        }, this.redeliveryDelayMs);
+        this.timers.add(timer);
+        return;
+      }
+      resolveOffset(message.offset);
+      const next = (BigInt(message.offset) + 1n).toString();
+      // The batch's commit goes straight to the coordinator. (Consumer.commitOffsets silently does
+      // nothing once the consumer is stopping, which would lose the commits of the handlers close()
+      // waits for.) Throws when the group moved on (rebalance): kafkajs rejoins and the record is
+      // handed out again, which at-least-once allows.
+      await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+      await heartbeat();
+    }
+  }
+}
+
+function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    // A repeated header: the last value wins (as in most Kafka clients' lastHeader()).
+    const v = Array.isArray(value) ? value[value.length - 1] : value;
+    if (v === undefined) continue;
+    out[name] = typeof v === 'string' ? v : v.toString('utf8');
+  }
+  return out;
+}
+
+function dedupe(topics: TopicSpec[]): TopicSpec[] {
+  const seen = new Map<string, TopicSpec>();
+  for (const t of topics) if (!seen.has(t.name)) seen.set(t.name, t);
+  return [...seen.values()];
+}
+
+function isAlreadyExists(err: unknown): boolean {
+  const e = err as { type?: string; errors?: { type?: string }[] } | undefined;
+  if (e?.type === 'TOPIC_ALREADY_EXISTS') return true;
+  return (
+    Array.isArray(e?.errors) &&
+    e.errors.length > 0 &&
+    e.errors.every((x) => x.type === 'TOPIC_ALREADY_EXISTS')
+  );
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message())), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,798 @@
+/**
+ * The embedded Bus: a durable, partitioned log in one SQLite file (WAL mode), shared by any number of
+ * SqliteBus instances in one or several processes on the same machine.
+ *
+ * - Durability: `publish` resolves after the transaction holding its records committed with
+ *   `synchronous=FULL` (default; the WAL is fsync'd on every commit). `NORMAL` survives a process
+ *   crash but may lose the last commits on power loss.
+ * - Group commit: publishes arriving in the same event-loop turn share one transaction, so one fsync
+ *   covers thousands of records.
+ * - Unknown topics are created on first use (publish or subscribe) with `defaultPartitions`: in
+ *   embedded mode there is no operator provisioning topics, and rejecting would only move the
+ *   `ensureTopics` call into every caller. The partition count of an existing topic never changes,
+ *   which keeps key → partition stable.
+ * - Partitioning uses Kafka's murmur2, so a key lands in the same partition number here and on a
+ *   Kafka topic with the same partition count (handy when migrating or comparing traces).
+ * - Consumer groups: each subscription is a member (row renewed by a heartbeat); each partition of a
+ *   subscribed topic is owned through a lease (owner, expires_at) renewed by the same heartbeat. A
+ *   member's quota is its fair share of the partitions among live members sorted by id; a member over
+ *   quota hands partitions back after the in-flight record committed, a member under quota claims
+ *   unowned or expired leases. A crashed member's leases expire after `leaseTtlMs` and its
+ *   uncommitted records go to whoever claims the partition next.
+ * - Offsets, memberships and leases are written through a second connection with
+ *   `synchronous=NORMAL`: losing the newest commits on power loss only causes redelivery (which
+ *   at-least-once allows), and it spares an fsync per consumed record.
+ * - Records are never deleted (no retention yet).
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { GatewayError } from '../errors/catalogue.ts';
+import type { Logger } from '../log/logger.ts';
+import type {
+  Bus,
+  BusHealth,
+  BusRecord,
+  ConsumedRecord,
+  GroupLag,
+  RecordHandler,
+  SubscribeOptions,
+  Subscription,
+  TopicSpec,
+} from '../ports/bus.ts';
+
+export interface SqliteBusOptions {
+  /** The database file; created if missing. Every instance sharing it shares topics and groups. */
+  file: string;
+  /** SQLite `synchronous` for the log. Default FULL (fsync per commit). */
+  sync?: 'FULL' | 'NORMAL';
+  /** Partitions of a topic created on first use. Default 4. */
+  defaultPartitions?: number;
+  /** How often an idle partition looks for records written by other processes. Default 50 ms. */
+  pollIntervalMs?: number;
+  /** How long a partition lease or membership lives without a heartbeat. Default 3000 ms. */
+  leaseTtlMs?: number;
+  /** Heartbeat (lease renewal and rebalancing) interval. Default leaseTtlMs / 3. */
+  heartbeatMs?: number;
+  logger?: Logger;
+}
+
+export interface SqliteBusStats {
+  /** Transactions that wrote published records (group commit: far fewer than publish calls). */
+  publishTransactions: number;
+  publishedRecords: number;
+  offsetCommitTransactions: number;
+}
+
+const FETCH_BATCH = 200;
+const DEFAULT_REDELIVERY_DELAY_MS = 1000;
+
+// Instances on the same file in this process signal each other so consumers wake at once instead of
+// at the next poll, and group members rebalance at once when someone joins or hands a partition back.
+const localSignals = new EventEmitter();
+localSignals.setMaxListeners(0);
+const recordsSignal = (file: string, topic: string) => `records\0${file}\0${topic}`;
+const groupSignal = (file: string, group: string) => `group\0${file}\0${group}`;
+
+/** Kafka's murmur2 (Java client, kafkajs DefaultPartitioner), on the key's UTF-8 bytes. */
+export function murmur2(data: Uint8Array): number {
+  const m = 0x5bd1e995;
+  const length = data.length;
+  let h = 0x9747b28c ^ length;
+  const length4 = length >>> 2;
+  for (let i = 0; i < length4; i++) {
+    const i4 = i * 4;
+    let k = data[i4]! | (data[i4 + 1]! << 8) | (data[i4 + 2]! << 16) | (data[i4 + 3]! << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m) ^ k;
+  }
+  const tail = length & ~3;
+  const rest = length % 4;
+  if (rest >= 3) h ^= data[tail + 2]! << 16;
+  if (rest >= 2) h ^= data[tail + 1]! << 8;
+  if (rest >= 1) {
+    h ^= data[tail]!;
+    h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
+export function partitionFor(key: string, partitions: number): number {
+  return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
+}
+
+interface PreparedRecord {
+  topic: string;
+  key: string;
+  value: Buffer;
+  headers: string;
+}
+
+interface PendingPublish {
+  records: PreparedRecord[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+interface RecordRow {
+  offset: number;
+  key: string;
+  value: Buffer;
+  headers: string;
+  timestamp: number;
+}
+
+interface LeaseRow {
+  partition: number;
+  owner: string;
+  expires_at: number;
+}
+
+function prepare(record: BusRecord): PreparedRecord {
+  if (typeof record.topic !== 'string' || record.topic === '') {
+    throw new TypeError('BusRecord.topic must be a non-empty string');
+  }
+  if (typeof record.key !== 'string') throw new TypeError('BusRecord.key must be a string');
+  if (!(record.value instanceof Uint8Array)) throw new TypeError('BusRecord.value must be a Buffer');
+  const headers = record.headers ?? {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') throw new TypeError(`BusRecord.headers.${name} must be a string`);
+  }
+  // Plain Uint8Arrays from untyped callers are accepted too; better-sqlite3 binds only Buffers as BLOBs.
+  const raw: Uint8Array = record.value;
+  const value = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  return { topic: record.topic, key: record.key, value, headers: JSON.stringify(headers) };
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS topics (
+  name TEXT PRIMARY KEY,
+  partitions INTEGER NOT NULL CHECK (partitions > 0)
+);
+CREATE TABLE IF NOT EXISTS records (
+  topic TEXT NOT NULL,
+  partition INTEGER NOT NULL,
+  offset INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value BLOB NOT NULL,
+  headers TEXT NOT NULL,
+  timestamp INTEGER NOT NULL,
+  PRIMARY KEY (topic, partition, offset)
+);
+CREATE TABLE IF NOT EXISTS group_offsets (
+  grp TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  partition INTEGER NOT NULL,
+  next_offset INTEGER NOT NULL,
+  PRIMARY KEY (grp, topic, partition)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_members (
+  grp TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  member TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (grp, topic, member)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS partition_leases (
+  grp TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  partition INTEGER NOT NULL,
+  owner TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (grp, topic, partition)
+) WITHOUT ROWID;
+`;
+
+/** Connections, statements and the offset-commit queue shared by the bus and its subscriptions. */
+class Store {
+  readonly log: Database.Database;
+  readonly state: Database.Database;
+  readonly stats: SqliteBusStats = {
+    publishTransactions: 0,
+    publishedRecords: 0,
+    offsetCommitTransactions: 0,
+  };
+  private readonly partitionCache = new Map<string, number>();
+  private readonly pendingCommits = new Map<
+    string,
+    { group: string; topic: string; partition: number; next: number }
+  >();
+  private commitScheduled = false;
+
+  readonly s: {
+    insertTopic: Database.Statement<[string, number]>;
+    topicPartitions: Database.Statement<[string], number>;
+    head: Database.Statement<[string, number], number | null>;
+    heads: Database.Statement<[string], { partition: number; last: number }>;
+    insertRecord: Database.Statement<[string, number, number, string, Buffer, string, number]>;
+    fetch: Database.Statement<[string, number, number, number], RecordRow>;
+    ping: Database.Statement<[], number>;
+    commit: Database.Statement<[string, string, number, number]>;
+    committed: Database.Statement<[string, string, number], number>;
+    committedAll: Database.Statement<[string, string], { partition: number; next_offset: number }>;
+    upsertMember: Database.Statement<[string, string, string, number]>;
+    deleteDeadMembers: Database.Statement<[string, string, number]>;
+    liveMembers: Database.Statement<[string, string, number], string>;
+    leases: Database.Statement<[string, string], LeaseRow>;
+    renewLease: Database.Statement<[number, string, string, number, string]>;
+    claimLease: Database.Statement<[string, string, number, string, number, number]>;
+    releaseLease: Database.Statement<[string, string, number, string]>;
+    leaveMembers: Database.Statement<[string, string]>;
+    releaseLeases: Database.Statement<[string, string]>;
+  };
+  private readonly flushCommitsTx: Database.Transaction<() => void>;
+
+  constructor(
+    readonly file: string,
+    readonly sync: 'FULL' | 'NORMAL',
+    private readonly defaultPartitions: number,
+  ) {
+    this.log = new Database(file, { timeout: 5000 });
+    this.log.pragma('journal_mode = WAL');
+    this.log.pragma(`synchronous = ${sync}`);
+    this.log.exec(SCHEMA);
+    this.state = new Database(file, { timeout: 5000 });
+    this.state.pragma('synchronous = NORMAL');
+
+    const log = this.log;
+    const state = this.state;
+    this.s = {
+      insertTopic: log.prepare('INSERT OR IGNORE INTO topics (name, partitions) VALUES (?, ?)'),
+      topicPartitions: log.prepare<[string], number>('SELECT partitions FROM topics WHERE name = ?').pluck(),
+      head: log
+        .prepare<[string, number], number | null>(
+          'SELECT max(offset) FROM records WHERE topic = ? AND partition = ?',
+        )
+        .pluck(),
+      heads: log.prepare(
+        'SELECT partition, max(offset) AS last FROM records WHERE topic = ? GROUP BY partition',
+      ),
+      insertRecord: log.prepare(
+        'INSERT INTO records (topic, partition, offset, key, value, headers, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      fetch: log.prepare(
+        `SELECT offset, key, value, headers, timestamp FROM records
+         WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?`,
+      ),
+      ping: log.prepare<[], number>('SELECT 1').pluck(),
+      // Monotonic: a member that lost its lease during a stall must not move the offset backwards.
+      commit: state.prepare(
+        `INSERT INTO group_offsets (grp, topic, partition, next_offset) VALUES (?, ?, ?, ?)
+         ON CONFLICT (grp, topic, partition) DO UPDATE SET next_offset = excluded.next_offset
+         WHERE excluded.next_offset > group_offsets.next_offset`,
+      ),
+      committed: state
+        .prepare<[string, string, number], number>(
+          'SELECT next_offset FROM group_offsets WHERE grp = ? AND topic = ? AND partition = ?',
+        )
+        .pluck(),
+      committedAll: state.prepare(
+        'SELECT partition, next_offset FROM group_offsets WHERE grp = ? AND topic = ?',
+      ),
+      upsertMember: state.prepare(
+        `INSERT INTO group_members (grp, topic, member, expires_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (grp, topic, member) DO UPDATE SET expires_at = excluded.expires_at`,
+      ),
+      deleteDeadMembers: state.prepare(
+        'DELETE FROM group_members WHERE grp = ? AND topic = ? AND expires_at <= ?',
+      ),
+      liveMembers: state
+        .prepare<[string, string, number], string>(
+          'SELECT member FROM group_members WHERE grp = ? AND topic = ? AND expires_at > ? ORDER BY member',
+        )
+        .pluck(),
+      leases: state.prepare(
+        'SELECT partition, owner, expires_at FROM partition_leases WHERE grp = ? AND topic = ?',
+      ),
+      renewLease: state.prepare(
+        'UPDATE partition_leases SET expires_at = ? WHERE grp = ? AND topic = ? AND partition = ? AND owner = ?',
+      ),
+      claimLease: state.prepare(
+        `INSERT INTO partition_leases (grp, topic, partition, owner, expires_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (grp, topic, partition) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+         WHERE partition_leases.expires_at <= ?`,
+      ),
+      releaseLease: state.prepare(
+        'DELETE FROM partition_leases WHERE grp = ? AND topic = ? AND partition = ? AND owner = ?',
+      ),
+      leaveMembers: state.prepare('DELETE FROM group_members WHERE grp = ? AND member = ?'),
+      releaseLeases: state.prepare('DELETE FROM partition_leases WHERE grp = ? AND owner = ?'),
+    };
+    this.flushCommitsTx = state.transaction(() => {
+      for (const c of this.pendingCommits.values()) this.s.commit.run(c.group, c.topic, c.partition, c.next);
+    });
+  }
+
+  /** Partition count of a topic, creating it with the default count if `create`. Never changes once known. */
+  partitionsOf(topic: string, create: boolean): number | undefined {
+    const cached = this.partitionCache.get(topic);
+    if (cached !== undefined) return cached;
+    if (create) this.s.insertTopic.run(topic, this.defaultPartitions);
+    const partitions = this.s.topicPartitions.get(topic);
+    if (partitions !== undefined) this.partitionCache.set(topic, partitions);
+    return partitions;
+  }
+
+  queueCommit(group: string, topic: string, partition: number, next: number): void {
+    this.pendingCommits.set(`${group}\0${topic}\0${partition}`, { group, topic, partition, next });
+    if (!this.commitScheduled) {
+      this.commitScheduled = true;
+      setImmediate(() => {
+        this.commitScheduled = false;
+        try {
+          this.flushCommits();
+        } catch {
+          // Stays queued; the next commit, release or close retries it.
+        }
+      });
+    }
+  }
+
+  /** Writes queued offset commits now; throws (keeping them queued) if the database refuses. */
+  flushCommits(): void {
+    if (this.pendingCommits.size === 0) return;
+    this.flushCommitsTx.immediate();
+    this.pendingCommits.clear();
+    this.stats.offsetCommitTransactions++;
+  }
+
+  close(): void {
+    this.state.close();
+    this.log.close();
+  }
+}
+
+class PartitionWorker {
+  /** Next offset to hand to the handler. */
+  position: number;
+  buffer: ConsumedRecord[] = [];
+  stopping = false;
+  /** True while waiting for new records (a publish signal may cut the wait short). */
+  idle = false;
+  private wakeUp: (() => void) | null = null;
+  done: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    position: number,
+  ) {
+    this.position = position;
+  }
+
+  sleep(ms: number, idle: boolean): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.wakeUp = null;
+        this.idle = false;
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      this.wakeUp = finish;
+      this.idle = idle;
+    });
+  }
+
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  stop(): void {
+    this.stopping = true;
+    this.wake();
+  }
+}
+
+const workerKey = (topic: string, partition: number) => `${topic}\0${partition}`;
+
+class SqliteSubscription implements Subscription {
+  readonly member = randomUUID();
+  private readonly workers = new Map<string, PartitionWorker>();
+  private readonly partitions = new Map<string, number>();
+  private readonly group: string;
+  private readonly topics: string[];
+  private readonly handler: RecordHandler;
+  private readonly redeliveryDelayMs: number;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private rebalanceQueued = false;
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  private readonly recordListeners = new Map<string, () => void>();
+  private readonly onGroupSignal = () => this.queueRebalance();
+
+  constructor(
+    private readonly store: Store,
+    options: SubscribeOptions,
+    private readonly config: { pollIntervalMs: number; leaseTtlMs: number; heartbeatMs: number },
+    private readonly logger: Logger | undefined,
+    private readonly onClosed: (subscription: SqliteSubscription) => void,
+  ) {
+    this.group = options.group;
+    this.topics = [...new Set(options.topics)];
+    this.handler = options.handler;
+    this.redeliveryDelayMs = options.redeliveryDelayMs ?? DEFAULT_REDELIVERY_DELAY_MS;
+    for (const topic of this.topics) this.partitions.set(topic, store.partitionsOf(topic, true)!);
+  }
+
+  start(): void {
+    for (const topic of this.topics) {
+      const listener = () => {
+        for (const worker of this.workers.values()) if (worker.topic === topic && worker.idle) worker.wake();
+      };
+      this.recordListeners.set(topic, listener);
+      localSignals.on(recordsSignal(this.store.file, topic), listener);
+    }
+    localSignals.on(groupSignal(this.store.file, this.group), this.onGroupSignal);
+    this.rebalance();
+    this.heartbeat = setInterval(() => this.rebalance(), this.config.heartbeatMs);
+    localSignals.emit(groupSignal(this.store.file, this.group));
+  }
+
+  private queueRebalance(): void {
+    if (this.rebalanceQueued || this.closing) return;
+    this.rebalanceQueued = true;
+    setImmediate(() => {
+      this.rebalanceQueued = false;
+      this.rebalance();
+    });
+  }
+
+  /** Heartbeat: renew membership and leases, hand back partitions above quota, claim free ones up to it. */
+  private rebalance(): void {
+    if (this.closing) return;
+    const { store, group, member } = this;
+    const now = Date.now();
+    const expires = now + this.config.leaseTtlMs;
+    const start: Array<{ topic: string; partition: number }> = [];
+    const release: PartitionWorker[] = [];
+    const lost: PartitionWorker[] = [];
+    try {
+      store.state
+        .transaction(() => {
+          for (const topic of this.topics) {
+            const partitions = this.partitions.get(topic)!;
+            store.s.upsertMember.run(group, topic, member, expires);
+            store.s.deleteDeadMembers.run(group, topic, now);
+            const live = store.s.liveMembers.all(group, topic, now);
+            const index = Math.max(0, live.indexOf(member));
+            const count = Math.max(1, live.length);
+            const quota = Math.floor(partitions / count) + (index < partitions % count ? 1 : 0);
+
+            const leases = new Map(store.s.leases.all(group, topic).map((l) => [l.partition, l]));
+            const active: number[] = [];
+            const free: number[] = [];
+            for (let partition = 0; partition < partitions; partition++) {
+              const lease = leases.get(partition);
+              const worker = this.workers.get(workerKey(topic, partition));
+              if (lease?.owner === member) {
+                store.s.renewLease.run(expires, group, topic, partition, member);
+                if (!worker) start.push({ topic, partition });
+                if (!worker?.stopping) active.push(partition);
+              } else if (worker) {
+                // Our lease expired (stalled event loop) and someone else took the partition.
+                if (!worker.stopping) lost.push(worker);
+              } else if (!lease || lease.expires_at <= now) {
+                free.push(partition);
+              }
+            }
+            for (const partition of active.slice(quota).reverse()) {
+              const worker = this.workers.get(workerKey(topic, partition));
+              if (worker) release.push(worker);
+              else {
+                // Claimed earlier but never started: give it straight back.
+                const i = start.findIndex((s) => s.topic === topic && s.partition === partition);
+                if (i >= 0) start.splice(i, 1);
+                store.s.releaseLease.run(group, topic, partition, member);
+              }
+            }
+            for (const partition of free.slice(0, Math.max(0, quota - active.length))) {
+              if (store.s.claimLease.run(group, topic, partition, member, expires, now).changes === 1) {
+                start.push({ topic, partition });
+              }
+            }
+          }
+        })
+        .immediate();
+    } catch (error) {
+      this.logger?.warn({ err: error, group, member }, 'bus heartbeat failed; retrying at the next one');
+      return;
+    }
+    for (const worker of lost) {
+      this.logger?.warn(
+        { group, topic: worker.topic, partition: worker.partition },
+        'bus partition lease lost to another member',
+      );
+      worker.stop();
+    }
+    for (const worker of release) worker.stop();
+    for (const { topic, partition } of start) this.startWorker(topic, partition);
+  }
+
+  private startWorker(topic: string, partition: number): void {
+    const position = 0;
+    const worker = new PartitionWorker(topic, partition, position);
+    const key = workerKey(topic, partition);
+    this.workers.set(key, worker);
+    worker.done = this.run(worker)
+      .catch((error: unknown) =>
+        this.logger?.error({ err: error, topic, partition }, 'bus partition worker failed'),
+      )
+      .finally(() => {
+        if (this.closing) return; // close() commits and leaves for all partitions at once
+        try {
+          // Commit before letting go, so the next owner starts behind what we handled.
+          this.store.flushCommits();
+          this.store.s.releaseLease.run(this.group, topic, partition, this.member);
+        } catch (error) {
+          this.logger?.warn(
+            { err: error, topic, partition },
+            'bus partition release failed; the lease will expire',
+          );
+        }
+        this.workers.delete(key);
+        localSignals.emit(groupSignal(this.store.file, this.group));
+      });
+  }
+
+  private async run(worker: PartitionWorker): Promise<void> {
+    const { topic, partition } = worker;
+    while (!worker.stopping) {
+      const record = worker.buffer[0];
+      if (!record) {
+        let rows: RecordRow[];
+        try {
+          rows = this.store.s.fetch.all(topic, partition, worker.position, FETCH_BATCH);
+        } catch (error) {
+          this.logger?.warn({ err: error, topic, partition }, 'bus fetch failed; retrying');
+          await worker.sleep(this.config.pollIntervalMs, false);
+          continue;
+        }
+        if (rows.length === 0) {
+          await worker.sleep(this.config.pollIntervalMs, true);
+          continue;
+        }
+        worker.buffer = rows.map((row) => ({
+          topic,
+          partition,
+          key: row.key,
+          value: row.value,
+          headers: JSON.parse(row.headers) as Record<string, string>,
+          offset: String(row.offset),
+          timestamp: row.timestamp,
+        }));
+        // A fast handler resolves in microtasks only; yield so timers, I/O and commits get their turn.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
+      try {
+        await this.handler(record);
+      } catch (error) {
+        this.logger?.warn(
+          { err: error, group: this.group, topic, partition, offset: record.offset },
+          'bus handler failed; the record will be handed again',
+        );
+        await worker.sleep(this.redeliveryDelayMs, false);
+        continue;
+      }
+      worker.buffer.shift();
+      worker.position = Number(record.offset) + 1;
+      this.store.queueCommit(this.group, topic, partition, worker.position);
+    }
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.heartbeat);
+    localSignals.off(groupSignal(this.store.file, this.group), this.onGroupSignal);
+    for (const [topic, listener] of this.recordListeners) {
+      localSignals.off(recordsSignal(this.store.file, topic), listener);
+    }
+    const workers = [...this.workers.values()];
+    for (const worker of workers) worker.stop();
+    await Promise.all(workers.map((w) => w.done));
+    try {
+      this.store.flushCommits();
+      this.store.state
+        .transaction(() => {
+          this.store.s.releaseLeases.run(this.group, this.member);
+          this.store.s.leaveMembers.run(this.group, this.member);
+        })
+        .immediate();
+    } catch (error) {
+      this.logger?.warn({ err: error, group: this.group }, 'bus leave failed; leases will expire');
+    }
+    this.workers.clear();
+    this.onClosed(this);
+    localSignals.emit(groupSignal(this.store.file, this.group));
+  }
+}
+
+export class SqliteBus implements Bus {
+  readonly kind = 'sqlite';
+  private readonly store: Store;
+  private readonly config: { pollIntervalMs: number; leaseTtlMs: number; heartbeatMs: number };
+  private readonly logger: Logger | undefined;
+  private readonly subscriptions = new Set<SqliteSubscription>();
+  private queue: PendingPublish[] = [];
+  private flushScheduled = false;
+  private closed: Promise<void> | undefined;
+  private readonly writeBatch: Database.Transaction<(batch: PendingPublish[], timestamp: number) => number>;
+
+  constructor(options: SqliteBusOptions) {
+    // A real file, resolved: two connections share it, and the in-process signals are keyed by it.
+    if (options.file === ':memory:' || options.file === '') throw new TypeError('SqliteBus needs a file');
+    const file = path.resolve(options.file);
+    const defaultPartitions = options.defaultPartitions ?? 4;
+    if (!Number.isInteger(defaultPartitions) || defaultPartitions < 1) {
+      throw new TypeError('defaultPartitions must be a positive integer');
+    }
+    const leaseTtlMs = options.leaseTtlMs ?? 3000;
+    this.config = {
+      pollIntervalMs: options.pollIntervalMs ?? 50,
+      leaseTtlMs,
+      heartbeatMs: options.heartbeatMs ?? Math.max(10, Math.floor(leaseTtlMs / 3)),
+    };
+    this.logger = options.logger;
+    this.store = new Store(file, options.sync ?? 'FULL', defaultPartitions);
+
+    const { s } = this.store;
+    this.writeBatch = this.store.log.transaction((batch: PendingPublish[], timestamp: number) => {
+      // Next offset per partition touched by this batch: one index lookup each, then counted here.
+      const heads = new Map<string, number>();
+      let written = 0;
+      for (const pending of batch) {
+        for (const r of pending.records) {
+          const partition = partitionFor(r.key, this.store.partitionsOf(r.topic, true)!);
+          const hk = workerKey(r.topic, partition);
+          let offset = heads.get(hk);
+          if (offset === undefined) offset = (s.head.get(r.topic, partition) ?? -1) + 1;
+          s.insertRecord.run(r.topic, partition, offset, r.key, r.value, r.headers, timestamp);
+          heads.set(hk, offset + 1);
+          written++;
+        }
+      }
+      return written;
+    });
+  }
+
+  /** Counters for tests and metrics. */
+  stats(): SqliteBusStats {
+    return { ...this.store.stats };
+  }
+
+  async ensureTopics(topics: TopicSpec[]): Promise<void> {
+    this.assertOpen();
+    for (const t of topics) {
+      if (typeof t.name !== 'string' || t.name === '')
+        throw new TypeError('TopicSpec.name must be non-empty');
+      if (!Number.isInteger(t.partitions) || t.partitions < 1) {
+        throw new TypeError(`TopicSpec.partitions of ${t.name} must be a positive integer`);
+      }
+    }
+    this.store.log
+      .transaction(() => {
+        for (const t of topics) this.store.s.insertTopic.run(t.name, t.partitions);
+      })
+      .immediate();
+  }
+
+  publish(records: BusRecord[]): Promise<void> {
+    if (this.closed) return Promise.reject(new GatewayError('GW_ERR_BUS_UNAVAILABLE', 'The bus is closed'));
+    let prepared: PreparedRecord[];
+    try {
+      // Validated now, so one caller's bad record cannot fail the other callers' shared transaction.
+      prepared = records.map(prepare);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (prepared.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ records: prepared, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flushPublishes());
+      }
+    });
+  }
+
+  private flushPublishes(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    let written: number;
+    try {
+      written = this.writeBatch.immediate(batch, Date.now());
+    } catch (error) {
+      this.logger?.error({ err: error, calls: batch.length }, 'bus publish transaction failed');
+      const failure = new GatewayError('GW_ERR_BUS_UNAVAILABLE', 'The records could not be written', {
+        cause: error,
+      });
+      for (const pending of batch) pending.reject(failure);
+      return;
+    }
+    this.store.stats.publishTransactions++;
+    this.store.stats.publishedRecords += written;
+    const topics = new Set<string>();
+    for (const pending of batch) {
+      for (const r of pending.records) topics.add(r.topic);
+      pending.resolve();
+    }
+    for (const topic of topics) localSignals.emit(recordsSignal(this.store.file, topic));
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    this.assertOpen();
+    if (typeof options.group !== 'string' || options.group === '')
+      throw new TypeError('group must be non-empty');
+    if (!Array.isArray(options.topics) || options.topics.length === 0)
+      throw new TypeError('topics must be non-empty');
+    if (typeof options.handler !== 'function') throw new TypeError('handler must be a function');
+    const subscription = new SqliteSubscription(this.store, options, this.config, this.logger, (s) =>
+      this.subscriptions.delete(s),
+    );
+    this.subscriptions.add(subscription);
+    subscription.start();
+    return subscription;
+  }
+
+  async lag(group: string, topic: string): Promise<GroupLag[]> {
+    this.assertOpen();
+    const partitions = this.store.partitionsOf(topic, false);
+    if (partitions === undefined) return [];
+    try {
+      this.store.flushCommits();
+    } catch {
+      // Report what is durable; the queued commits are retried later.
+    }
+    const heads = new Map(this.store.s.heads.all(topic).map((h) => [h.partition, h.last + 1]));
+    const committed = new Map(
+      this.store.s.committedAll.all(group, topic).map((c) => [c.partition, c.next_offset]),
+    );
+    return Array.from({ length: partitions }, (_, partition) => ({
+      topic,
+      partition,
+      lag: Math.max(0, (heads.get(partition) ?? 0) - (committed.get(partition) ?? 0)),
+    }));
+  }
+
+  async health(): Promise<BusHealth> {
+    if (this.closed) return { ok: false, detail: 'closed' };
+    try {
+      this.store.s.ping.get();
+      return { ok: true, detail: `sqlite ${this.store.file} (WAL, synchronous=${this.store.sync})` };
+    } catch (error) {
+      return { ok: false, detail: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      await Promise.all([...this.subscriptions].map((s) => s.close()));
+      this.flushPublishes();
+      try {
+        this.store.flushCommits();
+      } finally {
+        this.store.close();
+      }
+    })();
+    return this.closed;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new GatewayError('GW_ERR_BUS_UNAVAILABLE', 'The bus is closed');
+  }
+}

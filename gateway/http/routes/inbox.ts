@@ -1,0 +1,93 @@
+/** Pull mode: GET /v1/systems/{id}/inbox[/{messageId}], POST …/inbox/{messageId}/ack. */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { AuditLog } from '../../audit/audit-log.ts';
+import { GatewayError } from '../../errors/catalogue.ts';
+import type { InboxItem, MailboxStore } from '../../ports/mailbox-store.ts';
+import { type CertificateResolver, requireSystem } from '../client-auth.ts';
+import { MESSAGE_ID, SYSTEM_ID } from './params.ts';
+
+const ListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  after: z.string().regex(/^\d{1,18}$/).optional(),
+});
+
+function textual(contentType: string): boolean {
+  return /^(application\/(json|xml)|text\/)/.test(contentType) && !/charset=(?!utf-8)/i.test(contentType);
+}
+
+export function inboxItemView(item: InboxItem) {
+  return {
+    messageId: item.messageId,
+    messageType: item.messageType,
+    sender: item.senderAuthority,
+    receiver: item.receiverAuthority,
+    senderSystem: item.senderSystem,
+    createdAt: item.createdAt,
+    digest: item.digest,
+    // The native payload for the system, and the sealed standard document as evidence of what was sent.
+    payload: textual(item.nativeContentType)
+      ? { contentType: item.nativeContentType, encoding: 'utf-8', data: item.nativeBody.toString('utf8') }
+      : { contentType: item.nativeContentType, encoding: 'base64', data: item.nativeBody.toString('base64') },
+    signedDocument: item.signedDocument,
+  };
+}
+
+export function inboxRoutes(deps: { mailbox: MailboxStore; audit: AuditLog; resolveCaller: CertificateResolver }) {
+  return async (app: FastifyInstance) => {
+    app.get<{ Params: { systemId: string }; Querystring: Record<string, string> }>(
+      '/v1/systems/:systemId/inbox',
+      async (request) => {
+        const systemId = SYSTEM_ID(request.params.systemId);
+        requireSystem(request, deps.resolveCaller, systemId);
+        const query = ListQuery.safeParse(request.query);
+        if (!query.success) {
+          const issue = query.error.issues[0]!;
+          throw new GatewayError('GW_ERR_BAD_REQUEST', `query ${issue.path.join('.')}: ${issue.message}`, {
+            errors: [{ pointer: `/${issue.path.join('/')}`, detail: issue.message }],
+          });
+        }
+        const page = await deps.mailbox.list(systemId, query.data);
+        return { items: page.items.map(inboxItemView), next: page.next ?? null };
+      },
+    );
+
+    app.get<{ Params: { systemId: string; messageId: string } }>(
+      '/v1/systems/:systemId/inbox/:messageId',
+      async (request) => {
+        const systemId = SYSTEM_ID(request.params.systemId);
+        const messageId = MESSAGE_ID(request.params.messageId);
+        requireSystem(request, deps.resolveCaller, systemId);
+        const item = await deps.mailbox.get(systemId, messageId);
+        if (!item) throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} in the inbox of ${systemId}`);
+        return inboxItemView(item);
+      },
+    );
+
+    app.post<{ Params: { systemId: string; messageId: string } }>(
+      '/v1/systems/:systemId/inbox/:messageId/ack',
+      async (request) => {
+        const systemId = SYSTEM_ID(request.params.systemId);
+        const messageId = MESSAGE_ID(request.params.messageId);
+        requireSystem(request, deps.resolveCaller, systemId);
+        const result = await deps.mailbox.ack(systemId, messageId);
+        if (!result) throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} in the inbox of ${systemId}`);
+        if (result !== 'already') {
+          await deps.audit.record({
+            kind: 'acknowledged',
+            actor: `system:${systemId}`,
+            messageId,
+            sender: result.senderAuthority,
+            receiver: result.receiverAuthority,
+            senderSystem: result.senderSystem,
+            receiverSystem: systemId,
+            messageType: result.messageType,
+            digest: result.digest,
+            detail: { mode: 'pull' },
+          });
+        }
+        return { messageId, status: 'acknowledged', repeated: result === 'already' };
+      },
+    );
+  };
+}

@@ -1,0 +1,16 @@
+/** Path parameter checks: ids go into SQL, topic names and file paths, so only their exact shape passes. */
+import { GatewayError } from '../../errors/catalogue.ts';
+
+function pattern(name: string, re: RegExp) {
+  return (value: string): string => {
+    if (!re.test(value)) {
+      throw new GatewayError('GW_ERR_BAD_REQUEST', `path parameter ${name} is malformed`, {
+        errors: [{ pointer: `/${name}`, detail: `must match ${re.source}` }],
+      });
+    }
+    return value;
+  };
+}
+
+export const SYSTEM_ID = pattern('systemId', /^[a-z0-9][a-z0-9-]{1,62}$/);
+export const MESSAGE_ID = pattern('messageId', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);

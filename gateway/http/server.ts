@@ -1,0 +1,83 @@
+/**
+ * The HTTPS server: TLS with optional client certificates (systems present one; probes, scrapers and
+ * browsers need not), one error handler that turns everything into problem+json and audits every
+ * rejection, and the route plugins. Routes declare their own authorization (see client-auth.ts).
+ */
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import Fastify, { LogController } from 'fastify';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { GatewayError } from '../errors/catalogue.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { auditedErrors } from '../pipeline/ingress.ts';
+import { callerSystem, type CertificateResolver } from './client-auth.ts';
+import { sendProblem, toGatewayError } from './problem.ts';
+
+export interface HttpServerOptions {
+  tls: { keyPem: string; certPem: string; caPem: string };
+  bodyLimitBytes: number;
+  logger: Logger;
+  audit: AuditLog;
+  metrics: Metrics;
+  resolveCaller: CertificateResolver;
+  routes: ((app: FastifyInstance) => Promise<void>)[];
+}
+
+export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    https: {
+      key: options.tls.keyPem,
+      cert: options.tls.certPem,
+      ca: [options.tls.caPem],
+      requestCert: true,
+      // Certificate-less clients are let in at the TLS level and refused per route (deny by default there).
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    },
+    bodyLimit: options.bodyLimitBytes,
+    loggerInstance: options.logger as FastifyServerOptions['loggerInstance'],
+    // Our own lines carry the message id; fastify's per-request lines would only double the volume.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    connectionTimeout: 30_000,
+    // Slow-loris: a request must arrive completely within this time.
+    requestTimeout: 30_000,
+    keepAliveTimeout: 10_000,
+  }) as unknown as FastifyInstance;
+
+  app.addHook('onResponse', async (request, reply) => {
+    options.metrics.httpRequestSeconds.observe(
+      { route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const problem = toGatewayError(error);
+    options.metrics.rejected.inc({ code: problem.code });
+    if (problem.code === 'GW_ERR_INTERNAL') request.log.error({ err: error }, 'internal error');
+    else request.log.info({ code: problem.code, url: request.url }, 'request rejected');
+    if (request.url.startsWith('/v1/') && !auditedErrors.has(problem)) {
+      auditedErrors.add(problem);
+      const caller = callerSystem(request, options.resolveCaller);
+      await options.audit
+        .record({
+          kind: 'rejected',
+          actor: caller ? `system:${caller.systemId}` : 'anonymous',
+          messageId: request.id,
+          senderSystem: caller?.systemId ?? null,
+          detail: { code: problem.code, method: request.method, route: request.routeOptions.url ?? null },
+        })
+        .catch((err) => request.log.error({ err }, 'could not audit a rejection'));
+    }
+    return sendProblem(request, reply, problem);
+  });
+
+  app.setNotFoundHandler(async (request, reply) =>
+    sendProblem(request, reply, new GatewayError('GW_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  for (const routes of options.routes) await app.register(routes);
+  return app;
+}

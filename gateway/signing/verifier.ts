@@ -1,0 +1,430 @@
+/**
+ * Hardened verification of enveloped XML-DSig signatures over a whole document.
+ *
+ * The verifier accepts exactly one shape of signature and refuses everything else BEFORE any
+ * cryptography runs; the cryptographic check (xmldsigjs: reference digest after the enveloped-
+ * signature + exc-c14n transforms, then the SignatureValue over exc-c14n(SignedInfo)) is performed
+ * with a key taken from a certificate that was validated first — never from KeyInfo alone.
+ *
+ * Accepted shape (everything else is refused with GW_ERR_SIGNATURE_INVALID and a reason token):
+ *   <root …>  … business data …
+ *     <ds:Signature [Id]>                                     exactly one in the document, child of the root
+ *       <ds:SignedInfo [Id]>                                  exactly one in the document
+ *         <ds:CanonicalizationMethod Algorithm=exc-c14n/>     (no comments variant, no InclusiveNamespaces)
+ *         <ds:SignatureMethod Algorithm=rsa-sha256|384|512|ecdsa-sha256|384/>
+ *         <ds:Reference URI="" | "#<id of the root>" [Id]>     exactly one in the document
+ *           <ds:Transforms> enveloped-signature, exc-c14n </ds:Transforms>   (in this order, nothing else)
+ *           <ds:DigestMethod Algorithm=sha256|384|512/>
+ *           <ds:DigestValue>base64</ds:DigestValue>             text only: no comments, CDATA, elements
+ *       <ds:SignatureValue [Id]>base64</ds:SignatureValue>
+ *       <ds:KeyInfo [Id]><ds:X509Data><ds:X509Certificate>base64 DER</…></…></ds:KeyInfo>
+ *
+ * Why so strict: XML signature wrapping attacks all rely on the verifier and the application
+ * looking at different elements — a second Signature/SignedInfo/Reference the verifier checks while
+ * the application reads another, a Reference URI resolving to a moved copy, an ID shadowed by a
+ * duplicate, an ds:Object carrying the signed original. With one signature as a direct child of the
+ * root covering the root itself, unique IDs and no Object/Manifest, "the signed element" and
+ * "the document element" are the same node, and callers read only `root` (invariant 4).
+ */
+import { createHash, webcrypto, X509Certificate } from 'node:crypto';
+import * as xmldsig from 'xmldsigjs';
+import { GatewayError, isGatewayError } from '../errors/catalogue.ts';
+import { parseXmlSafely } from '../xml/safe-parse.ts';
+import { ENVELOPED_SIGNATURE, EXC_C14N, ensureXmldsigEngine, XMLDSIG_NS } from './signer.ts';
+
+/** Stable reason tokens: the detail of every refusal starts with one of them, followed by ": ". */
+export const SIGNATURE_REFUSALS = [
+  'malformed-xml',
+  'forbidden-construct',
+  'xml-limit',
+  'signature-missing',
+  'multiple-signatures',
+  'signature-placement',
+  'signature-structure',
+  'multiple-signed-info',
+  'multiple-references',
+  'reference-uri',
+  'duplicate-id',
+  'algorithm-not-allowed',
+  'malformed-value',
+  'key-info',
+  'untrusted-certificate',
+  'certificate-expired',
+  'certificate-not-yet-valid',
+  'certificate-revoked',
+  'certificate-not-pinned',
+  'digest-mismatch',
+  'signature-mismatch',
+] as const;
+export type SignatureRefusal = (typeof SIGNATURE_REFUSALS)[number];
+
+export interface VerifyOptions {
+  /** CA certificates that may issue document-signing certificates. */
+  trustAnchors: X509Certificate[];
+  /** When given, the signer certificate must be exactly this one (e.g. the directory's pin for a system). */
+  pinned?: X509Certificate;
+  /** Revocation check by serial (lower-case hex, as `X509Certificate.serialNumber.toLowerCase()`). */
+  isRevoked?: (serialHex: string) => boolean;
+  now?: Date;
+}
+
+export interface VerifiedDocument {
+  document: Document;
+  /** The element the signature covers: the document element. Read business data only from here. */
+  root: Element;
+  signer: { subject: string; serial: string; fingerprint256: string };
+  /** Hex SHA-256 of the signed XML exactly as received (UTF-8). */
+  digest: string;
+}
+
+const DIGEST_ALGORITHMS: Record<string, { bytes: number; webcrypto: string }> = {
+  'http://www.w3.org/2001/04/xmlenc#sha256': { bytes: 32, webcrypto: 'SHA-256' },
+  'http://www.w3.org/2001/04/xmldsig-more#sha384': { bytes: 48, webcrypto: 'SHA-384' },
+  'http://www.w3.org/2001/04/xmlenc#sha512': { bytes: 64, webcrypto: 'SHA-512' },
+};
+
+const SIGNATURE_ALGORITHMS: Record<string, { key: 'rsa' | 'ec'; hash: string }> = {
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256': { key: 'rsa', hash: 'SHA-256' },
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha384': { key: 'rsa', hash: 'SHA-384' },
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512': { key: 'rsa', hash: 'SHA-512' },
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256': { key: 'ec', hash: 'SHA-256' },
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384': { key: 'ec', hash: 'SHA-384' },
+};
+
+const EC_CURVES: Record<string, { webcrypto: string; coordinateBytes: number }> = {
+  prime256v1: { webcrypto: 'P-256', coordinateBytes: 32 },
+  secp384r1: { webcrypto: 'P-384', coordinateBytes: 48 },
+};
+
+const MIN_RSA_BITS = 2048;
+const ID_ATTRIBUTE_NAMES = new Set(['Id', 'ID', 'id']);
+const ELEMENT_NODE = 1;
+const TEXT_NODE = 3;
+
+function refuse(reason: SignatureRefusal, detail: string, cause?: unknown): GatewayError {
+  return new GatewayError('GW_ERR_SIGNATURE_INVALID', `${reason}: ${detail}`, { cause });
+}
+
+/** Reason token of a refusal thrown by verifyDocument, or undefined for any other error. */
+export function refusalReason(error: unknown): SignatureRefusal | undefined {
+  if (!isGatewayError(error) || error.code !== 'GW_ERR_SIGNATURE_INVALID') return undefined;
+  const token = error.message.split(':', 1)[0] as SignatureRefusal;
+  return SIGNATURE_REFUSALS.includes(token) ? token : undefined;
+}
+
+function isDsig(node: Node, localName: string): boolean {
+  return node.nodeType === ELEMENT_NODE && (node as Element).namespaceURI === XMLDSIG_NS && (node as Element).localName === localName;
+}
+
+function isWhitespace(text: string): boolean {
+  return /^[ \t\r\n]*$/.test(text);
+}
+
+/**
+ * The element children of a ds: element, which must be exactly `expected` (names, in order; a
+ * trailing `?` marks an optional one). Only whitespace text may sit between them.
+ */
+function childrenOf(element: Element, expected: string[], reason: SignatureRefusal = 'signature-structure'): Element[] {
+  const children: Element[] = [];
+  for (let child = element.firstChild; child; child = child.nextSibling) {
+    if (child.nodeType === ELEMENT_NODE) {
+      children.push(child as Element);
+    } else if (child.nodeType === TEXT_NODE && isWhitespace((child as Text).data)) {
+      // indentation is fine
+    } else {
+      throw refuse(reason, `unexpected ${child.nodeName} content in ds:${element.localName}`);
+    }
+  }
+  const result: Element[] = [];
+  let i = 0;
+  for (const spec of expected) {
+    const optional = spec.endsWith('?');
+    const name = optional ? spec.slice(0, -1) : spec;
+    const child = children[i];
+    if (child && isDsig(child, name)) {
+      result.push(child);
+      i++;
+    } else if (!optional) {
+      throw refuse(reason, `ds:${element.localName} must contain ds:${name} at position ${i + 1}`);
+    }
+  }
+  if (i < children.length) {
+    throw refuse(reason, `unexpected element ${children[i]!.nodeName} in ds:${element.localName}`);
+  }
+  return result;
+}
+
+/** Only the named attributes (plus namespace declarations) may appear. */
+function onlyAttributes(element: Element, allowed: string[]): void {
+  for (let i = 0; i < element.attributes.length; i++) {
+    const attribute = element.attributes.item(i)!;
+    if (attribute.name === 'xmlns' || attribute.prefix === 'xmlns') continue;
+    if (attribute.namespaceURI || !allowed.includes(attribute.localName)) {
+      throw refuse('signature-structure', `attribute ${attribute.name} is not allowed on ds:${element.localName}`);
+    }
+  }
+}
+
+function algorithmOf(element: Element): string {
+  onlyAttributes(element, ['Algorithm']);
+  if (element.firstChild) {
+    // HMACOutputLength, XPath expressions, XSLT stylesheets, InclusiveNamespaces: none is allowed.
+    throw refuse('algorithm-not-allowed', `ds:${element.localName} must be empty (parameters are not accepted)`);
+  }
+  const algorithm = element.getAttribute('Algorithm');
+  if (!algorithm) throw refuse('signature-structure', `ds:${element.localName} has no Algorithm`);
+  return algorithm;
+}
+
+/**
+ * The base64 text of a value element: text nodes only (a comment, CDATA section or child element
+ * splits or hides part of the value, and implementations disagree about how to join it).
+ */
+function base64Value(element: Element, what: string, allowLineBreaks: boolean): Buffer {
+  let text = '';
+  for (let child = element.firstChild; child; child = child.nextSibling) {
+    if (child.nodeType !== TEXT_NODE) {
+      throw refuse('malformed-value', `${what} must be plain base64 text, found ${child.nodeName}`);
+    }
+    text += (child as Text).data;
+  }
+  const trimmed = text.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
+  const compact = allowLineBreaks ? trimmed.replace(/[ \t\r\n]+/g, '') : trimmed;
+  if (compact.length === 0 || compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) {
+    throw refuse('malformed-value', `${what} is not canonical base64`);
+  }
+  const bytes = Buffer.from(compact, 'base64');
+  if (bytes.toString('base64') !== compact) throw refuse('malformed-value', `${what} is not canonical base64`);
+  return bytes;
+}
+
+function certificateDates(certificate: X509Certificate): { from: Date; to: Date } {
+  return { from: new Date(certificate.validFrom), to: new Date(certificate.validTo) };
+}
+
+interface Scan {
+  signatures: Element[];
+  signedInfos: number;
+  references: number;
+  objects: number;
+}
+
+/** One iterative walk: dsig element counts and ID uniqueness over the whole document. */
+function scanDocument(root: Element): Scan {
+  const scan: Scan = { signatures: [], signedInfos: 0, references: 0, objects: 0 };
+  const ids = new Set<string>();
+  const stack: Element[] = [root];
+  while (stack.length > 0) {
+    const element = stack.pop()!;
+    if (element.namespaceURI === XMLDSIG_NS) {
+      switch (element.localName) {
+        case 'Signature':
+          scan.signatures.push(element);
+          break;
+        case 'SignedInfo':
+          scan.signedInfos++;
+          break;
+        case 'Reference':
+          scan.references++;
+          break;
+        case 'Object':
+        case 'Manifest':
+          scan.objects++;
+          break;
+      }
+    }
+    const attributes = element.attributes;
+    for (let i = 0; i < attributes.length; i++) {
+      const attribute = attributes.item(i)!;
+      // Id, ID, id in any namespace (xml:id, wsu:Id): every resolver's notion of an ID.
+      if (ID_ATTRIBUTE_NAMES.has(attribute.localName)) {
+        if (ids.has(attribute.value)) throw refuse('duplicate-id', `the id "${attribute.value}" occurs more than once`);
+        ids.add(attribute.value);
+      }
+    }
+    for (let child = element.lastChild; child; child = child.previousSibling) {
+      if (child.nodeType === ELEMENT_NODE) stack.push(child as Element);
+    }
+  }
+  return scan;
+}
+
+function parse(xml: string): Document {
+  try {
+    return parseXmlSafely(xml);
+  } catch (error) {
+    if (!isGatewayError(error)) throw error;
+    const reason: SignatureRefusal =
+      error.code === 'GW_ERR_XML_FORBIDDEN_CONSTRUCT'
+        ? 'forbidden-construct'
+        : error.code === 'GW_ERR_MALFORMED_PAYLOAD'
+          ? 'malformed-xml'
+          : 'xml-limit';
+    throw refuse(reason, error.message, error);
+  }
+}
+
+function checkCertificate(certificate: X509Certificate, options: VerifyOptions, now: Date): void {
+  const issuer = options.trustAnchors.find((anchor) => certificate.checkIssued(anchor) && certificate.verify(anchor.publicKey));
+  if (!issuer) throw refuse('untrusted-certificate', `"${certificate.subject}" is not issued by a trusted CA`);
+  if (certificate.ca) throw refuse('untrusted-certificate', 'a CA certificate may not sign documents');
+  const issuerDates = certificateDates(issuer);
+  if (now < issuerDates.from || now > issuerDates.to) {
+    throw refuse('certificate-expired', `the issuing CA "${issuer.subject}" is outside its validity period`);
+  }
+  const dates = certificateDates(certificate);
+  if (now < dates.from) throw refuse('certificate-not-yet-valid', `the signer certificate is valid from ${certificate.validFrom}`);
+  if (now > dates.to) throw refuse('certificate-expired', `the signer certificate expired ${certificate.validTo}`);
+  const serial = certificate.serialNumber.toLowerCase();
+  if (options.isRevoked?.(serial)) throw refuse('certificate-revoked', `serial ${serial} is revoked`);
+  if (options.pinned && !certificate.raw.equals(options.pinned.raw)) {
+    throw refuse('certificate-not-pinned', `the signer certificate is not the pinned certificate ${options.pinned.fingerprint256}`);
+  }
+}
+
+/** The verification key for xmldsigjs, imported with exactly the parameters the SignatureMethod implies. */
+async function verificationKey(
+  certificate: X509Certificate,
+  method: { key: 'rsa' | 'ec'; hash: string },
+  signatureBytes: number,
+): Promise<CryptoKey> {
+  const publicKey = certificate.publicKey;
+  const type = publicKey.asymmetricKeyType;
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  if (method.key === 'rsa') {
+    if (type !== 'rsa') throw refuse('algorithm-not-allowed', `an RSA signature method with a ${type} key`);
+    const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < MIN_RSA_BITS) throw refuse('algorithm-not-allowed', `RSA keys below ${MIN_RSA_BITS} bits (${bits})`);
+    if (signatureBytes !== Math.ceil(bits / 8)) throw refuse('malformed-value', 'SignatureValue has the wrong length');
+    const key = await webcrypto.subtle.importKey('spki', spki, { name: 'RSASSA-PKCS1-v1_5', hash: method.hash }, true, [
+      'verify',
+    ]);
+    return key as unknown as CryptoKey;
+  }
+  const curve = EC_CURVES[publicKey.asymmetricKeyDetails?.namedCurve ?? ''];
+  if (type !== 'ec' || !curve) throw refuse('algorithm-not-allowed', `an ECDSA signature method with a ${type} key`);
+  if (signatureBytes !== 2 * curve.coordinateBytes) throw refuse('malformed-value', 'SignatureValue has the wrong length');
+  const key = await webcrypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: curve.webcrypto }, true, [
+    'verify',
+  ]);
+  return key as unknown as CryptoKey;
+}
+
+/**
+ * Verifies an enveloped signature over the whole document. Resolves with the parsed document and
+ * its root (the signed element) or throws GatewayError GW_ERR_SIGNATURE_INVALID whose detail starts
+ * with one of SIGNATURE_REFUSALS.
+ */
+export async function verifyDocument(xml: string, options: VerifyOptions): Promise<VerifiedDocument> {
+  const digest = createHash('sha256').update(xml, 'utf8').digest('hex');
+  const now = options.now ?? new Date();
+  const document = parse(xml);
+  const root = document.documentElement;
+
+  // 1. Where the signature is, and how many of everything there are (whole document).
+  const scan = scanDocument(root);
+  if (scan.signatures.length === 0) throw refuse('signature-missing', 'the document carries no ds:Signature');
+  if (scan.signatures.length > 1) throw refuse('multiple-signatures', `${scan.signatures.length} ds:Signature elements`);
+  const signature = scan.signatures[0]!;
+  if (signature === root || signature.parentNode !== root) {
+    throw refuse('signature-placement', 'ds:Signature must be a direct child of the document element');
+  }
+  if (scan.signedInfos > 1) throw refuse('multiple-signed-info', `${scan.signedInfos} ds:SignedInfo elements`);
+  if (scan.references > 1) throw refuse('multiple-references', `${scan.references} ds:Reference elements`);
+  if (scan.objects > 0) throw refuse('signature-structure', 'ds:Object and ds:Manifest are not accepted');
+
+  // 2. The exact shape of the signature.
+  onlyAttributes(signature, ['Id']);
+  const [signedInfo, signatureValueElement, keyInfo] = childrenOf(signature, ['SignedInfo', 'SignatureValue', 'KeyInfo']) as [
+    Element,
+    Element,
+    Element,
+  ];
+  onlyAttributes(signedInfo, ['Id']);
+  const [c14nMethod, signatureMethodElement, reference] = childrenOf(signedInfo, [
+    'CanonicalizationMethod',
+    'SignatureMethod',
+    'Reference',
+  ]) as [Element, Element, Element];
+
+  const c14n = algorithmOf(c14nMethod);
+  if (c14n !== EXC_C14N) throw refuse('algorithm-not-allowed', `canonicalization ${c14n}`);
+  const signatureMethodUri = algorithmOf(signatureMethodElement);
+  const signatureMethod = SIGNATURE_ALGORITHMS[signatureMethodUri];
+  if (!signatureMethod) throw refuse('algorithm-not-allowed', `signature method ${signatureMethodUri}`);
+
+  onlyAttributes(reference, ['URI', 'Id']);
+  const uri = reference.getAttribute('URI');
+  const rootId = ['Id', 'ID', 'id'].map((name) => root.getAttribute(name)).find((value) => value);
+  if (uri === null || !(uri === '' || (rootId !== undefined && uri === `#${rootId}`))) {
+    throw refuse('reference-uri', `Reference URI must be "" or "#<id of the document element>", got ${JSON.stringify(uri)}`);
+  }
+  const [transforms, digestMethodElement, digestValueElement] = childrenOf(reference, [
+    'Transforms',
+    'DigestMethod',
+    'DigestValue',
+  ]) as [Element, Element, Element];
+  onlyAttributes(transforms, []);
+  const transformAlgorithms = childrenOf(transforms, ['Transform', 'Transform'], 'algorithm-not-allowed').map(
+    (transform) => algorithmOf(transform),
+  );
+  if (transformAlgorithms[0] !== ENVELOPED_SIGNATURE || transformAlgorithms[1] !== EXC_C14N) {
+    throw refuse('algorithm-not-allowed', `transforms must be enveloped-signature, exc-c14n; got ${transformAlgorithms.join(', ')}`);
+  }
+  const digestMethodUri = algorithmOf(digestMethodElement);
+  const digestMethod = DIGEST_ALGORITHMS[digestMethodUri];
+  if (!digestMethod) throw refuse('algorithm-not-allowed', `digest method ${digestMethodUri}`);
+  onlyAttributes(digestValueElement, []);
+  const digestValue = base64Value(digestValueElement, 'DigestValue', false);
+  if (digestValue.length !== digestMethod.bytes) throw refuse('malformed-value', 'DigestValue has the wrong length');
+  onlyAttributes(signatureValueElement, ['Id']);
+  const signatureValue = base64Value(signatureValueElement, 'SignatureValue', true);
+
+  // 3. The signer certificate: taken from KeyInfo, but trusted only if it chains to an anchor.
+  onlyAttributes(keyInfo, ['Id']);
+  const [x509Data] = childrenOf(keyInfo, ['X509Data'], 'key-info') as [Element];
+  onlyAttributes(x509Data, []);
+  const [x509CertificateElement] = childrenOf(x509Data, ['X509Certificate'], 'key-info') as [Element];
+  onlyAttributes(x509CertificateElement, []);
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(base64Value(x509CertificateElement, 'X509Certificate', true));
+  } catch (error) {
+    if (isGatewayError(error)) throw refuse('key-info', error.message.replace(/^malformed-value: /, ''), error);
+    throw refuse('key-info', 'X509Certificate is not a DER certificate', error);
+  }
+  checkCertificate(certificate, options, now);
+  const key = await verificationKey(certificate, signatureMethod, signatureValue.length);
+
+  // 4. Cryptography: reference digest (enveloped + exc-c14n of the root), then the signature value
+  //    over exc-c14n(SignedInfo), with the validated key only.
+  ensureXmldsigEngine();
+  const signedXml = new xmldsig.SignedXml(document);
+  try {
+    signedXml.LoadXml(signature);
+  } catch (error) {
+    throw refuse('signature-structure', `ds:Signature cannot be loaded: ${(error as Error).message}`, error);
+  }
+  // Never let xmldsigjs re-import or pick keys itself (it would also accept KeyValue/KeyInfo keys).
+  signedXml.Algorithm = undefined;
+  let valid: boolean;
+  try {
+    valid = await signedXml.Verify(key);
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    if (/invalid digest/i.test(message)) throw refuse('digest-mismatch', 'the signed content was altered', error);
+    throw refuse('signature-structure', `verification failed: ${message}`, error);
+  }
+  if (!valid) throw refuse('signature-mismatch', 'the signature value does not match SignedInfo and the certificate');
+
+  return {
+    document,
+    root,
+    signer: {
+      subject: certificate.subject,
+      serial: certificate.serialNumber.toLowerCase(),
+      fingerprint256: certificate.fingerprint256,
+    },
+    digest,
+  };
+}

@@ -1,0 +1,245 @@
+/**
+ * SqliteBus: the Bus conformance suite on a temp file, plus what only the embedded bus can show
+ * directly: durability across reopening, a crashed (SIGKILLed) member in another process, group
+ * commit, and Kafka-compatible partitioning.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import kafkajs from 'kafkajs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { partitionFor, SqliteBus } from '../../gateway/bus/sqlite-bus.ts';
+import type { BusRecord, ConsumedRecord } from '../../gateway/ports/bus.ts';
+import { runBusConformance } from './bus.conformance.ts';
+
+// Short leases and heartbeats keep rebalancing and crash takeover fast in tests.
+const FAST = { leaseTtlMs: 1000, heartbeatMs: 100 };
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BUS_MODULE = new URL('../../gateway/bus/sqlite-bus.ts', import.meta.url).href;
+
+const dirs: string[] = [];
+function tempFile(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sqlite-bus-'));
+  dirs.push(dir);
+  return path.join(dir, 'bus.db');
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+const record = (topic: string, key: string, id: string): BusRecord => ({
+  topic,
+  key,
+  value: Buffer.from(`value of ${id}`),
+  headers: { id },
+});
+
+runBusConformance('SqliteBus conformance', async () => {
+  const file = tempFile();
+  return {
+    bus: new SqliteBus({ file, ...FAST }),
+    newBus: async () => new SqliteBus({ file, ...FAST }),
+    cleanup: async () => rmSync(path.dirname(file), { recursive: true, force: true }),
+  };
+});
+
+describe('SqliteBus', () => {
+  it('keeps records and committed offsets across reopening the file', async () => {
+    const file = tempFile();
+    const first = new SqliteBus({ file });
+    await first.ensureTopics([{ name: 'durable', partitions: 2 }]);
+    const sent = Array.from({ length: 50 }, (_, i) => record('durable', `key-${i % 7}`, `r${i}`));
+    await first.publish(sent);
+    await first.close();
+
+    const second = new SqliteBus({ file, ...FAST });
+    const got: ConsumedRecord[] = [];
+    await second.subscribe({
+      group: 'g',
+      topics: ['durable'],
+      handler: async (r) => {
+        got.push(r);
+      },
+    });
+    await waitFor('50 records', () => got.length >= 50);
+    for (const s of sent) {
+      const r = got.find((g) => g.headers.id === s.headers.id)!;
+      expect(r.key).toBe(s.key);
+      expect(r.value.equals(s.value)).toBe(true);
+    }
+    for (const partition of [0, 1]) {
+      const offsets = got.filter((r) => r.partition === partition).map((r) => Number(r.offset));
+      expect(offsets).toEqual(offsets.map((_, i) => i));
+    }
+    await waitFor('commits', async () => (await second.lag('g', 'durable')).every((l) => l.lag === 0));
+    await second.close();
+
+    const third = new SqliteBus({ file });
+    expect((await third.lag('g', 'durable')).map((l) => l.lag)).toEqual([0, 0]);
+    await third.close();
+  });
+
+  it("gives a SIGKILLed member's uncommitted records, and only those, to the surviving member", async () => {
+    const file = tempFile();
+    const topic = 'crash';
+    const group = 'g';
+    const partitions = 4;
+    const bus = new SqliteBus({ file, ...FAST });
+    try {
+      await bus.ensureTopics([{ name: topic, partitions }]);
+      const ids = Array.from({ length: 400 }, (_, i) => `r${i}`);
+      await bus.publish(ids.map((id) => record(topic, `key-${id}`, id)));
+
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '-e',
+          `
+          const { SqliteBus } = await import(process.env.BUS_MODULE);
+          const bus = new SqliteBus({ file: process.env.BUS_FILE, leaseTtlMs: 1000, heartbeatMs: 100 });
+          const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
+          await bus.subscribe({
+            group: process.env.BUS_GROUP,
+            topics: [process.env.BUS_TOPIC],
+            handler: async (r) => {
+              say({ ev: 'start', id: r.headers.id });
+              await new Promise((resolve) => setTimeout(resolve, 30));
+              say({ ev: 'done', id: r.headers.id });
+            },
+          });
+          `,
+        ],
+        {
+          cwd: REPO_ROOT,
+          env: { ...process.env, BUS_MODULE, BUS_FILE: file, BUS_GROUP: group, BUS_TOPIC: topic },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      let stderr = '';
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk;
+      });
+      const started = new Set<string>();
+      const finished = new Set<string>();
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const event = JSON.parse(line) as { ev: string; id: string };
+        (event.ev === 'start' ? started : finished).add(event.id);
+      });
+
+      try {
+        await waitFor(`the child to handle 20 records (stderr: ${stderr})`, () => finished.size >= 20);
+      } finally {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      expect(finished.size).toBeLessThan(ids.length);
+
+      const db = new Database(file, { readonly: true });
+      const committedRows = db
+        .prepare('SELECT partition, next_offset FROM group_offsets WHERE grp = ? AND topic = ?')
+        .all(group, topic) as Array<{ partition: number; next_offset: number }>;
+      db.close();
+      const committed = new Map(committedRows.map((r) => [r.partition, r.next_offset]));
+
+      const survivor: ConsumedRecord[] = [];
+      await bus.subscribe({
+        group,
+        topics: [topic],
+        handler: async (r) => {
+          survivor.push(r);
+        },
+      });
+      const handled = () => new Set([...finished, ...survivor.map((r) => r.headers.id!)]);
+      await waitFor('every record to be handled', () => ids.every((id) => handled().has(id)));
+      await waitFor('the group to commit everything', async () =>
+        (await bus.lag(group, topic)).every((l) => l.lag === 0),
+      );
+
+      const inFlight = [...started].filter((id) => !finished.has(id));
+      const bySurvivor = new Set(survivor.map((r) => r.headers.id!));
+      for (const id of inFlight) expect(bySurvivor.has(id), `${id} was in flight at the crash`).toBe(true);
+      const counts = new Map<number, number>();
+      for (const id of ids) {
+        const p = partitionFor(`key-${id}`, partitions);
+        counts.set(p, (counts.get(p) ?? 0) + 1);
+      }
+      for (let p = 0; p < partitions; p++) {
+        // Exactly the uncommitted tail of each partition, once each, in order.
+        const from = committed.get(p) ?? 0;
+        const offsets = survivor.filter((r) => r.partition === p).map((r) => Number(r.offset));
+        expect(offsets).toEqual(Array.from({ length: counts.get(p)! - from }, (_, i) => from + i));
+      }
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('group-commits concurrent publishes into far fewer transactions', async () => {
+    const bus = new SqliteBus({ file: tempFile() });
+    try {
+      const before = bus.stats();
+      await Promise.all(
+        Array.from({ length: 1000 }, (_, i) => bus.publish([record('gc', `key-${i}`, `r${i}`)])),
+      );
+      const after = bus.stats();
+      expect(after.publishedRecords - before.publishedRecords).toBe(1000);
+      expect(after.publishTransactions - before.publishTransactions).toBeLessThanOrEqual(10);
+      expect((await bus.lag('nobody', 'gc')).reduce((sum, l) => sum + l.lag, 0)).toBe(1000);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('creates unknown topics with defaultPartitions and partitions keys like Kafka', async () => {
+    const bus = new SqliteBus({ file: tempFile(), defaultPartitions: 3 });
+    try {
+      await bus.publish([record('auto', 'k', 'r0')]);
+      expect((await bus.lag('g', 'auto')).length).toBe(3);
+
+      const partitioner = kafkajs.Partitioners.DefaultPartitioner();
+      for (const n of [1, 3, 4, 12]) {
+        const partitionMetadata = Array.from({ length: n }, (_, partitionId) => ({
+          partitionId,
+          leader: 0,
+          partitionErrorCode: 0,
+          replicas: [0],
+          isr: [0],
+        }));
+        for (let i = 0; i < 200; i++) {
+          const key = `ags:${14612000 + i}/Fall-${'äö€'.slice(0, i % 4)}`;
+          expect(partitionFor(key, n)).toBe(
+            partitioner({ topic: 't', partitionMetadata, message: { key, value: null } }),
+          );
+        }
+      }
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('refuses work after close', async () => {
+    const bus = new SqliteBus({ file: tempFile() });
+    await bus.close();
+    await expect(bus.publish([record('t', 'k', 'r')])).rejects.toMatchObject({
+      code: 'GW_ERR_BUS_UNAVAILABLE',
+    });
+    expect((await bus.health()).ok).toBe(false);
+    await bus.close();
+  });
+});

@@ -1,0 +1,180 @@
+/**
+ * The walking skeleton end to end over real HTTPS with real certificates: a Rückmeldung from
+ * Dresden (sn-melde, JSON) to Magdeburg (st-melde, legacy XML) and the answer back, in pull mode
+ * and in push mode, with the audit trail and the status API.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyChain } from '../../gateway/audit/hash-chain.ts';
+import { decryptPrivateKeyPem, issueCertificate } from '../../gateway/pki/ca.ts';
+import { ensurePki } from '../../gateway/pki/bootstrap.ts';
+import { verifyDocument } from '../../gateway/signing/verifier.ts';
+import { auswertung, rueckmeldung } from '../support/fixtures.ts';
+import { contractsWith, eventually, startTestGateway, TEST_PASSPHRASE, type TestGateway, tempDir } from '../support/gateway.ts';
+
+interface InboxItem {
+  messageId: string;
+  payload: { data: string; contentType: string };
+  signedDocument: string;
+}
+
+describe('walking skeleton, pull mode (the demo world)', () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway();
+  });
+  afterAll(async () => t?.stop());
+
+  it('carries a 0201 from sn-melde to st-melde and the 0203 back, verified, with the full lifecycle', async () => {
+    const sn = t.client('sn-melde');
+    const st = t.client('st-melde');
+    const ca = new X509Certificate(t.gateway.pki.caCertPem);
+
+    const msg = rueckmeldung();
+    const sent = await sn.send('sn-melde', msg.body, 'application/json');
+    expect(sent.status).toBe(202);
+    const accepted = (sent.body as { messages: { messageId: string; statusUrl: string; receiverSystem: string }[] }).messages;
+    expect(accepted).toEqual([
+      expect.objectContaining({ messageId: msg.id, receiverSystem: 'st-melde', statusUrl: `${t.gateway.url}/v1/messages/${msg.id}` }),
+    ]);
+    expect(sent.headers.location).toBe(accepted[0]!.statusUrl);
+
+    const item = await eventually(async () => {
+      const inbox = await st.call<{ items: InboxItem[] }>('GET', '/v1/systems/st-melde/inbox');
+      return inbox.body.items.find((i) => i.messageId === msg.id);
+    }, 15_000, 'the 0201 in the st-melde inbox');
+
+    // st-melde gets its own dialect: German dates, its own codes.
+    expect(item.payload.contentType).toBe('application/xml');
+    expect(item.payload.data).toContain('<GebDatum>12.04.1988</GebDatum>');
+    expect(item.payload.data).toContain('<Geschl>2</Geschl>');
+    expect(item.payload.data).toContain('<Staatsang>PL</Staatsang>');
+    expect(item.payload.data).toContain('<FamStand>verh</FamStand>');
+    // …and the sealed standard document, verifiable against the gateway CA.
+    const verified = await verifyDocument(item.signedDocument, { trustAnchors: [ca] });
+    expect(verified.root.localName).toBe('rueckmeldung.anmeldunginland.0201');
+    expect(verified.root.namespaceURI).toBe('urn:xoev-de:xmeld:25.11');
+
+    const statusBefore = await sn.call<{ status: string }>('GET', `/v1/messages/${msg.id}`);
+    expect(statusBefore.body.status).toBe('delivered');
+    expect((await st.call('POST', `/v1/systems/st-melde/inbox/${msg.id}/ack`)).status).toBe(200);
+    const status = await sn.call<{ status: string; history: { event: string }[] }>('GET', `/v1/messages/${msg.id}`);
+    expect(status.body.status).toBe('acknowledged');
+    expect(status.body.history.map((h) => h.event)).toEqual([
+      'received', 'accepted', 'signed', 'queued', 'delivered', 'acknowledged',
+    ]);
+    // Acknowledged messages leave the inbox.
+    const after = await st.call<{ items: InboxItem[] }>('GET', '/v1/systems/st-melde/inbox');
+    expect(after.body.items.map((i) => i.messageId)).not.toContain(msg.id);
+
+    const answer = auswertung(msg.id);
+    expect((await st.send('st-melde', answer.body, 'application/xml')).status).toBe(202);
+    const back = await eventually(async () => {
+      const inbox = await sn.call<{ items: InboxItem[] }>('GET', '/v1/systems/sn-melde/inbox');
+      return inbox.body.items.find((i) => i.messageId === answer.id);
+    }, 15_000, 'the 0203 in the sn-melde inbox');
+    const native = JSON.parse(back.payload.data);
+    expect(native.vorgang).toMatchObject({ id: answer.id, art: 'RUECKMELDUNG_AUSWERTUNG', bezugId: msg.id });
+    expect(native.ergebnis).toMatchObject({ code: '01', datum: '2026-11-04' });
+    await verifyDocument(back.signedDocument, { trustAnchors: [ca] });
+
+    // Every step is in the hash-chained audit log, and the chain verifies.
+    const entries = await t.gateway.auditStore.query({ limit: 100_000 });
+    expect(verifyChain(entries).ok).toBe(true);
+    const digests = entries.filter((e) => e.messageId === msg.id && e.digest).map((e) => e.digest);
+    expect(new Set(digests)).toEqual(new Set([verified.digest]));
+  });
+
+  it('lets neither the sender nor a stranger read a message it is not party to', async () => {
+    const msg = rueckmeldung();
+    expect((await t.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
+    const st = t.client('st-melde');
+    await eventually(async () => ((await st.call<{ status: string }>('GET', `/v1/messages/${msg.id}`)).body.status === 'delivered' ? true : undefined));
+    // sn-melde may not read st-melde's inbox, even knowing the id.
+    const foreign = await t.client('sn-melde').call<{ code: string }>('GET', `/v1/systems/st-melde/inbox/${msg.id}`);
+    expect(foreign.status).toBe(403);
+    expect(foreign.body.code).toBe('GW_ERR_CLIENT_CERT_FORBIDDEN');
+  });
+});
+
+describe('walking skeleton, push mode', () => {
+  let t: TestGateway;
+  let receiver: Server;
+  const received: { id: string; body: string; contentType: string; clientCn: string }[] = [];
+  let failuresLeft = 2;
+
+  beforeAll(async () => {
+    // The PKI exists before the gateway starts so that the receiver can present a certificate of the gateway CA.
+    const dataDir = tempDir('push');
+    const pki = await ensurePki({
+      dir: path.join(dataDir, 'pki'),
+      systems: ['sn-melde', 'st-melde'],
+      passphrase: TEST_PASSPHRASE,
+      signingAlgorithm: 'rsa-sha256',
+      rsaBits: 2048,
+      serverNames: ['localhost', '127.0.0.1'],
+    });
+    const caKeyPem = decryptPrivateKeyPem(readFileSync(path.join(dataDir, 'pki', 'ca.key'), 'utf8'), TEST_PASSPHRASE);
+    const serverCert = issueCertificate(
+      { certPem: pki.caCertPem, keyPem: caKeyPem },
+      { commonName: 'st-melde receiver', sanIps: ['127.0.0.1'], usage: 'server', days: 1, keyAlgorithm: 'ec-p256' },
+    );
+    receiver = createServer(
+      { key: serverCert.keyPem, cert: serverCert.certPem, ca: pki.caCertPem, requestCert: true, rejectUnauthorized: true },
+      (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+          if (failuresLeft > 0) {
+            failuresLeft--;
+            res.writeHead(503).end();
+            return;
+          }
+          const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
+          received.push({
+            id: String(req.headers['x-nachrichten-uuid']),
+            body: Buffer.concat(chunks).toString('utf8'),
+            contentType: String(req.headers['content-type']),
+            clientCn: String(peer.subject?.CN),
+          });
+          res.writeHead(204).end();
+        });
+      },
+    );
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const port = (receiver.address() as AddressInfo).port;
+    const contractsDir = contractsWith((systems) =>
+      systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: `https://127.0.0.1:${port}/meldungen` } } : s)),
+    );
+    t = await startTestGateway({ dataDir, contractsDir });
+  });
+
+  afterAll(async () => {
+    await t?.stop();
+    receiver?.close();
+  });
+
+  it('pushes over mTLS, retries a failing receiver, and delivers exactly once', async () => {
+    const msg = rueckmeldung();
+    expect((await t.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
+    await eventually(async () => (received.some((r) => r.id === msg.id) ? true : undefined), 20_000, 'the push');
+    const status = await t.client('sn-melde').call<{ status: string; history: { event: string; detail: { status?: number } }[] }>(
+      'GET',
+      `/v1/messages/${msg.id}`,
+    );
+    expect(status.body.status).toBe('acknowledged');
+    const attempts = status.body.history.filter((h) => h.event === 'delivery-attempted').map((h) => h.detail.status);
+    expect(attempts).toEqual([503, 503, 204]);
+    // Give a duplicate time to show up if there were one.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(received.filter((r) => r.id === msg.id)).toHaveLength(1);
+    const push = received.find((r) => r.id === msg.id)!;
+    expect(push.contentType).toBe('application/xml');
+    expect(push.body).toContain(`<VorgangsID>${msg.id}</VorgangsID>`);
+    expect(push.clientCn).toBe('laender-gateway');
+  });
+});
