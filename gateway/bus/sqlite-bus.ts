@@ -517,7 +517,7 @@ class SqliteSubscription implements Subscription {
   }
 
   private startWorker(topic: string, partition: number): void {
-    const position = 0;
+    const position = this.store.s.committed.get(this.group, topic, partition) ?? 0;
     const worker = new PartitionWorker(topic, partition, position);
     const key = workerKey(topic, partition);
     this.workers.set(key, worker);

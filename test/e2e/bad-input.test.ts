@@ -178,7 +178,7 @@ describe('bad input', () => {
     await expectProblem(st.send('st-melde', xxe, 'application/xml'), 400, 'GW_ERR_XML_FORBIDDEN_CONSTRUCT');
     const deep = `${'<a>'.repeat(5_000)}${'</a>'.repeat(5_000)}`;
     await expectProblem(st.send('st-melde', deep, 'application/xml'), 400, 'GW_ERR_MALFORMED_PAYLOAD');
-    const unknownCode = readFileSync(new URL('../../adapters/st-melde/fixtures/0201-umzug-halle-erfurt.native.xml', import.meta.url), 'utf8')
+    const unknownCode = readFileSync(new URL('../../adapters/st-melde/fixtures/0201-umzug-leipzig-halle.native.xml', import.meta.url), 'utf8')
       .replace('<Geschl>1</Geschl>', '<Geschl>9</Geschl>')
       .replace(/<VorgangsID>[^<]*</, '<VorgangsID>0d5f0a52-1111-4c2b-9d3e-123456789abc<');
     const problem = await expectProblem(st.send('st-melde', unknownCode, 'application/xml'), 422, 'GW_ERR_MAPPING_FAILED');
