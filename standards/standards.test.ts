@@ -547,6 +547,29 @@ describe('toCanonicalXml', () => {
 // ------------------------------------------------------------------------------------------- generic codec
 
 describe('the codec is driven by any zod object schema', () => {
+  it('maps recursive (z.lazy) schemas', () => {
+    interface Teil {
+      name: string;
+      teil?: Teil[];
+    }
+    const Teil: z.ZodType<Teil> = z.object({
+      name: z.string(),
+      teil: z.array(z.lazy(() => Teil)).optional(),
+    });
+    const Baum = z.object({ test: z.boolean().meta(XML_ATTRIBUTE), wurzel: Teil });
+    const s = { ...spec, schema: Baum as unknown as z.ZodType<XoevMessage> };
+    const value = {
+      test: false,
+      wurzel: { name: 'a', teil: [{ name: 'b', teil: [{ name: 'c' }] }, { name: 'd' }] },
+    };
+    const xml = toCanonicalXml(s, value as unknown as XoevMessage);
+    expect(xml).toBe(
+      '<t:test.0001 xmlns:t="urn:t" test="false"><wurzel><name>a</name><teil><name>b</name><teil><name>c</name></teil></teil>' +
+        '<teil><name>d</name></teil></wurzel></t:test.0001>',
+    );
+    expect(Baum.parse(fromElement(s, rootOf(xml)))).toStrictEqual(value);
+  });
+
   const Inner = z.object({ wert: z.number(), art: z.enum(['a', 'b']) });
   const schema = z.object({
     standard: z.literal('T').meta(XML_ATTRIBUTE),
@@ -571,7 +594,10 @@ describe('the codec is driven by any zod object schema', () => {
     schema: schema as unknown as z.ZodType<XoevMessage>,
   } satisfies MessageTypeSpec;
 
-  it('rejects schemas it cannot map when compiling the plan', () => {
+  it('rejects schemas it cannot map when compiling the plan, every time', () => {
+    expect(() => toCanonicalXml(spec, {} as XoevMessage)).toThrow(
+      /zod type unknown cannot be mapped.*nachrichtenkopf\.g2g/,
+    );
     expect(() => toCanonicalXml(spec, {} as XoevMessage)).toThrow(
       /zod type unknown cannot be mapped.*nachrichtenkopf\.g2g/,
     );

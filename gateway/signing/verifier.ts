@@ -269,9 +269,8 @@ function checkCertificate(certificate: X509Certificate, options: VerifyOptions, 
   if (!issuer) throw refuse('untrusted-certificate', `"${certificate.subject}" is not issued by a trusted CA`);
   if (certificate.ca) throw refuse('untrusted-certificate', 'a CA certificate may not sign documents');
   const issuerDates = certificateDates(issuer);
-  if (now < issuerDates.from || now > issuerDates.to) {
-    throw refuse('certificate-expired', `the issuing CA "${issuer.subject}" is outside its validity period`);
-  }
+  if (now < issuerDates.from) throw refuse('certificate-not-yet-valid', `the issuing CA is valid from ${issuer.validFrom}`);
+  if (now > issuerDates.to) throw refuse('certificate-expired', `the issuing CA expired ${issuer.validTo}`);
   const dates = certificateDates(certificate);
   if (now < dates.from) throw refuse('certificate-not-yet-valid', `the signer certificate is valid from ${certificate.validFrom}`);
   if (now > dates.to) throw refuse('certificate-expired', `the signer certificate expired ${certificate.validTo}`);

@@ -17,6 +17,7 @@
  * A schema is compiled into a plan once (cached per schema object); zod types the mapping does not
  * support (unions, records, nullables, …) are rejected when the plan is compiled, not at run time.
  */
+import type { Element as XmldomElement } from '@xmldom/xmldom';
 import { z } from 'zod';
 import { type FieldError, GatewayError } from '../../gateway/errors/catalogue.ts';
 import type { MessageTypeSpec, XoevMessage } from '../catalogue.ts';
@@ -160,7 +161,6 @@ function compileScalar(core: AnySchema, path: readonly PropertyKey[]): ScalarPla
     case 'boolean':
       return { kind: 'scalar', type: 'boolean' };
     case 'number':
-    case 'int':
       return { kind: 'scalar', type: 'number' };
     case 'literal':
     case 'enum': {
@@ -177,54 +177,65 @@ function compileScalar(core: AnySchema, path: readonly PropertyKey[]): ScalarPla
   }
 }
 
-function compileComplex(schema: AnySchema, path: PropertyKey[]): ComplexPlan {
-  const cached = planCache.get(schema);
-  if (cached) return cached;
+/**
+ * Compiles an object schema. Plans go into `pending` before their fields are compiled, so that
+ * recursive (z.lazy) schemas terminate; the caller commits `pending` to the cache only when the
+ * whole root compiled, so a schema that cannot be mapped fails again next time.
+ */
+function compileComplex(
+  schema: AnySchema,
+  path: PropertyKey[],
+  pending: Map<object, ComplexPlan>,
+): ComplexPlan {
+  const known = planCache.get(schema) ?? pending.get(schema);
+  if (known) return known;
   const def = schema._zod.def;
   if (def.type !== 'object') throw unsupported(path, `zod type ${def.type}`);
-  const attributes: FieldPlan[] = [];
-  const elements: FieldPlan[] = [];
+  const plan: ComplexPlan = {
+    kind: 'complex',
+    attributes: [],
+    elements: [],
+    attributeByName: new Map(),
+    elementIndex: new Map(),
+  };
+  pending.set(schema, plan);
   for (const [key, fieldSchema] of Object.entries(def.shape as Record<string, AnySchema>)) {
     const fieldPath = [...path, key];
     if (!NCNAME.test(key)) throw unsupported(fieldPath, `key ${JSON.stringify(key)} (not an XML name)`);
     const u = unwrap(fieldSchema, fieldPath);
-    const scalar = compileScalar(u.core, fieldPath);
-    const plan: Plan = scalar ?? compileComplex(u.core, fieldPath);
+    const fieldPlan: Plan = compileScalar(u.core, fieldPath) ?? compileComplex(u.core, fieldPath, pending);
     if (u.attribute) {
-      if (plan.kind !== 'scalar' || u.array)
+      if (fieldPlan.kind !== 'scalar' || u.array) {
         throw unsupported(fieldPath, 'an attribute that is not a single scalar');
-      attributes.push({
+      }
+      const f: FieldPlan = {
         key,
         optional: u.optional,
         array: false,
         attribute: true,
-        plan,
+        plan: fieldPlan,
         open: ` ${key}="`,
         close: '"',
-      });
+      };
+      plan.attributes.push(f);
     } else {
-      elements.push({
+      const f: FieldPlan = {
         key,
         optional: u.optional,
         array: u.array,
         attribute: false,
-        plan,
+        plan: fieldPlan,
         open: `<${key}>`,
         close: `</${key}>`,
-      });
+      };
+      plan.elements.push(f);
     }
   }
   // exc-c14n sorts unqualified attributes by local name in code point order; for the BMP-only names
   // NCNAME admits (no surrogates), UTF-16 code unit order is the same.
-  attributes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const plan: ComplexPlan = {
-    kind: 'complex',
-    attributes,
-    elements,
-    attributeByName: new Map(attributes.map((a) => [a.key, a])),
-    elementIndex: new Map(elements.map((e, i) => [e.key, i])),
-  };
-  planCache.set(schema, plan);
+  plan.attributes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const a of plan.attributes) plan.attributeByName.set(a.key, a);
+  for (const [i, e] of plan.elements.entries()) plan.elementIndex.set(e.key, i);
   return plan;
 }
 
@@ -233,9 +244,12 @@ function rootPlan(spec: MessageTypeSpec): ComplexPlan {
   const cached = planCache.get(schema);
   if (cached) return cached;
   const u = unwrap(schema, []);
-  if (u.optional || u.array || u.attribute)
+  if (u.optional || u.array || u.attribute) {
     throw unsupported([], 'a root schema that is optional, an array or an attribute');
-  const plan = compileComplex(u.core, []);
+  }
+  const pending = new Map<object, ComplexPlan>();
+  const plan = compileComplex(u.core, [], pending);
+  for (const [s, p] of pending) planCache.set(s, p);
   planCache.set(schema, plan);
   return plan;
 }
@@ -368,6 +382,31 @@ export function toCanonicalXml(spec: MessageTypeSpec, message: XoevMessage): str
 // ---------------------------------------------------------------------------------------------
 // Reading
 
+/** The little of the W3C DOM the reader uses; xmldom's and the platform's nodes both have it. */
+interface DomNode {
+  readonly nodeType: number;
+  readonly nodeName: string;
+  readonly nodeValue: string | null;
+  readonly firstChild: DomNode | null;
+  readonly nextSibling: DomNode | null;
+}
+interface DomAttr {
+  readonly name: string;
+  readonly nodeName: string;
+  readonly value: string;
+  readonly prefix: string | null;
+  readonly localName: string | null;
+  readonly namespaceURI: string | null;
+}
+interface DomElement extends DomNode {
+  readonly localName: string | null;
+  readonly namespaceURI: string | null;
+  readonly attributes: { readonly length: number; readonly [index: number]: DomAttr | undefined };
+}
+
+/** A DOM element from @xmldom/xmldom or any W3C DOM. */
+export type XmlElement = Element | XmldomElement;
+
 const ELEMENT_NODE = 1;
 const TEXT_NODE = 3;
 const CDATA_SECTION_NODE = 4;
@@ -376,7 +415,7 @@ const COMMENT_NODE = 8;
 const XML_WHITESPACE = /^[ \t\r\n]*$/;
 const XMLNS_NAMESPACE = 'http://www.w3.org/2000/xmlns/';
 
-function isNamespaceDeclaration(attr: Attr): boolean {
+function isNamespaceDeclaration(attr: DomAttr): boolean {
   return attr.namespaceURI === XMLNS_NAMESPACE || attr.name === 'xmlns' || attr.prefix === 'xmlns';
 }
 
@@ -413,7 +452,7 @@ function parseScalar(plan: ScalarPlan, text: string, path: PropertyKey[]): unkno
   }
 }
 
-function readLeaf(f: FieldPlan, el: Element, path: PropertyKey[]): unknown {
+function readLeaf(f: FieldPlan, el: DomElement, path: PropertyKey[]): unknown {
   const attrs = el.attributes;
   for (let i = 0; i < attrs.length; i++) {
     const a = attrs[i]!;
@@ -433,7 +472,7 @@ function readLeaf(f: FieldPlan, el: Element, path: PropertyKey[]): unknown {
       case ELEMENT_NODE:
         throw schemaError(
           path,
-          `unexpected element ${expandedName(n as Element)} in a simple-content element`,
+          `unexpected element ${expandedName(n as DomElement)} in a simple-content element`,
         );
       default:
         throw schemaError(path, `unexpected node ${n.nodeName} (type ${n.nodeType})`);
@@ -444,7 +483,7 @@ function readLeaf(f: FieldPlan, el: Element, path: PropertyKey[]): unknown {
 
 function readComplex(
   plan: ComplexPlan,
-  el: Element,
+  el: DomElement,
   path: PropertyKey[],
   isRoot: boolean,
 ): Record<string, unknown> {
@@ -482,7 +521,7 @@ function readComplex(
       default:
         throw schemaError(path, `unexpected node ${n.nodeName} (type ${n.nodeType})`);
     }
-    const child = n as Element;
+    const child = n as DomElement;
     const name = child.localName ?? child.nodeName;
     if (child.namespaceURI !== null && child.namespaceURI !== '') {
       if (isRoot && child.namespaceURI === XMLDSIG_NAMESPACE && name === 'Signature' && !nextElement(child)) {
@@ -524,7 +563,7 @@ function readComplex(
   return obj;
 }
 
-function nextElement(node: Node): Node | null {
+function nextElement(node: DomNode): DomNode | null {
   for (let n = node.nextSibling; n; n = n.nextSibling) if (n.nodeType === ELEMENT_NODE) return n;
   return null;
 }
@@ -539,7 +578,8 @@ function truncate(s: string): string {
  * content or characters outside XML 1.0 throw GatewayError GW_ERR_SCHEMA_INVALID with a JSON pointer.
  * A trailing ds:Signature child of the root is skipped. The caller zod-parses the result.
  */
-export function fromElement(spec: MessageTypeSpec, root: Element): unknown {
+export function fromElement(spec: MessageTypeSpec, element: XmlElement): unknown {
+  const root = element as unknown as DomElement;
   if (root.namespaceURI !== spec.namespace || root.localName !== spec.name) {
     throw schemaError(
       [],
