@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['gateway/**/*.test.ts', 'adapters/**/*.test.ts', 'standards/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['**/node_modules/**'],
+    // A real Kafka broker for the Kafka suites (deploy/kafka/local.sh), unless KAFKA_BROKERS names one.
+    globalSetup: ['test/setup/kafka.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,

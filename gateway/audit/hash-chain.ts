@@ -17,8 +17,9 @@
  *     level order is: actor, chain, detail, digest, kind, messageId, messageType, prevHash,
  *     receiver, receiverSystem, sender, senderSystem, seq, time);
  *   - arrays keep their order;
- *   - strings exactly as ECMAScript `JSON.stringify` writes them (`"`, `\` and U+0000..U+001F
- *     escaped, short forms \b \f \n \r \t, everything else literal UTF-8);
+ *   - strings exactly as ECMAScript `JSON.stringify` writes them: `"` and `\` backslash-escaped,
+ *     U+0008/09/0A/0C/0D as \b \t \n \f \r, other U+0000..U+001F (and lone surrogates, which
+ *     RFC 8785 forbids) as \u00xx / \udxxx in lowercase hex, everything else literal UTF-8;
  *   - numbers as ECMAScript `Number.prototype.toString` / `JSON.stringify` write them (-0 is `0`;
  *     NaN and ±Infinity are not allowed); `true`, `false`, `null` literally.
  * Any RFC 8785 library gives the same bytes. Example for the first entry of chain "main":

@@ -67,6 +67,23 @@ describe('hash chain', () => {
     ).toBe(entryHash(entry));
   });
 
+  it('writes strings exactly as JSON.stringify does, and the entry fast path matches generic JCS', () => {
+    const utf16 = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) });
+    fc.assert(
+      fc.property(utf16, (text) => {
+        expect(canonicalJson(text)).toBe(JSON.stringify(text));
+        expect(canonicalJson({ [text]: text })).toBe(JSON.stringify({ [text]: text }));
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(chainArb, (entries) => {
+        for (const { hash, ...rest } of entries) expect(canonicalEntryString(rest)).toBe(canonicalJson(rest));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
   it('refuses values that are not JSON', () => {
     expect(() => canonicalJson({ a: Number.NaN })).toThrow(TypeError);
     expect(() => canonicalJson({ a: undefined })).toThrow(TypeError);
