@@ -18,7 +18,16 @@
  * gateway processes starting at once on one data directory do not create two CAs.
  */
 import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { GatewayError } from '../errors/catalogue.ts';
@@ -64,7 +73,9 @@ export interface Pki {
    * gateway CA (signature verified), is within its validity period, is not a CA and allows client
    * authentication. Null otherwise (no certificate, foreign CA, expired, not yet valid).
    */
-  systemOfClientCertificate(peer: { raw?: Buffer } | null | undefined): { systemId: string; serial: string } | null;
+  systemOfClientCertificate(
+    peer: { raw?: Buffer } | null | undefined,
+  ): { systemId: string; serial: string } | null;
   /** Operator-facing warnings (e.g. the passphrase is kept next to the keys). Never contain secrets. */
   warnings: string[];
   /** Files created by this call (relative to dir), for logging. */
@@ -118,7 +129,9 @@ async function withLock<T>(dir: string, fn: () => T): Promise<T> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       try {
-        if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) rmSync(lock, { recursive: true, force: true });
+        if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) {
+          rmSync(lock, { recursive: true, force: true });
+        }
       } catch {
         // vanished meanwhile: retry
       }
@@ -220,13 +233,21 @@ export async function ensurePki(options: PkiOptions): Promise<Pki> {
     const caX509 = new X509Certificate(caCertPem);
     const caKey = loadGatewayKey('ca.key');
     const ca = { certPem: caCertPem, privateKey: caKey };
-    if (!isWithinValidity(caX509)) warnings.push(`pki: the gateway CA is outside its validity period (${caX509.validTo})`);
+    if (!isWithinValidity(caX509)) {
+      warnings.push(`pki: the gateway CA is outside its validity period (${caX509.validTo})`);
+    }
 
     // --- server (reissued when it does not cover the configured names or has expired) --------------
     const serverIps = options.serverNames.filter((name) => isIP(name));
     const serverDns = options.serverNames.filter((name) => !isIP(name));
-    const serverCurrent = existsSync(file('server.crt')) ? new X509Certificate(read(file('server.crt'))) : null;
-    if (!serverCurrent || !isWithinValidity(serverCurrent) || !coversNames(serverCurrent, options.serverNames)) {
+    const serverCurrent = existsSync(file('server.crt'))
+      ? new X509Certificate(read(file('server.crt')))
+      : null;
+    if (
+      !serverCurrent ||
+      !isWithinValidity(serverCurrent) ||
+      !coversNames(serverCurrent, options.serverNames)
+    ) {
       writeGatewayPair(
         'server',
         issueCertificate(ca, {

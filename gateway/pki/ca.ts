@@ -22,6 +22,7 @@ import {
   sign,
   X509Certificate,
 } from 'node:crypto';
+import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
 
@@ -37,7 +38,9 @@ const forgeUntyped = forge as unknown as {
 
 /** DER bytes to forge ASN.1, leaving BIT STRING contents opaque (forge would parse an RSA key inside). */
 function derToAsn1(der: Buffer): forge.asn1.Asn1 {
-  return forgeUntyped.asn1.fromDer(forge.util.createBuffer(der.toString('binary')), { decodeBitStrings: false });
+  return forgeUntyped.asn1.fromDer(forge.util.createBuffer(der.toString('binary')), {
+    decodeBitStrings: false,
+  });
 }
 
 export type KeyAlgorithm = 'rsa-2048' | 'rsa-3072' | 'ec-p256';
@@ -60,11 +63,11 @@ export interface IssuedCertificate {
 
 export interface IssueOptions {
   commonName: string;
-  sanUris?: string[];
-  sanDns?: string[];
-  sanIps?: string[];
+  sanUris?: readonly string[];
+  sanDns?: readonly string[];
+  sanIps?: readonly string[];
   /** One usage or several (a connected system's certificate is `['client', 'signing']`). */
-  usage: CertificateUsage | CertificateUsage[];
+  usage: CertificateUsage | readonly CertificateUsage[];
   days: number;
   keyAlgorithm: KeyAlgorithm;
   /** Defaults to now; tests back-date certificates to make expired ones. */
@@ -74,7 +77,6 @@ export interface IssueOptions {
 /** Clock skew tolerated between the gateway and its peers for freshly issued certificates. */
 const BACKDATE_MS = 5 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
-
 
 export function generateKeyPair(algorithm: KeyAlgorithm): { privateKey: KeyObject; publicKey: KeyObject } {
   switch (algorithm) {
@@ -141,7 +143,9 @@ export function issueCertificate(
   const { privateKey, publicKey } = generateKeyPair(options.keyAlgorithm);
   const spkiDer = publicKey.export({ type: 'spki', format: 'der' });
   const serial = randomSerialHex();
-  const usages = new Set(Array.isArray(options.usage) ? options.usage : [options.usage]);
+  const usages = new Set<CertificateUsage>(
+    typeof options.usage === 'string' ? [options.usage] : options.usage,
+  );
   if (usages.size === 0) throw new Error('issueCertificate: at least one usage is required');
   const isRsa = options.keyAlgorithm.startsWith('rsa');
 
@@ -204,6 +208,21 @@ export function decryptPrivateKeyPem(encryptedPem: string, passphrase: string): 
   return decryptPrivateKey(encryptedPem, passphrase).export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
+/** Writes a private key as ENCRYPTED PKCS#8 PEM, mode 0600 (atomically: temporary file + rename). */
+export function writeEncryptedPrivateKey(file: string, key: string | KeyObject, passphrase: string): void {
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(temporary, encryptPrivateKeyPem(key, passphrase), { mode: 0o600, flag: 'wx' });
+  chmodSync(temporary, 0o600);
+  renameSync(temporary, file);
+}
+
+/** Reads an ENCRYPTED PKCS#8 PEM file; throws when the passphrase is wrong or the key is not encrypted. */
+export function readEncryptedPrivateKey(file: string, passphrase: string): KeyObject {
+  const pem = readFileSync(file, 'utf8');
+  if (!isEncryptedPkcs8Pem(pem)) throw new Error(`${file} is not an encrypted PKCS#8 key`);
+  return decryptPrivateKey(pem, passphrase);
+}
+
 /** True when `pem` is an encrypted PKCS#8 key (the only form gateway keys may have at rest). */
 export function isEncryptedPkcs8Pem(pem: string): boolean {
   return pem.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----');
@@ -228,7 +247,10 @@ interface BuildInput {
 }
 
 /** A throwaway RSA public key so forge can render a TBSCertificate; its SPKI is replaced below. */
-const PLACEHOLDER_PUBLIC_KEY = pki.setRsaPublicKey(new forge.jsbn.BigInteger('3'), new forge.jsbn.BigInteger('3'));
+const PLACEHOLDER_PUBLIC_KEY = pki.setRsaPublicKey(
+  new forge.jsbn.BigInteger('3'),
+  new forge.jsbn.BigInteger('3'),
+);
 
 function buildCertificate(input: BuildInput): Buffer {
   if (input.issuerKey.asymmetricKeyType !== 'rsa') throw new Error('the CA key must be RSA');

@@ -15,6 +15,8 @@ import {
   encryptPrivateKeyPem,
   isEncryptedPkcs8Pem,
   issueCertificate,
+  readEncryptedPrivateKey,
+  writeEncryptedPrivateKey,
 } from './ca.ts';
 
 const execFileAsync = promisify(execFile);
@@ -55,7 +57,10 @@ function filesUnder(dir: string): string[] {
 
 /** keyUsage bits of an RSA certificate (forge cannot parse EC certificates). */
 function keyUsageOf(certPem: string): Record<string, boolean> {
-  const ext = forge.pki.certificateFromPem(certPem).getExtension('keyUsage') as Record<string, boolean> | null;
+  const ext = forge.pki.certificateFromPem(certPem).getExtension('keyUsage') as Record<
+    string,
+    boolean
+  > | null;
   return ext ?? {};
 }
 
@@ -71,40 +76,60 @@ describe('ca primitives', () => {
     expect(ca.keyPem).toContain('-----BEGIN PRIVATE KEY-----');
   });
 
-  it.each(['rsa-2048', 'rsa-3072', 'ec-p256'] as const)('issues %s end-entity certificates chaining to the CA', (keyAlgorithm) => {
-    const issued = issueCertificate(ca, {
-      commonName: 'sn-melde',
-      sanUris: ['urn:laender-gateway:system:sn-melde'],
-      sanDns: ['localhost'],
-      sanIps: ['127.0.0.1'],
-      usage: ['client', 'signing'],
-      days: 2,
-      keyAlgorithm,
-    });
-    const x = new X509Certificate(issued.certPem);
-    const caX = new X509Certificate(ca.certPem);
-    expect(x.checkIssued(caX)).toBe(true);
-    expect(x.verify(caX.publicKey)).toBe(true);
-    expect(x.ca).toBe(false);
-    expect(x.serialNumber.toLowerCase()).toBe(issued.serial);
-    expect(issued.serial).toMatch(/^[0-9a-f]{32}$/);
-    expect(x.subjectAltName).toContain('URI:urn:laender-gateway:system:sn-melde');
-    expect(x.subjectAltName).toContain('DNS:localhost');
-    expect(x.subjectAltName).toContain('IP Address:127.0.0.1');
-    expect(x.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']); // Node reports the extended key usage here
-    expect(x.checkPrivateKey(createPrivateKey(issued.keyPem))).toBe(true);
-    expect(createPrivateKey(issued.keyPem).asymmetricKeyType).toBe(keyAlgorithm.startsWith('rsa') ? 'rsa' : 'ec');
-    if (keyAlgorithm.startsWith('rsa')) {
-      expect(keyUsageOf(issued.certPem)).toMatchObject({ digitalSignature: true, nonRepudiation: true, keyEncipherment: true });
-      expect(keyUsageOf(issued.certPem).keyCertSign).toBeFalsy();
-    }
-  });
+  it.each(['rsa-2048', 'rsa-3072', 'ec-p256'] as const)(
+    'issues %s end-entity certificates chaining to the CA',
+    (keyAlgorithm) => {
+      const issued = issueCertificate(ca, {
+        commonName: 'sn-melde',
+        sanUris: ['urn:laender-gateway:system:sn-melde'],
+        sanDns: ['localhost'],
+        sanIps: ['127.0.0.1'],
+        usage: ['client', 'signing'],
+        days: 2,
+        keyAlgorithm,
+      });
+      const x = new X509Certificate(issued.certPem);
+      const caX = new X509Certificate(ca.certPem);
+      expect(x.checkIssued(caX)).toBe(true);
+      expect(x.verify(caX.publicKey)).toBe(true);
+      expect(x.ca).toBe(false);
+      expect(x.serialNumber.toLowerCase()).toBe(issued.serial);
+      expect(issued.serial).toMatch(/^[0-9a-f]{32}$/);
+      expect(x.subjectAltName).toContain('URI:urn:laender-gateway:system:sn-melde');
+      expect(x.subjectAltName).toContain('DNS:localhost');
+      expect(x.subjectAltName).toContain('IP Address:127.0.0.1');
+      expect(x.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']); // Node reports the extended key usage here
+      expect(x.checkPrivateKey(createPrivateKey(issued.keyPem))).toBe(true);
+      expect(createPrivateKey(issued.keyPem).asymmetricKeyType).toBe(
+        keyAlgorithm.startsWith('rsa') ? 'rsa' : 'ec',
+      );
+      if (keyAlgorithm.startsWith('rsa')) {
+        expect(keyUsageOf(issued.certPem)).toMatchObject({
+          digitalSignature: true,
+          nonRepudiation: true,
+          keyEncipherment: true,
+        });
+        expect(keyUsageOf(issued.certPem).keyCertSign).toBeFalsy();
+      }
+    },
+  );
 
   it('sets key usages per purpose', () => {
-    const server = issueCertificate(ca, { commonName: 'gw', sanDns: ['localhost'], usage: 'server', days: 1, keyAlgorithm: 'rsa-2048' });
+    const server = issueCertificate(ca, {
+      commonName: 'gw',
+      sanDns: ['localhost'],
+      usage: 'server',
+      days: 1,
+      keyAlgorithm: 'rsa-2048',
+    });
     expect(new X509Certificate(server.certPem).keyUsage).toEqual(['1.3.6.1.5.5.7.3.1']);
     expect(keyUsageOf(server.certPem)).toMatchObject({ digitalSignature: true, keyEncipherment: true });
-    const signing = issueCertificate(ca, { commonName: 'seal', usage: 'signing', days: 1, keyAlgorithm: 'rsa-2048' });
+    const signing = issueCertificate(ca, {
+      commonName: 'seal',
+      usage: 'signing',
+      days: 1,
+      keyAlgorithm: 'rsa-2048',
+    });
     expect(new X509Certificate(signing.certPem).keyUsage).toBeUndefined();
     expect(keyUsageOf(signing.certPem)).toMatchObject({ digitalSignature: true, nonRepudiation: true });
     expect(keyUsageOf(signing.certPem).keyEncipherment).toBeFalsy();
@@ -112,7 +137,11 @@ describe('ca primitives', () => {
 
   it('uses random, distinct serials', () => {
     const serials = new Set(
-      Array.from({ length: 5 }, () => issueCertificate(ca, { commonName: 'x', usage: 'client', days: 1, keyAlgorithm: 'ec-p256' }).serial),
+      Array.from(
+        { length: 5 },
+        () =>
+          issueCertificate(ca, { commonName: 'x', usage: 'client', days: 1, keyAlgorithm: 'ec-p256' }).serial,
+      ),
     );
     expect(serials.size).toBe(5);
   });
@@ -124,6 +153,17 @@ describe('ca primitives', () => {
     expect(() => createPrivateKey(encrypted)).toThrow();
     expect(() => decryptPrivateKey(encrypted, 'wrong passphrase')).toThrow();
     expect(decryptPrivateKeyPem(encrypted, PASSPHRASE)).toBe(ca.keyPem);
+  });
+
+  it('writes and reads encrypted key files (mode 0600)', () => {
+    const file = path.join(tempDir(), 'key.pem');
+    writeEncryptedPrivateKey(file, ca.keyPem, PASSPHRASE);
+    expect(mode(file).toString(8)).toBe('600');
+    expect(readFileSync(file, 'utf8')).toContain('-----BEGIN ENCRYPTED PRIVATE KEY-----');
+    expect(readEncryptedPrivateKey(file, PASSPHRASE).export({ type: 'pkcs8', format: 'pem' })).toBe(
+      ca.keyPem,
+    );
+    expect(() => readEncryptedPrivateKey(file, 'wrong passphrase')).toThrow();
   });
 });
 
@@ -177,7 +217,11 @@ describe('ensurePki', () => {
     }
     const systemKey = readFileSync(path.join(dir, 'systems', 'sn-melde.key'), 'utf8');
     expect(systemKey).toContain('-----BEGIN PRIVATE KEY-----');
-    expect(new X509Certificate(readFileSync(path.join(dir, 'systems', 'sn-melde.crt'))).checkPrivateKey(createPrivateKey(systemKey))).toBe(true);
+    expect(
+      new X509Certificate(readFileSync(path.join(dir, 'systems', 'sn-melde.crt'))).checkPrivateKey(
+        createPrivateKey(systemKey),
+      ),
+    ).toBe(true);
   });
 
   it('issues certificates with the right names, usages and key types', () => {
@@ -201,10 +245,15 @@ describe('ensurePki', () => {
   it('reuses everything on a second call and only adds missing systems', async () => {
     const before = Object.fromEntries(filesUnder(dir).map((file) => [file, readFileSync(file, 'utf8')]));
     const second = await ensurePki(options(dir, { systems: ['sn-melde', 'st-melde', 'th-melde'] }));
-    for (const [file, content] of Object.entries(before)) expect(readFileSync(file, 'utf8'), file).toBe(content);
+    for (const [file, content] of Object.entries(before))
+      expect(readFileSync(file, 'utf8'), file).toBe(content);
     expect(second.caCertPem).toBe(first.caCertPem);
-    expect(new X509Certificate(second.signing.certPem).serialNumber).toBe(new X509Certificate(first.signing.certPem).serialNumber);
-    expect(new X509Certificate(second.server.certPem).serialNumber).toBe(new X509Certificate(first.server.certPem).serialNumber);
+    expect(new X509Certificate(second.signing.certPem).serialNumber).toBe(
+      new X509Certificate(first.signing.certPem).serialNumber,
+    );
+    expect(new X509Certificate(second.server.certPem).serialNumber).toBe(
+      new X509Certificate(first.server.certPem).serialNumber,
+    );
     expect(second.created).toEqual(['systems/th-melde.key', 'systems/th-melde.crt']);
     expect(mode(path.join(dir, 'systems', 'th-melde.key')).toString(8)).toBe('600');
   });
@@ -219,7 +268,9 @@ describe('ensurePki', () => {
   });
 
   it('refuses to start with a wrong passphrase', async () => {
-    const error = await ensurePki(options(dir, { passphrase: 'a different passphrase' })).catch((e: unknown) => e);
+    const error = await ensurePki(options(dir, { passphrase: 'a different passphrase' })).catch(
+      (e: unknown) => e,
+    );
     expect(isGatewayError(error) && error.code).toBe('GW_ERR_CONFIG_INVALID');
   });
 
@@ -230,7 +281,9 @@ describe('ensurePki', () => {
 
   it('generates a passphrase once when none is configured, and warns', async () => {
     const other = path.join(tempDir(), 'pki');
-    const a = await ensurePki(options(other, { passphrase: undefined, signingAlgorithm: 'ecdsa-p256-sha256' }));
+    const a = await ensurePki(
+      options(other, { passphrase: undefined, signingAlgorithm: 'ecdsa-p256-sha256' }),
+    );
     const passphraseFile = path.join(other, 'passphrase');
     expect(mode(passphraseFile).toString(8)).toBe('600');
     const generated = readFileSync(passphraseFile, 'utf8').trim();
@@ -239,9 +292,14 @@ describe('ensurePki', () => {
     expect(a.warnings.join('\n')).not.toContain(generated);
     expect(a.signing.algorithm).toBe('ecdsa-p256-sha256');
     expect(a.signing.privateKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
-    expect(createPrivateKey({ key: readFileSync(path.join(other, 'signing.key'), 'utf8'), passphrase: generated }).type).toBe('private');
+    expect(
+      createPrivateKey({ key: readFileSync(path.join(other, 'signing.key'), 'utf8'), passphrase: generated })
+        .type,
+    ).toBe('private');
 
-    const b = await ensurePki(options(other, { passphrase: undefined, signingAlgorithm: 'ecdsa-p256-sha256' }));
+    const b = await ensurePki(
+      options(other, { passphrase: undefined, signingAlgorithm: 'ecdsa-p256-sha256' }),
+    );
     expect(readFileSync(passphraseFile, 'utf8').trim()).toBe(generated);
     expect(b.created).toEqual([]);
     expect(b.warnings.join('\n')).toMatch(/kept in/);
@@ -300,8 +358,17 @@ describe('ensurePki', () => {
     it('refuses expired and not-yet-valid certificates of our CA', () => {
       const caKeyPem = decryptPrivateKeyPem(readFileSync(path.join(dir, 'ca.key'), 'utf8'), PASSPHRASE);
       const ca = { certPem: first.caCertPem, keyPem: caKeyPem };
-      const base = { commonName: 'sn-melde', sanUris: ['urn:laender-gateway:system:sn-melde'], usage: 'client', keyAlgorithm: 'ec-p256' } as const;
-      const expired = issueCertificate(ca, { ...base, days: 1, notBefore: new Date(Date.now() - 3 * 86_400_000) });
+      const base = {
+        commonName: 'sn-melde',
+        sanUris: ['urn:laender-gateway:system:sn-melde'],
+        usage: 'client',
+        keyAlgorithm: 'ec-p256',
+      } as const;
+      const expired = issueCertificate(ca, {
+        ...base,
+        days: 1,
+        notBefore: new Date(Date.now() - 3 * 86_400_000),
+      });
       const future = issueCertificate(ca, { ...base, days: 1, notBefore: new Date(Date.now() + 86_400_000) });
       expect(first.systemOfClientCertificate(raw(expired.certPem))).toBeNull();
       expect(first.systemOfClientCertificate(raw(future.certPem))).toBeNull();

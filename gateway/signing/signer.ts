@@ -90,7 +90,10 @@ function certificateBase64(certPem: string): string {
 function checkSigningKey(key: SigningKey): void {
   const type = key.privateKey.asymmetricKeyType;
   if (key.algorithm === 'rsa-sha256' && type !== 'rsa') {
-    throw new GatewayError('GW_ERR_CONFIG_INVALID', `signing algorithm rsa-sha256 needs an RSA key, got ${type}`);
+    throw new GatewayError(
+      'GW_ERR_CONFIG_INVALID',
+      `signing algorithm rsa-sha256 needs an RSA key, got ${type}`,
+    );
   }
   if (key.algorithm === 'ecdsa-p256-sha256') {
     const curve = key.privateKey.asymmetricKeyDetails?.namedCurve;
@@ -127,7 +130,9 @@ export class DocumentSigner {
     this.certPem = key.certPem;
     this.privateKey = key.privateKey;
     this.signOptions =
-      key.algorithm === 'ecdsa-p256-sha256' ? { key: key.privateKey, dsaEncoding: 'ieee-p1363' } : key.privateKey;
+      key.algorithm === 'ecdsa-p256-sha256'
+        ? { key: key.privateKey, dsaEncoding: 'ieee-p1363' }
+        : key.privateKey;
 
     const body =
       `<ds:CanonicalizationMethod Algorithm="${EXC_C14N}"></ds:CanonicalizationMethod>` +
@@ -162,7 +167,9 @@ export class DocumentSigner {
     }
     const digest = createHash('sha256').update(xml, 'utf8').digest('base64');
     const signedInfo = this.signedInfoCanonicalHead + digest + this.signedInfoTail;
-    const signatureValue = sign('sha256', Buffer.from(signedInfo, 'utf8'), this.signOptions).toString('base64');
+    const signatureValue = sign('sha256', Buffer.from(signedInfo, 'utf8'), this.signOptions).toString(
+      'base64',
+    );
     return (
       xml.slice(0, rootEnd) +
       this.signatureOpen +
@@ -205,7 +212,9 @@ export async function signWithXmldsigjs(xml: string, key: SigningKey): Promise<s
   signedXml.XmlSignature.Prefix = 'ds';
   signedXml.XmlSignature.SignedInfo.CanonicalizationMethod.Algorithm = EXC_C14N;
   const algorithm =
-    key.algorithm === 'rsa-sha256' ? { name: 'RSASSA-PKCS1-v1_5' } : { name: 'ECDSA', hash: { name: 'SHA-256' } };
+    key.algorithm === 'rsa-sha256'
+      ? { name: 'RSASSA-PKCS1-v1_5' }
+      : { name: 'ECDSA', hash: { name: 'SHA-256' } };
   await signedXml.Sign(algorithm, cryptoKey, document, {
     references: [{ uri: '', hash: 'SHA-256', transforms: ['enveloped', 'exc-c14n'] }],
     x509: [certificateBase64(key.certPem)],
@@ -213,5 +222,7 @@ export async function signWithXmldsigjs(xml: string, key: SigningKey): Promise<s
   const signature = signedXml.GetXml();
   if (!signature) throw new GatewayError('GW_ERR_INTERNAL', 'xmldsigjs produced no Signature element');
   document.documentElement.appendChild(document.importNode(signature, true));
-  return new XMLSerializer().serializeToString(document as unknown as Parameters<XMLSerializer['serializeToString']>[0]);
+  return new XMLSerializer().serializeToString(
+    document as unknown as Parameters<XMLSerializer['serializeToString']>[0],
+  );
 }

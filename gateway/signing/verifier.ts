@@ -2,9 +2,15 @@
  * Hardened verification of enveloped XML-DSig signatures over a whole document.
  *
  * The verifier accepts exactly one shape of signature and refuses everything else BEFORE any
- * cryptography runs; the cryptographic check (xmldsigjs: reference digest after the enveloped-
- * signature + exc-c14n transforms, then the SignatureValue over exc-c14n(SignedInfo)) is performed
- * with a key taken from a certificate that was validated first — never from KeyInfo alone.
+ * cryptography runs. The cryptographic check uses a key taken from a certificate that was
+ * validated first (chain to a trust anchor, validity, revocation, pin) — never from KeyInfo alone —
+ * and runs on one of two engines:
+ * - canonical bytes (verifyCanonicalBytes): when the received text already is the canonical form
+ *   around the signature (every seal the gateway's DocumentSigner produces), digest and signature
+ *   are checked on the raw bytes, with a proof of equivalence in that function's comment;
+ * - xmldsigjs otherwise (pretty-printed or otherwise non-canonical senders' documents): reference
+ *   digest after enveloped-signature + exc-c14n, then the SignatureValue over exc-c14n(SignedInfo).
+ * The fast engine only ever ACCEPTS; whenever it cannot establish validity, xmldsigjs decides.
  *
  * Accepted shape (everything else is refused with GW_ERR_SIGNATURE_INVALID and a reason token):
  *   <root …>  … business data …
@@ -26,7 +32,13 @@
  * root covering the root itself, unique IDs and no Object/Manifest, "the signed element" and
  * "the document element" are the same node, and callers read only `root` (invariant 4).
  */
-import { createHash, webcrypto, X509Certificate } from 'node:crypto';
+import {
+  createHash,
+  type KeyObject,
+  verify as verifySignature,
+  webcrypto,
+  X509Certificate,
+} from 'node:crypto';
 import * as xmldsig from 'xmldsigjs';
 import { GatewayError, isGatewayError } from '../errors/catalogue.ts';
 import { parseXmlSafely } from '../xml/safe-parse.ts';
@@ -66,6 +78,11 @@ export interface VerifyOptions {
   /** Revocation check by serial (lower-case hex, as `X509Certificate.serialNumber.toLowerCase()`). */
   isRevoked?: (serialHex: string) => boolean;
   now?: Date;
+  /**
+   * 'auto' (default): the byte-level fast path when it applies, else xmldsigjs. 'xmldsigjs': always
+   * canonicalize with xmldsigjs (tests use it to check that both paths agree).
+   */
+  engine?: 'auto' | 'xmldsigjs';
 }
 
 export interface VerifiedDocument {
@@ -75,6 +92,8 @@ export interface VerifiedDocument {
   signer: { subject: string; serial: string; fingerprint256: string };
   /** Hex SHA-256 of the signed XML exactly as received (UTF-8). */
   digest: string;
+  /** Which check established the digest and signature value (see verifyCanonicalBytes). */
+  verifiedBy: 'canonical-bytes' | 'xmldsigjs';
 }
 
 const DIGEST_ALGORITHMS: Record<string, { bytes: number; webcrypto: string }> = {
@@ -90,6 +109,8 @@ const SIGNATURE_ALGORITHMS: Record<string, { key: 'rsa' | 'ec'; hash: string }> 
   'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256': { key: 'ec', hash: 'SHA-256' },
   'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384': { key: 'ec', hash: 'SHA-384' },
 };
+
+const NODE_HASH: Record<string, string> = { 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
 
 const EC_CURVES: Record<string, { webcrypto: string; coordinateBytes: number }> = {
   prime256v1: { webcrypto: 'P-256', coordinateBytes: 32 },
@@ -113,7 +134,11 @@ export function refusalReason(error: unknown): SignatureRefusal | undefined {
 }
 
 function isDsig(node: Node, localName: string): boolean {
-  return node.nodeType === ELEMENT_NODE && (node as Element).namespaceURI === XMLDSIG_NS && (node as Element).localName === localName;
+  return (
+    node.nodeType === ELEMENT_NODE &&
+    (node as Element).namespaceURI === XMLDSIG_NS &&
+    (node as Element).localName === localName
+  );
 }
 
 function isWhitespace(text: string): boolean {
@@ -124,7 +149,11 @@ function isWhitespace(text: string): boolean {
  * The element children of a ds: element, which must be exactly `expected` (names, in order; a
  * trailing `?` marks an optional one). Only whitespace text may sit between them.
  */
-function childrenOf(element: Element, expected: string[], reason: SignatureRefusal = 'signature-structure'): Element[] {
+function childrenOf(
+  element: Element,
+  expected: string[],
+  reason: SignatureRefusal = 'signature-structure',
+): Element[] {
   const children: Element[] = [];
   for (let child = element.firstChild; child; child = child.nextSibling) {
     if (child.nodeType === ELEMENT_NODE) {
@@ -160,7 +189,10 @@ function onlyAttributes(element: Element, allowed: string[]): void {
     const attribute = element.attributes.item(i)!;
     if (attribute.name === 'xmlns' || attribute.prefix === 'xmlns') continue;
     if (attribute.namespaceURI || !allowed.includes(attribute.localName)) {
-      throw refuse('signature-structure', `attribute ${attribute.name} is not allowed on ds:${element.localName}`);
+      throw refuse(
+        'signature-structure',
+        `attribute ${attribute.name} is not allowed on ds:${element.localName}`,
+      );
     }
   }
 }
@@ -169,7 +201,10 @@ function algorithmOf(element: Element): string {
   onlyAttributes(element, ['Algorithm']);
   if (element.firstChild) {
     // HMACOutputLength, XPath expressions, XSLT stylesheets, InclusiveNamespaces: none is allowed.
-    throw refuse('algorithm-not-allowed', `ds:${element.localName} must be empty (parameters are not accepted)`);
+    throw refuse(
+      'algorithm-not-allowed',
+      `ds:${element.localName} must be empty (parameters are not accepted)`,
+    );
   }
   const algorithm = element.getAttribute('Algorithm');
   if (!algorithm) throw refuse('signature-structure', `ds:${element.localName} has no Algorithm`);
@@ -194,7 +229,9 @@ function base64Value(element: Element, what: string, allowLineBreaks: boolean): 
     throw refuse('malformed-value', `${what} is not canonical base64`);
   }
   const bytes = Buffer.from(compact, 'base64');
-  if (bytes.toString('base64') !== compact) throw refuse('malformed-value', `${what} is not canonical base64`);
+  if (bytes.toString('base64') !== compact) {
+    throw refuse('malformed-value', `${what} is not canonical base64`);
+  }
   return bytes;
 }
 
@@ -238,7 +275,9 @@ function scanDocument(root: Element): Scan {
       const attribute = attributes.item(i)!;
       // Id, ID, id in any namespace (xml:id, wsu:Id): every resolver's notion of an ID.
       if (ID_ATTRIBUTE_NAMES.has(attribute.localName)) {
-        if (ids.has(attribute.value)) throw refuse('duplicate-id', `the id "${attribute.value}" occurs more than once`);
+        if (ids.has(attribute.value)) {
+          throw refuse('duplicate-id', `the id "${attribute.value}" occurs more than once`);
+        }
         ids.add(attribute.value);
       }
     }
@@ -264,49 +303,252 @@ function parse(xml: string): Document {
   }
 }
 
-function checkCertificate(certificate: X509Certificate, options: VerifyOptions, now: Date): void {
-  const issuer = options.trustAnchors.find((anchor) => certificate.checkIssued(anchor) && certificate.verify(anchor.publicKey));
-  if (!issuer) throw refuse('untrusted-certificate', `"${certificate.subject}" is not issued by a trusted CA`);
+interface CertificateEntry {
+  certificate: X509Certificate;
+  /** The trust anchor that issued it (signature verified), or null. */
+  issuer: X509Certificate | null;
+  publicKey: KeyObject;
+  serial: string;
+  from: Date;
+  to: Date;
+}
+
+/**
+ * Parsed certificates and their chain verification, keyed by the certificate's base64 text and
+ * the trust anchors' fingerprints. Only deterministic facts are cached (which anchor's key verifies
+ * the certificate's signature); validity, revocation and pinning are checked on every call.
+ */
+const certificateCache = new Map<string, CertificateEntry>();
+const CERTIFICATE_CACHE_SIZE = 256;
+
+function certificateEntry(der: Buffer, anchors: X509Certificate[]): CertificateEntry {
+  const cacheKey = `${der.toString('base64')}|${anchors.map((anchor) => anchor.fingerprint256).join(',')}`;
+  const cached = certificateCache.get(cacheKey);
+  if (cached) return cached;
+  let entry: CertificateEntry;
+  try {
+    // OpenSSL parses some parts lazily (the public key, the signature): keep every access in here.
+    const certificate = new X509Certificate(der);
+    const publicKey = certificate.publicKey;
+    const issuer =
+      anchors.find((anchor) => certificate.checkIssued(anchor) && certificate.verify(anchor.publicKey)) ??
+      null;
+    entry = {
+      certificate,
+      issuer,
+      publicKey,
+      serial: certificate.serialNumber.toLowerCase(),
+      ...certificateDates(certificate),
+    };
+  } catch (error) {
+    throw refuse('key-info', `X509Certificate cannot be used: ${(error as Error).message}`, error);
+  }
+  if (certificateCache.size >= CERTIFICATE_CACHE_SIZE) {
+    certificateCache.delete(certificateCache.keys().next().value!);
+  }
+  certificateCache.set(cacheKey, entry);
+  return entry;
+}
+
+function checkCertificate(entry: CertificateEntry, options: VerifyOptions, now: Date): void {
+  const { certificate, issuer } = entry;
+  if (!issuer) {
+    throw refuse('untrusted-certificate', `"${certificate.subject}" is not issued by a trusted CA`);
+  }
   if (certificate.ca) throw refuse('untrusted-certificate', 'a CA certificate may not sign documents');
   const issuerDates = certificateDates(issuer);
-  if (now < issuerDates.from) throw refuse('certificate-not-yet-valid', `the issuing CA is valid from ${issuer.validFrom}`);
+  if (now < issuerDates.from) {
+    throw refuse('certificate-not-yet-valid', `the issuing CA is valid from ${issuer.validFrom}`);
+  }
   if (now > issuerDates.to) throw refuse('certificate-expired', `the issuing CA expired ${issuer.validTo}`);
-  const dates = certificateDates(certificate);
-  if (now < dates.from) throw refuse('certificate-not-yet-valid', `the signer certificate is valid from ${certificate.validFrom}`);
-  if (now > dates.to) throw refuse('certificate-expired', `the signer certificate expired ${certificate.validTo}`);
-  const serial = certificate.serialNumber.toLowerCase();
-  if (options.isRevoked?.(serial)) throw refuse('certificate-revoked', `serial ${serial} is revoked`);
+  if (now < entry.from) {
+    throw refuse(
+      'certificate-not-yet-valid',
+      `the signer certificate is valid from ${certificate.validFrom}`,
+    );
+  }
+  if (now > entry.to) {
+    throw refuse('certificate-expired', `the signer certificate expired ${certificate.validTo}`);
+  }
+  if (options.isRevoked?.(entry.serial)) {
+    throw refuse('certificate-revoked', `serial ${entry.serial} is revoked`);
+  }
   if (options.pinned && !certificate.raw.equals(options.pinned.raw)) {
-    throw refuse('certificate-not-pinned', `the signer certificate is not the pinned certificate ${options.pinned.fingerprint256}`);
+    throw refuse(
+      'certificate-not-pinned',
+      `the signer certificate is not the pinned certificate ${options.pinned.fingerprint256}`,
+    );
   }
 }
 
-/** The verification key for xmldsigjs, imported with exactly the parameters the SignatureMethod implies. */
-async function verificationKey(
-  certificate: X509Certificate,
-  method: { key: 'rsa' | 'ec'; hash: string },
+/** The key must fit the SignatureMethod: type, RSA size, EC curve, and the SignatureValue length. */
+function checkKeyFitsMethod(
+  publicKey: KeyObject,
+  method: { key: 'rsa' | 'ec' },
   signatureBytes: number,
-): Promise<CryptoKey> {
-  const publicKey = certificate.publicKey;
+): void {
   const type = publicKey.asymmetricKeyType;
-  const spki = publicKey.export({ type: 'spki', format: 'der' });
   if (method.key === 'rsa') {
     if (type !== 'rsa') throw refuse('algorithm-not-allowed', `an RSA signature method with a ${type} key`);
     const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
-    if (bits < MIN_RSA_BITS) throw refuse('algorithm-not-allowed', `RSA keys below ${MIN_RSA_BITS} bits (${bits})`);
-    if (signatureBytes !== Math.ceil(bits / 8)) throw refuse('malformed-value', 'SignatureValue has the wrong length');
-    const key = await webcrypto.subtle.importKey('spki', spki, { name: 'RSASSA-PKCS1-v1_5', hash: method.hash }, true, [
-      'verify',
-    ]);
-    return key as unknown as CryptoKey;
+    if (bits < MIN_RSA_BITS) {
+      throw refuse('algorithm-not-allowed', `RSA keys below ${MIN_RSA_BITS} bits (${bits})`);
+    }
+    if (signatureBytes !== Math.ceil(bits / 8)) {
+      throw refuse('malformed-value', 'SignatureValue has the wrong length');
+    }
+    return;
   }
   const curve = EC_CURVES[publicKey.asymmetricKeyDetails?.namedCurve ?? ''];
-  if (type !== 'ec' || !curve) throw refuse('algorithm-not-allowed', `an ECDSA signature method with a ${type} key`);
-  if (signatureBytes !== 2 * curve.coordinateBytes) throw refuse('malformed-value', 'SignatureValue has the wrong length');
-  const key = await webcrypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: curve.webcrypto }, true, [
+  if (type !== 'ec' || !curve) {
+    throw refuse('algorithm-not-allowed', `an ECDSA signature method with a ${type} key`);
+  }
+  if (signatureBytes !== 2 * curve.coordinateBytes) {
+    throw refuse('malformed-value', 'SignatureValue has the wrong length');
+  }
+}
+
+/** The WebCrypto key for xmldsigjs, imported with exactly the parameters the SignatureMethod implies. */
+async function webCryptoKey(
+  publicKey: KeyObject,
+  method: { key: 'rsa' | 'ec'; hash: string },
+): Promise<CryptoKey> {
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const algorithm =
+    method.key === 'rsa'
+      ? { name: 'RSASSA-PKCS1-v1_5', hash: method.hash }
+      : { name: 'ECDSA', namedCurve: EC_CURVES[publicKey.asymmetricKeyDetails?.namedCurve ?? '']!.webcrypto };
+  return (await webcrypto.subtle.importKey('spki', spki, algorithm, true, [
     'verify',
-  ]);
-  return key as unknown as CryptoKey;
+  ])) as unknown as CryptoKey;
+}
+
+function isXmlWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
+}
+
+/**
+ * FAST PATH: establishes digest and signature value from the received bytes, without
+ * canonicalizing, when they already are what the signer canonicalized. Returns true only when
+ * both checks succeed; false means "not established here" (never "invalid"): the caller then
+ * runs the full xmldsigjs verification, which decides.
+ *
+ * Preconditions (checked by verifyDocument before): the DOM has exactly one xmldsig Signature, a
+ * direct child of the root, whose whole subtree has the strict shape (only the expected ds:
+ * elements, no comments/CDATA/foreign elements; the document has no PIs or DOCTYPE); the Reference
+ * is URI="" or "#<root id>" with transforms enveloped-signature + exc-c14n.
+ *
+ * 1. The Signature's raw span X. If the Signature is the root's last child and the raw text ends
+ *    with `</ds:Signature></root>` (+ whitespace), let X run from the last start tag named exactly
+ *    ds:Signature ("<ds:Signature" followed by whitespace or ">") to that end tag, and require
+ *    that no other end tag named exactly ds:Signature occurs in X.
+ *    Then X is exactly the markup of the root's last child element, i.e. of the DOM Signature
+ *    ('<' cannot occur inside attribute values, and the subtree holds no comments or CDATA).
+ * 2. Reference digest. Let C = raw text from the root's start tag (after an optional BOM, XML
+ *    declaration and whitespace, which canonical forms never contain) to the root's end tag, with X
+ *    cut out. If hash(C) equals DigestValue then, by collision resistance, C is byte-for-byte the
+ *    canonical text the signer digested. The DOM we return is parse(C) plus the Signature as the
+ *    root's last child, so what the application reads is exactly what was signed, and a
+ *    standard verifier computes exc-c14n(parse(raw) minus Signature) = exc-c14n(parse(C)) = C
+ *    (canonical forms of whole documents are fixed points). Any other layout (pretty-printing,
+ *    comments, non-canonical attribute order, a trailing newline inside the root) changes C and
+ *    simply misses this path.
+ * 3. SignedInfo. If SignedInfo and all its descendants use the Signature's prefix p, carry no
+ *    attributes other than the unqualified Algorithm/URI/Id and no namespace declarations, and its
+ *    raw start tag is exactly `<p:SignedInfo>`, its exclusive canonical form as the apex of its
+ *    node-set is the raw span S with ` xmlns:p="…xmldsig#"` added to the start tag — provided S is
+ *    canonical (no self-closing tags, canonical attribute quoting, no whitespace between elements).
+ *    We do not check that: we verify the signature over S' = S + declaration with the already
+ *    validated key. If it verifies, the key holder signed exactly S' (unforgeability), S' is a
+ *    well-formed canonical SignedInfo whose only free prefix p is bound to the xmldsig namespace in
+ *    our DOM too, so the SignedInfo we validated structurally is the one that was signed.
+ */
+function verifyCanonicalBytes(
+  xml: string,
+  root: Element,
+  signature: Element,
+  signedInfo: Element,
+  digest: { algorithm: string; value: Buffer },
+  signatureCheck: { hash: string; key: KeyObject; kind: 'rsa' | 'ec'; value: Buffer },
+): boolean {
+  // 1. The raw span of the Signature element.
+  if (root.lastChild !== signature) return false;
+  const signatureName = signature.nodeName;
+  const rootEndTag = `</${root.nodeName}>`;
+  const signatureEndTag = `</${signatureName}>`;
+  let tail = xml.length;
+  while (tail > 0 && isXmlWhitespace(xml.charCodeAt(tail - 1))) tail--;
+  const rootEnd = tail - rootEndTag.length;
+  if (rootEnd <= 0 || !xml.startsWith(rootEndTag, rootEnd)) return false;
+  const end = rootEnd;
+  const endTagStart = end - signatureEndTag.length;
+  if (endTagStart <= 0 || !xml.startsWith(signatureEndTag, endTagStart)) return false;
+  // The last start tag named exactly ds:Signature (not ds:SignatureValue / ds:SignatureMethod).
+  let start = xml.lastIndexOf(`<${signatureName}`, endTagStart);
+  while (start > 0) {
+    const delimiter = xml.charCodeAt(start + 1 + signatureName.length);
+    if (isXmlWhitespace(delimiter) || delimiter === 0x3e /* > */) break;
+    start = xml.lastIndexOf(`<${signatureName}`, start - 1);
+  }
+  if (start <= 0) return false;
+  // …and no end tag named exactly ds:Signature inside the span but the final one.
+  let endTag = xml.indexOf(`</${signatureName}`, start);
+  while (endTag !== -1 && endTag < endTagStart) {
+    const delimiter = xml.charCodeAt(endTag + 2 + signatureName.length);
+    if (isXmlWhitespace(delimiter) || delimiter === 0x3e /* > */) return false;
+    endTag = xml.indexOf(`</${signatureName}`, endTag + 1);
+  }
+  if (endTag !== endTagStart) return false;
+
+  // 2. The reference digest over the raw bytes around the Signature.
+  let head = xml.charCodeAt(0) === 0xfeff ? 1 : 0;
+  if (xml.startsWith('<?xml', head)) {
+    const declarationEnd = xml.indexOf('?>', head);
+    if (declarationEnd === -1) return false;
+    head = declarationEnd + 2;
+  }
+  while (head < start && isXmlWhitespace(xml.charCodeAt(head))) head++;
+  const hash = createHash(digest.algorithm);
+  hash.update(xml.slice(head, start), 'utf8');
+  hash.update(xml.slice(end, tail), 'utf8');
+  if (!hash.digest().equals(digest.value)) return false;
+
+  // 3. The signature value over SignedInfo's canonical form, derived from its raw span.
+  const prefix = signedInfo.prefix;
+  if (!prefix || signature.prefix !== prefix) return false;
+  const stack: Element[] = [signedInfo];
+  while (stack.length > 0) {
+    const element = stack.pop()!;
+    if (element.prefix !== prefix) return false;
+    for (let i = 0; i < element.attributes.length; i++) {
+      const attribute = element.attributes.item(i)!;
+      if (attribute.namespaceURI || attribute.name === 'xmlns' || attribute.name.startsWith('xmlns:')) {
+        return false;
+      }
+    }
+    for (let child = element.firstChild; child; child = child.nextSibling) {
+      if (child.nodeType === ELEMENT_NODE) stack.push(child as Element);
+    }
+  }
+  if (signedInfo.attributes.length !== 0) return false;
+  const signedInfoName = signedInfo.nodeName;
+  const signatureSpan = xml.slice(start, end);
+  const signedInfoStart = signatureSpan.indexOf(`<${signedInfoName}>`);
+  if (signedInfoStart === -1) return false;
+  const signedInfoEndTag = `</${signedInfoName}>`;
+  const signedInfoEnd = signatureSpan.indexOf(signedInfoEndTag, signedInfoStart);
+  if (signedInfoEnd === -1) return false;
+  const canonicalSignedInfo =
+    `<${signedInfoName} xmlns:${prefix}="${XMLDSIG_NS}">` +
+    signatureSpan.slice(signedInfoStart + signedInfoName.length + 2, signedInfoEnd + signedInfoEndTag.length);
+  return verifySignature(
+    signatureCheck.hash,
+    Buffer.from(canonicalSignedInfo, 'utf8'),
+    signatureCheck.kind === 'ec'
+      ? { key: signatureCheck.key, dsaEncoding: 'ieee-p1363' }
+      : signatureCheck.key,
+    signatureCheck.value,
+  );
 }
 
 /**
@@ -315,6 +557,10 @@ async function verificationKey(
  * with one of SIGNATURE_REFUSALS.
  */
 export async function verifyDocument(xml: string, options: VerifyOptions): Promise<VerifiedDocument> {
+  // A lone surrogate would be hashed as U+FFFD but kept as is in the DOM: refuse it outright.
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(xml)) {
+    throw refuse('malformed-xml', 'the text contains an unpaired UTF-16 surrogate');
+  }
   const digest = createHash('sha256').update(xml, 'utf8').digest('hex');
   const now = options.now ?? new Date();
   const document = parse(xml);
@@ -323,22 +569,26 @@ export async function verifyDocument(xml: string, options: VerifyOptions): Promi
   // 1. Where the signature is, and how many of everything there are (whole document).
   const scan = scanDocument(root);
   if (scan.signatures.length === 0) throw refuse('signature-missing', 'the document carries no ds:Signature');
-  if (scan.signatures.length > 1) throw refuse('multiple-signatures', `${scan.signatures.length} ds:Signature elements`);
+  if (scan.signatures.length > 1) {
+    throw refuse('multiple-signatures', `${scan.signatures.length} ds:Signature elements`);
+  }
   const signature = scan.signatures[0]!;
   if (signature === root || signature.parentNode !== root) {
     throw refuse('signature-placement', 'ds:Signature must be a direct child of the document element');
   }
-  if (scan.signedInfos > 1) throw refuse('multiple-signed-info', `${scan.signedInfos} ds:SignedInfo elements`);
+  if (scan.signedInfos > 1) {
+    throw refuse('multiple-signed-info', `${scan.signedInfos} ds:SignedInfo elements`);
+  }
   if (scan.references > 1) throw refuse('multiple-references', `${scan.references} ds:Reference elements`);
   if (scan.objects > 0) throw refuse('signature-structure', 'ds:Object and ds:Manifest are not accepted');
 
   // 2. The exact shape of the signature.
   onlyAttributes(signature, ['Id']);
-  const [signedInfo, signatureValueElement, keyInfo] = childrenOf(signature, ['SignedInfo', 'SignatureValue', 'KeyInfo']) as [
-    Element,
-    Element,
-    Element,
-  ];
+  const [signedInfo, signatureValueElement, keyInfo] = childrenOf(signature, [
+    'SignedInfo',
+    'SignatureValue',
+    'KeyInfo',
+  ]) as [Element, Element, Element];
   onlyAttributes(signedInfo, ['Id']);
   const [c14nMethod, signatureMethodElement, reference] = childrenOf(signedInfo, [
     'CanonicalizationMethod',
@@ -356,7 +606,10 @@ export async function verifyDocument(xml: string, options: VerifyOptions): Promi
   const uri = reference.getAttribute('URI');
   const rootId = ['Id', 'ID', 'id'].map((name) => root.getAttribute(name)).find((value) => value);
   if (uri === null || !(uri === '' || (rootId !== undefined && uri === `#${rootId}`))) {
-    throw refuse('reference-uri', `Reference URI must be "" or "#<id of the document element>", got ${JSON.stringify(uri)}`);
+    throw refuse(
+      'reference-uri',
+      `Reference URI must be "" or "#<id of the document element>", got ${JSON.stringify(uri)}`,
+    );
   }
   const [transforms, digestMethodElement, digestValueElement] = childrenOf(reference, [
     'Transforms',
@@ -368,14 +621,19 @@ export async function verifyDocument(xml: string, options: VerifyOptions): Promi
     (transform) => algorithmOf(transform),
   );
   if (transformAlgorithms[0] !== ENVELOPED_SIGNATURE || transformAlgorithms[1] !== EXC_C14N) {
-    throw refuse('algorithm-not-allowed', `transforms must be enveloped-signature, exc-c14n; got ${transformAlgorithms.join(', ')}`);
+    throw refuse(
+      'algorithm-not-allowed',
+      `transforms must be enveloped-signature, exc-c14n; got ${transformAlgorithms.join(', ')}`,
+    );
   }
   const digestMethodUri = algorithmOf(digestMethodElement);
   const digestMethod = DIGEST_ALGORITHMS[digestMethodUri];
   if (!digestMethod) throw refuse('algorithm-not-allowed', `digest method ${digestMethodUri}`);
   onlyAttributes(digestValueElement, []);
   const digestValue = base64Value(digestValueElement, 'DigestValue', false);
-  if (digestValue.length !== digestMethod.bytes) throw refuse('malformed-value', 'DigestValue has the wrong length');
+  if (digestValue.length !== digestMethod.bytes) {
+    throw refuse('malformed-value', 'DigestValue has the wrong length');
+  }
   onlyAttributes(signatureValueElement, ['Id']);
   const signatureValue = base64Value(signatureValueElement, 'SignatureValue', true);
 
@@ -385,18 +643,43 @@ export async function verifyDocument(xml: string, options: VerifyOptions): Promi
   onlyAttributes(x509Data, []);
   const [x509CertificateElement] = childrenOf(x509Data, ['X509Certificate'], 'key-info') as [Element];
   onlyAttributes(x509CertificateElement, []);
-  let certificate: X509Certificate;
+  let certificateDer: Buffer;
   try {
-    certificate = new X509Certificate(base64Value(x509CertificateElement, 'X509Certificate', true));
+    certificateDer = base64Value(x509CertificateElement, 'X509Certificate', true);
   } catch (error) {
-    if (isGatewayError(error)) throw refuse('key-info', error.message.replace(/^malformed-value: /, ''), error);
-    throw refuse('key-info', 'X509Certificate is not a DER certificate', error);
+    throw refuse('key-info', (error as Error).message.replace(/^malformed-value: /, ''), error);
   }
-  checkCertificate(certificate, options, now);
-  const key = await verificationKey(certificate, signatureMethod, signatureValue.length);
+  const entry = certificateEntry(certificateDer, options.trustAnchors);
+  checkCertificate(entry, options, now);
+  checkKeyFitsMethod(entry.publicKey, signatureMethod, signatureValue.length);
+  const signer = {
+    subject: entry.certificate.subject,
+    serial: entry.serial,
+    fingerprint256: entry.certificate.fingerprint256,
+  };
 
-  // 4. Cryptography: reference digest (enveloped + exc-c14n of the root), then the signature value
-  //    over exc-c14n(SignedInfo), with the validated key only.
+  // 4. Cryptography, fast: the received bytes already are the canonical forms (our own seals).
+  if (
+    (options.engine ?? 'auto') === 'auto' &&
+    verifyCanonicalBytes(
+      xml,
+      root,
+      signature,
+      signedInfo,
+      { algorithm: NODE_HASH[digestMethod.webcrypto]!, value: digestValue },
+      {
+        hash: NODE_HASH[signatureMethod.hash]!,
+        key: entry.publicKey,
+        kind: signatureMethod.key,
+        value: signatureValue,
+      },
+    )
+  ) {
+    return { document, root, signer, digest, verifiedBy: 'canonical-bytes' };
+  }
+
+  // 5. Cryptography, general: reference digest (enveloped + exc-c14n of the root), then the
+  //    signature value over exc-c14n(SignedInfo), with the validated key only.
   ensureXmldsigEngine();
   const signedXml = new xmldsig.SignedXml(document);
   try {
@@ -406,24 +689,25 @@ export async function verifyDocument(xml: string, options: VerifyOptions): Promi
   }
   // Never let xmldsigjs re-import or pick keys itself (it would also accept KeyValue/KeyInfo keys).
   signedXml.Algorithm = undefined;
+  let key: CryptoKey;
+  try {
+    key = await webCryptoKey(entry.publicKey, signatureMethod);
+  } catch (error) {
+    throw refuse('key-info', `the certificate's key cannot be imported: ${(error as Error).message}`, error);
+  }
   let valid: boolean;
   try {
     valid = await signedXml.Verify(key);
   } catch (error) {
     const message = (error as Error).message ?? String(error);
-    if (/invalid digest/i.test(message)) throw refuse('digest-mismatch', 'the signed content was altered', error);
+    if (/invalid digest/i.test(message)) {
+      throw refuse('digest-mismatch', 'the signed content was altered', error);
+    }
     throw refuse('signature-structure', `verification failed: ${message}`, error);
   }
-  if (!valid) throw refuse('signature-mismatch', 'the signature value does not match SignedInfo and the certificate');
+  if (!valid) {
+    throw refuse('signature-mismatch', 'the signature value does not match SignedInfo and the certificate');
+  }
 
-  return {
-    document,
-    root,
-    signer: {
-      subject: certificate.subject,
-      serial: certificate.serialNumber.toLowerCase(),
-      fingerprint256: certificate.fingerprint256,
-    },
-    digest,
-  };
+  return { document, root, signer, digest, verifiedBy: 'xmldsigjs' };
 }

@@ -186,7 +186,9 @@ export function parseXmlSafely(xml: string, limits?: Partial<XmlLimits>): Docume
     const message = reported ?? (error instanceof Error ? error.message.split('\n')[0] : String(error));
     throw new GatewayError('GW_ERR_MALFORMED_PAYLOAD', `malformed XML: ${message}`, { cause: error });
   }
-  if (reported !== undefined) throw new GatewayError('GW_ERR_MALFORMED_PAYLOAD', `malformed XML: ${reported}`);
+  if (reported !== undefined) {
+    throw new GatewayError('GW_ERR_MALFORMED_PAYLOAD', `malformed XML: ${reported}`);
+  }
   if (!document?.documentElement) {
     throw new GatewayError('GW_ERR_MALFORMED_PAYLOAD', 'malformed XML: no root element');
   }

@@ -6,28 +6,28 @@
  * embedded default; st-melde is switched to push mode to a receiver in this process, so "delivered"
  * is the moment the receiver gets the native payload. The load generator sends Rückmeldungen as
  * sn-melde over HTTPS with its client certificate, keep-alive, a fixed number in flight.
- * Options: --messages N (default 3000), --concurrency C (default 32), --out FILE (default bench/results.json).
+ * Options: --messages N (default 3000), --concurrency C (default 32), --out FILE (default bench/results.json),
+ * --profile DIR (write a V8 CPU profile of the gateway process there; open it in Chrome DevTools).
  */
 import { spawn } from 'node:child_process';
 import { createPrivateKey, sign } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
-import { decryptPrivateKeyPem, issueCertificate } from '../../gateway/pki/ca.ts';
-import { ensurePki } from '../../gateway/pki/bootstrap.ts';
+import { decryptPrivateKeyPem } from '../../gateway/pki/ca.ts';
 import { contractsWith, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
+import { startPushReceiver } from '../support/push-receiver.ts';
 
 const { values } = parseArgs({
   options: {
     messages: { type: 'string', default: '3000' },
     concurrency: { type: 'string', default: '32' },
     out: { type: 'string', default: path.join(REPO_ROOT, 'bench/results.json') },
+    profile: { type: 'string' },
   },
 });
 const MESSAGES = Number(values.messages);
@@ -52,20 +52,6 @@ function rawSignRate(keyPem: string): number {
 
 async function main(): Promise<void> {
   const dataDir = tempDir('bench');
-  const pki = await ensurePki({
-    dir: path.join(dataDir, 'pki'),
-    systems: ['sn-melde', 'st-melde'],
-    passphrase: TEST_PASSPHRASE,
-    signingAlgorithm: 'rsa-sha256',
-    rsaBits: 2048,
-    serverNames: ['localhost', '127.0.0.1'],
-  });
-  const caKeyPem = decryptPrivateKeyPem(readFileSync(path.join(dataDir, 'pki', 'ca.key'), 'utf8'), TEST_PASSPHRASE);
-  const receiverCert = issueCertificate(
-    { certPem: pki.caCertPem, keyPem: caKeyPem },
-    { commonName: 'bench receiver', sanIps: ['127.0.0.1'], usage: 'server', days: 1, keyAlgorithm: 'ec-p256' },
-  );
-
   const sentAt = new Map<string, bigint>();
   const latenciesMs: number[] = [];
   let lastDelivery = 0n;
@@ -73,31 +59,23 @@ async function main(): Promise<void> {
   const allDelivered = new Promise<void>((resolve) => {
     onAllDelivered = resolve;
   });
-  const receiver = createServer(
-    { key: receiverCert.keyPem, cert: receiverCert.certPem, ca: pki.caCertPem, requestCert: true, rejectUnauthorized: true },
-    (req, res) => {
-      req.resume();
-      req.on('end', () => {
-        const id = String(req.headers['x-nachrichten-uuid']);
-        const started = sentAt.get(id);
-        if (started !== undefined) {
-          lastDelivery = process.hrtime.bigint();
-          latenciesMs.push(Number(lastDelivery - started) / 1e6);
-          sentAt.delete(id);
-          if (latenciesMs.length === MESSAGES) onAllDelivered();
-        }
-        res.writeHead(204).end();
-      });
-    },
-  );
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const port = (receiver.address() as AddressInfo).port;
+  const receiver = await startPushReceiver(dataDir, (request) => {
+    const started = sentAt.get(request.messageId);
+    if (started !== undefined) {
+      lastDelivery = process.hrtime.bigint();
+      latenciesMs.push(Number(lastDelivery - started) / 1e6);
+      sentAt.delete(request.messageId);
+      if (latenciesMs.length === MESSAGES) onAllDelivered();
+    }
+    return 204;
+  });
   const contractsDir = contractsWith((systems) =>
-    systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push' as const, url: `https://127.0.0.1:${port}/in` } } : s)),
+    systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push' as const, url: receiver.url } } : s)),
   );
 
   const gatewayPort = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/gw.js'), 'start'], {
+  const profileArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
+  const child = spawn(process.execPath, [...profileArgs, path.join(REPO_ROOT, 'bin/gw.js'), 'start'], {
     env: {
       ...process.env,
       GATEWAY_DATA_DIR: dataDir,
@@ -186,8 +164,10 @@ async function main(): Promise<void> {
     console.log(`results written to ${path.relative(process.cwd(), values.out!)}`);
   } finally {
     await client.close();
+    const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
-    receiver.close();
+    await exited;
+    await receiver.close();
   }
 }
 

@@ -4,17 +4,12 @@
  * and in push mode, with the audit trail and the status API.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../gateway/audit/hash-chain.ts';
-import { decryptPrivateKeyPem, issueCertificate } from '../../gateway/pki/ca.ts';
-import { ensurePki } from '../../gateway/pki/bootstrap.ts';
 import { verifyDocument } from '../../gateway/signing/verifier.ts';
 import { auswertung, rueckmeldung } from '../support/fixtures.ts';
-import { contractsWith, eventually, startTestGateway, TEST_PASSPHRASE, type TestGateway, tempDir } from '../support/gateway.ts';
+import { contractsWith, eventually, startTestGateway, type TestGateway, tempDir } from '../support/gateway.ts';
+import { type PushedRequest, type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
 
 interface InboxItem {
   messageId: string;
@@ -103,65 +98,35 @@ describe('walking skeleton, pull mode (the demo world)', () => {
 
 describe('walking skeleton, push mode', () => {
   let t: TestGateway;
-  let receiver: Server;
-  const received: { id: string; body: string; contentType: string; clientCn: string }[] = [];
+  let receiver: PushReceiver;
+  const received: PushedRequest[] = [];
   let failuresLeft = 2;
 
   beforeAll(async () => {
-    // The PKI exists before the gateway starts so that the receiver can present a certificate of the gateway CA.
     const dataDir = tempDir('push');
-    const pki = await ensurePki({
-      dir: path.join(dataDir, 'pki'),
-      systems: ['sn-melde', 'st-melde'],
-      passphrase: TEST_PASSPHRASE,
-      signingAlgorithm: 'rsa-sha256',
-      rsaBits: 2048,
-      serverNames: ['localhost', '127.0.0.1'],
+    receiver = await startPushReceiver(dataDir, (request) => {
+      if (failuresLeft > 0) {
+        failuresLeft--;
+        return 503;
+      }
+      received.push(request);
+      return 204;
     });
-    const caKeyPem = decryptPrivateKeyPem(readFileSync(path.join(dataDir, 'pki', 'ca.key'), 'utf8'), TEST_PASSPHRASE);
-    const serverCert = issueCertificate(
-      { certPem: pki.caCertPem, keyPem: caKeyPem },
-      { commonName: 'st-melde receiver', sanIps: ['127.0.0.1'], usage: 'server', days: 1, keyAlgorithm: 'ec-p256' },
-    );
-    receiver = createServer(
-      { key: serverCert.keyPem, cert: serverCert.certPem, ca: pki.caCertPem, requestCert: true, rejectUnauthorized: true },
-      (req, res) => {
-        const chunks: Buffer[] = [];
-        req.on('data', (c) => chunks.push(c));
-        req.on('end', () => {
-          if (failuresLeft > 0) {
-            failuresLeft--;
-            res.writeHead(503).end();
-            return;
-          }
-          const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
-          received.push({
-            id: String(req.headers['x-nachrichten-uuid']),
-            body: Buffer.concat(chunks).toString('utf8'),
-            contentType: String(req.headers['content-type']),
-            clientCn: String(peer.subject?.CN),
-          });
-          res.writeHead(204).end();
-        });
-      },
-    );
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const port = (receiver.address() as AddressInfo).port;
     const contractsDir = contractsWith((systems) =>
-      systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: `https://127.0.0.1:${port}/meldungen` } } : s)),
+      systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: receiver.url } } : s)),
     );
     t = await startTestGateway({ dataDir, contractsDir });
   });
 
   afterAll(async () => {
     await t?.stop();
-    receiver?.close();
+    await receiver?.close();
   });
 
   it('pushes over mTLS, retries a failing receiver, and delivers exactly once', async () => {
     const msg = rueckmeldung();
     expect((await t.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
-    await eventually(async () => (received.some((r) => r.id === msg.id) ? true : undefined), 20_000, 'the push');
+    await eventually(async () => (received.some((r) => r.messageId === msg.id) ? true : undefined), 20_000, 'the push');
     const status = await t.client('sn-melde').call<{ status: string; history: { event: string; detail: { status?: number } }[] }>(
       'GET',
       `/v1/messages/${msg.id}`,
@@ -171,10 +136,10 @@ describe('walking skeleton, push mode', () => {
     expect(attempts).toEqual([503, 503, 204]);
     // Give a duplicate time to show up if there were one.
     await new Promise((r) => setTimeout(r, 500));
-    expect(received.filter((r) => r.id === msg.id)).toHaveLength(1);
-    const push = received.find((r) => r.id === msg.id)!;
+    expect(received.filter((r) => r.messageId === msg.id)).toHaveLength(1);
+    const push = received.find((r) => r.messageId === msg.id)!;
     expect(push.contentType).toBe('application/xml');
-    expect(push.body).toContain(`<VorgangsID>${msg.id}</VorgangsID>`);
-    expect(push.clientCn).toBe('laender-gateway');
+    expect(push.body.toString('utf8')).toContain(`<VorgangsID>${msg.id}</VorgangsID>`);
+    expect(push.clientCommonName).toBe('laender-gateway');
   });
 });
