@@ -1,15 +1,28 @@
 import { defineConfig } from 'vitest/config';
 
+// Two projects: the Kafka suites get a real broker (test/setup/kafka.ts starts deploy/kafka/local.sh
+// unless KAFKA_BROKERS names one); everything else runs without one. Kafka suites are named
+// test/**/kafka*.test.ts or live under test/kafka/.
+const KAFKA_SUITES = ['test/**/kafka*.test.ts', 'test/kafka/**/*.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['gateway/**/*.test.ts', 'adapters/**/*.test.ts', 'standards/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['**/node_modules/**'],
-    // A real Kafka broker for the Kafka suites (deploy/kafka/local.sh), unless KAFKA_BROKERS names one.
-    globalSetup: ['test/setup/kafka.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // Suites that start servers or brokers run one file at a time per worker; 2 cores here.
+    // Suites start servers, child processes and a broker: 2 cores here.
     maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['gateway/**/*.test.ts', 'adapters/**/*.test.ts', 'standards/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['**/node_modules/**', ...KAFKA_SUITES],
+        },
+      },
+      { extends: true, test: { name: 'kafka', include: KAFKA_SUITES, globalSetup: ['test/setup/kafka.ts'] } },
+    ],
   },
 });

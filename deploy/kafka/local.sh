@@ -7,6 +7,11 @@
 #   deploy/kafka/local.sh stop     SIGTERM, wait, SIGKILL fallback
 #   deploy/kafka/local.sh status   exit 0 if running and reachable, 1 otherwise
 #   deploy/kafka/local.sh logs     tail the broker log
+#   deploy/kafka/local.sh acquire <pid>   for test runs: hold a lease (pid = the test runner) and
+#                                         start the broker if it is not running
+#   deploy/kafka/local.sh release <pid>   drop the lease; the broker is stopped when the last lease
+#                                         goes, but only if a lease started it (a broker started with
+#                                         `start` belongs to the developer and is left running)
 #
 # Environment (all optional):
 #   KAFKA_VERSION        Apache Kafka version (default 4.1.1)
@@ -15,6 +20,7 @@
 #   KAFKA_PORT           client listener on 127.0.0.1 (default 9092)
 #   KAFKA_CONTROLLER_PORT controller listener on 127.0.0.1 (default KAFKA_PORT+1)
 #   KAFKA_HEAP_OPTS      JVM heap (default -Xms256m -Xmx512m)
+#   KAFKA_JVM_OPTS       other JVM options (default: C1 JIT only, for fast start; G1 GC)
 #   KAFKA_START_TIMEOUT  seconds to wait for readiness (default 90)
 set -euo pipefail
 
@@ -28,6 +34,8 @@ KAFKA_DATA_DIR="${KAFKA_DATA_DIR:-$REPO_ROOT/.cache/kafka}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+# C1 only: the broker is ready in about half the time; set KAFKA_JVM_OPTS="-XX:+UseG1GC" for peak throughput.
+KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:--XX:TieredStopAtLevel=1 -XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 
 LIBS_DIR="$KAFKA_CACHE_DIR/libs"
@@ -39,6 +47,10 @@ LOG_DIR="$KAFKA_DATA_DIR/logs"
 LOG_FILE="$LOG_DIR/server.log"
 STDOUT_FILE="$LOG_DIR/stdout.log"
 PID_FILE="$KAFKA_DATA_DIR/kafka.pid"
+LOCK_FILE="$KAFKA_DATA_DIR/.lock"
+LEASE_DIR="$KAFKA_DATA_DIR/leases"
+# Present while the running broker was started by `acquire` (and so may be stopped by `release`).
+LEASED_MARKER="$KAFKA_DATA_DIR/started-by-acquire"
 
 INSTALL_HINT="install it with: apt-get install -y openjdk-17-jre-headless maven"
 
@@ -119,7 +131,11 @@ pid_alive() {
   [[ -f "$PID_FILE" ]] || return 1
   local pid
   pid="$(cat "$PID_FILE" 2>/dev/null || true)"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  # A recycled pid is not our broker.
+  if [[ -r "/proc/$pid/cmdline" ]]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'kafka\.Kafka' || return 1
+  fi
 }
 
 port_open() {
@@ -209,12 +225,24 @@ logger.logcleaner.name = kafka.log
 logger.logcleaner.level = WARN
 logger.storage.name = org.apache.kafka.storage
 logger.storage.level = WARN
+# the full config dump of every client and server component
+logger.config.name = org.apache.kafka.common.config.AbstractConfig
+logger.config.level = WARN
 EOF
 }
 
 format_storage() {
+  local ports_file="$KAFKA_DATA_DIR/formatted-for-ports"
+  local ports="${KAFKA_PORT} ${KAFKA_CONTROLLER_PORT}"
   if [[ -f "$STORAGE_DIR/meta.properties" ]]; then
-    return 0
+    # The KRaft voter set recorded at format time names the controller's address.
+    if [[ ! -f "$ports_file" || "$(cat "$ports_file")" == "$ports" ]]; then
+      echo "$ports" >"$ports_file"
+      return 0
+    fi
+    say "storage in $STORAGE_DIR was formatted for other ports ($(cat "$ports_file")); wiping this scratch broker's data"
+    rm -rf "$STORAGE_DIR"
+    mkdir -p "$STORAGE_DIR"
   fi
   local cluster_id
   cluster_id="$(java -cp "$LIBS_DIR/*" -Dlog4j2.configurationFile="$LOG4J_FILE" -Dkafka.logs.dir="$LOG_DIR" \
@@ -227,6 +255,7 @@ format_storage() {
     tail -n 20 "$STDOUT_FILE" >&2 || true
     die "formatting the storage failed"
   }
+  echo "$ports" >"$ports_file"
 }
 
 print_log_tail() {
@@ -240,7 +269,7 @@ print_log_tail() {
 
 # --- start / stop / status -----------------------------------------------------------------------
 
-cmd_start() {
+start_broker() {
   if pid_alive && port_open "$KAFKA_PORT"; then
     say "already running (pid $(cat "$PID_FILE")) on 127.0.0.1:$KAFKA_PORT"
     return 0
@@ -258,9 +287,9 @@ cmd_start() {
     format_storage
     say "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT, data $KAFKA_DATA_DIR)"
     # shellcheck disable=SC2086
-    nohup java -server $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
+    nohup java -server $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS -XX:+ExitOnOutOfMemoryError \
       -Djava.awt.headless=true -Dlog4j2.configurationFile="$LOG4J_FILE" -Dkafka.logs.dir="$LOG_DIR" \
-      -cp "$LIBS_DIR/*" kafka.Kafka "$CONFIG_FILE" >>"$STDOUT_FILE" 2>&1 </dev/null &
+      -cp "$LIBS_DIR/*" kafka.Kafka "$CONFIG_FILE" >>"$STDOUT_FILE" 2>&1 </dev/null 9>&- &
     echo $! >"$PID_FILE"
   fi
   local deadline=$((started + KAFKA_START_TIMEOUT))
@@ -282,7 +311,7 @@ cmd_start() {
   say "ready on 127.0.0.1:$KAFKA_PORT after $(($(date +%s) - started))s (pid $(cat "$PID_FILE"), log $LOG_FILE)"
 }
 
-cmd_stop() {
+stop_broker() {
   if ! pid_alive; then
     rm -f "$PID_FILE"
     say "not running"
@@ -308,6 +337,19 @@ cmd_stop() {
   say "stopped"
 }
 
+cmd_start() {
+  lock
+  start_broker
+  # Started or found by hand: the developer's broker, which `release` leaves running.
+  rm -f "$LEASED_MARKER"
+}
+
+cmd_stop() {
+  lock
+  stop_broker
+  rm -f "$LEASED_MARKER"
+}
+
 cmd_status() {
   if pid_alive && broker_ready; then
     say "running (pid $(cat "$PID_FILE")) on 127.0.0.1:$KAFKA_PORT, Kafka $KAFKA_VERSION"
@@ -321,8 +363,61 @@ cmd_status() {
   return 1
 }
 
+# --- locking and leases (several test runs may share one broker) ---------------------------------
+
+lock() {
+  mkdir -p "$KAFKA_DATA_DIR"
+  command -v flock >/dev/null 2>&1 || return 0
+  exec 9>"$LOCK_FILE"
+  flock -w 300 9 || die "could not lock $LOCK_FILE within 300s"
+}
+
+prune_leases() {
+  mkdir -p "$LEASE_DIR"
+  local f
+  for f in "$LEASE_DIR"/*; do
+    [[ -e "$f" ]] || continue
+    kill -0 "$(basename "$f")" 2>/dev/null || rm -f "$f"
+  done
+}
+
+holder_arg() {
+  [[ "${1:-}" =~ ^[0-9]+$ ]] || die "usage: $0 ${2} <pid of the process holding the lease>"
+  echo "$1"
+}
+
+cmd_acquire() {
+  local holder
+  holder="$(holder_arg "${1:-}" acquire)"
+  lock
+  prune_leases
+  if pid_alive && broker_ready; then
+    touch "$LEASE_DIR/$holder"
+    say "lease for $holder on the running broker (pid $(cat "$PID_FILE"))"
+    return 0
+  fi
+  start_broker
+  touch "$LEASED_MARKER" "$LEASE_DIR/$holder"
+}
+
+cmd_release() {
+  local holder
+  holder="$(holder_arg "${1:-}" release)"
+  lock
+  rm -f "$LEASE_DIR/$holder"
+  prune_leases
+  if compgen -G "$LEASE_DIR/*" >/dev/null; then
+    say "broker stays up for $(find "$LEASE_DIR" -type f | wc -l) other lease(s)"
+    return 0
+  fi
+  if [[ -f "$LEASED_MARKER" ]]; then
+    stop_broker
+    rm -f "$LEASED_MARKER"
+  fi
+}
+
 usage() {
-  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
@@ -332,5 +427,7 @@ start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 logs) tail -n "${2:-100}" "$LOG_FILE" ;;
+acquire) cmd_acquire "${2:-}" ;;
+release) cmd_release "${2:-}" ;;
 *) usage ;;
 esac

@@ -23,6 +23,7 @@ import {
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
+import { GatewayError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
 import type {
   Bus,
@@ -75,6 +76,8 @@ export class KafkaBus implements Bus {
   private readonly log: Logger | undefined;
   private producer: Promise<Producer> | undefined;
   private admin: Promise<Admin> | undefined;
+  /** Every producer and admin client created, for close(). */
+  private readonly clients = new Set<Producer | Admin>();
   private readonly subscriptions = new Set<KafkaSubscription>();
   /** Topics known to exist (created or seen by this instance). */
   private readonly knownTopics = new Set<string>();
@@ -108,7 +111,9 @@ export class KafkaBus implements Bus {
     if (missing.length === 0) return;
     try {
       await admin.createTopics({
-        waitForLeaders: true,
+        // kafkajs' own wait gives up on UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers until
+        // its metadata cache caught up with the controller; waitForTopics below tolerates it.
+        waitForLeaders: false,
         topics: missing.map((t) => ({
           topic: t.name,
           numPartitions: t.partitions > 0 ? t.partitions : this.options.defaultPartitions,
@@ -116,13 +121,39 @@ export class KafkaBus implements Bus {
         })),
       });
     } catch (err) {
-      // Another process created some of them in the meantime: fine, as long as all exist now.
+      // Another process created some of them in the meantime: fine, waitForTopics checks they exist.
       if (!isAlreadyExists(err)) throw err;
     }
-    const now = new Set(await admin.listTopics());
-    const absent = missing.filter((t) => !now.has(t.name)).map((t) => t.name);
-    if (absent.length > 0) throw new Error(`KafkaBus: topics not created: ${absent.join(', ')}`);
+    await this.waitForTopics(
+      admin,
+      missing.map((t) => t.name),
+    );
     for (const t of missing) this.knownTopics.add(t.name);
+  }
+
+  /** Waits until the broker serves metadata with a leader for every partition of the topics. */
+  private async waitForTopics(admin: Admin, names: string[], timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: names });
+        const ready = names.every((name) => {
+          const t = topics.find((x) => x.name === name);
+          return t !== undefined && t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0);
+        });
+        if (ready) return;
+        last = 'partitions without a leader';
+      } catch (err) {
+        const type = kafkaErrorType(err);
+        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw err;
+        last = errorMessage(err);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`KafkaBus: topics ${names.join(', ')} not ready after ${timeoutMs} ms: ${last}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /** Makes sure the topics exist before producing to or consuming from them (see autoCreateTopics). */
@@ -143,6 +174,23 @@ export class KafkaBus implements Bus {
   async publish(records: BusRecord[]): Promise<void> {
     this.assertOpen();
     if (records.length === 0) return;
+    const timeoutMs = this.options.publishTimeoutMs ?? 30_000;
+    try {
+      await withTimeout(this.send(records), timeoutMs, () => `not acknowledged within ${timeoutMs} ms`);
+    } catch (err) {
+      // "Maybe not published": the caller must not acknowledge. A timed-out send goes on retrying in
+      // the background, so the records may still arrive; a resend is deduplicated by message id.
+      throw new GatewayError(
+        'GW_ERR_BUS_UNAVAILABLE',
+        `The records could not be published: ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  private async send(records: BusRecord[]): Promise<void> {
     await this.prepareTopics(records.map((r) => r.topic));
     const producer = await this.getProducer();
     const byTopic = new Map<string, { key: string; value: Buffer; headers: IHeaders }[]>();
@@ -154,17 +202,10 @@ export class KafkaBus implements Bus {
       }
       list.push({ key: r.key, value: r.value, headers: { ...r.headers } });
     }
-    const send = producer.sendBatch({
+    await producer.sendBatch({
       acks: -1,
       topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
     });
-    const timeoutMs = this.options.publishTimeoutMs ?? 30_000;
-    await withTimeout(
-      send,
-      timeoutMs,
-      () =>
-        `KafkaBus: publish not acknowledged within ${timeoutMs} ms; the records may or may not be on the bus`,
-    );
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
@@ -217,6 +258,7 @@ export class KafkaBus implements Bus {
   }
 
   async health(): Promise<BusHealth> {
+    if (this.closed) return { ok: false, detail: 'closed' };
     const timeoutMs = this.options.healthTimeoutMs ?? 2000;
     try {
       const admin = await withTimeout(
@@ -242,18 +284,19 @@ export class KafkaBus implements Bus {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.subscriptions].map((s) => s.close()));
-    const producer = this.producer;
-    const admin = this.admin;
     this.producer = undefined;
     this.admin = undefined;
-    await Promise.all([
-      producer?.then((p) => p.disconnect()).catch(() => {}),
-      admin?.then((a) => a.disconnect()).catch(() => {}),
-    ]);
+    // Disconnect the clients themselves, not their pending connect(): with the broker away a connect
+    // can retry for a long time, and disconnect() ends it.
+    const clients = [...this.clients];
+    this.clients.clear();
+    await Promise.all(
+      clients.map((c) => withTimeout(c.disconnect(), 5000, () => 'disconnect timed out').catch(() => {})),
+    );
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new Error('KafkaBus: closed');
+    if (this.closed) throw new GatewayError('GW_ERR_BUS_UNAVAILABLE', 'The bus is closed');
   }
 
   private getProducer(): Promise<Producer> {
@@ -266,10 +309,14 @@ export class KafkaBus implements Bus {
         createPartitioner: Partitioners.DefaultPartitioner,
         retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: Number.MAX_SAFE_INTEGER },
       });
+      this.clients.add(producer);
       const connecting = producer.connect().then(() => producer);
       this.producer = connecting;
       connecting.catch(() => {
+        // Next publish tries with a fresh client.
         if (this.producer === connecting) this.producer = undefined;
+        this.clients.delete(producer);
+        producer.disconnect().catch(() => {});
       });
     }
     return this.producer;
@@ -278,10 +325,13 @@ export class KafkaBus implements Bus {
   private getAdmin(): Promise<Admin> {
     if (!this.admin) {
       const admin = this.kafka.admin({ retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 5 } });
+      this.clients.add(admin);
       const connecting = admin.connect().then(() => admin);
       this.admin = connecting;
       connecting.catch(() => {
         if (this.admin === connecting) this.admin = undefined;
+        this.clients.delete(admin);
+        admin.disconnect().catch(() => {});
       });
     }
     return this.admin;
@@ -289,12 +339,25 @@ export class KafkaBus implements Bus {
 
   private kafkaLog(entry: LogEntry): void {
     if (!this.log) return;
-    const { message, ...extra } = entry.log;
+    const {
+      message,
+      timestamp: _t,
+      logger: _l,
+      ...extra
+    } = entry.log as typeof entry.log & { logger?: string };
     const fields = { kafka: { namespace: entry.namespace, ...extra } };
-    // kafkajs logs every error response at ERROR in its Connection layer, retriable ones included
-    // (coordinator loading, rebalance in progress, broker restarting); the layer that gives up logs
-    // the real failure. So those are warnings here.
-    if (entry.level === logLevel.ERROR && entry.namespace !== 'Connection') this.log.error(fields, message);
+    // kafkajs logs retriable failures at ERROR: every error response in its Connection layer
+    // (coordinator loading, rebalance in progress, broker restarting), every producer attempt that
+    // will be retried (e.g. NOT_LEADER_OR_FOLLOWER on a partition still being created) and every
+    // failed connection attempt to a seed broker. The caller sees the final outcome (publish
+    // rejects; a consumer that runs out of retries logs its crash and restart at ERROR), so those
+    // are warnings here.
+    const text = String(message);
+    const retriable =
+      entry.namespace === 'Connection' ||
+      (entry.namespace === 'Producer' && text.startsWith('Failed to send messages')) ||
+      (entry.namespace === 'BrokerPool' && text.startsWith('Failed to connect to seed broker'));
+    if (entry.level === logLevel.ERROR && !retriable) this.log.error(fields, message);
     else if (entry.level === logLevel.ERROR) this.log.warn(fields, message);
     else if (entry.level === logLevel.WARN) this.log.warn(fields, message);
     else if (entry.level === logLevel.INFO) this.log.info(fields, message);
@@ -317,6 +380,16 @@ class KafkaSubscription implements Subscription {
   }
 
   async start(concurrency: number): Promise<void> {
+    // kafkajs restarts a consumer after retriable failures (broker away for a while); anything else
+    // ends it, and the subscription is then dead: say so loudly.
+    this.consumer.on(this.consumer.events.CRASH, (event) => {
+      const { error, restart } = event.payload;
+      if (restart || this.closing) return;
+      this.log?.error(
+        { group: this.options.group, topics: this.options.topics, err: errorMessage(error) },
+        'Kafka consumer stopped after a non-retriable error; this subscription no longer receives records',
+      );
+    });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: true });
     await this.consumer.run({
@@ -397,11 +470,10 @@ function headersToStrings(headers: IHeaders | undefined): Record<string, string>
   const out: Record<string, string> = {};
   if (!headers) return out;
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    // A repeated header: the last value wins (as in most Kafka clients' lastHeader()).
-    const v = Array.isArray(value) ? value[value.length - 1] : value;
-    if (v === undefined) continue;
-    out[name] = typeof v === 'string' ? v : v.toString('utf8');
+    // A repeated header: the last value wins (as in most Kafka clients' lastHeader()). A null
+    // value (possible from other clients) becomes ''.
+    const v: Buffer | string | null | undefined = Array.isArray(value) ? value[value.length - 1] : value;
+    out[name] = v == null ? '' : typeof v === 'string' ? v : v.toString('utf8');
   }
   return out;
 }
@@ -413,13 +485,23 @@ function dedupe(topics: TopicSpec[]): TopicSpec[] {
 }
 
 function isAlreadyExists(err: unknown): boolean {
-  const e = err as { type?: string; errors?: { type?: string }[] } | undefined;
-  if (e?.type === 'TOPIC_ALREADY_EXISTS') return true;
+  const e = err as { errors?: { type?: string }[] } | undefined;
+  if (kafkaErrorType(err) === 'TOPIC_ALREADY_EXISTS') return true;
   return (
     Array.isArray(e?.errors) &&
     e.errors.length > 0 &&
     e.errors.every((x) => x.type === 'TOPIC_ALREADY_EXISTS')
   );
+}
+
+/** The Kafka error code name (e.g. UNKNOWN_TOPIC_OR_PARTITION), also through kafkajs' retry wrappers. */
+function kafkaErrorType(err: unknown): string | undefined {
+  let e = err as { type?: string; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (typeof e.type === 'string') return e.type;
+    e = e.cause as { type?: string; cause?: unknown } | undefined;
+  }
+  return undefined;
 }
 
 function errorMessage(err: unknown): string {

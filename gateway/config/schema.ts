@@ -22,7 +22,8 @@ export const ConfigSchema = z
         kind: z.enum(['sqlite', 'kafka']).default('sqlite'),
         /** SQLite bus: fsync every group commit (FULL) or rely on the OS after a process crash (NORMAL). */
         sqliteSync: z.enum(['FULL', 'NORMAL']).default('FULL'),
-        partitions: z.coerce.number().int().min(1).max(256).default(4),
+        // Parallel delivery lanes per receiving system; one case always stays in one lane. Fixed when a topic is created.
+        partitions: z.coerce.number().int().min(1).max(256).default(16),
       })
       .prefault({}),
     kafka: z

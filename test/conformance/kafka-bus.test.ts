@@ -252,3 +252,46 @@ describe('KafkaBus and an independent Kafka client (kcat)', () => {
     }
   });
 });
+
+describe('KafkaBus failure modes', () => {
+  it('refuses work after close', async () => {
+    const touched = { topics: new Set<string>(), groups: new Set<string>() };
+    const bus = newBus('closed', touched);
+    expect((await bus.health()).ok).toBe(true);
+    await bus.close();
+    await expect(
+      bus.publish([{ topic: `${RUN}.closed`, key: 'k', value: Buffer.from('v'), headers: {} }]),
+    ).rejects.toMatchObject({
+      code: 'GW_ERR_BUS_UNAVAILABLE',
+    });
+    expect((await bus.health()).ok).toBe(false);
+    await bus.close();
+  });
+
+  it('rejects a publish it cannot get acknowledged ("maybe not published") and reports unhealthy', async () => {
+    // Nothing listens on port 1: the broker is away.
+    const bus = new KafkaBus({
+      brokers: ['127.0.0.1:1'],
+      clientId: `${RUN}-away`,
+      replicationFactor: 1,
+      defaultPartitions: 1,
+      logger,
+      publishTimeoutMs: 1500,
+      healthTimeoutMs: 1000,
+    });
+    try {
+      const started = Date.now();
+      const health = await bus.health();
+      expect(health.ok).toBe(false);
+      expect(Date.now() - started).toBeLessThan(5000);
+      await expect(
+        bus.publish([{ topic: `${RUN}.away`, key: 'k', value: Buffer.from('v'), headers: {} }]),
+      ).rejects.toMatchObject({
+        code: 'GW_ERR_BUS_UNAVAILABLE',
+      });
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await bus.close();
+    }
+  });
+});

@@ -2,9 +2,12 @@
  * vitest globalSetup: a real Kafka broker for the Kafka suites.
  *
  * - KAFKA_BROKERS set: that cluster is used as it is (nothing started, nothing stopped).
- * - Otherwise deploy/kafka/local.sh starts the local single-node broker (fetching Kafka from Maven
- *   Central on first use) on 127.0.0.1:${KAFKA_PORT:-9092}. A broker that was already running
- *   (a developer's) is used and left running; one this setup started is stopped at teardown.
+ * - Otherwise `deploy/kafka/local.sh acquire <pid>` takes a lease on the local single-node broker
+ *   on 127.0.0.1:${KAFKA_PORT:-9092}, starting it if it is not running (and fetching Kafka from
+ *   Maven Central on first use). Teardown releases the lease; the broker stops when the last test run
+ *   holding a lease is done, and only if a test run started it: a broker a developer started with
+ *   `local.sh start` is left running. Leases make concurrent test runs safe: one run's teardown never
+ *   stops the broker under another run.
  *
  * Tests read the address with `inject('kafkaBrokers')` (or process.env.KAFKA_BROKERS).
  */
@@ -21,11 +24,10 @@ declare module 'vitest' {
 
 const LOCAL_SH = fileURLToPath(new URL('../../deploy/kafka/local.sh', import.meta.url));
 
-function localSh(command: 'start' | 'stop' | 'status', quiet = false): Promise<number> {
+function localSh(args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [LOCAL_SH, command], {
-      stdio: ['ignore', quiet ? 'ignore' : 'inherit', quiet ? 'ignore' : 'inherit'],
-    });
+    // The script reports on stderr (fetch progress, start time, errors with the broker's log tail).
+    const child = spawn('bash', [LOCAL_SH, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', reject);
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
@@ -38,24 +40,21 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return undefined;
   }
 
-  const wasRunning = (await localSh('status', true)) === 0;
-  if (!wasRunning) {
-    const started = Date.now();
-    const code = await localSh('start');
-    if (code !== 0) {
-      throw new Error(
-        `test/setup/kafka.ts: deploy/kafka/local.sh start failed (exit ${code}); see the output above, ` +
-          'or point KAFKA_BROKERS at a running broker',
-      );
-    }
-    process.stderr.write(`kafka globalSetup: local broker up in ${Date.now() - started} ms\n`);
+  const holder = String(process.pid);
+  const started = Date.now();
+  const code = await localSh(['acquire', holder]);
+  if (code !== 0) {
+    throw new Error(
+      `test/setup/kafka.ts: deploy/kafka/local.sh acquire failed (exit ${code}); see its output above, ` +
+        'or point KAFKA_BROKERS at a running broker',
+    );
   }
+  process.stderr.write(`kafka globalSetup: broker ready after ${Date.now() - started} ms\n`);
   const brokers = `127.0.0.1:${process.env.KAFKA_PORT ?? '9092'}`;
   process.env.KAFKA_BROKERS = brokers;
   project.provide('kafkaBrokers', brokers);
 
-  if (wasRunning) return undefined;
   return async () => {
-    await localSh('stop');
+    await localSh(['release', holder]);
   };
 }
