@@ -18,7 +18,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['gateway/**/*.test.ts', 'adapters/**/*.test.ts', 'standards/**/*.test.ts', 'test/**/*.test.ts'],
+          include: [
+            'gateway/**/*.test.ts',
+            'adapters/**/*.test.ts',
+            'standards/**/*.test.ts',
+            'test/**/*.test.ts',
+          ],
           exclude: ['**/node_modules/**', ...KAFKA_SUITES],
         },
       },

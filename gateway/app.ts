@@ -2,10 +2,9 @@
  * The composition root: builds every port from the configuration, wires the pipeline stages and
  * the HTTP server, and owns the start/stop order. Nothing else constructs implementations.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { X509Certificate } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { AdapterContext } from '../adapters/sdk/adapter.ts';
 import { type AdapterRegistry, discoverAdapters } from '../adapters/sdk/registry.ts';
@@ -20,23 +19,23 @@ import { PushClient } from './delivery/push-client.ts';
 import { Contracts } from './directory/contracts.ts';
 import { Directory } from './directory/directory.ts';
 import { GatewayError } from './errors/catalogue.ts';
-import { createLogger, type Logger } from './log/logger.ts';
-import { SqliteMailboxStore } from './mailbox/sqlite-mailbox-store.ts';
-import { createMetrics } from './observability/metrics.ts';
-import { ensurePki, type Pki } from './pki/bootstrap.ts';
-import type { AuditStore } from './ports/audit-store.ts';
-import type { Bus } from './ports/bus.ts';
-import type { MailboxStore } from './ports/mailbox-store.ts';
-import { DeliveryWorker } from './pipeline/delivery.ts';
-import { Ingress } from './pipeline/ingress.ts';
-import { DocumentSigner } from './signing/signer.ts';
-import { verifyDocument } from './signing/verifier.ts';
-import { buildHttpServer } from './http/server.ts';
 import { inboxRoutes } from './http/routes/inbox.ts';
 import { messageStatusRoutes } from './http/routes/messages.ts';
 import { operationsRoutes } from './http/routes/operations.ts';
 import { standardsRoutes } from './http/routes/standards.ts';
 import { systemMessagesRoutes } from './http/routes/system-messages.ts';
+import { buildHttpServer } from './http/server.ts';
+import { createLogger, type Logger } from './log/logger.ts';
+import { SqliteMailboxStore } from './mailbox/sqlite-mailbox-store.ts';
+import { createMetrics } from './observability/metrics.ts';
+import { DeliveryWorker } from './pipeline/delivery.ts';
+import { Ingress } from './pipeline/ingress.ts';
+import { ensurePki, type Pki } from './pki/bootstrap.ts';
+import type { AuditStore } from './ports/audit-store.ts';
+import type { Bus } from './ports/bus.ts';
+import type { MailboxStore } from './ports/mailbox-store.ts';
+import { DocumentSigner } from './signing/signer.ts';
+import { verifyDocument } from './signing/verifier.ts';
 
 export interface Gateway {
   config: ResolvedConfig;
@@ -92,7 +91,10 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   const adapters = await discoverAdapters(undefined, options.adapters);
   for (const system of directory.systems) {
     if (!adapters.get(system.adapter)) {
-      throw new GatewayError('GW_ERR_CONFIG_INVALID', `directory: system ${system.id} uses adapter ${system.adapter}, which is not installed`);
+      throw new GatewayError(
+        'GW_ERR_CONFIG_INVALID',
+        `directory: system ${system.id} uses adapter ${system.adapter}, which is not installed`,
+      );
     }
   }
 
@@ -129,7 +131,11 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     now: () => new Date(),
     messageType(standard, version, name) {
       const spec = catalogue.messageType(standard, version, name);
-      if (!spec) throw new GatewayError('GW_ERR_UNKNOWN_STANDARD', `${standard} ${version} ${name} is not in the catalogue`);
+      if (!spec)
+        throw new GatewayError(
+          'GW_ERR_UNKNOWN_STANDARD',
+          `${standard} ${version} ${name} is not in the catalogue`,
+        );
       return spec;
     },
   };
@@ -145,7 +151,8 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     topicPrefix,
     adapterContext,
     logger,
-    alreadyAccepted: async (messageId) => (await auditStore.query({ messageId, kind: 'accepted', limit: 1 })).length > 0,
+    alreadyAccepted: async (messageId) =>
+      (await auditStore.query({ messageId, kind: 'accepted', limit: 1 })).length > 0,
   });
   const worker = new DeliveryWorker({
     bus,
@@ -184,8 +191,14 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
         ],
         refreshMetrics: async () => {
           for (const system of directory.systems) {
-            const lag = await bus.lag(deliveryGroup(topicPrefix, system.id), deliverTopic(topicPrefix, system.id));
-            metrics.busLag.set({ system: system.id }, lag.reduce((sum, p) => sum + p.lag, 0));
+            const lag = await bus.lag(
+              deliveryGroup(topicPrefix, system.id),
+              deliverTopic(topicPrefix, system.id),
+            );
+            metrics.busLag.set(
+              { system: system.id },
+              lag.reduce((sum, p) => sum + p.lag, 0),
+            );
           }
         },
       }),

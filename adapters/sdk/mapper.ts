@@ -4,7 +4,7 @@
  * (`/person/geschlecht/code`). Errors are collected, not thrown one by one: an integrator fixing a
  * payload sees all of them at once.
  */
-import { GatewayError, type FieldError } from '../../gateway/errors/catalogue.ts';
+import { type FieldError, GatewayError } from '../../gateway/errors/catalogue.ts';
 import type { CodeList } from '../../standards/xoev/codelist.ts';
 
 type Coded = { listURI: string; listVersionID: string; code: string };
@@ -23,7 +23,11 @@ export class Mapper {
   text(value: unknown, nativeField: string, pointer: string): string {
     if (typeof value === 'number' && Number.isFinite(value)) return String(value);
     if (typeof value !== 'string' || value.trim() === '') {
-      this.fail(nativeField, pointer, value === undefined || value === null ? 'is required' : 'must be a non-empty string');
+      this.fail(
+        nativeField,
+        pointer,
+        value === undefined || value === null ? 'is required' : 'must be a non-empty string',
+      );
       return '';
     }
     return value.trim();
@@ -34,10 +38,20 @@ export class Mapper {
     return this.text(value, nativeField, pointer);
   }
 
-  bool(value: unknown, nativeField: string, pointer: string, truthy: unknown[] = [true], falsy: unknown[] = [false]): boolean {
+  bool(
+    value: unknown,
+    nativeField: string,
+    pointer: string,
+    truthy: unknown[] = [true],
+    falsy: unknown[] = [false],
+  ): boolean {
     if (truthy.includes(value)) return true;
     if (falsy.includes(value)) return false;
-    this.fail(nativeField, pointer, `must be one of ${[...truthy, ...falsy].map((v) => JSON.stringify(v)).join(', ')}`);
+    this.fail(
+      nativeField,
+      pointer,
+      `must be one of ${[...truthy, ...falsy].map((v) => JSON.stringify(v)).join(', ')}`,
+    );
     return false;
   }
 
@@ -65,10 +79,19 @@ export class Mapper {
   date(value: unknown, nativeField: string, pointer: string, format: 'iso' | 'de'): string {
     const raw = this.text(value, nativeField, pointer);
     if (!raw) return '';
-    const match = format === 'de' ? /^(\d{2})\.(\d{2})\.(\d{4})$/.exec(raw) : /^(\d{4})-(\d{2})-(\d{2})$/.exec(raw);
+    const match =
+      format === 'de' ? /^(\d{2})\.(\d{2})\.(\d{4})$/.exec(raw) : /^(\d{4})-(\d{2})-(\d{2})$/.exec(raw);
     const iso = match ? (format === 'de' ? `${match[3]}-${match[2]}-${match[1]}` : raw) : '';
-    if (!iso || Number.isNaN(Date.parse(`${iso}T00:00:00Z`)) || !new Date(`${iso}T00:00:00Z`).toISOString().startsWith(iso)) {
-      this.fail(nativeField, pointer, `${JSON.stringify(raw)} is not a date in the form ${format === 'de' ? 'TT.MM.JJJJ' : 'JJJJ-MM-TT'}`);
+    if (
+      !iso ||
+      Number.isNaN(Date.parse(`${iso}T00:00:00Z`)) ||
+      !new Date(`${iso}T00:00:00Z`).toISOString().startsWith(iso)
+    ) {
+      this.fail(
+        nativeField,
+        pointer,
+        `${JSON.stringify(raw)} is not a date in the form ${format === 'de' ? 'TT.MM.JJJJ' : 'JJJJ-MM-TT'}`,
+      );
     }
     return iso;
   }
@@ -77,7 +100,9 @@ export class Mapper {
   finish<T>(value: T): T {
     if (this.errors.length > 0) {
       const first = this.errors[0]!;
-      throw new GatewayError('GW_ERR_MAPPING_FAILED', `${first.nativeField}: ${first.detail}`, { errors: this.errors });
+      throw new GatewayError('GW_ERR_MAPPING_FAILED', `${first.nativeField}: ${first.detail}`, {
+        errors: this.errors,
+      });
     }
     return value;
   }

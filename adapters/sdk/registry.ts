@@ -31,11 +31,16 @@ export class AdapterRegistry {
 
 function isAdapter(value: unknown): value is Adapter {
   const v = value as Adapter | undefined;
-  return !!v && typeof v.decode === 'function' && typeof v.encode === 'function' && typeof v.spec?.id === 'string';
+  return (
+    !!v && typeof v.decode === 'function' && typeof v.encode === 'function' && typeof v.spec?.id === 'string'
+  );
 }
 
 /** Imports `<dir>/<name>/adapter.ts` for every sub-folder except sdk/. */
-export async function discoverAdapters(dir: string = ADAPTERS_DIR, registry = new AdapterRegistry()): Promise<AdapterRegistry> {
+export async function discoverAdapters(
+  dir: string = ADAPTERS_DIR,
+  registry = new AdapterRegistry(),
+): Promise<AdapterRegistry> {
   const folders = readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && d.name !== 'sdk' && !d.name.startsWith('.'))
     .map((d) => d.name)
@@ -44,8 +49,10 @@ export async function discoverAdapters(dir: string = ADAPTERS_DIR, registry = ne
     const file = path.join(dir, folder, 'adapter.ts');
     if (!existsSync(file)) continue;
     const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
-    if (!isAdapter(mod.default)) throw new Error(`${file} does not default-export an adapter (use defineAdapter)`);
-    if (mod.default.spec.id !== folder) throw new Error(`${file}: spec.id ${mod.default.spec.id} differs from its folder name`);
+    if (!isAdapter(mod.default))
+      throw new Error(`${file} does not default-export an adapter (use defineAdapter)`);
+    if (mod.default.spec.id !== folder)
+      throw new Error(`${file}: spec.id ${mod.default.spec.id} differs from its folder name`);
     registry.register(mod.default);
   }
   return registry;

@@ -10,10 +10,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parseXmlSafely } from '../../gateway/xml/safe-parse.ts';
-import { catalogue } from '../../standards/index.ts';
 import type { MessageTypeSpec, XoevMessage } from '../../standards/catalogue.ts';
-import { fromElement, validateMessage } from '../../standards/xoev/xml-codec.ts';
+import { catalogue } from '../../standards/index.ts';
 import { messageId } from '../../standards/xoev/message.ts';
+import { fromElement, validateMessage } from '../../standards/xoev/xml-codec.ts';
 import type { Adapter, AdapterContext } from './adapter.ts';
 
 export interface FixtureCase {
@@ -40,7 +40,9 @@ const CONTENT_TYPES: Record<string, string> = {
 export function contentTypeOf(file: string, adapter: Adapter): string {
   const ext = file.slice(file.lastIndexOf('.') + 1).toLowerCase();
   const guess = CONTENT_TYPES[ext];
-  return guess && adapter.spec.decodes.contentTypes.includes(guess) ? guess : adapter.spec.decodes.contentTypes[0]!;
+  return guess && adapter.spec.decodes.contentTypes.includes(guess)
+    ? guess
+    : adapter.spec.decodes.contentTypes[0]!;
 }
 
 export function listFixtures(adapterDir: string): FixtureCase[] {
@@ -53,14 +55,19 @@ export function listFixtures(adapterDir: string): FixtureCase[] {
     .map((name) => {
       const native = files.find((f) => f.startsWith(`${name}.native.`));
       if (!native) throw new Error(`fixture ${name}: ${name}.standard.xml has no ${name}.native.* partner`);
-      return { name, nativeFile: path.join(dir, native), standardFile: path.join(dir, `${name}.standard.xml`) };
+      return {
+        name,
+        nativeFile: path.join(dir, native),
+        standardFile: path.join(dir, `${name}.standard.xml`),
+      };
     });
 }
 
 export function readStandard(file: string): { spec: MessageTypeSpec; message: XoevMessage } {
   const root = parseXmlSafely(readFileSync(file, 'utf8')).documentElement!;
   const spec = catalogue.byRoot(root.namespaceURI, root.localName ?? '');
-  if (!spec) throw new Error(`${file}: {${root.namespaceURI}}${root.localName} is not a catalogued message type`);
+  if (!spec)
+    throw new Error(`${file}: {${root.namespaceURI}}${root.localName} is not a catalogued message type`);
   return { spec, message: validateMessage(spec, fromElement(spec, root)) };
 }
 
@@ -89,7 +96,11 @@ function difference(actualValue: unknown, expectedValue: unknown, at = ''): stri
   if (actual && expected && typeof actual === 'object' && typeof expected === 'object') {
     const keys = new Set([...Object.keys(actual), ...Object.keys(expected)]);
     for (const key of keys) {
-      const d = difference((actual as Record<string, unknown>)[key], (expected as Record<string, unknown>)[key], `${at}/${key}`);
+      const d = difference(
+        (actual as Record<string, unknown>)[key],
+        (expected as Record<string, unknown>)[key],
+        `${at}/${key}`,
+      );
       if (d) return d;
     }
   }
@@ -110,7 +121,10 @@ export function runFixture(adapter: Adapter, fixture: FixtureCase): FixtureResul
   const contentType = contentTypeOf(fixture.nativeFile, adapter);
   try {
     const got = decodeOne(adapter, readFileSync(fixture.nativeFile), contentType, context);
-    const detail = got.spec.id !== expected.spec.id ? `type ${got.spec.id}, expected ${expected.spec.id}` : difference(got.message, expected.message);
+    const detail =
+      got.spec.id !== expected.spec.id
+        ? `type ${got.spec.id}, expected ${expected.spec.id}`
+        : difference(got.message, expected.message);
     results.push({ name: fixture.name, check: 'decode', ok: !detail, detail: detail || undefined });
   } catch (error) {
     results.push({ name: fixture.name, check: 'decode', ok: false, detail: (error as Error).message });
@@ -120,9 +134,19 @@ export function runFixture(adapter: Adapter, fixture: FixtureCase): FixtureResul
       const native = adapter.encode(expected.message, expected.spec, context);
       const back = decodeOne(adapter, native.body, native.contentType, context);
       const detail = difference(back.message, expected.message);
-      results.push({ name: fixture.name, check: 'encode-roundtrip', ok: !detail, detail: detail || undefined });
+      results.push({
+        name: fixture.name,
+        check: 'encode-roundtrip',
+        ok: !detail,
+        detail: detail || undefined,
+      });
     } catch (error) {
-      results.push({ name: fixture.name, check: 'encode-roundtrip', ok: false, detail: (error as Error).message });
+      results.push({
+        name: fixture.name,
+        check: 'encode-roundtrip',
+        ok: false,
+        detail: (error as Error).message,
+      });
     }
   }
   return results;

@@ -4,14 +4,18 @@
  * is mostly structural. Sends Rückmeldungen (0201) and their evaluations (0203); receives both.
  */
 import type { XoevMessage } from '../../standards/catalogue.ts';
-import { header } from '../../standards/xoev/message.ts';
-import { type Adapter, type AdapterContext, defineAdapter } from '../sdk/adapter.ts';
-import { encodeJson, parseJson } from '../sdk/formats/json.ts';
-import { Mapper } from '../sdk/mapper.ts';
 import type { Auswertung0203, Rueckmeldung0201 } from '../../standards/xmeld/25.11/schema.ts';
 import { LISTS } from '../../standards/xmeld/25.11/schema.ts';
+import { header } from '../../standards/xoev/message.ts';
+import { type AdapterContext, defineAdapter } from '../sdk/adapter.ts';
+import { encodeJson, parseJson } from '../sdk/formats/json.ts';
+import { Mapper } from '../sdk/mapper.ts';
 
-const PRODUKT = { produkt: 'sn-melde', produkthersteller: 'Freistaat Sachsen (fiktiv)', produktversion: '4.2.0' };
+const PRODUKT = {
+  produkt: 'sn-melde',
+  produkthersteller: 'Freistaat Sachsen (fiktiv)',
+  produktversion: '4.2.0',
+};
 const XMELD = ['xmeld', '25.11'] as const;
 
 type Json = Record<string, unknown>;
@@ -45,7 +49,10 @@ function anschrift(m: Mapper, value: unknown, field: string, pointer: string): A
       wohnort: m.text(v.ort, `${field}.ort`, `${pointer}/anschrift/wohnort`),
       gemeindeschluessel: m.code(LISTS.ags, v.ags, `${field}.ags`, `${pointer}/anschrift/gemeindeschluessel`),
     },
-    einzugsdatum: v.einzug === undefined ? undefined : m.date(v.einzug, `${field}.einzug`, `${pointer}/einzugsdatum`, 'iso'),
+    einzugsdatum:
+      v.einzug === undefined
+        ? undefined
+        : m.date(v.einzug, `${field}.einzug`, `${pointer}/einzugsdatum`, 'iso'),
   };
 }
 
@@ -56,8 +63,16 @@ function kopf(m: Mapper, doc: Json, code: string, context: AdapterContext) {
       nachrichtenUUID:
         vorgang.id === undefined
           ? context.newUUID()
-          : m.text(vorgang.id, '$.vorgang.id', '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID'),
-      nachrichtentyp: { listURI: LISTS.nachrichtentyp.listURI, listVersionID: LISTS.nachrichtentyp.listVersionID, code },
+          : m.text(
+              vorgang.id,
+              '$.vorgang.id',
+              '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID',
+            ),
+      nachrichtentyp: {
+        listURI: LISTS.nachrichtentyp.listURI,
+        listVersionID: LISTS.nachrichtentyp.listVersionID,
+        code,
+      },
       erstellungszeitpunkt: context.now().toISOString(),
     },
     leser: behoerde(m, doc.empfaenger, '$.empfaenger', '/nachrichtenkopf.g2g/leser'),
@@ -74,7 +89,8 @@ function decode0201(m: Mapper, doc: Json, context: AdapterContext): Rueckmeldung
   const anmeldung = obj(doc.anmeldung);
   const vornamen = Array.isArray(p.vornamen) ? p.vornamen.join(' ') : p.vornamen;
   const nationalities = Array.isArray(p.staatsangehoerigkeiten) ? p.staatsangehoerigkeiten : [];
-  if (nationalities.length === 0) m.fail('$.person.staatsangehoerigkeiten', '/person/staatsangehoerigkeit', 'at least one is required');
+  if (nationalities.length === 0)
+    m.fail('$.person.staatsangehoerigkeiten', '/person/staatsangehoerigkeit', 'at least one is required');
   return {
     standard: 'XMeld',
     version: '25.11',
@@ -95,8 +111,17 @@ function decode0201(m: Mapper, doc: Json, context: AdapterContext): Rueckmeldung
       staatsangehoerigkeit: nationalities.map((n, i) =>
         m.code(LISTS.staat, n, `$.person.staatsangehoerigkeiten[${i}]`, `/person/staatsangehoerigkeit/${i}`),
       ),
-      familienstand: m.code(LISTS.familienstand, p.familienstand, '$.person.familienstand', '/person/familienstand'),
-      auskunftssperre: m.bool(p.auskunftssperre ?? false, '$.person.auskunftssperre', '/person/auskunftssperre'),
+      familienstand: m.code(
+        LISTS.familienstand,
+        p.familienstand,
+        '$.person.familienstand',
+        '/person/familienstand',
+      ),
+      auskunftssperre: m.bool(
+        p.auskunftssperre ?? false,
+        '$.person.auskunftssperre',
+        '/person/auskunftssperre',
+      ),
     },
     'wohnung.neu': anschrift(m, doc.neueAnschrift, '$.neueAnschrift', '/wohnung.neu'),
     'wohnung.bisher': anschrift(m, doc.bisherigeAnschrift, '$.bisherigeAnschrift', '/wohnung.bisher'),
@@ -111,10 +136,16 @@ function decode0203(m: Mapper, doc: Json, context: AdapterContext): Auswertung02
     version: '25.11',
     ...PRODUKT,
     test: m.bool(obj(doc.vorgang).test ?? false, '$.vorgang.test', '/test'),
-    'nachrichtenkopf.g2g': { ...k, referenzUUID: k.referenzUUID ?? m.text(undefined, '$.vorgang.bezugId', '/nachrichtenkopf.g2g/referenzUUID') },
+    'nachrichtenkopf.g2g': {
+      ...k,
+      referenzUUID:
+        k.referenzUUID ?? m.text(undefined, '$.vorgang.bezugId', '/nachrichtenkopf.g2g/referenzUUID'),
+    },
     ergebnis: m.code(LISTS.auswertungsergebnis, ergebnis.code, '$.ergebnis.code', '/ergebnis'),
     fortschreibungsdatum:
-      ergebnis.datum === undefined ? undefined : m.date(ergebnis.datum, '$.ergebnis.datum', '/fortschreibungsdatum', 'iso'),
+      ergebnis.datum === undefined
+        ? undefined
+        : m.date(ergebnis.datum, '$.ergebnis.datum', '/fortschreibungsdatum', 'iso'),
     hinweis: m.optionalText(ergebnis.hinweis, '$.ergebnis.hinweis', '/hinweis'),
   };
 }
@@ -158,10 +189,18 @@ export default defineAdapter({
   decode(input, context) {
     const doc = obj(parseJson(input.body));
     const m = new Mapper();
-    const art = m.text(obj(doc.vorgang).art, '$.vorgang.art', '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp/code');
+    const art = m.text(
+      obj(doc.vorgang).art,
+      '$.vorgang.art',
+      '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp/code',
+    );
     const name = ART_TO_TYPE[art];
     if (!name) {
-      m.fail('$.vorgang.art', '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp/code', `unknown Vorgangsart ${JSON.stringify(art)}; expected one of ${Object.keys(ART_TO_TYPE).join(', ')}`);
+      m.fail(
+        '$.vorgang.art',
+        '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp/code',
+        `unknown Vorgangsart ${JSON.stringify(art)}; expected one of ${Object.keys(ART_TO_TYPE).join(', ')}`,
+      );
       return m.finish([]);
     }
     const message = name.endsWith('0201') ? decode0201(m, doc, context) : decode0203(m, doc, context);

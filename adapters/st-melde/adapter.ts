@@ -5,27 +5,61 @@
  * below are the whole translation table; both directions use them.
  */
 import type { XoevMessage } from '../../standards/catalogue.ts';
-import { header } from '../../standards/xoev/message.ts';
 import type { Auswertung0203, Rueckmeldung0201 } from '../../standards/xmeld/25.11/schema.ts';
 import { LISTS } from '../../standards/xmeld/25.11/schema.ts';
+import { header } from '../../standards/xoev/message.ts';
 import { type Adapter, type AdapterContext, defineAdapter } from '../sdk/adapter.ts';
 import { buildXmlDialect, parseXmlDialect, type XmlNode } from '../sdk/formats/xml-dialect.ts';
 import { invert, Mapper, toGermanDate } from '../sdk/mapper.ts';
 
 const NAMESPACE = 'urn:st-melde:schnittstelle:3';
-const PRODUKT = { produkt: 'st-melde', produkthersteller: 'Land Sachsen-Anhalt (fiktiv)', produktversion: '3.2.7' };
+const PRODUKT = {
+  produkt: 'st-melde',
+  produkthersteller: 'Land Sachsen-Anhalt (fiktiv)',
+  produktversion: '3.2.7',
+};
 
 export const GESCHLECHT: Record<string, string> = { '1': 'm', '2': 'w', '3': 'd', '4': 'x' };
 export const FAMILIENSTAND: Record<string, string> = {
-  led: 'LD', verh: 'VH', verw: 'VW', gesch: 'GS', aufg: 'EA', lp: 'LP', lpv: 'LV', lpa: 'LA', unb: 'NB',
+  led: 'LD',
+  verh: 'VH',
+  verw: 'VW',
+  gesch: 'GS',
+  aufg: 'EA',
+  lp: 'LP',
+  lpv: 'LV',
+  lpa: 'LA',
+  unb: 'NB',
 };
 export const STAAT: Record<string, string> = {
-  DE: '000', AL: '121', BE: '124', BG: '125', DK: '126', FR: '129', GR: '134', IT: '137', NL: '148', AT: '151',
-  PL: '152', RO: '154', RU: '160', TR: '163', CZ: '164', UA: '166', US: '368', AF: '423', IQ: '461', SY: '475',
-  XX: '996', XS: '997',
+  DE: '000',
+  AL: '121',
+  BE: '124',
+  BG: '125',
+  DK: '126',
+  FR: '129',
+  GR: '134',
+  IT: '137',
+  NL: '148',
+  AT: '151',
+  PL: '152',
+  RO: '154',
+  RU: '160',
+  TR: '163',
+  CZ: '164',
+  UA: '166',
+  US: '368',
+  AF: '423',
+  IQ: '461',
+  SY: '475',
+  XX: '996',
+  XS: '997',
 };
 export const ERGEBNIS: Record<string, string> = {
-  FORTGESCHRIEBEN: '01', FORTGESCHRIEBEN_ABW: '02', NICHT_GEFUNDEN: '03', ABGELEHNT: '04',
+  FORTGESCHRIEBEN: '01',
+  FORTGESCHRIEBEN_ABW: '02',
+  NICHT_GEFUNDEN: '03',
+  ABGELEHNT: '04',
 };
 const ART: Record<string, string> = {
   'RM-ANM': 'rueckmeldung.anmeldunginland.0201',
@@ -59,9 +93,17 @@ function anschrift(m: Mapper, value: unknown, field: string, pointer: string): A
       hausnummer: m.optionalText(v.HausNr, `${field}/HausNr`, `${pointer}/anschrift/hausnummer`),
       postleitzahl: m.text(v.PLZ, `${field}/PLZ`, `${pointer}/anschrift/postleitzahl`),
       wohnort: m.text(v.Ort, `${field}/Ort`, `${pointer}/anschrift/wohnort`),
-      gemeindeschluessel: m.code(LISTS.ags, v['@Gemeinde'], `${field}/@Gemeinde`, `${pointer}/anschrift/gemeindeschluessel`),
+      gemeindeschluessel: m.code(
+        LISTS.ags,
+        v['@Gemeinde'],
+        `${field}/@Gemeinde`,
+        `${pointer}/anschrift/gemeindeschluessel`,
+      ),
     },
-    einzugsdatum: v.Einzug === undefined ? undefined : m.date(v.Einzug, `${field}/Einzug`, `${pointer}/einzugsdatum`, 'de'),
+    einzugsdatum:
+      v.Einzug === undefined
+        ? undefined
+        : m.date(v.Einzug, `${field}/Einzug`, `${pointer}/einzugsdatum`, 'de'),
   };
 }
 
@@ -71,8 +113,20 @@ function kopf(m: Mapper, root: XmlNode, code: string, context: AdapterContext) {
   return {
     'identifikation.nachricht': {
       nachrichtenUUID:
-        id === undefined ? context.newUUID() : m.text(id, '/MeldeVorgang/Kopf/VorgangsID', '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID').toLowerCase(),
-      nachrichtentyp: { listURI: LISTS.nachrichtentyp.listURI, listVersionID: LISTS.nachrichtentyp.listVersionID, code },
+        id === undefined
+          ? context.newUUID()
+          : m
+              .text(
+                id,
+                '/MeldeVorgang/Kopf/VorgangsID',
+                '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID',
+              )
+              .toLowerCase(),
+      nachrichtentyp: {
+        listURI: LISTS.nachrichtentyp.listURI,
+        listVersionID: LISTS.nachrichtentyp.listVersionID,
+        code,
+      },
       erstellungszeitpunkt: context.now().toISOString(),
     },
     leser: behoerde(m, k.Empfaenger, '/MeldeVorgang/Kopf/Empfaenger', '/nachrichtenkopf.g2g/leser'),
@@ -92,14 +146,20 @@ function decode0201(m: Mapper, root: XmlNode, context: AdapterContext): Rueckmel
   const e = node(root.Einwohner);
   const f = '/MeldeVorgang/Einwohner';
   const staaten = Array.isArray(e.Staatsang) ? e.Staatsang : [];
-  if (staaten.length === 0) m.fail(`${f}/Staatsang`, '/person/staatsangehoerigkeit', 'at least one is required');
+  if (staaten.length === 0)
+    m.fail(`${f}/Staatsang`, '/person/staatsangehoerigkeit', 'at least one is required');
   return {
     standard: 'XMeld',
     version: '25.11',
     ...PRODUKT,
     test: testFlag(m, root),
     'nachrichtenkopf.g2g': kopf(m, root, '0201', context),
-    anmeldedatum: m.date(node(root.Anmeldung)['@Datum'], '/MeldeVorgang/Anmeldung/@Datum', '/anmeldedatum', 'de'),
+    anmeldedatum: m.date(
+      node(root.Anmeldung)['@Datum'],
+      '/MeldeVorgang/Anmeldung/@Datum',
+      '/anmeldedatum',
+      'de',
+    ),
     person: {
       familienname: m.text(e.Name, `${f}/Name`, '/person/familienname'),
       geburtsname: m.optionalText(e.Geburtsname, `${f}/Geburtsname`, '/person/geburtsname'),
@@ -113,7 +173,13 @@ function decode0201(m: Mapper, root: XmlNode, context: AdapterContext): Rueckmel
       staatsangehoerigkeit: staaten.map((s, i) =>
         m.code(LISTS.staat, s, `${f}/Staatsang[${i + 1}]`, `/person/staatsangehoerigkeit/${i}`, STAAT),
       ),
-      familienstand: m.code(LISTS.familienstand, e.FamStand, `${f}/FamStand`, '/person/familienstand', FAMILIENSTAND),
+      familienstand: m.code(
+        LISTS.familienstand,
+        e.FamStand,
+        `${f}/FamStand`,
+        '/person/familienstand',
+        FAMILIENSTAND,
+      ),
       auskunftssperre: m.bool(e.Sperre ?? 'N', `${f}/Sperre`, '/person/auskunftssperre', ['J'], ['N']),
     },
     'wohnung.neu': anschrift(m, root.AnschriftNeu, '/MeldeVorgang/AnschriftNeu', '/wohnung.neu'),
@@ -131,11 +197,21 @@ function decode0203(m: Mapper, root: XmlNode, context: AdapterContext): Auswertu
     test: testFlag(m, root),
     'nachrichtenkopf.g2g': {
       ...k,
-      referenzUUID: k.referenzUUID ?? m.text(undefined, '/MeldeVorgang/Kopf/BezugID', '/nachrichtenkopf.g2g/referenzUUID'),
+      referenzUUID:
+        k.referenzUUID ??
+        m.text(undefined, '/MeldeVorgang/Kopf/BezugID', '/nachrichtenkopf.g2g/referenzUUID'),
     },
-    ergebnis: m.code(LISTS.auswertungsergebnis, a['@Ergebnis'], '/MeldeVorgang/Auswertung/@Ergebnis', '/ergebnis', ERGEBNIS),
+    ergebnis: m.code(
+      LISTS.auswertungsergebnis,
+      a['@Ergebnis'],
+      '/MeldeVorgang/Auswertung/@Ergebnis',
+      '/ergebnis',
+      ERGEBNIS,
+    ),
     fortschreibungsdatum:
-      a['@Datum'] === undefined ? undefined : m.date(a['@Datum'], '/MeldeVorgang/Auswertung/@Datum', '/fortschreibungsdatum', 'de'),
+      a['@Datum'] === undefined
+        ? undefined
+        : m.date(a['@Datum'], '/MeldeVorgang/Auswertung/@Datum', '/fortschreibungsdatum', 'de'),
     hinweis: m.optionalText(text(root.Auswertung), '/MeldeVorgang/Auswertung', '/hinweis'),
   };
 }
@@ -148,7 +224,10 @@ const ART_OUT = invert(ART);
 
 function nativeKopf(message: XoevMessage): XmlNode {
   const h = header(message);
-  const b = (x: { kennung: string; name: string }) => ({ '@Gemeinde': x.kennung.replace(/^ags:/, ''), '#text': x.name });
+  const b = (x: { kennung: string; name: string }) => ({
+    '@Gemeinde': x.kennung.replace(/^ags:/, ''),
+    '#text': x.name,
+  });
   return {
     VorgangsID: h['identifikation.nachricht'].nachrichtenUUID,
     BezugID: h.referenzUUID,
@@ -174,7 +253,8 @@ export default defineAdapter({
     id: 'st-melde',
     title: 'Meldewesen Sachsen-Anhalt',
     land: 'ST',
-    format: 'Legacy XML dialect "Schnittstelle 3" (UTF-8): German element names, TT.MM.JJJJ dates, own code tables',
+    format:
+      'Legacy XML dialect "Schnittstelle 3" (UTF-8): German element names, TT.MM.JJJJ dates, own code tables',
     decodes: { contentTypes: ['application/xml', 'text/xml'], messageTypes: Object.values(ART) },
     encodes: { contentType: 'application/xml', messageTypes: Object.values(ART) },
   },
@@ -184,18 +264,34 @@ export default defineAdapter({
     const m = new Mapper();
     const root = node(doc.MeldeVorgang);
     if (!doc.MeldeVorgang) m.fail('/', '/', 'root element MeldeVorgang is missing');
-    const art = m.text(root['@Art'], '/MeldeVorgang/@Art', '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp/code');
+    const art = m.text(
+      root['@Art'],
+      '/MeldeVorgang/@Art',
+      '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp/code',
+    );
     const name = ART[art];
     if (!name) {
-      if (art) m.fail('/MeldeVorgang/@Art', '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp/code', `unknown Art ${JSON.stringify(art)}; expected ${Object.keys(ART).join(' or ')}`);
+      if (art)
+        m.fail(
+          '/MeldeVorgang/@Art',
+          '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp/code',
+          `unknown Art ${JSON.stringify(art)}; expected ${Object.keys(ART).join(' or ')}`,
+        );
       return m.finish([]);
     }
     const message = name.endsWith('0201') ? decode0201(m, root, context) : decode0203(m, root, context);
-    return m.finish([{ spec: context.messageType('xmeld', '25.11', name), message, nativeRef: '/MeldeVorgang' }]);
+    return m.finish([
+      { spec: context.messageType('xmeld', '25.11', name), message, nativeRef: '/MeldeVorgang' },
+    ]);
   },
 
   encode(message, spec) {
-    const root: XmlNode = { '@xmlns': NAMESPACE, '@Art': ART_OUT[spec.name], '@Version': '3.2', Kopf: nativeKopf(message) };
+    const root: XmlNode = {
+      '@xmlns': NAMESPACE,
+      '@Art': ART_OUT[spec.name],
+      '@Version': '3.2',
+      Kopf: nativeKopf(message),
+    };
     if (spec.name === 'rueckmeldung.anmeldunginland.0201') {
       const msg = message as unknown as Rueckmeldung0201;
       const p = msg.person;

@@ -33,8 +33,8 @@
  * chains in an export carries no meaning (only the order within a chain is protected).
  */
 import { hash as nodeHash } from 'node:crypto';
-import { AUDIT_EVENT_KINDS } from '../ports/audit-store.ts';
 import type { AuditEntry, AuditEventInput, ChainHead } from '../ports/audit-store.ts';
+import { AUDIT_EVENT_KINDS } from '../ports/audit-store.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
 

@@ -12,7 +12,10 @@ const program = new Command('gw')
   .description('Länder gateway: XÖV-style messages between the IT systems of the Länder')
   .showHelpAfterError();
 
-program.command('start').description('start the gateway (embedded default: SQLite bus and audit log)').action(startCommand);
+program
+  .command('start')
+  .description('start the gateway (embedded default: SQLite bus and audit log)')
+  .action(startCommand);
 
 program
   .command('send')
@@ -24,11 +27,15 @@ program
 
 program
   .command('demo')
-  .description('play the demo flow end to end against the running gateway; exit 0 only if everything arrived verified')
+  .description(
+    'play the demo flow end to end against the running gateway; exit 0 only if everything arrived verified',
+  )
   .option('--timeout <ms>', 'how long to wait for each delivery', '20000')
   .action((options: { timeout: string }) => demoCommand({ timeoutMs: Number(options.timeout) }));
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`gw: ${isGatewayError(error) ? `${error.code}: ${error.message}` : (error as Error).stack}\n`);
+  process.stderr.write(
+    `gw: ${isGatewayError(error) ? `${error.code}: ${error.message}` : (error as Error).stack}\n`,
+  );
   process.exit(isGatewayError(error) && error.code === 'GW_ERR_CONFIG_INVALID' ? 78 : 1);
 });

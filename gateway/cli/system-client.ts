@@ -28,7 +28,12 @@ export class SystemClient {
   }
 
   /** The client of `systemId`, with the certificate the gateway issued into `<dataDir>/pki/systems/`. */
-  static forSystem(baseUrl: string, dataDir: string, systemId: string | null, options?: { connections?: number }): SystemClient {
+  static forSystem(
+    baseUrl: string,
+    dataDir: string,
+    systemId: string | null,
+    options?: { connections?: number },
+  ): SystemClient {
     const pki = path.join(dataDir, 'pki');
     const caPem = readFileSync(path.join(pki, 'ca.crt'), 'utf8');
     if (!systemId) return new SystemClient(baseUrl, { caPem }, options);
@@ -49,7 +54,12 @@ export class SystemClient {
     body?: Buffer | string,
     headers: Record<string, string> = {},
   ): Promise<ClientResponse<T>> {
-    const response = await request(`${this.baseUrl}${urlPath}`, { method, body, headers, dispatcher: this.agent });
+    const response = await request(`${this.baseUrl}${urlPath}`, {
+      method,
+      body,
+      headers,
+      dispatcher: this.agent,
+    });
     const text = await response.body.text();
     const type = String(response.headers['content-type'] ?? '');
     return {

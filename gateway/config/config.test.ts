@@ -1,5 +1,5 @@
-import path from 'node:path';
 import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/support/gateway.ts';
 import { loadConfig } from './load.ts';
@@ -13,8 +13,18 @@ describe('configuration', () => {
   });
 
   it('reads the environment', () => {
-    const config = loadConfig({ GATEWAY_DATA_DIR: '/tmp/x', GATEWAY_PORT: '9443', GATEWAY_BUS: 'kafka', KAFKA_BROKERS: 'a:1, b:2' });
-    expect(config).toMatchObject({ dataDir: '/tmp/x', port: 9443, bus: { kind: 'kafka' }, kafka: { brokers: ['a:1', 'b:2'] } });
+    const config = loadConfig({
+      GATEWAY_DATA_DIR: '/tmp/x',
+      GATEWAY_PORT: '9443',
+      GATEWAY_BUS: 'kafka',
+      KAFKA_BROKERS: 'a:1, b:2',
+    });
+    expect(config).toMatchObject({
+      dataDir: '/tmp/x',
+      port: 9443,
+      bus: { kind: 'kafka' },
+      kafka: { brokers: ['a:1', 'b:2'] },
+    });
   });
 
   it('reads a file and lets the environment override it', () => {

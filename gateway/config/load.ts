@@ -28,13 +28,19 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
  * Reads the optional file named by GATEWAY_CONFIG (YAML or JSON), overlays the environment, and
  * validates. Fails with GW_ERR_CONFIG_INVALID naming each bad setting by its environment variable.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): ResolvedConfig {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Record<string, unknown> = {},
+): ResolvedConfig {
   let raw: Record<string, unknown> = {};
   if (env.GATEWAY_CONFIG) {
     try {
       raw = (YAML.parse(readFileSync(env.GATEWAY_CONFIG, 'utf8')) ?? {}) as Record<string, unknown>;
     } catch (error) {
-      throw new GatewayError('GW_ERR_CONFIG_INVALID', `GATEWAY_CONFIG=${env.GATEWAY_CONFIG}: ${(error as Error).message}`);
+      throw new GatewayError(
+        'GW_ERR_CONFIG_INVALID',
+        `GATEWAY_CONFIG=${env.GATEWAY_CONFIG}: ${(error as Error).message}`,
+      );
     }
   }
   for (const [variable, dotted] of Object.entries(ENV_SETTINGS)) {

@@ -5,7 +5,10 @@
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
-const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+const bool = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+]);
 
 export const ConfigSchema = z
   .object({
@@ -16,7 +19,11 @@ export const ConfigSchema = z
     publicUrl: z.url().optional(),
     contractsDir: z.string().min(1).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    bodyLimitBytes: z.coerce.number().int().positive().default(1024 * 1024),
+    bodyLimitBytes: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024),
     bus: z
       .object({
         kind: z.enum(['sqlite', 'kafka']).default('sqlite'),
@@ -31,9 +38,17 @@ export const ConfigSchema = z
         brokers: z
           .string()
           .default('127.0.0.1:9092')
-          .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean)),
+          .transform((s) =>
+            s
+              .split(',')
+              .map((b) => b.trim())
+              .filter(Boolean),
+          ),
         clientId: z.string().default('laender-gateway'),
-        topicPrefix: z.string().regex(/^[a-zA-Z0-9._-]+$/).default('gw'),
+        topicPrefix: z
+          .string()
+          .regex(/^[a-zA-Z0-9._-]+$/)
+          .default('gw'),
         replicationFactor: z.coerce.number().int().min(1).default(1),
         ssl: bool.default(false),
         saslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
@@ -48,7 +63,11 @@ export const ConfigSchema = z
         /** Encrypts the gateway's private keys at rest (PKCS#8). Unset: a random one is kept in dataDir/pki/passphrase (mode 0600). */
         keyPassphrase: z.string().min(12).optional(),
         signingAlgorithm: z.enum(['rsa-sha256', 'ecdsa-p256-sha256']).default('rsa-sha256'),
-        rsaBits: z.coerce.number().int().refine((b) => b === 2048 || b === 3072, 'must be 2048 or 3072').default(2048),
+        rsaBits: z.coerce
+          .number()
+          .int()
+          .refine((b) => b === 2048 || b === 3072, 'must be 2048 or 3072')
+          .default(2048),
       })
       .prefault({}),
     delivery: z

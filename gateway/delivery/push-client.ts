@@ -23,7 +23,12 @@ export class PushClient {
     });
   }
 
-  async push(url: string, body: Buffer, contentType: string, headers: Record<string, string>): Promise<PushResult> {
+  async push(
+    url: string,
+    body: Buffer,
+    contentType: string,
+    headers: Record<string, string>,
+  ): Promise<PushResult> {
     try {
       const response = await request(url, {
         method: 'POST',
@@ -34,7 +39,11 @@ export class PushClient {
       // Drain so the connection can be reused; the receiver's answer body carries no meaning.
       await response.body.dump({ limit: 64 * 1024 });
       const ok = response.statusCode >= 200 && response.statusCode < 300;
-      return { ok, status: response.statusCode, detail: ok ? 'accepted by receiver' : `receiver answered ${response.statusCode}` };
+      return {
+        ok,
+        status: response.statusCode,
+        detail: ok ? 'accepted by receiver' : `receiver answered ${response.statusCode}`,
+      };
     } catch (error) {
       return { ok: false, status: 0, detail: (error as Error).message };
     }

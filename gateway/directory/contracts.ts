@@ -21,7 +21,9 @@ export const ContractSchema = z
       .array(
         z
           .object({
-            from: z.object({ systems: z.array(z.string()).min(1), authorities: z.array(Pattern).min(1) }).strict(),
+            from: z
+              .object({ systems: z.array(z.string()).min(1), authorities: z.array(Pattern).min(1) })
+              .strict(),
             to: z.array(Pattern).min(1),
             messageTypes: z.array(z.string().min(1)).min(1),
           })
@@ -51,12 +53,17 @@ export class Contracts {
   constructor(readonly contracts: Contract[]) {}
 
   static fromDirectory(dir: string): Contracts {
-    const files = readdirSync(dir).filter((f) => f.endsWith('.contract.yaml')).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.contract.yaml'))
+      .sort();
     const contracts = files.map((file) => {
       const parsed = ContractSchema.safeParse(YAML.parse(readFileSync(path.join(dir, file), 'utf8')));
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
-        throw new GatewayError('GW_ERR_CONFIG_INVALID', `${file}: /${issue.path.join('/')}: ${issue.message}`);
+        throw new GatewayError(
+          'GW_ERR_CONFIG_INVALID',
+          `${file}: /${issue.path.join('/')}: ${issue.message}`,
+        );
       }
       return parsed.data;
     });

@@ -1,10 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { contractsWith, tempDir } from '../../test/support/gateway.ts';
 import { REPO_ROOT } from '../config/load.ts';
 import { Contracts } from './contracts.ts';
 import { Directory } from './directory.ts';
-import { contractsWith, tempDir } from '../../test/support/gateway.ts';
 
 const contractsDir = path.join(REPO_ROOT, 'contracts');
 
@@ -32,7 +32,9 @@ describe('directory', () => {
   });
 
   it('refuses an invalid directory file, naming the field', () => {
-    const dir = contractsWith((systems) => systems.map((s) => ({ ...s, delivery: { mode: 'push', url: 'http://insecure.example/' } }) as never));
+    const dir = contractsWith((systems) =>
+      systems.map((s) => ({ ...s, delivery: { mode: 'push', url: 'http://insecure.example/' } }) as never),
+    );
     expect(() => Directory.fromFile(path.join(dir, 'directory.yaml'))).toThrow(/systems\/0\/delivery\/url/);
   });
 });

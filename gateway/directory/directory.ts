@@ -20,7 +20,9 @@ export const SystemEntrySchema = z
       z.object({ mode: z.literal('pull') }).strict(),
       z.object({ mode: z.literal('push'), url: z.url({ protocol: /^https$/ }) }).strict(),
     ]),
-    accepts: z.array(z.object({ standard: z.string(), versions: z.array(z.string()).min(1) }).strict()).min(1),
+    accepts: z
+      .array(z.object({ standard: z.string(), versions: z.array(z.string()).min(1) }).strict())
+      .min(1),
   })
   .strict();
 export type SystemEntry = z.infer<typeof SystemEntrySchema>;
@@ -43,7 +45,10 @@ export class Directory {
     const parsed = DirectoryFileSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new GatewayError('GW_ERR_CONFIG_INVALID', `${path.basename(file)}: /${issue.path.join('/')}: ${issue.message}`);
+      throw new GatewayError(
+        'GW_ERR_CONFIG_INVALID',
+        `${path.basename(file)}: /${issue.path.join('/')}: ${issue.message}`,
+      );
     }
     return new Directory(parsed.data.systems);
   }

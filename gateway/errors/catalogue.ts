@@ -11,22 +11,49 @@ export const ERRORS = {
   GW_ERR_MAPPING_FAILED: { status: 422, title: 'The native payload cannot be mapped to the standard' },
   GW_ERR_SCHEMA_INVALID: { status: 422, title: 'The message violates the schema of its standard' },
   GW_ERR_CODE_NOT_IN_LIST: { status: 422, title: 'A coded value is not on its code list' },
-  GW_ERR_UNKNOWN_STANDARD: { status: 422, title: 'The standard, version or message type is not in the catalogue' },
-  GW_ERR_DUPLICATE_MESSAGE: { status: 409, title: 'A message with this nachrichtenUUID was already accepted' },
-  GW_ERR_UNKNOWN_RECEIVER: { status: 422, title: 'No system in the directory serves the receiving authority' },
+  GW_ERR_UNKNOWN_STANDARD: {
+    status: 422,
+    title: 'The standard, version or message type is not in the catalogue',
+  },
+  GW_ERR_DUPLICATE_MESSAGE: {
+    status: 409,
+    title: 'A message with this nachrichtenUUID was already accepted',
+  },
+  GW_ERR_UNKNOWN_RECEIVER: {
+    status: 422,
+    title: 'No system in the directory serves the receiving authority',
+  },
   GW_ERR_UNKNOWN_SYSTEM: { status: 404, title: 'The system is not in the directory' },
-  GW_ERR_VERSION_NOT_ACCEPTED: { status: 422, title: 'The receiving system does not accept this standard version' },
-  GW_ERR_SENDER_AUTHORITY: { status: 403, title: 'The authenticated system does not serve the sending authority' },
-  GW_ERR_CONTRACT_VIOLATION: { status: 403, title: 'No contract allows this sender to send this message to this receiver' },
-  GW_ERR_CLIENT_CERT_REQUIRED: { status: 401, title: 'A client certificate issued by the gateway CA is required' },
+  GW_ERR_VERSION_NOT_ACCEPTED: {
+    status: 422,
+    title: 'The receiving system does not accept this standard version',
+  },
+  GW_ERR_SENDER_AUTHORITY: {
+    status: 403,
+    title: 'The authenticated system does not serve the sending authority',
+  },
+  GW_ERR_CONTRACT_VIOLATION: {
+    status: 403,
+    title: 'No contract allows this sender to send this message to this receiver',
+  },
+  GW_ERR_CLIENT_CERT_REQUIRED: {
+    status: 401,
+    title: 'A client certificate issued by the gateway CA is required',
+  },
   GW_ERR_CLIENT_CERT_FORBIDDEN: { status: 403, title: 'The client certificate does not name this system' },
   GW_ERR_FORBIDDEN: { status: 403, title: 'The caller may not access this resource' },
   GW_ERR_NOT_FOUND: { status: 404, title: 'The resource does not exist or is not visible to the caller' },
   GW_ERR_BUS_UNAVAILABLE: { status: 503, title: 'The message bus is unavailable; nothing was accepted' },
   GW_ERR_NOT_READY: { status: 503, title: 'The gateway is not ready' },
   GW_ERR_SIGNATURE_INVALID: { status: 422, title: 'The XML signature is invalid' },
-  GW_ERR_XML_FORBIDDEN_CONSTRUCT: { status: 400, title: 'The XML contains a forbidden construct (DOCTYPE, entity, processing instruction)' },
-  GW_ERR_XML_LIMIT_EXCEEDED: { status: 400, title: 'The XML exceeds a structural limit (nesting depth, attributes per element)' },
+  GW_ERR_XML_FORBIDDEN_CONSTRUCT: {
+    status: 400,
+    title: 'The XML contains a forbidden construct (DOCTYPE, entity, processing instruction)',
+  },
+  GW_ERR_XML_LIMIT_EXCEEDED: {
+    status: 400,
+    title: 'The XML exceeds a structural limit (nesting depth, attributes per element)',
+  },
   GW_ERR_INTERNAL: { status: 500, title: 'Internal error' },
   GW_ERR_CONFIG_INVALID: { status: 500, title: 'The configuration is invalid' },
 } as const satisfies Record<string, { status: number; title: string }>;

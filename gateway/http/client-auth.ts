@@ -31,11 +31,18 @@ export function callerSystem(request: FastifyRequest, resolve: CertificateResolv
 }
 
 /** The caller must present a certificate naming exactly `systemId`. */
-export function requireSystem(request: FastifyRequest, resolve: CertificateResolver, systemId: string): CallerSystem {
+export function requireSystem(
+  request: FastifyRequest,
+  resolve: CertificateResolver,
+  systemId: string,
+): CallerSystem {
   const caller = callerSystem(request, resolve);
   if (!caller) throw new GatewayError('GW_ERR_CLIENT_CERT_REQUIRED');
   if (caller.systemId !== systemId) {
-    throw new GatewayError('GW_ERR_CLIENT_CERT_FORBIDDEN', `the certificate names ${caller.systemId}, not ${systemId}`);
+    throw new GatewayError(
+      'GW_ERR_CLIENT_CERT_FORBIDDEN',
+      `the certificate names ${caller.systemId}, not ${systemId}`,
+    );
   }
   return caller;
 }

@@ -3,7 +3,7 @@
  * `code` from the catalogue and, where a field is at fault, a JSON pointer to it.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type ErrorCode, ERRORS, GatewayError } from '../errors/catalogue.ts';
+import { ERRORS, type ErrorCode, GatewayError } from '../errors/catalogue.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
@@ -26,7 +26,8 @@ export function toGatewayError(error: unknown): GatewayError {
       return new GatewayError('GW_ERR_MALFORMED_PAYLOAD', e.message);
   }
   if (e.validation) return new GatewayError('GW_ERR_BAD_REQUEST', e.message);
-  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new GatewayError('GW_ERR_BAD_REQUEST', e.message);
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
+    return new GatewayError('GW_ERR_BAD_REQUEST', e.message);
   return new GatewayError('GW_ERR_INTERNAL', 'internal error', { cause: error });
 }
 
@@ -36,7 +37,10 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
     title: ERRORS[error.code].title,
     status: error.status,
     // Internal errors never leak their message: it may carry paths or personal data.
-    detail: error.code === 'GW_ERR_INTERNAL' ? 'internal error; the request id identifies it in the logs' : error.message,
+    detail:
+      error.code === 'GW_ERR_INTERNAL'
+        ? 'internal error; the request id identifies it in the logs'
+        : error.message,
     instance: request.url,
     code: error.code,
     requestId: request.id,

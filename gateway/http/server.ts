@@ -10,7 +10,7 @@ import { GatewayError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { auditedErrors } from '../pipeline/ingress.ts';
-import { callerSystem, type CertificateResolver } from './client-auth.ts';
+import { type CertificateResolver, callerSystem } from './client-auth.ts';
 import { sendProblem, toGatewayError } from './problem.ts';
 
 export interface HttpServerOptions {
@@ -48,7 +48,11 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
 
   app.addHook('onResponse', async (request, reply) => {
     options.metrics.httpRequestSeconds.observe(
-      { route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) },
+      {
+        route: request.routeOptions.url ?? 'unmatched',
+        method: request.method,
+        status: String(reply.statusCode),
+      },
       reply.elapsedTime / 1000,
     );
   });
@@ -75,7 +79,11 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   });
 
   app.setNotFoundHandler(async (request, reply) =>
-    sendProblem(request, reply, new GatewayError('GW_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)),
+    sendProblem(
+      request,
+      reply,
+      new GatewayError('GW_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
+    ),
   );
 
   for (const routes of options.routes) await app.register(routes);

@@ -3,11 +3,15 @@
  * the message id is on every such line. Payloads, personal data and keys are never logged; the
  * redaction list is a second line of defence, not the first.
  */
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
-export function createLogger(options: { level: string; name?: string; destination?: pino.DestinationStream }): Logger {
+export function createLogger(options: {
+  level: string;
+  name?: string;
+  destination?: pino.DestinationStream;
+}): Logger {
   return pino(
     {
       name: options.name ?? 'gateway',

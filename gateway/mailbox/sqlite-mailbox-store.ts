@@ -78,7 +78,8 @@ export class SqliteMailboxStore implements MailboxStore {
   async putIfNew(item: InboxItem): Promise<boolean> {
     // The ledger row and the inbox row commit together: a crash leaves both or neither.
     return this.db.transaction(() => {
-      const fresh = this.stmts.markDelivered.run(item.systemId, item.messageId, 'pull', item.createdAt).changes === 1;
+      const fresh =
+        this.stmts.markDelivered.run(item.systemId, item.messageId, 'pull', item.createdAt).changes === 1;
       if (fresh) this.stmts.insertInbox.run(item);
       return fresh;
     })();

@@ -6,6 +6,7 @@
  */
 import type { AdapterContext } from '../../adapters/sdk/adapter.ts';
 import type { AdapterRegistry } from '../../adapters/sdk/registry.ts';
+import type { XoevMessage } from '../../standards/catalogue.ts';
 import { catalogue } from '../../standards/index.ts';
 import { header } from '../../standards/xoev/message.ts';
 import { fromElement, validateMessage } from '../../standards/xoev/xml-codec.ts';
@@ -104,8 +105,9 @@ export class DeliveryWorker {
     }
     const root = verified.root;
     const spec = catalogue.byRoot(root.namespaceURI ?? '', root.localName ?? '');
-    if (!spec) throw new PoisonRecord(`no catalogued message type for {${root.namespaceURI}}${root.localName}`);
-    let message;
+    if (!spec)
+      throw new PoisonRecord(`no catalogued message type for {${root.namespaceURI}}${root.localName}`);
+    let message: XoevMessage;
     try {
       message = validateMessage(spec, fromElement(spec, root));
     } catch (error) {

@@ -76,13 +76,22 @@ export class Ingress {
     let messageIds: string[] = [];
     try {
       const system = deps.directory().system(request.systemId);
-      if (!system) throw new GatewayError('GW_ERR_UNKNOWN_SYSTEM', `system ${request.systemId} is not in the directory`);
+      if (!system)
+        throw new GatewayError('GW_ERR_UNKNOWN_SYSTEM', `system ${request.systemId} is not in the directory`);
       const adapter = deps.adapters.get(system.adapter);
-      if (!adapter) throw new GatewayError('GW_ERR_INTERNAL', `adapter ${system.adapter} of ${system.id} is not installed`);
+      if (!adapter)
+        throw new GatewayError(
+          'GW_ERR_INTERNAL',
+          `adapter ${system.adapter} of ${system.id} is not installed`,
+        );
       this.checkMediaType(adapter, request.contentType);
 
-      const decoded = adapter.decode({ body: request.body, contentType: mediaType(request.contentType) }, deps.adapterContext);
-      if (decoded.length === 0) throw new GatewayError('GW_ERR_MAPPING_FAILED', 'the payload contains no message');
+      const decoded = adapter.decode(
+        { body: request.body, contentType: mediaType(request.contentType) },
+        deps.adapterContext,
+      );
+      if (decoded.length === 0)
+        throw new GatewayError('GW_ERR_MAPPING_FAILED', 'the payload contains no message');
       const routed = decoded.map((d) => this.route(system, d, decoded.length > 1, request.body.length));
       messageIds = routed.map((r) => header(r.message)['identifikation.nachricht'].nachrichtenUUID);
       await this.rejectReplays(messageIds);
@@ -120,7 +129,9 @@ export class Ingress {
       message = validateMessage(decoded.spec, decoded.message);
     } catch (error) {
       if (batch && error instanceof GatewayError) {
-        throw new GatewayError(error.code, `${decoded.nativeRef}: ${error.message}`, { errors: error.errors });
+        throw new GatewayError(error.code, `${decoded.nativeRef}: ${error.message}`, {
+          errors: error.errors,
+        });
       }
       throw error;
     }
@@ -128,9 +139,13 @@ export class Ingress {
     const sender = h.autor.kennung;
     const receiverAuthority = h.leser.kennung;
     if (!deps.directory().serves(system.id, sender)) {
-      throw new GatewayError('GW_ERR_SENDER_AUTHORITY', `${system.id} does not serve the sending authority ${sender}`, {
-        errors: [{ pointer: '/nachrichtenkopf.g2g/autor/kennung', detail: `not served by ${system.id}` }],
-      });
+      throw new GatewayError(
+        'GW_ERR_SENDER_AUTHORITY',
+        `${system.id} does not serve the sending authority ${sender}`,
+        {
+          errors: [{ pointer: '/nachrichtenkopf.g2g/autor/kennung', detail: `not served by ${system.id}` }],
+        },
+      );
     }
     const receiver = deps.directory().systemFor(receiverAuthority);
     if (!receiver) {
@@ -149,7 +164,11 @@ export class Ingress {
       throw new GatewayError(
         'GW_ERR_CONTRACT_VIOLATION',
         `no contract allows ${system.id} (${sender}) to send ${decoded.spec.name} to ${receiverAuthority}`,
-        { errors: [{ pointer: '/nachrichtenkopf.g2g/leser/kennung', detail: 'no contract covers this route' }] },
+        {
+          errors: [
+            { pointer: '/nachrichtenkopf.g2g/leser/kennung', detail: 'no contract covers this route' },
+          ],
+        },
       );
     }
     if (contract.requirements.maxBytes && bytes > contract.requirements.maxBytes) {
@@ -173,7 +192,12 @@ export class Ingress {
     for (const id of messageIds) {
       if (seen.has(id) || (await this.deps.alreadyAccepted(id))) {
         throw new GatewayError('GW_ERR_DUPLICATE_MESSAGE', `nachrichtenUUID ${id} was already accepted`, {
-          errors: [{ pointer: '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', detail: 'already used' }],
+          errors: [
+            {
+              pointer: '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID',
+              detail: 'already used',
+            },
+          ],
         });
       }
       seen.add(id);
@@ -219,10 +243,14 @@ export class Ingress {
       await deps.bus.publish(records);
     } catch (cause) {
       deps.logger.error({ err: cause, requestId: request.requestId }, 'bus publish failed; nothing accepted');
-      throw new GatewayError('GW_ERR_BUS_UNAVAILABLE', 'the message bus did not confirm the message; retry later', {
-        headers: { 'retry-after': '5' },
-        cause,
-      });
+      throw new GatewayError(
+        'GW_ERR_BUS_UNAVAILABLE',
+        'the message bus did not confirm the message; retry later',
+        {
+          headers: { 'retry-after': '5' },
+          cause,
+        },
+      );
     }
     await deps.audit.recordMany(
       sealed.flatMap((s) => {
@@ -246,7 +274,11 @@ export class Ingress {
     );
     for (const s of sealed) {
       deps.logger.info(
-        { messageId: header(s.message)['identifikation.nachricht'].nachrichtenUUID, type: s.spec.id, to: s.receiver.id },
+        {
+          messageId: header(s.message)['identifikation.nachricht'].nachrichtenUUID,
+          type: s.spec.id,
+          to: s.receiver.id,
+        },
         'message queued',
       );
     }

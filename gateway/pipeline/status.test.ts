@@ -26,18 +26,28 @@ describe('message status from the audit trail', () => {
   it('follows the lifecycle', () => {
     expect(messageView('m', trail('received', 'accepted', 'signed'))?.status).toBe('accepted');
     expect(messageView('m', trail('received', 'accepted', 'signed', 'queued'))?.status).toBe('queued');
-    expect(messageView('m', trail('received', 'accepted', 'signed', 'queued', 'delivery-attempted'))?.status).toBe('queued');
-    expect(messageView('m', trail('received', 'accepted', 'queued', 'delivered', 'acknowledged'))?.status).toBe('acknowledged');
+    expect(
+      messageView('m', trail('received', 'accepted', 'signed', 'queued', 'delivery-attempted'))?.status,
+    ).toBe('queued');
+    expect(
+      messageView('m', trail('received', 'accepted', 'queued', 'delivered', 'acknowledged'))?.status,
+    ).toBe('acknowledged');
   });
 
   it('never moves backwards when events arrive out of stage order', () => {
-    expect(messageView('m', trail('received', 'queued', 'delivered', 'delivery-attempted'))?.status).toBe('delivered');
+    expect(messageView('m', trail('received', 'queued', 'delivered', 'delivery-attempted'))?.status).toBe(
+      'delivered',
+    );
   });
 
   it('shows failures, and a replay after dead-lettering', () => {
     expect(messageView('m', trail('rejected'))?.status).toBe('rejected');
-    expect(messageView('m', trail('received', 'accepted', 'queued', 'dead-lettered'))?.status).toBe('dead-lettered');
-    expect(messageView('m', trail('received', 'queued', 'dead-lettered', 'replayed', 'delivered'))?.status).toBe('delivered');
+    expect(messageView('m', trail('received', 'accepted', 'queued', 'dead-lettered'))?.status).toBe(
+      'dead-lettered',
+    );
+    expect(
+      messageView('m', trail('received', 'queued', 'dead-lettered', 'replayed', 'delivered'))?.status,
+    ).toBe('delivered');
   });
 
   it('is undefined for an unknown message', () => {

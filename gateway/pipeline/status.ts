@@ -42,7 +42,13 @@ export interface MessageView {
   senderSystem: string | null;
   receiverSystem: string | null;
   digest: string | null;
-  history: { seq: number; time: string; event: AuditEventKind; actor: string; detail: Record<string, unknown> }[];
+  history: {
+    seq: number;
+    time: string;
+    event: AuditEventKind;
+    actor: string;
+    detail: Record<string, unknown>;
+  }[];
 }
 
 export function messageView(messageId: string, trail: AuditEntry[]): MessageView | undefined {
@@ -70,6 +76,12 @@ export function messageView(messageId: string, trail: AuditEntry[]): MessageView
     senderSystem: first((e) => e.senderSystem),
     receiverSystem: first((e) => e.receiverSystem),
     digest: first((e) => e.digest),
-    history: trail.map((e) => ({ seq: e.seq, time: e.time, event: e.kind, actor: e.actor, detail: e.detail })),
+    history: trail.map((e) => ({
+      seq: e.seq,
+      time: e.time,
+      event: e.kind,
+      actor: e.actor,
+      detail: e.detail,
+    })),
   };
 }

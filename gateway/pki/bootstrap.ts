@@ -17,7 +17,7 @@
  * certificate on disk always has its key). Creation runs under a lock directory so that several
  * gateway processes starting at once on one data directory do not create two CAs.
  */
-import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { type KeyObject, randomBytes, X509Certificate } from 'node:crypto';
 import {
   chmodSync,
   existsSync,

@@ -1,8 +1,8 @@
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { DOMParser } from '@xmldom/xmldom';
 import fc from 'fast-check';
-import * as xmldsig from 'xmldsigjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import * as xmldsig from 'xmldsigjs';
 import { GatewayError, isGatewayError } from '../errors/catalogue.ts';
 import { type CertificateAuthority, createCa, issueCertificate } from '../pki/ca.ts';
 import {

@@ -63,7 +63,10 @@ export function codeOf(list: CodeList) {
 }
 
 /** Builds a coded value, filling listURI/listVersionID from the list. Throws on codes not on the list. */
-export function codeValue(list: CodeList, code: string): { listURI: string; listVersionID: string; code: string } {
+export function codeValue(
+  list: CodeList,
+  code: string,
+): { listURI: string; listVersionID: string; code: string } {
   if (!list.has(code)) throw new Error(`code ${code} is not on ${list.listURI} ${list.listVersionID}`);
   return { listURI: list.listURI, listVersionID: list.listVersionID, code };
 }

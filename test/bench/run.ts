@@ -18,8 +18,8 @@ import { parseArgs } from 'node:util';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
 import { decryptPrivateKeyPem } from '../../gateway/pki/ca.ts';
-import { contractsWith, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
+import { contractsWith, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
 import { startPushReceiver } from '../support/push-receiver.ts';
 
 const { values } = parseArgs({
@@ -70,7 +70,9 @@ async function main(): Promise<void> {
     return 204;
   });
   const contractsDir = contractsWith((systems) =>
-    systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push' as const, url: receiver.url } } : s)),
+    systems.map((s) =>
+      s.id === 'st-melde' ? { ...s, delivery: { mode: 'push' as const, url: receiver.url } } : s,
+    ),
   );
 
   const gatewayPort = 20000 + Math.floor(Math.random() * 20000);
@@ -136,11 +138,22 @@ async function main(): Promise<void> {
     const seconds = Number(lastDelivery - started) / 1e9;
     latenciesMs.sort((a, b) => a - b);
     ingressMs.sort((a, b) => a - b);
-    const signCeiling = rawSignRate(decryptPrivateKeyPem(readFileSync(path.join(dataDir, 'pki', 'signing.key'), 'utf8'), TEST_PASSPHRASE));
+    const signCeiling = rawSignRate(
+      decryptPrivateKeyPem(readFileSync(path.join(dataDir, 'pki', 'signing.key'), 'utf8'), TEST_PASSPHRASE),
+    );
 
     const results = {
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, date: new Date().toISOString() },
-      method: { messages: MESSAGES, concurrency: CONCURRENCY, mode: 'embedded (SQLite bus), push delivery to a local HTTPS receiver' },
+      machine: {
+        cpus: os.cpus().length,
+        model: os.cpus()[0]?.model,
+        node: process.version,
+        date: new Date().toISOString(),
+      },
+      method: {
+        messages: MESSAGES,
+        concurrency: CONCURRENCY,
+        mode: 'embedded (SQLite bus), push delivery to a local HTTPS receiver',
+      },
       e2e_embedded_msgs_per_s: Math.round(MESSAGES / seconds),
       ingress_msgs_per_s: Math.round(MESSAGES / (Number(ingressDone - started) / 1e9)),
       p50_ms: Number(percentile(latenciesMs, 50).toFixed(1)),

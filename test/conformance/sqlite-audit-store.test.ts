@@ -20,8 +20,8 @@ import {
   verifyChain,
 } from '../../gateway/audit/hash-chain.ts';
 import { SqliteAuditStore } from '../../gateway/audit/sqlite-audit-store.ts';
-import { AUDIT_EVENT_KINDS } from '../../gateway/ports/audit-store.ts';
 import type { AuditEntry, AuditEventInput, ChainHead } from '../../gateway/ports/audit-store.ts';
+import { AUDIT_EVENT_KINDS } from '../../gateway/ports/audit-store.ts';
 import { auditEvent, runAuditStoreConformance } from './audit-store.conformance.ts';
 
 function tempFile(): { dir: string; file: string } {

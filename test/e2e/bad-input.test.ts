@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverTopic, deliveryGroup } from '../../gateway/bus/topics.ts';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { createCa, issueCertificate } from '../../gateway/pki/ca.ts';
-import { eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
+import { eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 interface Problem {
   type: string;
@@ -37,7 +37,9 @@ describe('bad input', () => {
       const lag = await t.gateway.bus.lag(deliveryGroup(prefix, system), deliverTopic(prefix, system));
       total += lag.reduce((s, p) => s + p.lag, 0);
     }
-    const inboxes = await Promise.all(['sn-melde', 'st-melde'].map((s) => t.gateway.mailbox.list(s, { limit: 1000 })));
+    const inboxes = await Promise.all(
+      ['sn-melde', 'st-melde'].map((s) => t.gateway.mailbox.list(s, { limit: 1000 })),
+    );
     return total + inboxes.reduce((s, p) => s + p.items.length, 0);
   }
 
@@ -64,11 +66,19 @@ describe('bad input', () => {
   }
 
   it('malformed JSON', async () => {
-    await expectProblem(sn.send('sn-melde', '{"vorgang": {"art": ', 'application/json'), 400, 'GW_ERR_MALFORMED_PAYLOAD');
+    await expectProblem(
+      sn.send('sn-melde', '{"vorgang": {"art": ', 'application/json'),
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+    );
   });
 
   it('invalid UTF-8', async () => {
-    await expectProblem(sn.send('sn-melde', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 'application/json'), 400, 'GW_ERR_MALFORMED_PAYLOAD');
+    await expectProblem(
+      sn.send('sn-melde', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 'application/json'),
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+    );
   });
 
   it('a payload the adapter cannot map names the native field and the standard field', async () => {
@@ -76,7 +86,11 @@ describe('bad input', () => {
       d.person.geschlecht = 'q';
       delete d.person.nachname;
     });
-    const problem = await expectProblem(sn.send('sn-melde', msg.body, 'application/json'), 422, 'GW_ERR_MAPPING_FAILED');
+    const problem = await expectProblem(
+      sn.send('sn-melde', msg.body, 'application/json'),
+      422,
+      'GW_ERR_MAPPING_FAILED',
+    );
     expect(problem.errors).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ nativeField: '$.person.geschlecht', pointer: '/person/geschlecht/code' }),
@@ -90,7 +104,11 @@ describe('bad input', () => {
     const msg = rueckmeldung((d) => {
       d.neueAnschrift.plz = '1099';
     });
-    const problem = await expectProblem(sn.send('sn-melde', msg.body, 'application/json'), 422, 'GW_ERR_SCHEMA_INVALID');
+    const problem = await expectProblem(
+      sn.send('sn-melde', msg.body, 'application/json'),
+      422,
+      'GW_ERR_SCHEMA_INVALID',
+    );
     expect(problem.pointer).toBe('/wohnung.neu/anschrift/postleitzahl');
   });
 
@@ -98,7 +116,11 @@ describe('bad input', () => {
     const msg = rueckmeldung((d) => {
       d.empfaenger.ags = '09162000'; // München: no system in the directory serves Bavaria
     });
-    const problem = await expectProblem(sn.send('sn-melde', msg.body, 'application/json'), 422, 'GW_ERR_UNKNOWN_RECEIVER');
+    const problem = await expectProblem(
+      sn.send('sn-melde', msg.body, 'application/json'),
+      422,
+      'GW_ERR_UNKNOWN_RECEIVER',
+    );
     expect(problem.pointer).toBe('/nachrichtenkopf.g2g/leser/kennung');
   });
 
@@ -130,7 +152,11 @@ describe('bad input', () => {
   });
 
   it('a wrong content type', async () => {
-    await expectProblem(sn.send('sn-melde', rueckmeldung().body, 'text/plain'), 415, 'GW_ERR_UNSUPPORTED_MEDIA_TYPE');
+    await expectProblem(
+      sn.send('sn-melde', rueckmeldung().body, 'text/plain'),
+      415,
+      'GW_ERR_UNSUPPORTED_MEDIA_TYPE',
+    );
   });
 
   it('a body over the size limit', async () => {
@@ -142,12 +168,20 @@ describe('bad input', () => {
 
   it('no client certificate', async () => {
     const anonymous = t.client(null);
-    await expectProblem(anonymous.send('sn-melde', rueckmeldung().body, 'application/json'), 401, 'GW_ERR_CLIENT_CERT_REQUIRED');
+    await expectProblem(
+      anonymous.send('sn-melde', rueckmeldung().body, 'application/json'),
+      401,
+      'GW_ERR_CLIENT_CERT_REQUIRED',
+    );
   });
 
   it('the certificate of another system', async () => {
     const st = t.client('st-melde');
-    await expectProblem(st.send('sn-melde', rueckmeldung().body, 'application/json'), 403, 'GW_ERR_CLIENT_CERT_FORBIDDEN');
+    await expectProblem(
+      st.send('sn-melde', rueckmeldung().body, 'application/json'),
+      403,
+      'GW_ERR_CLIENT_CERT_FORBIDDEN',
+    );
   });
 
   it('a certificate from a foreign CA that names the system', async () => {
@@ -165,7 +199,11 @@ describe('bad input', () => {
       keyPem: forged.keyPem,
     });
     try {
-      await expectProblem(client.send('sn-melde', rueckmeldung().body, 'application/json'), 401, 'GW_ERR_CLIENT_CERT_REQUIRED');
+      await expectProblem(
+        client.send('sn-melde', rueckmeldung().body, 'application/json'),
+        401,
+        'GW_ERR_CLIENT_CERT_REQUIRED',
+      );
     } finally {
       await client.close();
     }
@@ -177,14 +215,25 @@ describe('bad input', () => {
 
   it('hostile XML to the legacy XML adapter', async () => {
     const st = t.client('st-melde');
-    const xxe = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><MeldeVorgang Art="RM-ANM">&e;</MeldeVorgang>';
+    const xxe =
+      '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><MeldeVorgang Art="RM-ANM">&e;</MeldeVorgang>';
     await expectProblem(st.send('st-melde', xxe, 'application/xml'), 400, 'GW_ERR_XML_FORBIDDEN_CONSTRUCT');
     const deep = `${'<a>'.repeat(5_000)}${'</a>'.repeat(5_000)}`;
     await expectProblem(st.send('st-melde', deep, 'application/xml'), 400, 'GW_ERR_MALFORMED_PAYLOAD');
-    const unknownCode = readFileSync(new URL('../../adapters/st-melde/fixtures/0201-umzug-leipzig-halle.native.xml', import.meta.url), 'utf8')
+    const unknownCode = readFileSync(
+      new URL('../../adapters/st-melde/fixtures/0201-umzug-leipzig-halle.native.xml', import.meta.url),
+      'utf8',
+    )
       .replace('<Geschl>1</Geschl>', '<Geschl>9</Geschl>')
       .replace(/<VorgangsID>[^<]*</, '<VorgangsID>0d5f0a52-1111-4c2b-9d3e-123456789abc<');
-    const problem = await expectProblem(st.send('st-melde', unknownCode, 'application/xml'), 422, 'GW_ERR_MAPPING_FAILED');
-    expect(problem.errors?.[0]).toMatchObject({ nativeField: '/MeldeVorgang/Einwohner/Geschl', pointer: '/person/geschlecht/code' });
+    const problem = await expectProblem(
+      st.send('st-melde', unknownCode, 'application/xml'),
+      422,
+      'GW_ERR_MAPPING_FAILED',
+    );
+    expect(problem.errors?.[0]).toMatchObject({
+      nativeField: '/MeldeVorgang/Einwohner/Geschl',
+      pointer: '/person/geschlecht/code',
+    });
   });
 });

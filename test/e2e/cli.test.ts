@@ -10,7 +10,10 @@ import { tempDir } from '../support/gateway.ts';
 
 const GW = path.join(REPO_ROOT, 'bin/gw.js');
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [GW, ...args], { env, cwd: REPO_ROOT });
     let stdout = '';
@@ -28,13 +31,19 @@ describe('gw start / gw demo / gw send', () => {
 
   beforeAll(async () => {
     const port = 30000 + Math.floor(Math.random() * 20000);
-    env = { ...process.env, GATEWAY_DATA_DIR: tempDir('cli'), GATEWAY_PORT: String(port), GATEWAY_LOG_LEVEL: 'warn' };
+    env = {
+      ...process.env,
+      GATEWAY_DATA_DIR: tempDir('cli'),
+      GATEWAY_PORT: String(port),
+      GATEWAY_LOG_LEVEL: 'warn',
+    };
     server = spawn(process.execPath, [GW, 'start'], { env, cwd: REPO_ROOT });
     server.stdout!.on('data', (d) => (output += d));
     server.stderr!.on('data', (d) => (output += d));
     const deadline = Date.now() + 60_000;
     while (!output.includes('ready at')) {
-      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`gw start did not come up:\n${output}`);
+      if (Date.now() > deadline || server.exitCode !== null)
+        throw new Error(`gw start did not come up:\n${output}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   });

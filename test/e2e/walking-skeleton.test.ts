@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../gateway/audit/hash-chain.ts';
 import { verifyDocument } from '../../gateway/signing/verifier.ts';
 import { auswertung, rueckmeldung } from '../support/fixtures.ts';
-import { contractsWith, eventually, startTestGateway, type TestGateway, tempDir } from '../support/gateway.ts';
+import {
+  contractsWith,
+  eventually,
+  startTestGateway,
+  type TestGateway,
+  tempDir,
+} from '../support/gateway.ts';
 import { type PushedRequest, type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
 
 interface InboxItem {
@@ -32,16 +38,26 @@ describe('walking skeleton, pull mode (the demo world)', () => {
     const msg = rueckmeldung();
     const sent = await sn.send('sn-melde', msg.body, 'application/json');
     expect(sent.status).toBe(202);
-    const accepted = (sent.body as { messages: { messageId: string; statusUrl: string; receiverSystem: string }[] }).messages;
+    const accepted = (
+      sent.body as { messages: { messageId: string; statusUrl: string; receiverSystem: string }[] }
+    ).messages;
     expect(accepted).toEqual([
-      expect.objectContaining({ messageId: msg.id, receiverSystem: 'st-melde', statusUrl: `${t.gateway.url}/v1/messages/${msg.id}` }),
+      expect.objectContaining({
+        messageId: msg.id,
+        receiverSystem: 'st-melde',
+        statusUrl: `${t.gateway.url}/v1/messages/${msg.id}`,
+      }),
     ]);
     expect(sent.headers.location).toBe(accepted[0]!.statusUrl);
 
-    const item = await eventually(async () => {
-      const inbox = await st.call<{ items: InboxItem[] }>('GET', '/v1/systems/st-melde/inbox');
-      return inbox.body.items.find((i) => i.messageId === msg.id);
-    }, 15_000, 'the 0201 in the st-melde inbox');
+    const item = await eventually(
+      async () => {
+        const inbox = await st.call<{ items: InboxItem[] }>('GET', '/v1/systems/st-melde/inbox');
+        return inbox.body.items.find((i) => i.messageId === msg.id);
+      },
+      15_000,
+      'the 0201 in the st-melde inbox',
+    );
 
     // st-melde gets its own dialect: German dates, its own codes.
     expect(item.payload.contentType).toBe('application/xml');
@@ -57,10 +73,18 @@ describe('walking skeleton, pull mode (the demo world)', () => {
     const statusBefore = await sn.call<{ status: string }>('GET', `/v1/messages/${msg.id}`);
     expect(statusBefore.body.status).toBe('delivered');
     expect((await st.call('POST', `/v1/systems/st-melde/inbox/${msg.id}/ack`)).status).toBe(200);
-    const status = await sn.call<{ status: string; history: { event: string }[] }>('GET', `/v1/messages/${msg.id}`);
+    const status = await sn.call<{ status: string; history: { event: string }[] }>(
+      'GET',
+      `/v1/messages/${msg.id}`,
+    );
     expect(status.body.status).toBe('acknowledged');
     expect(status.body.history.map((h) => h.event)).toEqual([
-      'received', 'accepted', 'signed', 'queued', 'delivered', 'acknowledged',
+      'received',
+      'accepted',
+      'signed',
+      'queued',
+      'delivered',
+      'acknowledged',
     ]);
     // Acknowledged messages leave the inbox.
     const after = await st.call<{ items: InboxItem[] }>('GET', '/v1/systems/st-melde/inbox');
@@ -68,10 +92,14 @@ describe('walking skeleton, pull mode (the demo world)', () => {
 
     const answer = auswertung(msg.id);
     expect((await st.send('st-melde', answer.body, 'application/xml')).status).toBe(202);
-    const back = await eventually(async () => {
-      const inbox = await sn.call<{ items: InboxItem[] }>('GET', '/v1/systems/sn-melde/inbox');
-      return inbox.body.items.find((i) => i.messageId === answer.id);
-    }, 15_000, 'the 0203 in the sn-melde inbox');
+    const back = await eventually(
+      async () => {
+        const inbox = await sn.call<{ items: InboxItem[] }>('GET', '/v1/systems/sn-melde/inbox');
+        return inbox.body.items.find((i) => i.messageId === answer.id);
+      },
+      15_000,
+      'the 0203 in the sn-melde inbox',
+    );
     const native = JSON.parse(back.payload.data);
     expect(native.vorgang).toMatchObject({ id: answer.id, art: 'RUECKMELDUNG_AUSWERTUNG', bezugId: msg.id });
     expect(native.ergebnis).toMatchObject({ code: '01', datum: '2026-11-04' });
@@ -88,9 +116,15 @@ describe('walking skeleton, pull mode (the demo world)', () => {
     const msg = rueckmeldung();
     expect((await t.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
     const st = t.client('st-melde');
-    await eventually(async () => ((await st.call<{ status: string }>('GET', `/v1/messages/${msg.id}`)).body.status === 'delivered' ? true : undefined));
+    await eventually(async () =>
+      (await st.call<{ status: string }>('GET', `/v1/messages/${msg.id}`)).body.status === 'delivered'
+        ? true
+        : undefined,
+    );
     // sn-melde may not read st-melde's inbox, even knowing the id.
-    const foreign = await t.client('sn-melde').call<{ code: string }>('GET', `/v1/systems/st-melde/inbox/${msg.id}`);
+    const foreign = await t
+      .client('sn-melde')
+      .call<{ code: string }>('GET', `/v1/systems/st-melde/inbox/${msg.id}`);
     expect(foreign.status).toBe(403);
     expect(foreign.body.code).toBe('GW_ERR_CLIENT_CERT_FORBIDDEN');
   });
@@ -126,13 +160,21 @@ describe('walking skeleton, push mode', () => {
   it('pushes over mTLS, retries a failing receiver, and delivers exactly once', async () => {
     const msg = rueckmeldung();
     expect((await t.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
-    await eventually(async () => (received.some((r) => r.messageId === msg.id) ? true : undefined), 20_000, 'the push');
-    const status = await t.client('sn-melde').call<{ status: string; history: { event: string; detail: { status?: number } }[] }>(
-      'GET',
-      `/v1/messages/${msg.id}`,
+    await eventually(
+      async () => (received.some((r) => r.messageId === msg.id) ? true : undefined),
+      20_000,
+      'the push',
     );
+    const status = await t
+      .client('sn-melde')
+      .call<{ status: string; history: { event: string; detail: { status?: number } }[] }>(
+        'GET',
+        `/v1/messages/${msg.id}`,
+      );
     expect(status.body.status).toBe('acknowledged');
-    const attempts = status.body.history.filter((h) => h.event === 'delivery-attempted').map((h) => h.detail.status);
+    const attempts = status.body.history
+      .filter((h) => h.event === 'delivery-attempted')
+      .map((h) => h.detail.status);
     expect(attempts).toEqual([503, 503, 204]);
     // Give a duplicate time to show up if there were one.
     await new Promise((r) => setTimeout(r, 500));

@@ -4,10 +4,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
 
-const SN_FIXTURE = path.join(REPO_ROOT, 'adapters/sn-melde/fixtures/0201-umzug-magdeburg-dresden.native.json');
+const SN_FIXTURE = path.join(
+  REPO_ROOT,
+  'adapters/sn-melde/fixtures/0201-umzug-magdeburg-dresden.native.json',
+);
 const ST_ANSWER = path.join(REPO_ROOT, 'adapters/st-melde/fixtures/0203-auswertung.native.xml');
 
-export function rueckmeldung(patch: (doc: Record<string, any>) => void = () => {}): { id: string; body: string } {
+// biome-ignore lint/suspicious/noExplicitAny: tests patch arbitrary native fields
+export function rueckmeldung(patch: (doc: Record<string, any>) => void = () => {}): {
+  id: string;
+  body: string;
+} {
   const doc = JSON.parse(readFileSync(SN_FIXTURE, 'utf8'));
   doc.vorgang.id = randomUUID();
   patch(doc);
@@ -21,4 +28,3 @@ export function auswertung(referenz: string): { id: string; body: string } {
     .replace(/<BezugID>[^<]*</, `<BezugID>${referenz}<`);
   return { id, body };
 }
-

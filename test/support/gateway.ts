@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { type Gateway, startGateway } from '../../gateway/app.ts';
+import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { loadConfig, REPO_ROOT } from '../../gateway/config/load.ts';
 import type { SystemEntry } from '../../gateway/directory/directory.ts';
-import { SystemClient } from '../../gateway/cli/system-client.ts';
 
 export const TEST_PASSPHRASE = 'test-passphrase-not-for-production';
 
@@ -26,7 +26,10 @@ export function tempDir(prefix: string): string {
 }
 
 /** A copy of contracts/ whose directory entries are patched by `patch` (e.g. push URLs). */
-export function contractsWith(patch: (systems: SystemEntry[]) => SystemEntry[], dir = tempDir('contracts')): string {
+export function contractsWith(
+  patch: (systems: SystemEntry[]) => SystemEntry[],
+  dir = tempDir('contracts'),
+): string {
   cpSync(path.join(REPO_ROOT, 'contracts'), dir, { recursive: true });
   const file = path.join(dir, 'directory.yaml');
   const directory = YAML.parse(readFileSync(file, 'utf8')) as { systems: SystemEntry[] };
@@ -67,7 +70,11 @@ export async function startTestGateway(
   };
 }
 
-export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -8,8 +8,8 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { decryptPrivateKeyPem, issueCertificate } from '../../gateway/pki/ca.ts';
 import { ensurePki, type Pki } from '../../gateway/pki/bootstrap.ts';
+import { decryptPrivateKeyPem, issueCertificate } from '../../gateway/pki/ca.ts';
 import { TEST_PASSPHRASE } from './gateway.ts';
 
 export interface PushedRequest {
@@ -27,7 +27,10 @@ export interface PushReceiver {
 }
 
 /** `respond` returns the HTTP status to answer with (2xx = accepted). */
-export async function startPushReceiver(dataDir: string, respond: (request: PushedRequest) => number): Promise<PushReceiver> {
+export async function startPushReceiver(
+  dataDir: string,
+  respond: (request: PushedRequest) => number,
+): Promise<PushReceiver> {
   const pki = await ensurePki({
     dir: path.join(dataDir, 'pki'),
     systems: ['sn-melde', 'st-melde'],
@@ -36,7 +39,10 @@ export async function startPushReceiver(dataDir: string, respond: (request: Push
     rsaBits: 2048,
     serverNames: ['localhost', '127.0.0.1'],
   });
-  const caKeyPem = decryptPrivateKeyPem(readFileSync(path.join(dataDir, 'pki', 'ca.key'), 'utf8'), TEST_PASSPHRASE);
+  const caKeyPem = decryptPrivateKeyPem(
+    readFileSync(path.join(dataDir, 'pki', 'ca.key'), 'utf8'),
+    TEST_PASSPHRASE,
+  );
   const cert = issueCertificate(
     { certPem: pki.caCertPem, keyPem: caKeyPem },
     { commonName: 'push receiver', sanIps: ['127.0.0.1'], usage: 'server', days: 1, keyAlgorithm: 'ec-p256' },

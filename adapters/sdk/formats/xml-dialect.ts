@@ -21,7 +21,10 @@ const ATTRIBUTE_PREFIX = '@';
 export function parseXmlDialect(body: Buffer, options: XmlDialectOptions = {}): XmlNode {
   const text = decodeUtf8(body);
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
-    throw new GatewayError('GW_ERR_XML_FORBIDDEN_CONSTRUCT', 'DOCTYPE and ENTITY declarations are not accepted');
+    throw new GatewayError(
+      'GW_ERR_XML_FORBIDDEN_CONSTRUCT',
+      'DOCTYPE and ENTITY declarations are not accepted',
+    );
   }
   checkDepth(text, options.maxDepth ?? 32);
   const valid = XMLValidator.validate(text, { allowBooleanAttributes: false });

@@ -2,9 +2,16 @@ import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../config/load.ts';
 import { SystemClient } from '../system-client.ts';
 
-const TYPES: Record<string, string> = { '.json': 'application/json', '.xml': 'application/xml', '.csv': 'text/csv' };
+const TYPES: Record<string, string> = {
+  '.json': 'application/json',
+  '.xml': 'application/xml',
+  '.csv': 'text/csv',
+};
 
-export async function sendCommand(file: string, options: { system: string; contentType?: string }): Promise<void> {
+export async function sendCommand(
+  file: string,
+  options: { system: string; contentType?: string },
+): Promise<void> {
   const config = loadConfig();
   const extension = file.slice(file.lastIndexOf('.')).toLowerCase();
   const contentType = options.contentType ?? TYPES[extension] ?? 'application/octet-stream';

@@ -7,7 +7,9 @@ export async function startCommand(): Promise<void> {
   const gateway = await startGateway(config);
   const rel = (p: string) => path.relative(process.cwd(), p) || '.';
   const pki = rel(path.join(config.dataDir, 'pki'));
-  const fixture = rel(path.join(REPO_ROOT, 'adapters/sn-melde/fixtures/0201-umzug-magdeburg-dresden.native.json'));
+  const fixture = rel(
+    path.join(REPO_ROOT, 'adapters/sn-melde/fixtures/0201-umzug-magdeburg-dresden.native.json'),
+  );
   process.stdout.write(
     `\nLänder gateway ready at ${gateway.url} (bus: ${gateway.bus.kind}, data: ${rel(config.dataDir)})\n` +
       `Health: curl --cacert ${pki}/ca.crt ${gateway.url}/health/ready\n` +

@@ -9,7 +9,10 @@ import { MESSAGE_ID, SYSTEM_ID } from './params.ts';
 
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  after: z.string().regex(/^\d{1,18}$/).optional(),
+  after: z
+    .string()
+    .regex(/^\d{1,18}$/)
+    .optional(),
 });
 
 function textual(contentType: string): boolean {
@@ -33,7 +36,11 @@ export function inboxItemView(item: InboxItem) {
   };
 }
 
-export function inboxRoutes(deps: { mailbox: MailboxStore; audit: AuditLog; resolveCaller: CertificateResolver }) {
+export function inboxRoutes(deps: {
+  mailbox: MailboxStore;
+  audit: AuditLog;
+  resolveCaller: CertificateResolver;
+}) {
   return async (app: FastifyInstance) => {
     app.get<{ Params: { systemId: string }; Querystring: Record<string, string> }>(
       '/v1/systems/:systemId/inbox',
@@ -59,7 +66,8 @@ export function inboxRoutes(deps: { mailbox: MailboxStore; audit: AuditLog; reso
         const messageId = MESSAGE_ID(request.params.messageId);
         requireSystem(request, deps.resolveCaller, systemId);
         const item = await deps.mailbox.get(systemId, messageId);
-        if (!item) throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} in the inbox of ${systemId}`);
+        if (!item)
+          throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} in the inbox of ${systemId}`);
         return inboxItemView(item);
       },
     );
@@ -71,7 +79,8 @@ export function inboxRoutes(deps: { mailbox: MailboxStore; audit: AuditLog; reso
         const messageId = MESSAGE_ID(request.params.messageId);
         requireSystem(request, deps.resolveCaller, systemId);
         const result = await deps.mailbox.ack(systemId, messageId);
-        if (!result) throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} in the inbox of ${systemId}`);
+        if (!result)
+          throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} in the inbox of ${systemId}`);
         if (result !== 'already') {
           await deps.audit.record({
             kind: 'acknowledged',

@@ -1,8 +1,8 @@
 /** GET /v1/messages/{messageId} — lifecycle status, for the sending and the receiving system. */
 import type { FastifyInstance } from 'fastify';
-import type { AuditStore } from '../../ports/audit-store.ts';
 import { GatewayError } from '../../errors/catalogue.ts';
 import { messageView } from '../../pipeline/status.ts';
+import type { AuditStore } from '../../ports/audit-store.ts';
 import { type CertificateResolver, requireAnySystem } from '../client-auth.ts';
 import { MESSAGE_ID } from './params.ts';
 

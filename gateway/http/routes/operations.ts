@@ -7,7 +7,11 @@ export interface ReadinessCheck {
   check(): Promise<{ ok: boolean; detail: string }>;
 }
 
-export function operationsRoutes(deps: { checks: ReadinessCheck[]; metrics: Metrics; refreshMetrics: () => Promise<void> }) {
+export function operationsRoutes(deps: {
+  checks: ReadinessCheck[];
+  metrics: Metrics;
+  refreshMetrics: () => Promise<void>;
+}) {
   return async (app: FastifyInstance) => {
     app.get('/health/live', async () => ({ status: 'ok' }));
 

@@ -13,4 +13,7 @@ function pattern(name: string, re: RegExp) {
 }
 
 export const SYSTEM_ID = pattern('systemId', /^[a-z0-9][a-z0-9-]{1,62}$/);
-export const MESSAGE_ID = pattern('messageId', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+export const MESSAGE_ID = pattern(
+  'messageId',
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+);

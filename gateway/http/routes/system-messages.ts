@@ -4,7 +4,11 @@ import type { Ingress } from '../../pipeline/ingress.ts';
 import { type CertificateResolver, requireSystem } from '../client-auth.ts';
 import { SYSTEM_ID } from './params.ts';
 
-export function systemMessagesRoutes(deps: { ingress: Ingress; resolveCaller: CertificateResolver; publicUrl: () => string }) {
+export function systemMessagesRoutes(deps: {
+  ingress: Ingress;
+  resolveCaller: CertificateResolver;
+  publicUrl: () => string;
+}) {
   return async (app: FastifyInstance) => {
     // The adapter decides how to read the bytes; the framework must not parse (or reject) them first.
     app.removeAllContentTypeParsers();
@@ -19,14 +23,18 @@ export function systemMessagesRoutes(deps: { ingress: Ingress; resolveCaller: Ce
         body,
         contentType: request.headers['content-type'] ?? '',
         requestId: request.id,
-        traceparent: typeof request.headers.traceparent === 'string' ? request.headers.traceparent : undefined,
+        traceparent:
+          typeof request.headers.traceparent === 'string' ? request.headers.traceparent : undefined,
       });
       const messages = accepted.map((m) => ({
         ...m,
         status: 'queued',
         statusUrl: `${deps.publicUrl()}/v1/messages/${m.messageId}`,
       }));
-      return reply.code(202).header('location', messages[0]!.statusUrl).send({ requestId: request.id, messages });
+      return reply
+        .code(202)
+        .header('location', messages[0]!.statusUrl)
+        .send({ requestId: request.id, messages });
     });
   };
 }

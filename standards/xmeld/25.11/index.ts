@@ -3,8 +3,8 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MessageTypeSpec, StandardVersion, XoevMessage } from '../../catalogue.ts';
 import type { z } from 'zod';
+import type { MessageTypeSpec, StandardVersion, XoevMessage } from '../../catalogue.ts';
 import { Auswertung0203, LISTS, NAMESPACE, Rueckmeldung0201, VERSION } from './schema.ts';
 
 const STANDARD_ID = 'xmeld';
