@@ -1,0 +1,44 @@
+/**
+ * Answer deadlines in working days of the receiver's Land: Saturdays, Sundays and the Land's public
+ * holidays do not count. Days are calendar days in Germany (Europe/Berlin): a message received on a
+ * Friday at 23:30 Berlin time was received on that Friday, whatever the UTC date says.
+ */
+import { holidays, type Land } from './holidays.ts';
+
+const BERLIN_DATE = new Intl.DateTimeFormat('en-CA', {
+  timeZone: 'Europe/Berlin',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+});
+
+/** The calendar date (YYYY-MM-DD) of `instant` in Berlin. */
+export function berlinDate(instant: Date): string {
+  return BERLIN_DATE.format(instant);
+}
+
+export function isWorkingDay(isoDate: string, land: Land): boolean {
+  const date = new Date(`${isoDate}T00:00:00Z`);
+  const weekday = date.getUTCDay();
+  if (weekday === 0 || weekday === 6) return false;
+  return !holidays(date.getUTCFullYear(), land).has(isoDate);
+}
+
+/**
+ * The last day on which an answer is in time: `workingDays` working days after the day of receipt
+ * (the day of receipt itself does not count, as in § 187 BGB).
+ */
+export function deadline(received: Date, workingDays: number, land: Land): string {
+  let date = new Date(`${berlinDate(received)}T00:00:00Z`);
+  let left = workingDays;
+  while (left > 0) {
+    date = new Date(date.getTime() + 86_400_000);
+    if (isWorkingDay(date.toISOString().slice(0, 10), land)) left--;
+  }
+  return date.toISOString().slice(0, 10);
+}
+
+/** True once the whole deadline day has passed in Berlin. */
+export function isOverdue(received: Date, workingDays: number, land: Land, now: Date): boolean {
+  return berlinDate(now) > deadline(received, workingDays, land);
+}
