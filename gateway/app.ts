@@ -16,8 +16,7 @@ import { SqliteBus } from './bus/sqlite-bus.ts';
 import { deliverTopic, deliveryGroup } from './bus/topics.ts';
 import type { ResolvedConfig } from './config/load.ts';
 import { PushClient } from './delivery/push-client.ts';
-import { Contracts } from './directory/contracts.ts';
-import { Directory } from './directory/directory.ts';
+import { RoutingConfig } from './directory/routing-config.ts';
 import { GatewayError } from './errors/catalogue.ts';
 import { inboxRoutes } from './http/routes/inbox.ts';
 import { messageStatusRoutes } from './http/routes/messages.ts';
@@ -44,7 +43,7 @@ export interface Gateway {
   audit: AuditLog;
   auditStore: AuditStore;
   mailbox: MailboxStore;
-  directory: Directory;
+  routing: RoutingConfig;
   http: FastifyInstance;
   logger: Logger;
   /** The URL the server listens on (port resolved when 0 was configured). */
@@ -86,21 +85,12 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
-  const directory = Directory.fromFile(path.join(config.contractsDir, 'directory.yaml'));
-  const contracts = Contracts.fromDirectory(config.contractsDir);
   const adapters = await discoverAdapters(undefined, options.adapters);
-  for (const system of directory.systems) {
-    if (!adapters.get(system.adapter)) {
-      throw new GatewayError(
-        'GW_ERR_CONFIG_INVALID',
-        `directory: system ${system.id} uses adapter ${system.adapter}, which is not installed`,
-      );
-    }
-  }
+  const routing = new RoutingConfig(config.contractsDir, (id) => adapters.get(id) !== undefined, logger);
 
   const pki = await ensurePki({
     dir: path.join(config.dataDir, 'pki'),
-    systems: directory.systems.map((s) => s.id),
+    systems: routing.directory.systems.map((s) => s.id),
     passphrase: config.pki.keyPassphrase,
     signingAlgorithm: config.pki.signingAlgorithm,
     rsaBits: config.pki.rsaBits as 2048 | 3072,
@@ -111,6 +101,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   const bus = createBus(config, logger);
   const auditStore = new SqliteAuditStore({ file: path.join(config.dataDir, 'audit.sqlite') });
   const audit = new AuditLog(auditStore);
+  routing.watch(audit);
   const mailbox = new SqliteMailboxStore({ file: path.join(config.dataDir, 'mailbox.sqlite') });
   const metrics = createMetrics();
   const pusher = new PushClient({
@@ -143,8 +134,8 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
 
   const ingress = new Ingress({
     adapters,
-    directory: () => directory,
-    contracts: () => contracts,
+    directory: () => routing.directory,
+    contracts: () => routing.contracts,
     sealer: { sign: async (xml) => signer.signCanonical(xml) },
     bus,
     audit,
@@ -156,7 +147,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   });
   const worker = new DeliveryWorker({
     bus,
-    directory: () => directory,
+    directory: () => routing.directory,
     adapters,
     mailbox,
     audit,
@@ -190,7 +181,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
           },
         ],
         refreshMetrics: async () => {
-          for (const system of directory.systems) {
+          for (const system of routing.directory.systems) {
             const lag = await bus.lag(
               deliveryGroup(topicPrefix, system.id),
               deliverTopic(topicPrefix, system.id),
@@ -223,7 +214,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     audit,
     auditStore,
     mailbox,
-    directory,
+    routing,
     http,
     logger,
     url,
@@ -232,6 +223,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       stopped = true;
       // Stop taking requests first, then let in-flight deliveries finish, then close the stores.
       await http.close();
+      routing.close();
       await worker.stop();
       await pusher.close();
       await bus.close();

