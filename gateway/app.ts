@@ -170,6 +170,10 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     audit,
     metrics,
     resolveCaller,
+    rateLimit: {
+      defaultPerMinute: config.requestsPerMinute,
+      perMinuteOf: (systemId) => routing.directory.system(systemId)?.requestsPerMinute,
+    },
     routes: [
       operationsRoutes({
         metrics,

@@ -24,6 +24,8 @@ export const ConfigSchema = z
       .int()
       .positive()
       .default(1024 * 1024),
+    /** Requests per minute per connected system, unless its directory entry sets requestsPerMinute. */
+    requestsPerMinute: z.coerce.number().int().positive().default(120_000),
     bus: z
       .object({
         kind: z.enum(['sqlite', 'kafka']).default('sqlite'),
@@ -90,6 +92,7 @@ export const ENV_SETTINGS: Record<string, string> = {
   GATEWAY_CONTRACTS_DIR: 'contractsDir',
   GATEWAY_LOG_LEVEL: 'logLevel',
   GATEWAY_BODY_LIMIT_BYTES: 'bodyLimitBytes',
+  GATEWAY_REQUESTS_PER_MINUTE: 'requestsPerMinute',
   GATEWAY_BUS: 'bus.kind',
   GATEWAY_SQLITE_SYNC: 'bus.sqliteSync',
   GATEWAY_BUS_PARTITIONS: 'bus.partitions',

@@ -23,6 +23,8 @@ export const SystemEntrySchema = z
     accepts: z
       .array(z.object({ standard: z.string(), versions: z.array(z.string()).min(1) }).strict())
       .min(1),
+    /** Quota for this system; the gateway-wide default applies when absent. */
+    requestsPerMinute: z.number().int().positive().optional(),
   })
   .strict();
 export type SystemEntry = z.infer<typeof SystemEntrySchema>;

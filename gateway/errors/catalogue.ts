@@ -43,6 +43,7 @@ export const ERRORS = {
   GW_ERR_CLIENT_CERT_FORBIDDEN: { status: 403, title: 'The client certificate does not name this system' },
   GW_ERR_FORBIDDEN: { status: 403, title: 'The caller may not access this resource' },
   GW_ERR_NOT_FOUND: { status: 404, title: 'The resource does not exist or is not visible to the caller' },
+  GW_ERR_RATE_LIMITED: { status: 429, title: 'The system exceeded its request quota' },
   GW_ERR_BUS_UNAVAILABLE: { status: 503, title: 'The message bus is unavailable; nothing was accepted' },
   GW_ERR_NOT_READY: { status: 503, title: 'The gateway is not ready' },
   GW_ERR_SIGNATURE_INVALID: { status: 422, title: 'The XML signature is invalid' },

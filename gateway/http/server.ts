@@ -12,6 +12,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { auditedErrors } from '../pipeline/ingress.ts';
 import { type CertificateResolver, callerSystem } from './client-auth.ts';
 import { sendProblem, toGatewayError } from './problem.ts';
+import { type RateLimitOptions, registerRateLimit } from './rate-limit.ts';
 
 export interface HttpServerOptions {
   tls: { keyPem: string; certPem: string; caPem: string };
@@ -20,6 +21,7 @@ export interface HttpServerOptions {
   audit: AuditLog;
   metrics: Metrics;
   resolveCaller: CertificateResolver;
+  rateLimit: Omit<RateLimitOptions, 'resolveCaller'>;
   routes: ((app: FastifyInstance) => Promise<void>)[];
 }
 
@@ -86,6 +88,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     ),
   );
 
+  await registerRateLimit(app, { ...options.rateLimit, resolveCaller: options.resolveCaller });
   for (const routes of options.routes) await app.register(routes);
   return app;
 }
