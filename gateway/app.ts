@@ -2,15 +2,20 @@
  * The composition root: builds every port from the configuration, wires the pipeline stages and
  * the HTTP server, and owns the start/stop order. Nothing else constructs implementations.
  */
-import { randomUUID, X509Certificate } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { AdapterContext } from '../adapters/sdk/adapter.ts';
 import { type AdapterRegistry, discoverAdapters } from '../adapters/sdk/registry.ts';
 import { catalogue } from '../standards/index.ts';
+import { DocumentArchiver } from './audit/archive/document-archiver.ts';
+import type { AuditKey } from './audit/audit-key.ts';
 import { AuditLog } from './audit/audit-log.ts';
-import { SqliteAuditStore } from './audit/sqlite-audit-store.ts';
+import { Checkpointer } from './audit/checkpointer.ts';
+import { connectAuditStore, connectDocumentArchive, openAuditKey } from './audit/open-store.ts';
+import { routeAuth, withAuth } from './auth/route-auth.ts';
+import { TokenStore } from './auth/tokens.ts';
 import { KafkaBus } from './bus/kafka-bus.ts';
 import { SqliteBus } from './bus/sqlite-bus.ts';
 import { deliverTopic, deliveryGroup } from './bus/topics.ts';
@@ -18,27 +23,40 @@ import type { ResolvedConfig } from './config/load.ts';
 import { PushClient } from './delivery/push-client.ts';
 import { RoutingConfig } from './directory/routing-config.ts';
 import { GatewayError } from './errors/catalogue.ts';
+import { authRoutes } from './http/routes/auth.ts';
 import { inboxRoutes } from './http/routes/inbox.ts';
 import { messageStatusRoutes } from './http/routes/messages.ts';
 import { operationsRoutes } from './http/routes/operations.ts';
+import { pkiRoutes } from './http/routes/pki.ts';
+import { standardMessagesRoutes } from './http/routes/standard-messages.ts';
 import { standardsRoutes } from './http/routes/standards.ts';
 import { systemMessagesRoutes } from './http/routes/system-messages.ts';
 import { buildHttpServer } from './http/server.ts';
 import { createLogger, type Logger } from './log/logger.ts';
+import { PgMailboxStore } from './mailbox/pg-mailbox-store.ts';
 import { SqliteMailboxStore } from './mailbox/sqlite-mailbox-store.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { DeliveryWorker } from './pipeline/delivery.ts';
 import { Ingress } from './pipeline/ingress.ts';
-import { ensurePki, type Pki } from './pki/bootstrap.ts';
+import { senderSignatureVerifier } from './pipeline/sender-signature.ts';
+import type { Pki } from './pki/bootstrap.ts';
+import { openPki } from './pki/open.ts';
+import { LiveTrust } from './pki/trust.ts';
 import type { AuditStore } from './ports/audit-store.ts';
 import type { Bus } from './ports/bus.ts';
 import type { MailboxStore } from './ports/mailbox-store.ts';
-import { DocumentSigner } from './signing/signer.ts';
-import { verifyDocument } from './signing/verifier.ts';
+import { SignerPool } from './signing/signer-pool.ts';
 
 export interface Gateway {
   config: ResolvedConfig;
   pki: Pki;
+  /** Live revocation list and signing keys (picks up `gw pki revoke|rotate` without a restart). */
+  trust: LiveTrust;
+  tokens: TokenStore;
+  /** Signs audit checkpoints; its public half is <dataDir>/pki/audit.pub. */
+  auditKey: AuditKey;
+  /** Encrypted archive of the signed documents; absent when audit.archiveDocuments is off. */
+  archiver: DocumentArchiver | undefined;
   bus: Bus;
   audit: AuditLog;
   auditStore: AuditStore;
@@ -57,7 +75,7 @@ export interface GatewayOptions {
   adapters?: AdapterRegistry;
 }
 
-function createBus(config: ResolvedConfig, logger: Logger): Bus {
+export function createBus(config: ResolvedConfig, logger: Logger): Bus {
   if (config.bus.kind === 'kafka') {
     const { kafka } = config;
     return new KafkaBus({
@@ -69,6 +87,7 @@ function createBus(config: ResolvedConfig, logger: Logger): Bus {
           ? { mechanism: kafka.saslMechanism, username: kafka.saslUsername, password: kafka.saslPassword }
           : undefined,
       replicationFactor: kafka.replicationFactor,
+      publishTimeoutMs: kafka.publishTimeoutMs,
       defaultPartitions: config.bus.partitions,
       logger,
     });
@@ -88,21 +107,33 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   const adapters = await discoverAdapters(undefined, options.adapters);
   const routing = new RoutingConfig(config.contractsDir, (id) => adapters.get(id) !== undefined, logger);
 
-  const pki = await ensurePki({
-    dir: path.join(config.dataDir, 'pki'),
-    systems: routing.directory.systems.map((s) => s.id),
-    passphrase: config.pki.keyPassphrase,
-    signingAlgorithm: config.pki.signingAlgorithm,
-    rsaBits: config.pki.rsaBits as 2048 | 3072,
-    serverNames: ['localhost', '127.0.0.1', '::1', ...(config.host !== '0.0.0.0' ? [config.host] : [])],
-  });
+  const pki = await openPki(
+    config,
+    routing.directory.systems.map((s) => s.id),
+  );
   for (const warning of pki.warnings) logger.warn(warning);
 
   const bus = createBus(config, logger);
-  const auditStore = new SqliteAuditStore({ file: path.join(config.dataDir, 'audit.sqlite') });
-  const audit = new AuditLog(auditStore);
+  // PostgreSQL when DATABASE_URL is set (N processes share it), else SQLite files in the data dir.
+  const auditStore = await connectAuditStore(config);
+  const auditKey = openAuditKey(config);
+  const checkpointer = new Checkpointer({
+    store: auditStore,
+    signer: auditKey.signer,
+    everyEvents: config.audit.checkpointEveryEvents,
+    everyMs: config.audit.checkpointEverySeconds * 1000,
+    logger,
+  });
+  const audit = new AuditLog(auditStore, {
+    chain: config.audit.chain,
+    onAppended: (count) => checkpointer.noteAppended(count),
+  });
+  const archive = config.audit.archiveDocuments ? await connectDocumentArchive(config) : undefined;
+  const archiver = archive && new DocumentArchiver({ archive, contracts: () => routing.contracts, logger });
   routing.watch(audit);
-  const mailbox = new SqliteMailboxStore({ file: path.join(config.dataDir, 'mailbox.sqlite') });
+  const mailbox = config.databaseUrl
+    ? await PgMailboxStore.connect({ url: config.databaseUrl, schema: config.databaseSchema })
+    : new SqliteMailboxStore({ file: path.join(config.dataDir, 'mailbox.sqlite') });
   const metrics = createMetrics();
   const pusher = new PushClient({
     certPem: pki.gatewayClient.certPem,
@@ -110,12 +141,11 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     caPems: [pki.caCertPem],
     timeoutMs: config.delivery.pushTimeoutMs,
   });
-  const signer = new DocumentSigner({
-    privateKey: pki.signing.privateKey,
-    certPem: pki.signing.certPem,
-    algorithm: pki.signing.algorithm,
-  });
-  const signingCert = new X509Certificate(pki.signing.certPem);
+  // `gw pki revoke|rotate` take effect here within a second, without a restart.
+  const trust = new LiveTrust(pki, { logger });
+  const sealer = new SignerPool({ threads: config.pki.signerThreads, key: trust.signingKey(), logger });
+  trust.onSigningKeyChange((key) => sealer.setKey(key));
+  const tokens = TokenStore.inDataDir(config.dataDir);
 
   const adapterContext: AdapterContext = {
     newUUID: randomUUID,
@@ -136,7 +166,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     adapters,
     directory: () => routing.directory,
     contracts: () => routing.contracts,
-    sealer: { sign: async (xml) => signer.signCanonical(xml) },
+    sealer,
     bus,
     audit,
     topicPrefix,
@@ -144,6 +174,10 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     logger,
     alreadyAccepted: async (messageId) =>
       (await auditStore.query({ messageId, kind: 'accepted', limit: 1 })).length > 0,
+    verifySender: senderSignatureVerifier({
+      systemCertPath: (id) => pki.systemCertPath(id),
+      verifySignedBy: (xml, pinned) => trust.verifySignedBy(xml, pinned),
+    }),
   });
   const worker = new DeliveryWorker({
     bus,
@@ -152,17 +186,23 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     mailbox,
     audit,
     pusher,
-    verify: (xml) => verifyDocument(xml, { trustAnchors: [pki.caX509], pinned: signingCert }),
+    verify: (xml) => trust.verifySeal(xml),
     adapterContext,
     topicPrefix,
     partitions: config.bus.partitions,
     redeliveryDelayMs: config.delivery.redeliveryDelayMs,
+    retry: {
+      baseDelayMs: config.delivery.retryBaseDelayMs,
+      maxDelayMs: config.delivery.retryMaxDelayMs,
+      maxAttempts: config.delivery.maxAttempts,
+      maxAgeMs: config.delivery.maxAgeMs,
+    },
     logger,
   });
 
   // Known only after listen() when port 0 (tests) was configured.
   let url = config.publicUrl;
-  const resolveCaller = (peer: { raw: Buffer }) => pki.systemOfClientCertificate(peer);
+  const resolveCaller = trust.resolveCaller;
   const http = await buildHttpServer({
     tls: { keyPem: pki.server.keyPem, certPem: pki.server.certPem, caPem: pki.caCertPem },
     bodyLimitBytes: config.bodyLimitBytes,
@@ -175,6 +215,8 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       perMinuteOf: (systemId) => routing.directory.system(systemId)?.requestsPerMinute,
     },
     routes: [
+      // First: its onRequest hook enforces every route's `auth` declaration (deny by default).
+      routeAuth({ tokens, resolveCaller, audit }),
       operationsRoutes({
         metrics,
         checks: [
@@ -198,13 +240,18 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
         },
       }),
       systemMessagesRoutes({ ingress, resolveCaller, publicUrl: () => url }),
+      standardMessagesRoutes({ ingress, resolveCaller, publicUrl: () => url }),
       messageStatusRoutes({ audit: auditStore, resolveCaller }),
       inboxRoutes({ mailbox, audit, resolveCaller }),
-      standardsRoutes(),
+      withAuth({ public: true }, standardsRoutes()),
+      pkiRoutes({ trust, pkiDir: pki.dir, caCertPem: pki.caCertPem }),
+      authRoutes(),
     ],
   });
 
   await worker.start();
+  checkpointer.start();
+  archiver?.start();
   const address = await http.listen({ host: config.host, port: config.port });
   const port = new URL(address).port;
   if (config.port === 0) url = config.publicUrl.replace(/:\d+$/, `:${port}`);
@@ -214,6 +261,10 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   return {
     config,
     pki,
+    trust,
+    tokens,
+    auditKey,
+    archiver,
     bus,
     audit,
     auditStore,
@@ -230,8 +281,14 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       routing.close();
       await worker.stop();
       await pusher.close();
+      await sealer.close();
+      trust.close();
+      tokens.close();
       await bus.close();
       await mailbox.close();
+      await archiver?.stop();
+      await archive?.close();
+      await checkpointer.stop();
       await auditStore.close();
     },
   };

@@ -40,8 +40,12 @@ export interface StandardVersion {
   version: string;
   namespace: string;
   prefix: string;
+  /** What the standard is for, one sentence. */
+  description: string;
   /** Absolute path of the XSD file. */
   xsdPath: string;
+  /** Absolute path of the folder with one example instance per message type (`<name>.xml`). */
+  examplesDir: string;
   messageTypes: MessageTypeSpec[];
   codeLists: CodeList[];
 }

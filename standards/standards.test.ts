@@ -2,9 +2,6 @@
  * The standards catalogue: examples, XSDs, the XML codec and validation agree with each other and
  * with independent implementations (xmllint for the XSDs, xmldsigjs for exclusive canonicalization).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
@@ -14,7 +11,6 @@ import { setNodeDependencies } from 'xml-core';
 import { XmlCanonicalizer } from 'xmldsigjs';
 import * as xpath from 'xpath';
 import { z } from 'zod';
-import { GatewayError } from '../gateway/errors/catalogue.ts';
 import type { MessageTypeSpec, StandardVersion, XoevMessage } from './catalogue.ts';
 import { catalogue } from './index.ts';
 import { auswertung0203, rueckmeldung0201, xmeld2511 } from './xmeld/25.11/index.ts';
@@ -22,6 +18,16 @@ import { LISTS, type Rueckmeldung0201 } from './xmeld/25.11/schema.ts';
 import { XML_ATTRIBUTE } from './xoev/codelist.ts';
 import { header, messageId, newHeader } from './xoev/message.ts';
 import { messageArbitrary } from './xoev/testing/arbitrary.ts';
+import {
+  caught,
+  exampleMessage,
+  exampleXml,
+  expectAllValid,
+  parse,
+  rootOf,
+  versionOf,
+  xmllint,
+} from './xoev/testing/helpers.ts';
 import {
   fromElement,
   jsonPointer,
@@ -38,19 +44,6 @@ const SPECS: MessageTypeSpec[] = VERSIONS.flatMap((v) => v.messageTypes);
 
 // ------------------------------------------------------------------------------------------- helpers
 
-function parse(xml: string): Document {
-  const doc = new DOMParser({
-    onError: (level: string, message: string) => {
-      if (level !== 'warning') throw new Error(`XML ${level}: ${message}`);
-    },
-  }).parseFromString(xml, 'text/xml');
-  return doc as unknown as Document;
-}
-
-function rootOf(xml: string): Element {
-  return parse(xml).documentElement;
-}
-
 /** xmldsigjs's exclusive canonicalization (without comments) of a node. */
 function excC14n(node: Node): string {
   return new XmlCanonicalizer(false, true).Canonicalize(node as never);
@@ -66,82 +59,29 @@ function stripIndentation(node: Node): void {
   }
 }
 
-function versionOf(spec: MessageTypeSpec): StandardVersion {
-  return catalogue.get(spec.standard, spec.version)!;
-}
-
-interface LintResult {
-  valid: boolean[];
-  output: string;
-}
-
-/** Validates documents with Debian's xmllint, all in one process per XSD. Fails if xmllint is missing. */
-function xmllint(xsdPath: string, docs: string[]): LintResult {
-  const dir = mkdtempSync(path.join(tmpdir(), 'xmllint-'));
-  try {
-    const files = docs.map((doc, i) => {
-      const file = path.join(dir, `doc-${String(i).padStart(5, '0')}.xml`);
-      writeFileSync(file, doc);
-      return file;
-    });
-    const r = spawnSync('xmllint', ['--noout', '--schema', xsdPath, ...files], {
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    if (r.error)
-      throw new Error(`xmllint could not be run (apt-get install libxml2-utils): ${r.error.message}`);
-    const output = `${r.stdout}${r.stderr}`;
-    if (/failed to compile|WXS schema .* failed/.test(output))
-      throw new Error(`the XSD does not compile:\n${output}`);
-    const valid = files.map((f) => {
-      if (output.includes(`${f} validates`)) return true;
-      if (output.includes(`${f} fails to validate`)) return false;
-      throw new Error(`xmllint said nothing about ${f}:\n${output.slice(0, 4000)}`);
-    });
-    return { valid, output };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function expectAllValid(xsdPath: string, docs: string[]): void {
-  const { valid, output } = xmllint(xsdPath, docs);
-  const bad = valid.indexOf(false);
-  if (bad >= 0) {
-    const lines = output.split('\n').filter((l) => l.includes(`doc-${String(bad).padStart(5, '0')}`));
-    expect.fail(
-      `${valid.filter((v) => !v).length} of ${docs.length} documents fail the XSD; first:\n${lines.join('\n')}\n${docs[bad]}`,
-    );
-  }
-}
-
-function caught(fn: () => unknown): GatewayError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof GatewayError) return e;
-    throw e;
-  }
-  throw new Error('expected a GatewayError, nothing was thrown');
-}
-
-function exampleXml(spec: MessageTypeSpec): string {
-  return readFileSync(
-    path.join(path.dirname(versionOf(spec).xsdPath), 'examples', `${spec.name}.xml`),
-    'utf8',
-  );
-}
-
-function exampleMessage(spec: MessageTypeSpec): XoevMessage {
-  return validateMessage(spec, fromElement(spec, rootOf(exampleXml(spec))));
-}
-
 const XSD = xmeld2511.xsdPath;
+/** Random documents per message type and run; every one also goes through xmllint. */
+const RUNS = 200;
 
 // ------------------------------------------------------------------------------------------- catalogue
 
 describe('catalogue', () => {
-  it('registers xmeld 25.11 with both message types', () => {
+  it('registers xmeld 25.05 and 25.11, xkfz 1.4 and xelterngeld 1.2', () => {
+    expect(VERSIONS.map((v) => `${v.standard} ${v.version}`)).toEqual([
+      'xmeld 25.05',
+      'xmeld 25.11',
+      'xkfz 1.4',
+      'xelterngeld 1.2',
+    ]);
+    for (const v of VERSIONS) {
+      expect(v.namespace).toBe(`urn:xoev-de:${v.standard}:${v.version}`);
+      expect(path.isAbsolute(v.xsdPath) && path.isAbsolute(v.examplesDir)).toBe(true);
+      expect(v.description.length).toBeGreaterThan(20);
+      for (const t of v.messageTypes) expect(t.id).toBe(`${v.standard}:${v.version}:${t.name}`);
+    }
+  });
+
+  it('registers xmeld 25.11 with its four message types', () => {
     const v = catalogue.get('xmeld', '25.11')!;
     expect(v).toBe(xmeld2511);
     expect(v).toMatchObject({
@@ -151,12 +91,26 @@ describe('catalogue', () => {
       prefix: 'xmeld',
       namespace: 'urn:xoev-de:xmeld:25.11',
     });
-    expect(path.isAbsolute(v.xsdPath)).toBe(true);
     expect(v.messageTypes.map((t) => [t.id, t.code])).toEqual([
       ['xmeld:25.11:rueckmeldung.anmeldunginland.0201', '0201'],
       ['xmeld:25.11:rueckmeldung.auswertung.0203', '0203'],
+      ['xmeld:25.11:rueckmeldung.unplausibel.0204', '0204'],
+      ['xmeld:25.11:quittung.0020', '0020'],
     ]);
     expect(v.codeLists.map((l) => l.listURI)).toContain(LISTS.ags.listURI);
+  });
+
+  it('registers the message types of xkfz and xelterngeld', () => {
+    expect(catalogue.get('xkfz', '1.4')!.messageTypes.map((t) => t.name)).toEqual([
+      'fahrzeug.zulassung.1001',
+      'fahrzeug.halterwechsel.1002',
+      'fahrzeug.ausserbetriebsetzung.1003',
+    ]);
+    expect(catalogue.get('xelterngeld', '1.2')!.messageTypes.map((t) => t.name)).toEqual([
+      'elterngeld.antrag.0101',
+      'elterngeld.bescheid.0102',
+      'elterngeld.nachforderung.0103',
+    ]);
   });
 
   it('finds message types by name, id and root element', () => {
@@ -165,18 +119,24 @@ describe('catalogue', () => {
     );
     expect(catalogue.byId('xmeld:25.11:rueckmeldung.auswertung.0203')).toBe(auswertung0203);
     expect(catalogue.byRoot('urn:xoev-de:xmeld:25.11', 'rueckmeldung.auswertung.0203')).toBe(auswertung0203);
-    expect(catalogue.byRoot('urn:xoev-de:xmeld:25.05', 'rueckmeldung.auswertung.0203')).toBeUndefined();
+    expect(catalogue.byRoot('urn:xoev-de:xmeld:25.05', 'rueckmeldung.auswertung.0203')?.id).toBe(
+      'xmeld:25.05:rueckmeldung.auswertung.0203',
+    );
+    expect(catalogue.byRoot('urn:xoev-de:xmeld:25.04', 'rueckmeldung.auswertung.0203')).toBeUndefined();
     expect(catalogue.byRoot(null, 'rueckmeldung.auswertung.0203')).toBeUndefined();
     expect(catalogue.get('xmeld', '99.99')).toBeUndefined();
     expect(catalogue.messageType('xmeld', '25.11', 'quittung.9999')).toBeUndefined();
     expect(catalogue.byId('nope')).toBeUndefined();
   });
 
-  it('every message type has an example, and the catalogue lists every XSD', () => {
+  it('every message type has an example, and every code of every list is unique', () => {
     for (const spec of SPECS) expect(() => exampleXml(spec)).not.toThrow();
     expect(VERSIONS.map((v) => path.relative(HERE, v.xsdPath))).toContain(
       path.join('xmeld', '25.11', 'xmeld.xsd'),
     );
+    for (const list of VERSIONS.flatMap((v) => v.codeLists)) {
+      expect(new Set(list.codes.map((c) => c.code)).size, list.listURI).toBe(list.codes.length);
+    }
   });
 });
 
@@ -199,9 +159,20 @@ describe.each(SPECS.map((s) => [s.id, s] as const))('example of %s', (_id, spec)
   });
 });
 
-it('the examples, and the codec output for them, validate against the XSD (xmllint)', () => {
-  const docs = SPECS.flatMap((spec) => [exampleXml(spec), toCanonicalXml(spec, exampleMessage(spec))]);
-  expectAllValid(XSD, docs);
+it.each(VERSIONS.map((v) => [`${v.standard} ${v.version}`, v] as const))(
+  'the examples of %s, and the codec output for them, validate against its XSD (xmllint)',
+  (_name, version) => {
+    const docs = version.messageTypes.flatMap((spec) => [
+      exampleXml(spec),
+      toCanonicalXml(spec, exampleMessage(spec)),
+    ]);
+    expectAllValid(version.xsdPath, docs);
+  },
+);
+
+it('an example of one version is refused by the XSD of the other (the namespace is the version)', () => {
+  const xml = exampleXml(catalogue.messageType('xmeld', '25.05', 'rueckmeldung.auswertung.0203')!);
+  expect(xmllint(XSD, [xml]).valid).toEqual([false]);
 });
 
 it('the 0201 example is the Magdeburg → Dresden move', () => {
@@ -230,7 +201,7 @@ describe.each(SPECS.map((s) => [s.id, s] as const))('random valid %s', (_id, spe
         expect(back).toStrictEqual(valid);
         docs.push(xml);
       }),
-      { numRuns: 250 },
+      { numRuns: RUNS },
     );
     expectAllValid(versionOf(spec).xsdPath, docs);
   });

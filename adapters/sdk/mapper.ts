@@ -30,6 +30,11 @@ export class Mapper {
       );
       return '';
     }
+    // U+FFFD is what a decoder leaves where it could not read a character: never a name in a register.
+    if (value.includes('\uFFFD')) {
+      this.fail(nativeField, pointer, 'contains U+FFFD, the mark of a character lost to a wrong encoding');
+      return '';
+    }
     return value.trim();
   }
 
@@ -75,13 +80,12 @@ export class Mapper {
     return { listURI: list.listURI, listVersionID: list.listVersionID, code: mapped ?? raw };
   }
 
-  /** `TT.MM.JJJJ` (German) or `JJJJ-MM-TT` (ISO) → ISO date, checking that the day exists. */
-  date(value: unknown, nativeField: string, pointer: string, format: 'iso' | 'de'): string {
+  /** A native date in `format` → ISO `JJJJ-MM-TT`, checking that the day exists. */
+  date(value: unknown, nativeField: string, pointer: string, format: DateFormat): string {
     const raw = this.text(value, nativeField, pointer);
     if (!raw) return '';
-    const match =
-      format === 'de' ? /^(\d{2})\.(\d{2})\.(\d{4})$/.exec(raw) : /^(\d{4})-(\d{2})-(\d{2})$/.exec(raw);
-    const iso = match ? (format === 'de' ? `${match[3]}-${match[2]}-${match[1]}` : raw) : '';
+    const match = DATE_PATTERNS[format].exec(raw);
+    const iso = match ? `${match.groups!.y}-${match.groups!.m}-${match.groups!.d}` : '';
     if (
       !iso ||
       Number.isNaN(Date.parse(`${iso}T00:00:00Z`)) ||
@@ -90,10 +94,23 @@ export class Mapper {
       this.fail(
         nativeField,
         pointer,
-        `${JSON.stringify(raw)} is not a date in the form ${format === 'de' ? 'TT.MM.JJJJ' : 'JJJJ-MM-TT'}`,
+        `${JSON.stringify(raw)} is not a date in the form ${DATE_FORMAT_NAMES[format]}`,
       );
     }
     return iso;
+  }
+
+  /** A native number written in `format` (decimal comma, implied decimals, …) → a JavaScript number. */
+  number(value: unknown, nativeField: string, pointer: string, format: NumberFormat = {}): number {
+    if (typeof value === 'number' && Number.isFinite(value)) return value;
+    const raw = this.text(value, nativeField, pointer);
+    if (!raw) return 0;
+    const parsed = parseNumber(raw, format);
+    if (parsed === undefined) {
+      this.fail(nativeField, pointer, `${JSON.stringify(raw)} is not a number in the form ${describeNumber(format)}`);
+      return 0;
+    }
+    return parsed;
   }
 
   /** Throws GW_ERR_MAPPING_FAILED with every collected error; returns `value` when there were none. */
@@ -108,10 +125,84 @@ export class Mapper {
   }
 }
 
+/**
+ * Native date forms: `iso` JJJJ-MM-TT, `de` TT.MM.JJJJ (German forms and dialects), `compact`
+ * JJJJMMTT (mainframe records).
+ */
+export type DateFormat = 'iso' | 'de' | 'compact';
+
+const DATE_PATTERNS: Record<DateFormat, RegExp> = {
+  iso: /^(?<y>\d{4})-(?<m>\d{2})-(?<d>\d{2})$/,
+  de: /^(?<d>\d{2})\.(?<m>\d{2})\.(?<y>\d{4})$/,
+  compact: /^(?<y>\d{4})(?<m>\d{2})(?<d>\d{2})$/,
+};
+
+export const DATE_FORMAT_NAMES: Record<DateFormat, string> = {
+  iso: 'JJJJ-MM-TT',
+  de: 'TT.MM.JJJJ',
+  compact: 'JJJJMMTT',
+};
+
+/** ISO date → the native form. */
+export function formatDate(iso: string, format: DateFormat): string {
+  const [y, m, d] = iso.split('-');
+  if (format === 'de') return `${d}.${m}.${y}`;
+  if (format === 'compact') return `${y}${m}${d}`;
+  return iso;
+}
+
 /** ISO date → `TT.MM.JJJJ`. */
 export function toGermanDate(iso: string): string {
-  const [y, m, d] = iso.split('-');
-  return `${d}.${m}.${y}`;
+  return formatDate(iso, 'de');
+}
+
+/**
+ * How a system writes numbers: `decimalSeparator` (`,` in German systems), an optional
+ * `groupSeparator` (`.` in `1.234,56`), or `impliedDecimals` for mainframe fields that store
+ * 1234,56 as `123456` with two implied decimal places.
+ */
+export interface NumberFormat {
+  decimalSeparator?: '.' | ',';
+  groupSeparator?: '.' | ',' | ' ' | "'";
+  impliedDecimals?: number;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export function describeNumber(format: NumberFormat): string {
+  if (format.impliedDecimals) return `digits with ${format.impliedDecimals} implied decimal places`;
+  const decimal = format.decimalSeparator ?? '.';
+  return format.groupSeparator ? `1${format.groupSeparator}234${decimal}56` : `1234${decimal}56`;
+}
+
+export function parseNumber(raw: string, format: NumberFormat): number | undefined {
+  if (format.impliedDecimals !== undefined) {
+    if (!/^[+-]?\d+$/.test(raw)) return undefined;
+    return Number(raw) / 10 ** format.impliedDecimals;
+  }
+  const decimal = format.decimalSeparator ?? '.';
+  const group = format.groupSeparator ? `(?:${escapeRegExp(format.groupSeparator)}\\d{3})*` : '\\d*';
+  const pattern = format.groupSeparator
+    ? new RegExp(`^[+-]?\\d{1,3}${group}(?:${escapeRegExp(decimal)}\\d+)?$`)
+    : new RegExp(`^[+-]?\\d+(?:${escapeRegExp(decimal)}\\d+)?$`);
+  if (!pattern.test(raw)) return undefined;
+  let plain = raw;
+  if (format.groupSeparator) plain = plain.split(format.groupSeparator).join('');
+  return Number(plain.replace(decimal, '.'));
+}
+
+/** A number → the native form; `impliedDecimals` fields are written as digits only. */
+export function formatNumber(value: number, format: NumberFormat): string {
+  if (format.impliedDecimals !== undefined) return String(Math.round(value * 10 ** format.impliedDecimals));
+  const [int, frac] = String(value).split('.');
+  const sign = int!.startsWith('-') ? '-' : '';
+  const digits = int!.replace('-', '');
+  const grouped = format.groupSeparator
+    ? digits.replace(/\B(?=(\d{3})+(?!\d))/g, format.groupSeparator)
+    : digits;
+  return `${sign}${grouped}${frac === undefined ? '' : `${format.decimalSeparator ?? '.'}${frac}`}`;
 }
 
 /** Inverts a value map (native → standard) for the encoding direction; duplicates are a bug in the map. */

@@ -1,10 +1,15 @@
 /**
- * The adapter test kit. An adapter folder ships fixture pairs:
- *   fixtures/<case>.native.<ext>     what the system sends or expects
- *   fixtures/<case>.standard.xml     the standard message it corresponds to (unsigned, any indentation)
- * For each pair the kit checks decode(native) = standard and, where the adapter encodes that message
- * type, decode(encode(standard)) = standard (nothing lost on the way out). Deterministic: the clock
- * and the id source are taken from the standard file. Used by `gw adapter test` and by vitest.
+ * The adapter test kit: fixtures. An adapter folder ships fixture cases:
+ *   fixtures/<case>.native.<ext>        what the system sends (or is sent)
+ *   fixtures/<case>.standard.xml        the standard message it corresponds to (unsigned, any indentation)
+ *   fixtures/<case>.standard.<n>.xml    instead, for a batch: the n-th message the native file carries
+ *   fixtures/<case>.encoded.<ext>       exactly what encode(standard) must produce
+ * A case has a .native file (the sending direction), an .encoded file (the receiving direction:
+ * the standard message may come from another system), or both. The kit checks
+ * decode(native) = standard(s) and, where the adapter encodes that message type,
+ * decode(encode(standard)) = standard (nothing lost on the way out); with an .encoded file,
+ * encode(standard) byte for byte. Deterministic: the clock and the id source are
+ * taken from the standard files. The property-based round trip is in ./roundtrip.ts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,17 +19,21 @@ import type { MessageTypeSpec, XoevMessage } from '../../standards/catalogue.ts'
 import { catalogue } from '../../standards/index.ts';
 import { messageId } from '../../standards/xoev/message.ts';
 import { fromElement, validateMessage } from '../../standards/xoev/xml-codec.ts';
-import type { Adapter, AdapterContext } from './adapter.ts';
+import { type Adapter, type AdapterContext, handlesType } from './adapter.ts';
 
 export interface FixtureCase {
   name: string;
-  nativeFile: string;
-  standardFile: string;
+  nativeFile?: string;
+  /** One file, or the messages of a batch in order. */
+  standardFiles: string[];
+  encodedFile?: string;
 }
+
+export type Check = 'decode' | 'encode-roundtrip' | 'encode-exact' | 'property-roundtrip';
 
 export interface FixtureResult {
   name: string;
-  check: 'decode' | 'encode-roundtrip';
+  check: Check;
   ok: boolean;
   detail?: string;
 }
@@ -37,6 +46,11 @@ const CONTENT_TYPES: Record<string, string> = {
   dat: 'text/plain',
 };
 
+/** The media type without parameters, as the gateway hands it to decode(). */
+export function mediaType(contentType: string): string {
+  return contentType.split(';')[0]!.trim().toLowerCase();
+}
+
 export function contentTypeOf(file: string, adapter: Adapter): string {
   const ext = file.slice(file.lastIndexOf('.') + 1).toLowerCase();
   const guess = CONTENT_TYPES[ext];
@@ -47,18 +61,27 @@ export function contentTypeOf(file: string, adapter: Adapter): string {
 
 export function listFixtures(adapterDir: string): FixtureCase[] {
   const dir = path.join(adapterDir, 'fixtures');
-  const files = readdirSync(dir);
-  return files
-    .filter((f) => f.endsWith('.standard.xml'))
-    .map((f) => f.slice(0, -'.standard.xml'.length))
-    .sort()
-    .map((name) => {
+  const files = readdirSync(dir).sort();
+  const standards = new Map<string, { n: number; file: string }[]>();
+  for (const f of files) {
+    const m = /^(.+)\.standard(?:\.(\d+))?\.xml$/.exec(f);
+    if (!m) continue;
+    const list = standards.get(m[1]!) ?? [];
+    list.push({ n: m[2] ? Number(m[2]) : 0, file: path.join(dir, f) });
+    standards.set(m[1]!, list);
+  }
+  return [...standards.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, list]) => {
       const native = files.find((f) => f.startsWith(`${name}.native.`));
-      if (!native) throw new Error(`fixture ${name}: ${name}.standard.xml has no ${name}.native.* partner`);
+      const encoded = files.find((f) => f.startsWith(`${name}.encoded.`));
+      if (!native && !encoded)
+        throw new Error(`fixture ${name}: ${name}.standard*.xml has neither a .native.* nor an .encoded.* partner`);
       return {
         name,
-        nativeFile: path.join(dir, native),
-        standardFile: path.join(dir, `${name}.standard.xml`),
+        nativeFile: native ? path.join(dir, native) : undefined,
+        standardFiles: list.sort((a, b) => a.n - b.n).map((s) => s.file),
+        encodedFile: encoded ? path.join(dir, encoded) : undefined,
       };
     });
 }
@@ -71,11 +94,15 @@ export function readStandard(file: string): { spec: MessageTypeSpec; message: Xo
   return { spec, message: validateMessage(spec, fromElement(spec, root)) };
 }
 
-/** A context whose clock and id source reproduce the expected standard message. */
-export function fixtureContext(expected: XoevMessage): AdapterContext {
+/**
+ * A context whose clock and id source reproduce the expected messages: now() is the first one's
+ * erstellungszeitpunkt, newUUID() hands out their ids in order.
+ */
+export function fixtureContext(...expected: XoevMessage[]): AdapterContext {
+  let next = 0;
   return {
-    newUUID: () => messageId(expected),
-    now: () => new Date(expected['nachrichtenkopf.g2g']['identifikation.nachricht'].erstellungszeitpunkt),
+    newUUID: () => messageId(expected[Math.min(next++, expected.length - 1)]!),
+    now: () => new Date(expected[0]!['nachrichtenkopf.g2g']['identifikation.nachricht'].erstellungszeitpunkt),
     messageType(standard, version, name) {
       const spec = catalogue.messageType(standard, version, name);
       if (!spec) throw new Error(`${standard} ${version} ${name} is not in the catalogue`);
@@ -89,7 +116,8 @@ function plain(value: unknown): unknown {
   return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
 }
 
-function difference(actualValue: unknown, expectedValue: unknown, at = ''): string {
+/** The first difference between two messages as `pointer: got …, expected …`; '' when equal. */
+export function difference(actualValue: unknown, expectedValue: unknown, at = ''): string {
   const actual = plain(actualValue);
   const expected = plain(expectedValue);
   if (isDeepStrictEqual(actual, expected)) return '';
@@ -107,47 +135,78 @@ function difference(actualValue: unknown, expectedValue: unknown, at = ''): stri
   return `${at || '/'}: got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`;
 }
 
-function decodeOne(adapter: Adapter, body: Buffer, contentType: string, context: AdapterContext) {
-  const decoded = adapter.decode({ body, contentType }, context);
-  if (decoded.length !== 1) throw new Error(`decoded ${decoded.length} messages, expected 1`);
-  const [d] = decoded;
-  return { spec: d!.spec, message: validateMessage(d!.spec, d!.message) };
+/** Decodes and validates like the gateway's ingress does. */
+export function decodeAll(adapter: Adapter, body: Buffer, contentType: string, context: AdapterContext) {
+  return adapter
+    .decode({ body, contentType: mediaType(contentType) }, context)
+    .map((d) => ({ spec: d.spec, message: validateMessage(d.spec, d.message), nativeRef: d.nativeRef }));
+}
+
+function compare(
+  got: { spec: MessageTypeSpec; message: XoevMessage }[],
+  expected: { spec: MessageTypeSpec; message: XoevMessage }[],
+): string {
+  if (got.length !== expected.length) return `decoded ${got.length} messages, expected ${expected.length}`;
+  for (let i = 0; i < got.length; i++) {
+    const where = expected.length > 1 ? `message ${i + 1}: ` : '';
+    if (got[i]!.spec.id !== expected[i]!.spec.id)
+      return `${where}type ${got[i]!.spec.id}, expected ${expected[i]!.spec.id}`;
+    const d = difference(got[i]!.message, expected[i]!.message);
+    if (d) return `${where}${d}`;
+  }
+  return '';
+}
+
+function attempt(name: string, check: Check, run: () => string): FixtureResult {
+  try {
+    const detail = run();
+    return { name, check, ok: !detail, detail: detail || undefined };
+  } catch (error) {
+    return { name, check, ok: false, detail: (error as Error).message };
+  }
 }
 
 export function runFixture(adapter: Adapter, fixture: FixtureCase): FixtureResult[] {
+  const expected = fixture.standardFiles.map(readStandard);
+  const context = fixtureContext(...expected.map((e) => e.message));
   const results: FixtureResult[] = [];
-  const expected = readStandard(fixture.standardFile);
-  const context = fixtureContext(expected.message);
-  const contentType = contentTypeOf(fixture.nativeFile, adapter);
-  try {
-    const got = decodeOne(adapter, readFileSync(fixture.nativeFile), contentType, context);
-    const detail =
-      got.spec.id !== expected.spec.id
-        ? `type ${got.spec.id}, expected ${expected.spec.id}`
-        : difference(got.message, expected.message);
-    results.push({ name: fixture.name, check: 'decode', ok: !detail, detail: detail || undefined });
-  } catch (error) {
-    results.push({ name: fixture.name, check: 'decode', ok: false, detail: (error as Error).message });
+  const nativeFile = fixture.nativeFile;
+  if (nativeFile) {
+    results.push(
+      attempt(fixture.name, 'decode', () =>
+        compare(
+          decodeAll(adapter, readFileSync(nativeFile), contentTypeOf(nativeFile, adapter), context),
+          expected,
+        ),
+      ),
+    );
+    expected.forEach((one, i) => {
+      if (!handlesType(adapter.spec.encodes.messageTypes, one.spec)) return;
+      const label = expected.length > 1 ? `${fixture.name} #${i + 1}` : fixture.name;
+      results.push(
+        attempt(label, 'encode-roundtrip', () => {
+          const ctx = fixtureContext(one.message);
+          const native = adapter.encode(one.message, one.spec, ctx);
+          return compare(decodeAll(adapter, native.body, native.contentType, ctx), [one]);
+        }),
+      );
+    });
   }
-  if (adapter.spec.encodes.messageTypes.includes(expected.spec.name)) {
-    try {
-      const native = adapter.encode(expected.message, expected.spec, context);
-      const back = decodeOne(adapter, native.body, native.contentType, context);
-      const detail = difference(back.message, expected.message);
-      results.push({
-        name: fixture.name,
-        check: 'encode-roundtrip',
-        ok: !detail,
-        detail: detail || undefined,
-      });
-    } catch (error) {
-      results.push({
-        name: fixture.name,
-        check: 'encode-roundtrip',
-        ok: false,
-        detail: (error as Error).message,
-      });
-    }
+  if (fixture.encodedFile) {
+    results.push(
+      attempt(fixture.name, 'encode-exact', () => {
+        if (expected.length !== 1) return 'an .encoded fixture needs exactly one standard message';
+        const one = expected[0]!;
+        const got = adapter.encode(one.message, one.spec, fixtureContext(one.message)).body;
+        const want = readFileSync(fixture.encodedFile!);
+        if (got.equals(want)) return '';
+        let at = 0;
+        while (at < got.length && got[at] === want[at]) at++;
+        return `encode differs from ${path.basename(fixture.encodedFile!)} at byte ${at}: got ${JSON.stringify(
+          got.subarray(Math.max(0, at - 20), at + 20).toString('latin1'),
+        )}, expected ${JSON.stringify(want.subarray(Math.max(0, at - 20), at + 20).toString('latin1'))}`;
+      }),
+    );
   }
   return results;
 }

@@ -2,254 +2,121 @@
  * sn-melde — the Meldewesen system of Sachsen (fictional). Speaks JSON over HTTPS with flat,
  * vendor-style field names; dates are ISO; codes are already DSMeld/DESTATIS codes, so the mapping
  * is mostly structural. Sends Rückmeldungen (0201) and their evaluations (0203); receives both.
+ * `vorgang.art` names the message type; first names travel as a list.
  */
 import type { XoevMessage } from '../../standards/catalogue.ts';
+import { auswertung0203, rueckmeldung0201 } from '../../standards/xmeld/25.11/index.ts';
 import type { Auswertung0203, Rueckmeldung0201 } from '../../standards/xmeld/25.11/schema.ts';
 import { LISTS } from '../../standards/xmeld/25.11/schema.ts';
-import { header } from '../../standards/xoev/message.ts';
-import { type AdapterContext, defineAdapter } from '../sdk/adapter.ts';
-import { encodeJson, parseJson } from '../sdk/formats/json.ts';
-import { Mapper } from '../sdk/mapper.ts';
+import { MAPPER_CONSTRAINTS, mapperConstraints, setAt } from '../sdk/constrain.ts';
+import { jsonFormat } from '../sdk/formats/json.ts';
+import { mappedAdapter } from '../sdk/mapped-adapter.ts';
+import type { Fields, Rule } from '../sdk/mapping/define.ts';
+import { defineMessageMapping } from '../sdk/mapping/message-mapping.ts';
+import { setPath } from '../sdk/mapping/paths.ts';
 
 const PRODUKT = {
   produkt: 'sn-melde',
   produkthersteller: 'Freistaat Sachsen (fiktiv)',
   produktversion: '4.2.0',
 };
-const XMELD = ['xmeld', '25.11'] as const;
 
-type Json = Record<string, unknown>;
-type Anschrift = Rueckmeldung0201['wohnung.neu'];
-
-const ART_TO_TYPE: Record<string, string> = {
-  RUECKMELDUNG_ANMELDUNG: 'rueckmeldung.anmeldunginland.0201',
-  RUECKMELDUNG_AUSWERTUNG: 'rueckmeldung.auswertung.0203',
-};
-
-function obj(value: unknown): Json {
-  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : {};
+/** The Vorgang block and the two authorities: the same in both message types. */
+function kopf<T extends Rueckmeldung0201 | Auswertung0203>(f: Fields<T>): Rule[] {
+  const g = f as unknown as Fields<Rueckmeldung0201>;
+  return [
+    g.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'vorgang.id', { generate: true }),
+    g.uuid('/nachrichtenkopf.g2g/referenzUUID', 'vorgang.bezugId', { optional: true }),
+    g.timestamp('/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt', 'vorgang.erstelltAm'),
+    g.bool('/test', 'vorgang.test', undefined, { default: false }),
+    g.behoerde('/nachrichtenkopf.g2g/autor', { kennung: 'absender.ags', name: 'absender.behoerde', prefix: 'ags' }),
+    g.behoerde('/nachrichtenkopf.g2g/leser', {
+      kennung: 'empfaenger.ags',
+      name: 'empfaenger.behoerde',
+      prefix: 'ags',
+    }),
+  ];
 }
 
-function behoerde(m: Mapper, value: unknown, field: string, pointer: string) {
-  const v = obj(value);
-  return {
-    verzeichnisdienst: 'DVDV' as const,
-    kennung: `ags:${m.text(v.ags, `${field}.ags`, `${pointer}/kennung`)}`,
-    name: m.text(v.behoerde, `${field}.behoerde`, `${pointer}/name`),
-  };
+function anschrift(f: Fields<Rueckmeldung0201>, pointer: '/wohnung.neu' | '/wohnung.bisher', native: string): Rule[] {
+  return [
+    f.text(`${pointer}/anschrift/strasse`, `${native}.strasse`),
+    f.text(`${pointer}/anschrift/hausnummer`, `${native}.hausnummer`, { optional: true }),
+    f.text(`${pointer}/anschrift/postleitzahl`, `${native}.plz`),
+    f.text(`${pointer}/anschrift/wohnort`, `${native}.ort`),
+    f.code(`${pointer}/anschrift/gemeindeschluessel`, `${native}.ags`, LISTS.ags),
+    f.date(`${pointer}/einzugsdatum`, `${native}.einzug`, 'iso', { optional: true }),
+  ];
 }
 
-function anschrift(m: Mapper, value: unknown, field: string, pointer: string): Anschrift {
-  const v = obj(value);
-  return {
-    anschrift: {
-      strasse: m.text(v.strasse, `${field}.strasse`, `${pointer}/anschrift/strasse`),
-      hausnummer: m.optionalText(v.hausnummer, `${field}.hausnummer`, `${pointer}/anschrift/hausnummer`),
-      postleitzahl: m.text(v.plz, `${field}.plz`, `${pointer}/anschrift/postleitzahl`),
-      wohnort: m.text(v.ort, `${field}.ort`, `${pointer}/anschrift/wohnort`),
-      gemeindeschluessel: m.code(LISTS.ags, v.ags, `${field}.ags`, `${pointer}/anschrift/gemeindeschluessel`),
+const rueckmeldung = defineMessageMapping<Rueckmeldung0201>({
+  type: rueckmeldung0201,
+  produkt: PRODUKT,
+  rules: (f) => [
+    ...kopf(f),
+    f.date('/anmeldedatum', 'anmeldung.datum', 'iso'),
+    f.text('/person/familienname', 'person.nachname'),
+    f.text('/person/geburtsname', 'person.geburtsname', { optional: true }),
+    f.words('/person/vornamen', 'person.vornamen'),
+    f.text('/person/doktorgrad', 'person.titel', { optional: true }),
+    f.date('/person/geburt/datum', 'person.geburtsdatum', 'iso'),
+    f.text('/person/geburt/geburtsort', 'person.geburtsort'),
+    f.code('/person/geburt/geburtsstaat', 'person.geburtsstaat', LISTS.staat, undefined, { optional: true }),
+    f.code('/person/geschlecht', 'person.geschlecht', LISTS.geschlecht),
+    f.codes('/person/staatsangehoerigkeit', 'person.staatsangehoerigkeiten', LISTS.staat),
+    f.code('/person/familienstand', 'person.familienstand', LISTS.familienstand),
+    f.bool('/person/auskunftssperre', 'person.auskunftssperre', undefined, { default: false }),
+    ...anschrift(f, '/wohnung.neu', 'neueAnschrift'),
+    ...anschrift(f, '/wohnung.bisher', 'bisherigeAnschrift'),
+  ],
+});
+
+const auswertung = defineMessageMapping<Auswertung0203>({
+  type: auswertung0203,
+  produkt: PRODUKT,
+  rules: (f) => [
+    ...kopf(f),
+    f.code('/ergebnis', 'ergebnis.code', LISTS.auswertungsergebnis),
+    f.date('/fortschreibungsdatum', 'ergebnis.datum', 'iso', { optional: true }),
+    f.text('/hinweis', 'ergebnis.hinweis', { optional: true }),
+  ],
+  hooks: {
+    // The Saxon client shows the result's wording; it is written out, never read back.
+    encode(native, message) {
+      setPath(native, 'ergebnis.text', LISTS.auswertungsergebnis.nameOf(message.ergebnis.code));
     },
-    einzugsdatum:
-      v.einzug === undefined
-        ? undefined
-        : m.date(v.einzug, `${field}.einzug`, `${pointer}/einzugsdatum`, 'iso'),
-  };
-}
+  },
+});
 
-function kopf(m: Mapper, doc: Json, code: string, context: AdapterContext) {
-  const vorgang = obj(doc.vorgang);
-  return {
-    'identifikation.nachricht': {
-      nachrichtenUUID:
-        vorgang.id === undefined
-          ? context.newUUID()
-          : m.text(
-              vorgang.id,
-              '$.vorgang.id',
-              '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID',
-            ),
-      nachrichtentyp: {
-        listURI: LISTS.nachrichtentyp.listURI,
-        listVersionID: LISTS.nachrichtentyp.listVersionID,
-        code,
-      },
-      erstellungszeitpunkt: context.now().toISOString(),
-    },
-    leser: behoerde(m, doc.empfaenger, '$.empfaenger', '/nachrichtenkopf.g2g/leser'),
-    autor: behoerde(m, doc.absender, '$.absender', '/nachrichtenkopf.g2g/autor'),
-    referenzUUID:
-      vorgang.bezugId === undefined
-        ? undefined
-        : m.text(vorgang.bezugId, '$.vorgang.bezugId', '/nachrichtenkopf.g2g/referenzUUID'),
-  };
-}
-
-function decode0201(m: Mapper, doc: Json, context: AdapterContext): Rueckmeldung0201 {
-  const p = obj(doc.person);
-  const anmeldung = obj(doc.anmeldung);
-  const vornamen = Array.isArray(p.vornamen) ? p.vornamen.join(' ') : p.vornamen;
-  const nationalities = Array.isArray(p.staatsangehoerigkeiten) ? p.staatsangehoerigkeiten : [];
-  if (nationalities.length === 0)
-    m.fail('$.person.staatsangehoerigkeiten', '/person/staatsangehoerigkeit', 'at least one is required');
-  return {
-    standard: 'XMeld',
-    version: '25.11',
-    ...PRODUKT,
-    test: m.bool(obj(doc.vorgang).test ?? false, '$.vorgang.test', '/test'),
-    'nachrichtenkopf.g2g': kopf(m, doc, '0201', context),
-    anmeldedatum: m.date(anmeldung.datum, '$.anmeldung.datum', '/anmeldedatum', 'iso'),
-    person: {
-      familienname: m.text(p.nachname, '$.person.nachname', '/person/familienname'),
-      geburtsname: m.optionalText(p.geburtsname, '$.person.geburtsname', '/person/geburtsname'),
-      vornamen: m.text(vornamen, '$.person.vornamen', '/person/vornamen'),
-      doktorgrad: m.optionalText(p.titel, '$.person.titel', '/person/doktorgrad'),
-      geburt: {
-        datum: m.date(p.geburtsdatum, '$.person.geburtsdatum', '/person/geburt/datum', 'iso'),
-        geburtsort: m.text(p.geburtsort, '$.person.geburtsort', '/person/geburt/geburtsort'),
-      },
-      geschlecht: m.code(LISTS.geschlecht, p.geschlecht, '$.person.geschlecht', '/person/geschlecht'),
-      staatsangehoerigkeit: nationalities.map((n, i) =>
-        m.code(LISTS.staat, n, `$.person.staatsangehoerigkeiten[${i}]`, `/person/staatsangehoerigkeit/${i}`),
-      ),
-      familienstand: m.code(
-        LISTS.familienstand,
-        p.familienstand,
-        '$.person.familienstand',
-        '/person/familienstand',
-      ),
-      auskunftssperre: m.bool(
-        p.auskunftssperre ?? false,
-        '$.person.auskunftssperre',
-        '/person/auskunftssperre',
-      ),
-    },
-    'wohnung.neu': anschrift(m, doc.neueAnschrift, '$.neueAnschrift', '/wohnung.neu'),
-    'wohnung.bisher': anschrift(m, doc.bisherigeAnschrift, '$.bisherigeAnschrift', '/wohnung.bisher'),
-  };
-}
-
-function decode0203(m: Mapper, doc: Json, context: AdapterContext): Auswertung0203 {
-  const ergebnis = obj(doc.ergebnis);
-  const k = kopf(m, doc, '0203', context);
-  return {
-    standard: 'XMeld',
-    version: '25.11',
-    ...PRODUKT,
-    test: m.bool(obj(doc.vorgang).test ?? false, '$.vorgang.test', '/test'),
-    'nachrichtenkopf.g2g': {
-      ...k,
-      referenzUUID:
-        k.referenzUUID ?? m.text(undefined, '$.vorgang.bezugId', '/nachrichtenkopf.g2g/referenzUUID'),
-    },
-    ergebnis: m.code(LISTS.auswertungsergebnis, ergebnis.code, '$.ergebnis.code', '/ergebnis'),
-    fortschreibungsdatum:
-      ergebnis.datum === undefined
-        ? undefined
-        : m.date(ergebnis.datum, '$.ergebnis.datum', '/fortschreibungsdatum', 'iso'),
-    hinweis: m.optionalText(ergebnis.hinweis, '$.ergebnis.hinweis', '/hinweis'),
-  };
-}
-
-function nativeBehoerde(b: { kennung: string; name: string }) {
-  return { ags: b.kennung.replace(/^ags:/, ''), behoerde: b.name };
-}
-
-function nativeAnschrift(w: Anschrift) {
-  return {
-    strasse: w.anschrift.strasse,
-    hausnummer: w.anschrift.hausnummer,
-    plz: w.anschrift.postleitzahl,
-    ort: w.anschrift.wohnort,
-    ags: w.anschrift.gemeindeschluessel.code,
-    einzug: w.einzugsdatum,
-  };
-}
-
-function nativeVorgang(message: XoevMessage, art: string) {
-  const h = header(message);
-  return {
-    id: h['identifikation.nachricht'].nachrichtenUUID,
-    art,
-    bezugId: h.referenzUUID,
-    erstelltAm: h['identifikation.nachricht'].erstellungszeitpunkt,
-    test: message.test,
-  };
-}
-
-export default defineAdapter({
+export default mappedAdapter({
   spec: {
     id: 'sn-melde',
     title: 'Meldewesen Sachsen',
     land: 'SN',
     format: 'JSON (UTF-8), one Vorgang per request; field names of the Saxon vendor, ISO dates, DSMeld codes',
-    decodes: { contentTypes: ['application/json'], messageTypes: Object.values(ART_TO_TYPE) },
-    encodes: { contentType: 'application/json', messageTypes: Object.values(ART_TO_TYPE) },
   },
-
-  decode(input, context) {
-    const doc = obj(parseJson(input.body));
-    const m = new Mapper();
-    const art = m.text(
-      obj(doc.vorgang).art,
-      '$.vorgang.art',
-      '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp/code',
-    );
-    const name = ART_TO_TYPE[art];
-    if (!name) {
-      m.fail(
-        '$.vorgang.art',
-        '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp/code',
-        `unknown Vorgangsart ${JSON.stringify(art)}; expected one of ${Object.keys(ART_TO_TYPE).join(', ')}`,
+  format: jsonFormat(),
+  typeField: 'vorgang.art',
+  messages: { RUECKMELDUNG_ANMELDUNG: rueckmeldung, RUECKMELDUNG_AUSWERTUNG: auswertung },
+  roundTrip: {
+    constraints: [
+      ...MAPPER_CONSTRAINTS,
+      'authorities are addressed by AGS (ags: keys; the prefix is implicit)',
+      'first names are separated by single spaces (they travel as a list)',
+      'produkt, produkthersteller and produktversion are those of sn-melde',
+    ],
+    constrain(message) {
+      let m = mapperConstraints(message);
+      for (const who of ['leser', 'autor'])
+        m = setAt(m, `/nachrichtenkopf.g2g/${who}/kennung`, (k: string) => k.replace(/^[a-z]+:/, 'ags:'));
+      m = setAt(m, '/person/vornamen', (v: string) =>
+        v
+          .split(' ')
+          .map((w) => w.trim())
+          .filter(Boolean)
+          .join(' '),
       );
-      return m.finish([]);
-    }
-    const message = name.endsWith('0201') ? decode0201(m, doc, context) : decode0203(m, doc, context);
-    return m.finish([{ spec: context.messageType(...XMELD, name), message, nativeRef: '$' }]);
-  },
-
-  encode(message, spec) {
-    const h = header(message);
-    if (spec.name === 'rueckmeldung.anmeldunginland.0201') {
-      const msg = message as unknown as Rueckmeldung0201;
-      const p = msg.person;
-      return {
-        contentType: 'application/json',
-        body: encodeJson({
-          vorgang: nativeVorgang(message, 'RUECKMELDUNG_ANMELDUNG'),
-          absender: nativeBehoerde(h.autor),
-          empfaenger: nativeBehoerde(h.leser),
-          anmeldung: { datum: msg.anmeldedatum },
-          person: {
-            nachname: p.familienname,
-            geburtsname: p.geburtsname,
-            vornamen: p.vornamen.split(' '),
-            titel: p.doktorgrad,
-            geburtsdatum: p.geburt.datum,
-            geburtsort: p.geburt.geburtsort,
-            geschlecht: p.geschlecht.code,
-            staatsangehoerigkeiten: p.staatsangehoerigkeit.map((s) => s.code),
-            familienstand: p.familienstand.code,
-            auskunftssperre: p.auskunftssperre,
-          },
-          neueAnschrift: nativeAnschrift(msg['wohnung.neu']),
-          bisherigeAnschrift: nativeAnschrift(msg['wohnung.bisher']),
-        }),
-      };
-    }
-    const msg = message as unknown as Auswertung0203;
-    return {
-      contentType: 'application/json',
-      body: encodeJson({
-        vorgang: nativeVorgang(message, 'RUECKMELDUNG_AUSWERTUNG'),
-        absender: nativeBehoerde(h.autor),
-        empfaenger: nativeBehoerde(h.leser),
-        ergebnis: {
-          code: msg.ergebnis.code,
-          text: LISTS.auswertungsergebnis.nameOf(msg.ergebnis.code),
-          datum: msg.fortschreibungsdatum,
-          hinweis: msg.hinweis,
-        },
-      }),
-    };
+      return { ...m, ...PRODUKT } as XoevMessage;
+    },
   },
 });

@@ -11,31 +11,40 @@ export interface AuditLogOptions {
   chain?: string;
   /** Clock for `time`; tests pass a fixed one. */
   now?: () => Date;
+  /** Told how many events each durable append stored (the checkpointer counts them). */
+  onAppended?: (count: number) => void;
 }
 
 export class AuditLog {
   readonly store: AuditStore;
   private readonly chain: string;
   private readonly now: () => Date;
+  private readonly onAppended: ((count: number) => void) | undefined;
 
   constructor(store: AuditStore, options: AuditLogOptions = {}) {
     this.store = store;
     this.chain = options.chain ?? 'main';
     this.now = options.now ?? (() => new Date());
+    this.onAppended = options.onAppended;
   }
 
   /** Appends one event; resolves with the stored entry once it is durable. */
   async record(event: AuditRecordInput): Promise<AuditEntry> {
-    const [entry] = await this.store.append([this.complete(event)], this.chain);
+    const [entry] = await this.recordMany([event]);
     return entry!;
   }
 
-  /** Appends several events atomically and in order (consecutive seqs). */
-  recordMany(events: AuditRecordInput[]): Promise<AuditEntry[]> {
-    return this.store.append(
+  /**
+   * Appends several events atomically and in order (consecutive seqs). Events carrying an
+   * idempotencyKey the chain already holds are not written again (see AuditEventInput).
+   */
+  async recordMany(events: AuditRecordInput[]): Promise<AuditEntry[]> {
+    const entries = await this.store.append(
       events.map((event) => this.complete(event)),
       this.chain,
     );
+    this.onAppended?.(entries.length);
+    return entries;
   }
 
   private complete(event: AuditRecordInput): AuditEventInput {
@@ -51,6 +60,7 @@ export class AuditLog {
       messageType: event.messageType ?? null,
       digest: event.digest ?? null,
       detail: event.detail ?? {},
+      ...(event.idempotencyKey ? { idempotencyKey: event.idempotencyKey } : {}),
     };
   }
 }

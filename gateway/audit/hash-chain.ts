@@ -35,61 +35,13 @@
 import { hash as nodeHash } from 'node:crypto';
 import type { AuditEntry, AuditEventInput, ChainHead } from '../ports/audit-store.ts';
 import { AUDIT_EVENT_KINDS } from '../ports/audit-store.ts';
+import { canonicalJson, quoteJson as quote } from './canonical-json.ts';
+
+export { canonicalJson };
 
 export const GENESIS_HASH = '0'.repeat(64);
 
 export type UnhashedAuditEntry = Omit<AuditEntry, 'hash'>;
-
-/** RFC 8785 canonical JSON of a JSON value. Throws TypeError on anything that is not plain JSON. */
-export function canonicalJson(value: unknown): string {
-  switch (typeof value) {
-    case 'string':
-      return quote(value);
-    case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`canonical JSON: non-finite number ${value}`);
-      return JSON.stringify(value);
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'object': {
-      if (value === null) return 'null';
-      if (Array.isArray(value)) {
-        let out = '[';
-        for (let i = 0; i < value.length; i++) {
-          if (i > 0) out += ',';
-          out += canonicalJson(value[i]);
-        }
-        return `${out}]`;
-      }
-      const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) {
-        throw new TypeError(`canonical JSON: not a plain object (${proto?.constructor?.name ?? 'unknown'})`);
-      }
-      const record = value as Record<string, unknown>;
-      const keys = Object.keys(record).sort();
-      let out = '{';
-      for (let i = 0; i < keys.length; i++) {
-        const key = keys[i]!;
-        if (i > 0) out += ',';
-        out += `${quote(key)}:${canonicalJson(record[key])}`;
-      }
-      return `${out}}`;
-    }
-    default:
-      throw new TypeError(`canonical JSON: ${typeof value} is not a JSON value`);
-  }
-}
-
-/**
- * A JSON string literal exactly as JSON.stringify writes it. Fast path: strings without `"`, `\`,
- * control characters or surrogates (almost all of them) are only wrapped in quotes.
- */
-function quote(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
-  }
-  return `"${s}"`;
-}
 
 function str(value: unknown, field: string): string {
   if (typeof value !== 'string') throw new TypeError(`audit entry: ${field} must be a string`);
@@ -152,11 +104,15 @@ const NULLABLE_FIELDS = [
 
 /**
  * Checks an event before a store appends it and returns the copy that is stored and hashed: exactly
- * the AuditEventInput fields, `detail` normalised to plain JSON (a JSON.stringify/parse round trip:
+ * the AuditEventInput fields (the idempotencyKey apart: it is stored, never hashed), `detail` normalised to plain JSON (a JSON.stringify/parse round trip:
  * undefined members dropped, Dates as ISO strings), so what is hashed is what is read back.
  * Throws TypeError on a malformed event. Shared by every AuditStore implementation.
  */
-export function normalizeEventInput(event: AuditEventInput): { event: AuditEventInput; detailJson: string } {
+export function normalizeEventInput(event: AuditEventInput): {
+  event: AuditEventInput;
+  detailJson: string;
+  idempotencyKey: string | null;
+} {
   if (typeof event !== 'object' || event === null) throw new TypeError('audit event must be an object');
   if (
     typeof event.time !== 'string' ||
@@ -194,7 +150,15 @@ export function normalizeEventInput(event: AuditEventInput): { event: AuditEvent
   if (typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
     throw new TypeError('audit event: detail must serialise to a JSON object');
   }
+  const idempotencyKey = event.idempotencyKey ?? null;
+  if (
+    idempotencyKey !== null &&
+    (typeof idempotencyKey !== 'string' || idempotencyKey === '' || idempotencyKey.length > 512)
+  ) {
+    throw new TypeError('audit event: idempotencyKey must be a non-empty string of at most 512 characters');
+  }
   return {
+    idempotencyKey,
     event: {
       time: event.time,
       kind: event.kind,
@@ -287,93 +251,142 @@ interface ChainState {
   toHash: string;
 }
 
+export type VerifyFailure = Extract<VerifyResult, { ok: false }>;
+
 /**
- * Verifies entries (in (chain, seq) order per chain; chains may interleave) offline. Stops at the
- * first problem. Checks, per entry: consecutive seq, prevHash link, recomputed hash; then trusted heads.
+ * The streaming form of verifyChain: feed entries one by one (the offline verifier reads exports of
+ * millions of lines), then ask for the result. After the first failure every add() returns false.
  */
-export function verifyChain(entries: readonly AuditEntry[], options: VerifyOptions = {}): VerifyResult {
-  const states = new Map<string, ChainState>();
-  const stateFor = (chain: string): ChainState => {
-    let state = states.get(chain);
-    if (state === undefined) {
-      state = { chain, seq: 0, hash: GENESIS_HASH, toSeq: 0, toHash: '' };
-      states.set(chain, state);
+export class ChainVerifier {
+  private readonly states = new Map<string, ChainState>();
+  private current: ChainState | undefined;
+  private failure: VerifyFailure | undefined;
+  count = 0;
+
+  constructor(options: VerifyOptions = {}) {
+    for (const head of options.from ?? []) {
+      const state = this.stateFor(head.chain);
+      state.seq = head.seq;
+      state.hash = head.hash;
     }
-    return state;
-  };
-  for (const head of options.from ?? []) {
-    const state = stateFor(head.chain);
-    state.seq = head.seq;
-    state.hash = head.hash;
-  }
-  for (const head of options.to ?? []) {
-    const state = stateFor(head.chain);
-    state.toSeq = head.seq;
-    state.toHash = head.hash;
+    for (const head of options.to ?? []) {
+      const state = this.stateFor(head.chain);
+      state.toSeq = head.seq;
+      state.toHash = head.hash;
+    }
   }
 
-  let current: ChainState | undefined;
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!;
-    const chain = entry.chain;
+  private stateFor(chain: string): ChainState {
+    let state = this.states.get(chain);
+    if (state === undefined) {
+      state = { chain, seq: 0, hash: GENESIS_HASH, toSeq: 0, toHash: '' };
+      this.states.set(chain, state);
+    }
+    return state;
+  }
+
+  /** Checks the next entry (`index` only names it in messages); false at the first problem. */
+  add(entry: AuditEntry, index = this.count): boolean {
+    return this.addLinked(entry.chain, entry.seq, entry.prevHash, entry.hash, () => entryHash(entry), index);
+  }
+
+  /**
+   * The same check for a reader that hashes the entry itself (the export verifier hashes the
+   * canonical bytes as they stand in the file): `computeHash` runs only once the links are right.
+   */
+  addLinked(
+    chain: string,
+    seq: number,
+    prevHash: string,
+    claimedHash: string,
+    computeHash: () => string,
+    index = this.count,
+  ): boolean {
+    if (this.failure) return false;
+    let current = this.current;
     if (current === undefined || current.chain !== chain) {
       if (typeof chain !== 'string') {
-        return fail(
+        this.failure = fail(
           current?.chain ?? '',
           (current?.seq ?? 0) + 1,
           'malformed',
-          `entry #${i}: chain is not a string`,
+          `entry #${index}: chain is not a string`,
         );
+        return false;
       }
-      current = stateFor(chain);
+      current = this.stateFor(chain);
+      this.current = current;
     }
     const expected = current.seq + 1;
-    if (entry.seq !== expected) {
-      return fail(
+    if (seq !== expected) {
+      this.failure = fail(
         chain,
         expected,
         'seq-mismatch',
-        `entry #${i}: expected seq ${expected}, found ${entry.seq}`,
+        `entry #${index}: expected seq ${expected}, found ${seq}`,
       );
+      return false;
     }
-    if (entry.prevHash !== current.hash) {
-      return fail(
+    if (prevHash !== current.hash) {
+      this.failure = fail(
         chain,
         expected,
         'prev-hash-mismatch',
         `seq ${expected}: prevHash does not match the hash of seq ${expected - 1}`,
       );
+      return false;
     }
     let computed: string;
     try {
-      computed = entryHash(entry);
+      computed = computeHash();
     } catch (err) {
-      return fail(chain, expected, 'malformed', `seq ${expected}: ${(err as Error).message}`);
+      this.failure = fail(chain, expected, 'malformed', `seq ${expected}: ${(err as Error).message}`);
+      return false;
     }
-    if (computed !== entry.hash) {
-      return fail(chain, expected, 'hash-mismatch', `seq ${expected}: content does not match its hash`);
+    if (computed !== claimedHash) {
+      this.failure = fail(chain, expected, 'hash-mismatch', `seq ${expected}: content does not match its hash`);
+      return false;
     }
     if (expected === current.toSeq && computed !== current.toHash) {
-      return fail(chain, expected, 'head-mismatch', `seq ${expected}: hash differs from the trusted head`);
+      this.failure = fail(chain, expected, 'head-mismatch', `seq ${expected}: hash differs from the trusted head`);
+      return false;
     }
     current.seq = expected;
     current.hash = computed;
+    this.count++;
+    return true;
   }
 
-  const heads: ChainHead[] = [];
-  for (const state of states.values()) {
-    if (state.seq < state.toSeq) {
-      return fail(
-        state.chain,
-        state.seq + 1,
-        'truncated',
-        `chain ends at seq ${state.seq}, the trusted head is seq ${state.toSeq}`,
-      );
+  /** The result so far: the first failure, or the trusted heads checked and the heads reached. */
+  finish(): VerifyResult {
+    if (this.failure) return this.failure;
+    const heads: ChainHead[] = [];
+    for (const state of this.states.values()) {
+      if (state.seq < state.toSeq) {
+        return fail(
+          state.chain,
+          state.seq + 1,
+          'truncated',
+          `chain ends at seq ${state.seq}, the trusted head is seq ${state.toSeq}`,
+        );
+      }
+      if (state.seq > 0) heads.push({ chain: state.chain, seq: state.seq, hash: state.hash });
     }
-    if (state.seq > 0) heads.push({ chain: state.chain, seq: state.seq, hash: state.hash });
+    heads.sort((a, b) => (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0));
+    return { ok: true, count: this.count, heads };
   }
-  heads.sort((a, b) => (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0));
-  return { ok: true, count: entries.length, heads };
+}
+
+/**
+ * Verifies entries (in (chain, seq) order per chain; chains may interleave) offline. Stops at the
+ * first problem. Checks, per entry: consecutive seq, prevHash link, recomputed hash; then trusted heads.
+ */
+export function verifyChain(entries: readonly AuditEntry[], options: VerifyOptions = {}): VerifyResult {
+  const verifier = new ChainVerifier(options);
+  for (let i = 0; i < entries.length; i++) {
+    if (!verifier.add(entries[i]!, i)) break;
+  }
+  return verifier.finish();
 }
 
 function fail(
@@ -381,6 +394,6 @@ function fail(
   firstBadSeq: number,
   reason: VerifyFailureReason,
   message: string,
-): VerifyResult {
+): VerifyFailure {
   return { ok: false, firstBadSeq, chain, reason, message };
 }

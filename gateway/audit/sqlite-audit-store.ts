@@ -6,14 +6,34 @@
  *   writer waits for the lock, then reads the head the first one committed).
  * - Group commit: every append() issued in the same event-loop turn goes into one transaction (one
  *   fsync); each caller's promise resolves only after that transaction committed.
- * - Append-only: triggers abort any UPDATE or DELETE on the table. That is defence in depth only;
- *   someone with write access to the file can drop them. Tampering is caught by verifyChain.
+ * - Idempotent writer: an event whose idempotencyKey its chain already holds is not written again;
+ *   the caller gets the entry stored the first time.
+ * - The message search rows (audit_messages) and checkpoints live in the same file and are written
+ *   in the same transactions as the entries they describe.
+ * - Append-only: triggers abort any UPDATE or DELETE on entries and checkpoints. That is defence in
+ *   depth only; someone with write access to the file can drop them. Tampering is caught by verify.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditEntry, AuditEventInput, AuditQuery, AuditStore, ChainHead } from '../ports/audit-store.ts';
+import type {
+  AuditCheckpoint,
+  AuditEntry,
+  AuditEventInput,
+  AuditMessagePage,
+  AuditMessageSearch,
+  AuditMessageSummary,
+  AuditQuery,
+  AuditStore,
+  ChainHead,
+  CheckpointSigner,
+  InclusionProof,
+} from '../ports/audit-store.ts';
+import { checkpointFromStored, checkpointHash, planCheckpoint, proofFrom, rangesOf, signCheckpoint } from './checkpoint.ts';
 import { chainEntry, GENESIS_HASH, normalizeEventInput } from './hash-chain.ts';
+import { buildMessageSearch, encodeCursor } from './message-search.ts';
+import { foldEntry, type SummaryState } from './message-summary.ts';
+import { checkpointSigningInput } from './verify-proof.ts';
 
 export interface SqliteAuditStoreOptions {
   /** Path of the database file (created with its directory if missing). */
@@ -24,7 +44,7 @@ export interface SqliteAuditStoreOptions {
   busyTimeoutMs?: number;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS audit_entries (
@@ -53,19 +73,77 @@ CREATE TRIGGER IF NOT EXISTS audit_entries_no_delete BEFORE DELETE ON audit_entr
 BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only'); END;
 `;
 
+/** Version 2: idempotency keys, signed checkpoints, the message search rows. */
+const SCHEMA_V2 = `
+CREATE UNIQUE INDEX IF NOT EXISTS audit_entries_idempotency ON audit_entries (chain, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+  id        INTEGER PRIMARY KEY CHECK (id >= 1),
+  time      TEXT NOT NULL,
+  hash      TEXT NOT NULL,
+  body      TEXT NOT NULL,
+  signature TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS audit_checkpoint_heads (
+  checkpoint_id INTEGER NOT NULL,
+  chain         TEXT    NOT NULL,
+  seq           INTEGER NOT NULL,
+  PRIMARY KEY (checkpoint_id, chain)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS audit_checkpoint_heads_by_chain ON audit_checkpoint_heads (chain, seq, checkpoint_id);
+CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+CREATE TABLE IF NOT EXISTS audit_messages (
+  message_id      TEXT    PRIMARY KEY,
+  first_time      TEXT    NOT NULL,
+  last_time       TEXT    NOT NULL,
+  status          TEXT    NOT NULL,
+  progress_rank   INTEGER NOT NULL,
+  progress_status TEXT    NOT NULL,
+  failure_status  TEXT,
+  message_type    TEXT,
+  sender          TEXT,
+  receiver        TEXT,
+  sender_system   TEXT,
+  receiver_system TEXT,
+  digest          TEXT,
+  events          INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS audit_messages_by_time ON audit_messages (first_time, message_id);
+CREATE INDEX IF NOT EXISTS audit_messages_by_sender ON audit_messages (sender, first_time, message_id);
+CREATE INDEX IF NOT EXISTS audit_messages_by_receiver ON audit_messages (receiver, first_time, message_id);
+CREATE INDEX IF NOT EXISTS audit_messages_by_sender_system ON audit_messages (sender_system, first_time, message_id);
+CREATE INDEX IF NOT EXISTS audit_messages_by_receiver_system ON audit_messages (receiver_system, first_time, message_id);
+CREATE INDEX IF NOT EXISTS audit_messages_by_type ON audit_messages (message_type, first_time, message_id);
+CREATE INDEX IF NOT EXISTS audit_messages_by_status ON audit_messages (status, first_time, message_id);
+`;
+
 const COLUMNS = `chain, seq, time, kind, actor, message_id AS messageId, sender, receiver,
   sender_system AS senderSystem, receiver_system AS receiverSystem, message_type AS messageType,
   digest, detail, prev_hash AS prevHash, hash`;
+
+const STATE_COLUMNS = `message_id AS messageId, first_time AS firstTime, last_time AS lastTime, status,
+  progress_rank AS progressRank, progress_status AS progressStatus, failure_status AS failureStatus,
+  message_type AS messageType, sender, receiver, sender_system AS senderSystem,
+  receiver_system AS receiverSystem, digest, events`;
 
 interface Pending {
   chain: string;
   events: AuditEventInput[];
   detailJson: string[];
+  keys: (string | null)[];
   resolve: (entries: AuditEntry[]) => void;
   reject: (err: unknown) => void;
 }
 
 type Row = Omit<AuditEntry, 'detail'> & { detail: string | Record<string, unknown> };
+
+function toEntry(row: Row): AuditEntry {
+  row.detail = JSON.parse(row.detail as string) as Record<string, unknown>;
+  return row as AuditEntry;
+}
 
 export class SqliteAuditStore implements AuditStore {
   readonly kind = 'sqlite';
@@ -73,6 +151,10 @@ export class SqliteAuditStore implements AuditStore {
   private readonly insert: Database.Statement;
   private readonly selectHead: Database.Statement<[string], { seq: number; hash: string }>;
   private readonly selectHeads: Database.Statement<[], ChainHead>;
+  private readonly selectByKey: Database.Statement<[string, string], Row>;
+  private readonly selectState: Database.Statement<[string], SummaryState>;
+  private readonly upsertState: Database.Statement;
+  private readonly selectLeaves: Database.Statement<[string, number, number], { hash: string }>;
   private readonly queries = new Map<string, Database.Statement>();
   private readonly commit: Database.Transaction<(batch: Pending[]) => AuditEntry[][]>;
   private queue: Pending[] = [];
@@ -80,7 +162,7 @@ export class SqliteAuditStore implements AuditStore {
   private closed = false;
 
   constructor(options: SqliteAuditStoreOptions) {
-    if (options.file !== ':memory:') mkdirSync(dirname(options.file), { recursive: true });
+    mkdirSync(dirname(options.file), { recursive: true });
     this.db = new Database(options.file, { timeout: options.busyTimeoutMs ?? 10_000 });
     try {
       this.db.pragma('journal_mode = WAL');
@@ -94,6 +176,15 @@ export class SqliteAuditStore implements AuditStore {
       this.db
         .transaction(() => {
           this.db.exec(SCHEMA);
+          const columns = this.db.pragma('table_info(audit_entries)') as Array<{ name: string }>;
+          if (!columns.some((c) => c.name === 'idempotency_key')) {
+            this.db.exec('ALTER TABLE audit_entries ADD COLUMN idempotency_key TEXT');
+          }
+          const fresh = !this.db
+            .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'audit_messages'")
+            .get();
+          this.db.exec(SCHEMA_V2);
+          if (fresh) this.backfillMessages();
           this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
         })
         .immediate();
@@ -104,8 +195,8 @@ export class SqliteAuditStore implements AuditStore {
 
     this.insert = this.db.prepare(
       `INSERT INTO audit_entries (chain, seq, time, kind, actor, message_id, sender, receiver, sender_system,
-         receiver_system, message_type, digest, detail, prev_hash, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         receiver_system, message_type, digest, detail, prev_hash, hash, idempotency_key)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.selectHead = this.db.prepare(
       'SELECT seq, hash FROM audit_entries WHERE chain = ? ORDER BY seq DESC LIMIT 1',
@@ -123,14 +214,48 @@ export class SqliteAuditStore implements AuditStore {
         AND e.seq = (SELECT MAX(seq) FROM audit_entries WHERE chain = chains.chain)
        ORDER BY e.chain`,
     );
+    this.selectByKey = this.db.prepare(
+      `SELECT ${COLUMNS} FROM audit_entries WHERE chain = ? AND idempotency_key = ?`,
+    );
+    this.selectState = this.db.prepare(`SELECT ${STATE_COLUMNS} FROM audit_messages WHERE message_id = ?`);
+    this.upsertState = this.db.prepare(
+      `INSERT INTO audit_messages (message_id, first_time, last_time, status, progress_rank, progress_status,
+         failure_status, message_type, sender, receiver, sender_system, receiver_system, digest, events)
+       VALUES (@messageId, @firstTime, @lastTime, @status, @progressRank, @progressStatus, @failureStatus,
+         @messageType, @sender, @receiver, @senderSystem, @receiverSystem, @digest, @events)
+       ON CONFLICT (message_id) DO UPDATE SET first_time = excluded.first_time, last_time = excluded.last_time,
+         status = excluded.status, progress_rank = excluded.progress_rank,
+         progress_status = excluded.progress_status, failure_status = excluded.failure_status,
+         message_type = excluded.message_type, sender = excluded.sender, receiver = excluded.receiver,
+         sender_system = excluded.sender_system, receiver_system = excluded.receiver_system,
+         digest = excluded.digest, events = excluded.events`,
+    );
+    this.selectLeaves = this.db.prepare(
+      'SELECT hash FROM audit_entries WHERE chain = ? AND seq > ? AND seq <= ? ORDER BY seq',
+    );
     this.commit = this.db.transaction((batch: Pending[]) => {
       const heads = new Map<string, { seq: number; hash: string }>();
+      const byKey = new Map<string, AuditEntry>();
+      const states = new Map<string, SummaryState | undefined>();
       const results: AuditEntry[][] = [];
       for (const pending of batch) {
         let head = heads.get(pending.chain) ??
           this.selectHead.get(pending.chain) ?? { seq: 0, hash: GENESIS_HASH };
         const entries: AuditEntry[] = [];
         for (let i = 0; i < pending.events.length; i++) {
+          const key = pending.keys[i]!;
+          if (key !== null) {
+            const scoped = `${pending.chain}\u0000${key}`;
+            let existing = byKey.get(scoped);
+            if (existing === undefined) {
+              const row = this.selectByKey.get(pending.chain, key);
+              if (row) existing = toEntry(row);
+            }
+            if (existing !== undefined) {
+              entries.push(existing);
+              continue;
+            }
+          }
           const entry = chainEntry(pending.events[i]!, pending.chain, head);
           this.insert.run(
             entry.chain,
@@ -148,15 +273,43 @@ export class SqliteAuditStore implements AuditStore {
             pending.detailJson[i]!,
             entry.prevHash,
             entry.hash,
+            key,
           );
+          if (key !== null) byKey.set(`${pending.chain}\u0000${key}`, entry);
+          if (entry.messageId !== null) {
+            const before = states.has(entry.messageId)
+              ? states.get(entry.messageId)
+              : this.selectState.get(entry.messageId);
+            states.set(entry.messageId, foldEntry(before, entry));
+          }
           entries.push(entry);
           head = entry;
         }
         heads.set(pending.chain, head);
         results.push(entries);
       }
+      for (const state of states.values()) this.upsertState.run(state);
       return results;
     });
+  }
+
+  /** Builds the search rows of a file written before they existed (schema version 1). */
+  private backfillMessages(): void {
+    const states = new Map<string, SummaryState>();
+    const rows = this.db
+      .prepare(`SELECT ${COLUMNS} FROM audit_entries WHERE message_id IS NOT NULL ORDER BY time, chain, seq`)
+      .iterate() as IterableIterator<Row>;
+    for (const row of rows) {
+      const entry = toEntry(row);
+      states.set(entry.messageId!, foldEntry(states.get(entry.messageId!), entry));
+    }
+    const insert = this.db.prepare(
+      `INSERT INTO audit_messages (message_id, first_time, last_time, status, progress_rank, progress_status,
+         failure_status, message_type, sender, receiver, sender_system, receiver_system, digest, events)
+       VALUES (@messageId, @firstTime, @lastTime, @status, @progressRank, @progressStatus, @failureStatus,
+         @messageType, @sender, @receiver, @senderSystem, @receiverSystem, @digest, @events)`,
+    );
+    for (const state of states.values()) insert.run(state);
   }
 
   append(events: AuditEventInput[], chain = 'main'): Promise<AuditEntry[]> {
@@ -166,18 +319,20 @@ export class SqliteAuditStore implements AuditStore {
     }
     const normalized: AuditEventInput[] = [];
     const detailJson: string[] = [];
+    const keys: (string | null)[] = [];
     try {
       for (const event of events) {
         const n = normalizeEventInput(event);
         normalized.push(n.event);
         detailJson.push(n.detailJson);
+        keys.push(n.idempotencyKey);
       }
     } catch (err) {
       return Promise.reject(err);
     }
     if (normalized.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      this.queue.push({ chain, events: normalized, detailJson, resolve, reject });
+      this.queue.push({ chain, events: normalized, detailJson, keys, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -201,8 +356,21 @@ export class SqliteAuditStore implements AuditStore {
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
   }
 
-  async query(query: AuditQuery): Promise<AuditEntry[]> {
+  private statement(sql: string): Database.Statement {
+    let statement = this.queries.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.queries.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private assertOpen(): void {
     if (this.closed) throw new Error('SqliteAuditStore is closed');
+  }
+
+  async query(query: AuditQuery): Promise<AuditEntry[]> {
+    this.assertOpen();
     const where: string[] = [];
     const params: unknown[] = [];
     if (query.messageId !== undefined) {
@@ -210,30 +378,117 @@ export class SqliteAuditStore implements AuditStore {
       params.push(query.messageId);
     }
     if (query.kind !== undefined) {
-      where.push('kind = ?');
+      // With a message id, the message index must drive the lookup; `+kind` keeps SQLite from
+      // walking the (kind, chain, seq) index just to avoid a sort — O(all events of that kind).
+      where.push(query.messageId !== undefined ? '+kind = ?' : 'kind = ?');
       params.push(query.kind);
+    }
+    if (query.chain !== undefined) {
+      where.push('chain = ?');
+      params.push(query.chain);
     }
     if (query.fromSeq !== undefined) {
       where.push('seq >= ?');
       params.push(query.fromSeq);
     }
+    if (query.toSeq !== undefined) {
+      where.push('seq <= ?');
+      params.push(query.toSeq);
+    }
     params.push(query.limit ?? -1);
     const key = where.join(' AND ');
-    let statement = this.queries.get(key);
-    if (statement === undefined) {
-      statement = this.db.prepare(
-        `SELECT ${COLUMNS} FROM audit_entries ${key === '' ? '' : `WHERE ${key}`} ORDER BY chain, seq LIMIT ?`,
-      );
-      this.queries.set(key, statement);
-    }
-    const rows = statement.all(...params) as Row[];
-    for (const row of rows) row.detail = JSON.parse(row.detail as string) as Record<string, unknown>;
-    return rows as AuditEntry[];
+    const statement = this.statement(
+      `SELECT ${COLUMNS} FROM audit_entries ${key === '' ? '' : `WHERE ${key}`} ORDER BY chain, seq LIMIT ?`,
+    );
+    return (statement.all(...params) as Row[]).map(toEntry);
   }
 
   async heads(): Promise<ChainHead[]> {
-    if (this.closed) throw new Error('SqliteAuditStore is closed');
+    this.assertOpen();
     return this.selectHeads.all();
+  }
+
+  async createCheckpoint(signer: CheckpointSigner, time = new Date().toISOString()): Promise<AuditCheckpoint | null> {
+    this.assertOpen();
+    return this.db
+      .transaction(() => {
+        const previous = this.latestCheckpointSync();
+        const plan = planCheckpoint(previous, this.selectHeads.all());
+        if (!plan) return null;
+        const checkpoint = signCheckpoint(plan, this.leavesOf(plan.ranges), signer, time);
+        this.db
+          .prepare('INSERT INTO audit_checkpoints (id, time, hash, body, signature) VALUES (?, ?, ?, ?, ?)')
+          .run(
+            checkpoint.id,
+            checkpoint.time,
+            checkpointHash(checkpoint),
+            checkpointSigningInput(checkpoint),
+            checkpoint.signature,
+          );
+        const insertHead = this.db.prepare(
+          'INSERT INTO audit_checkpoint_heads (checkpoint_id, chain, seq) VALUES (?, ?, ?)',
+        );
+        for (const range of plan.ranges) insertHead.run(checkpoint.id, range.chain, range.toSeq);
+        return checkpoint;
+      })
+      .immediate();
+  }
+
+  private leavesOf(ranges: { chain: string; fromSeq: number; toSeq: number }[]): Map<string, string[]> {
+    const leaves = new Map<string, string[]>();
+    for (const r of ranges) {
+      leaves.set(
+        r.chain,
+        this.selectLeaves.all(r.chain, r.fromSeq, r.toSeq).map((row) => row.hash),
+      );
+    }
+    return leaves;
+  }
+
+  private latestCheckpointSync(): AuditCheckpoint | null {
+    const row = this.statement('SELECT body, signature FROM audit_checkpoints ORDER BY id DESC LIMIT 1').get() as
+      | { body: string; signature: string }
+      | undefined;
+    return row ? checkpointFromStored(row.body, row.signature) : null;
+  }
+
+  async checkpoints(query: { afterId?: number; limit?: number } = {}): Promise<AuditCheckpoint[]> {
+    this.assertOpen();
+    const rows = this.statement(
+      'SELECT body, signature FROM audit_checkpoints WHERE id > ? ORDER BY id LIMIT ?',
+    ).all(query.afterId ?? 0, query.limit ?? -1) as Array<{ body: string; signature: string }>;
+    return rows.map((r) => checkpointFromStored(r.body, r.signature));
+  }
+
+  async latestCheckpoint(): Promise<AuditCheckpoint | null> {
+    this.assertOpen();
+    return this.latestCheckpointSync();
+  }
+
+  async inclusionProof(chain: string, seq: number): Promise<InclusionProof | null> {
+    this.assertOpen();
+    const read = this.db.transaction(() => {
+      const covering = this.statement(
+        `SELECT c.body, c.signature FROM audit_checkpoint_heads h JOIN audit_checkpoints c ON c.id = h.checkpoint_id
+         WHERE h.chain = ? AND h.seq >= ? ORDER BY h.seq, h.checkpoint_id LIMIT 1`,
+      ).get(chain, seq) as { body: string; signature: string } | undefined;
+      if (!covering) return null;
+      const checkpoint = checkpointFromStored(covering.body, covering.signature);
+      return proofFrom(checkpoint, this.leavesOf(rangesOf(checkpoint)), chain, seq);
+    });
+    return read.deferred();
+  }
+
+  async searchMessages(search: AuditMessageSearch): Promise<AuditMessagePage> {
+    this.assertOpen();
+    const built = buildMessageSearch(search, () => '?');
+    if (built.empty) return { items: [] };
+    const rows = this.statement(built.sql).all(...built.params) as AuditMessageSummary[];
+    const items = rows.slice(0, built.limit);
+    const last = items.at(-1);
+    return rows.length > built.limit && last
+      ? { items, next: encodeCursor(last.firstTime, last.messageId) }
+      : { items };
   }
 
   async close(): Promise<void> {

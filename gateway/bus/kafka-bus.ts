@@ -2,12 +2,14 @@
  * The Bus port on Apache Kafka (kafkajs).
  *
  * - publish: one idempotent producer (acks=all, one in-flight request per broker so retries cannot
- *   reorder); the promise resolves after the broker acknowledged every record. Records are
- *   partitioned by key with Kafka's Java-compatible murmur2 partitioner.
+ *   reorder); the promise resolves after the broker acknowledged every record. Publishes that arrive
+ *   while a request is in flight share the next request (group commit). Records are partitioned by
+ *   key with Kafka's Java-compatible murmur2 partitioner.
  * - subscribe: one kafkajs consumer per subscription in the given group, manual commits. A record's
  *   offset (+1) is committed after its handler resolved. If the handler throws, nothing is committed,
- *   the partition is paused, and after `redeliveryDelayMs` the consumer seeks back to the failed
- *   offset and resumes, so nothing behind it overtakes it; the other partitions keep flowing.
+ *   the partition is paused, and after `redeliveryDelayMs` (or the delay of a RedeliverLater) the
+ *   consumer seeks back to the failed offset and resumes, so nothing behind it overtakes it; the
+ *   other partitions keep flowing. While a handler runs, the consumer keeps heartbeating.
  * - close: stops fetching, lets in-flight handlers finish (their commits included), leaves the group.
  */
 import {
@@ -35,6 +37,7 @@ import type {
   Subscription,
   TopicSpec,
 } from '../ports/bus.ts';
+import { redeliveryAfter } from './redeliver-later.ts';
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -67,6 +70,15 @@ export interface KafkaBusOptions {
 }
 
 const DEFAULT_REDELIVERY_DELAY_MS = 1000;
+/** Payload bytes per produce request when publishes are grouped (the broker's default limit is 1 MiB per batch). */
+const MAX_BATCH_BYTES = 512 * 1024;
+
+interface PendingPublish {
+  records: BusRecord[];
+  bytes: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
 
 export class KafkaBus implements Bus {
   readonly kind = 'kafka';
@@ -81,6 +93,8 @@ export class KafkaBus implements Bus {
   private readonly subscriptions = new Set<KafkaSubscription>();
   /** Topics known to exist (created or seen by this instance). */
   private readonly knownTopics = new Set<string>();
+  private queue: PendingPublish[] = [];
+  private flushing = false;
   private closed = false;
 
   constructor(options: KafkaBusOptions) {
@@ -175,11 +189,35 @@ export class KafkaBus implements Bus {
     this.assertOpen();
     if (records.length === 0) return;
     const timeoutMs = this.options.publishTimeoutMs ?? 30_000;
+    const pending: PendingPublish = {
+      records,
+      bytes: records.reduce((n, r) => n + r.value.length, 0),
+      resolve: () => {},
+      reject: () => {},
+    };
+    const acknowledged = new Promise<void>((resolve, reject) => {
+      pending.resolve = resolve;
+      pending.reject = reject;
+    });
     try {
-      await withTimeout(this.send(records), timeoutMs, () => `not acknowledged within ${timeoutMs} ms`);
+      await withTimeout(
+        (async () => {
+          await this.prepareTopics(records.map((r) => r.topic));
+          this.assertOpen();
+          this.queue.push(pending);
+          if (!this.flushing) void this.flushQueue();
+          await acknowledged;
+        })(),
+        timeoutMs,
+        () => `not acknowledged within ${timeoutMs} ms`,
+      );
     } catch (err) {
-      // "Maybe not published": the caller must not acknowledge. A timed-out send goes on retrying in
-      // the background, so the records may still arrive; a resend is deduplicated by message id.
+      // Still waiting behind a stuck send: taken out of the queue, so it is certainly not published.
+      const index = this.queue.indexOf(pending);
+      if (index >= 0) this.queue.splice(index, 1);
+      // Otherwise "maybe not published": the caller must not acknowledge. A send that timed out goes
+      // on retrying in the background, so its records may still arrive; a resend is deduplicated by
+      // message id.
       throw new GatewayError(
         'GW_ERR_BUS_UNAVAILABLE',
         `The records could not be published: ${errorMessage(err)}`,
@@ -190,8 +228,38 @@ export class KafkaBus implements Bus {
     }
   }
 
+  /**
+   * Group commit: publishes that arrive while a produce request is in flight wait and go out
+   * together in the next one (the idempotent producer allows one request in flight anyway), up to
+   * MAX_BATCH_BYTES so that no partition's record batch comes near the broker's message.max.bytes.
+   */
+  private async flushQueue(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch: PendingPublish[] = [];
+        let bytes = 0;
+        while (
+          this.queue.length > 0 &&
+          (batch.length === 0 || bytes + this.queue[0]!.bytes <= MAX_BATCH_BYTES)
+        ) {
+          const next = this.queue.shift()!;
+          bytes += next.bytes;
+          batch.push(next);
+        }
+        try {
+          await this.send(batch.flatMap((p) => p.records));
+          for (const p of batch) p.resolve();
+        } catch (err) {
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
   private async send(records: BusRecord[]): Promise<void> {
-    await this.prepareTopics(records.map((r) => r.topic));
     const producer = await this.getProducer();
     const byTopic = new Map<string, { key: string; value: Buffer; headers: IHeaders }[]>();
     for (const r of records) {
@@ -219,8 +287,12 @@ export class KafkaBus implements Bus {
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 10 },
     });
-    const subscription = new KafkaSubscription(consumer, options, this.log, () =>
-      this.subscriptions.delete(subscription),
+    const subscription = new KafkaSubscription(
+      consumer,
+      options,
+      this.log,
+      () => this.subscriptions.delete(subscription),
+      this.options.heartbeatIntervalMs ?? 1000,
     );
     this.subscriptions.add(subscription);
     try {
@@ -283,6 +355,8 @@ export class KafkaBus implements Bus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const queued = this.queue.splice(0);
+    for (const p of queued) p.reject(new GatewayError('GW_ERR_BUS_UNAVAILABLE', 'The bus is closed'));
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     this.producer = undefined;
     this.admin = undefined;
@@ -367,6 +441,7 @@ export class KafkaBus implements Bus {
 
 class KafkaSubscription implements Subscription {
   private readonly redeliveryDelayMs: number;
+  private readonly heartbeatIntervalMs: number;
   private readonly timers = new Set<NodeJS.Timeout>();
   private closing: Promise<void> | undefined;
 
@@ -375,8 +450,10 @@ class KafkaSubscription implements Subscription {
     private readonly options: SubscribeOptions,
     private readonly log: Logger | undefined,
     private readonly onClosed: () => void,
+    heartbeatIntervalMs: number,
   ) {
     this.redeliveryDelayMs = options.redeliveryDelayMs ?? DEFAULT_REDELIVERY_DELAY_MS;
+    this.heartbeatIntervalMs = heartbeatIntervalMs;
   }
 
   async start(concurrency: number): Promise<void> {
@@ -431,15 +508,27 @@ class KafkaSubscription implements Subscription {
         value: message.value ?? Buffer.alloc(0),
         headers: headersToStrings(message.headers),
       };
+      // kafkajs heartbeats only between records; a slow handler (a push waiting for its timeout)
+      // must not cost the group membership.
+      const keepAlive = setInterval(() => {
+        heartbeat().catch(() => {});
+      }, this.heartbeatIntervalMs);
       try {
         await this.options.handler(record);
       } catch (err) {
         // Not committed. Hold the partition so nothing behind this record overtakes it, and hand
         // it out again after the delay (seek back, resume). Other partitions go on.
-        this.log?.warn(
-          { topic, partition, offset: message.offset, group: this.options.group, err: errorMessage(err) },
-          'handler failed; record will be redelivered',
-        );
+        const { delayMs, planned } = redeliveryAfter(err, this.redeliveryDelayMs);
+        const fields = {
+          topic,
+          partition,
+          offset: message.offset,
+          group: this.options.group,
+          delayMs,
+          err: errorMessage(err),
+        };
+        if (planned) this.log?.debug(fields, 'record deferred; it will be redelivered');
+        else this.log?.warn(fields, 'handler failed; record will be redelivered');
         const resume = pause();
         const timer = setTimeout(() => {
           this.timers.delete(timer);
@@ -450,9 +539,11 @@ class KafkaSubscription implements Subscription {
             this.log?.warn({ topic, partition, err: errorMessage(seekErr) }, 'seek for redelivery failed');
           }
           resume();
-        }, this.redeliveryDelayMs);
+        }, delayMs);
         this.timers.add(timer);
         return;
+      } finally {
+        clearInterval(keepAlive);
       }
       resolveOffset(message.offset);
       const next = (BigInt(message.offset) + 1n).toString();

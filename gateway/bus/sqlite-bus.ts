@@ -41,6 +41,7 @@ import type {
   Subscription,
   TopicSpec,
 } from '../ports/bus.ts';
+import { redeliveryAfter } from './redeliver-later.ts';
 
 export interface SqliteBusOptions {
   /** The database file; created if missing. Every instance sharing it shares topics and groups. */
@@ -575,11 +576,11 @@ class SqliteSubscription implements Subscription {
       try {
         await this.handler(record);
       } catch (error) {
-        this.logger?.warn(
-          { err: error, group: this.group, topic, partition, offset: record.offset },
-          'bus handler failed; the record will be handed again',
-        );
-        await worker.sleep(this.redeliveryDelayMs, false);
+        const { delayMs, planned } = redeliveryAfter(error, this.redeliveryDelayMs);
+        const fields = { err: error, group: this.group, topic, partition, offset: record.offset, delayMs };
+        if (planned) this.logger?.debug(fields, 'bus record deferred; it will be handed again');
+        else this.logger?.warn(fields, 'bus handler failed; the record will be handed again');
+        await worker.sleep(delayMs, false);
         continue;
       }
       worker.buffer.shift();

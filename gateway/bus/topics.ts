@@ -1,11 +1,20 @@
 /**
- * Topic naming, one place for every bus implementation:
+ * Topic naming, one place for every bus implementation (deploy/kafka/README.md documents it):
  *   <prefix>.deliver.<systemId>   signed documents waiting for delivery to that system
- *   <prefix>.dlq.<systemId>       documents that cannot be delivered (poison or out of attempts)
- * Consumer groups are named <prefix>.delivery.<systemId>.
+ *   <prefix>.retry.<systemId>     documents whose delivery failed for now, waiting for their next attempt
+ *   <prefix>.dlq.<systemId>       documents that cannot be delivered (poison or out of attempts), and
+ *                                 the markers of the ones an operator replayed
+ * Consumer groups:
+ *   <prefix>.delivery.<systemId>          the delivery workers on the deliver topic
+ *   <prefix>.delivery-retry.<systemId>    the delivery workers on the retry topic
+ *   <prefix>.dlq-browse.<systemId>.<uuid> one throwaway group per `gw dlq list|replay` that found records
  */
 export function deliverTopic(prefix: string, systemId: string): string {
   return `${prefix}.deliver.${systemId}`;
+}
+
+export function retryTopic(prefix: string, systemId: string): string {
+  return `${prefix}.retry.${systemId}`;
 }
 
 export function deadLetterTopic(prefix: string, systemId: string): string {
@@ -14,6 +23,14 @@ export function deadLetterTopic(prefix: string, systemId: string): string {
 
 export function deliveryGroup(prefix: string, systemId: string): string {
   return `${prefix}.delivery.${systemId}`;
+}
+
+export function retryGroup(prefix: string, systemId: string): string {
+  return `${prefix}.delivery-retry.${systemId}`;
+}
+
+export function deadLetterBrowseGroup(prefix: string, systemId: string, unique: string): string {
+  return `${prefix}.dlq-browse.${systemId}.${unique}`;
 }
 
 /** Bus record header names; documented for operators reading topics with kcat. */
@@ -28,4 +45,35 @@ export const HEADER = {
   digest: 'gw-digest',
   requestId: 'gw-request-id',
   traceparent: 'traceparent',
+  /** Failed delivery attempts so far (decimal); absent on a record that was never attempted. */
+  attempts: 'gw-delivery-attempts',
+  /** ISO 8601: the retry consumer does not attempt the record before this time. */
+  notBefore: 'gw-not-before',
+  /** ISO 8601: when the first attempt failed; the age limit counts from here. */
+  firstFailedAt: 'gw-first-failed-at',
+  /** Why the last attempt failed (metadata only, at most 300 characters). */
+  lastError: 'gw-last-error',
+  /** Why the record was dead-lettered. */
+  deadLetterReason: 'gw-dead-letter-reason',
+  /** ISO 8601: when it was dead-lettered. */
+  deadLetteredAt: 'gw-dead-lettered-at',
+  /** On a replayed deliver record: the dead-letter entry it came from, `<partition>/<offset>`. */
+  replayedFrom: 'gw-replayed-from',
+  /** On a dead-letter topic record that is a marker rather than a document: `replayed`. */
+  deadLetterEvent: 'gw-dlq-event',
+  /** On a `replayed` marker: the entry it resolves, `<partition>/<offset>`. */
+  deadLetterEntry: 'gw-dlq-entry',
 } as const;
+
+/** Headers that describe one delivery history; a replay starts a new one without them. */
+export const DELIVERY_HISTORY_HEADERS: readonly string[] = [
+  HEADER.attempts,
+  HEADER.notBefore,
+  HEADER.firstFailedAt,
+  HEADER.lastError,
+  HEADER.deadLetterReason,
+  HEADER.deadLetteredAt,
+  HEADER.replayedFrom,
+  HEADER.deadLetterEvent,
+  HEADER.deadLetterEntry,
+];

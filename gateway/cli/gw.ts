@@ -4,9 +4,18 @@
  */
 import { Command } from 'commander';
 import { isGatewayError } from '../errors/catalogue.ts';
+import { adapterCommand } from './commands/adapter.ts';
+import { auditCommand } from './commands/audit.ts';
+import { dbCommand } from './commands/db.ts';
 import { demoCommand } from './commands/demo.ts';
+import { dlqListCommand, dlqReplayCommand } from './commands/dlq.ts';
+import { pkiCommand } from './commands/pki.ts';
 import { sendCommand } from './commands/send.ts';
+import { signCommand } from './commands/sign.ts';
+import { standardsCommand } from './commands/standards.ts';
 import { startCommand } from './commands/start.ts';
+import { tokenCommand } from './commands/token.ts';
+import { verifyCommand } from './commands/verify.ts';
 
 const program = new Command('gw')
   .description('Länder gateway: XÖV-style messages between the IT systems of the Länder')
@@ -32,6 +41,32 @@ program
   )
   .option('--timeout <ms>', 'how long to wait for each delivery', '20000')
   .action((options: { timeout: string }) => demoCommand({ timeoutMs: Number(options.timeout) }));
+
+const dlq = program.command('dlq').description('the dead-letter queues of the receiving systems');
+dlq
+  .command('list')
+  .description('list dead-lettered messages (reads the queue, never consumes it)')
+  .option('--system <id>', 'only this receiving system')
+  .option('--json', 'print the entries as JSON')
+  .action((options: { system?: string; json?: boolean }) => dlqListCommand(options));
+dlq
+  .command('replay')
+  .description('deliver dead-lettered messages again; they leave the queue')
+  .argument('[messageId]', 'the nachrichtenUUID to replay')
+  .option('--all', 'replay every dead-lettered message')
+  .option('--system <id>', 'only this receiving system')
+  .action((messageId: string | undefined, options: { system?: string; all?: boolean }) =>
+    dlqReplayCommand(messageId, options),
+  );
+
+program.addCommand(pkiCommand());
+program.addCommand(tokenCommand());
+program.addCommand(signCommand());
+program.addCommand(verifyCommand());
+program.addCommand(adapterCommand());
+program.addCommand(auditCommand());
+program.addCommand(dbCommand());
+program.addCommand(standardsCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(

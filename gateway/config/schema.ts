@@ -2,6 +2,7 @@
  * The one configuration schema. Every process (server, CLI, tests) reads its settings through
  * loadConfig() in ./load.ts, so a `gw` command finds the same data directory and port as the server.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -56,10 +57,31 @@ export const ConfigSchema = z
         saslMechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
         saslUsername: z.string().optional(),
         saslPassword: z.string().optional(),
+        /** Ingress answers 503 (GW_ERR_BUS_UNAVAILABLE) when the broker has not acknowledged within this time. */
+        publishTimeoutMs: z.coerce.number().int().positive().default(10_000),
       })
       .prefault({}),
     /** PostgreSQL connection string; when set, the audit store lives there instead of SQLite. */
     databaseUrl: z.string().optional(),
+    /** PostgreSQL schema for the gateway's tables (created by the migrations); default: the server's search_path. */
+    databaseSchema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _')
+      .optional(),
+    audit: z
+      .object({
+        /** This process's audit chain. Processes sharing one PostgreSQL may share a chain or keep one each. */
+        chain: z
+          .string()
+          .regex(/^[A-Za-z0-9._:-]{1,64}$/)
+          .default('main'),
+        // A signed checkpoint after this many events appended by this process, or this many seconds.
+        checkpointEveryEvents: z.coerce.number().int().min(1).default(10_000),
+        checkpointEverySeconds: z.coerce.number().positive().default(60),
+        /** Keep the full signed documents, encrypted, for their contract's retentionDays (gateway/audit/archive). */
+        archiveDocuments: bool.default(true),
+      })
+      .prefault({}),
     pki: z
       .object({
         /** Encrypts the gateway's private keys at rest (PKCS#8). Unset: a random one is kept in dataDir/pki/passphrase (mode 0600). */
@@ -70,12 +92,19 @@ export const ConfigSchema = z
           .int()
           .refine((b) => b === 2048 || b === 3072, 'must be 2048 or 3072')
           .default(2048),
+        /** Worker threads that seal documents (gateway/signing/signer-pool.ts); 0 signs on the main thread. */
+        signerThreads: z.coerce.number().int().min(0).max(64).default(availableParallelism()),
       })
       .prefault({}),
     delivery: z
       .object({
         pushTimeoutMs: z.coerce.number().int().positive().default(10_000),
         redeliveryDelayMs: z.coerce.number().int().nonnegative().default(1_000),
+        // Failed pushes wait in the retry topic: exponential backoff with jitter from base to max, then the DLQ.
+        retryBaseDelayMs: z.coerce.number().int().positive().default(1_000),
+        retryMaxDelayMs: z.coerce.number().int().positive().default(300_000),
+        maxAttempts: z.coerce.number().int().min(1).default(20),
+        maxAgeMs: z.coerce.number().int().positive().default(86_400_000),
       })
       .prefault({}),
   })
@@ -104,10 +133,21 @@ export const ENV_SETTINGS: Record<string, string> = {
   KAFKA_SASL_MECHANISM: 'kafka.saslMechanism',
   KAFKA_SASL_USERNAME: 'kafka.saslUsername',
   KAFKA_SASL_PASSWORD: 'kafka.saslPassword',
+  KAFKA_PUBLISH_TIMEOUT_MS: 'kafka.publishTimeoutMs',
   DATABASE_URL: 'databaseUrl',
+  DATABASE_SCHEMA: 'databaseSchema',
+  GATEWAY_AUDIT_CHAIN: 'audit.chain',
+  GATEWAY_AUDIT_CHECKPOINT_EVENTS: 'audit.checkpointEveryEvents',
+  GATEWAY_AUDIT_CHECKPOINT_SECONDS: 'audit.checkpointEverySeconds',
+  GATEWAY_AUDIT_ARCHIVE: 'audit.archiveDocuments',
   GATEWAY_KEY_PASSPHRASE: 'pki.keyPassphrase',
   GATEWAY_SIGNING_ALGORITHM: 'pki.signingAlgorithm',
   GATEWAY_RSA_BITS: 'pki.rsaBits',
+  GATEWAY_SIGNER_THREADS: 'pki.signerThreads',
   GATEWAY_PUSH_TIMEOUT_MS: 'delivery.pushTimeoutMs',
   GATEWAY_REDELIVERY_DELAY_MS: 'delivery.redeliveryDelayMs',
+  GATEWAY_RETRY_BASE_DELAY_MS: 'delivery.retryBaseDelayMs',
+  GATEWAY_RETRY_MAX_DELAY_MS: 'delivery.retryMaxDelayMs',
+  GATEWAY_DELIVERY_MAX_ATTEMPTS: 'delivery.maxAttempts',
+  GATEWAY_DELIVERY_MAX_AGE_MS: 'delivery.maxAgeMs',
 };

@@ -1,21 +1,33 @@
 /**
- * The ingress stages: decode → validate → authority, directory and contract checks → serialize →
- * sign → publish. A request is all-or-nothing: either every message it carries is durably on the
- * bus (and the caller gets 202), or none is published and the caller gets one problem answer.
+ * The ingress stages: decode → validate → authority, directory and contract checks → version bridge
+ * → serialize → sign → publish. Two doors lead in and share everything after decoding: native
+ * payloads through the sender's adapter (acceptNative) and documents already in a catalogued standard
+ * (acceptStandard), optionally signed by the sender. A request is all-or-nothing: either every message
+ * it carries is durably on the bus (and the caller gets 202), or none is published and the caller
+ * gets one problem answer.
  */
 import { createHash } from 'node:crypto';
 import type { Adapter, AdapterContext, DecodedMessage } from '../../adapters/sdk/adapter.ts';
 import type { AdapterRegistry } from '../../adapters/sdk/registry.ts';
 import type { MessageTypeSpec, XoevMessage } from '../../standards/catalogue.ts';
+import { catalogue } from '../../standards/index.ts';
+import { type Conversion, versionBridge } from '../../standards/version-bridge.ts';
 import { header } from '../../standards/xoev/message.ts';
-import { toCanonicalXml, validateMessage } from '../../standards/xoev/xml-codec.ts';
+import {
+  fromElement,
+  toCanonicalXml,
+  validateMessage,
+  XMLDSIG_NAMESPACE,
+} from '../../standards/xoev/xml-codec.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { deliverTopic, HEADER } from '../bus/topics.ts';
 import type { Contracts } from '../directory/contracts.ts';
 import type { Directory, SystemEntry } from '../directory/directory.ts';
-import { GatewayError } from '../errors/catalogue.ts';
+import { GatewayError, isGatewayError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Bus, BusRecord } from '../ports/bus.ts';
+import type { VerifiedDocument } from '../signing/verifier.ts';
+import { parseXmlSafely } from '../xml/safe-parse.ts';
 
 export interface DocumentSealer {
   /** Signs a canonical unsigned document; returns the signed document. */
@@ -34,6 +46,11 @@ export interface IngressDeps {
   logger: Logger;
   /** True if a message with this nachrichtenUUID was accepted before (replay protection). */
   alreadyAccepted(messageId: string): Promise<boolean>;
+  /**
+   * Verifies the enveloped signature of a sending system on a standard document, against that
+   * system's pinned certificate. Throws GW_ERR_SIGNATURE_INVALID.
+   */
+  verifySender(xml: string, systemId: string): Promise<VerifiedDocument>;
 }
 
 export interface NativeRequest {
@@ -44,16 +61,41 @@ export interface NativeRequest {
   traceparent?: string;
 }
 
+/** A document already in a catalogued standard (POST /v1/messages); the system is the caller's. */
+export type StandardRequest = NativeRequest;
+
 export interface AcceptedMessage {
   messageId: string;
+  /** The message type as received. */
   messageType: string;
   receiverSystem: string;
+  /** The message type the receiver gets, when the gateway converted the message to another version. */
+  convertedTo?: string;
+}
+
+/** Media types of standard documents on POST /v1/messages. */
+export const STANDARD_MEDIA_TYPES = ['application/xml', 'text/xml'] as const;
+
+/** The sender's own signature on a standard document: kept as evidence (its digest is audited). */
+interface SenderSignature {
+  /** Hex SHA-256 of the document exactly as the sender signed and sent it. */
+  digest: string;
+  signerSerial: string;
+}
+
+interface Decoded {
+  messages: DecodedMessage[];
+  senderSignature?: SenderSignature;
 }
 
 interface Routed {
+  /** The message type as received. */
+  received: MessageTypeSpec;
+  /** The message type as sealed and delivered (differs from `received` after a conversion). */
   spec: MessageTypeSpec;
   message: XoevMessage;
   receiver: SystemEntry;
+  conversion?: Conversion;
 }
 
 /** Errors already written to the audit log, so the HTTP layer does not record them twice. */
@@ -70,7 +112,67 @@ function sha256(text: string): string {
 export class Ingress {
   constructor(private readonly deps: IngressDeps) {}
 
-  async acceptNative(request: NativeRequest): Promise<AcceptedMessage[]> {
+  /** A native payload: the sender system's adapter decodes it into one or more standard messages. */
+  acceptNative(request: NativeRequest): Promise<AcceptedMessage[]> {
+    return this.accept(request, async (system) => {
+      const adapter = this.deps.adapters.get(system.adapter);
+      if (!adapter)
+        throw new GatewayError(
+          'GW_ERR_INTERNAL',
+          `adapter ${system.adapter} of ${system.id} is not installed`,
+        );
+      this.checkMediaType(adapter, request.contentType);
+      return {
+        messages: adapter.decode(
+          { body: request.body, contentType: mediaType(request.contentType) },
+          this.deps.adapterContext,
+        ),
+      };
+    });
+  }
+
+  /**
+   * A document already in a catalogued standard, found by its root element. If it carries the
+   * sender's enveloped signature, the signature must verify against the sending system's pinned
+   * certificate, and the message is read from the verified element only.
+   */
+  acceptStandard(request: StandardRequest): Promise<AcceptedMessage[]> {
+    return this.accept(request, async (system) => {
+      const type = mediaType(request.contentType);
+      if (!(STANDARD_MEDIA_TYPES as readonly string[]).includes(type)) {
+        throw new GatewayError(
+          'GW_ERR_UNSUPPORTED_MEDIA_TYPE',
+          `standard documents are ${STANDARD_MEDIA_TYPES.join(' or ')}, not ${type || '(none)'}`,
+        );
+      }
+      const xml = utf8Document(request.body);
+      let root: Element = parseXmlSafely(xml).documentElement;
+      let senderSignature: SenderSignature | undefined;
+      if (root.getElementsByTagNameNS(XMLDSIG_NAMESPACE, 'Signature').length > 0) {
+        const verified = await this.deps.verifySender(xml, system.id);
+        root = verified.root;
+        senderSignature = { digest: verified.digest, signerSerial: verified.signer.serial };
+      }
+      const spec = catalogue.byRoot(root.namespaceURI, root.localName ?? '');
+      if (!spec) {
+        throw new GatewayError(
+          'GW_ERR_UNKNOWN_STANDARD',
+          `{${root.namespaceURI ?? ''}}${root.localName} is not the root element of a catalogued message type`,
+          { errors: [{ pointer: '', detail: 'unknown root element' }] },
+        );
+      }
+      return {
+        messages: [{ spec, message: fromElement(spec, root), nativeRef: `/${root.localName}` }],
+        senderSignature,
+      };
+    });
+  }
+
+  /** Everything both doors share: routing, replay protection, sealing, publishing, auditing. */
+  private async accept(
+    request: NativeRequest,
+    decode: (system: SystemEntry) => Promise<Decoded>,
+  ): Promise<AcceptedMessage[]> {
     const { deps } = this;
     const actor = `system:${request.systemId}`;
     let messageIds: string[] = [];
@@ -78,24 +180,18 @@ export class Ingress {
       const system = deps.directory().system(request.systemId);
       if (!system)
         throw new GatewayError('GW_ERR_UNKNOWN_SYSTEM', `system ${request.systemId} is not in the directory`);
-      const adapter = deps.adapters.get(system.adapter);
-      if (!adapter)
-        throw new GatewayError(
-          'GW_ERR_INTERNAL',
-          `adapter ${system.adapter} of ${system.id} is not installed`,
-        );
-      this.checkMediaType(adapter, request.contentType);
-
-      const decoded = adapter.decode(
-        { body: request.body, contentType: mediaType(request.contentType) },
-        deps.adapterContext,
-      );
-      if (decoded.length === 0)
+      const decoded = await decode(system);
+      if (decoded.messages.length === 0)
         throw new GatewayError('GW_ERR_MAPPING_FAILED', 'the payload contains no message');
-      const routed = decoded.map((d) => this.route(system, d, decoded.length > 1, request.body.length));
-      messageIds = routed.map((r) => header(r.message)['identifikation.nachricht'].nachrichtenUUID);
+      const batch = decoded.messages.length > 1;
+      const valid = decoded.messages.map((d) => ({ spec: d.spec, message: validated(d, batch) }));
+      // From here on, a rejection is audited under the message's own id.
+      messageIds = valid.map((v) => header(v.message)['identifikation.nachricht'].nachrichtenUUID);
+      const routed = valid.map((v) =>
+        this.route(system, v.spec, v.message, request.body.length, decoded.senderSignature !== undefined),
+      );
       await this.rejectReplays(messageIds);
-      return await this.sealAndPublish(system, routed, request, actor);
+      return await this.sealAndPublish(system, routed, request, actor, decoded.senderSignature);
     } catch (error) {
       if (error instanceof GatewayError && !auditedErrors.has(error)) {
         auditedErrors.add(error);
@@ -121,20 +217,19 @@ export class Ingress {
     }
   }
 
-  /** Validation, then deny-by-default routing: the sender must serve its authority and a contract must allow it. */
-  private route(system: SystemEntry, decoded: DecodedMessage, batch: boolean, bytes: number): Routed {
+  /**
+   * Deny-by-default routing of a validated message: the sender must serve its authority and a
+   * contract must allow the route; then the version bridge, if the receiver does not accept the
+   * message's version.
+   */
+  private route(
+    system: SystemEntry,
+    spec: MessageTypeSpec,
+    message: XoevMessage,
+    bytes: number,
+    senderSigned: boolean,
+  ): Routed {
     const { deps } = this;
-    let message: XoevMessage;
-    try {
-      message = validateMessage(decoded.spec, decoded.message);
-    } catch (error) {
-      if (batch && error instanceof GatewayError) {
-        throw new GatewayError(error.code, `${decoded.nativeRef}: ${error.message}`, {
-          errors: error.errors,
-        });
-      }
-      throw error;
-    }
     const h = header(message);
     const sender = h.autor.kennung;
     const receiverAuthority = h.leser.kennung;
@@ -157,13 +252,13 @@ export class Ingress {
       senderSystem: system.id,
       senderAuthority: sender,
       receiverAuthority,
-      standard: decoded.spec.standard,
-      messageType: decoded.spec.name,
+      standard: spec.standard,
+      messageType: spec.name,
     });
     if (!contract) {
       throw new GatewayError(
         'GW_ERR_CONTRACT_VIOLATION',
-        `no contract allows ${system.id} (${sender}) to send ${decoded.spec.name} to ${receiverAuthority}`,
+        `no contract allows ${system.id} (${sender}) to send ${spec.name} to ${receiverAuthority}`,
         {
           errors: [
             { pointer: '/nachrichtenkopf.g2g/leser/kennung', detail: 'no contract covers this route' },
@@ -177,14 +272,39 @@ export class Ingress {
         `contract ${contract.id} allows at most ${contract.requirements.maxBytes} bytes`,
       );
     }
-    const accepted = receiver.accepts.find((a) => a.standard === decoded.spec.standard);
-    if (!accepted?.versions.includes(decoded.spec.version)) {
+    if (contract.requirements.signature === 'sender-and-gateway' && !senderSigned) {
       throw new GatewayError(
-        'GW_ERR_VERSION_NOT_ACCEPTED',
-        `${receiver.id} does not accept ${decoded.spec.standard} ${decoded.spec.version}`,
+        'GW_ERR_SIGNATURE_REQUIRED',
+        `contract ${contract.id} requires the sender's signature: send the signed standard document to POST /v1/messages`,
       );
     }
-    return { spec: decoded.spec, message, receiver };
+    const conversion = this.bridge(spec, message, receiver);
+    return {
+      received: spec,
+      spec: conversion?.to ?? spec,
+      message: conversion?.message ?? message,
+      receiver,
+      conversion,
+    };
+  }
+
+  /** Converts the message to a version the receiver accepts, if it needs to be (standards/version-bridge.ts). */
+  private bridge(spec: MessageTypeSpec, message: XoevMessage, receiver: SystemEntry): Conversion | undefined {
+    const accepted = receiver.accepts.find((a) => a.standard === spec.standard);
+    try {
+      return versionBridge.bridge(spec, message, accepted?.versions ?? []);
+    } catch (error) {
+      if (isGatewayError(error) && error.code === 'GW_ERR_VERSION_NOT_ACCEPTED') {
+        throw new GatewayError(
+          'GW_ERR_VERSION_NOT_ACCEPTED',
+          accepted
+            ? `${receiver.id} accepts ${spec.standard} ${accepted.versions.join(', ')}, not ${spec.version}, and no converter bridges them`
+            : `${receiver.id} does not accept ${spec.standard}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
   }
 
   private async rejectReplays(messageIds: string[]): Promise<void> {
@@ -209,6 +329,7 @@ export class Ingress {
     routed: Routed[],
     request: NativeRequest,
     actor: string,
+    senderSignature: SenderSignature | undefined,
   ): Promise<AcceptedMessage[]> {
     const { deps } = this;
     const sealed = await Promise.all(
@@ -262,13 +383,24 @@ export class Ingress {
           receiver: h.leser.kennung,
           senderSystem: system.id,
           receiverSystem: s.receiver.id,
-          messageType: s.spec.id,
+          messageType: s.received.id,
         };
+        const sealedAs = { ...common, actor: 'gateway', messageType: s.spec.id, digest: s.digest };
         return [
-          { ...common, kind: 'received' as const, detail: { requestId: request.requestId } },
+          {
+            ...common,
+            kind: 'received' as const,
+            detail: {
+              requestId: request.requestId,
+              ...(senderSignature ? { senderSignature } : {}),
+            },
+          },
           { ...common, kind: 'accepted' as const, detail: { referenzUUID: h.referenzUUID ?? null } },
-          { ...common, kind: 'signed' as const, actor: 'gateway', digest: s.digest, detail: {} },
-          { ...common, kind: 'queued' as const, actor: 'gateway', digest: s.digest, detail: {} },
+          ...(s.conversion
+            ? [{ ...sealedAs, kind: 'converted' as const, detail: { from: s.received.id, to: s.spec.id } }]
+            : []),
+          { ...sealedAs, kind: 'signed' as const, detail: {} },
+          { ...sealedAs, kind: 'queued' as const, detail: {} },
         ];
       }),
     );
@@ -278,14 +410,49 @@ export class Ingress {
           messageId: header(s.message)['identifikation.nachricht'].nachrichtenUUID,
           type: s.spec.id,
           to: s.receiver.id,
+          ...(s.conversion ? { convertedFrom: s.received.id } : {}),
+          ...(senderSignature ? { senderSigned: true } : {}),
         },
         'message queued',
       );
     }
     return sealed.map((s) => ({
       messageId: header(s.message)['identifikation.nachricht'].nachrichtenUUID,
-      messageType: s.spec.id,
+      messageType: s.received.id,
       receiverSystem: s.receiver.id,
+      ...(s.conversion ? { convertedTo: s.spec.id } : {}),
     }));
   }
+}
+
+/** The decoded message, validated; in a batch the error names the record it came from. */
+function validated(decoded: DecodedMessage, batch: boolean): XoevMessage {
+  try {
+    return validateMessage(decoded.spec, decoded.message);
+  } catch (error) {
+    if (batch && error instanceof GatewayError) {
+      throw new GatewayError(error.code, `${decoded.nativeRef}: ${error.message}`, { errors: error.errors });
+    }
+    throw error;
+  }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The body as text: standard documents are UTF-8 (XÖV), and a declaration saying otherwise is refused. */
+function utf8Document(body: Buffer): string {
+  let xml: string;
+  try {
+    xml = UTF8.decode(body);
+  } catch (cause) {
+    throw new GatewayError('GW_ERR_MALFORMED_PAYLOAD', 'the document is not valid UTF-8', { cause });
+  }
+  const declared = /^\uFEFF?<\?xml[^>]*\bencoding\s*=\s*["']([^"']*)["']/.exec(xml)?.[1];
+  if (declared !== undefined && declared.toLowerCase() !== 'utf-8') {
+    throw new GatewayError(
+      'GW_ERR_MALFORMED_PAYLOAD',
+      `standard documents are UTF-8; the XML declaration says ${declared}`,
+    );
+  }
+  return xml;
 }

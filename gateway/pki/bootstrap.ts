@@ -8,7 +8,11 @@
  *   gateway-client.crt/.key  the gateway's client certificate for pushing to receivers over mTLS
  *   passphrase               only when no passphrase is configured: a random one, generated once
  *   systems/<id>.crt/.key    one client+signing certificate per connected system (plain PKCS#8:
- *                            it is that system's own key, to be handed over to it)
+ *                            it is that system's own key, to be handed over to it); `gw pki issue`
+ *                            adds <id>.p12 and moves a replaced certificate to systems/replaced/
+ *   signing-previous/<serial>.crt  signing certificates replaced by `gw pki rotate` (seals made
+ *                            with them stay verifiable; their keys are gone)
+ *   revoked.json             revoked serials (revocation.ts); the CRL is derived from it
  *
  * Every file is mode 0600, every directory 0700. Gateway keys (*.key at the top level) are
  * ENCRYPTED PKCS#8 (AES-256-CBC) under the passphrase; they are decrypted in memory only.
@@ -18,16 +22,7 @@
  * gateway processes starting at once on one data directory do not create two CAs.
  */
 import { type KeyObject, randomBytes, X509Certificate } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { GatewayError } from '../errors/catalogue.ts';
@@ -37,9 +32,13 @@ import {
   createCa,
   decryptPrivateKey,
   encryptPrivateKeyPem,
+  type IssuedCertificate,
+  type IssueOptions,
   issueCertificate,
   type KeyAlgorithm,
 } from './ca.ts';
+import { type CrlContent, signCrl } from './crl.ts';
+import { ensureDir, readText as read, withLock, writeAtomic } from './files.ts';
 
 export type { SigningAlgorithm };
 
@@ -76,6 +75,14 @@ export interface Pki {
   systemOfClientCertificate(
     peer: { raw?: Buffer } | null | undefined,
   ): { systemId: string; serial: string } | null;
+  /** Issues certificates with the CA key, which stays in this closure (never exported or logged). */
+  issue(options: IssueOptions): IssuedCertificate;
+  /** A DER CRL signed by the CA (crl.ts). */
+  signCrl(content: CrlContent): Buffer;
+  /** Reads and decrypts a gateway key (`signing.key`, …) under dir with the configured passphrase. */
+  readGatewayKey(name: string): KeyObject;
+  /** Writes a gateway key (encrypted) and then its certificate, both atomically. */
+  writeGatewayPair(base: string, issued: { certPem: string; keyPem: string }): void;
   /** Operator-facing warnings (e.g. the passphrase is kept next to the keys). Never contain secrets. */
   warnings: string[];
   /** Files created by this call (relative to dir), for logging. */
@@ -87,72 +94,25 @@ export const SYSTEM_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
 
 const CA_DAYS = 3650;
 const SERVER_DAYS = 397;
-const LEAF_DAYS = 730;
+export const LEAF_DAYS = 730;
 const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
-const LOCK_STALE_MS = 60_000;
-const LOCK_WAIT_MS = 30_000;
 
 export function systemUri(id: string): string {
   return `${SYSTEM_URI_PREFIX}${id}`;
 }
 
-function assertSystemId(id: string): void {
+export function assertSystemId(id: string): void {
   // The id becomes a file name and a certificate name: no path separators, no dot-dot.
   if (!SYSTEM_ID_PATTERN.test(id) || id.includes('..')) {
     throw new GatewayError('GW_ERR_CONFIG_INVALID', `pki: invalid system id ${JSON.stringify(id)}`);
   }
 }
 
-function writeAtomic(file: string, content: string): void {
-  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(temporary, content, { mode: 0o600, flag: 'wx' });
-  chmodSync(temporary, 0o600); // the umask may have narrowed it further; never wider
-  renameSync(temporary, file);
-}
-
-function ensureDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
-}
-
-function read(file: string): string {
-  return readFileSync(file, 'utf8');
-}
-
-async function withLock<T>(dir: string, fn: () => T): Promise<T> {
-  const lock = path.join(dir, '.lock');
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      mkdirSync(lock, { mode: 0o700 });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) {
-          rmSync(lock, { recursive: true, force: true });
-        }
-      } catch {
-        // vanished meanwhile: retry
-      }
-      if (Date.now() > deadline) {
-        throw new GatewayError('GW_ERR_NOT_READY', `pki: ${lock} is held by another process`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  try {
-    return fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
-function keyAlgorithmFor(signingAlgorithm: SigningAlgorithm, rsaBits: 2048 | 3072): KeyAlgorithm {
+export function keyAlgorithmFor(signingAlgorithm: SigningAlgorithm, rsaBits: 2048 | 3072): KeyAlgorithm {
   return signingAlgorithm === 'ecdsa-p256-sha256' ? 'ec-p256' : rsaBits === 3072 ? 'rsa-3072' : 'rsa-2048';
 }
 
-function isWithinValidity(certificate: X509Certificate, now = new Date()): boolean {
+export function isWithinValidity(certificate: X509Certificate, now = new Date()): boolean {
   return now >= new Date(certificate.validFrom) && now <= new Date(certificate.validTo);
 }
 
@@ -160,6 +120,10 @@ function coversNames(certificate: X509Certificate, names: string[]): boolean {
   return names.every((name) =>
     isIP(name) ? certificate.checkIP(name) !== undefined : certificate.checkHost(name) !== undefined,
   );
+}
+
+export function signingAlgorithmOfKey(key: KeyObject): SigningAlgorithm {
+  return key.asymmetricKeyType === 'ec' ? 'ecdsa-p256-sha256' : 'rsa-sha256';
 }
 
 /** The system id named by SAN URI (preferred) or CN, or null. */
@@ -293,8 +257,7 @@ export async function ensurePki(options: PkiOptions): Promise<Pki> {
     }
     const signingCertPem = read(file('signing.crt'));
     const signingKey = loadGatewayKey('signing.key');
-    const signingAlgorithm: SigningAlgorithm =
-      signingKey.asymmetricKeyType === 'ec' ? 'ecdsa-p256-sha256' : 'rsa-sha256';
+    const signingAlgorithm = signingAlgorithmOfKey(signingKey);
     if (signingAlgorithm !== options.signingAlgorithm) {
       warnings.push(
         `pki: the existing signing key is ${signingAlgorithm}, the configuration asks for ${options.signingAlgorithm}; keeping the existing key until it is rotated`,
@@ -357,6 +320,10 @@ export async function ensurePki(options: PkiOptions): Promise<Pki> {
         return path.join(systemsDir, `${id}.key`);
       },
       systemOfClientCertificate,
+      issue: (issueOptions) => issueCertificate(ca, issueOptions),
+      signCrl: (content) => signCrl(content, ca),
+      readGatewayKey: loadGatewayKey,
+      writeGatewayPair,
       warnings,
       created,
     };

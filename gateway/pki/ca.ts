@@ -37,7 +37,7 @@ const forgeUntyped = forge as unknown as {
 };
 
 /** DER bytes to forge ASN.1, leaving BIT STRING contents opaque (forge would parse an RSA key inside). */
-function derToAsn1(der: Buffer): forge.asn1.Asn1 {
+export function derToAsn1(der: Buffer): forge.asn1.Asn1 {
   return forgeUntyped.asn1.fromDer(forge.util.createBuffer(der.toString('binary')), {
     decodeBitStrings: false,
   });
@@ -293,7 +293,7 @@ function buildCertificate(input: BuildInput): Buffer {
 }
 
 /** RFC 5280 4.2.1.2 method (1): SHA-1 over the subjectPublicKey BIT STRING (without the unused-bits byte). */
-function subjectKeyIdentifier(spkiDer: Buffer): string {
+export function subjectKeyIdentifier(spkiDer: Buffer): string {
   const spki = derToAsn1(spkiDer);
   const bitString = (spki.value as forge.asn1.Asn1[])[1]!;
   const keyBytes = Buffer.from((bitString.value as string).slice(1), 'binary');

@@ -73,8 +73,11 @@ export type SignatureRefusal = (typeof SIGNATURE_REFUSALS)[number];
 export interface VerifyOptions {
   /** CA certificates that may issue document-signing certificates. */
   trustAnchors: X509Certificate[];
-  /** When given, the signer certificate must be exactly this one (e.g. the directory's pin for a system). */
-  pinned?: X509Certificate;
+  /**
+   * When given, the signer certificate must be exactly this one, or one of these (e.g. the
+   * directory's pin for a system; the gateway's current and previous sealing certificates).
+   */
+  pinned?: X509Certificate | readonly X509Certificate[];
   /** Revocation check by serial (lower-case hex, as `X509Certificate.serialNumber.toLowerCase()`). */
   isRevoked?: (serialHex: string) => boolean;
   now?: Date;
@@ -373,11 +376,14 @@ function checkCertificate(entry: CertificateEntry, options: VerifyOptions, now: 
   if (options.isRevoked?.(entry.serial)) {
     throw refuse('certificate-revoked', `serial ${entry.serial} is revoked`);
   }
-  if (options.pinned && !certificate.raw.equals(options.pinned.raw)) {
-    throw refuse(
-      'certificate-not-pinned',
-      `the signer certificate is not the pinned certificate ${options.pinned.fingerprint256}`,
-    );
+  if (options.pinned) {
+    const pins = options.pinned instanceof X509Certificate ? [options.pinned] : options.pinned;
+    if (!pins.some((pin) => certificate.raw.equals(pin.raw))) {
+      throw refuse(
+        'certificate-not-pinned',
+        `the signer certificate is not among the pinned certificates ${pins.map((pin) => pin.fingerprint256).join(', ')}`,
+      );
+    }
   }
 }
 

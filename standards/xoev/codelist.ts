@@ -18,6 +18,8 @@ export interface CodeListFile {
 }
 
 export interface CodeList extends CodeListFile {
+  /** The file name without `.json` (`ags-2025-06-30`): the list's id in the catalogue API and exports. */
+  id: string;
   has(code: string): boolean;
   nameOf(code: string): string | undefined;
 }
@@ -31,7 +33,12 @@ export function loadCodeList(file: string): CodeList {
   if (cached) return cached;
   const data = JSON.parse(readFileSync(path.join(CODELIST_DIR, file), 'utf8')) as CodeListFile;
   const byCode = new Map(data.codes.map((c) => [c.code, c.name]));
-  const list: CodeList = { ...data, has: (code) => byCode.has(code), nameOf: (code) => byCode.get(code) };
+  const list: CodeList = {
+    ...data,
+    id: path.basename(file, '.json'),
+    has: (code) => byCode.has(code),
+    nameOf: (code) => byCode.get(code),
+  };
   loaded.set(file, list);
   return list;
 }

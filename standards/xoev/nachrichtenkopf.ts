@@ -74,6 +74,11 @@ export function nachrichtenkopf(nachrichtentypen: CodeList) {
 }
 export type Nachrichtenkopf = z.infer<ReturnType<typeof nachrichtenkopf>>;
 
+/** The header of an answer or receipt: referenzUUID (the id of the message answered) is required. */
+export function antwortkopf(nachrichtentypen: CodeList) {
+  return nachrichtenkopf(nachrichtentypen).extend({ referenzUUID: UUID });
+}
+
 /** Root attributes of every message (`standard`, `version`, `produkt`, …, `test`). */
 export function rootAttributes(standard: string, version: string) {
   return {

@@ -44,6 +44,7 @@ export function inboxRoutes(deps: {
   return async (app: FastifyInstance) => {
     app.get<{ Params: { systemId: string }; Querystring: Record<string, string> }>(
       '/v1/systems/:systemId/inbox',
+      { config: { auth: { role: 'system' } } },
       async (request) => {
         const systemId = SYSTEM_ID(request.params.systemId);
         requireSystem(request, deps.resolveCaller, systemId);
@@ -61,6 +62,7 @@ export function inboxRoutes(deps: {
 
     app.get<{ Params: { systemId: string; messageId: string } }>(
       '/v1/systems/:systemId/inbox/:messageId',
+      { config: { auth: { role: 'system' } } },
       async (request) => {
         const systemId = SYSTEM_ID(request.params.systemId);
         const messageId = MESSAGE_ID(request.params.messageId);
@@ -74,6 +76,7 @@ export function inboxRoutes(deps: {
 
     app.post<{ Params: { systemId: string; messageId: string } }>(
       '/v1/systems/:systemId/inbox/:messageId/ack',
+      { config: { auth: { role: 'system' } } },
       async (request) => {
         const systemId = SYSTEM_ID(request.params.systemId);
         const messageId = MESSAGE_ID(request.params.messageId);

@@ -8,15 +8,19 @@ import { MESSAGE_ID } from './params.ts';
 
 export function messageStatusRoutes(deps: { audit: AuditStore; resolveCaller: CertificateResolver }) {
   return async (app: FastifyInstance) => {
-    app.get<{ Params: { messageId: string } }>('/v1/messages/:messageId', async (request) => {
-      const messageId = MESSAGE_ID(request.params.messageId);
-      const caller = requireAnySystem(request, deps.resolveCaller);
-      const view = messageView(messageId, await deps.audit.query({ messageId }));
-      // Not visible and not existing look the same: a system cannot probe for other systems' ids.
-      if (!view || (view.senderSystem !== caller.systemId && view.receiverSystem !== caller.systemId)) {
-        throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} visible to ${caller.systemId}`);
-      }
-      return view;
-    });
+    app.get<{ Params: { messageId: string } }>(
+      '/v1/messages/:messageId',
+      { config: { auth: { role: 'system' } } },
+      async (request) => {
+        const messageId = MESSAGE_ID(request.params.messageId);
+        const caller = requireAnySystem(request, deps.resolveCaller);
+        const view = messageView(messageId, await deps.audit.query({ messageId }));
+        // Not visible and not existing look the same: a system cannot probe for other systems' ids.
+        if (!view || (view.senderSystem !== caller.systemId && view.receiverSystem !== caller.systemId)) {
+          throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} visible to ${caller.systemId}`);
+        }
+        return view;
+      },
+    );
   };
 }

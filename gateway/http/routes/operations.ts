@@ -13,9 +13,9 @@ export function operationsRoutes(deps: {
   refreshMetrics: () => Promise<void>;
 }) {
   return async (app: FastifyInstance) => {
-    app.get('/health/live', async () => ({ status: 'ok' }));
+    app.get('/health/live', { config: { auth: { public: true } } }, async () => ({ status: 'ok' }));
 
-    app.get('/health/ready', async (_request, reply) => {
+    app.get('/health/ready', { config: { auth: { public: true } } }, async (_request, reply) => {
       const results = await Promise.all(
         deps.checks.map(async (c) => {
           try {
@@ -29,7 +29,7 @@ export function operationsRoutes(deps: {
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not-ready', checks: results });
     });
 
-    app.get('/metrics', async (_request, reply) => {
+    app.get('/metrics', { config: { auth: { public: true } } }, async (_request, reply) => {
       await deps.refreshMetrics();
       return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
     });

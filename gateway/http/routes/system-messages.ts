@@ -14,27 +14,31 @@ export function systemMessagesRoutes(deps: {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-    app.post<{ Params: { systemId: string } }>('/v1/systems/:systemId/messages', async (request, reply) => {
-      const systemId = SYSTEM_ID(request.params.systemId);
-      requireSystem(request, deps.resolveCaller, systemId);
-      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const accepted = await deps.ingress.acceptNative({
-        systemId,
-        body,
-        contentType: request.headers['content-type'] ?? '',
-        requestId: request.id,
-        traceparent:
-          typeof request.headers.traceparent === 'string' ? request.headers.traceparent : undefined,
-      });
-      const messages = accepted.map((m) => ({
-        ...m,
-        status: 'queued',
-        statusUrl: `${deps.publicUrl()}/v1/messages/${m.messageId}`,
-      }));
-      return reply
-        .code(202)
-        .header('location', messages[0]!.statusUrl)
-        .send({ requestId: request.id, messages });
-    });
+    app.post<{ Params: { systemId: string } }>(
+      '/v1/systems/:systemId/messages',
+      { config: { auth: { role: 'system' } } },
+      async (request, reply) => {
+        const systemId = SYSTEM_ID(request.params.systemId);
+        requireSystem(request, deps.resolveCaller, systemId);
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const accepted = await deps.ingress.acceptNative({
+          systemId,
+          body,
+          contentType: request.headers['content-type'] ?? '',
+          requestId: request.id,
+          traceparent:
+            typeof request.headers.traceparent === 'string' ? request.headers.traceparent : undefined,
+        });
+        const messages = accepted.map((m) => ({
+          ...m,
+          status: 'queued',
+          statusUrl: `${deps.publicUrl()}/v1/messages/${m.messageId}`,
+        }));
+        return reply
+          .code(202)
+          .header('location', messages[0]!.statusUrl)
+          .send({ requestId: request.id, messages });
+      },
+    );
   };
 }

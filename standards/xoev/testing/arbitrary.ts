@@ -128,6 +128,25 @@ function stringArbitrary(schema: AnySchema, options: ArbitraryOptions): fc.Arbit
   return base.filter((s) => schema.safeParse(s).success);
 }
 
+const MAX_GENERATED_ITEMS = 6;
+
+/** Integers within the schema's bounds draw from fc.integer; other numbers from doubles. */
+function numberArbitrary(schema: AnySchema): fc.Arbitrary<number> {
+  let integer = false;
+  let min: number | undefined;
+  let max: number | undefined;
+  for (const check of schema._zod.def.checks ?? []) {
+    const d = check._zod.def;
+    if (d.check === 'number_format' && (d.format === 'safeint' || d.format === 'int32')) integer = true;
+    else if (d.check === 'greater_than') min = (d.value as number) + (d.inclusive ? 0 : integer ? 1 : 0);
+    else if (d.check === 'less_than') max = (d.value as number) - (d.inclusive ? 0 : integer ? 1 : 0);
+  }
+  const base = integer
+    ? fc.integer({ min: min ?? Number.MIN_SAFE_INTEGER, max: max ?? Number.MAX_SAFE_INTEGER })
+    : fc.double({ noNaN: true, noDefaultInfinity: true, min, max });
+  return base.filter((n) => schema.safeParse(n).success);
+}
+
 /** An arbitrary producing values the schema accepts. */
 export function arbitraryFor(schema: unknown, options: ArbitraryOptions = {}): fc.Arbitrary<unknown> {
   const s = schema as AnySchema;
@@ -166,6 +185,8 @@ export function arbitraryFor(schema: unknown, options: ArbitraryOptions = {}): f
         if (d.check === 'min_length') minLength = d.minimum as number;
         if (d.check === 'max_length') maxLength = d.maximum as number;
       }
+      // Long lists (32 months of Elterngeld) only slow the runs down; their bounds are tested by example.
+      maxLength = Math.min(maxLength, Math.max(minLength, MAX_GENERATED_ITEMS));
       return fc.array(arbitraryFor(def.element, options), { minLength, maxLength });
     }
     case 'literal':
@@ -175,7 +196,7 @@ export function arbitraryFor(schema: unknown, options: ArbitraryOptions = {}): f
     case 'boolean':
       return fc.boolean();
     case 'number':
-      return fc.double({ noNaN: true, noDefaultInfinity: true }).filter((n) => s.safeParse(n).success);
+      return numberArbitrary(s);
     case 'string':
       return stringArbitrary(s, options);
     default:

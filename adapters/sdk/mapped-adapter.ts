@@ -1,0 +1,107 @@
+/**
+ * An adapter made of declarations only: a native format, one declarative message mapping per
+ * message type, and — when the system sends more than one type — the native field that tells them
+ * apart. Most systems need nothing else; systems that do (one message over several records, say)
+ * implement Adapter directly with the same pieces.
+ *
+ *   export default mappedAdapter({
+ *     spec: { id: 'th-melde', title: 'Meldewesen Thüringen', land: 'TH' },
+ *     format: csvFormat({ dialect, columns }),
+ *     typeField: 'SATZART',
+ *     messages: { RM: rueckmeldung, AW: auswertung },
+ *   });
+ */
+import type { MessageTypeSpec, XoevMessage } from '../../standards/catalogue.ts';
+import type { Adapter, AdapterContext, AdapterSpec, DecodedMessage, RoundTripSpec } from './adapter.ts';
+import type { NativeFormat } from './formats/native-format.ts';
+import { Mapper } from './mapper.ts';
+import type { DecodeScope } from './mapping/define.ts';
+import type { MessageMapping } from './mapping/message-mapping.ts';
+import { getPath, setPath } from './mapping/paths.ts';
+
+const TYPE_POINTER = '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp/code';
+
+export interface MappedAdapterOptions {
+  spec: Omit<AdapterSpec, 'format' | 'decodes' | 'encodes'> & { format?: string };
+  format: NativeFormat;
+  /** Native value of `typeField` → the mapping of that message type. */
+  // biome-ignore lint/suspicious/noExplicitAny: each entry has its own message type
+  messages: Record<string, MessageMapping<any>>;
+  /** The native field naming the message type; omit when the system has one type only. */
+  typeField?: string;
+  /** Catalogue ids of the message types the system sends (default: all of `messages`). */
+  sends?: readonly string[];
+  /** Catalogue ids of the message types the system receives (default: all of `messages`). */
+  receives?: readonly string[];
+  roundTrip?: RoundTripSpec;
+}
+
+export function mappedAdapter(options: MappedAdapterOptions): Adapter {
+  const { format, messages, typeField } = options;
+  const entries = Object.entries(messages);
+  if (entries.length === 0) throw new Error(`${options.spec.id}: no message mappings`);
+  if (entries.length > 1 && !typeField)
+    throw new Error(`${options.spec.id}: several message types need a typeField to tell them apart`);
+  const names = entries.map(([, m]) => m.type.id);
+  const sends = options.sends ?? names;
+  const receives = options.receives ?? names;
+  const byId = new Map(entries.map(([value, m]) => [m.type.id, { value, mapping: m }]));
+  const output = format.write;
+
+  function select(tree: Record<string, unknown>, scope: DecodeScope) {
+    if (!typeField) return entries[0]![1];
+    const value = getPath(tree, typeField);
+    const native = scope.nativeName(typeField);
+    const text = scope.mapper.text(value, native, TYPE_POINTER);
+    if (!text) return undefined;
+    const mapping = messages[text];
+    if (!mapping || !sends.includes(mapping.type.id)) {
+      const allowed = entries.filter(([, m]) => sends.includes(m.type.id)).map(([v]) => v);
+      scope.mapper.fail(
+        native,
+        TYPE_POINTER,
+        `unknown message type ${JSON.stringify(text)}; expected ${allowed.map((v) => JSON.stringify(v)).join(' or ')}`,
+      );
+      return undefined;
+    }
+    return mapping;
+  }
+
+  return {
+    spec: {
+      ...options.spec,
+      format: options.spec.format ?? format.describe,
+      decodes: { contentTypes: format.contentTypes, messageTypes: [...sends] },
+      encodes: { contentType: format.contentTypes[0]!, messageTypes: [...receives] },
+    },
+    roundTrip: options.roundTrip,
+
+    decode(input, context: AdapterContext): DecodedMessage[] {
+      const records = format.read(input.body);
+      const mapper = new Mapper();
+      const decoded: DecodedMessage[] = [];
+      for (const record of records) {
+        const scope: DecodeScope = {
+          mapper,
+          context,
+          nativeName: record.nativeName,
+          pointerOf: (p) => p,
+        };
+        const mapping = select(record.tree, scope);
+        if (!mapping) continue;
+        decoded.push({ spec: mapping.type, message: mapping.decode(record.tree, scope), nativeRef: record.ref });
+      }
+      return mapper.finish(decoded);
+    },
+
+    encode(message: XoevMessage, spec: MessageTypeSpec, context: AdapterContext) {
+      const entry = byId.get(spec.id);
+      if (!entry || !receives.includes(spec.id))
+        throw new Error(`${options.spec.id} does not receive ${spec.id}`);
+      const tree: Record<string, unknown> = {};
+      if (typeField) setPath(tree, typeField, entry.value);
+      entry.mapping.encode(message, { context, nativeName: format.outputName, pointerOf: (p) => p }, tree);
+      return output([tree]);
+    },
+  };
+}

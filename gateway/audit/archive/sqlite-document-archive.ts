@@ -1,0 +1,185 @@
+/**
+ * The embedded DocumentArchive: <dataDir>/archive.sqlite, encrypted as archive-crypto.ts describes.
+ * secure_delete overwrites freed pages, so shredded ciphertext and destroyed keys do not linger in
+ * the file.
+ */
+import { hash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { ArchiveDocumentInput, ArchivedDocument, DocumentArchive } from '../../ports/document-archive.ts';
+import {
+  assertKeyCheck,
+  dayOf,
+  decryptDocument,
+  deriveMasterKey,
+  encryptDocument,
+  expiryDay,
+  keyCheck,
+  newSalt,
+  newWrappedDayKey,
+  unwrapDayKey,
+} from './archive-crypto.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS archive_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS archive_keys (
+  expires_on  TEXT PRIMARY KEY,
+  wrapped_key BLOB NOT NULL,
+  created_at  TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS archive_documents (
+  message_id   TEXT NOT NULL,
+  digest       TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  archived_at  TEXT NOT NULL,
+  expires_on   TEXT NOT NULL,
+  ciphertext   BLOB,
+  shredded_at  TEXT,
+  PRIMARY KEY (message_id, digest)
+) STRICT;
+CREATE INDEX IF NOT EXISTS archive_documents_by_expiry ON archive_documents (expires_on) WHERE ciphertext IS NOT NULL;
+`;
+
+interface DocumentRow {
+  message_id: string;
+  digest: string;
+  content_type: string;
+  archived_at: string;
+  expires_on: string;
+  ciphertext: Buffer | null;
+  shredded_at: string | null;
+}
+
+export function sha256Hex(data: Buffer): string {
+  return hash('sha256', data, 'hex');
+}
+
+export function assertDigest(d: ArchiveDocumentInput): void {
+  if (sha256Hex(d.document) !== d.digest) {
+    throw new TypeError(`archive: document of ${d.messageId} does not have digest ${d.digest}`);
+  }
+}
+
+export class SqliteDocumentArchive implements DocumentArchive {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly master: Buffer;
+  private readonly dayKeys = new Map<string, { wrapped: Buffer; key: Buffer }>();
+
+  constructor(options: { file: string; passphrase: string; sync?: 'FULL' | 'NORMAL' }) {
+    mkdirSync(dirname(options.file), { recursive: true });
+    this.db = new Database(options.file, { timeout: 10_000 });
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${options.sync ?? 'FULL'}`);
+      this.db.pragma('secure_delete = ON');
+      this.db.exec(SCHEMA);
+      const meta = this.db
+        .transaction(() => {
+          const get = (name: string) =>
+            (this.db.prepare('SELECT value FROM archive_meta WHERE name = ?').get(name) as { value: string } | undefined)
+              ?.value;
+          const salt = get('salt');
+          if (salt !== undefined) return { salt, check: get('key-check')! };
+          const fresh = newSalt();
+          const check = keyCheck(deriveMasterKey(options.passphrase, fresh));
+          const insert = this.db.prepare('INSERT INTO archive_meta (name, value) VALUES (?, ?)');
+          insert.run('salt', fresh);
+          insert.run('key-check', check);
+          return { salt: fresh, check };
+        })
+        .immediate();
+      this.master = deriveMasterKey(options.passphrase, meta.salt);
+      assertKeyCheck(this.master, meta.check);
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
+  }
+
+  /** The unwrapped key of a day, created if the day has none; undefined if it was shredded. */
+  private dayKey(expiresOn: string, create: boolean): Buffer | undefined {
+    let row = this.db.prepare('SELECT wrapped_key FROM archive_keys WHERE expires_on = ?').get(expiresOn) as
+      | { wrapped_key: Buffer }
+      | undefined;
+    if (!row && create) {
+      const wrapped = newWrappedDayKey(this.master, expiresOn);
+      this.db
+        .prepare('INSERT INTO archive_keys (expires_on, wrapped_key, created_at) VALUES (?, ?, ?)')
+        .run(expiresOn, wrapped, new Date().toISOString());
+      row = { wrapped_key: wrapped };
+    }
+    if (!row) return undefined;
+    const cached = this.dayKeys.get(expiresOn);
+    if (cached?.wrapped.equals(row.wrapped_key)) return cached.key;
+    const key = unwrapDayKey(this.master, row.wrapped_key, expiresOn);
+    this.dayKeys.set(expiresOn, { wrapped: row.wrapped_key, key });
+    return key;
+  }
+
+  async put(d: ArchiveDocumentInput): Promise<{ stored: boolean; expiresOn: string }> {
+    assertDigest(d);
+    const expiresOn = expiryDay(d.archivedAt, d.retentionDays);
+    if (expiresOn < dayOf(new Date())) return { stored: false, expiresOn };
+    const stored = this.db
+      .transaction(() => {
+        if (this.db.prepare('SELECT 1 FROM archive_documents WHERE message_id = ? AND digest = ?').get(d.messageId, d.digest)) {
+          return false;
+        }
+        const key = this.dayKey(expiresOn, true)!;
+        this.db
+          .prepare(
+            `INSERT INTO archive_documents (message_id, digest, content_type, archived_at, expires_on, ciphertext)
+             VALUES (?, ?, ?, ?, ?, ?)`,
+          )
+          .run(d.messageId, d.digest, d.contentType, d.archivedAt, expiresOn, encryptDocument(key, { ...d, expiresOn }));
+        return true;
+      })
+      .immediate();
+    return { stored, expiresOn };
+  }
+
+  async get(messageId: string): Promise<ArchivedDocument[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM archive_documents WHERE message_id = ? ORDER BY archived_at, digest')
+      .all(messageId) as DocumentRow[];
+    return rows.map((row) => {
+      const meta = {
+        messageId: row.message_id,
+        digest: row.digest,
+        contentType: row.content_type,
+        archivedAt: row.archived_at,
+        expiresOn: row.expires_on,
+      };
+      const key = row.ciphertext ? this.dayKey(row.expires_on, false) : undefined;
+      if (!row.ciphertext || !key) {
+        return { ...meta, status: 'shredded' as const, shreddedAt: row.shredded_at ?? row.expires_on };
+      }
+      const document = decryptDocument(key, { ...meta, sealed: row.ciphertext });
+      if (sha256Hex(document) !== row.digest) throw new Error(`archive: ${messageId} does not match its digest`);
+      return { ...meta, status: 'available' as const, document };
+    });
+  }
+
+  async shred(now = new Date()): Promise<{ keys: number; documents: number }> {
+    const today = dayOf(now);
+    return this.db
+      .transaction(() => {
+        const keys = this.db.prepare('DELETE FROM archive_keys WHERE expires_on < ?').run(today).changes;
+        const documents = this.db
+          .prepare(
+            'UPDATE archive_documents SET ciphertext = NULL, shredded_at = ? WHERE expires_on < ? AND ciphertext IS NOT NULL',
+          )
+          .run(now.toISOString(), today).changes;
+        for (const day of this.dayKeys.keys()) if (day < today) this.dayKeys.delete(day);
+        return { keys, documents };
+      })
+      .immediate();
+  }
+
+  async close(): Promise<void> {
+    this.dayKeys.clear();
+    this.db.close();
+  }
+}

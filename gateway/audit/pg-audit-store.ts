@@ -1,0 +1,525 @@
+/**
+ * The distributed AuditStore: PostgreSQL (pg), for N gateway processes sharing one database.
+ * Schema: deploy/sql/001_audit.sql, applied by connect() (gateway/db/migrate.ts).
+ *
+ * - One append transaction per batch: lock the head rows of the batch's chains (audit_chains,
+ *   FOR UPDATE, in chain order so two writers cannot deadlock), compute seqs and hashes, insert all
+ *   entries with one INSERT … SELECT FROM unnest(…), move the heads, update the search rows, COMMIT.
+ *   Appends to one chain from many processes serialise on its head row; different chains do not
+ *   wait for each other.
+ * - Group commit: calls arriving while a batch commits form the next batch (up to maxBatchEvents), so
+ *   throughput grows with load while each caller still resolves only after its COMMIT (with the
+ *   server's synchronous_commit, an acknowledged batch survives a crash).
+ * - Idempotent writer and search rows as in the SQLite store; the search row of a message is locked
+ *   FOR UPDATE (sorted by id) before it is folded, so two processes appending events of one message
+ *   to different chains cannot lose each other's updates.
+ */
+import type pg from 'pg';
+import { createPgPool, inTransaction, isRetryable } from '../db/postgres.ts';
+import { migrate } from '../db/migrate.ts';
+import type {
+  AuditCheckpoint,
+  AuditEntry,
+  AuditEventInput,
+  AuditMessagePage,
+  AuditMessageSearch,
+  AuditMessageSummary,
+  AuditQuery,
+  AuditStore,
+  ChainHead,
+  CheckpointSigner,
+  InclusionProof,
+} from '../ports/audit-store.ts';
+import {
+  type CheckpointRange,
+  checkpointFromStored,
+  checkpointHash,
+  planCheckpoint,
+  proofFrom,
+  rangesOf,
+  signCheckpoint,
+} from './checkpoint.ts';
+import { chainEntry, GENESIS_HASH, normalizeEventInput } from './hash-chain.ts';
+import { buildMessageSearch, encodeCursor } from './message-search.ts';
+import { foldEntry, type SummaryState } from './message-summary.ts';
+import { checkpointSigningInput } from './verify-proof.ts';
+
+export interface PgAuditStoreOptions {
+  /** postgres://… */
+  url: string;
+  /** Schema of the tables (created and migrated by connect()). Default: the server's search_path. */
+  schema?: string | undefined;
+  /** Apply pending migrations on connect (default true; `gw db migrate` does it explicitly). */
+  migrate?: boolean;
+  /** Most events per append transaction. Default 5000. */
+  maxBatchEvents?: number;
+  /** Connections. Default 4. */
+  poolSize?: number;
+}
+
+const COLUMNS = `chain, seq, time, kind, actor, message_id AS "messageId", sender, receiver,
+  sender_system AS "senderSystem", receiver_system AS "receiverSystem", message_type AS "messageType",
+  digest, detail, prev_hash AS "prevHash", hash`;
+
+const STATE_COLUMNS = `message_id AS "messageId", first_time AS "firstTime", last_time AS "lastTime", status,
+  progress_rank AS "progressRank", progress_status AS "progressStatus", failure_status AS "failureStatus",
+  message_type AS "messageType", sender, receiver, sender_system AS "senderSystem",
+  receiver_system AS "receiverSystem", digest, events`;
+
+const STATE_ARRAYS = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int2[], $6::text[], $7::text[],
+  $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int4[])
+  AS u(message_id, first_time, last_time, status, progress_rank, progress_status, failure_status,
+       message_type, sender, receiver, sender_system, receiver_system, digest, events)`;
+
+const SQL = {
+  lockChains: 'SELECT chain, seq, hash FROM audit_chains WHERE chain = ANY($1::text[]) ORDER BY chain FOR UPDATE',
+  newChains: `INSERT INTO audit_chains (chain, seq, hash) SELECT c, 0, $2 FROM unnest($1::text[]) AS c
+    ORDER BY c ON CONFLICT DO NOTHING`,
+  byKeys: `SELECT ${COLUMNS.replace(/(^|, )(chain|seq|hash)\b/g, '$1e.$2')}, e.idempotency_key AS "idempotencyKey"
+    FROM audit_entries e JOIN unnest($1::text[], $2::text[]) AS k(chain, key)
+    ON e.chain = k.chain AND e.idempotency_key = k.key`,
+  insert: `INSERT INTO audit_entries (chain, seq, time, kind, actor, message_id, sender, receiver, sender_system,
+    receiver_system, message_type, digest, detail, prev_hash, hash, idempotency_key)
+    SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+      $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
+      $16::text[])`,
+  moveHeads: `UPDATE audit_chains c SET seq = u.seq, hash = u.hash
+    FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(chain, seq, hash) WHERE c.chain = u.chain`,
+  lockStates: `SELECT ${STATE_COLUMNS} FROM audit_messages WHERE message_id = ANY($1::text[])
+    ORDER BY message_id FOR UPDATE`,
+  insertStates: `INSERT INTO audit_messages (message_id, first_time, last_time, status, progress_rank,
+    progress_status, failure_status, message_type, sender, receiver, sender_system, receiver_system, digest, events)
+    SELECT * FROM ${STATE_ARRAYS} ORDER BY u.message_id ON CONFLICT (message_id) DO NOTHING RETURNING message_id`,
+  updateStates: `UPDATE audit_messages m SET first_time = u.first_time, last_time = u.last_time, status = u.status,
+    progress_rank = u.progress_rank, progress_status = u.progress_status, failure_status = u.failure_status,
+    message_type = u.message_type, sender = u.sender, receiver = u.receiver, sender_system = u.sender_system,
+    receiver_system = u.receiver_system, digest = u.digest, events = u.events
+    FROM ${STATE_ARRAYS} WHERE m.message_id = u.message_id`,
+  heads: 'SELECT chain, seq, hash FROM audit_chains WHERE seq > 0 ORDER BY chain',
+  latestCheckpoint: 'SELECT body, signature FROM audit_checkpoints ORDER BY id DESC LIMIT 1',
+  leaves: `SELECT e.chain, e.hash FROM audit_entries e
+    JOIN unnest($1::text[], $2::int8[], $3::int8[]) AS r(chain, lo, hi)
+    ON e.chain = r.chain AND e.seq > r.lo AND e.seq <= r.hi ORDER BY e.chain, e.seq`,
+};
+
+interface Pending {
+  chain: string;
+  events: AuditEventInput[];
+  detailJson: string[];
+  keys: (string | null)[];
+  resolve: (entries: AuditEntry[]) => void;
+  reject: (err: unknown) => void;
+}
+
+type Row = Omit<AuditEntry, 'detail'> & { detail: string | Record<string, unknown> };
+
+function toEntry(row: Row): AuditEntry {
+  row.detail = JSON.parse(row.detail as string) as Record<string, unknown>;
+  return row as AuditEntry;
+}
+
+const STRING_FIELDS = [
+  'time',
+  'kind',
+  'actor',
+  'messageId',
+  'sender',
+  'receiver',
+  'senderSystem',
+  'receiverSystem',
+  'messageType',
+  'digest',
+] as const;
+
+/** PostgreSQL text cannot hold U+0000; refuse such an event up front rather than fail a whole batch. */
+function assertNoNul(event: AuditEventInput, chain: string, key: string | null): void {
+  if (chain.includes('\u0000') || key?.includes('\u0000')) throw new TypeError('audit event: U+0000 in chain or key');
+  for (const field of STRING_FIELDS) {
+    const value = event[field];
+    if (typeof value === 'string' && value.includes('\u0000')) {
+      throw new TypeError(`audit event: ${field} contains U+0000`);
+    }
+  }
+}
+
+function stateArrays(states: SummaryState[]): unknown[] {
+  return [
+    states.map((s) => s.messageId),
+    states.map((s) => s.firstTime),
+    states.map((s) => s.lastTime),
+    states.map((s) => s.status),
+    states.map((s) => s.progressRank),
+    states.map((s) => s.progressStatus),
+    states.map((s) => s.failureStatus),
+    states.map((s) => s.messageType),
+    states.map((s) => s.sender),
+    states.map((s) => s.receiver),
+    states.map((s) => s.senderSystem),
+    states.map((s) => s.receiverSystem),
+    states.map((s) => s.digest),
+    states.map((s) => s.events),
+  ];
+}
+
+export class PgAuditStore implements AuditStore {
+  readonly kind = 'postgres';
+  private queue: Pending[] = [];
+  private draining: Promise<void> | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly maxBatchEvents: number,
+    /** Resolves once the schema is migrated (or found); every operation waits for it. */
+    private readonly ready: Promise<void>,
+  ) {
+    ready.catch(() => {}); // reported by the first operation (or by connect)
+  }
+
+  /** Connects and migrates; rejects if the database cannot be used. */
+  static async connect(options: PgAuditStoreOptions): Promise<PgAuditStore> {
+    const store = PgAuditStore.open(options);
+    try {
+      await store.ready;
+    } catch (error) {
+      await store.pool.end();
+      throw error;
+    }
+    return store;
+  }
+
+  /** Opens without waiting: the first operation waits for the connection (for short-lived CLI commands). */
+  static open(options: PgAuditStoreOptions): PgAuditStore {
+    const pool = createPgPool({
+      url: options.url,
+      schema: options.schema,
+      max: options.poolSize ?? 4,
+      applicationName: 'laender-gateway audit',
+    });
+    const ready =
+      options.migrate !== false
+        ? migrate(pool, { schema: options.schema }).then(() => {})
+        : pool.query('SELECT 1 FROM audit_entries LIMIT 0').then(() => {});
+    return new PgAuditStore(pool, options.maxBatchEvents ?? 5000, ready);
+  }
+
+  append(events: AuditEventInput[], chain = 'main'): Promise<AuditEntry[]> {
+    if (this.closed) return Promise.reject(new Error('PgAuditStore is closed'));
+    if (typeof chain !== 'string' || chain === '') {
+      return Promise.reject(new TypeError('audit chain must be a non-empty string'));
+    }
+    const normalized: AuditEventInput[] = [];
+    const detailJson: string[] = [];
+    const keys: (string | null)[] = [];
+    try {
+      for (const event of events) {
+        const n = normalizeEventInput(event);
+        assertNoNul(n.event, chain, n.idempotencyKey);
+        normalized.push(n.event);
+        detailJson.push(n.detailJson);
+        keys.push(n.idempotencyKey);
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (normalized.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ chain, events: normalized, detailJson, keys, resolve, reject });
+      // Start after this event-loop turn, so calls made together share the first transaction.
+      this.draining ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      try {
+        await this.ready;
+      } catch (error) {
+        for (const pending of this.queue.splice(0)) pending.reject(error);
+        return;
+      }
+      while (this.queue.length > 0) {
+        const batch: Pending[] = [];
+        let size = 0;
+        while (this.queue.length > 0 && (batch.length === 0 || size + this.queue[0]!.events.length <= this.maxBatchEvents)) {
+          const next = this.queue.shift()!;
+          size += next.events.length;
+          batch.push(next);
+        }
+        let results: AuditEntry[][];
+        try {
+          results = await this.commitWithRetry(batch);
+        } catch (error) {
+          for (const pending of batch) pending.reject(error);
+          continue;
+        }
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+      }
+    } finally {
+      this.draining = null;
+    }
+  }
+
+  private async commitWithRetry(batch: Pending[]): Promise<AuditEntry[][]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await inTransaction(this.pool, (client) => this.commit(client, batch));
+      } catch (error) {
+        if (attempt >= 3 || !isRetryable(error)) throw error;
+      }
+    }
+  }
+
+  private async commit(client: pg.PoolClient, batch: Pending[]): Promise<AuditEntry[][]> {
+    const chains = [...new Set(batch.map((p) => p.chain))].sort();
+    const lock = { name: 'audit-lock-chains', text: SQL.lockChains, values: [chains] };
+    let locked = (await client.query<ChainHead>(lock)).rows;
+    if (locked.length < chains.length) {
+      const present = new Set(locked.map((r) => r.chain));
+      await client.query({
+        name: 'audit-new-chains',
+        text: SQL.newChains,
+        values: [chains.filter((c) => !present.has(c)), GENESIS_HASH],
+      });
+      locked = (await client.query<ChainHead>(lock)).rows;
+    }
+    const heads = new Map(locked.map((h) => [h.chain, { seq: h.seq, hash: h.hash }]));
+
+    // Replays: entries already stored under the batch's idempotency keys.
+    const keyChains: string[] = [];
+    const keyValues: string[] = [];
+    for (const pending of batch) {
+      for (const key of pending.keys) {
+        if (key !== null) {
+          keyChains.push(pending.chain);
+          keyValues.push(key);
+        }
+      }
+    }
+    const stored = new Map<string, AuditEntry>();
+    if (keyValues.length > 0) {
+      const rows = await client.query<Row & { idempotencyKey: string }>({
+        name: 'audit-by-keys',
+        text: SQL.byKeys,
+        values: [keyChains, keyValues],
+      });
+      for (const row of rows.rows) {
+        const key = row.idempotencyKey;
+        delete (row as Partial<typeof row>).idempotencyKey;
+        stored.set(`${row.chain}\u0000${key}`, toEntry(row));
+      }
+    }
+
+    const columns: unknown[][] = Array.from({ length: 16 }, () => []);
+    const results: AuditEntry[][] = [];
+    const fresh: AuditEntry[] = [];
+    for (const pending of batch) {
+      let head = heads.get(pending.chain)!;
+      const entries: AuditEntry[] = [];
+      for (let i = 0; i < pending.events.length; i++) {
+        const key = pending.keys[i]!;
+        if (key !== null) {
+          const existing = stored.get(`${pending.chain}\u0000${key}`);
+          if (existing) {
+            entries.push(existing);
+            continue;
+          }
+        }
+        const entry = chainEntry(pending.events[i]!, pending.chain, head);
+        const row = [
+          entry.chain,
+          entry.seq,
+          entry.time,
+          entry.kind,
+          entry.actor,
+          entry.messageId,
+          entry.sender,
+          entry.receiver,
+          entry.senderSystem,
+          entry.receiverSystem,
+          entry.messageType,
+          entry.digest,
+          pending.detailJson[i]!,
+          entry.prevHash,
+          entry.hash,
+          key,
+        ];
+        for (let c = 0; c < 16; c++) columns[c]!.push(row[c]);
+        if (key !== null) stored.set(`${pending.chain}\u0000${key}`, entry);
+        entries.push(entry);
+        fresh.push(entry);
+        head = entry;
+      }
+      heads.set(pending.chain, head);
+      results.push(entries);
+    }
+    if (fresh.length === 0) return results;
+
+    await client.query({ name: 'audit-insert', text: SQL.insert, values: columns });
+    const moved = chains.filter((c) => heads.get(c)!.seq > (locked.find((l) => l.chain === c)?.seq ?? 0));
+    await client.query({
+      name: 'audit-move-heads',
+      text: SQL.moveHeads,
+      values: [moved, moved.map((c) => heads.get(c)!.seq), moved.map((c) => heads.get(c)!.hash)],
+    });
+    await this.updateSearchRows(client, fresh);
+    return results;
+  }
+
+  private async updateSearchRows(client: pg.PoolClient, fresh: AuditEntry[]): Promise<void> {
+    const byMessage = new Map<string, AuditEntry[]>();
+    for (const entry of fresh) {
+      if (entry.messageId === null) continue;
+      let list = byMessage.get(entry.messageId);
+      if (!list) byMessage.set(entry.messageId, (list = []));
+      list.push(entry);
+    }
+    if (byMessage.size === 0) return;
+    const fold = (state: SummaryState | undefined, entries: AuditEntry[]) => {
+      let s = state;
+      for (const entry of entries) s = foldEntry(s, entry);
+      return s!;
+    };
+    const ids = [...byMessage.keys()].sort();
+    const lockStates = (list: string[]) =>
+      client.query<SummaryState>({ name: 'audit-lock-states', text: SQL.lockStates, values: [list] });
+    const existing = new Map((await lockStates(ids)).rows.map((s) => [s.messageId, s]));
+    const updates: SummaryState[] = [];
+    const inserts: SummaryState[] = [];
+    for (const id of ids) {
+      const before = existing.get(id);
+      (before ? updates : inserts).push(fold(before, byMessage.get(id)!));
+    }
+    if (inserts.length > 0) {
+      const inserted = await client.query<{ message_id: string }>({
+        name: 'audit-insert-states',
+        text: SQL.insertStates,
+        values: stateArrays(inserts),
+      });
+      if (inserted.rows.length < inserts.length) {
+        // Another process created some of these rows meanwhile: fold onto what it committed.
+        const done = new Set(inserted.rows.map((r) => r.message_id));
+        const raced = inserts.filter((s) => !done.has(s.messageId)).map((s) => s.messageId);
+        for (const state of (await lockStates(raced)).rows) {
+          updates.push(fold(state, byMessage.get(state.messageId)!));
+        }
+      }
+    }
+    if (updates.length > 0) {
+      await client.query({ name: 'audit-update-states', text: SQL.updateStates, values: stateArrays(updates) });
+    }
+  }
+
+  private async assertOpen(): Promise<void> {
+    if (this.closed) throw new Error('PgAuditStore is closed');
+    await this.ready;
+  }
+
+  async query(query: AuditQuery): Promise<AuditEntry[]> {
+    await this.assertOpen();
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (condition: string, value: unknown) => {
+      params.push(value);
+      where.push(condition.replace('?', `$${params.length}`));
+    };
+    if (query.messageId !== undefined) add('message_id = ?', query.messageId);
+    if (query.kind !== undefined) add('kind = ?', query.kind);
+    if (query.chain !== undefined) add('chain = ?', query.chain);
+    if (query.fromSeq !== undefined) add('seq >= ?', query.fromSeq);
+    if (query.toSeq !== undefined) add('seq <= ?', query.toSeq);
+    params.push(query.limit ?? null);
+    const text = `SELECT ${COLUMNS} FROM audit_entries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY chain, seq LIMIT $${params.length}`;
+    const result = await this.pool.query<Row>(text, params);
+    return result.rows.map(toEntry);
+  }
+
+  async heads(): Promise<ChainHead[]> {
+    await this.assertOpen();
+    return (await this.pool.query<ChainHead>({ name: 'audit-heads', text: SQL.heads })).rows;
+  }
+
+  private async leavesOf(client: pg.ClientBase | pg.Pool, ranges: CheckpointRange[]): Promise<Map<string, string[]>> {
+    const rows = await client.query<{ chain: string; hash: string }>({
+      name: 'audit-leaves',
+      text: SQL.leaves,
+      values: [ranges.map((r) => r.chain), ranges.map((r) => r.fromSeq), ranges.map((r) => r.toSeq)],
+    });
+    const leaves = new Map<string, string[]>(ranges.map((r) => [r.chain, []]));
+    for (const row of rows.rows) leaves.get(row.chain)!.push(row.hash);
+    return leaves;
+  }
+
+  async createCheckpoint(signer: CheckpointSigner, time = new Date().toISOString()): Promise<AuditCheckpoint | null> {
+    await this.assertOpen();
+    return inTransaction(this.pool, async (client) => {
+      // One checkpointer at a time per schema, whichever process it runs in.
+      await client.query('SELECT pg_advisory_xact_lock(hashtext(current_schema() || $1))', [':audit-checkpoint']);
+      const last = (await client.query<{ body: string; signature: string }>(SQL.latestCheckpoint)).rows[0];
+      const previous = last ? checkpointFromStored(last.body, last.signature) : null;
+      const plan = planCheckpoint(previous, (await client.query<ChainHead>(SQL.heads)).rows);
+      if (!plan) return null;
+      const checkpoint = signCheckpoint(plan, await this.leavesOf(client, plan.ranges), signer, time);
+      await client.query(
+        'INSERT INTO audit_checkpoints (id, time, hash, body, signature) VALUES ($1, $2, $3, $4, $5)',
+        [checkpoint.id, checkpoint.time, checkpointHash(checkpoint), checkpointSigningInput(checkpoint), checkpoint.signature],
+      );
+      await client.query(
+        `INSERT INTO audit_checkpoint_heads (checkpoint_id, chain, seq)
+         SELECT $1, chain, seq FROM unnest($2::text[], $3::int8[]) AS u(chain, seq)`,
+        [checkpoint.id, plan.ranges.map((r) => r.chain), plan.ranges.map((r) => r.toSeq)],
+      );
+      return checkpoint;
+    });
+  }
+
+  async checkpoints(query: { afterId?: number; limit?: number } = {}): Promise<AuditCheckpoint[]> {
+    await this.assertOpen();
+    const rows = await this.pool.query<{ body: string; signature: string }>(
+      'SELECT body, signature FROM audit_checkpoints WHERE id > $1 ORDER BY id LIMIT $2',
+      [query.afterId ?? 0, query.limit ?? null],
+    );
+    return rows.rows.map((r) => checkpointFromStored(r.body, r.signature));
+  }
+
+  async latestCheckpoint(): Promise<AuditCheckpoint | null> {
+    await this.assertOpen();
+    const row = (await this.pool.query<{ body: string; signature: string }>(SQL.latestCheckpoint)).rows[0];
+    return row ? checkpointFromStored(row.body, row.signature) : null;
+  }
+
+  async inclusionProof(chain: string, seq: number): Promise<InclusionProof | null> {
+    await this.assertOpen();
+    const covering = (
+      await this.pool.query<{ body: string; signature: string }>(
+        `SELECT c.body, c.signature FROM audit_checkpoint_heads h JOIN audit_checkpoints c ON c.id = h.checkpoint_id
+         WHERE h.chain = $1 AND h.seq >= $2 ORDER BY h.seq, h.checkpoint_id LIMIT 1`,
+        [chain, seq],
+      )
+    ).rows[0];
+    if (!covering) return null;
+    const checkpoint = checkpointFromStored(covering.body, covering.signature);
+    return proofFrom(checkpoint, await this.leavesOf(this.pool, rangesOf(checkpoint)), chain, seq);
+  }
+
+  async searchMessages(search: AuditMessageSearch): Promise<AuditMessagePage> {
+    await this.assertOpen();
+    const built = buildMessageSearch(search, (n) => `$${n}`);
+    if (built.empty) return { items: [] };
+    const rows = (await this.pool.query<AuditMessageSummary>(built.sql, built.params)).rows;
+    const items = rows.slice(0, built.limit);
+    const last = items.at(-1);
+    return rows.length > built.limit && last
+      ? { items, next: encodeCursor(last.firstTime, last.messageId) }
+      : { items };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.draining) await this.draining;
+    await this.ready.catch(() => {});
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Who may call what. Three roles, no hierarchy (an operator is not an auditor and vice versa):
+ * - `system`: a connected Fachverfahren, authenticated by its client certificate (mTLS);
+ * - `auditor`: a person reading the audit log, bound to a scope (one Land, one system, or all);
+ * - `operator`: a person running the gateway (dead letters, certificates), scope normally all.
+ * People authenticate with bearer tokens (tokens.ts). Routes declare the roles they admit
+ * (route-auth.ts); a /v1 route that declares nothing admits no one.
+ */
+
+export const ROLES = ['system', 'auditor', 'operator'] as const;
+export type Role = (typeof ROLES)[number];
+export type PersonRole = Exclude<Role, 'system'>;
+
+/** The 16 Länder by their usual two-letter codes (as in contracts/directory.yaml `land`). */
+export const LAENDER = [
+  'BW',
+  'BY',
+  'BE',
+  'BB',
+  'HB',
+  'HH',
+  'HE',
+  'MV',
+  'NI',
+  'NW',
+  'RP',
+  'SL',
+  'SN',
+  'ST',
+  'SH',
+  'TH',
+] as const;
+
+/** `*` (everything), `land:SN` (systems of one Land), `system:sn-melde` (one system). */
+export type Scope = { kind: 'all' } | { kind: 'land'; land: string } | { kind: 'system'; systemId: string };
+
+export function parseScope(text: string): Scope | null {
+  if (text === '*') return { kind: 'all' };
+  const land = /^land:([A-Z]{2})$/.exec(text)?.[1];
+  if (land && (LAENDER as readonly string[]).includes(land)) return { kind: 'land', land };
+  const systemId = /^system:([a-z0-9][a-z0-9-]{1,62})$/.exec(text)?.[1];
+  if (systemId) return { kind: 'system', systemId };
+  return null;
+}
+
+export function formatScope(scope: Scope): string {
+  switch (scope.kind) {
+    case 'all':
+      return '*';
+    case 'land':
+      return `land:${scope.land}`;
+    case 'system':
+      return `system:${scope.systemId}`;
+  }
+}
+
+/** Whether a scope covers a system (by its id and the Land from the directory). */
+export function scopeCovers(scope: Scope, system: { id: string; land: string }): boolean {
+  switch (scope.kind) {
+    case 'all':
+      return true;
+    case 'land':
+      return scope.land === system.land;
+    case 'system':
+      return scope.systemId === system.id;
+  }
+}
+
+export type Principal =
+  | { role: 'system'; systemId: string; serial: string }
+  | { role: PersonRole; tokenId: string; scope: Scope; name: string };
+
+/** The audit log's actor string for a principal. */
+export function actorOf(principal: Principal | null): string {
+  if (!principal) return 'anonymous';
+  return principal.role === 'system' ? `system:${principal.systemId}` : `token:${principal.tokenId}`;
+}

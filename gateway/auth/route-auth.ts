@@ -1,0 +1,185 @@
+/**
+ * Route-level authorization, declared where the route is defined and enforced in ONE place:
+ *
+ *   app.get('/v1/audit/messages', { config: { auth: { role: 'auditor' } } }, handler)
+ *   app.post('/v1/systems/:systemId/messages', { config: { auth: { role: 'system' } } }, handler)
+ *   app.get('/v1/pki/crl', { config: { auth: { public: true } } }, handler)
+ *
+ * The onRequest hook of routeAuth() reads the declaration, authenticates the caller — a bearer token
+ * for people (auditor, operator), the client certificate for systems — checks the role, and puts
+ * the result on `request.principal` for the handler (which still decides WHICH system or scope may
+ * see what). Deny by default: a /v1 route that declares nothing is refused for everyone (403), and
+ * a warning names it at startup. Routes outside /v1 (health, metrics) are public unless they declare.
+ *
+ * Every refusal here is audited with the best-known actor (the revoked system, the token id) and
+ * then handled by the server's error handler like any other problem.
+ */
+import type { TLSSocket } from 'node:tls';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { GatewayError, isGatewayError } from '../errors/catalogue.ts';
+import {
+  type CertificateResolver,
+  callerSystem,
+  requireAnySystem,
+  revokedCaller,
+} from '../http/client-auth.ts';
+import { auditedErrors } from '../pipeline/ingress.ts';
+import { actorOf, type Principal, type Role } from './roles.ts';
+import type { TokenStore } from './tokens.ts';
+
+export type RouteAuth = { public: true } | { role: Role | readonly Role[] };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call this route; see gateway/auth/route-auth.ts. Required on every /v1 route. */
+    auth?: RouteAuth;
+  }
+  interface FastifyRequest {
+    /** Set by routeAuth's onRequest hook for routes that declare a role; null on public routes. */
+    principal: Principal | null;
+  }
+}
+
+export interface RouteAuthOptions {
+  tokens: TokenStore;
+  resolveCaller: CertificateResolver;
+  audit: AuditLog;
+}
+
+const BEARER = /^Bearer ([\x21-\x7e]+)$/;
+const WWW_AUTHENTICATE = { 'www-authenticate': 'Bearer realm="laender-gateway"' };
+
+function declaredRoles(auth: RouteAuth): readonly Role[] | 'public' {
+  if ('public' in auth) return 'public';
+  return typeof auth.role === 'string' ? [auth.role] : auth.role;
+}
+
+function presentsCertificate(request: FastifyRequest): boolean {
+  return (request.raw.socket as TLSSocket).authorized === true;
+}
+
+function authenticate(request: FastifyRequest, roles: readonly Role[], options: RouteAuthOptions): Principal {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const token = BEARER.exec(header)?.[1];
+    if (!token) {
+      throw new GatewayError('GW_ERR_TOKEN_INVALID', 'Authorization must be "Bearer <token>"', {
+        headers: WWW_AUTHENTICATE,
+      });
+    }
+    const record = options.tokens.authenticate(token);
+    const principal: Principal = {
+      role: record.role,
+      tokenId: record.id,
+      scope: record.parsedScope,
+      name: record.name,
+    };
+    if (!roles.includes(record.role)) {
+      request.principal = principal; // for the audit entry of the refusal
+      throw new GatewayError(
+        'GW_ERR_ROLE_FORBIDDEN',
+        `this route admits ${roles.join(', ')}, not ${record.role}`,
+      );
+    }
+    return principal;
+  }
+  const personRoles = roles.filter((role) => role !== 'system');
+  if (roles.includes('system') && (personRoles.length === 0 || presentsCertificate(request))) {
+    const caller = requireAnySystem(request, options.resolveCaller);
+    return { role: 'system', systemId: caller.systemId, serial: caller.serial };
+  }
+  if (callerSystem(request, options.resolveCaller)) {
+    throw new GatewayError(
+      'GW_ERR_ROLE_FORBIDDEN',
+      `this route admits ${roles.join(', ')}; a client certificate authenticates a system`,
+    );
+  }
+  throw new GatewayError(
+    'GW_ERR_TOKEN_REQUIRED',
+    `this route admits ${roles.join(', ')}: send a bearer token`,
+    {
+      headers: WWW_AUTHENTICATE,
+    },
+  );
+}
+
+/** The plugin: register it before any route (it is not encapsulated, so it sees every route). */
+export function routeAuth(options: RouteAuthOptions): (app: FastifyInstance) => Promise<void> {
+  const plugin = async (app: FastifyInstance) => {
+    app.decorateRequest('principal', null);
+
+    // Checked once all plugins are loaded: withAuth() fills in declarations after this hook has run.
+    const routes: { method: unknown; url: string; config?: { auth?: RouteAuth } }[] = [];
+    app.addHook('onRoute', (route) => {
+      if (route.url.startsWith('/v1/')) routes.push(route);
+    });
+    app.addHook('onReady', async () => {
+      for (const route of routes) {
+        if (!route.config?.auth) {
+          app.log.warn(
+            { method: route.method, url: route.url },
+            'route declares no auth: it refuses every request (deny by default)',
+          );
+        }
+      }
+    });
+
+    app.addHook('onRequest', async (request) => {
+      const url = request.routeOptions.url;
+      if (url === undefined) return; // no such route: the not-found handler answers
+      const auth = request.routeOptions.config?.auth;
+      if (!auth) {
+        if (!url.startsWith('/v1/')) return;
+        throw new GatewayError(
+          'GW_ERR_FORBIDDEN',
+          `deny by default: ${request.method} ${url} declares no role`,
+        );
+      }
+      const roles = declaredRoles(auth);
+      if (roles === 'public') return;
+      try {
+        request.principal = authenticate(request, roles, options);
+      } catch (error) {
+        if (isGatewayError(error) && !auditedErrors.has(error)) {
+          auditedErrors.add(error);
+          const revoked = revokedCaller(request, options.resolveCaller);
+          const actor = revoked ? `system:${revoked.systemId}` : actorOf(request.principal);
+          await options.audit
+            .record({
+              kind: 'rejected',
+              actor,
+              messageId: request.id,
+              senderSystem:
+                revoked?.systemId ??
+                (request.principal?.role === 'system' ? request.principal.systemId : null),
+              detail: {
+                code: error.code,
+                method: request.method,
+                route: url,
+                ...(revoked ? { certificateSerial: revoked.serial } : {}),
+              },
+            })
+            .catch((err) => request.log.error({ err }, 'could not audit a refused request'));
+        }
+        throw error;
+      }
+    });
+  };
+  // fastify's documented escape from encapsulation (what fastify-plugin sets): the hooks apply app-wide.
+  (plugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+  return plugin;
+}
+
+/**
+ * Mounts a route plugin whose routes do not declare `auth` themselves with a default declaration
+ * (routes that do declare keep theirs). For plugins owned elsewhere until they declare per route.
+ */
+export function withAuth(auth: RouteAuth, routes: (app: FastifyInstance) => Promise<void>) {
+  return async (app: FastifyInstance) => {
+    app.addHook('onRoute', (route) => {
+      if (!route.config?.auth) route.config = { ...route.config, auth };
+    });
+    await app.register(routes);
+  };
+}

@@ -1,0 +1,139 @@
+/** Bearer tokens in a real SQLite file: hashed at rest, expiring, revocable across processes' handles. */
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isGatewayError } from '../errors/catalogue.ts';
+import { parseScope, scopeCovers } from './roles.ts';
+import { parseDuration, statusOf, TokenStore } from './tokens.ts';
+
+const work = mkdtempSync(path.join(tmpdir(), 'gw-tokens-'));
+const file = path.join(work, 'auth.sqlite');
+const stores: TokenStore[] = [];
+
+function store(): TokenStore {
+  const opened = new TokenStore(file);
+  stores.push(opened);
+  return opened;
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return isGatewayError(error) ? `${error.code}: ${error.message}` : String(error);
+  }
+  return undefined;
+}
+
+afterAll(() => {
+  for (const opened of stores) opened.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('TokenStore', () => {
+  it('issues a token that authenticates, with role and scope; only a hash is stored', () => {
+    const tokens = store();
+    const { token, record } = tokens.issue({
+      role: 'auditor',
+      scope: 'land:SN',
+      name: 'Datenschutz Sachsen',
+      lifetimeMs: parseDuration('30d'),
+      createdBy: 'cli',
+    });
+    expect(token).toMatch(/^gwt_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+    const holder = tokens.authenticate(token);
+    expect(holder).toMatchObject({
+      id: record.id,
+      role: 'auditor',
+      scope: 'land:SN',
+      name: 'Datenschutz Sachsen',
+    });
+    expect(holder.parsedScope).toEqual({ kind: 'land', land: 'SN' });
+    const secret = token.split('_').slice(2).join('_');
+    for (const name of ['auth.sqlite', 'auth.sqlite-wal']) {
+      const bytes = readFileSync(path.join(work, name));
+      expect(bytes.includes(Buffer.from(secret))).toBe(false);
+    }
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses malformed, unknown and tampered tokens', () => {
+    const tokens = store();
+    const { token } = tokens.issue({ role: 'operator', scope: '*', lifetimeMs: 60_000, createdBy: 'cli' });
+    expect(codeOf(() => tokens.authenticate('nonsense'))).toBe('GW_ERR_TOKEN_INVALID: malformed token');
+    const last = token.at(-1) === 'A' ? 'B' : 'A';
+    expect(codeOf(() => tokens.authenticate(token.slice(0, -1) + last))).toBe(
+      'GW_ERR_TOKEN_INVALID: unknown token',
+    );
+    expect(codeOf(() => tokens.authenticate(`gwt_000000000000_${token.slice(-43)}`))).toBe(
+      'GW_ERR_TOKEN_INVALID: unknown token',
+    );
+  });
+
+  it('expires', () => {
+    const tokens = store();
+    const issuedAt = new Date('2030-01-01T00:00:00Z');
+    const { token, record } = tokens.issue({
+      role: 'auditor',
+      scope: '*',
+      lifetimeMs: parseDuration('12h'),
+      createdBy: 'cli',
+      now: issuedAt,
+    });
+    expect(tokens.authenticate(token, new Date('2030-01-01T11:59:59Z')).id).toBe(record.id);
+    expect(codeOf(() => tokens.authenticate(token, new Date('2030-01-01T12:00:00Z')))).toBe(
+      `GW_ERR_TOKEN_INVALID: token ${record.id} is expired`,
+    );
+    expect(statusOf(record, new Date('2030-01-02T00:00:00Z'))).toBe('expired');
+  });
+
+  it('a revocation through one handle is seen by another on the next check', () => {
+    const server = store();
+    const cli = store();
+    const { token, record } = cli.issue({
+      role: 'auditor',
+      scope: 'land:TH',
+      lifetimeMs: 60_000,
+      createdBy: 'cli',
+    });
+    expect(server.authenticate(token).id).toBe(record.id);
+    expect(cli.revoke(record.id)?.changed).toBe(true);
+    expect(cli.revoke(record.id)?.changed).toBe(false);
+    expect(cli.revoke('ffffffffffff')).toBeUndefined();
+    expect(codeOf(() => server.authenticate(token))).toBe(
+      `GW_ERR_TOKEN_INVALID: token ${record.id} is revoked`,
+    );
+    const listed = server.list().find((r) => r.id === record.id)!;
+    expect(statusOf(listed)).toBe('revoked');
+    expect(JSON.stringify(server.list())).not.toContain('secret');
+  });
+
+  it('validates scope and lifetime', () => {
+    const tokens = store();
+    for (const scope of ['land:XX', 'land:sn', 'all', 'system:', '']) {
+      expect(
+        codeOf(() => tokens.issue({ role: 'auditor', scope, lifetimeMs: 60_000, createdBy: 'cli' })),
+      ).toMatch(/^GW_ERR_BAD_REQUEST/);
+    }
+    expect(
+      codeOf(() =>
+        tokens.issue({ role: 'auditor', scope: '*', lifetimeMs: parseDuration('400d'), createdBy: 'cli' }),
+      ),
+    ).toMatch(/^GW_ERR_BAD_REQUEST/);
+    expect(codeOf(() => parseDuration('30 days'))).toMatch(/^GW_ERR_BAD_REQUEST/);
+    expect(parseDuration('90m')).toBe(5_400_000);
+  });
+});
+
+describe('scopes', () => {
+  it('cover systems by Land or id', () => {
+    const sn = { id: 'sn-melde', land: 'SN' };
+    const st = { id: 'st-melde', land: 'ST' };
+    expect(scopeCovers(parseScope('land:SN')!, sn)).toBe(true);
+    expect(scopeCovers(parseScope('land:SN')!, st)).toBe(false);
+    expect(scopeCovers(parseScope('system:st-melde')!, st)).toBe(true);
+    expect(scopeCovers(parseScope('system:st-melde')!, sn)).toBe(false);
+    expect(scopeCovers(parseScope('*')!, st)).toBe(true);
+  });
+});

@@ -1,0 +1,235 @@
+/**
+ * `gw pki init|issue|list|revoke|rotate` — the operator's hands on the gateway CA. Each command
+ * works on <dataDir>/pki with the server's configuration (same passphrase, same names) and may run
+ * while the server does: changes are written atomically under the PKI lock, and a running gateway
+ * picks up revocations and rotations within a second (gateway/pki/trust.ts). Certificate events are
+ * appended to the audit log the server uses.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { AuditLog, type AuditRecordInput } from '../../audit/audit-log.ts';
+import { openAuditStore } from '../../audit/open-store.ts';
+import { loadConfig } from '../../config/load.ts';
+import { Directory } from '../../directory/directory.ts';
+import { GatewayError } from '../../errors/catalogue.ts';
+import { systemIdOfCertificate } from '../../pki/bootstrap.ts';
+import { REVOCATION_REASONS, type RevocationReason } from '../../pki/crl.ts';
+import { listCertificates } from '../../pki/inventory.ts';
+import { issueSystemCertificate } from '../../pki/issue-system.ts';
+import { openPki } from '../../pki/open.ts';
+import { normalizeSerial, readRevocations, revokeSerial } from '../../pki/revocation.ts';
+import { rotateSigningKey } from '../../pki/rotation.ts';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+async function audit(event: AuditRecordInput): Promise<void> {
+  const store = openAuditStore(loadConfig());
+  try {
+    await new AuditLog(store).record(event);
+  } finally {
+    await store.close();
+  }
+}
+
+function describe(certificate: X509Certificate): string {
+  return `${certificate.subject.replace(/\n/g, ', ')} serial ${certificate.serialNumber.toLowerCase()} valid ${new Date(certificate.validFrom).toISOString()} – ${new Date(certificate.validTo).toISOString()}`;
+}
+
+async function init(): Promise<void> {
+  const config = loadConfig();
+  const directory = Directory.fromFile(path.join(config.contractsDir, 'directory.yaml'));
+  const pki = await openPki(
+    config,
+    directory.systems.map((system) => system.id),
+  );
+  for (const warning of pki.warnings) process.stderr.write(`warning: ${warning}\n`);
+  out(`PKI in ${pki.dir}`);
+  out(`CA: ${describe(pki.caX509)}`);
+  out(`CA sha256 fingerprint: ${pki.caX509.fingerprint256}`);
+  out(pki.created.length > 0 ? `created: ${pki.created.join(', ')}` : 'nothing to create: the PKI exists');
+  for (const file of pki.created.filter((name) => name.endsWith('.crt'))) {
+    const certificate = new X509Certificate(readFileSync(path.join(pki.dir, file)));
+    await audit({
+      kind: 'certificate-issued',
+      actor: 'cli',
+      senderSystem: systemIdOfCertificate(certificate),
+      detail: { serial: certificate.serialNumber.toLowerCase(), file, command: 'pki init' },
+    });
+  }
+}
+
+async function issue(systemId: string, options: { days?: string; p12PasswordEnv?: string }): Promise<void> {
+  const config = loadConfig();
+  const pki = await openPki(config);
+  let p12Password: string | undefined;
+  if (options.p12PasswordEnv) {
+    p12Password = process.env[options.p12PasswordEnv];
+    if (!p12Password) {
+      throw new GatewayError(
+        'GW_ERR_CONFIG_INVALID',
+        `${options.p12PasswordEnv} is not set (--p12-password-env)`,
+      );
+    }
+  }
+  const days = options.days === undefined ? undefined : Number(options.days);
+  if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 825)) {
+    throw new GatewayError('GW_ERR_BAD_REQUEST', '--days must be a whole number of days between 1 and 825');
+  }
+  const issued = await issueSystemCertificate(pki, systemId, {
+    signingAlgorithm: config.pki.signingAlgorithm,
+    rsaBits: config.pki.rsaBits as 2048 | 3072,
+    ...(days !== undefined ? { days } : {}),
+    ...(p12Password !== undefined ? { p12Password } : {}),
+  });
+  await audit({
+    kind: 'certificate-issued',
+    actor: 'cli',
+    senderSystem: systemId,
+    detail: {
+      serial: issued.certificate.serialNumber.toLowerCase(),
+      usage: 'client,signing',
+      replacedSerial: issued.replaced?.serialNumber.toLowerCase() ?? null,
+      command: 'pki issue',
+    },
+  });
+  out(`issued: ${describe(issued.certificate)}`);
+  out(`certificate: ${issued.files.cert}`);
+  out(`private key: ${issued.files.key}`);
+  out(`PKCS#12:     ${issued.files.p12}`);
+  if (!p12Password) out(`PKCS#12 password (shown once): ${issued.p12Password}`);
+  if (issued.replaced) {
+    out(
+      `replaced ${issued.replaced.serialNumber.toLowerCase()}; it stays valid until revoked: gw pki revoke ${issued.replaced.serialNumber.toLowerCase()}`,
+    );
+  }
+}
+
+async function list(options: { json?: boolean }): Promise<void> {
+  const config = loadConfig();
+  const pkiDir = path.join(config.dataDir, 'pki');
+  const revoked = new Set(readRevocations(pkiDir).map((entry) => entry.serial));
+  const entries = listCertificates(pkiDir, (serial) => revoked.has(serial));
+  if (options.json) {
+    out(JSON.stringify(entries, null, 2));
+    return;
+  }
+  const rows = [
+    ['KIND', 'SUBJECT', 'SERIAL', 'NOT BEFORE', 'NOT AFTER', 'STATUS'],
+    ...entries.map((e) => [
+      e.kind,
+      e.subject,
+      e.serial,
+      e.notBefore.slice(0, 19),
+      e.notAfter.slice(0, 19),
+      e.status,
+    ]),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  for (const row of rows)
+    out(
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    );
+}
+
+async function revoke(serialText: string, options: { reason: RevocationReason }): Promise<void> {
+  const config = loadConfig();
+  const pkiDir = path.join(config.dataDir, 'pki');
+  const serial = normalizeSerial(serialText);
+  const known = listCertificates(pkiDir, () => false).filter((entry) => entry.serial === serial);
+  if (known.some((entry) => entry.kind === 'ca')) {
+    throw new GatewayError(
+      'GW_ERR_BAD_REQUEST',
+      'the CA certificate cannot revoke itself; replace the PKI instead',
+    );
+  }
+  const subject = known[0]?.subject;
+  const { entry, added } = await revokeSerial(pkiDir, {
+    serial,
+    reason: options.reason,
+    ...(subject ? { subject } : {}),
+  });
+  if (!added) {
+    out(`already revoked at ${entry.revokedAt}: ${serial}`);
+    return;
+  }
+  const systemId = known.find((e) => e.systemId)?.systemId ?? null;
+  await audit({
+    kind: 'certificate-revoked',
+    actor: 'cli',
+    senderSystem: systemId,
+    detail: { serial, reason: entry.reason, kind: known[0]?.kind ?? 'unknown', command: 'pki revoke' },
+  });
+  out(`revoked ${serial}${subject ? ` (${subject})` : ''}, reason ${entry.reason}`);
+  if (known.length === 0)
+    process.stderr.write(`warning: no certificate with serial ${serial} under ${pkiDir}\n`);
+  if (known.some((e) => e.kind === 'signing')) {
+    process.stderr.write('warning: this is the active signing certificate; run `gw pki rotate` now\n');
+  }
+}
+
+async function rotate(): Promise<void> {
+  const config = loadConfig();
+  const pki = await openPki(config);
+  const result = await rotateSigningKey(pki, {
+    signingAlgorithm: config.pki.signingAlgorithm,
+    rsaBits: config.pki.rsaBits as 2048 | 3072,
+  });
+  await audit({
+    kind: 'certificate-issued',
+    actor: 'cli',
+    detail: {
+      serial: result.current.serialNumber.toLowerCase(),
+      usage: 'signing',
+      previousSerial: result.previous.serialNumber.toLowerCase(),
+      command: 'pki rotate',
+    },
+  });
+  out(`new signing certificate: ${describe(result.current)}`);
+  out(`previous (still verifies earlier seals): ${describe(result.previous)}`);
+  out('running gateways switch within a second; no restart needed');
+}
+
+export function pkiCommand(): Command {
+  const pki = new Command('pki').description(
+    'the gateway CA: certificates for systems, revocation, key rotation',
+  );
+  pki
+    .command('init')
+    .description('create the CA and every missing certificate (as `gw start` does)')
+    .action(init);
+  pki
+    .command('issue')
+    .description('issue a client+signing certificate for a system (PEM and PKCS#12)')
+    .argument('<systemId>', 'the system, e.g. sn-melde')
+    .option('--days <n>', 'validity in days (default 730)')
+    .option(
+      '--p12-password-env <VAR>',
+      'take the PKCS#12 password from this environment variable (default: generate one)',
+    )
+    .action(issue);
+  pki
+    .command('list')
+    .description('every certificate with subject, serial, validity and status')
+    .option('--json', 'as JSON')
+    .action(list);
+  pki
+    .command('revoke')
+    .description('revoke a certificate by serial; running gateways refuse it within a second')
+    .argument('<serial>', 'hex serial as `gw pki list` prints it')
+    .addOption(
+      new Option('--reason <reason>', 'RFC 5280 reason')
+        .choices(Object.keys(REVOCATION_REASONS))
+        .default('unspecified'),
+    )
+    .action(revoke);
+  pki
+    .command('rotate')
+    .description('new gateway signing key; seals made with the previous one stay verifiable')
+    .action(rotate);
+  return pki;
+}

@@ -1,0 +1,36 @@
+/**
+ * The gateway's PKI for relying parties and operators:
+ * - GET /v1/pki/crl — the current CRL (DER, application/pkix-crl), signed by the CA; public, like
+ *   any CRL distribution point. It changes within a second of `gw pki revoke`.
+ * - GET /v1/pki/ca — the CA certificate (PEM); public.
+ * - GET /v1/pki/signing-certificates — the gateway's sealing certificates, current and previous
+ *   (PEM); public: receivers verifying seals after a rotation need the previous ones too.
+ * - GET /v1/pki/certificates — every certificate with its status; operators only.
+ */
+import type { FastifyInstance } from 'fastify';
+import { listCertificates } from '../../pki/inventory.ts';
+import type { LiveTrust } from '../../pki/trust.ts';
+
+export function pkiRoutes(deps: { trust: LiveTrust; pkiDir: string; caCertPem: string }) {
+  return async (app: FastifyInstance) => {
+    app.get('/v1/pki/crl', { config: { auth: { public: true } } }, async (_request, reply) =>
+      reply.type('application/pkix-crl').header('cache-control', 'max-age=60').send(deps.trust.crlDer()),
+    );
+
+    app.get('/v1/pki/ca', { config: { auth: { public: true } } }, async (_request, reply) =>
+      reply.type('application/x-pem-file').send(deps.caCertPem),
+    );
+
+    app.get('/v1/pki/signing-certificates', { config: { auth: { public: true } } }, async () => {
+      const [current, ...previous] = deps.trust.signingCertificates();
+      return {
+        current: current!.toString(),
+        previous: previous.map((certificate) => certificate.toString()),
+      };
+    });
+
+    app.get('/v1/pki/certificates', { config: { auth: { role: 'operator' } } }, async () => ({
+      certificates: listCertificates(deps.pkiDir, deps.trust.isRevoked),
+    }));
+  };
+}

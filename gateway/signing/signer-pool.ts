@@ -1,0 +1,192 @@
+/**
+ * Sealing on every core: a pool of worker threads, each with its own DocumentSigner, behind the
+ * pipeline's DocumentSealer interface (`sign(canonicalXml)`).
+ *
+ * - Dispatch: to the ready worker with the fewest requests in flight. An RSA signature costs about a
+ *   millisecond, a postMessage round trip tens of microseconds: one request per message is fine.
+ * - No start-up gap: workers load TypeScript through tsx (about half a second); until the first one
+ *   is ready, and always when the pool has 0 threads, the calling thread signs synchronously.
+ * - Rotation: setKey() sends the new key to every worker ahead of any later request (a worker
+ *   handles its messages in order) and replaces the inline signer.
+ * - Failure: a crashed worker fails only its in-flight requests (GW_ERR_INTERNAL; ingress answers
+ *   the client, nothing was published) and is replaced; after repeated start failures the pool
+ *   stops respawning and signs inline, so sealing never stops.
+ * The private key reaches the workers as a KeyObject clone over postMessage, never as text.
+ */
+
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { ERRORS, type ErrorCode, GatewayError } from '../errors/catalogue.ts';
+import type { Logger } from '../log/logger.ts';
+import { DocumentSigner, type SigningKey } from './canonical-signer.ts';
+import type { WorkerRequest, WorkerResponse } from './signer-worker.ts';
+
+export interface SignerPoolOptions {
+  /** Worker threads; 0 signs on the calling thread. Default: the number of cores. */
+  threads?: number;
+  key: SigningKey;
+  logger?: Logger;
+}
+
+interface Pending {
+  resolve: (signed: string) => void;
+  reject: (error: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  pending: Map<number, Pending>;
+  signed: number;
+}
+
+const MAX_START_FAILURES = 3;
+
+/** Worker entry: register tsx in the worker (execArgv --import does not reach workers on Node 20). */
+function workerSource(): string {
+  const tsxApi = new URL('index.mjs', pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')));
+  const entry = new URL('./signer-worker.ts', import.meta.url);
+  return `import(${JSON.stringify(tsxApi.href)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`;
+}
+
+export class SignerPool {
+  readonly threads: number;
+  private inline: DocumentSigner;
+  private key: SigningKey;
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private startFailures = 0;
+  private closed = false;
+  private readonly logger: Logger | undefined;
+  private source: string | null = null;
+  private signedInline = 0;
+
+  constructor(options: SignerPoolOptions) {
+    this.threads = Math.max(0, Math.floor(options.threads ?? availableParallelism()));
+    this.key = options.key;
+    this.inline = new DocumentSigner(options.key);
+    this.logger = options.logger;
+    for (let i = 0; i < this.threads; i++) this.spawn();
+  }
+
+  /** Workers that have loaded their key (0 while starting, and for a 0-thread pool). */
+  get readyThreads(): number {
+    return this.slots.filter((slot) => slot.ready).length;
+  }
+
+  /** Documents signed per live worker thread, and on the calling thread (inline). */
+  get signedCounts(): { threads: number[]; inline: number } {
+    return { threads: this.slots.map((slot) => slot.signed), inline: this.signedInline };
+  }
+
+  /** Resolves once every worker is ready (tests and benchmarks; the server does not wait). */
+  async whenReady(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.readyThreads < this.slots.length || this.slots.length < this.threads) {
+      if (this.closed || Date.now() > deadline || this.startFailures >= MAX_START_FAILURES) {
+        throw new Error(`signer pool: ${this.readyThreads} of ${this.threads} threads ready`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  sign(canonicalXml: string): Promise<string> {
+    if (this.closed) return Promise.reject(new GatewayError('GW_ERR_NOT_READY', 'the signer pool is closed'));
+    let best: Slot | undefined;
+    for (const slot of this.slots) {
+      if (slot.ready && (!best || slot.pending.size < best.pending.size)) best = slot;
+    }
+    if (!best) {
+      try {
+        const signed = this.inline.signCanonical(canonicalXml);
+        this.signedInline++;
+        return Promise.resolve(signed);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const id = this.nextId++;
+    const slot = best;
+    return new Promise<string>((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage({ type: 'sign', id, xml: canonicalXml } satisfies WorkerRequest);
+    });
+  }
+
+  /** Seals everything requested from now on with `key` (gateway signing key rotation). */
+  setKey(key: SigningKey): void {
+    this.inline = new DocumentSigner(key); // validates the pair before any worker sees it
+    this.key = key;
+    for (const slot of this.slots) slot.worker.postMessage({ type: 'key', key } satisfies WorkerRequest);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const slots = this.slots.splice(0);
+    for (const slot of slots)
+      this.fail(slot, new GatewayError('GW_ERR_NOT_READY', 'the signer pool is closing'));
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+
+  private spawn(): void {
+    this.source ??= workerSource();
+    const worker = new Worker(this.source, { eval: true, name: 'gateway-signer' });
+    // A forgotten close() must not keep the process alive.
+    worker.unref();
+    const slot: Slot = { worker, ready: false, pending: new Map(), signed: 0 };
+    this.slots.push(slot);
+    worker.postMessage({ type: 'key', key: this.key } satisfies WorkerRequest);
+    worker.on('message', (response: WorkerResponse) => {
+      switch (response.type) {
+        case 'ready':
+          if (!slot.ready) {
+            this.startFailures = 0;
+            slot.ready = true;
+            if (this.readyThreads === this.threads) {
+              this.logger?.info({ threads: this.threads }, 'signer pool: every sealing thread is ready');
+            }
+          }
+          return;
+        case 'signed': {
+          const pending = slot.pending.get(response.id);
+          slot.pending.delete(response.id);
+          slot.signed++;
+          pending?.resolve(response.signed);
+          return;
+        }
+        case 'failed': {
+          const pending = slot.pending.get(response.id);
+          slot.pending.delete(response.id);
+          const code = (
+            response.code && response.code in ERRORS ? response.code : 'GW_ERR_INTERNAL'
+          ) as ErrorCode;
+          pending?.reject(new GatewayError(code, response.message));
+        }
+      }
+    });
+    const onDeath = (error: Error) => {
+      const index = this.slots.indexOf(slot);
+      if (index === -1) return; // already handled (error is followed by exit) or closing
+      this.slots.splice(index, 1);
+      this.fail(slot, new GatewayError('GW_ERR_INTERNAL', 'a signer thread stopped', { cause: error }));
+      if (this.closed) return;
+      if (!slot.ready) this.startFailures++;
+      if (this.startFailures >= MAX_START_FAILURES) {
+        this.logger?.error({ err: error }, 'signer pool: threads do not start; signing on the main thread');
+        return;
+      }
+      this.logger?.warn({ err: error }, 'signer pool: a thread stopped; starting a new one');
+      this.spawn();
+    };
+    worker.on('error', onDeath);
+    worker.on('exit', (code) => onDeath(new Error(`signer thread exited with code ${code}`)));
+  }
+
+  private fail(slot: Slot, error: Error): void {
+    for (const pending of slot.pending.values()) pending.reject(error);
+    slot.pending.clear();
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The audit log's numbers: append rate of the SQLite and the PostgreSQL store with group commit
+ * (both durable: SQLite synchronous=FULL, PostgreSQL synchronous_commit as the server has it — on
+ * by default — and every caller resolves only after its COMMIT), the rate of the offline verifier
+ * over an export file, and what a checkpoint costs.
+ *
+ *   node --import tsx test/bench/audit.ts [--events N] [--pg-url URL] [--out FILE]
+ *
+ * Two append shapes per store: many callers with one event each (the pipeline: group commit does
+ * the batching) and fewer callers with 100 events each (bulk, e.g. a replayed partition).
+ */
+import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { ensureAuditKey } from '../../gateway/audit/audit-key.ts';
+import { exportLines } from '../../gateway/audit/export.ts';
+import { PgAuditStore } from '../../gateway/audit/pg-audit-store.ts';
+import { SqliteAuditStore } from '../../gateway/audit/sqlite-audit-store.ts';
+import { verifyExportStream } from '../../gateway/audit/verify-export.ts';
+import { REPO_ROOT } from '../../gateway/config/load.ts';
+import type { AuditEventInput, AuditStore } from '../../gateway/ports/audit-store.ts';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '100000' },
+    'pg-url': { type: 'string', default: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
+    out: { type: 'string', default: path.join(REPO_ROOT, 'bench/audit-results.json') },
+  },
+});
+const EVENTS = Number(values.events);
+const PG_URL = values['pg-url']!;
+
+let n = 0;
+function event(): AuditEventInput {
+  const i = n++;
+  return {
+    time: new Date().toISOString(),
+    kind: (['received', 'accepted', 'signed', 'queued', 'delivered', 'acknowledged'] as const)[i % 6]!,
+    actor: 'gateway',
+    messageId: `9f1c2a3e-8b7d-4c6e-a5f4-${String(Math.floor(i / 6)).padStart(12, '0')}`,
+    sender: 'ags:14612000',
+    receiver: 'ags:15003000',
+    senderSystem: 'sn-melde',
+    receiverSystem: 'st-melde',
+    messageType: 'xmeld:25.11:rueckmeldung.anmeldunginland.0201',
+    digest: 'ab'.repeat(32),
+    detail: { mode: 'push', status: 200 },
+  };
+}
+
+/** `callers` loops, each appending `perCall` events per call, until `total` events are stored. */
+async function appendRate(store: AuditStore, total: number, callers: number, perCall: number): Promise<number> {
+  let remaining = total;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (remaining > 0) {
+        const size = Math.min(perCall, remaining);
+        remaining -= size;
+        await store.append(Array.from({ length: size }, event));
+      }
+    }),
+  );
+  return total / ((performance.now() - started) / 1000);
+}
+
+interface StoreResult {
+  store: string;
+  pipelineEventsPerSecond: number;
+  bulkEventsPerSecond: number;
+  checkpointMs: number;
+  checkpointLeaves: number;
+}
+
+async function benchStore(name: string, open: () => Promise<AuditStore>, keyDir: string): Promise<StoreResult> {
+  const key = ensureAuditKey({ pkiDir: keyDir, passphrase: 'bench-passphrase' });
+  const store = await open();
+  try {
+    const pipeline = await appendRate(store, EVENTS, 256, 1);
+    const bulk = await appendRate(store, EVENTS, 16, 100);
+    const started = performance.now();
+    const checkpoint = await store.createCheckpoint(key.signer);
+    return {
+      store: name,
+      pipelineEventsPerSecond: Math.round(pipeline),
+      bulkEventsPerSecond: Math.round(bulk),
+      checkpointMs: Math.round(performance.now() - started),
+      checkpointLeaves: checkpoint?.treeSize ?? 0,
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gw-bench-audit-'));
+  const schema = `gw_bench_audit_${process.pid}`;
+  try {
+    const results: StoreResult[] = [];
+    const sqliteFile = path.join(dir, 'audit.sqlite');
+    results.push(await benchStore('sqlite', async () => new SqliteAuditStore({ file: sqliteFile }), dir));
+    results.push(await benchStore('postgres', () => PgAuditStore.connect({ url: PG_URL, schema }), dir));
+
+    // Offline verification: export the SQLite log to a file, verify the file as `gw audit verify` does.
+    const key = ensureAuditKey({ pkiDir: dir, passphrase: 'bench-passphrase' });
+    const exportFile = path.join(dir, 'log.jsonl');
+    const store = new SqliteAuditStore({ file: sqliteFile });
+    let text = '';
+    const chunks: string[] = [];
+    for await (const chunk of exportLines(store)) {
+      text += chunk;
+      if (text.length > 1 << 22) {
+        chunks.push(text);
+        text = '';
+      }
+    }
+    chunks.push(text);
+    await store.close();
+    writeFileSync(exportFile, chunks.join(''));
+    const verifyRuns: number[] = [];
+    let entries = 0;
+    for (let run = 0; run < 3; run++) {
+      const started = performance.now();
+      const result = await verifyExportStream(createReadStream(exportFile, { highWaterMark: 1 << 20 }), {
+        publicKey: key.publicKey,
+      });
+      if (!result.ok) throw new Error(`verify failed: ${JSON.stringify(result.failure)}`);
+      entries = result.entries;
+      verifyRuns.push(entries / ((performance.now() - started) / 1000));
+    }
+    const verify = {
+      entries,
+      exportBytes: statSync(exportFile).size,
+      bestEntriesPerSecond: Math.round(Math.max(...verifyRuns)),
+      medianEntriesPerSecond: Math.round(verifyRuns.sort((a, b) => a - b)[1]!),
+    };
+
+    const load = os.loadavg()[0]!;
+    const report = {
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadAverage1m: Number(load.toFixed(2)) },
+      eventsPerShape: EVENTS,
+      append: results,
+      verify,
+      targets: { appendEventsPerSecond: 20_000, verifyEntriesPerSecond: 200_000 },
+    };
+    const row = (cells: (string | number)[]) => cells.map((c, i) => String(c).padStart(i === 0 ? 10 : 16)).join(' ');
+    process.stdout.write('\naudit append (durable, group commit)\n');
+    process.stdout.write(`${row(['store', '1 ev × 256 callers', '100 ev × 16 callers', 'checkpoint ms', 'leaves'])}\n`);
+    for (const r of results) {
+      process.stdout.write(
+        `${row([r.store, `${r.pipelineEventsPerSecond}/s`, `${r.bulkEventsPerSecond}/s`, r.checkpointMs, r.checkpointLeaves])}\n`,
+      );
+    }
+    process.stdout.write(
+      `\noffline verify: ${verify.entries} entries, ${(verify.exportBytes / 1e6).toFixed(1)} MB — best ${verify.bestEntriesPerSecond}/s, median ${verify.medianEntriesPerSecond}/s\n`,
+    );
+    process.stdout.write(`(load average ${load.toFixed(1)} on ${os.cpus().length} cores while measuring)\n`);
+    mkdirSync(path.dirname(values.out!), { recursive: true });
+    writeFileSync(values.out!, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`written to ${values.out}\n`);
+  } finally {
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,121 @@
+/**
+ * Schema migrations (deploy/sql, gateway/db/migrate.ts): applied once per schema, safe when several
+ * processes start together, refused when a released migration was edited or the schema is newer.
+ */
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS_DIR, migrate, readMigrations } from '../../gateway/db/migrate.ts';
+import { createPgPool } from '../../gateway/db/postgres.ts';
+import { dropSchema, freshSchemaName, PG_URL, withPgClient } from './pg-test-schema.ts';
+
+const schemas: string[] = [];
+const dirs: string[] = [];
+const schema = () => {
+  const s = freshSchemaName('migrate');
+  schemas.push(s);
+  return s;
+};
+afterAll(async () => {
+  for (const s of schemas) await dropSchema(s);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('PostgreSQL migrations', () => {
+  it('are numbered without gaps', () => {
+    const migrations = readMigrations();
+    expect(migrations.map((m) => m.version)).toEqual(migrations.map((_, i) => i + 1));
+    expect(migrations.map((m) => m.name)).toEqual(['001_audit.sql', '002_mailbox.sql', '003_archive.sql']);
+  });
+
+  it('apply once into their own schema; a second run does nothing', async () => {
+    const s = schema();
+    const pool = createPgPool({ url: PG_URL, schema: s, max: 1 });
+    try {
+      expect(await migrate(pool, { schema: s })).toEqual({
+        schema: s,
+        applied: ['001_audit.sql', '002_mailbox.sql', '003_archive.sql'],
+        current: 3,
+      });
+      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 3 });
+      const tables = await withPgClient(null, async (c) =>
+        (await c.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [s])).rows.map(
+          (r) => r.table_name as string,
+        ),
+      );
+      expect(tables).toEqual([
+        'archive_documents',
+        'archive_keys',
+        'archive_meta',
+        'audit_chains',
+        'audit_checkpoint_heads',
+        'audit_checkpoints',
+        'audit_entries',
+        'audit_messages',
+        'mailbox_delivered',
+        'mailbox_inbox',
+        'schema_migrations',
+      ]);
+      // Nothing leaked into public.
+      const inPublic = await withPgClient(null, async (c) =>
+        (await c.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'audit_entries'`)).rows[0].n,
+      );
+      expect(inPublic).toBe(0);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('run by five processes at once: one applies, the others wait and find everything done', async () => {
+    const s = schema();
+    const pools = Array.from({ length: 5 }, () => createPgPool({ url: PG_URL, schema: s, max: 1 }));
+    try {
+      const results = await Promise.all(pools.map((pool) => migrate(pool, { schema: s })));
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 3]);
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+    }
+  });
+
+  it('refuse an edited released migration, and a schema newer than this gateway', async () => {
+    const s = schema();
+    const dir = mkdtempSync(join(tmpdir(), 'gw-migrations-'));
+    dirs.push(dir);
+    cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+    const pool = createPgPool({ url: PG_URL, schema: s, max: 1 });
+    try {
+      await migrate(pool, { schema: s, dir });
+      writeFileSync(join(dir, '002_mailbox.sql'), '-- edited\nSELECT 1;\n');
+      await expect(migrate(pool, { schema: s, dir })).rejects.toMatchObject({
+        code: 'GW_ERR_CONFIG_INVALID',
+        message: expect.stringMatching(/002_mailbox.sql was changed/),
+      });
+      await withPgClient(s, (c) => c.query(`INSERT INTO schema_migrations (version, name, checksum) VALUES (99, '099_future.sql', 'x')`));
+      await expect(migrate(pool, { schema: s })).rejects.toMatchObject({ message: expect.stringMatching(/at migration 99/) });
+      // A failing migration leaves nothing half-applied.
+      const t = schema();
+      writeFileSync(join(dir, '004_broken.sql'), 'CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;\n');
+      cpSync(join(MIGRATIONS_DIR, '002_mailbox.sql'), join(dir, '002_mailbox.sql'));
+      const fresh = createPgPool({ url: PG_URL, schema: t, max: 1 });
+      try {
+        await expect(migrate(fresh, { schema: t, dir })).rejects.toThrow(/no_such_table/);
+        const state = await withPgClient(t, async (c) => ({
+          versions: (await c.query('SELECT version FROM schema_migrations ORDER BY 1')).rows.map((r) => r.version as number),
+          halfDone: (await c.query(`SELECT to_regclass('half_done') AS t`)).rows[0].t,
+        }));
+        expect(state).toEqual({ versions: [1, 2, 3], halfDone: null });
+      } finally {
+        await fresh.end();
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('refuse a schema name that is not a plain identifier', () => {
+    expect(() => createPgPool({ url: PG_URL, schema: 'x; DROP TABLE y' })).toThrow(
+      expect.objectContaining({ code: 'GW_ERR_CONFIG_INVALID' }),
+    );
+  });
+});

@@ -1,0 +1,77 @@
+/** `bin/gw.js` as its own process, as operators run it: `gw start` and one-shot commands. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { REPO_ROOT } from '../../../gateway/config/load.ts';
+
+const GW = path.join(REPO_ROOT, 'bin/gw.js');
+
+/** A port nothing listens on right now (the kernel's pick), for a `gw start` of a test. */
+export async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+export interface GwResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runGw(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<GwResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [GW, ...args], { env, cwd: REPO_ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gw ${args.join(' ')} did not finish within ${timeoutMs} ms:\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface GwServer {
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  kill9(): Promise<void>;
+}
+
+/** `gw start`; resolves once it printed that it is ready. */
+export async function startGw(env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<GwServer> {
+  const child = spawn(process.execPath, [GW, 'start'], { env, cwd: REPO_ROOT });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + timeoutMs;
+  while (!output.includes('ready at')) {
+    if (Date.now() > deadline || child.exitCode !== null || child.signalCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`gw start did not come up:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    async kill9() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
