@@ -6,6 +6,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import type { AdapterRegistry } from '../../adapters/sdk/registry.ts';
 import { type Gateway, startGateway } from '../../gateway/app.ts';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { loadConfig, REPO_ROOT } from '../../gateway/config/load.ts';
@@ -38,7 +39,7 @@ export function contractsWith(
 }
 
 export async function startTestGateway(
-  options: { dataDir?: string; contractsDir?: string; env?: Record<string, string> } = {},
+  options: { dataDir?: string; contractsDir?: string; env?: Record<string, string>; adapters?: AdapterRegistry } = {},
 ): Promise<TestGateway> {
   const dataDir = options.dataDir ?? tempDir('data');
   const contractsDir = options.contractsDir ?? path.join(REPO_ROOT, 'contracts');
@@ -51,7 +52,7 @@ export async function startTestGateway(
     GATEWAY_REDELIVERY_DELAY_MS: '200',
     ...options.env,
   });
-  const gateway = await startGateway(config);
+  const gateway = await startGateway(config, { adapters: options.adapters });
   const clients: SystemClient[] = [];
   return {
     gateway,
