@@ -20,9 +20,11 @@ import { KafkaBus } from './bus/kafka-bus.ts';
 import { SqliteBus } from './bus/sqlite-bus.ts';
 import { deliverTopic, deliveryGroup } from './bus/topics.ts';
 import type { ResolvedConfig } from './config/load.ts';
+import { consoleRoutes } from './console/serve.ts';
 import { PushClient } from './delivery/push-client.ts';
 import { RoutingConfig } from './directory/routing-config.ts';
 import { GatewayError } from './errors/catalogue.ts';
+import { auditRoutes } from './http/routes/audit.ts';
 import { authRoutes } from './http/routes/auth.ts';
 import { inboxRoutes } from './http/routes/inbox.ts';
 import { messageStatusRoutes } from './http/routes/messages.ts';
@@ -246,6 +248,14 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       withAuth({ public: true }, standardsRoutes()),
       pkiRoutes({ trust, pkiDir: pki.dir, caCertPem: pki.caCertPem }),
       authRoutes(),
+      auditRoutes({
+        store: auditStore,
+        audit,
+        directory: () => routing.directory,
+        auditKey,
+        archive,
+      }),
+      consoleRoutes(),
     ],
   });
 

@@ -121,7 +121,9 @@ const antrag = defineMessageMapping<Antrag0101>({
 function antwortkopf<T extends Bescheid0102 | Nachforderung0103>(f: Fields<T>): Rule[] {
   const g = f as unknown as Fields<Bescheid0102>;
   return [
-    g.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'nachrichtId', { generate: true }),
+    g.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'nachrichtId', {
+      generate: true,
+    }),
     g.uuid('/nachrichtenkopf.g2g/referenzUUID', 'antragsId'),
     g.timestamp('/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt', 'erstelltAm'),
     g.bool('/test', 'test', undefined, { default: false }),
@@ -188,7 +190,9 @@ export default mappedAdapter({
         m = setAt(m, '/antragsteller/anschrift/gemeindeschluessel/code', (ags: string) =>
           responsibleOffice(ags) ? ags : '14612000',
         );
-        const stelle = responsibleOffice(getPointer(m, '/antragsteller/anschrift/gemeindeschluessel/code') as string)!;
+        const stelle = responsibleOffice(
+          getPointer(m, '/antragsteller/anschrift/gemeindeschluessel/code') as string,
+        )!;
         m = setAt(m, '/nachrichtenkopf.g2g/leser', () => ({ verzeichnisdienst: 'DVDV', ...stelle }));
         m = setAt(m, '/nachrichtenkopf.g2g/autor', () => ({ verzeichnisdienst: 'DVDV', ...DIENST }));
         m = setAt(m, '/zustaendigeStelle', () => ({ ...stelle }));

@@ -17,9 +17,15 @@ export interface Elterngeldstelle {
 
 const ZUSTAENDIGKEIT: Record<string, Elterngeldstelle> = {
   // Sachsen: kreisfreie Städte (the whole AGS) and Landkreise (AGS prefix: Land, Regierungsbezirk, Kreis).
-  '14511000': { kennung: 'elg:14511000', name: 'Stadt Chemnitz, Amt für Jugend und Familie – Elterngeldstelle' },
+  '14511000': {
+    kennung: 'elg:14511000',
+    name: 'Stadt Chemnitz, Amt für Jugend und Familie – Elterngeldstelle',
+  },
   '14612000': { kennung: 'elg:14612000', name: 'Landeshauptstadt Dresden, Jugendamt – Elterngeldstelle' },
-  '14713000': { kennung: 'elg:14713000', name: 'Stadt Leipzig, Amt für Jugend und Familie – Elterngeldstelle' },
+  '14713000': {
+    kennung: 'elg:14713000',
+    name: 'Stadt Leipzig, Amt für Jugend und Familie – Elterngeldstelle',
+  },
   '14521': { kennung: 'elg:14521000', name: 'Erzgebirgskreis, Elterngeldstelle' },
   '14522': { kennung: 'elg:14522000', name: 'Landkreis Mittelsachsen, Elterngeldstelle' },
   '14523': { kennung: 'elg:14523000', name: 'Vogtlandkreis, Elterngeldstelle' },

@@ -5,7 +5,11 @@
  * parser; encoding is the canonical form of the verified message (the inbox carries the sealed
  * document beside it). The same documents can also come in through POST /v1/messages.
  */
-import { ausserbetriebsetzung1003, halterwechsel1002, zulassung1001 } from '../../standards/xkfz/1.4/index.ts';
+import {
+  ausserbetriebsetzung1003,
+  halterwechsel1002,
+  zulassung1001,
+} from '../../standards/xkfz/1.4/index.ts';
 import { defineAdapter, handlesType } from '../sdk/adapter.ts';
 import { constrainTexts } from '../sdk/constrain.ts';
 import { readStandardDocument, writeStandardDocument } from '../sdk/formats/standard-xml.ts';
@@ -24,7 +28,7 @@ export default defineAdapter({
   roundTrip: {
     constraints: [
       'none from the system: it speaks the standard',
-      'text contains no U+FFFD: the gateway\'s hardened XML parser refuses it as a sign of broken encoding',
+      "text contains no U+FFFD: the gateway's hardened XML parser refuses it as a sign of broken encoding",
     ],
     constrain: (message) => constrainTexts(message, (t) => t.replaceAll('\uFFFD', '?')),
   },

@@ -12,7 +12,11 @@ export interface KitOptions {
   seed?: number;
 }
 
-export function runAdapterKit(adapter: Adapter, adapterDir: string, options: KitOptions = {}): FixtureResult[] {
+export function runAdapterKit(
+  adapter: Adapter,
+  adapterDir: string,
+  options: KitOptions = {},
+): FixtureResult[] {
   const fixtures = listFixtures(adapterDir);
   const results: FixtureResult[] =
     fixtures.length === 0

@@ -11,6 +11,7 @@
  *     messages: { RM: rueckmeldung, AW: auswertung },
  *   });
  */
+import { GatewayError } from '../../gateway/errors/catalogue.ts';
 import type { MessageTypeSpec, XoevMessage } from '../../standards/catalogue.ts';
 import type { Adapter, AdapterContext, AdapterSpec, DecodedMessage, RoundTripSpec } from './adapter.ts';
 import type { NativeFormat } from './formats/native-format.ts';
@@ -89,15 +90,20 @@ export function mappedAdapter(options: MappedAdapterOptions): Adapter {
         };
         const mapping = select(record.tree, scope);
         if (!mapping) continue;
-        decoded.push({ spec: mapping.type, message: mapping.decode(record.tree, scope), nativeRef: record.ref });
+        decoded.push({
+          spec: mapping.type,
+          message: mapping.decode(record.tree, scope),
+          nativeRef: record.ref,
+        });
       }
       return mapper.finish(decoded);
     },
 
     encode(message: XoevMessage, spec: MessageTypeSpec, context: AdapterContext) {
       const entry = byId.get(spec.id);
+      // Coded: the message can never be written for this system, so delivery must not retry it.
       if (!entry || !receives.includes(spec.id))
-        throw new Error(`${options.spec.id} does not receive ${spec.id}`);
+        throw new GatewayError('GW_ERR_MAPPING_FAILED', `${options.spec.id} does not receive ${spec.id}`);
       const tree: Record<string, unknown> = {};
       if (typeField) setPath(tree, typeField, entry.value);
       entry.mapping.encode(message, { context, nativeName: format.outputName, pointerOf: (p) => p }, tree);

@@ -107,7 +107,11 @@ export class Mapper {
     if (!raw) return 0;
     const parsed = parseNumber(raw, format);
     if (parsed === undefined) {
-      this.fail(nativeField, pointer, `${JSON.stringify(raw)} is not a number in the form ${describeNumber(format)}`);
+      this.fail(
+        nativeField,
+        pointer,
+        `${JSON.stringify(raw)} is not a number in the form ${describeNumber(format)}`,
+      );
       return 0;
     }
     return parsed;

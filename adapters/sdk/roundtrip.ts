@@ -33,7 +33,11 @@ function runsFor(adapter: Adapter, override?: number): number {
 }
 
 /** The constrained message, or undefined when constraining left something the schema refuses. */
-function constrained(adapter: Adapter, spec: MessageTypeSpec, generated: XoevMessage): XoevMessage | undefined {
+function constrained(
+  adapter: Adapter,
+  spec: MessageTypeSpec,
+  generated: XoevMessage,
+): XoevMessage | undefined {
   const message = adapter.roundTrip ? adapter.roundTrip.constrain(generated, spec) : generated;
   try {
     return validateMessage(spec, message);
@@ -51,7 +55,10 @@ function roundTripOne(adapter: Adapter, spec: MessageTypeSpec, message: XoevMess
   return difference(back[0]!.message, message);
 }
 
-export function propertyRoundTrip(adapter: Adapter, options: { runs?: number; seed?: number } = {}): FixtureResult[] {
+export function propertyRoundTrip(
+  adapter: Adapter,
+  options: { runs?: number; seed?: number } = {},
+): FixtureResult[] {
   const numRuns = runsFor(adapter, options.runs);
   return roundTripTypes(adapter).map((spec) => {
     const name = `${spec.id} ×${numRuns}`;

@@ -4,10 +4,9 @@
  * fixture makes `gw adapter test` print the difference and exit 1.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { mkdtempSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
 
@@ -24,7 +23,8 @@ function gw(args: string[]): Promise<{ code: number | null; stdout: string; stde
   });
 }
 
-describe('gw adapter new / gw adapter test', () => {
+// Each test starts the CLI as its own processes (tsx compiles on start): allow for a loaded machine.
+describe('gw adapter new / gw adapter test', { timeout: 180_000 }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-scaffold-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -47,12 +47,16 @@ describe('gw adapter new / gw adapter test', () => {
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
     const source = readFileSync(path.join(dir, 'bb-melde/adapter.ts'), 'utf8');
-    expect(source).toContain("f.code('/person/geschlecht', 'person.geschlecht', XMELD_25_11.geschlecht, undefined)");
+    expect(source).toContain(
+      "f.code('/person/geschlecht', 'person.geschlecht', XMELD_25_11.geschlecht, undefined)",
+    );
     expect(source).toContain("f.each('/bezug', 'bezug', defineMapping<");
 
     const tested = await gw(['adapter', 'test', 'bb-melde', '--dir', dir, '--runs', '25']);
     expect(tested.stdout).toContain('all 9 checks passed');
-    expect(tested.stdout).toMatch(/bb-melde\s+xelterngeld:1\.2:elterngeld\.antrag\.0101 ×25\s+property-roundtrip\s+ok/);
+    expect(tested.stdout).toMatch(
+      /bb-melde\s+xelterngeld:1\.2:elterngeld\.antrag\.0101 ×25\s+property-roundtrip\s+ok/,
+    );
     expect(tested.code).toBe(0);
   });
 

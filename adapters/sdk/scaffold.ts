@@ -60,7 +60,8 @@ function nativeKey(key: string): string {
 }
 
 function codeListOf(schema: Schema): string | undefined {
-  return (z.globalRegistry.get(schema as unknown as z.ZodType) as { codeList?: string } | undefined)?.codeList;
+  return (z.globalRegistry.get(schema as unknown as z.ZodType) as { codeList?: string } | undefined)
+    ?.codeList;
 }
 
 function unwrap(schema: Schema): { schema: Schema; optional: boolean } {
@@ -74,7 +75,8 @@ function unwrap(schema: Schema): { schema: Schema; optional: boolean } {
 }
 
 function minLength(schema: Schema): number {
-  const checks = (schema._zod.def as { checks?: { _zod: { def: { check?: string; minimum?: number } } }[] }).checks;
+  const checks = (schema._zod.def as { checks?: { _zod: { def: { check?: string; minimum?: number } } }[] })
+    .checks;
   return checks?.find((c) => c._zod.def.check === 'min_length')?._zod.def.minimum ?? 0;
 }
 
@@ -105,13 +107,18 @@ function rulesFor(
     const def = schema._zod.def;
     const list = codeListOf(schema);
     const q = (s: string) => `'${s}'`;
-    if (list) out.push(`${indent}${builder}.code(${q(ptr)}, ${q(path)}, ${gen.listName(list)}, undefined${opt}),`);
-    else if (schema === (DATUM as unknown)) out.push(`${indent}${builder}.date(${q(ptr)}, ${q(path)}, 'iso'${opt}),`);
-    else if (schema === (ZEITPUNKT as unknown)) out.push(`${indent}${builder}.timestamp(${q(ptr)}, ${q(path)}),`);
+    if (list)
+      out.push(`${indent}${builder}.code(${q(ptr)}, ${q(path)}, ${gen.listName(list)}, undefined${opt}),`);
+    else if (schema === (DATUM as unknown))
+      out.push(`${indent}${builder}.date(${q(ptr)}, ${q(path)}, 'iso'${opt}),`);
+    else if (schema === (ZEITPUNKT as unknown))
+      out.push(`${indent}${builder}.timestamp(${q(ptr)}, ${q(path)}),`);
     else if (schema === (UUID as unknown))
       out.push(`${indent}${builder}.uuid(${q(ptr)}, ${q(path)}${optional ? ', { optional: true }' : ''}),`);
-    else if (def.type === 'boolean') out.push(`${indent}${builder}.bool(${q(ptr)}, ${q(path)}, undefined${opt}),`);
-    else if (def.type === 'number') out.push(`${indent}${builder}.number(${q(ptr)}, ${q(path)}, undefined${opt}),`);
+    else if (def.type === 'boolean')
+      out.push(`${indent}${builder}.bool(${q(ptr)}, ${q(path)}, undefined${opt}),`);
+    else if (def.type === 'number')
+      out.push(`${indent}${builder}.number(${q(ptr)}, ${q(path)}, undefined${opt}),`);
     else if (def.type === 'literal')
       out.push(
         `${indent}${builder}.constant(${q(ptr)}, ${typeof def.values![0] === 'string' ? q(def.values![0]) : JSON.stringify(def.values![0])}),`,
@@ -125,17 +132,33 @@ function rulesFor(
       const absent = optional ? '{ optional: true }' : min > 0 ? '' : '{ default: [] }';
       const listOptions = optional ? '{ optional: true }' : `{ minItems: ${min} }`;
       if (elementList)
-        out.push(`${indent}${builder}.codes(${q(ptr)}, ${q(path)}, ${gen.listName(elementList)}${absent ? `, ${absent}` : ''}),`);
+        out.push(
+          `${indent}${builder}.codes(${q(ptr)}, ${q(path)}, ${gen.listName(elementList)}${absent ? `, ${absent}` : ''}),`,
+        );
       else if (element._zod.def.type === 'object') {
         const inner = `${typeExpr}[${q(key)}]`;
-        out.push(`${indent}${builder}.each(${q(ptr)}, ${q(path)}, defineMapping<NonNullable<${inner}>[number]>((g) => [`);
-        rulesFor(element._zod.def.shape!, '', '', `NonNullable<${inner}>[number]`, 'g', gen, `${indent}  `, out, false);
+        out.push(
+          `${indent}${builder}.each(${q(ptr)}, ${q(path)}, defineMapping<NonNullable<${inner}>[number]>((g) => [`,
+        );
+        rulesFor(
+          element._zod.def.shape!,
+          '',
+          '',
+          `NonNullable<${inner}>[number]`,
+          'g',
+          gen,
+          `${indent}  `,
+          out,
+          false,
+        );
         out.push(`${indent}]), ${listOptions}),`);
       } else out.push(`${indent}${builder}.texts(${q(ptr)}, ${q(path)}${absent ? `, ${absent}` : ''}),`);
     } else if (def.type === 'object') {
       const inner = `${typeExpr}[${q(key)}]`;
       if (optional) {
-        out.push(`${indent}${builder}.nested(${q(ptr)}, ${q(path)}, defineMapping<NonNullable<${inner}>>((g) => [`);
+        out.push(
+          `${indent}${builder}.nested(${q(ptr)}, ${q(path)}, defineMapping<NonNullable<${inner}>>((g) => [`,
+        );
         rulesFor(def.shape!, '', '', `NonNullable<${inner}>`, 'g', gen, `${indent}  `, out, false);
         out.push(`${indent}]), { optional: true }),`);
       } else rulesFor(def.shape!, ptr, path, `NonNullable<${inner}>`, builder, gen, indent, out, false);
@@ -145,7 +168,9 @@ function rulesFor(
 
 /** The native value naming a message type: its code, qualified when two chosen types share one. */
 function typeValue(spec: MessageTypeSpec, all: MessageTypeSpec[]): string {
-  return all.filter((s) => s.code === spec.code).length > 1 ? `${spec.standard}-${spec.version}-${spec.code}` : spec.code;
+  return all.filter((s) => s.code === spec.code).length > 1
+    ? `${spec.standard}-${spec.version}-${spec.code}`
+    : spec.code;
 }
 
 function versionOf(spec: MessageTypeSpec): StandardVersion {
@@ -172,7 +197,8 @@ function importPath(fromDir: string, file: string): string {
 function insideModulePackage(dir: string): boolean {
   for (let d = dir; ; d = path.dirname(d)) {
     const file = path.join(d, 'package.json');
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { type?: string }).type === 'module';
+    if (existsSync(file))
+      return (JSON.parse(readFileSync(file, 'utf8')) as { type?: string }).type === 'module';
     if (path.dirname(d) === d) return false;
   }
 }
@@ -218,14 +244,16 @@ function exampleMessage(spec: MessageTypeSpec, version: StandardVersion): XoevMe
 
 export async function scaffoldAdapter(options: ScaffoldOptions): Promise<ScaffoldResult> {
   const { id } = options;
-  if (!/^[a-z0-9][a-z0-9-]{1,62}$/.test(id)) throw new Error(`adapter id ${id}: lower-case letters, digits and dashes`);
+  if (!/^[a-z0-9][a-z0-9-]{1,62}$/.test(id))
+    throw new Error(`adapter id ${id}: lower-case letters, digits and dashes`);
   const adaptersDir = path.resolve(options.adaptersDir ?? ADAPTERS_DIR);
   const dir = path.join(adaptersDir, id);
   if (existsSync(dir)) throw new Error(`${dir} exists already`);
   const typeIds = options.messageTypes ?? ['xmeld:25.11:rueckmeldung.anmeldunginland.0201'];
   const specs = typeIds.map((t) => {
     const spec = catalogue.byId(t);
-    if (!spec) throw new Error(`${t} is not a catalogued message type (gw adapter new --help lists the form)`);
+    if (!spec)
+      throw new Error(`${t} is not a catalogued message type (gw adapter new --help lists the form)`);
     return spec;
   });
 
@@ -247,10 +275,9 @@ export async function scaffoldAdapter(options: ScaffoldOptions): Promise<Scaffol
     const lists = (mod.LISTS ?? {}) as Record<string, CodeList>;
     const moduleFile = importPath(dir, schemaModule(version));
     const indexFile = importPath(dir, path.join(path.dirname(version.xsdPath), 'index.ts'));
-    const indexMod = (await import(pathToFileURL(path.join(path.dirname(version.xsdPath), 'index.ts')).href)) as Record<
-      string,
-      unknown
-    >;
+    const indexMod = (await import(
+      pathToFileURL(path.join(path.dirname(version.xsdPath), 'index.ts')).href
+    )) as Record<string, unknown>;
     const exported = Object.entries(indexMod).find(([, v]) => v === spec)?.[0];
     if (!exported) throw new Error(`${spec.id}: its version's index.ts does not export the message type`);
     // Two versions of one standard export the same names: qualify the later ones.
@@ -264,8 +291,13 @@ export async function scaffoldAdapter(options: ScaffoldOptions): Promise<Scaffol
       lines: [],
       listName(uri) {
         const entry = Object.entries(lists).find(([, l]) => l.listURI === uri);
-        if (!entry) throw new Error(`${spec.id}: code list ${uri} is not in LISTS of ${schemaModule(version)}`);
-        add(imports, moduleFile, `LISTS as ${spec.standard.toUpperCase()}_${spec.version.replace(/\W/g, '_')}`);
+        if (!entry)
+          throw new Error(`${spec.id}: code list ${uri} is not in LISTS of ${schemaModule(version)}`);
+        add(
+          imports,
+          moduleFile,
+          `LISTS as ${spec.standard.toUpperCase()}_${spec.version.replace(/\W/g, '_')}`,
+        );
         return `${spec.standard.toUpperCase()}_${spec.version.replace(/\W/g, '_')}.${entry[0]}`;
       },
     };
@@ -299,7 +331,9 @@ export async function scaffoldAdapter(options: ScaffoldOptions): Promise<Scaffol
 
   const sdk = (file: string) => importPath(dir, path.join(ADAPTERS_DIR, 'sdk', file));
   const importLines = [
-    ...[...typeImports].map(([file, names]) => `import type { ${[...names].sort().join(', ')} } from '${file}';`),
+    ...[...typeImports].map(
+      ([file, names]) => `import type { ${[...names].sort().join(', ')} } from '${file}';`,
+    ),
     ...[...imports].map(([file, names]) => `import { ${[...names].sort().join(', ')} } from '${file}';`),
     `import { MAPPER_CONSTRAINTS, mapperConstraints } from '${sdk('constrain.ts')}';`,
     `import { jsonFormat } from '${sdk('formats/json.ts')}';`,
@@ -348,8 +382,12 @@ testAdapterFixtures(adapter, import.meta.dirname);
   const adapter = ((await import(pathToFileURL(files[0]!).href)) as { default: Adapter }).default;
   for (const spec of specs) {
     const produkt = { produkt: id, produkthersteller: title, produktversion: '0.1.0' };
-    const message = validateMessage(spec, { ...mapperConstraints(exampleMessage(spec, versionOf(spec))), ...produkt });
-    const base = specs.filter((s) => s.name === spec.name).length > 1 ? `${spec.name}.${spec.version}` : spec.name;
+    const message = validateMessage(spec, {
+      ...mapperConstraints(exampleMessage(spec, versionOf(spec))),
+      ...produkt,
+    });
+    const base =
+      specs.filter((s) => s.name === spec.name).length > 1 ? `${spec.name}.${spec.version}` : spec.name;
     const standardFile = path.join(dir, 'fixtures', `${base}.standard.xml`);
     writeFileSync(standardFile, pretty(toCanonicalXml(spec, message)));
     const native = adapter.encode(message, spec, fixtureContext(message));

@@ -76,7 +76,9 @@ export function listFixtures(adapterDir: string): FixtureCase[] {
       const native = files.find((f) => f.startsWith(`${name}.native.`));
       const encoded = files.find((f) => f.startsWith(`${name}.encoded.`));
       if (!native && !encoded)
-        throw new Error(`fixture ${name}: ${name}.standard*.xml has neither a .native.* nor an .encoded.* partner`);
+        throw new Error(
+          `fixture ${name}: ${name}.standard*.xml has neither a .native.* nor an .encoded.* partner`,
+        );
       return {
         name,
         nativeFile: native ? path.join(dir, native) : undefined,

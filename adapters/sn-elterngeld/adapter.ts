@@ -29,7 +29,9 @@ const BETRAG = { decimalSeparator: ',', groupSeparator: '.' } as const;
 function kopf<T extends Antrag0101 | Bescheid0102 | Nachforderung0103>(f: Fields<T>): Rule[] {
   const g = f as unknown as Fields<Antrag0101>;
   return [
-    g.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'Vorgang.@Id', { generate: true }),
+    g.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'Vorgang.@Id', {
+      generate: true,
+    }),
     g.uuid('/nachrichtenkopf.g2g/referenzUUID', 'Vorgang.@Bezug', { optional: true }),
     g.timestamp('/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt', 'Vorgang.@Erstellt'),
     g.bool('/test', 'Vorgang.@Test', J_N, { default: false }),
@@ -154,7 +156,13 @@ export default mappedAdapter({
   typeField: '@Art',
   messages: { ANTRAG: antrag, BESCHEID: bescheid, NACHFORDERUNG: nachforderung },
   roundTrip: {
-    constraints: [...MAPPER_CONSTRAINTS, 'produkt, produkthersteller and produktversion are those of ELSA Sachsen'],
-    constrain: (message: XoevMessage, _spec: MessageTypeSpec) => ({ ...mapperConstraints(message), ...PRODUKT }),
+    constraints: [
+      ...MAPPER_CONSTRAINTS,
+      'produkt, produkthersteller and produktversion are those of ELSA Sachsen',
+    ],
+    constrain: (message: XoevMessage, _spec: MessageTypeSpec) => ({
+      ...mapperConstraints(message),
+      ...PRODUKT,
+    }),
   },
 });

@@ -78,7 +78,8 @@ const MONAT: Converter<unknown, string> = {
   describe: 'month JJJJMM',
   decode(v, at, { mapper }) {
     const raw = mapper.text(v, at.native, at.pointer);
-    if (!/^\d{6}$/.test(raw)) return mapper.fail(at.native, at.pointer, `${JSON.stringify(raw)} is not a month JJJJMM`);
+    if (!/^\d{6}$/.test(raw))
+      return mapper.fail(at.native, at.pointer, `${JSON.stringify(raw)} is not a month JJJJMM`);
     return `${raw.slice(0, 4)}-${raw.slice(4)}`;
   },
   encode: (v) => v.replace('-', ''),
@@ -120,7 +121,9 @@ function common<T extends Zulassung1001 | Halterwechsel1002>(f: Fields<T>): Rule
   const g = f as unknown as Fields<Zulassung1001>;
   return [
     g.bool('/test', 'TESTKZ', { true: ['T'], false: ['P'] }, { default: false }),
-    g.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'VORGANGS_ID', { generate: true }),
+    g.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'VORGANGS_ID', {
+      generate: true,
+    }),
     g.timestamp('/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt'),
     g.behoerde('/nachrichtenkopf.g2g/leser', { kennung: 'EMPF_KENNUNG', name: 'EMPF_NAME' }),
     g.behoerde('/nachrichtenkopf.g2g/autor', { kennung: 'ABS_KENNUNG', name: 'ABS_NAME' }),
@@ -130,7 +133,9 @@ function common<T extends Zulassung1001 | Halterwechsel1002>(f: Fields<T>): Rule
     g.text('/fahrzeug/marke', 'MARKE'),
     g.text('/fahrzeug/handelsbezeichnung', 'HANDELSBEZ', { optional: true }),
     g.date('/fahrzeug/erstzulassung', 'ERSTZUL', 'compact'),
-    g.split(['/kennzeichen/unterscheidungszeichen', '/kennzeichen/erkennungsnummer'], 'KENNZ', { separator: '-' }),
+    g.split(['/kennzeichen/unterscheidungszeichen', '/kennzeichen/erkennungsnummer'], 'KENNZ', {
+      separator: '-',
+    }),
     g.text('/zb2Nummer', 'ZB2'),
     g.convert('/naechsteHauptuntersuchung', 'HU', MONAT),
   ];
@@ -139,7 +144,11 @@ function common<T extends Zulassung1001 | Halterwechsel1002>(f: Fields<T>): Rule
 const zulassung = defineMessageMapping<Zulassung1001>({
   type: zulassung1001,
   produkt: PRODUKT,
-  rules: (f) => [...common(f), f.date('/zulassungsdatum', 'DATUM', 'compact'), f.nested('/halter', '', halter('H_'))],
+  rules: (f) => [
+    ...common(f),
+    f.date('/zulassungsdatum', 'DATUM', 'compact'),
+    f.nested('/halter', '', halter('H_')),
+  ],
 });
 
 const halterwechsel = defineMessageMapping<Halterwechsel1002>({
@@ -208,7 +217,9 @@ export default mappedAdapter({
     ],
     constrain(message: XoevMessage, spec: MessageTypeSpec) {
       let m = constrainTexts(withoutCodeNames(message), (t) =>
-        fitCharset(t, 'iso-8859-1').replace(/[\r\n]/g, ' ').trim(),
+        fitCharset(t, 'iso-8859-1')
+          .replace(/[\r\n]/g, ' ')
+          .trim(),
       );
       m = setAt(m, '/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt', (t: string) =>
         new Date(t).toISOString(),

@@ -29,7 +29,11 @@ function kopf<T extends Rueckmeldung0201 | Auswertung0203>(f: Fields<T>): Rule[]
     g.uuid('/nachrichtenkopf.g2g/referenzUUID', 'vorgang.bezugId', { optional: true }),
     g.timestamp('/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt', 'vorgang.erstelltAm'),
     g.bool('/test', 'vorgang.test', undefined, { default: false }),
-    g.behoerde('/nachrichtenkopf.g2g/autor', { kennung: 'absender.ags', name: 'absender.behoerde', prefix: 'ags' }),
+    g.behoerde('/nachrichtenkopf.g2g/autor', {
+      kennung: 'absender.ags',
+      name: 'absender.behoerde',
+      prefix: 'ags',
+    }),
     g.behoerde('/nachrichtenkopf.g2g/leser', {
       kennung: 'empfaenger.ags',
       name: 'empfaenger.behoerde',
@@ -38,7 +42,11 @@ function kopf<T extends Rueckmeldung0201 | Auswertung0203>(f: Fields<T>): Rule[]
   ];
 }
 
-function anschrift(f: Fields<Rueckmeldung0201>, pointer: '/wohnung.neu' | '/wohnung.bisher', native: string): Rule[] {
+function anschrift(
+  f: Fields<Rueckmeldung0201>,
+  pointer: '/wohnung.neu' | '/wohnung.bisher',
+  native: string,
+): Rule[] {
   return [
     f.text(`${pointer}/anschrift/strasse`, `${native}.strasse`),
     f.text(`${pointer}/anschrift/hausnummer`, `${native}.hausnummer`, { optional: true }),

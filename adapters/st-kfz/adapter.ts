@@ -6,7 +6,11 @@
  * FIRMA (`typ`) with the fields of that kind beside an `adresse`.
  */
 import type { MessageTypeSpec, XoevMessage } from '../../standards/catalogue.ts';
-import { ausserbetriebsetzung1003, halterwechsel1002, zulassung1001 } from '../../standards/xkfz/1.4/index.ts';
+import {
+  ausserbetriebsetzung1003,
+  halterwechsel1002,
+  zulassung1001,
+} from '../../standards/xkfz/1.4/index.ts';
 import type {
   Ausserbetriebsetzung1003,
   Halter,
@@ -77,8 +81,14 @@ function common<T extends Kfz>(f: Fields<T>): Rule[] {
     g.bool('/test', 'testbetrieb', undefined, { default: false }),
     g.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'vorgangsId', { generate: true }),
     g.timestamp('/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt', 'erstelltAm'),
-    g.behoerde('/nachrichtenkopf.g2g/autor', { kennung: 'behoerde.schluessel', name: 'behoerde.bezeichnung' }),
-    g.behoerde('/nachrichtenkopf.g2g/leser', { kennung: 'empfaenger.schluessel', name: 'empfaenger.bezeichnung' }),
+    g.behoerde('/nachrichtenkopf.g2g/autor', {
+      kennung: 'behoerde.schluessel',
+      name: 'behoerde.bezeichnung',
+    }),
+    g.behoerde('/nachrichtenkopf.g2g/leser', {
+      kennung: 'empfaenger.schluessel',
+      name: 'empfaenger.bezeichnung',
+    }),
     g.uuid('/nachrichtenkopf.g2g/referenzUUID', 'bezugsId', { optional: true }),
     g.text('/fahrzeug/fin', 'fahrzeug.fin'),
     g.code('/fahrzeug/fahrzeugklasse', 'fahrzeug.klasse', LISTS.fahrzeugklasse),

@@ -68,9 +68,15 @@ const J_N = { true: ['J'], false: ['N'] };
 function kopf<T extends Rueckmeldung0201 | Auswertung0203>(f: Fields<T>): Rule[] {
   const g = f as unknown as Fields<Rueckmeldung0201>;
   return [
-    g.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'Kopf.VorgangsID', { generate: true }),
+    g.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'Kopf.VorgangsID', {
+      generate: true,
+    }),
     g.uuid('/nachrichtenkopf.g2g/referenzUUID', 'Kopf.BezugID', { optional: true }),
-    g.behoerde('/nachrichtenkopf.g2g/autor', { kennung: 'Kopf.Absender.@Gemeinde', name: 'Kopf.Absender.#text', prefix: 'ags' }),
+    g.behoerde('/nachrichtenkopf.g2g/autor', {
+      kennung: 'Kopf.Absender.@Gemeinde',
+      name: 'Kopf.Absender.#text',
+      prefix: 'ags',
+    }),
     g.behoerde('/nachrichtenkopf.g2g/leser', {
       kennung: 'Kopf.Empfaenger.@Gemeinde',
       name: 'Kopf.Empfaenger.#text',
@@ -81,7 +87,11 @@ function kopf<T extends Rueckmeldung0201 | Auswertung0203>(f: Fields<T>): Rule[]
   ];
 }
 
-function anschrift(f: Fields<Rueckmeldung0201>, pointer: '/wohnung.neu' | '/wohnung.bisher', native: string): Rule[] {
+function anschrift(
+  f: Fields<Rueckmeldung0201>,
+  pointer: '/wohnung.neu' | '/wohnung.bisher',
+  native: string,
+): Rule[] {
   return [
     f.code(`${pointer}/anschrift/gemeindeschluessel`, `${native}.@Gemeinde`, LISTS.ags),
     f.text(`${pointer}/anschrift/strasse`, `${native}.Strasse`),

@@ -28,12 +28,20 @@ const BETRAG = { decimalSeparator: ',', groupSeparator: '.' } as const;
 function kopf<T extends Antrag0101 | Bescheid0102 | Nachforderung0103>(f: Fields<T>): Rule[] {
   const g = f as unknown as Fields<Antrag0101>;
   return [
-    g.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'kopf.nachrichtId', { generate: true }),
+    g.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'kopf.nachrichtId', {
+      generate: true,
+    }),
     g.uuid('/nachrichtenkopf.g2g/referenzUUID', 'kopf.bezugNachrichtId', { optional: true }),
     g.timestamp('/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt', 'kopf.zeitpunkt'),
     g.bool('/test', 'kopf.testfall', JA_NEIN, { default: false }),
-    g.behoerde('/nachrichtenkopf.g2g/autor', { kennung: 'kopf.absender.dvdv', name: 'kopf.absender.bezeichnung' }),
-    g.behoerde('/nachrichtenkopf.g2g/leser', { kennung: 'kopf.empfaenger.dvdv', name: 'kopf.empfaenger.bezeichnung' }),
+    g.behoerde('/nachrichtenkopf.g2g/autor', {
+      kennung: 'kopf.absender.dvdv',
+      name: 'kopf.absender.bezeichnung',
+    }),
+    g.behoerde('/nachrichtenkopf.g2g/leser', {
+      kennung: 'kopf.empfaenger.dvdv',
+      name: 'kopf.empfaenger.bezeichnung',
+    }),
   ];
 }
 
@@ -49,16 +57,32 @@ const antrag = defineMessageMapping<Antrag0101>({
     f.text('/antragsteller/doktorgrad', 'antrag.antragstellerin.akademischerGrad', { optional: true }),
     f.date('/antragsteller/geburt/datum', 'antrag.antragstellerin.geburtsdatum', 'de'),
     f.text('/antragsteller/geburt/geburtsort', 'antrag.antragstellerin.geburtsort'),
-    f.code('/antragsteller/geburt/geburtsstaat', 'antrag.antragstellerin.geburtsstaat', LISTS.staat, undefined, {
+    f.code(
+      '/antragsteller/geburt/geburtsstaat',
+      'antrag.antragstellerin.geburtsstaat',
+      LISTS.staat,
+      undefined,
+      {
+        optional: true,
+      },
+    ),
+    f.code('/antragsteller/geschlecht', 'antrag.antragstellerin.geschlecht', LISTS.geschlecht, GESCHLECHT),
+    f.codes(
+      '/antragsteller/staatsangehoerigkeit',
+      'antrag.antragstellerin.staatsangehoerigkeit',
+      LISTS.staat,
+    ),
+    f.text('/antragsteller/anschrift/strasse', 'antrag.antragstellerin.wohnanschrift.strasse'),
+    f.text('/antragsteller/anschrift/hausnummer', 'antrag.antragstellerin.wohnanschrift.hausnr', {
       optional: true,
     }),
-    f.code('/antragsteller/geschlecht', 'antrag.antragstellerin.geschlecht', LISTS.geschlecht, GESCHLECHT),
-    f.codes('/antragsteller/staatsangehoerigkeit', 'antrag.antragstellerin.staatsangehoerigkeit', LISTS.staat),
-    f.text('/antragsteller/anschrift/strasse', 'antrag.antragstellerin.wohnanschrift.strasse'),
-    f.text('/antragsteller/anschrift/hausnummer', 'antrag.antragstellerin.wohnanschrift.hausnr', { optional: true }),
     f.text('/antragsteller/anschrift/postleitzahl', 'antrag.antragstellerin.wohnanschrift.plz'),
     f.text('/antragsteller/anschrift/wohnort', 'antrag.antragstellerin.wohnanschrift.ort'),
-    f.code('/antragsteller/anschrift/gemeindeschluessel', 'antrag.antragstellerin.wohnanschrift.ags', LISTS.ags),
+    f.code(
+      '/antragsteller/anschrift/gemeindeschluessel',
+      'antrag.antragstellerin.wohnanschrift.ags',
+      LISTS.ags,
+    ),
     f.text('/antragsteller/steuerIdentifikationsnummer', 'antrag.antragstellerin.steuerId'),
     f.nested(
       '/andererElternteil',
@@ -148,7 +172,13 @@ export default mappedAdapter({
   typeField: 'meldungsart',
   messages: { EG_ANTRAG: antrag, EG_BESCHEID: bescheid, EG_NACHFORDERUNG: nachforderung },
   roundTrip: {
-    constraints: [...MAPPER_CONSTRAINTS, 'produkt, produkthersteller and produktversion are those of ELFE Thüringen'],
-    constrain: (message: XoevMessage, _spec: MessageTypeSpec) => ({ ...mapperConstraints(message), ...PRODUKT }),
+    constraints: [
+      ...MAPPER_CONSTRAINTS,
+      'produkt, produkthersteller and produktversion are those of ELFE Thüringen',
+    ],
+    constrain: (message: XoevMessage, _spec: MessageTypeSpec) => ({
+      ...mapperConstraints(message),
+      ...PRODUKT,
+    }),
   },
 });

@@ -6,7 +6,11 @@
  * hook: two native fields, one standard field), and a keeper as <Person> or <Firma>.
  */
 import type { MessageTypeSpec, XoevMessage } from '../../standards/catalogue.ts';
-import { ausserbetriebsetzung1003, halterwechsel1002, zulassung1001 } from '../../standards/xkfz/1.4/index.ts';
+import {
+  ausserbetriebsetzung1003,
+  halterwechsel1002,
+  zulassung1001,
+} from '../../standards/xkfz/1.4/index.ts';
 import type {
   Ausserbetriebsetzung1003,
   Halter,
@@ -22,7 +26,11 @@ import { defineMapping, type Fields, type Rule } from '../sdk/mapping/define.ts'
 import { defineMessageMapping } from '../sdk/mapping/message-mapping.ts';
 import { getPath, getPointer, setPath, setPointer } from '../sdk/mapping/paths.ts';
 
-const PRODUKT = { produkt: 'th-kfz', produkthersteller: 'Thüringer Landesrechenzentrum (fiktiv)', produktversion: '2.1.4' };
+const PRODUKT = {
+  produkt: 'th-kfz',
+  produkthersteller: 'Thüringer Landesrechenzentrum (fiktiv)',
+  produktversion: '2.1.4',
+};
 const HU = '/naechsteHauptuntersuchung';
 
 const halter = defineMapping<Halter>((g) => [
@@ -70,7 +78,8 @@ const hauptuntersuchung: Rule = {
     const monat = scope.mapper.text(getPath(tree, 'HU.@Monat'), scope.nativeName('HU.@Monat'), HU);
     const jahr = scope.mapper.text(getPath(tree, 'HU.@Jahr'), scope.nativeName('HU.@Jahr'), HU);
     if (!/^\d{1,2}$/.test(monat) || !/^\d{4}$/.test(jahr)) {
-      if (monat && jahr) scope.mapper.fail(scope.nativeName('HU'), HU, `${monat}/${jahr} is not a month and a year`);
+      if (monat && jahr)
+        scope.mapper.fail(scope.nativeName('HU'), HU, `${monat}/${jahr} is not a month and a year`);
       return;
     }
     setPointer(draft, HU, `${jahr}-${monat.padStart(2, '0')}`);
@@ -85,37 +94,55 @@ const hauptuntersuchung: Rule = {
 
 type Kfz = Zulassung1001 | Halterwechsel1002 | Ausserbetriebsetzung1003;
 
-/** Header and vehicle: the same fields at the same pointers in all three message types. */
-function common<T extends Kfz>(f: Fields<T>): Rule[] {
-  const g = f as unknown as Fields<Zulassung1001>;
+// The three message types share these fields at the same pointers; TH-ZUL's element order is
+// Steuerung, Datum, Fahrzeug, Kennzeichen, (KennzeichenNeu), ZB2, then the type's own fields.
+const shared = <T extends Kfz>(f: Fields<T>) => f as unknown as Fields<Zulassung1001>;
+
+function steuerung<T extends Kfz>(f: Fields<T>): Rule[] {
+  const g = shared(f);
   return [
     g.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'Steuerung.VorgangsNr', {
       generate: true,
     }),
     g.uuid('/nachrichtenkopf.g2g/referenzUUID', 'Steuerung.BezugsNr', { optional: true }),
-    g.timestamp('/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt', 'Steuerung.Zeitstempel'),
+    g.timestamp(
+      '/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt',
+      'Steuerung.Zeitstempel',
+    ),
     g.bool('/test', 'Steuerung.Test', { true: ['1'], false: ['0'] }, { default: false }),
-    g.behoerde('/nachrichtenkopf.g2g/autor', { kennung: 'Steuerung.Absender.@Schluessel', name: 'Steuerung.Absender.#text' }),
+    g.behoerde('/nachrichtenkopf.g2g/autor', {
+      kennung: 'Steuerung.Absender.@Schluessel',
+      name: 'Steuerung.Absender.#text',
+    }),
     g.behoerde('/nachrichtenkopf.g2g/leser', {
       kennung: 'Steuerung.Empfaenger.@Schluessel',
       name: 'Steuerung.Empfaenger.#text',
     }),
+  ];
+}
+
+function fahrzeug<T extends Kfz>(f: Fields<T>): Rule[] {
+  const g = shared(f);
+  return [
     g.text('/fahrzeug/fin', 'Fahrzeug.@FIN'),
     g.code('/fahrzeug/fahrzeugklasse', 'Fahrzeug.@Klasse', LISTS.fahrzeugklasse),
     g.text('/fahrzeug/marke', 'Fahrzeug.Marke'),
     g.text('/fahrzeug/handelsbezeichnung', 'Fahrzeug.Typ', { optional: true }),
     g.date('/fahrzeug/erstzulassung', 'Fahrzeug.EZ', 'de'),
     g.nested('/kennzeichen', 'Kennzeichen', kennzeichen),
-    g.text('/zb2Nummer', 'ZB2'),
   ];
 }
+
+const zb2 = <T extends Kfz>(f: Fields<T>): Rule => shared(f).text('/zb2Nummer', 'ZB2');
 
 const zulassung = defineMessageMapping<Zulassung1001>({
   type: zulassung1001,
   produkt: PRODUKT,
   rules: (f) => [
-    ...common(f),
+    ...steuerung(f),
     f.date('/zulassungsdatum', 'Datum', 'de'),
+    ...fahrzeug(f),
+    zb2(f),
     hauptuntersuchung,
     f.nested('/halter', 'Halter', halter),
   ],
@@ -125,9 +152,11 @@ const halterwechsel = defineMessageMapping<Halterwechsel1002>({
   type: halterwechsel1002,
   produkt: PRODUKT,
   rules: (f) => [
-    ...common(f),
+    ...steuerung(f),
     f.date('/umschreibungsdatum', 'Datum', 'de'),
+    ...fahrzeug(f),
     f.nested('/kennzeichen.neu', 'KennzeichenNeu', kennzeichen, { optional: true }),
+    zb2(f),
     hauptuntersuchung,
     f.nested('/halter.bisher', 'HalterAlt', halter),
     f.nested('/halter.neu', 'HalterNeu', halter),
@@ -138,8 +167,10 @@ const abmeldung = defineMessageMapping<Ausserbetriebsetzung1003>({
   type: ausserbetriebsetzung1003,
   produkt: PRODUKT,
   rules: (f) => [
-    ...common(f),
+    ...steuerung(f),
     f.date('/ausserbetriebsetzungsdatum', 'Datum', 'de'),
+    ...fahrzeug(f),
+    zb2(f),
     f.code('/grund', 'Grund', LISTS.ausserbetriebsetzungsgrund),
     f.date('/kennzeichenReserviertBis', 'ReserviertBis', 'de', { optional: true }),
     f.nested('/halter', 'Halter', halter),
@@ -157,6 +188,9 @@ export default mappedAdapter({
   messages: { ZUL: zulassung, HW: halterwechsel, ABM: abmeldung },
   roundTrip: {
     constraints: [...MAPPER_CONSTRAINTS, 'produkt, produkthersteller and produktversion are those of th-kfz'],
-    constrain: (message: XoevMessage, _spec: MessageTypeSpec) => ({ ...mapperConstraints(message), ...PRODUKT }),
+    constrain: (message: XoevMessage, _spec: MessageTypeSpec) => ({
+      ...mapperConstraints(message),
+      ...PRODUKT,
+    }),
   },
 });

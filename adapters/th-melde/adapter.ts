@@ -10,12 +10,23 @@ import type { XoevMessage } from '../../standards/catalogue.ts';
 import { auswertung0203, rueckmeldung0201 } from '../../standards/xmeld/25.11/index.ts';
 import type { Auswertung0203, Rueckmeldung0201 } from '../../standards/xmeld/25.11/schema.ts';
 import { LISTS } from '../../standards/xmeld/25.11/schema.ts';
-import { avoidUtf8Lookalikes, constrainTexts, dropAt, fitCharset, setAt, withoutCodeNames } from '../sdk/constrain.ts';
+import {
+  avoidUtf8Lookalikes,
+  constrainTexts,
+  dropAt,
+  fitCharset,
+  setAt,
+  withoutCodeNames,
+} from '../sdk/constrain.ts';
 import { type CsvDialect, csvFormat } from '../sdk/formats/csv.ts';
 import { mappedAdapter } from '../sdk/mapped-adapter.ts';
 import { defineMessageMapping } from '../sdk/mapping/message-mapping.ts';
 
-const PRODUKT = { produkt: 'th-melde', produkthersteller: 'Freistaat Thüringen (fiktiv)', produktversion: '7.1.0' };
+const PRODUKT = {
+  produkt: 'th-melde',
+  produkthersteller: 'Freistaat Thüringen (fiktiv)',
+  produktversion: '7.1.0',
+};
 
 const DIALECT: CsvDialect = { separator: ';', quote: '"', charset: 'windows-1252', lineEnding: '\r\n' };
 
@@ -79,7 +90,9 @@ const rueckmeldung = defineMessageMapping<Rueckmeldung0201>({
   produkt: PRODUKT,
   rules: (f) => [
     f.bool('/test', 'TESTLAUF', J_N, { default: false }),
-    f.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'VORGANGS_ID', { generate: true }),
+    f.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'VORGANGS_ID', {
+      generate: true,
+    }),
     f.timestamp('/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt'),
     f.behoerde('/nachrichtenkopf.g2g/leser', { kennung: 'EMPF_AGS', name: 'EMPF_BEHOERDE', prefix: 'ags' }),
     f.behoerde('/nachrichtenkopf.g2g/autor', { kennung: 'ABS_AGS', name: 'ABS_BEHOERDE', prefix: 'ags' }),
@@ -115,7 +128,9 @@ const auswertung = defineMessageMapping<Auswertung0203>({
   produkt: PRODUKT,
   rules: (f) => [
     f.bool('/test', 'TESTLAUF', J_N, { default: false }),
-    f.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'VORGANGS_ID', { generate: true }),
+    f.uuid('/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', 'VORGANGS_ID', {
+      generate: true,
+    }),
     f.timestamp('/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt'),
     f.behoerde('/nachrichtenkopf.g2g/leser', { kennung: 'EMPF_AGS', name: 'EMPF_BEHOERDE', prefix: 'ags' }),
     f.behoerde('/nachrichtenkopf.g2g/autor', { kennung: 'ABS_AGS', name: 'ABS_BEHOERDE', prefix: 'ags' }),
@@ -143,14 +158,23 @@ export default mappedAdapter({
       'coded values carry no name, only the code; the place of birth carries no state (geburtsstaat)',
     ],
     constrain(message) {
-      let m = constrainTexts(withoutCodeNames(message), (text) => avoidUtf8Lookalikes(fitCharset(text, 'windows-1252')).trim());
+      let m = constrainTexts(withoutCodeNames(message), (text) =>
+        avoidUtf8Lookalikes(fitCharset(text, 'windows-1252')).trim(),
+      );
       m = setAt(m, '/nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt', (t: string) =>
         new Date(t).toISOString(),
       );
       for (const who of ['leser', 'autor']) {
         m = setAt(m, `/nachrichtenkopf.g2g/${who}/kennung`, (k: string) => k.replace(/^[a-z]+:/, 'ags:'));
       }
-      m = setAt(m, '/person/vornamen', (v: string) => v.split(' ').filter(Boolean).map((w) => w.trim()).filter(Boolean).join(' '));
+      m = setAt(m, '/person/vornamen', (v: string) =>
+        v
+          .split(' ')
+          .filter(Boolean)
+          .map((w) => w.trim())
+          .filter(Boolean)
+          .join(' '),
+      );
       m = dropAt(m, '/person/geburt/geburtsstaat');
       return { ...m, ...PRODUKT } as XoevMessage;
     },

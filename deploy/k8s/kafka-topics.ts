@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import YAML from 'yaml';
-import { deadLetterTopic, deliverTopic } from '../../gateway/bus/topics.ts';
+import { deadLetterTopic, deliverTopic, retryTopic } from '../../gateway/bus/topics.ts';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
 import { Directory } from '../../gateway/directory/directory.ts';
 
@@ -15,6 +15,7 @@ export function kafkaTopicManifests(options: { prefix: string; partitions: numbe
   const docs = directory.systems.flatMap((system) =>
     [
       { topic: deliverTopic(options.prefix, system.id), partitions: options.partitions, role: 'deliver' },
+      { topic: retryTopic(options.prefix, system.id), partitions: options.partitions, role: 'retry' },
       { topic: deadLetterTopic(options.prefix, system.id), partitions: 1, role: 'dead-letter' },
     ].map(({ topic, partitions, role }) => ({
       apiVersion: 'kafka.strimzi.io/v1beta2',

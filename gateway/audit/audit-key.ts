@@ -90,9 +90,13 @@ export function ensureAuditKey(options: { pkiDir: string; passphrase: string }):
   try {
     privateKey = decryptPrivateKey(readFileSync(keyFile, 'utf8'), options.passphrase);
   } catch (error) {
-    throw new GatewayError('GW_ERR_CONFIG_INVALID', `audit key: cannot decrypt ${keyFile} — wrong passphrase`, {
-      cause: error,
-    });
+    throw new GatewayError(
+      'GW_ERR_CONFIG_INVALID',
+      `audit key: cannot decrypt ${keyFile} — wrong passphrase`,
+      {
+        cause: error,
+      },
+    );
   }
   const publicKey = createPublicKey(privateKey);
   const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;

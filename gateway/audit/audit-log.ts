@@ -11,7 +11,7 @@ export interface AuditLogOptions {
   chain?: string;
   /** Clock for `time`; tests pass a fixed one. */
   now?: () => Date;
-  /** Told how many events each durable append stored (the checkpointer counts them). */
+  /** Told how many entries each durable append returned, replays included (the checkpointer counts them). */
   onAppended?: (count: number) => void;
 }
 
@@ -26,6 +26,18 @@ export class AuditLog {
     this.chain = options.chain ?? 'main';
     this.now = options.now ?? (() => new Date());
     this.onAppended = options.onAppended;
+  }
+
+  /**
+   * The same log writing to another chain: a bus consumer keeps one chain per partition, so that
+   * a replayed partition meets its own idempotency keys (they are unique per chain).
+   */
+  withChain(chain: string): AuditLog {
+    return new AuditLog(this.store, {
+      chain,
+      now: this.now,
+      ...(this.onAppended ? { onAppended: this.onAppended } : {}),
+    });
   }
 
   /** Appends one event; resolves with the stored entry once it is durable. */

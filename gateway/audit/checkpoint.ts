@@ -60,7 +60,10 @@ export interface CheckpointPlan {
 }
 
 /** Null when no chain moved since `previous`. Throws if a chain went backwards (the store is damaged). */
-export function planCheckpoint(previous: AuditCheckpoint | null, currentHeads: ChainHead[]): CheckpointPlan | null {
+export function planCheckpoint(
+  previous: AuditCheckpoint | null,
+  currentHeads: ChainHead[],
+): CheckpointPlan | null {
   const heads = sortHeads(currentHeads);
   const from = previous ? previous.heads : [];
   const now = new Map(heads.map((h) => [h.chain, h.seq]));

@@ -292,14 +292,15 @@ export class ChainVerifier {
 
   /**
    * The same check for a reader that hashes the entry itself (the export verifier hashes the
-   * canonical bytes as they stand in the file): `computeHash` runs only once the links are right.
+   * canonical bytes as they stand in the file): the computed hash, or a function that computes it
+   * once the links are right.
    */
   addLinked(
     chain: string,
     seq: number,
     prevHash: string,
     claimedHash: string,
-    computeHash: () => string,
+    computeHash: string | (() => string),
     index = this.count,
   ): boolean {
     if (this.failure) return false;
@@ -338,17 +339,27 @@ export class ChainVerifier {
     }
     let computed: string;
     try {
-      computed = computeHash();
+      computed = typeof computeHash === 'string' ? computeHash : computeHash();
     } catch (err) {
       this.failure = fail(chain, expected, 'malformed', `seq ${expected}: ${(err as Error).message}`);
       return false;
     }
     if (computed !== claimedHash) {
-      this.failure = fail(chain, expected, 'hash-mismatch', `seq ${expected}: content does not match its hash`);
+      this.failure = fail(
+        chain,
+        expected,
+        'hash-mismatch',
+        `seq ${expected}: content does not match its hash`,
+      );
       return false;
     }
     if (expected === current.toSeq && computed !== current.toHash) {
-      this.failure = fail(chain, expected, 'head-mismatch', `seq ${expected}: hash differs from the trusted head`);
+      this.failure = fail(
+        chain,
+        expected,
+        'head-mismatch',
+        `seq ${expected}: hash differs from the trusted head`,
+      );
       return false;
     }
     current.seq = expected;

@@ -54,7 +54,10 @@ export interface BuiltSearch {
   empty: boolean;
 }
 
-export function buildMessageSearch(search: AuditMessageSearch, placeholder: (n: number) => string): BuiltSearch {
+export function buildMessageSearch(
+  search: AuditMessageSearch,
+  placeholder: (n: number) => string,
+): BuiltSearch {
   const params: unknown[] = [];
   const p = (value: unknown) => {
     params.push(value);
@@ -74,11 +77,20 @@ export function buildMessageSearch(search: AuditMessageSearch, placeholder: (n: 
   };
 
   if (search.messageId !== undefined) where.push(`message_id = ${p(search.messageId)}`);
-  if (search.authority !== undefined) where.push(patternCondition(['sender', 'receiver'], search.authority, 'authority'));
+  if (search.authority !== undefined)
+    where.push(patternCondition(['sender', 'receiver'], search.authority, 'authority'));
   if (search.sender !== undefined) where.push(patternCondition(['sender'], search.sender, 'sender'));
   if (search.receiver !== undefined) where.push(patternCondition(['receiver'], search.receiver, 'receiver'));
   if (search.system !== undefined) {
     where.push(`(sender_system = ${p(search.system)} OR receiver_system = ${p(search.system)})`);
+  }
+  let empty = false;
+  if (search.systems !== undefined) {
+    if (search.systems.length === 0) empty = true;
+    else {
+      const list = () => search.systems!.map((id) => p(id)).join(', ');
+      where.push(`(sender_system IN (${list()}) OR receiver_system IN (${list()}))`);
+    }
   }
   if (search.senderSystem !== undefined) where.push(`sender_system = ${p(search.senderSystem)}`);
   if (search.receiverSystem !== undefined) where.push(`receiver_system = ${p(search.receiverSystem)}`);
@@ -93,7 +105,6 @@ export function buildMessageSearch(search: AuditMessageSearch, placeholder: (n: 
   }
   if (search.from !== undefined) where.push(`first_time >= ${p(isoTime(search.from, 'from'))}`);
   if (search.to !== undefined) where.push(`first_time < ${p(isoTime(search.to, 'to'))}`);
-  let empty = false;
   if (search.scope !== undefined) {
     if (search.scope.length === 0) empty = true;
     else {

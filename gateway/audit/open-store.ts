@@ -14,17 +14,20 @@ import { type AuditKey, ensureAuditKey, resolveKeyPassphrase } from './audit-key
 import { PgAuditStore } from './pg-audit-store.ts';
 import { SqliteAuditStore } from './sqlite-audit-store.ts';
 
-type StoreConfig = Pick<ResolvedConfig, 'dataDir'> & Partial<Pick<ResolvedConfig, 'databaseUrl' | 'databaseSchema'>>;
+type StoreConfig = Pick<ResolvedConfig, 'dataDir'> &
+  Partial<Pick<ResolvedConfig, 'databaseUrl' | 'databaseSchema'>>;
 
 /** Opens without waiting for PostgreSQL: its first operation waits (short-lived CLI commands). */
 export function openAuditStore(config: StoreConfig): AuditStore {
-  if (config.databaseUrl) return PgAuditStore.open({ url: config.databaseUrl, schema: config.databaseSchema });
+  if (config.databaseUrl)
+    return PgAuditStore.open({ url: config.databaseUrl, schema: config.databaseSchema });
   return new SqliteAuditStore({ file: path.join(config.dataDir, 'audit.sqlite') });
 }
 
 /** Opens and makes sure the store is usable (migrated) before the gateway starts taking messages. */
 export async function connectAuditStore(config: StoreConfig): Promise<AuditStore> {
-  if (config.databaseUrl) return PgAuditStore.connect({ url: config.databaseUrl, schema: config.databaseSchema });
+  if (config.databaseUrl)
+    return PgAuditStore.connect({ url: config.databaseUrl, schema: config.databaseSchema });
   return new SqliteAuditStore({ file: path.join(config.dataDir, 'audit.sqlite') });
 }
 
@@ -36,7 +39,8 @@ export function openAuditKey(config: Pick<ResolvedConfig, 'dataDir' | 'pki'>): A
 
 /** The document archive beside the audit store: PostgreSQL when DATABASE_URL is set, else <dataDir>/archive.sqlite. */
 export async function connectDocumentArchive(
-  config: Pick<ResolvedConfig, 'dataDir' | 'pki'> & Partial<Pick<ResolvedConfig, 'databaseUrl' | 'databaseSchema'>>,
+  config: Pick<ResolvedConfig, 'dataDir' | 'pki'> &
+    Partial<Pick<ResolvedConfig, 'databaseUrl' | 'databaseSchema'>>,
 ): Promise<DocumentArchive> {
   const pkiDir = path.join(config.dataDir, 'pki');
   const passphrase = resolveKeyPassphrase(pkiDir, config.pki.keyPassphrase);

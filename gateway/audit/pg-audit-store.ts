@@ -15,8 +15,14 @@
  *   to different chains cannot lose each other's updates.
  */
 import type pg from 'pg';
-import { createPgPool, inTransaction, isRetryable } from '../db/postgres.ts';
 import { migrate } from '../db/migrate.ts';
+import {
+  createPgPool,
+  inTransaction,
+  intArrayLiteral,
+  isRetryable,
+  textArrayLiteral,
+} from '../db/postgres.ts';
 import type {
   AuditCheckpoint,
   AuditEntry,
@@ -72,7 +78,8 @@ const STATE_ARRAYS = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5:
        message_type, sender, receiver, sender_system, receiver_system, digest, events)`;
 
 const SQL = {
-  lockChains: 'SELECT chain, seq, hash FROM audit_chains WHERE chain = ANY($1::text[]) ORDER BY chain FOR UPDATE',
+  lockChains:
+    'SELECT chain, seq, hash FROM audit_chains WHERE chain = ANY($1::text[]) ORDER BY chain FOR UPDATE',
   newChains: `INSERT INTO audit_chains (chain, seq, hash) SELECT c, 0, $2 FROM unnest($1::text[]) AS c
     ORDER BY c ON CONFLICT DO NOTHING`,
   byKeys: `SELECT ${COLUMNS.replace(/(^|, )(chain|seq|hash)\b/g, '$1e.$2')}, e.idempotency_key AS "idempotencyKey"
@@ -133,7 +140,8 @@ const STRING_FIELDS = [
 
 /** PostgreSQL text cannot hold U+0000; refuse such an event up front rather than fail a whole batch. */
 function assertNoNul(event: AuditEventInput, chain: string, key: string | null): void {
-  if (chain.includes('\u0000') || key?.includes('\u0000')) throw new TypeError('audit event: U+0000 in chain or key');
+  if (chain.includes('\u0000') || key?.includes('\u0000'))
+    throw new TypeError('audit event: U+0000 in chain or key');
   for (const field of STRING_FIELDS) {
     const value = event[field];
     if (typeof value === 'string' && value.includes('\u0000')) {
@@ -161,10 +169,84 @@ function stateArrays(states: SummaryState[]): unknown[] {
   ];
 }
 
+interface Head {
+  seq: number;
+  hash: string;
+}
+
+/** A batch linked onto given heads: the entries, their INSERT parameters and the heads after it. */
+interface Linked {
+  base: Map<string, Head>;
+  results: AuditEntry[][];
+  fresh: AuditEntry[];
+  /** The 16 array literals of the INSERT … unnest(…). */
+  values: string[];
+  headsAfter: Map<string, Head>;
+}
+
+function sameHead(a: Head | undefined, b: Head): boolean {
+  return a !== undefined && a.seq === b.seq && a.hash === b.hash;
+}
+
+/** Hashes a batch onto `base` (chain → head); events whose key is in `stored` yield the stored entry. */
+function link(batch: Pending[], base: Map<string, Head>, stored: Map<string, AuditEntry>): Linked {
+  const heads = new Map(base);
+  const columns: (string | number | null)[][] = Array.from({ length: 16 }, () => []);
+  const results: AuditEntry[][] = [];
+  const fresh: AuditEntry[] = [];
+  for (const pending of batch) {
+    let head = heads.get(pending.chain)!;
+    const entries: AuditEntry[] = [];
+    for (let i = 0; i < pending.events.length; i++) {
+      const key = pending.keys[i]!;
+      if (key !== null) {
+        const existing = stored.get(`${pending.chain}\u0000${key}`);
+        if (existing) {
+          entries.push(existing);
+          continue;
+        }
+      }
+      const entry = chainEntry(pending.events[i]!, pending.chain, head);
+      const row = [
+        entry.chain,
+        entry.seq,
+        entry.time,
+        entry.kind,
+        entry.actor,
+        entry.messageId,
+        entry.sender,
+        entry.receiver,
+        entry.senderSystem,
+        entry.receiverSystem,
+        entry.messageType,
+        entry.digest,
+        pending.detailJson[i]!,
+        entry.prevHash,
+        entry.hash,
+        key,
+      ];
+      for (let c = 0; c < 16; c++) columns[c]!.push(row[c]!);
+      if (key !== null) stored.set(`${pending.chain}\u0000${key}`, entry);
+      entries.push(entry);
+      fresh.push(entry);
+      head = entry;
+    }
+    heads.set(pending.chain, { seq: head.seq, hash: head.hash });
+    results.push(entries);
+  }
+  const values = columns.map((column, c) =>
+    c === 1 ? intArrayLiteral(column as number[]) : textArrayLiteral(column as (string | null)[]),
+  );
+  return { base, results, fresh, values, headsAfter: heads };
+}
+
 export class PgAuditStore implements AuditStore {
   readonly kind = 'postgres';
   private queue: Pending[] = [];
   private draining: Promise<void> | null = null;
+  /** Heads this process last committed (or is committing), to hash the next batch ahead. */
+  private readonly knownHeads = new Map<string, Head>();
+  private readonly counters = { transactions: 0, events: 0, hashedAhead: 0, rehashed: 0 };
   private closed = false;
 
   private constructor(
@@ -230,6 +312,11 @@ export class PgAuditStore implements AuditStore {
     });
   }
 
+  /**
+   * Commits the queue batch by batch, two transactions in flight: while PostgreSQL works on one,
+   * the next one is hashed on the heads the first will leave (a plan). The next transaction checks
+   * the plan against the heads it locks; if another process appended in between, it recomputes.
+   */
   private async drain(): Promise<void> {
     try {
       try {
@@ -238,39 +325,75 @@ export class PgAuditStore implements AuditStore {
         for (const pending of this.queue.splice(0)) pending.reject(error);
         return;
       }
-      while (this.queue.length > 0) {
-        const batch: Pending[] = [];
-        let size = 0;
-        while (this.queue.length > 0 && (batch.length === 0 || size + this.queue[0]!.events.length <= this.maxBatchEvents)) {
-          const next = this.queue.shift()!;
-          size += next.events.length;
-          batch.push(next);
-        }
-        let results: AuditEntry[][];
-        try {
-          results = await this.commitWithRetry(batch);
-        } catch (error) {
-          for (const pending of batch) pending.reject(error);
+      const inFlight = new Set<Promise<void>>();
+      let hint = this.knownHeads;
+      while (this.queue.length > 0 || inFlight.size > 0) {
+        if (this.queue.length === 0 || inFlight.size >= 2) {
+          await Promise.race(inFlight);
+          if (inFlight.size === 0) hint = this.knownHeads;
           continue;
         }
-        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+        const batch = this.takeBatch();
+        const plan = this.plan(batch, hint);
+        hint = new Map(hint);
+        for (const pending of batch) {
+          const after = plan?.headsAfter.get(pending.chain);
+          if (after) hint.set(pending.chain, after);
+          else hint.delete(pending.chain);
+        }
+        const done: Promise<void> = this.commitWithRetry(batch, plan).then(
+          (results) => {
+            for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+          },
+          (error: unknown) => {
+            for (const pending of batch) pending.reject(error);
+          },
+        );
+        inFlight.add(done);
+        void done.finally(() => inFlight.delete(done));
       }
     } finally {
       this.draining = null;
     }
   }
 
-  private async commitWithRetry(batch: Pending[]): Promise<AuditEntry[][]> {
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    let size = 0;
+    while (
+      this.queue.length > 0 &&
+      (batch.length === 0 || size + this.queue[0]!.events.length <= this.maxBatchEvents)
+    ) {
+      const next = this.queue.shift()!;
+      size += next.events.length;
+      batch.push(next);
+    }
+    return batch;
+  }
+
+  /** A batch hashed ahead on assumed heads; none if a head is unknown or replays need the database. */
+  private plan(batch: Pending[], hint: Map<string, Head>): Linked | undefined {
+    for (const pending of batch) {
+      if (!hint.has(pending.chain) || pending.keys.some((k) => k !== null)) return undefined;
+    }
+    return link(batch, new Map(batch.map((p) => [p.chain, hint.get(p.chain)!])), new Map());
+  }
+
+  private async commitWithRetry(batch: Pending[], plan: Linked | undefined): Promise<AuditEntry[][]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await inTransaction(this.pool, (client) => this.commit(client, batch));
+        return await inTransaction(this.pool, (client) => this.commit(client, batch, plan));
       } catch (error) {
         if (attempt >= 3 || !isRetryable(error)) throw error;
       }
     }
   }
 
-  private async commit(client: pg.PoolClient, batch: Pending[]): Promise<AuditEntry[][]> {
+  private async commit(
+    client: pg.PoolClient,
+    batch: Pending[],
+    plan: Linked | undefined,
+  ): Promise<AuditEntry[][]> {
     const chains = [...new Set(batch.map((p) => p.chain))].sort();
     const lock = { name: 'audit-lock-chains', text: SQL.lockChains, values: [chains] };
     let locked = (await client.query<ChainHead>(lock)).rows;
@@ -285,7 +408,36 @@ export class PgAuditStore implements AuditStore {
     }
     const heads = new Map(locked.map((h) => [h.chain, { seq: h.seq, hash: h.hash }]));
 
-    // Replays: entries already stored under the batch's idempotency keys.
+    let linked = plan;
+    if (!linked || !locked.every((h) => sameHead(linked!.base.get(h.chain), h))) {
+      if (linked) this.counters.rehashed++;
+      linked = link(batch, heads, await this.storedUnderKeys(client, batch));
+    } else {
+      this.counters.hashedAhead++;
+    }
+    this.counters.transactions++;
+    this.counters.events += linked.fresh.length;
+    if (linked.fresh.length > 0) {
+      await client.query({ name: 'audit-insert', text: SQL.insert, values: linked.values });
+      const moved = chains.filter((c) => linked.headsAfter.get(c)!.seq > heads.get(c)!.seq);
+      await client.query({
+        name: 'audit-move-heads',
+        text: SQL.moveHeads,
+        values: [
+          moved,
+          moved.map((c) => linked.headsAfter.get(c)!.seq),
+          moved.map((c) => linked.headsAfter.get(c)!.hash),
+        ],
+      });
+      await this.updateSearchRows(client, linked.fresh);
+    }
+    // Committed heads (nearly: COMMIT follows) seed the next plan; a failed COMMIT only costs a recompute.
+    for (const [chain, head] of linked.headsAfter) this.knownHeads.set(chain, head);
+    return linked.results;
+  }
+
+  /** Entries already stored under the batch's idempotency keys (replays), by chain and key. */
+  private async storedUnderKeys(client: pg.PoolClient, batch: Pending[]): Promise<Map<string, AuditEntry>> {
     const keyChains: string[] = [];
     const keyValues: string[] = [];
     for (const pending of batch) {
@@ -297,82 +449,27 @@ export class PgAuditStore implements AuditStore {
       }
     }
     const stored = new Map<string, AuditEntry>();
-    if (keyValues.length > 0) {
-      const rows = await client.query<Row & { idempotencyKey: string }>({
-        name: 'audit-by-keys',
-        text: SQL.byKeys,
-        values: [keyChains, keyValues],
-      });
-      for (const row of rows.rows) {
-        const key = row.idempotencyKey;
-        delete (row as Partial<typeof row>).idempotencyKey;
-        stored.set(`${row.chain}\u0000${key}`, toEntry(row));
-      }
-    }
-
-    const columns: unknown[][] = Array.from({ length: 16 }, () => []);
-    const results: AuditEntry[][] = [];
-    const fresh: AuditEntry[] = [];
-    for (const pending of batch) {
-      let head = heads.get(pending.chain)!;
-      const entries: AuditEntry[] = [];
-      for (let i = 0; i < pending.events.length; i++) {
-        const key = pending.keys[i]!;
-        if (key !== null) {
-          const existing = stored.get(`${pending.chain}\u0000${key}`);
-          if (existing) {
-            entries.push(existing);
-            continue;
-          }
-        }
-        const entry = chainEntry(pending.events[i]!, pending.chain, head);
-        const row = [
-          entry.chain,
-          entry.seq,
-          entry.time,
-          entry.kind,
-          entry.actor,
-          entry.messageId,
-          entry.sender,
-          entry.receiver,
-          entry.senderSystem,
-          entry.receiverSystem,
-          entry.messageType,
-          entry.digest,
-          pending.detailJson[i]!,
-          entry.prevHash,
-          entry.hash,
-          key,
-        ];
-        for (let c = 0; c < 16; c++) columns[c]!.push(row[c]);
-        if (key !== null) stored.set(`${pending.chain}\u0000${key}`, entry);
-        entries.push(entry);
-        fresh.push(entry);
-        head = entry;
-      }
-      heads.set(pending.chain, head);
-      results.push(entries);
-    }
-    if (fresh.length === 0) return results;
-
-    await client.query({ name: 'audit-insert', text: SQL.insert, values: columns });
-    const moved = chains.filter((c) => heads.get(c)!.seq > (locked.find((l) => l.chain === c)?.seq ?? 0));
-    await client.query({
-      name: 'audit-move-heads',
-      text: SQL.moveHeads,
-      values: [moved, moved.map((c) => heads.get(c)!.seq), moved.map((c) => heads.get(c)!.hash)],
+    if (keyValues.length === 0) return stored;
+    const rows = await client.query<Row & { idempotencyKey: string }>({
+      name: 'audit-by-keys',
+      text: SQL.byKeys,
+      values: [keyChains, keyValues],
     });
-    await this.updateSearchRows(client, fresh);
-    return results;
+    for (const row of rows.rows) {
+      const key = row.idempotencyKey;
+      delete (row as Partial<typeof row>).idempotencyKey;
+      stored.set(`${row.chain}\u0000${key}`, toEntry(row));
+    }
+    return stored;
   }
 
   private async updateSearchRows(client: pg.PoolClient, fresh: AuditEntry[]): Promise<void> {
     const byMessage = new Map<string, AuditEntry[]>();
     for (const entry of fresh) {
       if (entry.messageId === null) continue;
-      let list = byMessage.get(entry.messageId);
-      if (!list) byMessage.set(entry.messageId, (list = []));
-      list.push(entry);
+      const list = byMessage.get(entry.messageId);
+      if (list) list.push(entry);
+      else byMessage.set(entry.messageId, [entry]);
     }
     if (byMessage.size === 0) return;
     const fold = (state: SummaryState | undefined, entries: AuditEntry[]) => {
@@ -406,8 +503,17 @@ export class PgAuditStore implements AuditStore {
       }
     }
     if (updates.length > 0) {
-      await client.query({ name: 'audit-update-states', text: SQL.updateStates, values: stateArrays(updates) });
+      await client.query({
+        name: 'audit-update-states',
+        text: SQL.updateStates,
+        values: stateArrays(updates),
+      });
     }
+  }
+
+  /** Append transactions, events written, batches hashed ahead and batches hashed again (another writer moved a head). */
+  stats(): { transactions: number; events: number; hashedAhead: number; rehashed: number } {
+    return { ...this.counters };
   }
 
   private async assertOpen(): Promise<void> {
@@ -440,7 +546,10 @@ export class PgAuditStore implements AuditStore {
     return (await this.pool.query<ChainHead>({ name: 'audit-heads', text: SQL.heads })).rows;
   }
 
-  private async leavesOf(client: pg.ClientBase | pg.Pool, ranges: CheckpointRange[]): Promise<Map<string, string[]>> {
+  private async leavesOf(
+    client: pg.ClientBase | pg.Pool,
+    ranges: CheckpointRange[],
+  ): Promise<Map<string, string[]>> {
     const rows = await client.query<{ chain: string; hash: string }>({
       name: 'audit-leaves',
       text: SQL.leaves,
@@ -451,11 +560,16 @@ export class PgAuditStore implements AuditStore {
     return leaves;
   }
 
-  async createCheckpoint(signer: CheckpointSigner, time = new Date().toISOString()): Promise<AuditCheckpoint | null> {
+  async createCheckpoint(
+    signer: CheckpointSigner,
+    time = new Date().toISOString(),
+  ): Promise<AuditCheckpoint | null> {
     await this.assertOpen();
     return inTransaction(this.pool, async (client) => {
       // One checkpointer at a time per schema, whichever process it runs in.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext(current_schema() || $1))', [':audit-checkpoint']);
+      await client.query('SELECT pg_advisory_xact_lock(hashtext(current_schema() || $1))', [
+        ':audit-checkpoint',
+      ]);
       const last = (await client.query<{ body: string; signature: string }>(SQL.latestCheckpoint)).rows[0];
       const previous = last ? checkpointFromStored(last.body, last.signature) : null;
       const plan = planCheckpoint(previous, (await client.query<ChainHead>(SQL.heads)).rows);
@@ -463,7 +577,13 @@ export class PgAuditStore implements AuditStore {
       const checkpoint = signCheckpoint(plan, await this.leavesOf(client, plan.ranges), signer, time);
       await client.query(
         'INSERT INTO audit_checkpoints (id, time, hash, body, signature) VALUES ($1, $2, $3, $4, $5)',
-        [checkpoint.id, checkpoint.time, checkpointHash(checkpoint), checkpointSigningInput(checkpoint), checkpoint.signature],
+        [
+          checkpoint.id,
+          checkpoint.time,
+          checkpointHash(checkpoint),
+          checkpointSigningInput(checkpoint),
+          checkpoint.signature,
+        ],
       );
       await client.query(
         `INSERT INTO audit_checkpoint_heads (checkpoint_id, chain, seq)

@@ -29,7 +29,14 @@ import type {
   CheckpointSigner,
   InclusionProof,
 } from '../ports/audit-store.ts';
-import { checkpointFromStored, checkpointHash, planCheckpoint, proofFrom, rangesOf, signCheckpoint } from './checkpoint.ts';
+import {
+  checkpointFromStored,
+  checkpointHash,
+  planCheckpoint,
+  proofFrom,
+  rangesOf,
+  signCheckpoint,
+} from './checkpoint.ts';
 import { chainEntry, GENESIS_HASH, normalizeEventInput } from './hash-chain.ts';
 import { buildMessageSearch, encodeCursor } from './message-search.ts';
 import { foldEntry, type SummaryState } from './message-summary.ts';
@@ -408,7 +415,10 @@ export class SqliteAuditStore implements AuditStore {
     return this.selectHeads.all();
   }
 
-  async createCheckpoint(signer: CheckpointSigner, time = new Date().toISOString()): Promise<AuditCheckpoint | null> {
+  async createCheckpoint(
+    signer: CheckpointSigner,
+    time = new Date().toISOString(),
+  ): Promise<AuditCheckpoint | null> {
     this.assertOpen();
     return this.db
       .transaction(() => {
@@ -446,9 +456,9 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   private latestCheckpointSync(): AuditCheckpoint | null {
-    const row = this.statement('SELECT body, signature FROM audit_checkpoints ORDER BY id DESC LIMIT 1').get() as
-      | { body: string; signature: string }
-      | undefined;
+    const row = this.statement(
+      'SELECT body, signature FROM audit_checkpoints ORDER BY id DESC LIMIT 1',
+    ).get() as { body: string; signature: string } | undefined;
     return row ? checkpointFromStored(row.body, row.signature) : null;
   }
 

@@ -143,22 +143,43 @@ const BACKSLASH = 0x5c;
 const NEWLINE = 0x0a;
 const CR = 0x0d;
 
-/** linkFieldsOf on bytes: the same delimiters, no UTF-8 decoding of the whole line. */
+const ACTOR_OPEN = Buffer.from('{"actor":"');
+const CHAIN_KEY = Buffer.from('","chain":"');
+const DETAIL_KEY = Buffer.from('","detail":');
+const PREV_KEY = Buffer.from(',"prevHash":"');
+const SEQ_KEY = Buffer.from(',"seq":');
+const TIME_KEY = Buffer.from(',"time":"');
+
+/**
+ * linkFieldsOf on bytes: the same delimiters, no UTF-8 decoding of the line. prevHash is not
+ * checked to be hex here: it must equal the previous entry's hash, which was hashed and compared.
+ */
 function linkFieldsOfBytes(c: Buffer): LinkFields | undefined {
-  if (c.length < 20 || c.toString('latin1', 0, 10) !== '{"actor":"' || c[c.length - 2] !== 0x22 || c[c.length - 1] !== 0x7d) {
+  const n = c.length;
+  if (n < 20 || c.compare(ACTOR_OPEN, 0, 10, 0, 10) !== 0 || c[n - 2] !== 0x22 || c[n - 1] !== 0x7d) {
     return undefined;
   }
-  const chainAt = c.indexOf('","chain":"');
-  const detailAt = c.indexOf('","detail":', chainAt);
-  const prevAt = c.lastIndexOf(',"prevHash":"');
-  const seqAt = c.lastIndexOf(',"seq":');
-  const timeAt = c.indexOf(',"time":"', seqAt);
+  const chainAt = c.indexOf(CHAIN_KEY);
+  const detailAt = c.indexOf(DETAIL_KEY, chainAt);
+  const prevAt = c.lastIndexOf(PREV_KEY);
+  const seqAt = c.lastIndexOf(SEQ_KEY);
+  const timeAt = c.indexOf(TIME_KEY, seqAt);
   if (chainAt < 0 || detailAt < 0 || prevAt < detailAt || seqAt < prevAt || timeAt < 0) return undefined;
+  if (c[prevAt + 77] !== 0x22) return undefined;
   for (let i = chainAt + 11; i < detailAt; i++) if (c[i] === BACKSLASH) return undefined;
-  const prevHash = c.toString('latin1', prevAt + 13, prevAt + 77);
-  const seqText = c.toString('latin1', seqAt + 7, timeAt);
-  if (c[prevAt + 77] !== 0x22 || !HEX64.test(prevHash) || !SEQ.test(seqText)) return undefined;
-  return { chain: c.toString('utf8', chainAt + 11, detailAt), seq: Number(seqText), prevHash };
+  let seq = 0;
+  const digitsFrom = seqAt + 7;
+  if (timeAt - digitsFrom < 1 || timeAt - digitsFrom > 15 || c[digitsFrom] === 0x30) return undefined;
+  for (let i = digitsFrom; i < timeAt; i++) {
+    const d = c[i]! - 0x30;
+    if (d < 0 || d > 9) return undefined;
+    seq = seq * 10 + d;
+  }
+  return {
+    chain: c.toString('utf8', chainAt + 11, detailAt),
+    seq,
+    prevHash: c.toString('latin1', prevAt + 13, prevAt + 77),
+  };
 }
 
 /**
@@ -204,8 +225,20 @@ export class ExportVerifier {
   private lineBytes(data: Buffer, start: number, end: number): boolean {
     if (
       end - start > CANONICAL_AT + 2 &&
-      data.compare(ENTRY_PREFIX_BYTES, 0, ENTRY_PREFIX_BYTES.length, start, start + ENTRY_PREFIX_BYTES.length) === 0 &&
-      data.compare(ENTRY_INFIX_BYTES, 0, ENTRY_INFIX_BYTES.length, start + CANONICAL_AT - ENTRY_INFIX_BYTES.length, start + CANONICAL_AT) === 0 &&
+      data.compare(
+        ENTRY_PREFIX_BYTES,
+        0,
+        ENTRY_PREFIX_BYTES.length,
+        start,
+        start + ENTRY_PREFIX_BYTES.length,
+      ) === 0 &&
+      data.compare(
+        ENTRY_INFIX_BYTES,
+        0,
+        ENTRY_INFIX_BYTES.length,
+        start + CANONICAL_AT - ENTRY_INFIX_BYTES.length,
+        start + CANONICAL_AT,
+      ) === 0 &&
       data[end - 1] === 0x7d
     ) {
       const canonical = data.subarray(start + CANONICAL_AT, end - 1);
@@ -213,8 +246,14 @@ export class ExportVerifier {
       if (link) {
         if (this.end) return this.line(data.toString('utf8', start, end));
         this.lineNo++;
-        const claimed = data.toString('latin1', start + ENTRY_PREFIX.length, start + ENTRY_PREFIX.length + 64);
-        return this.entry(link.chain, link.seq, link.prevHash, claimed, () => hash('sha256', canonical, 'hex'));
+        const claimed = data.toString(
+          'latin1',
+          start + ENTRY_PREFIX.length,
+          start + ENTRY_PREFIX.length + 64,
+        );
+        return this.entry(link.chain, link.seq, link.prevHash, claimed, () =>
+          hash('sha256', canonical, 'hex'),
+        );
       }
     }
     return this.line(data.toString('utf8', start, end));
@@ -225,13 +264,16 @@ export class ExportVerifier {
     if (this.failure) return false;
     const lineNo = ++this.lineNo;
     if (text === '') return true;
-    if (this.end) return this.fail({ reason: 'malformed', line: lineNo, message: `line ${lineNo} follows the end line` });
+    if (this.end)
+      return this.fail({ reason: 'malformed', line: lineNo, message: `line ${lineNo} follows the end line` });
     if (text.startsWith(ENTRY_PREFIX) && text.startsWith(ENTRY_INFIX, CANONICAL_AT - ENTRY_INFIX.length)) {
       const canonical = text.slice(CANONICAL_AT, -1);
       const link = text.endsWith('}') ? linkFieldsOf(canonical) : undefined;
       if (link) {
         const claimed = text.slice(ENTRY_PREFIX.length, ENTRY_PREFIX.length + 64);
-        return this.entry(link.chain, link.seq, link.prevHash, claimed, () => hash('sha256', canonical, 'hex'));
+        return this.entry(link.chain, link.seq, link.prevHash, claimed, () =>
+          hash('sha256', canonical, 'hex'),
+        );
       }
     }
     let record: Record<string, unknown>;
@@ -247,21 +289,33 @@ export class ExportVerifier {
       case 'entry': {
         const e = record.entry as AuditEntry | undefined;
         if (typeof e !== 'object' || e === null || typeof record.hash !== 'string') {
-          return this.fail({ reason: 'malformed', line: lineNo, message: `line ${lineNo}: entry line without entry or hash` });
+          return this.fail({
+            reason: 'malformed',
+            line: lineNo,
+            message: `line ${lineNo}: entry line without entry or hash`,
+          });
         }
         return this.entry(e.chain, e.seq, e.prevHash, record.hash, () => entryHash(e));
       }
       case 'checkpoint': {
         const cp = record.checkpoint;
         if (typeof cp !== 'object' || cp === null) {
-          return this.fail({ reason: 'malformed', line: lineNo, message: `line ${lineNo}: checkpoint line without a checkpoint` });
+          return this.fail({
+            reason: 'malformed',
+            line: lineNo,
+            message: `line ${lineNo}: checkpoint line without a checkpoint`,
+          });
         }
         this.checkpoints.push(cp as AuditCheckpoint);
         return true;
       }
       case 'header': {
         if (this.header || lineNo !== 1 || record.format !== EXPORT_FORMAT || record.version !== 1) {
-          return this.fail({ reason: 'malformed', line: lineNo, message: `line ${lineNo}: not a ${EXPORT_FORMAT} v1 header` });
+          return this.fail({
+            reason: 'malformed',
+            line: lineNo,
+            message: `line ${lineNo}: not a ${EXPORT_FORMAT} v1 header`,
+          });
         }
         this.header = record as unknown as ExportHeader;
         const anchorHeads = Array.isArray(this.header.anchor?.heads) ? this.header.anchor.heads : [];
@@ -281,14 +335,30 @@ export class ExportVerifier {
     }
   }
 
-  private entry(chain: string, seq: number, prevHash: string, claimed: string, compute: () => string): boolean {
+  private entry(
+    chain: string,
+    seq: number,
+    prevHash: string,
+    claimed: string,
+    compute: () => string,
+  ): boolean {
     const lineNo = this.lineNo;
     if (!this.chain) {
-      return this.fail({ reason: 'malformed', line: lineNo, message: 'the export does not start with its header' });
+      return this.fail({
+        reason: 'malformed',
+        line: lineNo,
+        message: 'the export does not start with its header',
+      });
     }
     if (!this.chain.addLinked(chain, seq, prevHash, claimed, compute, lineNo)) {
       const f = this.chain.finish() as VerifyFailure;
-      return this.fail({ reason: f.reason, chain: f.chain, firstBadSeq: f.firstBadSeq, line: lineNo, message: f.message });
+      return this.fail({
+        reason: f.reason,
+        chain: f.chain,
+        firstBadSeq: f.firstBadSeq,
+        line: lineNo,
+        message: f.message,
+      });
     }
     if (this.current === undefined || this.currentChain !== chain) {
       let chainHashes = this.hashes.get(chain);
@@ -326,7 +396,8 @@ export class ExportVerifier {
   }
 
   private check(): ExportFailure | undefined {
-    if (!this.header || !this.chain) return { reason: 'incomplete', message: 'the export is empty or has no header' };
+    if (!this.header || !this.chain)
+      return { reason: 'incomplete', message: 'the export is empty or has no header' };
     const chainResult = this.chain.finish();
     if (!chainResult.ok) {
       return {
@@ -428,9 +499,11 @@ function checkCheckpoints(
     });
     if (options.publicKey) {
       if (options.keyId && cp.keyId !== options.keyId) return fail('checkpoint-key', 'signed by another key');
-      if (!checkpointSignatureValid(cp, options.publicKey)) return fail('checkpoint-signature', 'signature is invalid');
+      if (!checkpointSignatureValid(cp, options.publicKey))
+        return fail('checkpoint-signature', 'signature is invalid');
     }
-    if (!Array.isArray(cp.heads) || !Array.isArray(cp.from)) return fail('malformed', 'heads or from missing');
+    if (!Array.isArray(cp.heads) || !Array.isArray(cp.from))
+      return fail('malformed', 'heads or from missing');
     const isAnchor = i === 0 && anchorId !== null;
     if (isAnchor) {
       if (cp.id !== anchorId || !sameHeads(cp.heads, anchorHeads)) {
@@ -443,8 +516,14 @@ function checkCheckpoints(
       if (cp.id !== previous.id + 1 || cp.prev !== checkpointHash(previous)) {
         return fail('checkpoint-sequence', `does not follow checkpoint ${previous.id}`);
       }
-      if (!sameHeads(cp.from, previous.heads)) return fail('checkpoint-sequence', `does not start at checkpoint ${previous.id}'s heads`);
-    } else if (cp.id !== 1 || cp.prev !== GENESIS_CHECKPOINT_HASH || cp.from.length !== 0 || anchorId !== null) {
+      if (!sameHeads(cp.from, previous.heads))
+        return fail('checkpoint-sequence', `does not start at checkpoint ${previous.id}'s heads`);
+    } else if (
+      cp.id !== 1 ||
+      cp.prev !== GENESIS_CHECKPOINT_HASH ||
+      cp.from.length !== 0 ||
+      anchorId !== null
+    ) {
       return fail('checkpoint-sequence', 'the first checkpoint of an unanchored export must be number 1');
     }
     // Trusted heads: every chain reaches its signed head, with the signed hash there.
@@ -452,10 +531,14 @@ function checkCheckpoints(
       const chainHashes = hashes.get(head.chain);
       const reached = chainHashes?.lastSeq ?? 0;
       if (reached < head.seq) {
-        return fail('truncated', `chain ${head.chain} ends at seq ${reached}, the signed head is seq ${head.seq}`, {
-          chain: head.chain,
-          firstBadSeq: reached + 1,
-        });
+        return fail(
+          'truncated',
+          `chain ${head.chain} ends at seq ${reached}, the signed head is seq ${head.seq}`,
+          {
+            chain: head.chain,
+            firstBadSeq: reached + 1,
+          },
+        );
       }
       if (chainHashes!.hashAt(head.seq) !== head.hash) {
         return fail('head-mismatch', `chain ${head.chain} seq ${head.seq} differs from the signed head`, {

@@ -7,7 +7,12 @@
  * rules) → audit path → Merkle root (RFC 9162 §2.1.3.2) → the checkpoint's ECDSA P-256 signature
  * by the audit key (`audit.pub`).
  */
-import type { AuditCheckpoint, AuditCheckpointBody, AuditEntry, InclusionProof } from '../ports/audit-store.ts';
+import type {
+  AuditCheckpoint,
+  AuditCheckpointBody,
+  AuditEntry,
+  InclusionProof,
+} from '../ports/audit-store.ts';
 import { canonicalJson } from './canonical-json.ts';
 
 const ENTRY_FIELDS = [
@@ -156,7 +161,10 @@ export async function auditKeyId(pem: string): Promise<string> {
   return bytesToHex(await sha256(base64ToBytes(b64)));
 }
 
-export async function verifyCheckpointSignature(checkpoint: AuditCheckpoint, key: CryptoKey): Promise<boolean> {
+export async function verifyCheckpointSignature(
+  checkpoint: AuditCheckpoint,
+  key: CryptoKey,
+): Promise<boolean> {
   if (checkpoint.algorithm !== 'ecdsa-p256-sha256') return false;
   let signature: Uint8Array;
   try {

@@ -55,7 +55,7 @@ export interface KafkaBusOptions {
   heartbeatIntervalMs?: number;
   /** Longest a fetch waits for new records; also bounds how long close() waits for an idle fetch. Default 500 ms. */
   maxWaitTimeMs?: number;
-  /** Partitions of one subscription handled concurrently (one record at a time each). Default 8. */
+  /** Partitions of one subscription handled concurrently (one record at a time each). Default defaultPartitions. */
   partitionsConsumedConcurrently?: number;
   /** publish() rejects ("maybe not published") when the broker has not acknowledged in time. Default 30 000 ms. */
   publishTimeoutMs?: number;
@@ -296,7 +296,7 @@ export class KafkaBus implements Bus {
     );
     this.subscriptions.add(subscription);
     try {
-      await subscription.start(this.options.partitionsConsumedConcurrently ?? 8);
+      await subscription.start(this.options.partitionsConsumedConcurrently ?? this.options.defaultPartitions);
     } catch (err) {
       this.subscriptions.delete(subscription);
       await consumer.disconnect().catch(() => {});

@@ -124,21 +124,28 @@ export class DeliveryWorker {
         { name: deadLetterTopic(deps.topicPrefix, s.id), partitions: 1 },
       ]),
     );
-    for (const system of systems) {
-      this.subscriptions.push(
-        await deps.bus.subscribe({
+    // Joined side by side: on Kafka each group join takes a round of the group protocol.
+    const joined = await Promise.allSettled(
+      systems.flatMap((system) => [
+        deps.bus.subscribe({
           group: deliveryGroup(deps.topicPrefix, system.id),
           topics: [deliverTopic(deps.topicPrefix, system.id)],
           redeliveryDelayMs: deps.redeliveryDelayMs,
           handler: (record) => this.handle(system.id, record),
         }),
-        await deps.bus.subscribe({
+        deps.bus.subscribe({
           group: retryGroup(deps.topicPrefix, system.id),
           topics: [retryTopic(deps.topicPrefix, system.id)],
           redeliveryDelayMs: deps.redeliveryDelayMs,
           handler: (record) => this.handleRetry(system.id, record),
         }),
-      );
+      ]),
+    );
+    for (const r of joined) if (r.status === 'fulfilled') this.subscriptions.push(r.value);
+    const failed = joined.find((r) => r.status === 'rejected');
+    if (failed) {
+      await this.stop();
+      throw failed.reason;
     }
   }
 

@@ -119,6 +119,11 @@ export interface AuditMessageSearch {
   receiver?: string;
   /** Sending or receiving system. */
   system?: string;
+  /**
+   * Sending or receiving system is one of these (an auditor scoped to a Land's systems; uses the
+   * per-system indexes, no post-filtering). Empty: nothing.
+   */
+  systems?: string[];
   senderSystem?: string;
   receiverSystem?: string;
   messageType?: string;

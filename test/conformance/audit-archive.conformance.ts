@@ -5,9 +5,9 @@
  */
 import { hash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { verifyExport } from '../../gateway/audit/verify-export.ts';
 import type { AuditStore } from '../../gateway/ports/audit-store.ts';
 import type { ArchiveDocumentInput, DocumentArchive } from '../../gateway/ports/document-archive.ts';
-import { verifyExport } from '../../gateway/audit/verify-export.ts';
 import { auditEvent, testAuditKey } from './audit-store.conformance.ts';
 import { collect } from './audit-tamper.conformance.ts';
 
@@ -88,7 +88,9 @@ export function runArchiveConformance(name: string, factory: () => Promise<Archi
 
     it('refuses a document that does not match its digest, and one already past retention', async () => {
       await expect(archive.put({ ...doc(2, now, 10), digest: 'ab'.repeat(32) })).rejects.toThrow(/digest/);
-      expect(await archive.put(doc(3, new Date(now.getTime() - 40 * DAY), 30))).toMatchObject({ stored: false });
+      expect(await archive.put(doc(3, new Date(now.getTime() - 40 * DAY), 30))).toMatchObject({
+        stored: false,
+      });
       expect(await archive.get('msg-3')).toEqual([]);
     });
 
@@ -122,10 +124,16 @@ export function runArchiveConformance(name: string, factory: () => Promise<Archi
       expect(await archive.shred(later)).toEqual({ keys: 1, documents: 2 });
       expect(await archive.shred(later)).toEqual({ keys: 0, documents: 0 });
       for (const id of ['msg-10', 'msg-11']) {
-        expect((await archive.get(id))[0]).toMatchObject({ status: 'shredded', shreddedAt: later.toISOString() });
+        expect((await archive.get(id))[0]).toMatchObject({
+          status: 'shredded',
+          shreddedAt: later.toISOString(),
+        });
       }
       expect((await archive.get('msg-12'))[0]!.status).toBe('available');
-      expect((await fixture.sql("SELECT ciphertext FROM archive_documents WHERE message_id = 'msg-10'"))[0]!.ciphertext).toBeNull();
+      expect(
+        (await fixture.sql("SELECT ciphertext FROM archive_documents WHERE message_id = 'msg-10'"))[0]!
+          .ciphertext,
+      ).toBeNull();
       expect(await archive.shred(new Date(now.getTime() + 800 * DAY))).toEqual({ keys: 2, documents: 2 });
       expect(await fixture.sql('SELECT * FROM archive_keys')).toEqual([]);
     });
@@ -159,7 +167,9 @@ export function runArchiveConformance(name: string, factory: () => Promise<Archi
       const again = await fixture.reopen(ARCHIVE_PASSPHRASE);
       opened.push(again);
       expect((await again.get('msg-30'))[0]!.status).toBe('available');
-      await expect(fixture.reopen('not-the-passphrase')).rejects.toMatchObject({ code: 'GW_ERR_CONFIG_INVALID' });
+      await expect(fixture.reopen('not-the-passphrase')).rejects.toMatchObject({
+        code: 'GW_ERR_CONFIG_INVALID',
+      });
     });
   });
 }

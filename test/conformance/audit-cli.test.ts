@@ -27,7 +27,12 @@ afterAll(async () => {
 function gw(args: string[], env: Record<string, string>, stdoutFile?: string) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [GW, ...args], {
-      env: { ...process.env, GATEWAY_LOG_LEVEL: 'silent', GATEWAY_KEY_PASSPHRASE: 'cli-test-passphrase', ...env },
+      env: {
+        ...process.env,
+        GATEWAY_LOG_LEVEL: 'silent',
+        GATEWAY_KEY_PASSPHRASE: 'cli-test-passphrase',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -57,7 +62,9 @@ describe('gw audit (SQLite)', () => {
     const dir = dataDir();
     const env = { GATEWAY_DATA_DIR: dir };
     const store = new SqliteAuditStore({ file: join(dir, 'audit.sqlite') });
-    await store.append(Array.from({ length: 8 }, (_, i) => auditEvent({ messageId: i < 4 ? 'msg-a' : 'msg-b' })));
+    await store.append(
+      Array.from({ length: 8 }, (_, i) => auditEvent({ messageId: i < 4 ? 'msg-a' : 'msg-b' })),
+    );
     await store.close();
 
     const checkpoint = await gw(['audit', 'checkpoint'], env);
@@ -88,7 +95,10 @@ describe('gw audit (SQLite)', () => {
     const after = new SqliteAuditStore({ file: join(dir, 'audit.sqlite') });
     const [exportEvent] = await after.query({ kind: 'audit-export' });
     await after.close();
-    expect(exportEvent).toMatchObject({ actor: 'cli', detail: { entries: 8, checkpoints: 1, from: null, to: null } });
+    expect(exportEvent).toMatchObject({
+      actor: 'cli',
+      detail: { entries: 8, checkpoints: 1, from: null, to: null },
+    });
 
     expect(proof.code).toBe(0);
     const proofs = JSON.parse(proof.stdout) as Array<{ entry: AuditEntry; proof: InclusionProof }>;
@@ -107,12 +117,17 @@ describe('gw db migrate and gw audit on PostgreSQL', () => {
     const env = { GATEWAY_DATA_DIR: dir, DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema };
     const first = await gw(['db', 'migrate'], env);
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/applied 001_audit.sql\napplied 002_mailbox.sql\napplied 003_archive.sql\nschema .* is at migration 3\n$/);
+    expect(first.stdout).toMatch(
+      /applied 001_audit.sql\napplied 002_mailbox.sql\napplied 003_archive.sql\nschema .* is at migration 3\n$/,
+    );
     const store = await PgAuditStore.connect({ url: PG_URL, schema, migrate: false });
     await store.append(Array.from({ length: 3 }, () => auditEvent()));
     await store.close();
     const file = join(dir, 'pg.jsonl');
-    const [again, exported] = await Promise.all([gw(['db', 'migrate'], env), gw(['audit', 'export'], env, file)]);
+    const [again, exported] = await Promise.all([
+      gw(['db', 'migrate'], env),
+      gw(['audit', 'export'], env, file),
+    ]);
     expect(again.stdout).toMatch(/is at migration 3 \(nothing to do\)/);
     expect(exported.code).toBe(0);
     const lines = readFileSync(file, 'utf8').split('\n');

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../gateway/audit/audit-log.ts';
 import { ensureAuditKey, loadAuditPublicKey, resolveKeyPassphrase } from '../../gateway/audit/audit-key.ts';
+import { AuditLog } from '../../gateway/audit/audit-log.ts';
 import { Checkpointer } from '../../gateway/audit/checkpointer.ts';
 import { SqliteAuditStore } from '../../gateway/audit/sqlite-audit-store.ts';
 import { verifyExport } from '../../gateway/audit/verify-export.ts';
@@ -46,14 +46,19 @@ describe('audit key', () => {
   it('takes the passphrase from the configuration, else from pki/passphrase', () => {
     const pkiDir = tempDir();
     expect(resolveKeyPassphrase(pkiDir, 'configured-one')).toBe('configured-one');
-    expect(() => resolveKeyPassphrase(pkiDir)).toThrow(expect.objectContaining({ code: 'GW_ERR_CONFIG_INVALID' }));
+    expect(() => resolveKeyPassphrase(pkiDir)).toThrow(
+      expect.objectContaining({ code: 'GW_ERR_CONFIG_INVALID' }),
+    );
     writeFileSync(join(pkiDir, 'passphrase'), 'from-the-file\n');
     expect(resolveKeyPassphrase(pkiDir)).toBe('from-the-file');
   });
 
   it('refuses a public key that is not ECDSA P-256', async () => {
     const { generateKeyPairSync } = await import('node:crypto');
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' });
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({
+      type: 'spki',
+      format: 'pem',
+    });
     expect(() => loadAuditPublicKey(rsa as string)).toThrow(/P-256/);
   });
 
@@ -115,12 +120,17 @@ describe('Checkpointer', () => {
     });
     const log = new AuditLog(store, { onAppended: (n) => checkpointer.noteAppended(n) });
     try {
-      for (let i = 0; i < 12; i++) await log.record({ kind: 'received', actor: 'gateway', messageId: `m-${i}` });
+      for (let i = 0; i < 12; i++)
+        await log.record({ kind: 'received', actor: 'gateway', messageId: `m-${i}` });
       // By count: after the 5th and the 10th event (each checkpoint covers what is there when it runs).
-      await expect.poll(async () => (await store.checkpoints()).length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
+      await expect
+        .poll(async () => (await store.checkpoints()).length, { timeout: 5000 })
+        .toBeGreaterThanOrEqual(2);
       checkpointer.start();
       // By time: the last two events get covered without more appends.
-      await expect.poll(async () => (await store.latestCheckpoint())?.heads[0]?.seq, { timeout: 5000 }).toBe(12);
+      await expect
+        .poll(async () => (await store.latestCheckpoint())?.heads[0]?.seq, { timeout: 5000 })
+        .toBe(12);
       await log.record({ kind: 'received', actor: 'gateway', messageId: 'last' });
       await checkpointer.stop();
       expect((await store.latestCheckpoint())!.heads).toEqual(await store.heads());
@@ -128,7 +138,9 @@ describe('Checkpointer', () => {
       expect(result).toMatchObject({ ok: true, entries: 13, unsignedEntries: 0 });
       const [entry] = await store.query({ messageId: 'm-3' });
       const proof = (await store.inclusionProof(entry!.chain, entry!.seq))!;
-      expect(await verifyInclusionProof(proof, readFileSync(join(dir, 'audit.pub'), 'utf8'), entry)).toEqual({ ok: true });
+      expect(await verifyInclusionProof(proof, readFileSync(join(dir, 'audit.pub'), 'utf8'), entry)).toEqual({
+        ok: true,
+      });
     } finally {
       await store.close();
     }

@@ -5,9 +5,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { chainEntry, GENESIS_HASH } from '../../gateway/audit/hash-chain.ts';
 import { auditPath, EMPTY_TREE_ROOT, merkleRoot, packHashes } from '../../gateway/audit/merkle.ts';
 import { entryHashOf, verifyInclusion } from '../../gateway/audit/verify-proof.ts';
-import { chainEntry, GENESIS_HASH } from '../../gateway/audit/hash-chain.ts';
 import { auditEvent } from './audit-store.conformance.ts';
 
 const sha = (...parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest();
@@ -60,11 +60,19 @@ describe('Merkle tree (RFC 6962)', () => {
         const packed = Buffer.concat(leaves);
         const root = merkleRoot(packed);
         const m = pick % n;
-        const proof = { entryHash: leaves[m]!.toString('hex'), leafIndex: m, treeSize: n, path: auditPath(packed, m), root };
+        const proof = {
+          entryHash: leaves[m]!.toString('hex'),
+          leafIndex: m,
+          treeSize: n,
+          path: auditPath(packed, m),
+          root,
+        };
         expect(await verifyInclusion(proof)).toBe(true);
         if (n > 1) {
           expect(await verifyInclusion({ ...proof, leafIndex: (m + 1) % n })).toBe(false);
-          expect(await verifyInclusion({ ...proof, entryHash: leaves[(m + 1) % n]!.toString('hex') })).toBe(false);
+          expect(await verifyInclusion({ ...proof, entryHash: leaves[(m + 1) % n]!.toString('hex') })).toBe(
+            false,
+          );
         }
         expect(await verifyInclusion({ ...proof, root: randomBytes(32).toString('hex') })).toBe(false);
         expect(await verifyInclusion({ ...proof, path: [...proof.path, root] })).toBe(false);

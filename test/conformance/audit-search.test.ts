@@ -24,7 +24,11 @@ describe('message search rows', () => {
         (events) => {
           let head = { seq: 0, hash: GENESIS_HASH };
           const trail: AuditEntry[] = events.map((e) => {
-            const entry = chainEntry(auditEvent({ messageId: 'm', kind: e.kind, sender: e.sender }), 'main', head);
+            const entry = chainEntry(
+              auditEvent({ messageId: 'm', kind: e.kind, sender: e.sender }),
+              'main',
+              head,
+            );
             head = entry;
             return entry;
           });

@@ -5,7 +5,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditKeyIdOf, signerFor } from '../../gateway/audit/audit-key.ts';
-import { checkpointHash, checkpointSignatureValid, GENESIS_CHECKPOINT_HASH } from '../../gateway/audit/checkpoint.ts';
+import {
+  checkpointHash,
+  checkpointSignatureValid,
+  GENESIS_CHECKPOINT_HASH,
+} from '../../gateway/audit/checkpoint.ts';
 import { entryHash, GENESIS_HASH, verifyChain } from '../../gateway/audit/hash-chain.ts';
 import { merkleRoot, packHashes } from '../../gateway/audit/merkle.ts';
 import { verifyInclusionProof } from '../../gateway/audit/verify-proof.ts';
@@ -334,7 +338,10 @@ export function runAuditStoreConformance(name: string, factory: () => Promise<Au
       const [b] = await store.append([auditEvent({ idempotencyKey: 'k' })], 'b');
       expect(a!.seq).toBe(1);
       expect(b).toMatchObject({ chain: 'b', seq: 1 });
-      const twice = await store.append([auditEvent({ idempotencyKey: 'x' }), auditEvent({ idempotencyKey: 'x' })]);
+      const twice = await store.append([
+        auditEvent({ idempotencyKey: 'x' }),
+        auditEvent({ idempotencyKey: 'x' }),
+      ]);
       expect(twice[1]).toEqual(twice[0]);
       expect((await store.query({ chain: 'main' })).length).toBe(1);
       await expect(store.append([auditEvent({ idempotencyKey: '' })])).rejects.toThrow(/idempotencyKey/);
@@ -446,7 +453,9 @@ export function runAuditStoreConformance(name: string, factory: () => Promise<Au
       const proof = (await store.inclusionProof('main', 3))!;
       const other = testAuditKey();
       expect((await verifyInclusionProof(proof, other.publicKeyPem)).ok).toBe(false);
-      expect((await verifyInclusionProof({ ...proof, leafIndex: proof.leafIndex + 1 }, key.publicKeyPem)).ok).toBe(false);
+      expect(
+        (await verifyInclusionProof({ ...proof, leafIndex: proof.leafIndex + 1 }, key.publicKeyPem)).ok,
+      ).toBe(false);
       const flipped = proof.path.map((p, i) => (i === 0 ? `${p[0] === '0' ? '1' : '0'}${p.slice(1)}` : p));
       expect((await verifyInclusionProof({ ...proof, path: flipped }, key.publicKeyPem)).ok).toBe(false);
       const edited = { ...all.find((e) => e.chain === 'main' && e.seq === 3)!, actor: 'someone-else' };
@@ -460,7 +469,10 @@ export function runAuditStoreConformance(name: string, factory: () => Promise<Au
     it('keeps one search row per message whose status follows the status API', async () => {
       const kinds = ['received', 'accepted', 'signed', 'queued', 'delivered', 'acknowledged'] as const;
       for (const kind of kinds) await store.append([auditEvent({ messageId: 'm-ok', kind })]);
-      await store.append([auditEvent({ messageId: 'm-dl', kind: 'received' }), auditEvent({ messageId: 'm-dl', kind: 'queued' })]);
+      await store.append([
+        auditEvent({ messageId: 'm-dl', kind: 'received' }),
+        auditEvent({ messageId: 'm-dl', kind: 'queued' }),
+      ]);
       await store.append([auditEvent({ messageId: 'm-dl', kind: 'dead-lettered' })], 'delivery');
       await store.append([auditEvent({ messageId: 'm-rj', kind: 'rejected', sender: null, receiver: null })]);
       for (const id of ['m-ok', 'm-dl', 'm-rj']) {
@@ -482,9 +494,14 @@ export function runAuditStoreConformance(name: string, factory: () => Promise<Au
           events: trail.length,
         } satisfies AuditMessageSummary);
       }
-      expect((await store.searchMessages({ messageId: 'm-dl', limit: 1 })).items[0]!.status).toBe('dead-lettered');
+      expect((await store.searchMessages({ messageId: 'm-dl', limit: 1 })).items[0]!.status).toBe(
+        'dead-lettered',
+      );
       // A replay after dead-lettering moves the message on again.
-      await store.append([auditEvent({ messageId: 'm-dl', kind: 'replayed' }), auditEvent({ messageId: 'm-dl', kind: 'delivered' })]);
+      await store.append([
+        auditEvent({ messageId: 'm-dl', kind: 'replayed' }),
+        auditEvent({ messageId: 'm-dl', kind: 'delivered' }),
+      ]);
       expect((await store.searchMessages({ messageId: 'm-dl', limit: 1 })).items[0]).toMatchObject({
         status: 'delivered',
         events: 5,
@@ -493,7 +510,13 @@ export function runAuditStoreConformance(name: string, factory: () => Promise<Au
 
     it('searches by authority, system, type, status and time, paged and sorted, within a scope', async () => {
       const at = (minute: number) => new Date(Date.UTC(2025, 5, 1, 8, minute)).toISOString();
-      const message = (id: string, minute: number, sender: string, receiver: string, kinds: AuditEventInput['kind'][]) =>
+      const message = (
+        id: string,
+        minute: number,
+        sender: string,
+        receiver: string,
+        kinds: AuditEventInput['kind'][],
+      ) =>
         store.append(
           kinds.map((kind, i) =>
             auditEvent({
@@ -502,8 +525,16 @@ export function runAuditStoreConformance(name: string, factory: () => Promise<Au
               time: at(minute + i / 100),
               sender,
               receiver,
-              senderSystem: sender.startsWith('ags:14') ? 'sn-melde' : sender.startsWith('ags:15') ? 'st-melde' : 'th-melde',
-              receiverSystem: receiver.startsWith('ags:14') ? 'sn-melde' : receiver.startsWith('ags:15') ? 'st-melde' : 'th-melde',
+              senderSystem: sender.startsWith('ags:14')
+                ? 'sn-melde'
+                : sender.startsWith('ags:15')
+                  ? 'st-melde'
+                  : 'th-melde',
+              receiverSystem: receiver.startsWith('ags:14')
+                ? 'sn-melde'
+                : receiver.startsWith('ags:15')
+                  ? 'st-melde'
+                  : 'th-melde',
               messageType: kind === 'received' && id.endsWith('3') ? 'xmeld:0203' : 'xmeld:0201',
             }),
           ),
@@ -512,10 +543,16 @@ export function runAuditStoreConformance(name: string, factory: () => Promise<Au
       await message('sn-st-1', 1, 'ags:14612000', 'ags:15003000', ['received', 'accepted', 'delivered']);
       await message('st-sn-2', 2, 'ags:15003000', 'ags:14612000', ['received', 'accepted']);
       await message('th-st-3', 3, 'ags:16051000', 'ags:15003000', ['received', 'rejected']);
-      await message('th-th-4', 4, 'ags:16051000', 'ags:16055000', ['received', 'accepted', 'delivered', 'acknowledged']);
+      await message('th-th-4', 4, 'ags:16051000', 'ags:16055000', [
+        'received',
+        'accepted',
+        'delivered',
+        'acknowledged',
+      ]);
       await message('sn-th-5', 5, 'ags:14612000', 'ags:16051000', ['received']);
-      const ids = async (search: Omit<Parameters<AuditStore['searchMessages']>[0], 'limit'> & { limit?: number }) =>
-        (await store.searchMessages({ limit: 100, ...search })).items.map((m) => m.messageId);
+      const ids = async (
+        search: Omit<Parameters<AuditStore['searchMessages']>[0], 'limit'> & { limit?: number },
+      ) => (await store.searchMessages({ limit: 100, ...search })).items.map((m) => m.messageId);
 
       expect(await ids({})).toEqual(['sn-st-1', 'st-sn-2', 'th-st-3', 'th-th-4', 'sn-th-5']);
       expect(await ids({ order: 'desc' })).toEqual(['sn-th-5', 'th-th-4', 'th-st-3', 'st-sn-2', 'sn-st-1']);
@@ -533,8 +570,17 @@ export function runAuditStoreConformance(name: string, factory: () => Promise<Au
       // An auditor scoped to Sachsen sees messages from or to Saxon authorities, nothing Thüringen-only.
       expect(await ids({ scope: ['ags:14*'] })).toEqual(['sn-st-1', 'st-sn-2', 'sn-th-5']);
       expect(await ids({ scope: ['ags:14*'], authority: 'ags:16*' })).toEqual(['sn-th-5']);
-      expect(await ids({ scope: ['ags:16*', 'ags:15003000'] })).toEqual(['sn-st-1', 'st-sn-2', 'th-st-3', 'th-th-4', 'sn-th-5']);
+      expect(await ids({ scope: ['ags:16*', 'ags:15003000'] })).toEqual([
+        'sn-st-1',
+        'st-sn-2',
+        'th-st-3',
+        'th-th-4',
+        'sn-th-5',
+      ]);
       expect(await ids({ scope: [] })).toEqual([]);
+      expect(await ids({ systems: ['sn-melde'] })).toEqual(['sn-st-1', 'st-sn-2', 'sn-th-5']);
+      expect(await ids({ systems: ['th-melde', 'sn-melde'], status: 'received' })).toEqual(['sn-th-5']);
+      expect(await ids({ systems: [] })).toEqual([]);
       expect(await ids({ scope: ['ags:16*'], messageId: 'sn-st-1' })).toEqual([]);
 
       // Keyset paging, both directions, with filters.

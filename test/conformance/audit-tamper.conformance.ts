@@ -5,10 +5,14 @@
  * and audit.pub. Each store's own test adds tampering inside the database itself.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkpointSigningInput } from '../../gateway/audit/verify-proof.ts';
 import { entryLine, exportLines } from '../../gateway/audit/export.ts';
 import { chainEntry, entryHash } from '../../gateway/audit/hash-chain.ts';
-import { type ExportVerification, verifyExport, verifyExportStream } from '../../gateway/audit/verify-export.ts';
+import {
+  type ExportVerification,
+  verifyExport,
+  verifyExportStream,
+} from '../../gateway/audit/verify-export.ts';
+import { checkpointSigningInput } from '../../gateway/audit/verify-proof.ts';
 import type { AuditCheckpoint, AuditEntry, AuditStore } from '../../gateway/ports/audit-store.ts';
 import { auditEvent, testAuditKey } from './audit-store.conformance.ts';
 
@@ -23,7 +27,10 @@ type Line =
   | { type: 'checkpoint'; checkpoint: AuditCheckpoint }
   | { type: 'end'; entries: number; checkpoints: number };
 
-export async function collect(store: AuditStore, options: { from?: string; to?: string } = {}): Promise<string[]> {
+export async function collect(
+  store: AuditStore,
+  options: { from?: string; to?: string } = {},
+): Promise<string[]> {
   let text = '';
   for await (const chunk of exportLines(store, options)) text += chunk;
   return text.split('\n').filter((l) => l !== '');
@@ -36,7 +43,8 @@ const render = (line: Line): string =>
 export function runAuditTamperSuite(name: string, factory: () => Promise<TamperFixture>): void {
   describe(`audit export tamper evidence: ${name}`, () => {
     const key = testAuditKey();
-    const verify = (lines: string[]) => verifyExport(lines, { publicKey: key.publicKey, keyId: key.signer.keyId });
+    const verify = (lines: string[]) =>
+      verifyExport(lines, { publicKey: key.publicKey, keyId: key.signer.keyId });
     let fixture: TamperFixture;
     let store: AuditStore;
     let lines: string[];
@@ -47,11 +55,17 @@ export function runAuditTamperSuite(name: string, factory: () => Promise<TamperF
       store = fixture.store;
       // main: 1..12 signed by #1 (1..5) and #2 (6..12); side: 1..6 signed by #1 (1..2), #3 (3..6); main 13..15 unsigned.
       await store.append(Array.from({ length: 5 }, () => auditEvent()));
-      await store.append(Array.from({ length: 2 }, () => auditEvent()), 'side');
+      await store.append(
+        Array.from({ length: 2 }, () => auditEvent()),
+        'side',
+      );
       await store.createCheckpoint(key.signer, '2025-01-01T10:00:00.000Z');
       await store.append(Array.from({ length: 7 }, () => auditEvent()));
       await store.createCheckpoint(key.signer, '2025-01-01T11:00:00.000Z');
-      await store.append(Array.from({ length: 4 }, () => auditEvent()), 'side');
+      await store.append(
+        Array.from({ length: 4 }, () => auditEvent()),
+        'side',
+      );
       await store.createCheckpoint(key.signer, '2025-01-01T12:00:00.000Z');
       await store.append(Array.from({ length: 3 }, () => auditEvent()));
       checkpoints = await store.checkpoints();
@@ -85,9 +99,19 @@ export function runAuditTamperSuite(name: string, factory: () => Promise<TamperF
       ]);
       expect(parsed.at(-1)).toEqual({ type: 'end', entries: 21, checkpoints: 3 });
       const result = await verify(lines);
-      expect(result).toMatchObject({ ok: true, entries: 21, checkpoints: 3, unsignedEntries: 3, warnings: [] });
+      expect(result).toMatchObject({
+        ok: true,
+        entries: 21,
+        checkpoints: 3,
+        unsignedEntries: 3,
+        warnings: [],
+      });
       expect(result.heads).toEqual(await store.heads());
-      expect(result.lastCheckpoint).toEqual({ id: 3, time: checkpoints[2]!.time, root: checkpoints[2]!.root });
+      expect(result.lastCheckpoint).toEqual({
+        id: 3,
+        time: checkpoints[2]!.time,
+        root: checkpoints[2]!.root,
+      });
       // The bytes in an entry line are the hashed bytes.
       const first = parsed[1] as Extract<Line, { type: 'entry' }>;
       expect(entryHash(first.entry)).toBe(first.hash);
@@ -96,7 +120,10 @@ export function runAuditTamperSuite(name: string, factory: () => Promise<TamperF
       async function* chunks() {
         for (let i = 0; i < bytes.length; i += 7) yield bytes.subarray(i, i + 7);
       }
-      expect(await verifyExportStream(chunks(), { publicKey: key.publicKey })).toMatchObject({ ok: true, entries: 21 });
+      expect(await verifyExportStream(chunks(), { publicKey: key.publicKey })).toMatchObject({
+        ok: true,
+        entries: 21,
+      });
     });
 
     it('verifies an export that a tool re-serialised (keys reordered, spaces), the slow path', async () => {
@@ -142,13 +169,18 @@ export function runAuditTamperSuite(name: string, factory: () => Promise<TamperF
       [swapped[k], swapped[k + 1]] = [swapped[k + 1]!, swapped[k]!];
       expectFailure(await verify(swapped), { reason: 'seq-mismatch', chain: 'main', firstBadSeq: 7 });
       // A forgery correctly linked and hashed as main 7: the displaced original breaks.
-      const six = (JSON.parse(lines[k - 1]!) as Extract<Line, { type: 'entry' }>);
+      const six = JSON.parse(lines[k - 1]!) as Extract<Line, { type: 'entry' }>;
       const forged = chainEntry(auditEvent({ kind: 'delivered' }), 'main', { seq: 6, hash: six.hash });
       const inserted = [...lines.slice(0, k), entryLine(forged).slice(0, -1), ...lines.slice(k)];
       expectFailure(await verify(inserted), { reason: 'seq-mismatch', chain: 'main', firstBadSeq: 8 });
       // Interleaving chains differently is no tampering: only the order within a chain counts.
       const entries = lines.slice(1, 22);
-      const interleaved = [lines[0]!, ...entries.filter((l) => l.includes('"chain":"side"')), ...entries.filter((l) => !l.includes('"chain":"side"')), ...lines.slice(22)];
+      const interleaved = [
+        lines[0]!,
+        ...entries.filter((l) => l.includes('"chain":"side"')),
+        ...entries.filter((l) => !l.includes('"chain":"side"')),
+        ...lines.slice(22),
+      ];
       expect((await verify(interleaved)).ok).toBe(true);
     });
 
@@ -165,7 +197,12 @@ export function runAuditTamperSuite(name: string, factory: () => Promise<TamperF
         head = e;
         prev = p;
       }
-      expectFailure(await verify(rewritten), { reason: 'head-mismatch', chain: 'main', firstBadSeq: 12, checkpoint: 2 });
+      expectFailure(await verify(rewritten), {
+        reason: 'head-mismatch',
+        chain: 'main',
+        firstBadSeq: 12,
+        checkpoint: 2,
+      });
     });
 
     it('detects a cut-off chain end through the signed heads', async () => {
@@ -183,7 +220,8 @@ export function runAuditTamperSuite(name: string, factory: () => Promise<TamperF
 
     it('detects forged, edited, removed and re-ordered checkpoints', async () => {
       const at = lines.findIndex((l) => l.startsWith('{"type":"checkpoint"'));
-      const cp = (i: number) => (JSON.parse(lines[at + i]!) as Extract<Line, { type: 'checkpoint' }>).checkpoint;
+      const cp = (i: number) =>
+        (JSON.parse(lines[at + i]!) as Extract<Line, { type: 'checkpoint' }>).checkpoint;
       const withCheckpoint = (i: number, checkpoint: AuditCheckpoint) =>
         lines.map((l, j) => (j === at + i ? JSON.stringify({ type: 'checkpoint', checkpoint }) : l));
 
@@ -195,7 +233,10 @@ export function runAuditTamperSuite(name: string, factory: () => Promise<TamperF
       // Re-signed with another key (a forger's): refused, the key id is not audit.pub's.
       const forger = testAuditKey();
       const forgedBody = { ...cp(1), root: '00'.repeat(32), keyId: forger.signer.keyId };
-      const forged = { ...forgedBody, signature: forger.signer.sign(Buffer.from(checkpointSigningInput(forgedBody))) };
+      const forged = {
+        ...forgedBody,
+        signature: forger.signer.sign(Buffer.from(checkpointSigningInput(forgedBody))),
+      };
       expectFailure(await verify(withCheckpoint(1, forged)), { reason: 'checkpoint-key', checkpoint: 2 });
       // Same forgery, but the verifier only has the public key (no key id): the signature fails.
       expectFailure(await verifyExport(withCheckpoint(1, forged), { publicKey: key.publicKey }), {
@@ -203,7 +244,10 @@ export function runAuditTamperSuite(name: string, factory: () => Promise<TamperF
       });
       // A forger who had the key could sign a wrong root; the Merkle check still catches it.
       const wrongRoot = { ...cp(1), root: '00'.repeat(32) };
-      const signedWrong = { ...wrongRoot, signature: key.signer.sign(Buffer.from(checkpointSigningInput(wrongRoot))) };
+      const signedWrong = {
+        ...wrongRoot,
+        signature: key.signer.sign(Buffer.from(checkpointSigningInput(wrongRoot))),
+      };
       expectFailure(await verify(withCheckpoint(1, signedWrong)), {
         reason: 'checkpoint-root',
         checkpoint: 2,
@@ -224,21 +268,39 @@ export function runAuditTamperSuite(name: string, factory: () => Promise<TamperF
     });
 
     it('exports a time range from checkpoint to checkpoint, verifiable on its own', async () => {
-      const slice = await collect(store, { from: '2025-01-01T10:30:00.000Z', to: '2025-01-01T11:30:00.000Z' });
+      const slice = await collect(store, {
+        from: '2025-01-01T10:30:00.000Z',
+        to: '2025-01-01T11:30:00.000Z',
+      });
       const parsed = parse(slice);
-      expect(parsed[0]).toMatchObject({ type: 'header', anchor: { checkpoint: 1, heads: checkpoints[0]!.heads } });
+      expect(parsed[0]).toMatchObject({
+        type: 'header',
+        anchor: { checkpoint: 1, heads: checkpoints[0]!.heads },
+      });
       const entries = parsed.filter((l): l is Extract<Line, { type: 'entry' }> => l.type === 'entry');
       // Checkpoint 2 covers main 6..12; the export runs up to checkpoint 3 (the first at or after `to`): side 3..6.
       expect(entries.map((e) => `${e.entry.chain}:${e.entry.seq}`)).toEqual([
         ...[6, 7, 8, 9, 10, 11, 12].map((s) => `main:${s}`),
         ...[3, 4, 5, 6].map((s) => `side:${s}`),
       ]);
-      expect(parsed.filter((l) => l.type === 'checkpoint').map((l) => (l as { checkpoint: AuditCheckpoint }).checkpoint.id)).toEqual([1, 2, 3]);
-      expect(await verify(slice)).toMatchObject({ ok: true, entries: 11, checkpoints: 3, unsignedEntries: 0 });
+      expect(
+        parsed
+          .filter((l) => l.type === 'checkpoint')
+          .map((l) => (l as { checkpoint: AuditCheckpoint }).checkpoint.id),
+      ).toEqual([1, 2, 3]);
+      expect(await verify(slice)).toMatchObject({
+        ok: true,
+        entries: 11,
+        checkpoints: 3,
+        unsignedEntries: 0,
+      });
 
       // The slice's anchor is signed: claiming another start is caught.
       const header = JSON.parse(slice[0]!) as { anchor: { heads: unknown[] } };
-      const lied = [JSON.stringify({ ...header, anchor: { checkpoint: 1, heads: checkpoints[1]!.heads } }), ...slice.slice(1)];
+      const lied = [
+        JSON.stringify({ ...header, anchor: { checkpoint: 1, heads: checkpoints[1]!.heads } }),
+        ...slice.slice(1),
+      ];
       expect((await verify(lied)).ok).toBe(false);
       const noAnchor = slice.filter((l) => {
         const p = JSON.parse(l) as Line;

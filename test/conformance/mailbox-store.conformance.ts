@@ -113,10 +113,11 @@ export function runMailboxStoreConformance(name: string, factory: () => Promise<
       expect(await store.ack('st-melde', items[1]!.messageId)).toEqual(items[1]);
       expect(await store.ack('st-melde', items[4]!.messageId)).toEqual(items[4]);
       const rest = await store.list('st-melde', { limit: 100 });
-      expect(rest.items.map((i) => i.messageId)).toEqual(
-        [0, 2, 3, 5, 6].map((i) => items[i]!.messageId),
-      );
-      const afterSecond = await store.list('st-melde', { limit: 2, after: (await store.list('st-melde', { limit: 2 })).next! });
+      expect(rest.items.map((i) => i.messageId)).toEqual([0, 2, 3, 5, 6].map((i) => items[i]!.messageId));
+      const afterSecond = await store.list('st-melde', {
+        limit: 2,
+        after: (await store.list('st-melde', { limit: 2 })).next!,
+      });
       expect(afterSecond.items.map((i) => i.messageId)).toEqual([items[3]!.messageId, items[5]!.messageId]);
     });
 
@@ -140,18 +141,25 @@ export function runMailboxStoreConformance(name: string, factory: () => Promise<
         items.flatMap((item) => [store.putIfNew(item), second.putIfNew(item), store.putIfNew(item)]),
       );
       expect(puts.filter(Boolean)).toHaveLength(20);
-      for (let i = 0; i < items.length; i++) expect(puts.slice(3 * i, 3 * i + 3).filter(Boolean)).toHaveLength(1);
+      for (let i = 0; i < items.length; i++)
+        expect(puts.slice(3 * i, 3 * i + 3).filter(Boolean)).toHaveLength(1);
       // Concurrent puts land in some order; each item once.
       const byId = (a: InboxItem, b: InboxItem) => (a.messageId < b.messageId ? -1 : 1);
       expect((await second.list('st-melde', { limit: 100 })).items.sort(byId)).toEqual([...items].sort(byId));
 
       const pushes = await Promise.all(
-        Array.from({ length: 10 }, (_, i) => [store.recordPushed('sn-melde', `p-${i}`), second.recordPushed('sn-melde', `p-${i}`)]).flat(),
+        Array.from({ length: 10 }, (_, i) => [
+          store.recordPushed('sn-melde', `p-${i}`),
+          second.recordPushed('sn-melde', `p-${i}`),
+        ]).flat(),
       );
       expect(pushes.filter(Boolean)).toHaveLength(10);
 
       const acks = await Promise.all(
-        items.flatMap((item) => [store.ack(item.systemId, item.messageId), second.ack(item.systemId, item.messageId)]),
+        items.flatMap((item) => [
+          store.ack(item.systemId, item.messageId),
+          second.ack(item.systemId, item.messageId),
+        ]),
       );
       expect(acks.filter((a) => a === 'already')).toHaveLength(20);
       expect(acks.filter((a) => typeof a === 'object')).toHaveLength(20);

@@ -28,7 +28,10 @@ afterAll(async () => {
 });
 
 /** Starts a child running `body` (with `store`, `proc`, `event(i)` in scope) once the go file exists. */
-function child(env: Record<string, string>, body: string): { process: ChildProcess; ready: Promise<void>; lines: string[]; exit: Promise<number | null> } {
+function child(
+  env: Record<string, string>,
+  body: string,
+): { process: ChildProcess; ready: Promise<void>; lines: string[]; exit: Promise<number | null> } {
   const script = `
     const { existsSync } = await import('node:fs');
     const { PgAuditStore } = await import(process.env.STORE_MODULE);
@@ -89,7 +92,10 @@ describe('PgAuditStore across processes', () => {
       await store.createCheckpoint(signer);
     `;
     const children = [0, 1, 2].map((proc) =>
-      child({ SCHEMA: schema, PROC: String(proc), GO_FILE: go, KEY_PEM: keyPem, KEY_ID: auditKeyIdOf(publicKey) }, body),
+      child(
+        { SCHEMA: schema, PROC: String(proc), GO_FILE: go, KEY_PEM: keyPem, KEY_ID: auditKeyIdOf(publicKey) },
+        body,
+      ),
     );
     try {
       await Promise.all(children.map((c) => c.ready));
@@ -157,7 +163,9 @@ describe('PgAuditStore across processes', () => {
       c.process.kill('SIGKILL');
       await c.exit;
     }
-    const acked = c.lines.map((l) => JSON.parse(l) as { b: number; first: number; last: number; hash: string });
+    const acked = c.lines.map(
+      (l) => JSON.parse(l) as { b: number; first: number; last: number; hash: string },
+    );
     const store = await PgAuditStore.connect({ url: PG_URL, schema });
     try {
       const all = await store.query({ chain: 'main' });

@@ -1,8 +1,11 @@
 /**
- * PgAuditStore: the AuditStore conformance suite on the real PostgreSQL, each fixture in its own schema.
+ * PgAuditStore: the AuditStore conformance suite on the real PostgreSQL, each fixture in its own
+ * schema; and two store instances (two processes' worth) appending to one chain.
  */
+import { describe, expect, it } from 'vitest';
+import { verifyChain } from '../../gateway/audit/hash-chain.ts';
 import { PgAuditStore } from '../../gateway/audit/pg-audit-store.ts';
-import { runAuditStoreConformance } from './audit-store.conformance.ts';
+import { auditEvent, runAuditStoreConformance } from './audit-store.conformance.ts';
 import { dropSchema, freshSchemaName, PG_URL } from './pg-test-schema.ts';
 
 runAuditStoreConformance('postgres', async () => {
@@ -12,4 +15,40 @@ runAuditStoreConformance('postgres', async () => {
     reopen: () => PgAuditStore.connect({ url: PG_URL, schema }),
     cleanup: () => dropSchema(schema),
   };
+});
+
+describe('PgAuditStore, two instances on one schema', () => {
+  it('interleave appends to one chain: each instance hashes ahead, and recomputes when the other moved the head', async () => {
+    const schema = freshSchemaName('twin');
+    const one = await PgAuditStore.connect({ url: PG_URL, schema });
+    const two = await PgAuditStore.connect({ url: PG_URL, schema });
+    try {
+      // Round by round, so that the two really take turns on the chain head.
+      const results = [];
+      for (let r = 0; r < 40; r++) {
+        const round = await Promise.all([
+          one.append([auditEvent({ detail: { by: 1, r } }), auditEvent({ detail: { by: 1, r, j: 1 } })]),
+          two.append([auditEvent({ detail: { by: 2, r } })]),
+          one.append([auditEvent({ detail: { by: 1, r, j: 2 } })]),
+        ]);
+        results.push(...round.flat());
+      }
+      const stored = await two.query({});
+      expect(stored).toHaveLength(160);
+      expect(verifyChain(stored)).toMatchObject({ ok: true, count: 160 });
+      // What each caller got back is exactly what is stored.
+      for (const entry of results) expect(stored[entry.seq - 1]).toEqual(entry);
+      // Both paths ran: batches hashed ahead on the known head, and hashed again after the other moved it.
+      const stats = [one.stats(), two.stats()];
+      expect(stats.reduce((n, x) => n + x.hashedAhead, 0)).toBeGreaterThan(0);
+      expect(stats.reduce((n, x) => n + x.rehashed, 0)).toBeGreaterThan(0);
+      expect(stats.reduce((n, x) => n + x.events, 0)).toBe(160);
+      const owners = stored.map((e) => e.detail.by);
+      expect(owners.filter((by, i) => i > 0 && by !== owners[i - 1]).length).toBeGreaterThan(2);
+    } finally {
+      await one.close();
+      await two.close();
+      await dropSchema(schema);
+    }
+  });
 });

@@ -21,7 +21,10 @@ describe('PgAuditStore tampered in the database', () => {
     const store = await PgAuditStore.connect({ url: PG_URL, schema });
     try {
       await store.append(Array.from({ length: 10 }, () => auditEvent()));
-      await store.append(Array.from({ length: 4 }, () => auditEvent()), 'side');
+      await store.append(
+        Array.from({ length: 4 }, () => auditEvent()),
+        'side',
+      );
       await store.createCheckpoint(key.signer);
       const [original] = await store.query({ chain: 'main', fromSeq: 6, toSeq: 6 });
       await withPgClient(schema, async (client) => {

@@ -40,9 +40,12 @@ describe('PostgreSQL migrations', () => {
       });
       expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 3 });
       const tables = await withPgClient(null, async (c) =>
-        (await c.query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [s])).rows.map(
-          (r) => r.table_name as string,
-        ),
+        (
+          await c.query(
+            'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1',
+            [s],
+          )
+        ).rows.map((r) => r.table_name as string),
       );
       expect(tables).toEqual([
         'archive_documents',
@@ -58,8 +61,14 @@ describe('PostgreSQL migrations', () => {
         'schema_migrations',
       ]);
       // Nothing leaked into public.
-      const inPublic = await withPgClient(null, async (c) =>
-        (await c.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'audit_entries'`)).rows[0].n,
+      const inPublic = await withPgClient(
+        null,
+        async (c) =>
+          (
+            await c.query(
+              `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'audit_entries'`,
+            )
+          ).rows[0].n,
       );
       expect(inPublic).toBe(0);
     } finally {
@@ -91,17 +100,26 @@ describe('PostgreSQL migrations', () => {
         code: 'GW_ERR_CONFIG_INVALID',
         message: expect.stringMatching(/002_mailbox.sql was changed/),
       });
-      await withPgClient(s, (c) => c.query(`INSERT INTO schema_migrations (version, name, checksum) VALUES (99, '099_future.sql', 'x')`));
-      await expect(migrate(pool, { schema: s })).rejects.toMatchObject({ message: expect.stringMatching(/at migration 99/) });
+      await withPgClient(s, (c) =>
+        c.query(`INSERT INTO schema_migrations (version, name, checksum) VALUES (99, '099_future.sql', 'x')`),
+      );
+      await expect(migrate(pool, { schema: s })).rejects.toMatchObject({
+        message: expect.stringMatching(/at migration 99/),
+      });
       // A failing migration leaves nothing half-applied.
       const t = schema();
-      writeFileSync(join(dir, '004_broken.sql'), 'CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;\n');
+      writeFileSync(
+        join(dir, '004_broken.sql'),
+        'CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;\n',
+      );
       cpSync(join(MIGRATIONS_DIR, '002_mailbox.sql'), join(dir, '002_mailbox.sql'));
       const fresh = createPgPool({ url: PG_URL, schema: t, max: 1 });
       try {
         await expect(migrate(fresh, { schema: t, dir })).rejects.toThrow(/no_such_table/);
         const state = await withPgClient(t, async (c) => ({
-          versions: (await c.query('SELECT version FROM schema_migrations ORDER BY 1')).rows.map((r) => r.version as number),
+          versions: (await c.query('SELECT version FROM schema_migrations ORDER BY 1')).rows.map(
+            (r) => r.version as number,
+          ),
           halfDone: (await c.query(`SELECT to_regclass('half_done') AS t`)).rows[0].t,
         }));
         expect(state).toEqual({ versions: [1, 2, 3], halfDone: null });

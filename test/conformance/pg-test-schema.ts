@@ -12,7 +12,10 @@ export function freshSchemaName(prefix: string): string {
 }
 
 /** Runs SQL outside any store (to tamper, to inspect, to drop). */
-export async function withPgClient<T>(schema: string | null, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withPgClient<T>(
+  schema: string | null,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client({
     connectionString: PG_URL,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),

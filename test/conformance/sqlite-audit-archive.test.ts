@@ -18,7 +18,9 @@ runArchiveConformance('sqlite', async () => {
       const db = new Database(file);
       try {
         const prepared = db.prepare(statement);
-        return prepared.reader ? (prepared.all() as Array<Record<string, unknown>>) : (prepared.run(), []);
+        if (prepared.reader) return prepared.all() as Array<Record<string, unknown>>;
+        prepared.run();
+        return [];
       } finally {
         db.close();
       }

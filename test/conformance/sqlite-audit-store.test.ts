@@ -531,4 +531,46 @@ describe('AuditLog', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it('writes a replayed partition once through a per-partition chain, and counts what it stored', async () => {
+    const { dir, file } = tempFile();
+    const store = new SqliteAuditStore({ file });
+    try {
+      let counted = 0;
+      const log = new AuditLog(store, { chain: 'gw-a', onAppended: (n) => (counted += n) });
+      const partition = log.withChain('delivery.st-melde.3');
+      const handle = (offset: number) =>
+        partition.recordMany([
+          {
+            kind: 'delivered',
+            actor: 'gateway',
+            messageId: `m-${offset}`,
+            idempotencyKey: `${offset}/delivered`,
+          },
+          {
+            kind: 'acknowledged',
+            actor: 'gateway',
+            messageId: `m-${offset}`,
+            idempotencyKey: `${offset}/acknowledged`,
+          },
+        ]);
+      const first = [await handle(7), await handle(8)];
+      // The partition is replayed from offset 7 (a crash before the offset commit).
+      const replay = [await handle(7), await handle(8), await handle(9)];
+      expect(replay.slice(0, 2)).toEqual(first);
+      const stored = await store.query({ chain: 'delivery.st-melde.3' });
+      expect(stored.map((e) => [e.seq, e.messageId, e.kind])).toEqual([
+        [1, 'm-7', 'delivered'],
+        [2, 'm-7', 'acknowledged'],
+        [3, 'm-8', 'delivered'],
+        [4, 'm-8', 'acknowledged'],
+        [5, 'm-9', 'delivered'],
+        [6, 'm-9', 'acknowledged'],
+      ]);
+      expect(await store.query({ chain: 'gw-a' })).toEqual([]);
+      expect(counted).toBe(10); // entries handed back, replays included
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

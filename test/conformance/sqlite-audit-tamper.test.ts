@@ -19,7 +19,10 @@ function tempFile() {
 
 runAuditTamperSuite('sqlite', async () => {
   const { dir, file } = tempFile();
-  return { store: new SqliteAuditStore({ file }), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    store: new SqliteAuditStore({ file }),
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  };
 });
 
 describe('SqliteAuditStore tampered in the file', () => {
@@ -39,7 +42,10 @@ describe('SqliteAuditStore tampered in the file', () => {
       await store.close();
       store = new SqliteAuditStore({ file });
       const result = await verifyExport(await collect(store), { publicKey: key.publicKey });
-      expect(result).toMatchObject({ ok: false, failure: { reason: 'hash-mismatch', chain: 'main', firstBadSeq: 4 } });
+      expect(result).toMatchObject({
+        ok: false,
+        failure: { reason: 'hash-mismatch', chain: 'main', firstBadSeq: 4 },
+      });
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

@@ -11,10 +11,10 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scaffoldAdapter } from '../../adapters/sdk/scaffold.ts';
+import YAML from 'yaml';
 import { discoverAdapters } from '../../adapters/sdk/registry.ts';
+import { scaffoldAdapter } from '../../adapters/sdk/scaffold.ts';
 import { type Gateway, startGateway } from '../../gateway/app.ts';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { loadConfig, REPO_ROOT } from '../../gateway/config/load.ts';
@@ -49,7 +49,10 @@ describe('a system registered from outside gateway/ and adapters/', () => {
       adaptersDir,
       title: 'Meldewesen Stadt Leipzig',
       land: 'SN',
-      messageTypes: ['xmeld:25.11:rueckmeldung.anmeldunginland.0201', 'xmeld:25.11:rueckmeldung.auswertung.0203'],
+      messageTypes: [
+        'xmeld:25.11:rueckmeldung.anmeldunginland.0201',
+        'xmeld:25.11:rueckmeldung.auswertung.0203',
+      ],
     });
     const adapters = await discoverAdapters(adaptersDir);
     expect(adapters.all().map((a) => a.spec.id)).toEqual(['le-melde']);
@@ -96,7 +99,8 @@ describe('a system registered from outside gateway/ and adapters/', () => {
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));
     await gateway?.stop();
-    for (const dir of [adaptersDir, dataDir, contractsDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+    for (const dir of [adaptersDir, dataDir, contractsDir])
+      if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('gets a client certificate at start, like every system in the directory', () => {
@@ -107,7 +111,10 @@ describe('a system registered from outside gateway/ and adapters/', () => {
   it('sends a Rückmeldung from Leipzig to Halle and receives the answer, both verified', async () => {
     const ca = new X509Certificate(gateway.pki.caCertPem);
     const native = JSON.parse(
-      readFileSync(path.join(adaptersDir, 'le-melde/fixtures/rueckmeldung.anmeldunginland.0201.native.json'), 'utf8'),
+      readFileSync(
+        path.join(adaptersDir, 'le-melde/fixtures/rueckmeldung.anmeldunginland.0201.native.json'),
+        'utf8',
+      ),
     );
     const id = randomUUID();
     native.nachrichtenkopfG2g.identifikationNachricht.nachrichtenUUID = id;
@@ -115,7 +122,9 @@ describe('a system registered from outside gateway/ and adapters/', () => {
     native.nachrichtenkopfG2g.leser = { kennung: HALLE, name: 'Stadt Halle (Saale), Bürgerservice' };
     const sent = await client('le-melde').send('le-melde', JSON.stringify(native), 'application/json');
     expect(sent.status, JSON.stringify(sent.body)).toBe(202);
-    expect((sent.body as { messages: { receiverSystem: string }[] }).messages[0]!.receiverSystem).toBe('st-melde');
+    expect((sent.body as { messages: { receiverSystem: string }[] }).messages[0]!.receiverSystem).toBe(
+      'st-melde',
+    );
 
     const st = client('st-melde');
     const item = await eventually(
@@ -128,19 +137,32 @@ describe('a system registered from outside gateway/ and adapters/', () => {
     );
     const verified = await verifyDocument(item.signedDocument, { trustAnchors: [ca] });
     expect(verified.root.getAttribute('produkt')).toBe('le-melde');
-    expect(item.payload.data).toContain('<Absender Gemeinde="14713000">Stadt Leipzig, Bürgeramt Mitte</Absender>');
+    expect(item.payload.data).toContain(
+      '<Absender Gemeinde="14713000">Stadt Leipzig, Bürgeramt Mitte</Absender>',
+    );
     expect((await st.call('POST', `/v1/systems/st-melde/inbox/${id}/ack`)).status).toBe(200);
 
     const answerId = randomUUID();
-    const answer = readFileSync(path.join(REPO_ROOT, 'adapters/st-melde/fixtures/0203-auswertung.native.xml'), 'utf8')
+    const answer = readFileSync(
+      path.join(REPO_ROOT, 'adapters/st-melde/fixtures/0203-auswertung.native.xml'),
+      'utf8',
+    )
       .replace(/<VorgangsID>[^<]*</, `<VorgangsID>${answerId}<`)
       .replace(/<BezugID>[^<]*</, `<BezugID>${id}<`)
-      .replace(/<Absender Gemeinde="\d+">[^<]*</, '<Absender Gemeinde="15002000">Stadt Halle (Saale), Bürgerservice<')
-      .replace(/<Empfaenger Gemeinde="\d+">[^<]*</, '<Empfaenger Gemeinde="14713000">Stadt Leipzig, Bürgeramt Mitte<');
+      .replace(
+        /<Absender Gemeinde="\d+">[^<]*</,
+        '<Absender Gemeinde="15002000">Stadt Halle (Saale), Bürgerservice<',
+      )
+      .replace(
+        /<Empfaenger Gemeinde="\d+">[^<]*</,
+        '<Empfaenger Gemeinde="14713000">Stadt Leipzig, Bürgeramt Mitte<',
+      );
     const answered = await st.send('st-melde', answer, 'application/xml');
     expect(answered.status, JSON.stringify(answered.body)).toBe(202);
     // The exact key ags:14713000 beats sn-melde's ags:14*: the answer goes to le-melde.
-    expect((answered.body as { messages: { receiverSystem: string }[] }).messages[0]!.receiverSystem).toBe('le-melde');
+    expect((answered.body as { messages: { receiverSystem: string }[] }).messages[0]!.receiverSystem).toBe(
+      'le-melde',
+    );
 
     const le = client('le-melde');
     const back = await eventually(

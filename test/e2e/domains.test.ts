@@ -37,9 +37,11 @@ interface Problem {
   errors?: { pointer: string; nativeField?: string; detail: string }[];
 }
 
-const fixture = (adapter: string, file: string) => path.join(REPO_ROOT, 'adapters', adapter, 'fixtures', file);
+const fixture = (adapter: string, file: string) =>
+  path.join(REPO_ROOT, 'adapters', adapter, 'fixtures', file);
 const text = (adapter: string, file: string) => readFileSync(fixture(adapter, file), 'utf8');
-const cp1252 = (adapter: string, file: string) => iconv.decode(readFileSync(fixture(adapter, file)), 'win1252');
+const cp1252 = (adapter: string, file: string) =>
+  iconv.decode(readFileSync(fixture(adapter, file)), 'win1252');
 const latin1 = (adapter: string, file: string) => readFileSync(fixture(adapter, file)).toString('latin1');
 
 /** Replaces every id in `ids` by a fresh one (the gateway refuses a nachrichtenUUID it has seen). */
@@ -82,9 +84,9 @@ describe('the three domain flows end to end', () => {
     const client = as(systemId);
     const item = await eventually(
       async () =>
-        (await client.call<{ items: InboxItem[] }>('GET', `/v1/systems/${systemId}/inbox?limit=500`)).body.items.find(
-          (i) => i.messageId === messageId,
-        ),
+        (
+          await client.call<{ items: InboxItem[] }>('GET', `/v1/systems/${systemId}/inbox?limit=500`)
+        ).body.items.find((i) => i.messageId === messageId),
       15_000,
       `${messageId} in the inbox of ${systemId}`,
     );
@@ -108,7 +110,11 @@ describe('the three domain flows end to end', () => {
     ]);
 
     const dresden = JSON.parse((await receive('sn-melde', batch.ids[0]!)).payload.data);
-    expect(dresden.person).toMatchObject({ nachname: 'Müller', vornamen: ['Jürgen', 'Otto'], geschlecht: 'm' });
+    expect(dresden.person).toMatchObject({
+      nachname: 'Müller',
+      vornamen: ['Jürgen', 'Otto'],
+      geschlecht: 'm',
+    });
     expect(dresden.absender).toEqual({ ags: '16051000', behoerde: 'Stadtverwaltung Erfurt, Bürgerservice' });
     const halle = (await receive('st-melde', batch.ids[1]!)).payload.data;
     expect(halle).toContain('<Name>Šimková</Name>');
@@ -124,16 +130,27 @@ describe('the three domain flows end to end', () => {
     expect(back.payload.contentType).toBe('text/csv; charset=windows-1252');
     const csv = iconv.decode(payloadBytes(back), 'win1252');
     expect(csv.split('\r\n')[1]).toMatch(
-      new RegExp(`^AW;${answer.vorgang.id};${batch.ids[0]};N;14612000;Landeshauptstadt Dresden, Bürgeramt Altstadt;16051000;`),
+      new RegExp(
+        `^AW;${answer.vorgang.id};${batch.ids[0]};N;14612000;Landeshauptstadt Dresden, Bürgeramt Altstadt;16051000;`,
+      ),
     );
     const status = await as('th-melde').call<{ status: string }>('GET', `/v1/messages/${batch.ids[0]}`);
     expect(status.body.status).toBe('acknowledged');
   });
 
   it('Kfz: changes of keeper from three Länder reach the central register as XKfz; its notice comes back fixed-width', async () => {
-    const snKfz = fresh(latin1('sn-kfz', '1002-halterwechsel-dresden.native.txt'), 'A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D');
-    const stKfz = fresh(text('st-kfz', '1002-halterwechsel-magdeburg.native.json'), 'd4e5f6a7-b8c9-4dae-9f01-3b4c5d6e7f80');
-    const thKfz = fresh(text('th-kfz', '1002-halterwechsel-jena.native.xml'), '1b2c3d4e-5f60-4172-9b8c-9d0e1f2a3b4c');
+    const snKfz = fresh(
+      latin1('sn-kfz', '1002-halterwechsel-dresden.native.txt'),
+      'A1B2C3D4-E5F6-4A7B-8C9D-0E1F2A3B4C5D',
+    );
+    const stKfz = fresh(
+      text('st-kfz', '1002-halterwechsel-magdeburg.native.json'),
+      'd4e5f6a7-b8c9-4dae-9f01-3b4c5d6e7f80',
+    );
+    const thKfz = fresh(
+      text('th-kfz', '1002-halterwechsel-jena.native.xml'),
+      '1b2c3d4e-5f60-4172-9b8c-9d0e1f2a3b4c',
+    );
     const sent = [
       await send('sn-kfz', Buffer.from(snKfz.body, 'latin1'), 'text/plain'),
       await send('st-kfz', stKfz.body, 'application/json'),
@@ -141,23 +158,35 @@ describe('the three domain flows end to end', () => {
     ];
     for (const accepted of sent) {
       expect(accepted.messages).toEqual([
-        expect.objectContaining({ receiverSystem: 'kba-zfzr', messageType: 'xkfz:1.4:fahrzeug.halterwechsel.1002' }),
+        expect.objectContaining({
+          receiverSystem: 'kba-zfzr',
+          messageType: 'xkfz:1.4:fahrzeug.halterwechsel.1002',
+        }),
       ]);
       const item = await receive('kba-zfzr', accepted.messages[0]!.messageId);
       // No translation: the register gets the standard document itself.
       expect(item.payload.contentType).toBe('application/xml');
       const root = parseXmlSafely(item.payload.data).documentElement!;
-      expect([root.namespaceURI, root.localName]).toEqual(['urn:xoev-de:xkfz:1.4', 'fahrzeug.halterwechsel.1002']);
+      expect([root.namespaceURI, root.localName]).toEqual([
+        'urn:xoev-de:xkfz:1.4',
+        'fahrzeug.halterwechsel.1002',
+      ]);
     }
-    expect((await as('kba-zfzr').call<{ items: InboxItem[] }>('GET', '/v1/systems/kba-zfzr/inbox')).body.items).toEqual(
-      [],
-    );
+    expect(
+      (await as('kba-zfzr').call<{ items: InboxItem[] }>('GET', '/v1/systems/kba-zfzr/inbox')).body.items,
+    ).toEqual([]);
 
-    const notice = fresh(text('kba-zfzr', '1002-mitteilung-an-dresden.native.xml'), 'c3d4e5f6-a7b8-4c9d-8e0f-2a3b4c5d6e7f');
+    const notice = fresh(
+      text('kba-zfzr', '1002-mitteilung-an-dresden.native.xml'),
+      'c3d4e5f6-a7b8-4c9d-8e0f-2a3b4c5d6e7f',
+    );
     const toDresden = await send('kba-zfzr', notice.body, 'application/xml');
     expect(toDresden.messages[0]!.receiverSystem).toBe('sn-kfz');
     const record = await receive('sn-kfz', notice.ids[0]!);
-    expect(record.payload).toMatchObject({ contentType: 'text/plain; charset=iso-8859-1', encoding: 'base64' });
+    expect(record.payload).toMatchObject({
+      contentType: 'text/plain; charset=iso-8859-1',
+      encoding: 'base64',
+    });
     const line = payloadBytes(record).toString('latin1');
     expect(line.slice(0, 2)).toBe('20');
     expect(line).toContain('Schmidt, Karin');
@@ -166,7 +195,10 @@ describe('the three domain flows end to end', () => {
   });
 
   it('Elterngeld: applications are routed by municipality; the decision and the request come back as JSON', async () => {
-    const leipzig = fresh(text('elterngeld-online', '0101-antrag-leipzig.native.json'), '2b3c4d5e-6f70-4812-93a4-b5c6d7e8f901');
+    const leipzig = fresh(
+      text('elterngeld-online', '0101-antrag-leipzig.native.json'),
+      '2b3c4d5e-6f70-4812-93a4-b5c6d7e8f901',
+    );
     const toLeipzig = await send('elterngeld-online', leipzig.body, 'application/json');
     expect(toLeipzig.messages[0]!.receiverSystem).toBe('sn-elterngeld');
     const antrag = (await receive('sn-elterngeld', leipzig.ids[0]!)).payload.data;
@@ -190,7 +222,10 @@ describe('the three domain flows end to end', () => {
     });
     expect(bescheid.monate[1]).toEqual({ lebensmonat: 2, variante: 'BASIS', betrag: '1624.35' });
 
-    const jena = fresh(text('elterngeld-online', '0101-antrag-jena.native.json'), '7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f');
+    const jena = fresh(
+      text('elterngeld-online', '0101-antrag-jena.native.json'),
+      '7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f',
+    );
     const toJena = await send('elterngeld-online', jena.body, 'application/json');
     expect(toJena.messages[0]!.receiverSystem).toBe('th-elterngeld');
     const thAntrag = JSON.parse((await receive('th-elterngeld', jena.ids[0]!)).payload.data);
@@ -201,8 +236,14 @@ describe('the three domain flows end to end', () => {
     request.kopf.nachrichtId = randomUUID();
     request.kopf.bezugNachrichtId = jena.ids[0];
     await send('th-elterngeld', JSON.stringify(request), 'application/json');
-    const nachforderung = JSON.parse((await receive('elterngeld-online', request.kopf.nachrichtId)).payload.data);
-    expect(nachforderung).toMatchObject({ typ: 'NACHFORDERUNG', antragsId: jena.ids[0], frist: '2026-12-10' });
+    const nachforderung = JSON.parse(
+      (await receive('elterngeld-online', request.kopf.nachrichtId)).payload.data,
+    );
+    expect(nachforderung).toMatchObject({
+      typ: 'NACHFORDERUNG',
+      antragsId: jena.ids[0],
+      frist: '2026-12-10',
+    });
     expect(nachforderung.unterlagen.map((u: { art: string }) => u.art)).toEqual(['01', '02']);
   });
 });
@@ -225,7 +266,8 @@ describe('bad native input: a problem naming the line or field, audited, nothing
     return total;
   }
 
-  const rejected = async () => (await t.gateway.auditStore.query({ kind: 'rejected', limit: 100_000 })).length;
+  const rejected = async () =>
+    (await t.gateway.auditStore.query({ kind: 'rejected', limit: 100_000 })).length;
 
   async function expectProblem(
     systemId: string,
@@ -255,7 +297,13 @@ describe('bad native input: a problem naming the line or field, audited, nothing
     ).body;
 
   it('wrong encoding: a UTF-8 export where Windows-1252 is agreed names line and column', async () => {
-    const problem = await expectProblem('th-melde', Buffer.from(batch(), 'utf8'), 'text/csv', 400, 'GW_ERR_MALFORMED_PAYLOAD');
+    const problem = await expectProblem(
+      'th-melde',
+      Buffer.from(batch(), 'utf8'),
+      'text/csv',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+    );
     expect(problem.detail).toMatch(/^line 2, column \d+: the payload is UTF-8, not windows-1252/);
     expect(problem.errors?.[0]?.nativeField).toMatch(/^line 2, column \d+$/);
   });
@@ -263,7 +311,13 @@ describe('bad native input: a problem naming the line or field, audited, nothing
   it('a short fixed-width line names the line and the first field that does not fit', async () => {
     const record = latin1('sn-kfz', '1002-halterwechsel-dresden.native.txt').replace('\r\n', '');
     const short = `${record.slice(0, 400)}\r\n`;
-    const problem = await expectProblem('sn-kfz', Buffer.from(short, 'latin1'), 'text/plain', 400, 'GW_ERR_MALFORMED_PAYLOAD');
+    const problem = await expectProblem(
+      'sn-kfz',
+      Buffer.from(short, 'latin1'),
+      'text/plain',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+    );
     expect(problem.errors?.[0]?.nativeField).toBe('line 1, field A_NAME (columns 371-450)');
     expect(problem.detail).toContain('a HALTERWECHSEL record is');
   });
@@ -281,7 +335,10 @@ describe('bad native input: a problem naming the line or field, audited, nothing
       'GW_ERR_MAPPING_FAILED',
     );
     expect(problem.errors).toEqual([
-      expect.objectContaining({ nativeField: 'line 4, column GESCHLECHT', pointer: '/person/geschlecht/code' }),
+      expect.objectContaining({
+        nativeField: 'line 4, column GESCHLECHT',
+        pointer: '/person/geschlecht/code',
+      }),
     ]);
   });
 
@@ -289,17 +346,39 @@ describe('bad native input: a problem naming the line or field, audited, nothing
     const antrag = JSON.parse(text('elterngeld-online', '0101-antrag-leipzig.native.json'));
     antrag.antragsId = randomUUID();
     delete antrag.bank.iban;
-    const problem = await expectProblem('elterngeld-online', JSON.stringify(antrag), 'application/json', 422, 'GW_ERR_MAPPING_FAILED');
+    const problem = await expectProblem(
+      'elterngeld-online',
+      JSON.stringify(antrag),
+      'application/json',
+      422,
+      'GW_ERR_MAPPING_FAILED',
+    );
     expect(problem.errors).toEqual([
-      expect.objectContaining({ nativeField: '$.bank.iban', pointer: '/bankverbindung/iban', detail: 'is required' }),
+      expect.objectContaining({
+        nativeField: '$.bank.iban',
+        pointer: '/bankverbindung/iban',
+        detail: 'is required',
+      }),
     ]);
   });
 
   it('an applicant whose municipality has no connected Elterngeldstelle', async () => {
     const antrag = JSON.parse(text('elterngeld-online', '0101-antrag-leipzig.native.json'));
     antrag.antragsId = randomUUID();
-    antrag.antragsteller.anschrift = { strasse: 'Breiter Weg', hausnummer: '1', plz: '39104', ort: 'Magdeburg', gemeindeschluessel: '15003000' };
-    const problem = await expectProblem('elterngeld-online', JSON.stringify(antrag), 'application/json', 422, 'GW_ERR_MAPPING_FAILED');
+    antrag.antragsteller.anschrift = {
+      strasse: 'Breiter Weg',
+      hausnummer: '1',
+      plz: '39104',
+      ort: 'Magdeburg',
+      gemeindeschluessel: '15003000',
+    };
+    const problem = await expectProblem(
+      'elterngeld-online',
+      JSON.stringify(antrag),
+      'application/json',
+      422,
+      'GW_ERR_MAPPING_FAILED',
+    );
     expect(problem.errors?.[0]).toMatchObject({
       nativeField: '$.antragsteller.anschrift.gemeindeschluessel',
       pointer: '/nachrichtenkopf.g2g/leser/kennung',

@@ -7,22 +7,19 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
-import {
-  contractsWith,
-  eventually,
-  startTestGateway,
-  type TestGateway,
-  tempDir,
-} from '../support/gateway.ts';
+import { contractsWith, eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
 import { uniquePrefix } from './support/kafka-run.ts';
+import { removeScratchDirs, scratchDir } from './support/scratch.ts';
 
-const PORT = 19100 + Math.floor(Math.random() * 800) * 2;
+// Below the kernel's ephemeral range, so no outgoing connection takes the port while the broker is down.
+let PORT = 0;
 const BROKER_DATA = mkdtempSync(path.join(tmpdir(), 'gw-broker-fault-'));
 const OUTAGE_MS = 10_000;
 
@@ -46,6 +43,21 @@ function broker(command: 'start' | 'stop'): Promise<void> {
   });
 }
 
+/** An even port P in 19100–19898 with P and P+1 (the controller's) free. */
+async function freePortPair(): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const probe = net.createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+  for (let i = 0; i < 50; i++) {
+    const port = 19100 + Math.floor(Math.random() * 400) * 2;
+    if ((await free(port)) && (await free(port + 1))) return port;
+  }
+  throw new Error('no free port pair in 19100–19898');
+}
+
 interface Outcome {
   id: string;
   body: string;
@@ -56,20 +68,27 @@ interface Outcome {
   endedAt: number;
 }
 
+afterAll(removeScratchDirs);
+
 describe('the broker goes away for 10 s in the middle of a stream', () => {
   let t: TestGateway;
   let receiver: PushReceiver;
   const received: string[] = [];
 
   beforeAll(async () => {
+    PORT = await freePortPair();
     await broker('start');
-    const dataDir = tempDir('broker-fault');
+    const dataDir = scratchDir('broker-fault');
     receiver = await startPushReceiver(dataDir, (request) => {
       received.push(request.messageId);
       return 204;
     });
-    const contractsDir = contractsWith((systems) =>
-      systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: receiver.url } } : s)),
+    const contractsDir = contractsWith(
+      (systems) =>
+        systems.map((s) =>
+          s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: receiver.url } } : s,
+        ),
+      scratchDir('contracts'),
     );
     t = await startTestGateway({
       dataDir,

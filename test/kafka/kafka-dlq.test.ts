@@ -16,11 +16,11 @@ import {
   startTestGateway,
   TEST_PASSPHRASE,
   type TestGateway,
-  tempDir,
 } from '../support/gateway.ts';
 import { type PushedRequest, type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
 import { runGw } from './support/gw-process.ts';
 import { brokers, deleteByPrefix, uniquePrefix } from './support/kafka-run.ts';
+import { removeScratchDirs, scratchDir } from './support/scratch.ts';
 import { type TcpSwitch, tcpSwitch } from './support/tcp-switch.ts';
 
 interface StatusView {
@@ -32,6 +32,8 @@ function kafkaEnv(prefix: string): Record<string, string> {
   return { GATEWAY_BUS: 'kafka', KAFKA_BROKERS: brokers(), KAFKA_TOPIC_PREFIX: prefix };
 }
 
+afterAll(removeScratchDirs);
+
 for (const bus of ['sqlite', 'kafka'] as const) {
   describe(`a push receiver that is down, on the ${bus} bus: dead-letter queue and gw dlq replay`, () => {
     const prefix = uniquePrefix(`dlq-${bus}`);
@@ -42,14 +44,16 @@ for (const bus of ['sqlite', 'kafka'] as const) {
     const received: PushedRequest[] = [];
 
     beforeAll(async () => {
-      const dataDir = tempDir(`dlq-${bus}`);
+      const dataDir = scratchDir(`dlq-${bus}`);
       receiver = await startPushReceiver(dataDir, (request) => {
         received.push(request);
         return 204;
       });
       door = await tcpSwitch(receiver.url); // down until the test opens it
-      const contractsDir = contractsWith((systems) =>
-        systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: door.url } } : s)),
+      const contractsDir = contractsWith(
+        (systems) =>
+          systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: door.url } } : s)),
+        scratchDir('contracts'),
       );
       const env = {
         ...(bus === 'kafka' ? kafkaEnv(prefix) : { GATEWAY_BUS: 'sqlite' }),

@@ -11,16 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADER } from '../../gateway/bus/topics.ts';
 import { verifyDocument } from '../../gateway/signing/verifier.ts';
 import { auswertung, rueckmeldung } from '../support/fixtures.ts';
-import {
-  contractsWith,
-  eventually,
-  startTestGateway,
-  type TestGateway,
-  tempDir,
-} from '../support/gateway.ts';
+import { contractsWith, eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { type PushedRequest, type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
 import { freePort, runGw, startGw } from './support/gw-process.ts';
 import { brokers, deleteByPrefix, uniquePrefix } from './support/kafka-run.ts';
+import { removeScratchDirs, scratchDir } from './support/scratch.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -58,6 +53,8 @@ async function kcatRecords(topic: string): Promise<{ key: string; headers: Recor
       return { key: key ?? '', headers };
     });
 }
+
+afterAll(removeScratchDirs);
 
 describe('Kafka mode: the pull flow', () => {
   const prefix = uniquePrefix('pull');
@@ -131,7 +128,7 @@ describe('Kafka mode: the push flow, with retries that do not block the partitio
   const refusals = new Map<string, number>();
 
   beforeAll(async () => {
-    const dataDir = tempDir('kafka-push');
+    const dataDir = scratchDir('kafka-push');
     receiver = await startPushReceiver(dataDir, (request) => {
       const n = refusals.get(request.messageId) ?? 0;
       if (refuse.has(request.messageId) && n < 2) {
@@ -141,8 +138,12 @@ describe('Kafka mode: the push flow, with retries that do not block the partitio
       received.push(request);
       return 204;
     });
-    const contractsDir = contractsWith((systems) =>
-      systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: receiver.url } } : s)),
+    const contractsDir = contractsWith(
+      (systems) =>
+        systems.map((s) =>
+          s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: receiver.url } } : s,
+        ),
+      scratchDir('contracts'),
     );
     t = await startTestGateway({
       dataDir,
@@ -219,7 +220,7 @@ describe('gw start + gw demo in Kafka mode', () => {
     env = {
       ...process.env,
       ...kafkaEnv(prefix),
-      GATEWAY_DATA_DIR: tempDir('kafka-demo'),
+      GATEWAY_DATA_DIR: scratchDir('kafka-demo'),
       GATEWAY_PORT: String(await freePort()),
       GATEWAY_LOG_LEVEL: 'warn',
     };

@@ -12,25 +12,30 @@
  * delivered, and there are no more of them than the killed process had pushes in flight.
  */
 import { hostname } from 'node:os';
-import path from 'node:path';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteAuditStore } from '../../gateway/audit/sqlite-audit-store.ts';
+import { openAuditStore } from '../../gateway/audit/open-store.ts';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
-import { contractsWith, eventually, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
+import { contractsWith, eventually, TEST_PASSPHRASE } from '../support/gateway.ts';
 import { type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
 import { freePort, type GwServer, startGw } from './support/gw-process.ts';
 import { brokers, deleteByPrefix, uniquePrefix } from './support/kafka-run.ts';
+import { removeScratchDirs, scratchDir } from './support/scratch.ts';
 
 const MESSAGES = 240;
 const SENDERS_PER_GATEWAY = 3;
-/** KafkaBus hands at most this many records of one subscription to handlers at once. */
-const IN_FLIGHT_PER_PROCESS = 8;
+/**
+ * KafkaBus hands at most this many records of one subscription to handlers at once: one per
+ * partition, as many partitions as the gateway creates per topic (GATEWAY_BUS_PARTITIONS, 16).
+ */
+const IN_FLIGHT_PER_PROCESS = 16;
+
+afterAll(removeScratchDirs);
 
 describe('two gateway processes on one Kafka', () => {
   const prefix = uniquePrefix('scale');
-  const dataDir = tempDir('scale-out');
+  const dataDir = scratchDir('scale-out');
   const receipts: { messageId: string; at: number }[] = [];
   let receiver: PushReceiver;
   const gateways: GwServer[] = [];
@@ -41,8 +46,12 @@ describe('two gateway processes on one Kafka', () => {
       receipts.push({ messageId: request.messageId, at: Date.now() });
       return 204;
     });
-    const contractsDir = contractsWith((systems) =>
-      systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: receiver.url } } : s)),
+    const contractsDir = contractsWith(
+      (systems) =>
+        systems.map((s) =>
+          s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: receiver.url } } : s,
+        ),
+      scratchDir('contracts'),
     );
     const ports = [await freePort(), await freePort()];
     for (const port of ports) {
@@ -97,7 +106,7 @@ describe('two gateway processes on one Kafka', () => {
       await admin.disconnect();
     }
 
-    const audit = new SqliteAuditStore({ file: path.join(dataDir, 'audit.sqlite') });
+    const audit = openAuditStore({ dataDir });
     const deliveredBy = async () => {
       const byInstance = new Map<string, Set<string>>();
       for (const e of await audit.query({ kind: 'delivered', limit: 1_000_000 })) {

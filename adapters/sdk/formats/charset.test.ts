@@ -28,7 +28,9 @@ describe('single-byte charsets', () => {
   });
 
   it('recognises a UTF-8 export where a single-byte charset was agreed', () => {
-    const error = failure(() => decodeText(Buffer.from('NAME;ORT\nMüller;Görlitz\n', 'utf8'), 'windows-1252'));
+    const error = failure(() =>
+      decodeText(Buffer.from('NAME;ORT\nMüller;Görlitz\n', 'utf8'), 'windows-1252'),
+    );
     expect(error.message).toMatch(/^line 2, column 2: the payload is UTF-8, not windows-1252/);
     expect(error.errors[0]).toMatchObject({ nativeField: 'line 2, column 2' });
   });
@@ -39,17 +41,24 @@ describe('single-byte charsets', () => {
   });
 
   it('refuses C1 controls in ISO-8859-1 and hints at Windows-1252', () => {
-    expect(failure(() => decodeText(Buffer.from([0x41, 0x80]), 'iso-8859-1')).message).toContain('is the file Windows-1252?');
+    expect(failure(() => decodeText(Buffer.from([0x41, 0x80]), 'iso-8859-1')).message).toContain(
+      'is the file Windows-1252?',
+    );
   });
 
   it('never writes ? for a character the charset lacks', () => {
     expect(unrepresentable('Łódź', 'windows-1252')).toBe('Ł');
     expect(unrepresentable('Preis 5 €', 'iso-8859-1')).toBe('€');
-    expect(failure(() => encodeText('Łódź', 'windows-1252')).message).toBe('U+0141 cannot be written in windows-1252');
+    expect(failure(() => encodeText('Łódź', 'windows-1252')).message).toBe(
+      'U+0141 cannot be written in windows-1252',
+    );
   });
 
   it('round-trips every text the charset can carry', () => {
-    const cp1252 = [...'€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ', ...Array.from({ length: 96 }, (_, i) => String.fromCharCode(0xa0 + i))];
+    const cp1252 = [
+      ...'€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ',
+      ...Array.from({ length: 96 }, (_, i) => String.fromCharCode(0xa0 + i)),
+    ];
     const ascii = Array.from({ length: 95 }, (_, i) => String.fromCharCode(0x20 + i));
     fc.assert(
       fc.property(fc.array(fc.constantFrom(...ascii, ...cp1252, '\t', '\n'), { maxLength: 40 }), (chars) => {

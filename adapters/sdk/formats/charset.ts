@@ -71,10 +71,18 @@ export function decodeText(body: Buffer, charset: Charset): string {
   for (let i = 0; i < body.length; i++) {
     const b = body[i]!;
     if ((b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f) {
-      throw encodingError(charset, position(body, i), `control character 0x${b.toString(16).padStart(2, '0')}`);
+      throw encodingError(
+        charset,
+        position(body, i),
+        `control character 0x${b.toString(16).padStart(2, '0')}`,
+      );
     }
     if (charset === 'windows-1252' && CP1252_UNDEFINED.has(b)) {
-      throw encodingError(charset, position(body, i), `byte 0x${b.toString(16)} is not defined in Windows-1252`);
+      throw encodingError(
+        charset,
+        position(body, i),
+        `byte 0x${b.toString(16)} is not defined in Windows-1252`,
+      );
     }
     if (charset === 'iso-8859-1' && b >= 0x80 && b <= 0x9f) {
       throw encodingError(

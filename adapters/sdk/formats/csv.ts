@@ -82,7 +82,11 @@ export function parseCsvRows(text: string, dialect: Pick<CsvDialect, 'separator'
         line++;
         break;
       }
-      if (afterQuote) throw malformed(line, `unexpected ${JSON.stringify(c)} after the closing quote of field ${fields.length + 1}`);
+      if (afterQuote)
+        throw malformed(
+          line,
+          `unexpected ${JSON.stringify(c)} after the closing quote of field ${fields.length + 1}`,
+        );
       if (c === quote) {
         if (!fieldStart) throw malformed(line, `stray quote inside unquoted field ${fields.length + 1}`);
         quoted = true;
@@ -131,9 +135,11 @@ export function parseCsv(body: Buffer, dialect: CsvDialect, columns: readonly st
   const header = head.fields.map((f) => f.trim());
   const known = new Set(columns);
   const unknown = header.filter((h) => !known.has(h));
-  if (unknown.length > 0) throw malformed(head.line, `unknown column(s) in the header: ${unknown.join(', ')}`);
+  if (unknown.length > 0)
+    throw malformed(head.line, `unknown column(s) in the header: ${unknown.join(', ')}`);
   const missing = columns.filter((c) => !header.includes(c));
-  if (missing.length > 0) throw malformed(head.line, `column(s) missing from the header: ${missing.join(', ')}`);
+  if (missing.length > 0)
+    throw malformed(head.line, `column(s) missing from the header: ${missing.join(', ')}`);
   if (rows.length === 0) throw malformed(head.line + 1, 'the file has a header but no records');
   return {
     header,
@@ -168,7 +174,15 @@ export function writeCsv(
             throw new GatewayError(
               'GW_ERR_MAPPING_FAILED',
               `record ${r + 1}, column ${column}: ${JSON.stringify(bad)} cannot be written in ${dialect.charset}`,
-              { errors: [{ pointer: '', nativeField: `column ${column}`, detail: `not representable in ${dialect.charset}` }] },
+              {
+                errors: [
+                  {
+                    pointer: '',
+                    nativeField: `column ${column}`,
+                    detail: `not representable in ${dialect.charset}`,
+                  },
+                ],
+              },
             );
           }
           return quoteField(value, dialect);
@@ -204,12 +218,16 @@ export function csvFormat(options: { dialect: CsvDialect; columns: readonly stri
       const rows = trees.map((tree: NativeTree) => {
         const row: Record<string, string | undefined> = {};
         for (const [key, value] of Object.entries(tree)) {
-          if (!columns.includes(key)) throw new Error(`csvFormat: the mapping writes ${key}, which is not a column`);
+          if (!columns.includes(key))
+            throw new Error(`csvFormat: the mapping writes ${key}, which is not a column`);
           row[key] = value === undefined ? undefined : String(value);
         }
         return row;
       });
-      return { contentType: withCharset('text/csv', dialect.charset), body: writeCsv(columns, rows, dialect) };
+      return {
+        contentType: withCharset('text/csv', dialect.charset),
+        body: writeCsv(columns, rows, dialect),
+      };
     },
     outputName: (path) => `column ${path}`,
   };

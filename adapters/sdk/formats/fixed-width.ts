@@ -153,19 +153,29 @@ export function formatRecord(layout: RecordLayout, values: Record<string, string
       throw new GatewayError(
         'GW_ERR_MAPPING_FAILED',
         `field ${f.name} (${columns(f)}) holds ${f.length} characters; the value has ${value.length}`,
-        { errors: [{ pointer: '', nativeField: `field ${f.name}`, detail: `longer than ${f.length} characters` }] },
+        {
+          errors: [
+            { pointer: '', nativeField: `field ${f.name}`, detail: `longer than ${f.length} characters` },
+          ],
+        },
       );
     }
     if (/[\r\n]/.test(value))
       throw new GatewayError('GW_ERR_MAPPING_FAILED', `field ${f.name}: a record cannot hold a line break`);
     if (f.type === 'numeric' && value !== '' && !/^\d+$/.test(value))
-      throw new GatewayError('GW_ERR_MAPPING_FAILED', `field ${f.name}: ${JSON.stringify(value)} is not numeric`);
+      throw new GatewayError(
+        'GW_ERR_MAPPING_FAILED',
+        `field ${f.name}: ${JSON.stringify(value)} is not numeric`,
+      );
     out += f.type === 'numeric' && value !== '' ? value.padStart(f.length, '0') : value.padEnd(f.length, ' ');
   }
   return out;
 }
 
-export function writeFixedWidth(records: readonly { layout: RecordLayout; values: Record<string, string | undefined> }[], options: FixedWidthOptions): Buffer {
+export function writeFixedWidth(
+  records: readonly { layout: RecordLayout; values: Record<string, string | undefined> }[],
+  options: FixedWidthOptions,
+): Buffer {
   const eol = options.lineEnding ?? '\r\n';
   return encodeText(records.map((r) => formatRecord(r.layout, r.values) + eol).join(''), options.charset);
 }
@@ -179,7 +189,8 @@ export function fixedWidthFormat(options: FixedWidthOptions & { typeField?: stri
     if (!options.recordType || !options.typeField) return options.layouts[0]!;
     const name = options.recordType.values[String(tree[options.typeField] ?? '')];
     const layout = options.layouts.find((l) => l.name === name);
-    if (!layout) throw new Error(`fixedWidthFormat: no layout for record type ${String(tree[options.typeField])}`);
+    if (!layout)
+      throw new Error(`fixedWidthFormat: no layout for record type ${String(tree[options.typeField])}`);
     return layout;
   };
   return {
@@ -198,12 +209,17 @@ export function fixedWidthFormat(options: FixedWidthOptions & { typeField?: stri
         const values: Record<string, string | undefined> = {};
         for (const [key, value] of Object.entries(tree)) {
           if (!layout.fields.some((f) => f.name === key))
-            throw new Error(`fixedWidthFormat: the mapping writes ${key}, which is not a field of ${layout.name}`);
+            throw new Error(
+              `fixedWidthFormat: the mapping writes ${key}, which is not a field of ${layout.name}`,
+            );
           values[key] = value === undefined ? undefined : String(value);
         }
         return { layout, values };
       });
-      return { contentType: withCharset('text/plain', options.charset), body: writeFixedWidth(records, options) };
+      return {
+        contentType: withCharset('text/plain', options.charset),
+        body: writeFixedWidth(records, options),
+      };
     },
     outputName: (path) => `field ${path}`,
   };

@@ -12,7 +12,10 @@ import type { DecodedMessage, NativeOutput } from '../adapter.ts';
 import { decodeUtf8 } from './text.ts';
 
 /** One standard document → its message; `accepts` decides which catalogued types are allowed. */
-export function readStandardDocument(body: Buffer, accepts: (spec: MessageTypeSpec) => boolean): DecodedMessage {
+export function readStandardDocument(
+  body: Buffer,
+  accepts: (spec: MessageTypeSpec) => boolean,
+): DecodedMessage {
   const root = parseXmlSafely(decodeUtf8(body)).documentElement!;
   const spec = catalogue.byRoot(root.namespaceURI, root.localName ?? '');
   const element = `{${root.namespaceURI ?? ''}}${root.localName}`;

@@ -60,14 +60,17 @@ const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '
 function resolveReferences(value: string): string {
   if (!value.includes('&')) return value;
   return value.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z][\w.-]*);?/g, (match, ref: string) => {
-    if (!match.endsWith(';')) throw new GatewayError('GW_ERR_MALFORMED_PAYLOAD', `invalid XML: bare & before ${ref}`);
+    if (!match.endsWith(';'))
+      throw new GatewayError('GW_ERR_MALFORMED_PAYLOAD', `invalid XML: bare & before ${ref}`);
     if (ref.startsWith('#')) {
       const code = ref[1] === 'x' ? Number.parseInt(ref.slice(2), 16) : Number.parseInt(ref.slice(1), 10);
-      if (!isXmlChar(code)) throw new GatewayError('GW_ERR_MALFORMED_PAYLOAD', `invalid XML: &${ref}; is not an XML character`);
+      if (!isXmlChar(code))
+        throw new GatewayError('GW_ERR_MALFORMED_PAYLOAD', `invalid XML: &${ref}; is not an XML character`);
       return String.fromCodePoint(code);
     }
     const resolved = PREDEFINED[ref];
-    if (resolved === undefined) throw new GatewayError('GW_ERR_MALFORMED_PAYLOAD', `invalid XML: undefined entity &${ref};`);
+    if (resolved === undefined)
+      throw new GatewayError('GW_ERR_MALFORMED_PAYLOAD', `invalid XML: undefined entity &${ref};`);
     return resolved;
   });
 }
@@ -85,13 +88,23 @@ function isXmlChar(code: number): boolean {
 
 /** Escapes for text; a CR is written as a reference, or the reader's line-end handling would turn it into LF. */
 function escapeText(value: string): string {
-  return value.replace(/[&<>\r]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&#13;'));
+  return value.replace(/[&<>\r]/g, (c) =>
+    c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&#13;',
+  );
 }
 
 /** Escapes for attribute values; tab and line breaks as references, which attribute-value normalization keeps. */
 function escapeAttribute(value: string): string {
   return value.replace(/[&<>"\t\n\r]/g, (c) =>
-    c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : `&#${c.charCodeAt(0)};`,
+    c === '&'
+      ? '&amp;'
+      : c === '<'
+        ? '&lt;'
+        : c === '>'
+          ? '&gt;'
+          : c === '"'
+            ? '&quot;'
+            : `&#${c.charCodeAt(0)};`,
   );
 }
 
@@ -157,7 +170,11 @@ export function xmlDialectFormat(options: XmlDialectFormatOptions): NativeFormat
         const found = Object.keys(doc).find((k) => !k.startsWith('?'));
         throw new GatewayError('GW_ERR_MAPPING_FAILED', `the root element must be ${options.root}`, {
           errors: [
-            { pointer: '', nativeField: found ? `/${found}` : '/', detail: `expected root element ${options.root}` },
+            {
+              pointer: '',
+              nativeField: found ? `/${found}` : '/',
+              detail: `expected root element ${options.root}`,
+            },
           ],
         });
       }

@@ -65,7 +65,9 @@ export function dateConverter(format: DateFormat): Converter<unknown, string> {
  * Numbers. `asText` writes the native value as a string (CSV, fixed-width, XML); JSON systems get a
  * JSON number unless their format writes numbers as text.
  */
-export function numberConverter(format: NumberFormat & { asText?: boolean } = {}): Converter<unknown, number> {
+export function numberConverter(
+  format: NumberFormat & { asText?: boolean } = {},
+): Converter<unknown, number> {
   return {
     describe: 'number',
     decode: (v, at, { mapper }) => mapper.number(v, at.native, at.pointer, format),
@@ -78,17 +80,28 @@ export interface BoolCodes {
   false: readonly unknown[];
 }
 
-export function boolConverter(codes: BoolCodes = { true: [true], false: [false] }): Converter<unknown, boolean> {
+export function boolConverter(
+  codes: BoolCodes = { true: [true], false: [false] },
+): Converter<unknown, boolean> {
   return {
     describe: `one of ${[...codes.true, ...codes.false].map((c) => JSON.stringify(c)).join(', ')}`,
     decode: (v, at, { mapper }) =>
-      mapper.bool(typeof v === 'string' ? v.trim() : v, at.native, at.pointer, [...codes.true], [...codes.false]),
+      mapper.bool(
+        typeof v === 'string' ? v.trim() : v,
+        at.native,
+        at.pointer,
+        [...codes.true],
+        [...codes.false],
+      ),
     encode: (v) => (v ? codes.true[0] : codes.false[0]),
   };
 }
 
 /** A coded value; `valueMap` maps native codes to codes of `list` (identity when absent). */
-export function codeConverter(list: CodeList, valueMap?: Record<string, string>): Converter<unknown, CodedValue> {
+export function codeConverter(
+  list: CodeList,
+  valueMap?: Record<string, string>,
+): Converter<unknown, CodedValue> {
   const out = valueMap ? invert(valueMap) : undefined;
   return {
     describe: `code (${list.name})`,
@@ -208,7 +221,11 @@ function escapeRegExp(text: string): string {
  * decimals (default 2); group separators are optional when reading.
  */
 export function decimalConverter(
-  format: { decimalSeparator?: '.' | ','; groupSeparator?: '.' | ',' | ' ' | "'"; fractionDigits?: number } = {},
+  format: {
+    decimalSeparator?: '.' | ',';
+    groupSeparator?: '.' | ',' | ' ' | "'";
+    fractionDigits?: number;
+  } = {},
 ): Converter<unknown, string> {
   const decimal = format.decimalSeparator ?? '.';
   const digits = format.fractionDigits ?? 2;
@@ -219,7 +236,8 @@ export function decimalConverter(
   return {
     describe: `amount like ${example}`,
     decode(v, at, { mapper }) {
-      const raw = typeof v === 'number' ? String(v).replace('.', decimal) : mapper.text(v, at.native, at.pointer);
+      const raw =
+        typeof v === 'number' ? String(v).replace('.', decimal) : mapper.text(v, at.native, at.pointer);
       if (!raw) return '';
       const m = pattern.exec(raw);
       if (!m || (digits === 0 && m[3] !== undefined)) {

@@ -24,10 +24,10 @@ import {
   type BoolCodes,
   boolConverter,
   type Converter,
-  codeConverter,
-  codesConverter,
   type DecodeScope as ConverterDecodeScope,
   type EncodeScope as ConverterEncodeScope,
+  codeConverter,
+  codesConverter,
   dateConverter,
   decimalConverter,
   type FieldAt,
@@ -100,8 +100,12 @@ function mergeInto(target: NativeTree, source: NativeTree): void {
   for (const [key, value] of Object.entries(source)) {
     const existing = target[key];
     if (
-      value && typeof value === 'object' && !Array.isArray(value) &&
-      existing && typeof existing === 'object' && !Array.isArray(existing)
+      value &&
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      existing &&
+      typeof existing === 'object' &&
+      !Array.isArray(existing)
     ) {
       mergeInto(existing as NativeTree, value as NativeTree);
     } else target[key] = value;
@@ -113,7 +117,11 @@ function allAbsent(mapping: Mapping<unknown>, tree: unknown): boolean {
   return mapping.rules.every((rule) => rule.native.every((path) => isAbsent(getPath(tree, path))));
 }
 
-function fieldAt(scope: { nativeName(path: string): string; pointerOf(p: string): string }, path: string, pointer: string): FieldAt {
+function fieldAt(
+  scope: { nativeName(path: string): string; pointerOf(p: string): string },
+  path: string,
+  pointer: string,
+): FieldAt {
   return {
     native: scope.nativeName(path),
     pointer: scope.pointerOf(pointer),
@@ -380,7 +388,11 @@ export class Fields<T> {
           .map((p) => scope.mapper.text(p.value, scope.nativeName(p.path), scope.pointerOf(pointer)));
         if (parts.length === 0) {
           if (!options.optional)
-            scope.mapper.fail(natives.map(scope.nativeName).join(' + '), scope.pointerOf(pointer), 'is required');
+            scope.mapper.fail(
+              natives.map(scope.nativeName).join(' + '),
+              scope.pointerOf(pointer),
+              'is required',
+            );
           return;
         }
         setPointer(draft, pointer, parts.join(separator));
@@ -549,7 +561,9 @@ export class Fields<T> {
   ): Rule {
     const mapping = defineMapping<Behoerde>((g) => [
       g.constant('/verzeichnisdienst', 'DVDV'),
-      native.prefix ? g.kennung('/kennung', native.kennung, native.prefix) : g.text('/kennung', native.kennung),
+      native.prefix
+        ? g.kennung('/kennung', native.kennung, native.prefix)
+        : g.text('/kennung', native.kennung),
       g.text('/name', native.name),
     ]);
     return this.nested(pointer, '', mapping as unknown as Mapping<NonNullable<At<T, P>>>);
@@ -586,7 +600,10 @@ export class Fields<T> {
         setPointer(
           draft,
           chosen.pointer,
-          chosen.mapping.decode(tree, { ...scope, pointerOf: (p) => scope.pointerOf(`${chosen.pointer}${p}`) }),
+          chosen.mapping.decode(tree, {
+            ...scope,
+            pointerOf: (p) => scope.pointerOf(`${chosen.pointer}${p}`),
+          }),
         );
       },
       encode(message, tree, scope) {
@@ -594,7 +611,10 @@ export class Fields<T> {
           const value = getPointer(message, a.pointer);
           if (value === undefined) continue;
           setPath(tree, native, kind);
-          a.mapping.encodeInto(value, tree, { ...scope, pointerOf: (p) => scope.pointerOf(`${a.pointer}${p}`) });
+          a.mapping.encodeInto(value, tree, {
+            ...scope,
+            pointerOf: (p) => scope.pointerOf(`${a.pointer}${p}`),
+          });
           return;
         }
       },

@@ -7,8 +7,8 @@
 import type { MessageTypeSpec, XoevMessage } from '../../../standards/catalogue.ts';
 import { catalogue } from '../../../standards/index.ts';
 import type { CodeList } from '../../../standards/xoev/codelist.ts';
-import { setPointer } from './paths.ts';
 import { defineMapping, type Fields, type Mapping, type MappingHooks, type Rule } from './define.ts';
+import { setPointer } from './paths.ts';
 
 const NACHRICHTENTYP = '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp';
 
@@ -29,7 +29,10 @@ export function nachrichtentypList(type: MessageTypeSpec): CodeList {
   const list =
     lists.find((l) => l.nameOf(type.code) === type.name) ??
     lists.find((l) => l.listURI.includes('nachrichtentyp') && l.has(type.code));
-  if (!list) throw new Error(`${type.id}: no nachrichtentyp code list of ${type.standard} ${type.version} has code ${type.code}`);
+  if (!list)
+    throw new Error(
+      `${type.id}: no nachrichtentyp code list of ${type.standard} ${type.version} has code ${type.code}`,
+    );
   return list;
 }
 

@@ -46,14 +46,14 @@ export type PointerTo<T, V> = {
   [P in Pointer<T>]: NonNullable<At<T, P>> extends V ? P : never;
 }[Pointer<T>];
 
-function unescape(segment: string): string {
+function unescapeSegment(segment: string): string {
   return segment.replaceAll('~1', '/').replaceAll('~0', '~');
 }
 
 function segments(pointer: string): string[] {
   if (pointer === '') return [];
   if (!pointer.startsWith('/')) throw new Error(`not a JSON pointer: ${JSON.stringify(pointer)}`);
-  return pointer.slice(1).split('/').map(unescape);
+  return pointer.slice(1).split('/').map(unescapeSegment);
 }
 
 type Tree = Record<string, unknown>;

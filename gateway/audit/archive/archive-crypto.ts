@@ -23,7 +23,8 @@ export const MS_PER_DAY = 86_400_000;
 export function expiryDay(archivedAt: string, retentionDays: number): string {
   const ms = Date.parse(archivedAt);
   if (Number.isNaN(ms)) throw new TypeError(`archive: archivedAt ${archivedAt} is not a date/time`);
-  if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new TypeError('archive: retentionDays must be ≥ 1');
+  if (!Number.isInteger(retentionDays) || retentionDays < 1)
+    throw new TypeError('archive: retentionDays must be ≥ 1');
   return new Date(ms + retentionDays * MS_PER_DAY).toISOString().slice(0, 10);
 }
 
@@ -36,7 +37,12 @@ export function newSalt(): string {
 }
 
 export function deriveMasterKey(passphrase: string, salt: string): Buffer {
-  return scryptSync(passphrase, Buffer.from(salt, 'base64'), 32, { N: 2 ** 14, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+  return scryptSync(passphrase, Buffer.from(salt, 'base64'), 32, {
+    N: 2 ** 14,
+    r: 8,
+    p: 1,
+    maxmem: 64 * 1024 * 1024,
+  });
 }
 
 function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
@@ -53,7 +59,10 @@ function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
   const decipher = createDecipheriv('aes-256-gcm', key, iv);
   decipher.setAAD(Buffer.from(aad, 'utf8'));
   decipher.setAuthTag(tag);
-  return Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
+  return Buffer.concat([
+    decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)),
+    decipher.final(),
+  ]);
 }
 
 /** A value stored beside the salt that only the right master key opens. */
@@ -69,7 +78,10 @@ export function assertKeyCheck(master: Buffer, stored: string): void {
     plain = Buffer.alloc(0);
   }
   if (plain.length !== KEY_CHECK.length || !timingSafeEqual(plain, KEY_CHECK)) {
-    throw new GatewayError('GW_ERR_CONFIG_INVALID', 'document archive: the key passphrase does not open this archive');
+    throw new GatewayError(
+      'GW_ERR_CONFIG_INVALID',
+      'document archive: the key passphrase does not open this archive',
+    );
   }
 }
 
@@ -85,7 +97,10 @@ function documentAad(messageId: string, digest: string, expiresOn: string): stri
   return `document:${messageId}\u0000${digest}\u0000${expiresOn}`;
 }
 
-export function encryptDocument(dayKey: Buffer, d: { messageId: string; digest: string; expiresOn: string; document: Buffer }): Buffer {
+export function encryptDocument(
+  dayKey: Buffer,
+  d: { messageId: string; digest: string; expiresOn: string; document: Buffer },
+): Buffer {
   return seal(dayKey, d.document, documentAad(d.messageId, d.digest, d.expiresOn));
 }
 

@@ -6,7 +6,11 @@
 import type pg from 'pg';
 import { migrate } from '../../db/migrate.ts';
 import { createPgPool, inTransaction } from '../../db/postgres.ts';
-import type { ArchiveDocumentInput, ArchivedDocument, DocumentArchive } from '../../ports/document-archive.ts';
+import type {
+  ArchiveDocumentInput,
+  ArchivedDocument,
+  DocumentArchive,
+} from '../../ports/document-archive.ts';
 import {
   assertKeyCheck,
   dayOf,
@@ -47,21 +51,28 @@ export class PgDocumentArchive implements DocumentArchive {
     passphrase: string;
     migrate?: boolean;
   }): Promise<PgDocumentArchive> {
-    const pool = createPgPool({ url: options.url, schema: options.schema, max: 2, applicationName: 'laender-gateway archive' });
+    const pool = createPgPool({
+      url: options.url,
+      schema: options.schema,
+      max: 2,
+      applicationName: 'laender-gateway archive',
+    });
     try {
       if (options.migrate !== false) await migrate(pool, { schema: options.schema });
       // Whichever process comes first picks the salt; the others read it.
-      await pool.query(
-        `INSERT INTO archive_meta (name, value) VALUES ('salt', $1) ON CONFLICT DO NOTHING`,
-        [newSalt()],
-      );
-      const salt = (await pool.query<{ value: string }>(`SELECT value FROM archive_meta WHERE name = 'salt'`)).rows[0]!.value;
-      const master = deriveMasterKey(options.passphrase, salt);
-      await pool.query(`INSERT INTO archive_meta (name, value) VALUES ('key-check', $1) ON CONFLICT DO NOTHING`, [
-        keyCheck(master),
+      await pool.query(`INSERT INTO archive_meta (name, value) VALUES ('salt', $1) ON CONFLICT DO NOTHING`, [
+        newSalt(),
       ]);
-      const check = (await pool.query<{ value: string }>(`SELECT value FROM archive_meta WHERE name = 'key-check'`)).rows[0]!
-        .value;
+      const salt = (await pool.query<{ value: string }>(`SELECT value FROM archive_meta WHERE name = 'salt'`))
+        .rows[0]!.value;
+      const master = deriveMasterKey(options.passphrase, salt);
+      await pool.query(
+        `INSERT INTO archive_meta (name, value) VALUES ('key-check', $1) ON CONFLICT DO NOTHING`,
+        [keyCheck(master)],
+      );
+      const check = (
+        await pool.query<{ value: string }>(`SELECT value FROM archive_meta WHERE name = 'key-check'`)
+      ).rows[0]!.value;
       assertKeyCheck(master, check);
       return new PgDocumentArchive(pool, master);
     } catch (error) {
@@ -98,7 +109,14 @@ export class PgDocumentArchive implements DocumentArchive {
       const result = await client.query(
         `INSERT INTO archive_documents (message_id, digest, content_type, archived_at, expires_on, ciphertext)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-        [d.messageId, d.digest, d.contentType, d.archivedAt, expiresOn, encryptDocument(key, { ...d, expiresOn })],
+        [
+          d.messageId,
+          d.digest,
+          d.contentType,
+          d.archivedAt,
+          expiresOn,
+          encryptDocument(key, { ...d, expiresOn }),
+        ],
       );
       return result.rowCount === 1;
     });
@@ -124,8 +142,12 @@ export class PgDocumentArchive implements DocumentArchive {
       if (!row.ciphertext || !row.wrapped_key) {
         return { ...meta, status: 'shredded' as const, shreddedAt: row.shredded_at ?? row.expires_on };
       }
-      const document = decryptDocument(this.unwrap(row.expires_on, row.wrapped_key), { ...meta, sealed: row.ciphertext });
-      if (sha256Hex(document) !== row.digest) throw new Error(`archive: ${messageId} does not match its digest`);
+      const document = decryptDocument(this.unwrap(row.expires_on, row.wrapped_key), {
+        ...meta,
+        sealed: row.ciphertext,
+      });
+      if (sha256Hex(document) !== row.digest)
+        throw new Error(`archive: ${messageId} does not match its digest`);
       return { ...meta, status: 'available' as const, document };
     });
   }

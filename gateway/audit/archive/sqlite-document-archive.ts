@@ -7,7 +7,11 @@ import { hash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ArchiveDocumentInput, ArchivedDocument, DocumentArchive } from '../../ports/document-archive.ts';
+import type {
+  ArchiveDocumentInput,
+  ArchivedDocument,
+  DocumentArchive,
+} from '../../ports/document-archive.ts';
 import {
   assertKeyCheck,
   dayOf,
@@ -78,8 +82,11 @@ export class SqliteDocumentArchive implements DocumentArchive {
       const meta = this.db
         .transaction(() => {
           const get = (name: string) =>
-            (this.db.prepare('SELECT value FROM archive_meta WHERE name = ?').get(name) as { value: string } | undefined)
-              ?.value;
+            (
+              this.db.prepare('SELECT value FROM archive_meta WHERE name = ?').get(name) as
+                | { value: string }
+                | undefined
+            )?.value;
           const salt = get('salt');
           if (salt !== undefined) return { salt, check: get('key-check')! };
           const fresh = newSalt();
@@ -124,7 +131,11 @@ export class SqliteDocumentArchive implements DocumentArchive {
     if (expiresOn < dayOf(new Date())) return { stored: false, expiresOn };
     const stored = this.db
       .transaction(() => {
-        if (this.db.prepare('SELECT 1 FROM archive_documents WHERE message_id = ? AND digest = ?').get(d.messageId, d.digest)) {
+        if (
+          this.db
+            .prepare('SELECT 1 FROM archive_documents WHERE message_id = ? AND digest = ?')
+            .get(d.messageId, d.digest)
+        ) {
           return false;
         }
         const key = this.dayKey(expiresOn, true)!;
@@ -133,7 +144,14 @@ export class SqliteDocumentArchive implements DocumentArchive {
             `INSERT INTO archive_documents (message_id, digest, content_type, archived_at, expires_on, ciphertext)
              VALUES (?, ?, ?, ?, ?, ?)`,
           )
-          .run(d.messageId, d.digest, d.contentType, d.archivedAt, expiresOn, encryptDocument(key, { ...d, expiresOn }));
+          .run(
+            d.messageId,
+            d.digest,
+            d.contentType,
+            d.archivedAt,
+            expiresOn,
+            encryptDocument(key, { ...d, expiresOn }),
+          );
         return true;
       })
       .immediate();
@@ -157,7 +175,8 @@ export class SqliteDocumentArchive implements DocumentArchive {
         return { ...meta, status: 'shredded' as const, shreddedAt: row.shredded_at ?? row.expires_on };
       }
       const document = decryptDocument(key, { ...meta, sealed: row.ciphertext });
-      if (sha256Hex(document) !== row.digest) throw new Error(`archive: ${messageId} does not match its digest`);
+      if (sha256Hex(document) !== row.digest)
+        throw new Error(`archive: ${messageId} does not match its digest`);
       return { ...meta, status: 'available' as const, document };
     });
   }

@@ -24,11 +24,16 @@ export interface AdapterTestRow extends FixtureResult {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  '));
+  return rows.map((r) =>
+    r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  '),
+  );
 }
 
 /** Runs the kit; returns every row (the caller decides the exit code). */
-export async function runAdapterTests(id: string | undefined, options: AdapterTestOptions = {}): Promise<AdapterTestRow[]> {
+export async function runAdapterTests(
+  id: string | undefined,
+  options: AdapterTestOptions = {},
+): Promise<AdapterTestRow[]> {
   const print = options.print ?? ((line: string) => console.log(line));
   const dir = path.resolve(options.dir ?? ADAPTERS_DIR);
   // The kit pulls in fast-check; loaded here, never on the server's path.
@@ -48,10 +53,15 @@ export async function runAdapterTests(id: string | undefined, options: AdapterTe
   const rows: AdapterTestRow[] = [];
   for (const adapter of adapters) {
     const started = Date.now();
-    const results = runAdapterKit(adapter, path.join(dir, adapter.spec.id), { runs: options.runs, seed: options.seed });
+    const results = runAdapterKit(adapter, path.join(dir, adapter.spec.id), {
+      runs: options.runs,
+      seed: options.seed,
+    });
     rows.push(...results.map((r) => ({ ...r, adapter: adapter.spec.id })));
     const failed = results.filter((r) => !r.ok).length;
-    print(`${adapter.spec.id}: ${results.length - failed}/${results.length} checks passed (${Date.now() - started} ms)`);
+    print(
+      `${adapter.spec.id}: ${results.length - failed}/${results.length} checks passed (${Date.now() - started} ms)`,
+    );
   }
   print('');
   for (const line of table([

@@ -12,8 +12,8 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
-import { AuditLog } from '../../audit/audit-log.ts';
 import { loadAuditPublicKey } from '../../audit/audit-key.ts';
+import { AuditLog } from '../../audit/audit-log.ts';
 import { exportLines } from '../../audit/export.ts';
 import { openAuditKey, openAuditStore } from '../../audit/open-store.ts';
 import { type ExportVerification, verifyExportStream } from '../../audit/verify-export.ts';
@@ -57,7 +57,12 @@ async function exportCommand(options: { from?: string; to?: string }): Promise<v
     await new AuditLog(store, { chain: config.audit.chain }).record({
       kind: 'audit-export',
       actor: 'cli',
-      detail: { from: from ?? null, to: to ?? null, entries: summary.entries, checkpoints: summary.checkpoints },
+      detail: {
+        from: from ?? null,
+        to: to ?? null,
+        entries: summary.entries,
+        checkpoints: summary.checkpoints,
+      },
     });
     process.stderr.write(`exported ${summary.entries} entries and ${summary.checkpoints} checkpoints\n`);
   } finally {
@@ -75,7 +80,8 @@ function report(result: ExportVerification, seconds: number): void {
       const cp = result.lastCheckpoint;
       out(`newest checkpoint: #${cp.id} at ${cp.time}, root ${cp.root}`);
     }
-    if (result.unsignedEntries > 0) out(`${result.unsignedEntries} entries after the newest checkpoint are not signed yet`);
+    if (result.unsignedEntries > 0)
+      out(`${result.unsignedEntries} entries after the newest checkpoint are not signed yet`);
     for (const head of result.heads) out(`head ${head.chain}: seq ${head.seq} ${head.hash}`);
   } else {
     const f = result.failure!;
@@ -93,7 +99,9 @@ function report(result: ExportVerification, seconds: number): void {
 }
 
 async function verifyCommand(file: string, options: { checkpointKey?: string }): Promise<void> {
-  const key = options.checkpointKey ? loadAuditPublicKey(readFileSync(options.checkpointKey, 'utf8')) : undefined;
+  const key = options.checkpointKey
+    ? loadAuditPublicKey(readFileSync(options.checkpointKey, 'utf8'))
+    : undefined;
   const input = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 });
   const started = performance.now();
   const result = await verifyExportStream(input as AsyncIterable<Buffer>, key ?? {});
@@ -107,7 +115,8 @@ async function checkpointCommand(): Promise<void> {
   const store = openAuditStore(config);
   try {
     const checkpoint = await store.createCheckpoint(key.signer);
-    if (checkpoint) out(`checkpoint #${checkpoint.id}: ${checkpoint.treeSize} entries, root ${checkpoint.root}`);
+    if (checkpoint)
+      out(`checkpoint #${checkpoint.id}: ${checkpoint.treeSize} entries, root ${checkpoint.root}`);
     else out('nothing new since the last checkpoint');
   } finally {
     await store.close();
@@ -121,7 +130,8 @@ async function proofCommand(messageId: string): Promise<void> {
     const entries = await store.query({ messageId });
     if (entries.length === 0) throw new GatewayError('GW_ERR_NOT_FOUND', `no audit entries for ${messageId}`);
     const proofs = [];
-    for (const entry of entries) proofs.push({ entry, proof: await store.inclusionProof(entry.chain, entry.seq) });
+    for (const entry of entries)
+      proofs.push({ entry, proof: await store.inclusionProof(entry.chain, entry.seq) });
     out(JSON.stringify(proofs, null, 2));
   } finally {
     await store.close();

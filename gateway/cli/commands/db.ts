@@ -11,7 +11,10 @@ import { GatewayError } from '../../errors/catalogue.ts';
 async function migrateCommand(): Promise<void> {
   const config = loadConfig();
   if (!config.databaseUrl) {
-    throw new GatewayError('GW_ERR_CONFIG_INVALID', 'DATABASE_URL is not set: the embedded SQLite needs no migration');
+    throw new GatewayError(
+      'GW_ERR_CONFIG_INVALID',
+      'DATABASE_URL is not set: the embedded SQLite needs no migration',
+    );
   }
   const pool = createPgPool({ url: config.databaseUrl, schema: config.databaseSchema, max: 1 });
   try {
@@ -27,6 +30,8 @@ async function migrateCommand(): Promise<void> {
 
 export function dbCommand(): Command {
   const db = new Command('db').description('the PostgreSQL database of the distributed mode');
-  db.command('migrate').description('apply pending schema migrations (deploy/sql)').action(() => migrateCommand());
+  db.command('migrate')
+    .description('apply pending schema migrations (deploy/sql)')
+    .action(() => migrateCommand());
   return db;
 }

@@ -31,7 +31,8 @@ export interface DemoOptions {
   print: (line: string) => void;
 }
 
-const fixture = (adapter: string, file: string) => path.join(REPO_ROOT, 'adapters', adapter, 'fixtures', file);
+const fixture = (adapter: string, file: string) =>
+  path.join(REPO_ROOT, 'adapters', adapter, 'fixtures', file);
 
 const FIXTURES = {
   rueckmeldung: fixture('sn-melde', '0201-umzug-magdeburg-dresden.native.json'),
@@ -65,7 +66,8 @@ class Demo {
   /** Sends a native payload as `systemId`; returns the one accepted message id. */
   async send(systemId: string, body: string | Buffer, contentType: string, what: string): Promise<string> {
     const sent = await this.client(systemId).send(systemId, body, contentType);
-    if (sent.status !== 202) throw new Error(`sending the ${what} answered ${sent.status}: ${JSON.stringify(sent.body)}`);
+    if (sent.status !== 202)
+      throw new Error(`sending the ${what} answered ${sent.status}: ${JSON.stringify(sent.body)}`);
     const [message] = (sent.body as { messages: { messageId: string; receiverSystem: string }[] }).messages;
     this.options.print(`  202 accepted, message ${message!.messageId} → ${message!.receiverSystem}`);
     return message!.messageId;
@@ -83,7 +85,9 @@ class Demo {
       if (item) return item;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`${messageId} did not reach the inbox of ${systemId} within ${this.options.timeoutMs} ms`);
+    throw new Error(
+      `${messageId} did not reach the inbox of ${systemId} within ${this.options.timeoutMs} ms`,
+    );
   }
 
   /** Receives, verifies and acknowledges one message as `systemId`; returns the native payload as text. */
@@ -98,13 +102,19 @@ class Demo {
     if (ack.status !== 200) throw new Error(`ack of ${messageId} answered ${ack.status}`);
     print('    acknowledged');
     const bytes = Buffer.from(item.payload.data, item.payload.encoding === 'base64' ? 'base64' : 'utf8');
-    return /charset=iso-8859-1/i.test(item.payload.contentType) ? bytes.toString('latin1') : bytes.toString('utf8');
+    return /charset=iso-8859-1/i.test(item.payload.contentType)
+      ? bytes.toString('latin1')
+      : bytes.toString('utf8');
   }
 
   async expectAcknowledged(senderSystem: string, messageId: string, what: string): Promise<void> {
-    const status = await this.client(senderSystem).call<{ status: string }>('GET', `/v1/messages/${messageId}`);
+    const status = await this.client(senderSystem).call<{ status: string }>(
+      'GET',
+      `/v1/messages/${messageId}`,
+    );
     this.options.print(`  status of the ${what} as ${senderSystem} sees it: ${status.body.status}`);
-    if (status.body.status !== 'acknowledged') throw new Error(`expected status acknowledged, got ${status.body.status}`);
+    if (status.body.status !== 'acknowledged')
+      throw new Error(`expected status acknowledged, got ${status.body.status}`);
   }
 }
 
@@ -117,7 +127,10 @@ async function meldewesen(demo: Demo, print: (line: string) => void): Promise<vo
 
   print('2. Magdeburg (st-melde, legacy XML) pulls its inbox');
   const received = await demo.receive('st-melde', messageId);
-  if (!received.includes(`<VorgangsID>${messageId}</VorgangsID>`) || !received.includes('<GebDatum>12.04.1988</GebDatum>')) {
+  if (
+    !received.includes(`<VorgangsID>${messageId}</VorgangsID>`) ||
+    !received.includes('<GebDatum>12.04.1988</GebDatum>')
+  ) {
     throw new Error('st-melde got a payload that is not its dialect or lost data');
   }
 
@@ -174,7 +187,8 @@ async function elterngeld(demo: Demo, print: (line: string) => void): Promise<vo
 
   print('10. The online service pulls the decision');
   const back = JSON.parse(await demo.receive('elterngeld-online', bescheidId));
-  if (back.typ !== 'BESCHEID' || back.antragsId !== antragId) throw new Error('the decision does not refer to the application');
+  if (back.typ !== 'BESCHEID' || back.antragsId !== antragId)
+    throw new Error('the decision does not refer to the application');
   print(`    ${back.entscheidung}: ${back.monate.length} months granted`);
   await demo.expectAcknowledged('elterngeld-online', antragId, 'Antrag');
 }

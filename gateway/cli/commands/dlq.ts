@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { createBus } from '../../app.ts';
 import { AuditLog } from '../../audit/audit-log.ts';
-import { SqliteAuditStore } from '../../audit/sqlite-audit-store.ts';
+import { openAuditStore } from '../../audit/open-store.ts';
 import { loadConfig } from '../../config/load.ts';
 import { Directory } from '../../directory/directory.ts';
 import { GatewayError } from '../../errors/catalogue.ts';
@@ -33,12 +33,12 @@ async function open(systemOption: string | undefined): Promise<Session> {
     destination: pino.destination({ fd: 2, sync: true }),
   });
   const bus = createBus(config, logger);
-  const auditStore = new SqliteAuditStore({ file: path.join(config.dataDir, 'audit.sqlite') });
+  const auditStore = openAuditStore(config);
   return {
     systems: systemOption ? [systemOption] : directory.systems.map((s) => s.id),
     queue: new DeadLetterQueue({
       bus,
-      audit: new AuditLog(auditStore),
+      audit: new AuditLog(auditStore, { chain: config.audit.chain }),
       topicPrefix: config.kafka.topicPrefix,
       actor: 'cli',
     }),

@@ -1,0 +1,74 @@
+/**
+ * Two gateway processes' worth of gateways sharing one PostgreSQL (DATABASE_URL): a Rückmeldung sent
+ * through gateway A is pulled and acknowledged through gateway B (shared mailbox), the status seen
+ * at A is B's acknowledgement (shared audit log), each gateway writes its own audit chain, and one
+ * signed checkpoint covers both — the export verifies with audit.pub alone.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAuditPublicKey } from '../../gateway/audit/audit-key.ts';
+import { verifyExport } from '../../gateway/audit/verify-export.ts';
+import { rueckmeldung } from '../support/fixtures.ts';
+import { eventually, startTestGateway, type TestGateway, tempDir } from '../support/gateway.ts';
+import { collect } from './audit-tamper.conformance.ts';
+import { dropSchema, freshSchemaName, PG_URL } from './pg-test-schema.ts';
+
+describe('two gateways on one PostgreSQL', () => {
+  const schema = freshSchemaName('gateways');
+  const dataDir = tempDir('shared');
+  let a: TestGateway;
+  let b: TestGateway;
+  const env = (chain: string) => ({
+    DATABASE_URL: PG_URL,
+    DATABASE_SCHEMA: schema,
+    GATEWAY_AUDIT_CHAIN: chain,
+    GATEWAY_AUDIT_CHECKPOINT_SECONDS: '3600',
+  });
+
+  beforeAll(async () => {
+    // One data directory: the same CA, keys and (embedded) bus, as processes of one installation share them.
+    a = await startTestGateway({ dataDir, env: env('gw-a') });
+    b = await startTestGateway({ dataDir, env: env('gw-b') });
+  }, 120_000);
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await dropSchema(schema);
+  });
+
+  it('share mailbox and audit log, keep one chain each, and sign one checkpoint over both', async () => {
+    expect(a.gateway.auditStore.kind).toBe('postgres');
+    expect(b.gateway.mailbox.kind).toBe('postgres');
+    const msg = rueckmeldung();
+    expect((await a.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
+    const st = b.client('st-melde');
+    await eventually(
+      async () => {
+        const inbox = await st.call<{ items: { messageId: string }[] }>('GET', '/v1/systems/st-melde/inbox');
+        return inbox.body.items.find((i) => i.messageId === msg.id);
+      },
+      30_000,
+      'the 0201 in the st-melde inbox, read through gateway B',
+    );
+    expect((await st.call('POST', `/v1/systems/st-melde/inbox/${msg.id}/ack`)).status).toBe(200);
+    // Acknowledged once: through A it is already gone.
+    expect((await a.client('st-melde').call('POST', `/v1/systems/st-melde/inbox/${msg.id}/ack`)).status).not.toBe(500);
+    const status = await a.client('sn-melde').call<{ status: string }>('GET', `/v1/messages/${msg.id}`);
+    expect(status.body.status).toBe('acknowledged');
+
+    const store = a.gateway.auditStore;
+    const trail = await store.query({ messageId: msg.id });
+    expect(new Set(trail.map((e) => e.chain))).toEqual(new Set(['gw-a', 'gw-b']));
+    const [row] = (await store.searchMessages({ messageId: msg.id, limit: 1 })).items;
+    expect(row).toMatchObject({ status: 'acknowledged', senderSystem: 'sn-melde', receiverSystem: 'st-melde' });
+
+    const checkpoint = (await store.createCheckpoint(b.gateway.auditKey.signer))!;
+    expect(checkpoint.heads.map((h) => h.chain)).toEqual(expect.arrayContaining(['gw-a', 'gw-b']));
+    const pub = readFileSync(path.join(dataDir, 'pki', 'audit.pub'), 'utf8');
+    expect(a.gateway.auditKey.keyId).toBe(b.gateway.auditKey.keyId);
+    const result = await verifyExport(await collect(store), loadAuditPublicKey(pub));
+    expect(result).toMatchObject({ ok: true, unsignedEntries: 0 });
+    expect(result.heads.map((h) => h.chain)).toEqual(expect.arrayContaining(['gw-a', 'gw-b']));
+  }, 120_000);
+});
