@@ -7,6 +7,8 @@ import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../gateway/audit/hash-chain.ts';
 import { verifyDocument } from '../../gateway/signing/verifier.ts';
+import { catalogue } from '../../standards/index.ts';
+import { xmllint } from '../../standards/xoev/testing/helpers.ts';
 import { auswertung, rueckmeldung } from '../support/fixtures.ts';
 import {
   contractsWith,
@@ -104,6 +106,10 @@ describe('walking skeleton, pull mode (the demo world)', () => {
     expect(native.vorgang).toMatchObject({ id: answer.id, art: 'RUECKMELDUNG_AUSWERTUNG', bezugId: msg.id });
     expect(native.ergebnis).toMatchObject({ code: '01', datum: '2026-11-04' });
     await verifyDocument(back.signedDocument, { trustAnchors: [ca] });
+
+    // What the gateway emits is valid against the standard's XSD for an independent validator.
+    const xsd = catalogue.get('xmeld', '25.11')!.xsdPath;
+    expect(xmllint(xsd, [item.signedDocument, back.signedDocument]).valid).toEqual([true, true]);
 
     // Every step is in the hash-chained audit log, and the chain verifies.
     const entries = await t.gateway.auditStore.query({ limit: 100_000 });
