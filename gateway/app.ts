@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AdapterContext } from '../adapters/sdk/adapter.ts';
 import { type AdapterRegistry, discoverAdapters } from '../adapters/sdk/registry.ts';
 import { catalogue } from '../standards/index.ts';
-import { DocumentArchiver } from './audit/archive/document-archiver.ts';
+import { type ArchiveRequest, DocumentArchiver } from './audit/archive/document-archiver.ts';
 import type { AuditKey } from './audit/audit-key.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { Checkpointer } from './audit/checkpointer.ts';
@@ -193,6 +193,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     topicPrefix,
     partitions: config.bus.partitions,
     redeliveryDelayMs: config.delivery.redeliveryDelayMs,
+    ...(archiver ? { archive: (request: ArchiveRequest) => archiver.archive(request) } : {}),
     retry: {
       baseDelayMs: config.delivery.retryBaseDelayMs,
       maxDelayMs: config.delivery.retryMaxDelayMs,

@@ -29,8 +29,9 @@ export default defineAdapter({
     constraints: [
       'none from the system: it speaks the standard',
       "text contains no U+FFFD: the gateway's hardened XML parser refuses it as a sign of broken encoding",
+      "text contains no U+0085 or U+2028: the gateway's XML parser (xmldom) turns them into line feeds, as XML 1.1 would",
     ],
-    constrain: (message) => constrainTexts(message, (t) => t.replaceAll('\uFFFD', '?')),
+    constrain: (message) => constrainTexts(message, (t) => t.replace(/[\uFFFD\u0085\u2028\u2029]/g, '?')),
   },
   decode(input) {
     return [readStandardDocument(input.body, (spec) => handlesType(TYPES, spec))];

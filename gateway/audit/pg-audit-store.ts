@@ -61,6 +61,8 @@ export interface PgAuditStoreOptions {
   maxBatchEvents?: number;
   /** Connections. Default 4. */
   poolSize?: number;
+  /** Shown in pg_stat_activity. Default 'laender-gateway audit'. */
+  applicationName?: string;
 }
 
 const COLUMNS = `chain, seq, time, kind, actor, message_id AS "messageId", sender, receiver,
@@ -276,7 +278,7 @@ export class PgAuditStore implements AuditStore {
       url: options.url,
       schema: options.schema,
       max: options.poolSize ?? 4,
-      applicationName: 'laender-gateway audit',
+      applicationName: options.applicationName ?? 'laender-gateway audit',
     });
     const ready =
       options.migrate !== false

@@ -31,6 +31,13 @@ export const LAENDER = [
   'TH',
 ] as const;
 
+/**
+ * Permissions a token may carry beyond its role. `audit-payload`: read archived documents (personal
+ * data) through the auditor API; every such read is audited.
+ */
+export const PERMISSIONS = ['audit-payload'] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
 /** `*` (everything), `land:SN` (systems of one Land), `system:sn-melde` (one system). */
 export type Scope = { kind: 'all' } | { kind: 'land'; land: string } | { kind: 'system'; systemId: string };
 
@@ -68,7 +75,7 @@ export function scopeCovers(scope: Scope, system: { id: string; land: string }):
 
 export type Principal =
   | { role: 'system'; systemId: string; serial: string }
-  | { role: PersonRole; tokenId: string; scope: Scope; name: string };
+  | { role: PersonRole; tokenId: string; scope: Scope; name: string; permissions: readonly Permission[] };
 
 /** The audit log's actor string for a principal. */
 export function actorOf(principal: Principal | null): string {

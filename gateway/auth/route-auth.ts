@@ -74,6 +74,7 @@ function authenticate(request: FastifyRequest, roles: readonly Role[], options: 
       tokenId: record.id,
       scope: record.parsedScope,
       name: record.name,
+      permissions: record.permissions,
     };
     if (!roles.includes(record.role)) {
       request.principal = principal; // for the audit entry of the refusal

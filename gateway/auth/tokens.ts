@@ -14,7 +14,14 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { GatewayError } from '../errors/catalogue.ts';
-import { formatScope, type PersonRole, parseScope, type Scope } from './roles.ts';
+import {
+  formatScope,
+  PERMISSIONS,
+  type Permission,
+  type PersonRole,
+  parseScope,
+  type Scope,
+} from './roles.ts';
 
 export const TOKENS_FILE = 'auth.sqlite';
 const TOKEN_PATTERN = /^gwt_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
@@ -30,7 +37,8 @@ CREATE TABLE IF NOT EXISTS tokens (
   created_at  TEXT NOT NULL,
   created_by  TEXT NOT NULL,
   expires_at  TEXT NOT NULL,
-  revoked_at  TEXT
+  revoked_at  TEXT,
+  permissions TEXT NOT NULL DEFAULT ''
 ) STRICT;
 `;
 
@@ -43,12 +51,20 @@ export interface TokenRecord {
   createdBy: string;
   expiresAt: string;
   revokedAt: string | null;
+  permissions: Permission[];
 }
 
 export type TokenStatus = 'active' | 'expired' | 'revoked';
 
-interface Row extends TokenRecord {
+interface Row extends Omit<TokenRecord, 'permissions'> {
   secretHash: Buffer;
+  /** Comma-separated. */
+  permissions: string;
+}
+
+function recordOf(row: Omit<Row, 'secretHash'> & { secretHash?: Buffer }): TokenRecord {
+  const { secretHash: _hash, permissions, ...rest } = row;
+  return { ...rest, permissions: permissions === '' ? [] : (permissions.split(',') as Permission[]) };
 }
 
 export interface IssueTokenInput {
@@ -60,6 +76,7 @@ export interface IssueTokenInput {
   lifetimeMs: number;
   createdBy: string;
   now?: Date;
+  permissions?: Permission[];
 }
 
 /** `30d`, `12h`, `90m` → milliseconds. */
@@ -96,9 +113,14 @@ export class TokenStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    // Files from before permissions existed: their tokens have none.
+    const columns = this.db.prepare('PRAGMA table_info(tokens)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'permissions')) {
+      this.db.exec("ALTER TABLE tokens ADD COLUMN permissions TEXT NOT NULL DEFAULT ''");
+    }
     this.byId = this.db.prepare(
       `SELECT id, secret_hash AS secretHash, role, scope, name, created_at AS createdAt,
-              created_by AS createdBy, expires_at AS expiresAt, revoked_at AS revokedAt
+              created_by AS createdBy, expires_at AS expiresAt, revoked_at AS revokedAt, permissions
          FROM tokens WHERE id = ?`,
     );
   }
@@ -119,6 +141,12 @@ export class TokenStore {
     if (!(input.lifetimeMs > 0 && input.lifetimeMs <= MAX_LIFETIME_MS)) {
       throw new GatewayError('GW_ERR_BAD_REQUEST', 'a token lives between one minute and 366 days');
     }
+    const permissions = [...new Set(input.permissions ?? [])].sort();
+    for (const permission of permissions) {
+      if (!(PERMISSIONS as readonly string[]).includes(permission)) {
+        throw new GatewayError('GW_ERR_BAD_REQUEST', `unknown permission ${JSON.stringify(permission)}`);
+      }
+    }
     const now = input.now ?? new Date();
     const id = randomBytes(6).toString('hex');
     const secret = randomBytes(32).toString('base64url');
@@ -131,11 +159,12 @@ export class TokenStore {
       createdBy: input.createdBy,
       expiresAt: new Date(now.getTime() + input.lifetimeMs).toISOString(),
       revokedAt: null,
+      permissions,
     };
     this.db
       .prepare(
-        `INSERT INTO tokens (id, secret_hash, role, scope, name, created_at, created_by, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO tokens (id, secret_hash, role, scope, name, created_at, created_by, expires_at, permissions)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         id,
@@ -146,6 +175,7 @@ export class TokenStore {
         record.createdAt,
         record.createdBy,
         record.expiresAt,
+        permissions.join(','),
       );
     return { token: `gwt_${id}_${secret}`, record };
   }
@@ -162,9 +192,10 @@ export class TokenStore {
     if (!row || !timingSafeEqual(row.secretHash, presented)) {
       throw new GatewayError('GW_ERR_TOKEN_INVALID', 'unknown token');
     }
-    const status = statusOf(row, now);
-    if (status !== 'active') throw new GatewayError('GW_ERR_TOKEN_INVALID', `token ${row.id} is ${status}`);
-    const { secretHash: _hash, ...record } = row;
+    const record = recordOf(row);
+    if (statusOf(record, now) !== 'active') {
+      throw new GatewayError('GW_ERR_TOKEN_INVALID', `token ${row.id} is ${statusOf(record, now)}`);
+    }
     return { ...record, parsedScope: parseScope(record.scope)! };
   }
 
@@ -175,18 +206,19 @@ export class TokenStore {
       .run(now.toISOString(), id).changes;
     const row = this.byId.get(id);
     if (!row) return undefined;
-    const { secretHash: _hash, ...record } = row;
-    return { record, changed: changed > 0 };
+    return { record: recordOf(row), changed: changed > 0 };
   }
 
   list(): TokenRecord[] {
-    return this.db
-      .prepare(
-        `SELECT id, role, scope, name, created_at AS createdAt, created_by AS createdBy,
-                expires_at AS expiresAt, revoked_at AS revokedAt
+    return (
+      this.db
+        .prepare(
+          `SELECT id, role, scope, name, created_at AS createdAt, created_by AS createdBy,
+                expires_at AS expiresAt, revoked_at AS revokedAt, permissions
            FROM tokens ORDER BY created_at, id`,
-      )
-      .all() as TokenRecord[];
+        )
+        .all() as Omit<Row, 'secretHash'>[]
+    ).map(recordOf);
   }
 
   close(): void {

@@ -20,6 +20,7 @@
  * a record behind it waits too; since every record is due at most maxDelayMs after it was parked,
  * no record is attempted later than maxDelayMs after its parking (plus the time to work the backlog).
  */
+
 import { hostname } from 'node:os';
 import type { AdapterContext } from '../../adapters/sdk/adapter.ts';
 import type { AdapterRegistry } from '../../adapters/sdk/registry.ts';
@@ -27,6 +28,7 @@ import type { XoevMessage } from '../../standards/catalogue.ts';
 import { catalogue } from '../../standards/index.ts';
 import { header } from '../../standards/xoev/message.ts';
 import { fromElement, validateMessage } from '../../standards/xoev/xml-codec.ts';
+import type { ArchiveRequest } from '../audit/archive/document-archiver.ts';
 import type { AuditLog, AuditRecordInput } from '../audit/audit-log.ts';
 import { RedeliverLater } from '../bus/redeliver-later.ts';
 import {
@@ -65,6 +67,8 @@ export interface DeliveryDeps {
   logger: Logger;
   /** Clock; tests may pass their own. */
   now?: () => Date;
+  /** Archives the sealed document (gateway/audit/archive); never fails a delivery. */
+  archive?: (request: ArchiveRequest) => Promise<boolean>;
 }
 
 type DeliveryEvent = Omit<AuditRecordInput, 'kind' | 'detail'> & {
@@ -218,6 +222,16 @@ export class DeliveryWorker {
       messageType: spec.id,
       digest: verified.digest,
     };
+    await deps.archive?.({
+      messageId,
+      standard: spec.standard,
+      messageType: spec.name,
+      senderSystem: event.senderSystem ?? '',
+      senderAuthority: h.autor.kennung,
+      receiverAuthority: h.leser.kennung,
+      digest: verified.digest,
+      signedDocument: xml,
+    });
     if (system.delivery.mode === 'push' && (await deps.mailbox.wasDelivered(system.id, messageId))) {
       log.info('duplicate suppressed: already pushed');
       await this.auditDeliveredIfMissing(event, 'push');

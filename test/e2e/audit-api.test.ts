@@ -5,7 +5,7 @@
  * `gw audit verify` accepts, scopes (a Saxon auditor does not see a message between Thüringen and
  * Sachsen-Anhalt), the payload permission, and every refusal as an audited problem+json.
  */
-import { createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
@@ -23,6 +23,7 @@ import type {
   AuditMessageSummary,
   InclusionProof,
 } from '../../gateway/ports/audit-store.ts';
+import { verifyDocument } from '../../gateway/signing/verifier.ts';
 import { dropSchema, freshSchemaName, PG_URL } from '../conformance/pg-test-schema.ts';
 import { eventually } from '../support/gateway.ts';
 import { type AuditScenario, startAuditScenario } from './audit-scenario.ts';
@@ -338,6 +339,38 @@ describe.each(STORES)('the auditor API on $store', ({ store, env }) => {
       // Nothing was disclosed, so no access entry exists.
       const accesses = await s.t.gateway.auditStore.query({ messageId: id, kind: 'audit-export' });
       expect(accesses).toEqual([]);
+    });
+  });
+
+  describe('payload', () => {
+    it('an auditor with the audit-payload permission reads the sealed document; the read is audited first', async () => {
+      const id = s.ids.snToSt[0]!;
+      const r = await get<{ documents: { status: string; digest: string; document: string | null }[] }>(
+        `/v1/audit/messages/${id}/document`,
+        s.tokens.payload,
+      );
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      const [doc] = r.body.documents;
+      expect(doc!.status).toBe('available');
+      const summary = (await get<Page>(`/v1/audit/messages?messageId=${id}`, s.tokens.payload)).body
+        .items[0]!;
+      expect(doc!.digest).toBe(summary.digest);
+      expect(createHash('sha256').update(doc!.document!, 'utf8').digest('hex')).toBe(doc!.digest);
+      await verifyDocument(doc!.document!, {
+        trustAnchors: [new X509Certificate(s.t.gateway.pki.caCertPem)],
+      });
+      const accesses = await s.t.gateway.auditStore.query({ messageId: id, kind: 'audit-export' });
+      expect(accesses).toHaveLength(1);
+      expect(accesses[0]).toMatchObject({
+        actor: `token:${s.tokenIds.payload}`,
+        detail: { what: 'document' },
+      });
+      // The permission does not widen the scope.
+      expectProblem(
+        await get(`/v1/audit/messages/${s.ids.thToSt}/document`, s.tokens.payload),
+        404,
+        'GW_ERR_NOT_FOUND',
+      );
     });
   });
 

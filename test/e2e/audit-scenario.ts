@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import iconv from 'iconv-lite';
 import { Agent, request } from 'undici';
+import type { Permission } from '../../gateway/auth/roles.ts';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
 import type { AuditMessageSummary } from '../../gateway/ports/audit-store.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
@@ -57,6 +58,8 @@ export interface AuditScenario {
     th: string;
     stMelde: string;
     all: string;
+    /** land:SN with the audit-payload permission. */
+    payload: string;
     operator: string;
     expired: string;
     revoked: string;
@@ -102,7 +105,13 @@ export async function startAuditScenario(env: Record<string, string> = {}): Prom
   const th = t.client('th-melde');
   const st = t.client('st-melde');
   try {
-    const issue = (role: 'auditor' | 'operator', scope: string, name: string, now?: Date) =>
+    const issue = (
+      role: 'auditor' | 'operator',
+      scope: string,
+      name: string,
+      now?: Date,
+      permissions?: Permission[],
+    ) =>
       t.gateway.tokens.issue({
         role,
         scope,
@@ -110,12 +119,14 @@ export async function startAuditScenario(env: Record<string, string> = {}): Prom
         lifetimeMs: 3_600_000,
         createdBy: 'test',
         ...(now ? { now } : {}),
+        ...(permissions ? { permissions } : {}),
       });
     const issued = {
       sn: issue('auditor', 'land:SN', 'Prüferin Sachsen'),
       th: issue('auditor', 'land:TH', 'Prüfer Thüringen'),
       stMelde: issue('auditor', 'system:st-melde', 'Prüfer Meldewesen Sachsen-Anhalt'),
       all: issue('auditor', '*', 'Datenschutzaufsicht'),
+      payload: issue('auditor', 'land:SN', 'Prüferin mit Dokumentzugriff', undefined, ['audit-payload']),
       operator: issue('operator', '*', 'Betrieb'),
       expired: issue('auditor', 'land:SN', 'abgelaufen', new Date(Date.now() - 2 * 3_600_000)),
       revoked: issue('auditor', 'land:SN', 'gesperrt'),

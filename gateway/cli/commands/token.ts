@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { AuditLog, type AuditRecordInput } from '../../audit/audit-log.ts';
 import { openAuditStore } from '../../audit/open-store.ts';
-import type { PersonRole } from '../../auth/roles.ts';
+import type { Permission, PersonRole } from '../../auth/roles.ts';
 import { parseDuration, statusOf, TokenStore } from '../../auth/tokens.ts';
 import { loadConfig } from '../../config/load.ts';
 import { GatewayError } from '../../errors/catalogue.ts';
@@ -30,6 +30,7 @@ async function issue(options: {
   scope?: string;
   expires: string;
   name?: string;
+  permit?: Permission[];
 }): Promise<void> {
   // An auditor's reach must be stated; an operator runs the whole gateway unless narrowed.
   const scope = options.scope ?? (options.role === 'operator' ? '*' : undefined);
@@ -45,11 +46,18 @@ async function issue(options: {
       lifetimeMs: parseDuration(options.expires),
       createdBy: 'cli',
       ...(options.name ? { name: options.name } : {}),
+      ...(options.permit ? { permissions: options.permit } : {}),
     });
     const event: AuditRecordInput = {
       kind: 'token-issued',
       actor: 'cli',
-      detail: { tokenId: record.id, role: record.role, scope: record.scope, expiresAt: record.expiresAt },
+      detail: {
+        tokenId: record.id,
+        role: record.role,
+        scope: record.scope,
+        expiresAt: record.expiresAt,
+        permissions: record.permissions,
+      },
     };
     await audit.record(event);
     process.stderr.write(
@@ -123,6 +131,12 @@ export function tokenCommand(): Command {
     .option('--scope <scope>', 'land:SN, system:<id> or * (operators default to *)')
     .option('--expires <duration>', 'lifetime: 30d, 12h, 90m', '30d')
     .option('--name <label>', 'who holds it, what for')
+    .addOption(
+      new Option(
+        '--permit <permission...>',
+        'extra permissions (audit-payload: read archived documents)',
+      ).choices(['audit-payload']),
+    )
     .action(issue);
   token
     .command('list')

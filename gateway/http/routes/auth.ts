@@ -16,6 +16,7 @@ export function authRoutes() {
               tokenId: principal.tokenId,
               scope: formatScope(principal.scope),
               name: principal.name,
+              permissions: principal.permissions,
             };
       },
     );

@@ -9,7 +9,5 @@ export const PAYLOAD_PERMISSION = 'audit-payload';
 
 export function mayReadPayload(principal: Principal | null): boolean {
   if (!principal || principal.role === 'system') return false;
-  // Read structurally: the token model carries `permissions` once gateway/auth grants them.
-  const permissions: unknown = (principal as { permissions?: unknown }).permissions;
-  return Array.isArray(permissions) && permissions.includes(PAYLOAD_PERMISSION);
+  return principal.permissions.includes(PAYLOAD_PERMISSION);
 }
