@@ -42,6 +42,12 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     return503OnClosing: true,
+    // Long path parameters reach the routes, whose own checks answer with a problem (and audit it),
+    // instead of the router's plain 414.
+    routerOptions: { maxParamLength: 1000 },
+    frameworkErrors: (error, request, reply) => {
+      void sendProblem(request, reply, new GatewayError('GW_ERR_BAD_REQUEST', error.message));
+    },
     connectionTimeout: 30_000,
     // Slow-loris: a request must arrive completely within this time.
     requestTimeout: 30_000,

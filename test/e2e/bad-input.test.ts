@@ -211,6 +211,7 @@ describe('bad input', () => {
 
   it('a malformed message id in the path', async () => {
     await expectProblem(sn.call('GET', '/v1/messages/..%2F..%2Fetc%2Fpasswd'), 400, 'GW_ERR_BAD_REQUEST');
+    await expectProblem(sn.call('GET', `/v1/messages/${'a'.repeat(300)}`), 400, 'GW_ERR_BAD_REQUEST');
   });
 
   it('hostile XML to the legacy XML adapter', async () => {
