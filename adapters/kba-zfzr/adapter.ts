@@ -29,7 +29,7 @@ export default defineAdapter({
     constraints: [
       'none from the system: it speaks the standard',
       "text contains no U+FFFD: the gateway's hardened XML parser refuses it as a sign of broken encoding",
-      "text contains no U+0085 or U+2028: the gateway's XML parser (xmldom) turns them into line feeds, as XML 1.1 would",
+      "text contains no U+0085, U+2028 or U+2029: the gateway's XML parser (xmldom) turns them into line feeds",
     ],
     constrain: (message) => constrainTexts(message, (t) => t.replace(/[\uFFFD\u0085\u2028\u2029]/g, '?')),
   },

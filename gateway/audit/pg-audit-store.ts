@@ -10,9 +10,9 @@
  * - Group commit: calls arriving while a batch commits form the next batch (up to maxBatchEvents), so
  *   throughput grows with load while each caller still resolves only after its COMMIT (with the
  *   server's synchronous_commit, an acknowledged batch survives a crash).
- * - Idempotent writer and search rows as in the SQLite store; the search row of a message is locked
- *   FOR UPDATE (sorted by id) before it is folded, so two processes appending events of one message
- *   to different chains cannot lose each other's updates.
+ * - Idempotent writer as in the SQLite store. The search rows are projected behind the appends
+ *   (pg-message-projector.ts), not inside them: appends stay lean, the events of one message fold
+ *   into one row update, and every search first catches the projection up.
  */
 import type pg from 'pg';
 import { migrate } from '../db/migrate.ts';
@@ -47,7 +47,7 @@ import {
 } from './checkpoint.ts';
 import { chainEntry, GENESIS_HASH, normalizeEventInput } from './hash-chain.ts';
 import { buildMessageSearch, encodeCursor } from './message-search.ts';
-import { foldEntry, type SummaryState } from './message-summary.ts';
+import { PgMessageProjector } from './pg-message-projector.ts';
 import { checkpointSigningInput } from './verify-proof.ts';
 
 export interface PgAuditStoreOptions {
@@ -69,16 +69,6 @@ const COLUMNS = `chain, seq, time, kind, actor, message_id AS "messageId", sende
   sender_system AS "senderSystem", receiver_system AS "receiverSystem", message_type AS "messageType",
   digest, detail, prev_hash AS "prevHash", hash`;
 
-const STATE_COLUMNS = `message_id AS "messageId", first_time AS "firstTime", last_time AS "lastTime", status,
-  progress_rank AS "progressRank", progress_status AS "progressStatus", failure_status AS "failureStatus",
-  message_type AS "messageType", sender, receiver, sender_system AS "senderSystem",
-  receiver_system AS "receiverSystem", digest, events`;
-
-const STATE_ARRAYS = `unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int2[], $6::text[], $7::text[],
-  $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int4[])
-  AS u(message_id, first_time, last_time, status, progress_rank, progress_status, failure_status,
-       message_type, sender, receiver, sender_system, receiver_system, digest, events)`;
-
 const SQL = {
   lockChains:
     'SELECT chain, seq, hash FROM audit_chains WHERE chain = ANY($1::text[]) ORDER BY chain FOR UPDATE',
@@ -94,16 +84,6 @@ const SQL = {
       $16::text[])`,
   moveHeads: `UPDATE audit_chains c SET seq = u.seq, hash = u.hash
     FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(chain, seq, hash) WHERE c.chain = u.chain`,
-  lockStates: `SELECT ${STATE_COLUMNS} FROM audit_messages WHERE message_id = ANY($1::text[])
-    ORDER BY message_id FOR UPDATE`,
-  insertStates: `INSERT INTO audit_messages (message_id, first_time, last_time, status, progress_rank,
-    progress_status, failure_status, message_type, sender, receiver, sender_system, receiver_system, digest, events)
-    SELECT * FROM ${STATE_ARRAYS} ORDER BY u.message_id ON CONFLICT (message_id) DO NOTHING RETURNING message_id`,
-  updateStates: `UPDATE audit_messages m SET first_time = u.first_time, last_time = u.last_time, status = u.status,
-    progress_rank = u.progress_rank, progress_status = u.progress_status, failure_status = u.failure_status,
-    message_type = u.message_type, sender = u.sender, receiver = u.receiver, sender_system = u.sender_system,
-    receiver_system = u.receiver_system, digest = u.digest, events = u.events
-    FROM ${STATE_ARRAYS} WHERE m.message_id = u.message_id`,
   heads: 'SELECT chain, seq, hash FROM audit_chains WHERE seq > 0 ORDER BY chain',
   latestCheckpoint: 'SELECT body, signature FROM audit_checkpoints ORDER BY id DESC LIMIT 1',
   leaves: `SELECT e.chain, e.hash FROM audit_entries e
@@ -150,25 +130,6 @@ function assertNoNul(event: AuditEventInput, chain: string, key: string | null):
       throw new TypeError(`audit event: ${field} contains U+0000`);
     }
   }
-}
-
-function stateArrays(states: SummaryState[]): unknown[] {
-  return [
-    states.map((s) => s.messageId),
-    states.map((s) => s.firstTime),
-    states.map((s) => s.lastTime),
-    states.map((s) => s.status),
-    states.map((s) => s.progressRank),
-    states.map((s) => s.progressStatus),
-    states.map((s) => s.failureStatus),
-    states.map((s) => s.messageType),
-    states.map((s) => s.sender),
-    states.map((s) => s.receiver),
-    states.map((s) => s.senderSystem),
-    states.map((s) => s.receiverSystem),
-    states.map((s) => s.digest),
-    states.map((s) => s.events),
-  ];
 }
 
 interface Head {
@@ -250,6 +211,7 @@ export class PgAuditStore implements AuditStore {
   private readonly knownHeads = new Map<string, Head>();
   private readonly counters = { transactions: 0, events: 0, hashedAhead: 0, rehashed: 0 };
   private closed = false;
+  private readonly projector: PgMessageProjector;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -258,6 +220,7 @@ export class PgAuditStore implements AuditStore {
     private readonly ready: Promise<void>,
   ) {
     ready.catch(() => {}); // reported by the first operation (or by connect)
+    this.projector = new PgMessageProjector(pool);
   }
 
   /** Connects and migrates; rejects if the database cannot be used. */
@@ -344,7 +307,8 @@ export class PgAuditStore implements AuditStore {
           else hint.delete(pending.chain);
         }
         const done: Promise<void> = this.commitWithRetry(batch, plan).then(
-          (results) => {
+          ({ results, fresh }) => {
+            this.projector.remember(fresh);
             for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
           },
           (error: unknown) => {
@@ -381,7 +345,7 @@ export class PgAuditStore implements AuditStore {
     return link(batch, new Map(batch.map((p) => [p.chain, hint.get(p.chain)!])), new Map());
   }
 
-  private async commitWithRetry(batch: Pending[], plan: Linked | undefined): Promise<AuditEntry[][]> {
+  private async commitWithRetry(batch: Pending[], plan: Linked | undefined): Promise<Linked> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await inTransaction(this.pool, (client) => this.commit(client, batch, plan));
@@ -391,11 +355,7 @@ export class PgAuditStore implements AuditStore {
     }
   }
 
-  private async commit(
-    client: pg.PoolClient,
-    batch: Pending[],
-    plan: Linked | undefined,
-  ): Promise<AuditEntry[][]> {
+  private async commit(client: pg.PoolClient, batch: Pending[], plan: Linked | undefined): Promise<Linked> {
     const chains = [...new Set(batch.map((p) => p.chain))].sort();
     const lock = { name: 'audit-lock-chains', text: SQL.lockChains, values: [chains] };
     let locked = (await client.query<ChainHead>(lock)).rows;
@@ -431,11 +391,10 @@ export class PgAuditStore implements AuditStore {
           moved.map((c) => linked.headsAfter.get(c)!.hash),
         ],
       });
-      await this.updateSearchRows(client, linked.fresh);
     }
     // Committed heads (nearly: COMMIT follows) seed the next plan; a failed COMMIT only costs a recompute.
     for (const [chain, head] of linked.headsAfter) this.knownHeads.set(chain, head);
-    return linked.results;
+    return linked;
   }
 
   /** Entries already stored under the batch's idempotency keys (replays), by chain and key. */
@@ -463,54 +422,6 @@ export class PgAuditStore implements AuditStore {
       stored.set(`${row.chain}\u0000${key}`, toEntry(row));
     }
     return stored;
-  }
-
-  private async updateSearchRows(client: pg.PoolClient, fresh: AuditEntry[]): Promise<void> {
-    const byMessage = new Map<string, AuditEntry[]>();
-    for (const entry of fresh) {
-      if (entry.messageId === null) continue;
-      const list = byMessage.get(entry.messageId);
-      if (list) list.push(entry);
-      else byMessage.set(entry.messageId, [entry]);
-    }
-    if (byMessage.size === 0) return;
-    const fold = (state: SummaryState | undefined, entries: AuditEntry[]) => {
-      let s = state;
-      for (const entry of entries) s = foldEntry(s, entry);
-      return s!;
-    };
-    const ids = [...byMessage.keys()].sort();
-    const lockStates = (list: string[]) =>
-      client.query<SummaryState>({ name: 'audit-lock-states', text: SQL.lockStates, values: [list] });
-    const existing = new Map((await lockStates(ids)).rows.map((s) => [s.messageId, s]));
-    const updates: SummaryState[] = [];
-    const inserts: SummaryState[] = [];
-    for (const id of ids) {
-      const before = existing.get(id);
-      (before ? updates : inserts).push(fold(before, byMessage.get(id)!));
-    }
-    if (inserts.length > 0) {
-      const inserted = await client.query<{ message_id: string }>({
-        name: 'audit-insert-states',
-        text: SQL.insertStates,
-        values: stateArrays(inserts),
-      });
-      if (inserted.rows.length < inserts.length) {
-        // Another process created some of these rows meanwhile: fold onto what it committed.
-        const done = new Set(inserted.rows.map((r) => r.message_id));
-        const raced = inserts.filter((s) => !done.has(s.messageId)).map((s) => s.messageId);
-        for (const state of (await lockStates(raced)).rows) {
-          updates.push(fold(state, byMessage.get(state.messageId)!));
-        }
-      }
-    }
-    if (updates.length > 0) {
-      await client.query({
-        name: 'audit-update-states',
-        text: SQL.updateStates,
-        values: stateArrays(updates),
-      });
-    }
   }
 
   /** Append transactions, events written, batches hashed ahead and batches hashed again (another writer moved a head). */
@@ -629,6 +540,8 @@ export class PgAuditStore implements AuditStore {
     await this.assertOpen();
     const built = buildMessageSearch(search, (n) => `$${n}`);
     if (built.empty) return { items: [] };
+    // The rows are projected behind the appends: bring them up to what is appended now.
+    await this.projector.catchUp();
     const rows = (await this.pool.query<AuditMessageSummary>(built.sql, built.params)).rows;
     const items = rows.slice(0, built.limit);
     const last = items.at(-1);
@@ -642,6 +555,7 @@ export class PgAuditStore implements AuditStore {
     this.closed = true;
     while (this.draining) await this.draining;
     await this.ready.catch(() => {});
+    await this.projector.close();
     await this.pool.end();
   }
 }

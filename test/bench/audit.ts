@@ -41,6 +41,8 @@ const { values } = parseArgs({
   },
 });
 const EVENTS = Number(values.events);
+/** Names this run's connections, so that only their server CPU is counted. */
+const APPLICATION_NAME = `laender-gateway audit bench ${process.pid}`;
 const PG_URL = values['pg-url']!;
 
 let n = 0;
@@ -71,7 +73,8 @@ async function cpuSeconds(admin: pg.Client | undefined): Promise<number> {
   let total = (own.user + own.system) / 1e6;
   if (admin) {
     const pids = await admin.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE application_name = 'laender-gateway audit'`,
+      'SELECT pid FROM pg_stat_activity WHERE application_name = $1',
+      [APPLICATION_NAME],
     );
     for (const { pid } of pids.rows) {
       try {
@@ -159,7 +162,12 @@ async function main(): Promise<void> {
     await admin.connect();
     try {
       results.push(
-        await benchStore('postgres', () => PgAuditStore.connect({ url: PG_URL, schema }), dir, admin),
+        await benchStore(
+          'postgres',
+          () => PgAuditStore.connect({ url: PG_URL, schema, applicationName: APPLICATION_NAME }),
+          dir,
+          admin,
+        ),
       );
     } finally {
       await admin.end();

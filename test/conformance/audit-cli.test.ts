@@ -118,7 +118,7 @@ describe('gw db migrate and gw audit on PostgreSQL', () => {
     const first = await gw(['db', 'migrate'], env);
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(
-      /applied 001_audit.sql\napplied 002_mailbox.sql\napplied 003_archive.sql\nschema .* is at migration 3\n$/,
+      /applied 001_audit.sql\napplied 002_mailbox.sql\napplied 003_archive.sql\napplied 004_audit_projection.sql\nschema .* is at migration 4\n$/,
     );
     const store = await PgAuditStore.connect({ url: PG_URL, schema, migrate: false });
     await store.append(Array.from({ length: 3 }, () => auditEvent()));
@@ -128,7 +128,7 @@ describe('gw db migrate and gw audit on PostgreSQL', () => {
       gw(['db', 'migrate'], env),
       gw(['audit', 'export'], env, file),
     ]);
-    expect(again.stdout).toMatch(/is at migration 3 \(nothing to do\)/);
+    expect(again.stdout).toMatch(/is at migration 4 \(nothing to do\)/);
     expect(exported.code).toBe(0);
     const lines = readFileSync(file, 'utf8').split('\n');
     expect(lines.filter((l) => l.startsWith('{"type":"entry"'))).toHaveLength(3);

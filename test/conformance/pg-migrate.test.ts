@@ -26,7 +26,12 @@ describe('PostgreSQL migrations', () => {
   it('are numbered without gaps', () => {
     const migrations = readMigrations();
     expect(migrations.map((m) => m.version)).toEqual(migrations.map((_, i) => i + 1));
-    expect(migrations.map((m) => m.name)).toEqual(['001_audit.sql', '002_mailbox.sql', '003_archive.sql']);
+    expect(migrations.map((m) => m.name)).toEqual([
+      '001_audit.sql',
+      '002_mailbox.sql',
+      '003_archive.sql',
+      '004_audit_projection.sql',
+    ]);
   });
 
   it('apply once into their own schema; a second run does nothing', async () => {
@@ -35,10 +40,10 @@ describe('PostgreSQL migrations', () => {
     try {
       expect(await migrate(pool, { schema: s })).toEqual({
         schema: s,
-        applied: ['001_audit.sql', '002_mailbox.sql', '003_archive.sql'],
-        current: 3,
+        applied: ['001_audit.sql', '002_mailbox.sql', '003_archive.sql', '004_audit_projection.sql'],
+        current: 4,
       });
-      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 3 });
+      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 4 });
       const tables = await withPgClient(null, async (c) =>
         (
           await c.query(
@@ -56,6 +61,7 @@ describe('PostgreSQL migrations', () => {
         'audit_checkpoints',
         'audit_entries',
         'audit_messages',
+        'audit_projection',
         'mailbox_delivered',
         'mailbox_inbox',
         'schema_migrations',
@@ -81,7 +87,7 @@ describe('PostgreSQL migrations', () => {
     const pools = Array.from({ length: 5 }, () => createPgPool({ url: PG_URL, schema: s, max: 1 }));
     try {
       const results = await Promise.all(pools.map((pool) => migrate(pool, { schema: s })));
-      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 3]);
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 4]);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
@@ -109,7 +115,7 @@ describe('PostgreSQL migrations', () => {
       // A failing migration leaves nothing half-applied.
       const t = schema();
       writeFileSync(
-        join(dir, '004_broken.sql'),
+        join(dir, '005_broken.sql'),
         'CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;\n',
       );
       cpSync(join(MIGRATIONS_DIR, '002_mailbox.sql'), join(dir, '002_mailbox.sql'));
@@ -122,7 +128,7 @@ describe('PostgreSQL migrations', () => {
           ),
           halfDone: (await c.query(`SELECT to_regclass('half_done') AS t`)).rows[0].t,
         }));
-        expect(state).toEqual({ versions: [1, 2, 3], halfDone: null });
+        expect(state).toEqual({ versions: [1, 2, 3, 4], halfDone: null });
       } finally {
         await fresh.end();
       }

@@ -192,6 +192,24 @@ describe('the three domain flows end to end', () => {
     expect(line).toContain('Schmidt, Karin');
     expect(line).toContain('MD-K 88');
     expect(line.endsWith('\r\n')).toBe(true);
+
+    // The register may also use the standard-native route: the same document to POST /v1/messages.
+    const native = fresh(
+      text('kba-zfzr', '1002-mitteilung-an-dresden.native.xml')
+        .replace('<kennung>kfz:14612000</kennung>', '<kennung>kfz:15003000</kennung>')
+        .replace(
+          'Landeshauptstadt Dresden, Kfz-Zulassungsbehörde',
+          'Landeshauptstadt Magdeburg, Kfz-Zulassungsbehörde',
+        ),
+      'c3d4e5f6-a7b8-4c9d-8e0f-2a3b4c5d6e7f',
+    );
+    const direct = await as('kba-zfzr').call<Accepted>('POST', '/v1/messages', native.body, {
+      'content-type': 'application/xml',
+    });
+    expect(direct.status, JSON.stringify(direct.body)).toBe(202);
+    expect(direct.body.messages[0]!.receiverSystem).toBe('st-kfz');
+    const json = JSON.parse((await receive('st-kfz', native.ids[0]!)).payload.data);
+    expect(json).toMatchObject({ vorgangsart: 'HALTERWECHSEL', kennzeichenNeu: 'MD-K 88', hu: '06/2027' });
   });
 
   it('Elterngeld: applications are routed by municipality; the decision and the request come back as JSON', async () => {
