@@ -53,6 +53,10 @@ export interface MessageView {
 
 export function messageView(messageId: string, trail: AuditEntry[]): MessageView | undefined {
   if (trail.length === 0) return undefined;
+  // Several processes append to their own chains: only time orders events across chains.
+  trail = [...trail].sort(
+    (a, b) => a.time.localeCompare(b.time) || a.chain.localeCompare(b.chain) || a.seq - b.seq,
+  );
   let status: MessageStatus = 'received';
   let rank = 0;
   let failure: MessageStatus | undefined;

@@ -39,7 +39,12 @@ export function contractsWith(
 }
 
 export async function startTestGateway(
-  options: { dataDir?: string; contractsDir?: string; env?: Record<string, string>; adapters?: AdapterRegistry } = {},
+  options: {
+    dataDir?: string;
+    contractsDir?: string;
+    env?: Record<string, string>;
+    adapters?: AdapterRegistry;
+  } = {},
 ): Promise<TestGateway> {
   const dataDir = options.dataDir ?? tempDir('data');
   const contractsDir = options.contractsDir ?? path.join(REPO_ROOT, 'contracts');
