@@ -10,7 +10,8 @@ import type {
   AuditMessageSummary,
 } from '../ports/audit-store.ts';
 
-const PROGRESS: Partial<Record<AuditEventKind, { status: AuditMessageStatus; rank: number }>> = {
+/** Lifecycle rank of each event kind; the status API (gateway/pipeline/status.ts) uses the same table. */
+export const PROGRESS: Partial<Record<AuditEventKind, { status: AuditMessageStatus; rank: number }>> = {
   received: { status: 'received', rank: 1 },
   accepted: { status: 'accepted', rank: 2 },
   signed: { status: 'accepted', rank: 2 },
@@ -23,7 +24,7 @@ const PROGRESS: Partial<Record<AuditEventKind, { status: AuditMessageStatus; ran
   acknowledged: { status: 'acknowledged', rank: 5 },
 };
 
-const TERMINAL_FAILURE: Partial<Record<AuditEventKind, AuditMessageStatus>> = {
+export const TERMINAL_FAILURE: Partial<Record<AuditEventKind, AuditMessageStatus>> = {
   rejected: 'rejected',
   failed: 'failed',
   'dead-lettered': 'dead-lettered',

@@ -2,36 +2,10 @@
  * A message's lifecycle status, derived from its audit trail — the audit log is the single record
  * of what happened, so the status API can never disagree with what auditors see.
  */
-import type { AuditEntry, AuditEventKind } from '../ports/audit-store.ts';
+import { PROGRESS, TERMINAL_FAILURE } from '../audit/message-summary.ts';
+import type { AuditEntry, AuditEventKind, AuditMessageStatus } from '../ports/audit-store.ts';
 
-export type MessageStatus =
-  | 'received'
-  | 'accepted'
-  | 'queued'
-  | 'delivered'
-  | 'acknowledged'
-  | 'rejected'
-  | 'failed'
-  | 'dead-lettered';
-
-const PROGRESS: Partial<Record<AuditEventKind, { status: MessageStatus; rank: number }>> = {
-  received: { status: 'received', rank: 1 },
-  accepted: { status: 'accepted', rank: 2 },
-  signed: { status: 'accepted', rank: 2 },
-  converted: { status: 'accepted', rank: 2 },
-  queued: { status: 'queued', rank: 3 },
-  'delivery-attempted': { status: 'queued', rank: 3 },
-  replayed: { status: 'queued', rank: 3 },
-  delivered: { status: 'delivered', rank: 4 },
-  fetched: { status: 'delivered', rank: 4 },
-  acknowledged: { status: 'acknowledged', rank: 5 },
-};
-
-const TERMINAL_FAILURE: Partial<Record<AuditEventKind, MessageStatus>> = {
-  rejected: 'rejected',
-  failed: 'failed',
-  'dead-lettered': 'dead-lettered',
-};
+export type MessageStatus = AuditMessageStatus;
 
 export interface MessageView {
   messageId: string;
