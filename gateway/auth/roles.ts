@@ -12,24 +12,9 @@ export type Role = (typeof ROLES)[number];
 export type PersonRole = Exclude<Role, 'system'>;
 
 /** The 16 Länder by their usual two-letter codes (as in contracts/directory.yaml `land`). */
-export const LAENDER = [
-  'BW',
-  'BY',
-  'BE',
-  'BB',
-  'HB',
-  'HH',
-  'HE',
-  'MV',
-  'NI',
-  'NW',
-  'RP',
-  'SL',
-  'SN',
-  'ST',
-  'SH',
-  'TH',
-] as const;
+export { LAENDER } from '../deadlines/holidays.ts';
+
+import { LAENDER } from '../deadlines/holidays.ts';
 
 /**
  * Permissions a token may carry beyond its role. `audit-payload`: read archived documents (personal

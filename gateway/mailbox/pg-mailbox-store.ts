@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { migrate } from '../db/migrate.ts';
 import { createPgPool, inTransaction } from '../db/postgres.ts';
 import type { InboxItem, InboxPage, MailboxStore } from '../ports/mailbox-store.ts';
+import { type InboxRow, toInboxItem } from './inbox-row.ts';
 
 export interface PgMailboxStoreOptions {
   url: string;
@@ -15,37 +16,6 @@ export interface PgMailboxStoreOptions {
   /** Apply pending migrations on connect (default true). */
   migrate?: boolean;
   poolSize?: number;
-}
-
-interface Row {
-  seq: number;
-  system_id: string;
-  message_id: string;
-  message_type: string;
-  sender_authority: string;
-  receiver_authority: string;
-  sender_system: string;
-  digest: string;
-  signed_document: string;
-  native_content_type: string;
-  native_body: Buffer;
-  created_at: string;
-}
-
-function toItem(r: Row): InboxItem {
-  return {
-    systemId: r.system_id,
-    messageId: r.message_id,
-    messageType: r.message_type,
-    senderAuthority: r.sender_authority,
-    receiverAuthority: r.receiver_authority,
-    senderSystem: r.sender_system,
-    digest: r.digest,
-    signedDocument: r.signed_document,
-    nativeContentType: r.native_content_type,
-    nativeBody: r.native_body,
-    createdAt: r.created_at,
-  };
 }
 
 const ITEM_COLUMNS = `seq, system_id, message_id, message_type, sender_authority, receiver_authority, sender_system,
@@ -127,7 +97,7 @@ export class PgMailboxStore implements MailboxStore {
   async list(systemId: string, options: { limit: number; after?: string }): Promise<InboxPage> {
     const after = options.after ? Number.parseInt(options.after, 10) || 0 : 0;
     const rows = (
-      await this.pool.query<Row>({
+      await this.pool.query<InboxRow>({
         name: 'mailbox-list',
         text: `SELECT ${ITEM_COLUMNS} FROM mailbox_inbox WHERE system_id = $1 AND acked_at IS NULL AND seq > $2
                ORDER BY seq LIMIT $3`,
@@ -136,32 +106,32 @@ export class PgMailboxStore implements MailboxStore {
     ).rows;
     const page = rows.slice(0, options.limit);
     return {
-      items: page.map(toItem),
+      items: page.map(toInboxItem),
       next: rows.length > options.limit ? String(page.at(-1)!.seq) : undefined,
     };
   }
 
   async get(systemId: string, messageId: string): Promise<InboxItem | undefined> {
     const row = (
-      await this.pool.query<Row>({
+      await this.pool.query<InboxRow>({
         name: 'mailbox-get',
         text: `SELECT ${ITEM_COLUMNS} FROM mailbox_inbox WHERE system_id = $1 AND message_id = $2`,
         values: [systemId, messageId],
       })
     ).rows[0];
-    return row && toItem(row);
+    return row && toInboxItem(row);
   }
 
   async ack(systemId: string, messageId: string): Promise<InboxItem | 'already' | undefined> {
     const acked = (
-      await this.pool.query<Row>({
+      await this.pool.query<InboxRow>({
         name: 'mailbox-ack',
         text: `UPDATE mailbox_inbox SET acked_at = $3 WHERE system_id = $1 AND message_id = $2 AND acked_at IS NULL
                RETURNING ${ITEM_COLUMNS}`,
         values: [systemId, messageId, new Date().toISOString()],
       })
     ).rows[0];
-    if (acked) return toItem(acked);
+    if (acked) return toInboxItem(acked);
     return (await this.get(systemId, messageId)) ? 'already' : undefined;
   }
 

@@ -1,36 +1,6 @@
 import Database from 'better-sqlite3';
 import type { InboxItem, InboxPage, MailboxStore } from '../ports/mailbox-store.ts';
-
-interface Row {
-  seq: number;
-  system_id: string;
-  message_id: string;
-  message_type: string;
-  sender_authority: string;
-  receiver_authority: string;
-  sender_system: string;
-  digest: string;
-  signed_document: string;
-  native_content_type: string;
-  native_body: Buffer;
-  created_at: string;
-}
-
-function toItem(r: Row): InboxItem {
-  return {
-    systemId: r.system_id,
-    messageId: r.message_id,
-    messageType: r.message_type,
-    senderAuthority: r.sender_authority,
-    receiverAuthority: r.receiver_authority,
-    senderSystem: r.sender_system,
-    digest: r.digest,
-    signedDocument: r.signed_document,
-    nativeContentType: r.native_content_type,
-    nativeBody: r.native_body,
-    createdAt: r.created_at,
-  };
-}
+import { type InboxRow, toInboxItem } from './inbox-row.ts';
 
 export class SqliteMailboxStore implements MailboxStore {
   readonly kind = 'sqlite';
@@ -95,24 +65,26 @@ export class SqliteMailboxStore implements MailboxStore {
 
   async list(systemId: string, options: { limit: number; after?: string }): Promise<InboxPage> {
     const after = options.after ? Number.parseInt(options.after, 10) || 0 : 0;
-    const rows = this.stmts.list.all(systemId, after, options.limit + 1) as Row[];
+    const rows = this.stmts.list.all(systemId, after, options.limit + 1) as InboxRow[];
     const page = rows.slice(0, options.limit);
     return {
-      items: page.map(toItem),
+      items: page.map(toInboxItem),
       next: rows.length > options.limit ? String(page.at(-1)!.seq) : undefined,
     };
   }
 
   async get(systemId: string, messageId: string): Promise<InboxItem | undefined> {
-    const row = this.stmts.get.get(systemId, messageId) as Row | undefined;
-    return row && toItem(row);
+    const row = this.stmts.get.get(systemId, messageId) as InboxRow | undefined;
+    return row && toInboxItem(row);
   }
 
   async ack(systemId: string, messageId: string): Promise<InboxItem | 'already' | undefined> {
-    const row = this.stmts.get.get(systemId, messageId) as (Row & { acked_at: string | null }) | undefined;
+    const row = this.stmts.get.get(systemId, messageId) as
+      | (InboxRow & { acked_at: string | null })
+      | undefined;
     if (!row) return undefined;
     const changed = this.stmts.ack.run(new Date().toISOString(), systemId, messageId).changes === 1;
-    return changed ? toItem(row) : 'already';
+    return changed ? toInboxItem(row) : 'already';
   }
 
   async close(): Promise<void> {
