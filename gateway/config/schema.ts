@@ -94,6 +94,8 @@ export const ConfigSchema = z
           .default(2048),
         /** Worker threads that seal documents (gateway/signing/signer-pool.ts); 0 signs on the main thread. */
         signerThreads: z.coerce.number().int().min(0).max(64).default(availableParallelism()),
+        /** /health/ready answers not ready when a gateway certificate expires within this many days. */
+        expiryThresholdDays: z.coerce.number().min(0).default(14),
       })
       .prefault({}),
     delivery: z
@@ -144,6 +146,7 @@ export const ENV_SETTINGS: Record<string, string> = {
   GATEWAY_SIGNING_ALGORITHM: 'pki.signingAlgorithm',
   GATEWAY_RSA_BITS: 'pki.rsaBits',
   GATEWAY_SIGNER_THREADS: 'pki.signerThreads',
+  GATEWAY_CERT_EXPIRY_THRESHOLD_DAYS: 'pki.expiryThresholdDays',
   GATEWAY_PUSH_TIMEOUT_MS: 'delivery.pushTimeoutMs',
   GATEWAY_REDELIVERY_DELAY_MS: 'delivery.redeliveryDelayMs',
   GATEWAY_RETRY_BASE_DELAY_MS: 'delivery.retryBaseDelayMs',

@@ -9,10 +9,19 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { GatewayError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { registerOpenApi } from '../observability/openapi.ts';
+import { continueOrStartTrace, type TraceContext } from '../observability/trace-context.ts';
 import { auditedErrors } from '../pipeline/ingress.ts';
 import { type CertificateResolver, callerSystem } from './client-auth.ts';
 import { sendProblem, toGatewayError } from './problem.ts';
 import { type RateLimitOptions, registerRateLimit } from './rate-limit.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The gateway's span of this request (W3C trace context; see observability/trace-context.ts). */
+    trace: TraceContext;
+  }
+}
 
 export interface HttpServerOptions {
   tls: { keyPem: string; certPem: string; caPem: string };
@@ -53,6 +62,23 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     requestTimeout: 30_000,
     keepAliveTimeout: 10_000,
   }) as unknown as FastifyInstance;
+
+  // Tracing first, so that every later line about the request (refusals too) carries the trace id.
+  // The validated context replaces the caller's headers: routes pass request.headers.traceparent on
+  // (ingress writes it into the bus headers), so what travels is the gateway's span, never an
+  // unchecked value. The answer names the trace in its own traceparent header.
+  app.decorateRequest('trace', null as unknown as TraceContext);
+  // A callback hook, not an async one: no promise per request on the hot path.
+  app.addHook('onRequest', (request, reply, done) => {
+    const trace = continueOrStartTrace(request.headers.traceparent, request.headers.tracestate);
+    request.trace = trace;
+    request.headers.traceparent = trace.traceparent;
+    if (trace.tracestate) request.headers.tracestate = trace.tracestate;
+    else delete request.headers.tracestate;
+    request.log = request.log.child({ traceId: trace.traceId });
+    reply.header('traceparent', trace.traceparent);
+    done();
+  });
 
   app.addHook('onResponse', async (request, reply) => {
     options.metrics.httpRequestSeconds.observe(
@@ -95,6 +121,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   );
 
   await registerRateLimit(app, { ...options.rateLimit, resolveCaller: options.resolveCaller });
+  // Before the routes: it collects them as they are added, for /docs/json.
+  await registerOpenApi(app, { version: '1' });
   for (const routes of options.routes) await app.register(routes);
   return app;
 }

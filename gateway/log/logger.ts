@@ -4,6 +4,7 @@
  * redaction list is a second line of defence, not the first.
  */
 import { type Logger, pino } from 'pino';
+import { traceFields } from './trace-scope.ts';
 
 export type { Logger } from 'pino';
 
@@ -18,6 +19,9 @@ export function createLogger(options: {
       level: options.level,
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // The trace id of the message a bus handler works on (trace-scope.ts); HTTP request lines get
+      // theirs from the request's child logger (http/server.ts).
+      mixin: traceFields,
       redact: {
         paths: ['*.privateKey', '*.key', '*.passphrase', '*.payload', '*.body', 'req.headers.authorization'],
         censor: '[redacted]',

@@ -1,11 +1,35 @@
 /**
  * Prometheus metrics. One registry per gateway instance (tests run several in one process).
+ *
+ * What is measured where:
+ * - per-stage latency (`gateway_stage_duration_seconds{stage}`) and message outcomes
+ *   (`gateway_messages_total{outcome}`): the pipeline, through PipelineInstruments (pipeline.ts);
+ * - rejections by error code (`gateway_requests_rejected_total{code}`): the HTTP error handler;
+ * - bus lag, dead-letter queue sizes and certificate expiry: computed on scrape (scrape.ts);
+ * - `gateway_overdue_answers{system}`: registered here, set by the deadline watcher. The hook for it:
+ *   `metrics.onScrape(async () => metrics.overdueAnswers.set({ system }, n))` — a scrape hook runs
+ *   before every /metrics answer, so the watcher need not keep the gauge current between scrapes.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export const PIPELINE_STAGES = [
+  'ingress.decode',
+  'ingress.validate',
+  'ingress.sign',
+  'ingress.publish',
+  'delivery.verify',
+  'delivery.encode',
+  'delivery.push',
+] as const;
+export type PipelineStage = (typeof PIPELINE_STAGES)[number];
+
+export const MESSAGE_OUTCOMES = ['accepted', 'delivered', 'retried', 'dead-lettered'] as const;
+export type MessageOutcome = (typeof MESSAGE_OUTCOMES)[number];
 
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const scrapeHooks: (() => Promise<void>)[] = [];
   return {
     registry,
     httpRequestSeconds: new Histogram({
@@ -21,12 +45,58 @@ export function createMetrics() {
       labelNames: ['code'] as const,
       registers: [registry],
     }),
+    stageSeconds: new Histogram({
+      name: 'gateway_stage_duration_seconds',
+      help: 'Duration of one pipeline stage for one message (ingress: decode, validate, sign, publish; delivery: verify, encode, push)',
+      labelNames: ['stage'] as const,
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [registry],
+    }),
+    messages: new Counter({
+      name: 'gateway_messages_total',
+      help: 'Messages by outcome: accepted at ingress, delivered, parked for retry, dead-lettered',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     busLag: new Gauge({
       name: 'gateway_bus_lag_records',
       help: 'Records published but not yet handled, per destination system',
       labelNames: ['system'] as const,
       registers: [registry],
     }),
+    deadLetters: new Gauge({
+      name: 'gateway_dead_letter_queue_size',
+      help: 'Dead-lettered messages not yet replayed, per receiving system (read on scrape, never consumed)',
+      labelNames: ['system'] as const,
+      registers: [registry],
+    }),
+    certificateExpiry: new Gauge({
+      name: 'gateway_certificate_expiry_seconds',
+      help: 'Seconds until the certificate expires (negative: expired), by kind (ca, server, signing, gateway-client, system) and system',
+      labelNames: ['kind', 'system'] as const,
+      registers: [registry],
+    }),
+    overdueAnswers: new Gauge({
+      name: 'gateway_overdue_answers',
+      help: 'Cases whose answer deadline has passed without an answer, per receiving system',
+      labelNames: ['system'] as const,
+      registers: [registry],
+    }),
+    callbacks: new Counter({
+      name: 'gateway_callbacks_total',
+      help: 'Callback requests to connected systems, by outcome (delivered, retried, gave-up, misconfigured)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    /** Registers work to run before every scrape (see the header comment). */
+    onScrape(hook: () => Promise<void>): void {
+      scrapeHooks.push(hook);
+    },
+    /** Runs the scrape hooks; one failing hook does not hide the others' values. */
+    async runScrapeHooks(): Promise<Error[]> {
+      const results = await Promise.allSettled(scrapeHooks.map((hook) => hook()));
+      return results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    },
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

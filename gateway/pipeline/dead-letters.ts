@@ -63,6 +63,24 @@ export class DeadLetterQueue {
   }
 
   /**
+   * One entry with its bus headers and the signed document: by position, or the latest entry of a
+   * message id. Reads, never consumes. The caller decides whether the document may be shown.
+   */
+  async show(
+    systemId: string,
+    select: { position: string } | { messageId: string },
+  ): Promise<(DeadLetterEntry & { headers: Record<string, string>; document: Buffer }) | null> {
+    const entries = await this.entries(systemId);
+    const found =
+      'position' in select
+        ? entries.find((e) => e.position === select.position)
+        : entries.filter((e) => e.messageId === select.messageId).at(-1);
+    if (!found) return null;
+    const { record, ...entry } = found;
+    return { ...entry, headers: { ...record.headers }, document: record.value };
+  }
+
+  /**
    * Replays the entries of `messageId` (or all entries) to the deliver topic. Returns what was
    * replayed; empty when nothing matched.
    */

@@ -1,5 +1,5 @@
 /**
- * `gw dlq list|replay`: the dead-letter queues, read and replayed through the configured bus (the
+ * `gw dlq list|show|replay`: the dead-letter queues, read and replayed through the configured bus (the
  * SQLite file in the data directory, or Kafka), with the same configuration as the server. The
  * gateway need not run; replayed messages are delivered once one does.
  */
@@ -17,6 +17,7 @@ import { type DeadLetterEntry, DeadLetterQueue } from '../../pipeline/dead-lette
 interface Session {
   systems: string[];
   queue: DeadLetterQueue;
+  audit: AuditLog;
   close(): Promise<void>;
 }
 
@@ -34,14 +35,11 @@ async function open(systemOption: string | undefined): Promise<Session> {
   });
   const bus = createBus(config, logger);
   const auditStore = openAuditStore(config);
+  const audit = new AuditLog(auditStore, { chain: config.audit.chain });
   return {
     systems: systemOption ? [systemOption] : directory.systems.map((s) => s.id),
-    queue: new DeadLetterQueue({
-      bus,
-      audit: new AuditLog(auditStore, { chain: config.audit.chain }),
-      topicPrefix: config.kafka.topicPrefix,
-      actor: 'cli',
-    }),
+    queue: new DeadLetterQueue({ bus, audit, topicPrefix: config.kafka.topicPrefix, actor: 'cli' }),
+    audit,
     async close() {
       await bus.close();
       await auditStore.close();
@@ -97,6 +95,81 @@ export async function dlqReplayCommand(
     }
     printEntries(replayed);
     process.stdout.write(`replayed ${new Set(replayed.map((e) => e.messageId)).size} message(s)\n`);
+  } finally {
+    await session.close();
+  }
+}
+
+const POSITION = /^(\d{1,9})-(\d{1,19})$/;
+const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * `gw dlq show <entry>`: one entry — position `<partition>-<offset>` (as the API names it) or a
+ * nachrichtenUUID (its latest entry) — with its bus headers, reason and attempts. The sealed
+ * document only with --payload, and that read is audited like the API's.
+ */
+export async function dlqShowCommand(
+  entry: string,
+  options: { system?: string; json?: boolean; payload?: boolean },
+): Promise<void> {
+  const position = POSITION.exec(entry);
+  if (!position && !MESSAGE_ID.test(entry)) {
+    throw new GatewayError(
+      'GW_ERR_BAD_REQUEST',
+      'name an entry as <partition>-<offset> or a nachrichtenUUID',
+    );
+  }
+  if (position && !options.system) {
+    throw new GatewayError('GW_ERR_BAD_REQUEST', 'an entry position needs --system <id>');
+  }
+  const select = position ? { position: `${position[1]}/${position[2]}` } : { messageId: entry };
+  const session = await open(options.system);
+  try {
+    for (const system of session.systems) {
+      const found = await session.queue.show(system, select);
+      if (!found) continue;
+      const { headers, document, ...rest } = found;
+      const shown = {
+        ...rest,
+        entry: rest.position.replace('/', '-'),
+        headers,
+        ...(options.payload ? { document: document.toString('utf8') } : {}),
+      };
+      if (options.payload) {
+        await session.audit.record({
+          kind: 'audit-export',
+          actor: 'cli',
+          messageId: rest.messageId || null,
+          receiverSystem: system,
+          senderSystem: rest.senderSystem,
+          messageType: rest.messageType,
+          detail: { what: 'dead-letter-document', position: rest.position },
+        });
+      }
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+        return;
+      }
+      const lines = [
+        `entry          ${shown.entry}`,
+        `system         ${shown.systemId}`,
+        `message        ${shown.messageId}`,
+        `type           ${shown.messageType ?? '-'}`,
+        `sender system  ${shown.senderSystem ?? '-'}`,
+        `attempts       ${shown.attempts}`,
+        `dead-lettered  ${shown.deadLetteredAt ?? '-'}`,
+        `reason         ${shown.reason}`,
+        'headers',
+        ...Object.entries(headers).map(([name, value]) => `  ${name}: ${value}`),
+        ...(options.payload ? ['document', document.toString('utf8')] : []),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+      return;
+    }
+    throw new GatewayError(
+      'GW_ERR_NOT_FOUND',
+      `${entry} is not in the dead-letter queue of ${session.systems.join(', ')}`,
+    );
   } finally {
     await session.close();
   }

@@ -14,6 +14,7 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { exportLines } from '../../audit/export.ts';
 import { actorOf, formatScope } from '../../auth/roles.ts';
@@ -23,6 +24,7 @@ import type { AuditEntry, AuditMessageSummary, AuditStore } from '../../ports/au
 import type { DocumentArchive } from '../../ports/document-archive.ts';
 import { mayReadPayload, PAYLOAD_PERMISSION } from './audit/payload-permission.ts';
 import {
+  AUDIT_MESSAGE_ID,
   auditMessageId,
   CheckpointQuery,
   ExportQuery,
@@ -43,6 +45,22 @@ export interface AuditRoutesDeps {
 }
 
 const PEOPLE = { auth: { role: ['auditor', 'operator'] as const } };
+
+/** Declared schemas of the routes, for /docs: the same zod objects the handlers parse with. */
+const ONE_MESSAGE = {
+  params: z.object({ messageId: z.string().regex(AUDIT_MESSAGE_ID) }),
+  querystring: NoQuery,
+};
+const SCHEMAS: Record<string, object> = {
+  '/v1/audit/messages': { querystring: SearchQuery },
+  '/v1/audit/messages/:messageId': ONE_MESSAGE,
+  '/v1/audit/messages/:messageId/proof': ONE_MESSAGE,
+  '/v1/audit/messages/:messageId/document': ONE_MESSAGE,
+  '/v1/audit/checkpoints': { querystring: CheckpointQuery },
+  '/v1/audit/checkpoints/latest': { querystring: NoQuery },
+  '/v1/audit/public-key': { querystring: NoQuery },
+  '/v1/audit/export': { querystring: ExportQuery },
+};
 /** A trail longer than this is cut (only reused request ids of refused requests get near it). */
 const MAX_TRAIL = 1000;
 
@@ -75,6 +93,9 @@ export function auditRoutes(deps: AuditRoutesDeps) {
   }
 
   return async (app: FastifyInstance) => {
+    app.addHook('onRoute', (route) => {
+      route.schema ??= SCHEMAS[route.url];
+    });
     // Audit answers describe people's dealings with authorities: no cache keeps a copy.
     app.addHook('onSend', async (_request, reply) => {
       reply.header('cache-control', 'no-store');

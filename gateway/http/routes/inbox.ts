@@ -5,7 +5,7 @@ import type { AuditLog } from '../../audit/audit-log.ts';
 import { GatewayError } from '../../errors/catalogue.ts';
 import type { InboxItem, MailboxStore } from '../../ports/mailbox-store.ts';
 import { type CertificateResolver, requireSystem } from '../client-auth.ts';
-import { MESSAGE_ID, SYSTEM_ID } from './params.ts';
+import { MESSAGE_ID, MessageIdParam, SYSTEM_ID, SystemIdParam } from './params.ts';
 
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -44,7 +44,10 @@ export function inboxRoutes(deps: {
   return async (app: FastifyInstance) => {
     app.get<{ Params: { systemId: string }; Querystring: Record<string, string> }>(
       '/v1/systems/:systemId/inbox',
-      { config: { auth: { role: 'system' } } },
+      {
+        config: { auth: { role: 'system' } },
+        schema: { params: z.object({ systemId: SystemIdParam }), querystring: ListQuery },
+      },
       async (request) => {
         const systemId = SYSTEM_ID(request.params.systemId);
         requireSystem(request, deps.resolveCaller, systemId);
@@ -62,7 +65,10 @@ export function inboxRoutes(deps: {
 
     app.get<{ Params: { systemId: string; messageId: string } }>(
       '/v1/systems/:systemId/inbox/:messageId',
-      { config: { auth: { role: 'system' } } },
+      {
+        config: { auth: { role: 'system' } },
+        schema: { params: z.object({ systemId: SystemIdParam, messageId: MessageIdParam }) },
+      },
       async (request) => {
         const systemId = SYSTEM_ID(request.params.systemId);
         const messageId = MESSAGE_ID(request.params.messageId);
@@ -76,7 +82,10 @@ export function inboxRoutes(deps: {
 
     app.post<{ Params: { systemId: string; messageId: string } }>(
       '/v1/systems/:systemId/inbox/:messageId/ack',
-      { config: { auth: { role: 'system' } } },
+      {
+        config: { auth: { role: 'system' } },
+        schema: { params: z.object({ systemId: SystemIdParam, messageId: MessageIdParam }) },
+      },
       async (request) => {
         const systemId = SYSTEM_ID(request.params.systemId);
         const messageId = MESSAGE_ID(request.params.messageId);

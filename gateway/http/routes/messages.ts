@@ -1,16 +1,20 @@
 /** GET /v1/messages/{messageId} — lifecycle status, for the sending and the receiving system. */
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { GatewayError } from '../../errors/catalogue.ts';
 import { messageView } from '../../pipeline/status.ts';
 import type { AuditStore } from '../../ports/audit-store.ts';
 import { type CertificateResolver, requireAnySystem } from '../client-auth.ts';
-import { MESSAGE_ID } from './params.ts';
+import { MESSAGE_ID, MessageIdParam } from './params.ts';
 
 export function messageStatusRoutes(deps: { audit: AuditStore; resolveCaller: CertificateResolver }) {
   return async (app: FastifyInstance) => {
     app.get<{ Params: { messageId: string } }>(
       '/v1/messages/:messageId',
-      { config: { auth: { role: 'system' } } },
+      {
+        config: { auth: { role: 'system' } },
+        schema: { summary: 'Lifecycle status of a message', params: z.object({ messageId: MessageIdParam }) },
+      },
       async (request) => {
         const messageId = MESSAGE_ID(request.params.messageId);
         const caller = requireAnySystem(request, deps.resolveCaller);

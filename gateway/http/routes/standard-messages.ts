@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Ingress } from '../../pipeline/ingress.ts';
 import { type CertificateResolver, requireAnySystem } from '../client-auth.ts';
+import { AcceptedAnswer } from './accepted-answer.ts';
 
 export function standardMessagesRoutes(deps: {
   ingress: Ingress;
@@ -18,7 +19,11 @@ export function standardMessagesRoutes(deps: {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-    app.post('/v1/messages', { config: { auth: { role: 'system' } } }, async (request, reply) => {
+    const schema = {
+      summary: 'A document in a catalogued standard (application/xml), optionally signed by the sender',
+      response: { 202: AcceptedAnswer },
+    };
+    app.post('/v1/messages', { config: { auth: { role: 'system' } }, schema }, async (request, reply) => {
       const caller = requireAnySystem(request, deps.resolveCaller);
       const accepted = await deps.ingress.acceptStandard({
         systemId: caller.systemId,

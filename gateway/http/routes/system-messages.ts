@@ -1,8 +1,10 @@
 /** POST /v1/systems/{systemId}/messages — native payloads from a connected system. */
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { Ingress } from '../../pipeline/ingress.ts';
 import { type CertificateResolver, requireSystem } from '../client-auth.ts';
-import { SYSTEM_ID } from './params.ts';
+import { AcceptedAnswer } from './accepted-answer.ts';
+import { SYSTEM_ID, SystemIdParam } from './params.ts';
 
 export function systemMessagesRoutes(deps: {
   ingress: Ingress;
@@ -16,7 +18,14 @@ export function systemMessagesRoutes(deps: {
 
     app.post<{ Params: { systemId: string } }>(
       '/v1/systems/:systemId/messages',
-      { config: { auth: { role: 'system' } } },
+      {
+        config: { auth: { role: 'system' } },
+        schema: {
+          summary: "A native payload from system {systemId}, decoded by that system's adapter",
+          params: z.object({ systemId: SystemIdParam }),
+          response: { 202: AcceptedAnswer },
+        },
+      },
       async (request, reply) => {
         const systemId = SYSTEM_ID(request.params.systemId);
         requireSystem(request, deps.resolveCaller, systemId);
