@@ -11,14 +11,15 @@ import { type AdapterRegistry, discoverAdapters } from '../adapters/sdk/registry
 import { catalogue } from '../standards/index.ts';
 import { type ArchiveRequest, DocumentArchiver } from './audit/archive/document-archiver.ts';
 import type { AuditKey } from './audit/audit-key.ts';
-import { AuditLog } from './audit/audit-log.ts';
+import type { AuditLog } from './audit/audit-log.ts';
 import { Checkpointer } from './audit/checkpointer.ts';
 import { connectAuditStore, connectDocumentArchive, openAuditKey } from './audit/open-store.ts';
 import { routeAuth, withAuth } from './auth/route-auth.ts';
 import { TokenStore } from './auth/tokens.ts';
 import { KafkaBus } from './bus/kafka-bus.ts';
 import { SqliteBus } from './bus/sqlite-bus.ts';
-import { deliverTopic, deliveryGroup } from './bus/topics.ts';
+import { type MessageFollowUps, startMessageFollowUps } from './callbacks/message-follow-ups.ts';
+import { NotifyingAuditLog } from './callbacks/notifying-audit-log.ts';
 import type { ResolvedConfig } from './config/load.ts';
 import { consoleRoutes } from './console/serve.ts';
 import { PushClient } from './delivery/push-client.ts';
@@ -26,9 +27,11 @@ import { RoutingConfig } from './directory/routing-config.ts';
 import { GatewayError } from './errors/catalogue.ts';
 import { auditRoutes } from './http/routes/audit.ts';
 import { authRoutes } from './http/routes/auth.ts';
+import { deadLetterRoutes } from './http/routes/dead-letters.ts';
 import { inboxRoutes } from './http/routes/inbox.ts';
 import { messageStatusRoutes } from './http/routes/messages.ts';
 import { operationsRoutes } from './http/routes/operations.ts';
+import { overdueRoutes } from './http/routes/overdue.ts';
 import { pkiRoutes } from './http/routes/pki.ts';
 import { standardMessagesRoutes } from './http/routes/standard-messages.ts';
 import { standardsRoutes } from './http/routes/standards.ts';
@@ -38,6 +41,10 @@ import { createLogger, type Logger } from './log/logger.ts';
 import { PgMailboxStore } from './mailbox/pg-mailbox-store.ts';
 import { SqliteMailboxStore } from './mailbox/sqlite-mailbox-store.ts';
 import { createMetrics } from './observability/metrics.ts';
+import { PipelineInstruments } from './observability/pipeline.ts';
+import { certificatesCheck, keysCheck } from './observability/readiness.ts';
+import { metricsRefresher } from './observability/scrape.ts';
+import { DeadLetterQueue } from './pipeline/dead-letters.ts';
 import { DeliveryWorker } from './pipeline/delivery.ts';
 import { Ingress } from './pipeline/ingress.ts';
 import { senderSignatureVerifier } from './pipeline/sender-signature.ts';
@@ -47,6 +54,8 @@ import { LiveTrust } from './pki/trust.ts';
 import type { AuditStore } from './ports/audit-store.ts';
 import type { Bus } from './ports/bus.ts';
 import type { MailboxStore } from './ports/mailbox-store.ts';
+import { registryWithReceiptFallback } from './receipts/receipt-encoding.ts';
+import { verifySeal } from './signing/own-seal.ts';
 import { SignerPool } from './signing/signer-pool.ts';
 
 export interface Gateway {
@@ -64,6 +73,8 @@ export interface Gateway {
   auditStore: AuditStore;
   mailbox: MailboxStore;
   routing: RoutingConfig;
+  /** Receipts, callbacks and answer deadlines (gateway/callbacks/message-follow-ups.ts). */
+  followUps: MessageFollowUps;
   http: FastifyInstance;
   logger: Logger;
   /** The URL the server listens on (port resolved when 0 was configured). */
@@ -75,6 +86,8 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Extra adapters registered beside the discovered ones (integrators' tests, plug-ins). */
   adapters?: AdapterRegistry;
+  /** Clock of the audit log's event times, receipts and answer deadlines; tests pass a controllable one. */
+  now?: () => Date;
 }
 
 export function createBus(config: ResolvedConfig, logger: Logger): Bus {
@@ -106,7 +119,8 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
-  const adapters = await discoverAdapters(undefined, options.adapters);
+  // Receipts reach systems whose adapter does not map them as the standard document (receipt-encoding.ts).
+  const adapters = registryWithReceiptFallback(await discoverAdapters(undefined, options.adapters));
   const routing = new RoutingConfig(config.contractsDir, (id) => adapters.get(id) !== undefined, logger);
 
   const pki = await openPki(
@@ -126,7 +140,9 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     everyMs: config.audit.checkpointEverySeconds * 1000,
     logger,
   });
-  const audit = new AuditLog(auditStore, {
+  const audit = new NotifyingAuditLog(auditStore, {
+    logger,
+    ...(options.now ? { now: options.now } : {}),
     chain: config.audit.chain,
     onAppended: (count) => checkpointer.noteAppended(count),
   });
@@ -137,6 +153,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     ? await PgMailboxStore.connect({ url: config.databaseUrl, schema: config.databaseSchema })
     : new SqliteMailboxStore({ file: path.join(config.dataDir, 'mailbox.sqlite') });
   const metrics = createMetrics();
+  const instruments = new PipelineInstruments(metrics);
   const pusher = new PushClient({
     certPem: pki.gatewayClient.certPem,
     keyPem: pki.gatewayClient.keyPem,
@@ -174,6 +191,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     topicPrefix,
     adapterContext,
     logger,
+    instruments,
     alreadyAccepted: async (messageId) =>
       (await auditStore.query({ messageId, kind: 'accepted', limit: 1 })).length > 0,
     verifySender: senderSignatureVerifier({
@@ -188,7 +206,13 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     mailbox,
     audit,
     pusher,
-    verify: (xml) => trust.verifySeal(xml),
+    // Own seals without a DOM (signing/own-seal.ts); anything else through the general verifier.
+    verify: (xml) =>
+      verifySeal(xml, {
+        trustAnchors: [trust.caCertificate],
+        pinned: trust.signingCertificates(),
+        isRevoked: trust.isRevoked,
+      }),
     adapterContext,
     topicPrefix,
     partitions: config.bus.partitions,
@@ -201,6 +225,22 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       maxAgeMs: config.delivery.maxAgeMs,
     },
     logger,
+    instruments,
+  });
+  const followUps = startMessageFollowUps({
+    audit,
+    directory: () => routing.directory,
+    contracts: () => routing.contracts,
+    contractsDir: config.contractsDir,
+    dataDir: config.dataDir,
+    sealer,
+    bus,
+    topicPrefix,
+    tls: { certPem: pki.gatewayClient.certPem, keyPem: pki.gatewayClient.keyPem, caPems: [pki.caCertPem] },
+    timeoutMs: config.delivery.pushTimeoutMs,
+    metrics,
+    logger,
+    ...(options.now ? { now: options.now } : {}),
   });
 
   // Known only after listen() when port 0 (tests) was configured.
@@ -228,27 +268,46 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
             name: 'audit',
             check: async () => ({ ok: true, detail: `${(await auditStore.heads()).length} chain(s)` }),
           },
+          {
+            name: 'mailbox',
+            check: async () => {
+              await mailbox.wasDelivered('health-probe', '00000000-0000-0000-0000-000000000000');
+              return { ok: true, detail: mailbox.constructor.name };
+            },
+          },
+          keysCheck(trust),
+          certificatesCheck({
+            pkiDir: pki.dir,
+            isRevoked: trust.isRevoked,
+            thresholdDays: config.pki.expiryThresholdDays,
+          }),
         ],
-        refreshMetrics: async () => {
-          for (const system of routing.directory.systems) {
-            const lag = await bus.lag(
-              deliveryGroup(topicPrefix, system.id),
-              deliverTopic(topicPrefix, system.id),
-            );
-            metrics.busLag.set(
-              { system: system.id },
-              lag.reduce((sum, p) => sum + p.lag, 0),
-            );
-          }
-        },
+        refreshMetrics: metricsRefresher({
+          metrics,
+          bus,
+          topicPrefix,
+          systems: () => routing.directory.systems.map((s) => s.id),
+          deadLetters: new DeadLetterQueue({
+            bus,
+            audit,
+            topicPrefix,
+            actor: 'gateway',
+            browseTimeoutMs: 10_000,
+          }),
+          pkiDir: pki.dir,
+          isRevoked: trust.isRevoked,
+          logger,
+        }),
       }),
       systemMessagesRoutes({ ingress, resolveCaller, publicUrl: () => url }),
       standardMessagesRoutes({ ingress, resolveCaller, publicUrl: () => url }),
       messageStatusRoutes({ audit: auditStore, resolveCaller }),
       inboxRoutes({ mailbox, audit, resolveCaller }),
+      overdueRoutes({ overdue: followUps.overdue, directory: () => routing.directory, now: options.now }),
       withAuth({ public: true }, standardsRoutes()),
       pkiRoutes({ trust, pkiDir: pki.dir, caCertPem: pki.caCertPem }),
       authRoutes(),
+      deadLetterRoutes({ bus, audit, topicPrefix, directory: () => routing.directory }),
       auditRoutes({
         store: auditStore,
         audit,
@@ -261,6 +320,12 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   });
 
   await worker.start();
+  // A reloaded directory may name new systems (subscribe them) or drop some (close theirs).
+  routing.onApplied(() => {
+    worker.sync().catch((error: unknown) => {
+      logger.error({ err: error }, 'delivery subscriptions could not follow the reloaded directory');
+    });
+  });
   checkpointer.start();
   archiver?.start();
   const address = await http.listen({ host: config.host, port: config.port });
@@ -281,6 +346,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     auditStore,
     mailbox,
     routing,
+    followUps,
     http,
     logger,
     url,
@@ -291,6 +357,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       await http.close();
       routing.close();
       await worker.stop();
+      await followUps.stop();
       await pusher.close();
       await sealer.close();
       trust.close();

@@ -30,6 +30,26 @@ export const ContractSchema = z
           .strict(),
       )
       .min(1),
+    /**
+     * Answer deadlines: a message of `messageType` delivered on this contract's routes is answered
+     * (a message of one of `answeredBy` whose referenzUUID is its nachrichtenUUID) within
+     * `workingDays` working days of the receiving system's Land (gateway/deadlines/).
+     */
+    deadlines: z
+      .array(
+        z
+          .object({
+            messageType: z.string().min(1),
+            answerWithin: z
+              .object({
+                workingDays: z.number().int().min(1).max(250),
+                answeredBy: z.array(z.string().min(1)).min(1),
+              })
+              .strict(),
+          })
+          .strict(),
+      )
+      .optional(),
     requirements: z
       .object({
         signature: z.enum(['gateway', 'sender-and-gateway']).default('gateway'),
@@ -73,6 +93,15 @@ export class Contracts {
       ids.add(c.id);
     }
     return new Contracts(contracts);
+  }
+
+  /** The answer deadline for a message on this route, from the contract that allows it. */
+  answerDeadline(
+    q: RouteQuestion,
+  ): { contract: string; workingDays: number; answeredBy: string[] } | undefined {
+    const contract = this.allowing(q);
+    const rule = contract?.deadlines?.find((d) => d.messageType === q.messageType);
+    return contract && rule ? { contract: contract.id, ...rule.answerWithin } : undefined;
   }
 
   /** The contract allowing this route, or undefined: deny by default. */

@@ -9,6 +9,26 @@ import { z } from 'zod';
 import { GatewayError } from '../errors/catalogue.ts';
 import { matches, PATTERN, specificity } from './pattern.ts';
 
+/**
+ * Where the gateway POSTs HMAC-signed status events of a system's sent messages. The secret is never
+ * in the directory itself: the name of an environment variable, or a file (absolute, or relative to
+ * the directory file's folder), read when a callback is signed.
+ */
+export const CallbackSchema = z
+  .object({
+    url: z.url({ protocol: /^https$/ }),
+    secretEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/)
+      .optional(),
+    secretFile: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((c) => (c.secretEnv === undefined) !== (c.secretFile === undefined), {
+    message: 'name exactly one of secretEnv and secretFile',
+  });
+export type CallbackEntry = z.infer<typeof CallbackSchema>;
+
 export const SystemEntrySchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'must be lower-case letters, digits and dashes'),
@@ -25,6 +45,8 @@ export const SystemEntrySchema = z
       .min(1),
     /** Quota for this system; the gateway-wide default applies when absent. */
     requestsPerMinute: z.number().int().positive().optional(),
+    /** Signed status callbacks for the messages this system sends (gateway/callbacks/). */
+    callback: CallbackSchema.optional(),
   })
   .strict();
 export type SystemEntry = z.infer<typeof SystemEntrySchema>;

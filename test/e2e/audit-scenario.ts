@@ -12,6 +12,7 @@ import { Agent, request } from 'undici';
 import type { Permission } from '../../gateway/auth/roles.ts';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
 import type { AuditMessageSummary } from '../../gateway/ports/audit-store.ts';
+import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import { eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';
 
@@ -74,6 +75,8 @@ export interface AuditScenario {
     thToSt: string;
     /** sn-melde → ags:14713000 (within Sachsen): refused by the contract. */
     refused: string;
+    /** The receipt (quittung.0020) st-melde's acknowledgement of snToSt[0] sent to sn-melde. */
+    receipt: string;
   };
   stop(): Promise<void>;
 }
@@ -170,6 +173,16 @@ export async function startAuditScenario(env: Record<string, string> = {}): Prom
     );
     const ack = await st.call('POST', `/v1/systems/st-melde/inbox/${snToSt[0]}/ack`);
     if (ack.status !== 200) throw new Error(`ack: ${JSON.stringify(ack.body)}`);
+    // The acknowledgement sends sn-melde a receipt (gateway/receipts/): one more message, once delivered.
+    const receipt = receiptIdFor(snToSt[0]!);
+    await eventually(
+      async () =>
+        (await t.gateway.auditStore.query({ messageId: receipt, kind: 'delivered', limit: 1 })).length > 0
+          ? true
+          : undefined,
+      20_000,
+      'the receipt of the acknowledged message delivered',
+    );
 
     const tokens = Object.fromEntries(
       Object.entries(issued).map(([k, v]) => [k, v.token]),
@@ -180,7 +193,13 @@ export async function startAuditScenario(env: Record<string, string> = {}): Prom
       person,
       tokens,
       tokenIds,
-      ids: { snToSt, thToSn: [batch.ids[0]!, batch.ids[2]!], thToSt: batch.ids[1]!, refused: refused.id },
+      ids: {
+        snToSt,
+        thToSn: [batch.ids[0]!, batch.ids[2]!],
+        thToSt: batch.ids[1]!,
+        refused: refused.id,
+        receipt,
+      },
       async stop() {
         await person.close();
         await t.stop();

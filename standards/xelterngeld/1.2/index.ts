@@ -11,6 +11,7 @@ import {
   LISTS,
   NAMESPACE,
   Nachforderung0103,
+  Quittung0100,
   STANDARD,
   VERSION,
 } from './schema.ts';
@@ -40,9 +41,12 @@ export const nachforderung0103 = messageTypeSpec(
   Nachforderung0103,
 );
 
+/** `quittung.0100`: the receipt for any XElterngeld message, sent when the receiver took it over. */
+export const quittung0100 = messageTypeSpec(DEFINITION, 'quittung.0100', '0100', Quittung0100);
+
 export const xelterngeld12: StandardVersion = standardVersion(
   DEFINITION,
-  [antrag0101, bescheid0102, nachforderung0103],
+  [antrag0101, bescheid0102, nachforderung0103, quittung0100],
   Object.values(LISTS),
 );
 

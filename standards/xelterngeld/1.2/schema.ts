@@ -6,7 +6,14 @@
  */
 import { z } from 'zod';
 import { codeOf, loadCodeList } from '../../xoev/codelist.ts';
-import { antwortkopf, DATUM, KENNUNG, nachrichtenkopf, rootAttributes } from '../../xoev/nachrichtenkopf.ts';
+import {
+  antwortkopf,
+  DATUM,
+  KENNUNG,
+  nachrichtenkopf,
+  rootAttributes,
+  ZEITPUNKT,
+} from '../../xoev/nachrichtenkopf.ts';
 import { anschrift, geburt, NAME, namensangaben } from '../../xoev/person.ts';
 
 export const STANDARD = 'XElterngeld';
@@ -18,6 +25,7 @@ export const LISTS = {
   leistungsvariante: loadCodeList('xelterngeld-leistungsvariante-1.json'),
   unterlagenart: loadCodeList('xelterngeld-unterlagenart-1.json'),
   entscheidung: loadCodeList('xelterngeld-entscheidung-1.json'),
+  quittungsergebnis: loadCodeList('xelterngeld-quittungsergebnis-1.json'),
   geschlecht: loadCodeList('geschlecht-1.json'),
   staat: loadCodeList('staat-2025-01.json'),
   ags: loadCodeList('ags-2025-06-30.json'),
@@ -140,3 +148,23 @@ export const Nachforderung0103 = z.object({
   hinweis: z.string().min(1).max(2000).optional(),
 });
 export type Nachforderung0103 = z.infer<typeof Nachforderung0103>;
+
+export const Fehler = z.object({
+  fehlercode: z.string().min(1).max(40),
+  fehlertext: z.string().min(1).max(500),
+});
+
+/**
+ * `quittung.0100`: the receipt for any XElterngeld message, shaped like XMeld's quittung.0020 (the
+ * gateway sends it to the sender when the receiving system acknowledged; see gateway/receipts/).
+ * XElterngeld-style catalogues had no receipt; this is the smallest one that says "taken over at".
+ */
+export const Quittung0100 = z.object({
+  ...rootAttributes(STANDARD, VERSION),
+  'nachrichtenkopf.g2g': antwortkopf(LISTS.nachrichtentyp),
+  /** When the receiving system took the message over (its acknowledgement). */
+  eingangszeitpunkt: ZEITPUNKT,
+  ergebnis: codeOf(LISTS.quittungsergebnis),
+  fehler: z.array(Fehler).max(20),
+});
+export type Quittung0100 = z.infer<typeof Quittung0100>;

@@ -10,6 +10,7 @@ import {
   Halterwechsel1002,
   LISTS,
   NAMESPACE,
+  Quittung1000,
   STANDARD,
   VERSION,
   Zulassung1001,
@@ -45,9 +46,12 @@ export const ausserbetriebsetzung1003 = messageTypeSpec(
   Ausserbetriebsetzung1003,
 );
 
+/** `quittung.1000`: the receipt for any XKfz message, sent when the receiver took it over. */
+export const quittung1000 = messageTypeSpec(DEFINITION, 'quittung.1000', '1000', Quittung1000);
+
 export const xkfz14: StandardVersion = standardVersion(
   DEFINITION,
-  [zulassung1001, halterwechsel1002, ausserbetriebsetzung1003],
+  [zulassung1001, halterwechsel1002, ausserbetriebsetzung1003, quittung1000],
   Object.values(LISTS),
 );
 

@@ -6,7 +6,13 @@
  */
 import { z } from 'zod';
 import { codeOf, loadCodeList } from '../../xoev/codelist.ts';
-import { DATUM, nachrichtenkopf, rootAttributes } from '../../xoev/nachrichtenkopf.ts';
+import {
+  antwortkopf,
+  DATUM,
+  nachrichtenkopf,
+  rootAttributes,
+  ZEITPUNKT,
+} from '../../xoev/nachrichtenkopf.ts';
 import { anschrift, geburt, namensangaben } from '../../xoev/person.ts';
 
 export const STANDARD = 'XKfz';
@@ -17,6 +23,7 @@ export const LISTS = {
   nachrichtentyp: loadCodeList('xkfz-nachrichtentyp-1.4.json'),
   fahrzeugklasse: loadCodeList('eg-fahrzeugklasse-2018.json'),
   ausserbetriebsetzungsgrund: loadCodeList('xkfz-ausserbetriebsetzungsgrund-1.json'),
+  quittungsergebnis: loadCodeList('xkfz-quittungsergebnis-1.json'),
   staat: loadCodeList('staat-2025-01.json'),
   ags: loadCodeList('ags-2025-06-30.json'),
 };
@@ -120,3 +127,23 @@ export const Ausserbetriebsetzung1003 = z.object({
   halter: Halter,
 });
 export type Ausserbetriebsetzung1003 = z.infer<typeof Ausserbetriebsetzung1003>;
+
+export const Fehler = z.object({
+  fehlercode: z.string().min(1).max(40),
+  fehlertext: z.string().min(1).max(500),
+});
+
+/**
+ * `quittung.1000`: the receipt for any XKfz message, shaped like XMeld's quittung.0020 (the gateway
+ * sends it to the sender when the receiving system acknowledged; see gateway/receipts/). XKfz-style
+ * catalogues had no receipt; this is the smallest one that says "taken over at" for a referenzUUID.
+ */
+export const Quittung1000 = z.object({
+  ...rootAttributes(STANDARD, VERSION),
+  'nachrichtenkopf.g2g': antwortkopf(LISTS.nachrichtentyp),
+  /** When the receiving system took the message over (its acknowledgement). */
+  eingangszeitpunkt: ZEITPUNKT,
+  ergebnis: codeOf(LISTS.quittungsergebnis),
+  fehler: z.array(Fehler).max(20),
+});
+export type Quittung1000 = z.infer<typeof Quittung1000>;

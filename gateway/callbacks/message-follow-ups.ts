@@ -1,0 +1,114 @@
+/**
+ * What follows a message's lifecycle events, wired in one place: receipts to the sender on
+ * acknowledgement, signed callbacks to the sender on delivered / acknowledged / failed /
+ * dead-lettered / overdue, and the answer deadlines. All three listen to the audit log
+ * (notifying-audit-log.ts), so no pipeline stage calls them and none of them can block a stage.
+ */
+
+import { OverdueWatcher } from '../deadlines/overdue-watcher.ts';
+import type { Contracts } from '../directory/contracts.ts';
+import type { Directory } from '../directory/directory.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { DocumentSealer } from '../pipeline/ingress.ts';
+import type { Bus } from '../ports/bus.ts';
+import { ReceiptIssuer } from '../receipts/receipt-issuer.ts';
+import { isReceiptType } from '../receipts/receipt-type.ts';
+import { CallbackDispatcher, type CallbackRetryPolicy } from './callback-dispatcher.ts';
+import { eventOfEntry } from './callback-event.ts';
+import { catchUpFollowUps } from './catch-up.ts';
+import type { NotifyingAuditLog } from './notifying-audit-log.ts';
+
+export interface MessageFollowUpsDeps {
+  audit: NotifyingAuditLog;
+  directory: () => Directory;
+  contracts: () => Contracts;
+  contractsDir: string;
+  dataDir: string;
+  sealer: DocumentSealer;
+  bus: Bus;
+  topicPrefix: string;
+  /** The gateway's client certificate and trusted CAs (callbacks authenticate like push). */
+  tls: { certPem: string; keyPem: string; caPems: string[] };
+  timeoutMs: number;
+  metrics: Metrics;
+  logger: Logger;
+  now?: () => Date;
+  callbackRetry?: CallbackRetryPolicy;
+  overdueIntervalMs?: number;
+}
+
+export interface MessageFollowUps {
+  receipts: ReceiptIssuer;
+  callbacks: CallbackDispatcher;
+  overdue: OverdueWatcher;
+  /** Resolves when the catch-up after the start is done (tests). */
+  caughtUp: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollowUps {
+  const logger = deps.logger.child({ component: 'follow-ups' });
+  const callbacks = new CallbackDispatcher({
+    directory: deps.directory,
+    contractsDir: deps.contractsDir,
+    tls: deps.tls,
+    timeoutMs: deps.timeoutMs,
+    logger,
+    count: (outcome) => deps.metrics.callbacks.inc({ outcome }),
+    ...(deps.callbackRetry ? { retry: deps.callbackRetry } : {}),
+  });
+  const receipts = new ReceiptIssuer({
+    directory: deps.directory,
+    sealer: deps.sealer,
+    bus: deps.bus,
+    audit: deps.audit,
+    topicPrefix: deps.topicPrefix,
+    logger,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const overdue = new OverdueWatcher({
+    dataDir: deps.dataDir,
+    directory: deps.directory,
+    contracts: deps.contracts,
+    callbacks,
+    report: (perSystem) => {
+      for (const [system, n] of perSystem) deps.metrics.overdueAnswers.set({ system }, n);
+    },
+    logger,
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.overdueIntervalMs !== undefined ? { intervalMs: deps.overdueIntervalMs } : {}),
+  });
+  deps.metrics.onScrape(async () => {
+    overdue.check();
+  });
+
+  let stopped = false;
+  deps.audit.onEntry((entry) => {
+    if (stopped) return;
+    overdue.observe(entry);
+    void receipts.issueFor(entry);
+    // Receipts are the gateway's own messages: their lifecycle is not reported back to anyone.
+    const callback = isReceiptType(entry.messageType) ? undefined : eventOfEntry(entry);
+    if (callback) callbacks.notify(callback.systemId, callback.event);
+  });
+  overdue.start();
+  // What a stopped process left undone (catch-up.ts); in the background, it never delays the start.
+  const caughtUp = catchUpFollowUps({ store: deps.audit.store, receipts, overdue, logger }).catch((error) =>
+    logger.error({ err: error }, 'catching up on receipts and deadlines failed'),
+  );
+
+  return {
+    receipts,
+    callbacks,
+    overdue,
+    caughtUp: caughtUp.then(() => undefined),
+    async stop() {
+      stopped = true;
+      await caughtUp;
+      await receipts.idle();
+      await callbacks.stop();
+      overdue.stop();
+    },
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * Answer deadlines at run time. Fed with audit entries (callbacks/notifying-audit-log.ts):
+ * - `delivered` of a message whose contract sets `deadlines[].answerWithin` for its type opens a
+ *   case; the deadline is `workingDays` working days of the receiving system's Land after the day
+ *   of delivery (working-days.ts: weekends and the Land's public holidays do not count);
+ * - `accepted` of a message whose referenzUUID names a case, of one of the case's `answeredBy`
+ *   types, closes it. That is how XMeld links them: a 0203 (or 0204) carries the 0201's
+ *   nachrichtenUUID as its referenzUUID.
+ * A case is overdue once its deadline day has passed in Berlin without an answer. `check()` lists the
+ * overdue cases, sets `gateway_overdue_answers{system}` (receiving system) and sends each overdue
+ * case's sender ONE reminder callback (`message.overdue`), marked in the store before it is sent.
+ * It runs on every API read, every scrape and every `intervalMs`.
+ */
+import path from 'node:path';
+import type { CallbackDispatcher } from '../callbacks/callback-dispatcher.ts';
+import { callbackEvent } from '../callbacks/callback-event.ts';
+import type { Contracts } from '../directory/contracts.ts';
+import type { Directory } from '../directory/directory.ts';
+import { forMessage, type Logger } from '../log/logger.ts';
+import type { AuditEntry } from '../ports/audit-store.ts';
+import { isReceiptType } from '../receipts/receipt-type.ts';
+import { LAENDER, type Land } from './holidays.ts';
+import { OverdueCaseStore, type StoredCase } from './overdue-cases.ts';
+import { berlinDate, deadline } from './working-days.ts';
+
+export interface OverdueWatcherDeps {
+  dataDir: string;
+  directory: () => Directory;
+  contracts: () => Contracts;
+  callbacks?: CallbackDispatcher;
+  /** Sets the gauge per receiving system (metrics.overdueAnswers). */
+  report?: (perSystem: Map<string, number>) => void;
+  logger: Logger;
+  now?: () => Date;
+  /** How often to look for newly overdue cases (reminders); 0: only when asked. Default 60 s. */
+  intervalMs?: number;
+}
+
+export interface OverdueCase extends StoredCase {
+  /** Whole Berlin calendar days since the deadline day. */
+  daysOverdue: number;
+}
+
+function isLand(land: string): land is Land {
+  return (LAENDER as readonly string[]).includes(land);
+}
+
+function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
+}
+
+export class OverdueWatcher {
+  private readonly store: OverdueCaseStore;
+  private readonly now: () => Date;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: OverdueWatcherDeps) {
+    this.store = new OverdueCaseStore(path.join(deps.dataDir, 'deadlines.sqlite'));
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  start(): void {
+    const every = this.deps.intervalMs ?? 60_000;
+    if (every <= 0) return;
+    this.timer = setInterval(() => {
+      try {
+        this.check();
+      } catch (error) {
+        this.deps.logger.error({ err: error }, 'overdue check failed');
+      }
+    }, every);
+    this.timer.unref();
+  }
+
+  /** Reacts to an audit entry (never throws: a failure is logged and the entry's stage goes on). */
+  observe(entry: AuditEntry): void {
+    try {
+      if (entry.kind === 'delivered') this.opened(entry);
+      else if (entry.kind === 'accepted') this.answered(entry);
+    } catch (error) {
+      this.deps.logger.error(
+        { err: error, messageId: entry.messageId },
+        'answer deadline bookkeeping failed',
+      );
+    }
+  }
+
+  /** The overdue cases now; sends the reminders not yet sent and updates the gauge. */
+  check(): OverdueCase[] {
+    const today = berlinDate(this.now());
+    const overdue = this.store.overdue(today);
+    const perSystem = new Map<string, number>(this.deps.directory().systems.map((s) => [s.id, 0]));
+    for (const c of overdue) perSystem.set(c.receiverSystem, (perSystem.get(c.receiverSystem) ?? 0) + 1);
+    this.deps.report?.(perSystem);
+    const at = this.now().toISOString();
+    const result: OverdueCase[] = [];
+    for (const c of overdue) {
+      if (c.remindedAt === null && this.store.markReminded(c.messageId, at)) {
+        c.remindedAt = at;
+        forMessage(this.deps.logger, c.messageId).warn(
+          { deadline: c.deadline, receiverSystem: c.receiverSystem },
+          'answer overdue; reminding the sender',
+        );
+        this.deps.callbacks?.notify(
+          c.senderSystem,
+          callbackEvent({
+            messageId: c.messageId,
+            messageType: c.messageType,
+            status: 'overdue',
+            time: at,
+            receiverSystem: c.receiverSystem,
+            deadline: c.deadline,
+          }),
+        );
+      }
+      result.push({ ...c, daysOverdue: daysBetween(c.deadline, today) });
+    }
+    return result;
+  }
+
+  /** One case, answered or not (tests, diagnostics). */
+  get(messageId: string): StoredCase | undefined {
+    return this.store.get(messageId);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.store.close();
+  }
+
+  private opened(entry: AuditEntry): void {
+    const { messageId, messageType, senderSystem, receiverSystem, sender, receiver } = entry;
+    if (!messageId || !messageType || !senderSystem || !receiverSystem || !sender || !receiver) return;
+    if (isReceiptType(messageType)) return;
+    const [standard, , name] = messageType.split(':');
+    if (!standard || !name) return;
+    const rule = this.deps.contracts().answerDeadline({
+      senderSystem,
+      senderAuthority: sender,
+      receiverAuthority: receiver,
+      standard,
+      messageType: name,
+    });
+    if (!rule) return;
+    const land = this.deps.directory().system(receiverSystem)?.land ?? '';
+    const log = forMessage(this.deps.logger, messageId);
+    if (!isLand(land)) {
+      log.warn(
+        { receiverSystem, land },
+        'no answer deadline: the receiving system belongs to no Land calendar',
+      );
+      return;
+    }
+    const deliveredAt = new Date(entry.time);
+    const due = deadline(deliveredAt, rule.workingDays, land);
+    if (
+      this.store.open({
+        messageId,
+        messageType,
+        senderSystem,
+        receiverSystem,
+        land,
+        contract: rule.contract,
+        workingDays: rule.workingDays,
+        answeredBy: rule.answeredBy,
+        deliveredAt: deliveredAt.toISOString(),
+        deadline: due,
+      })
+    )
+      log.info({ deadline: due, land, workingDays: rule.workingDays }, 'answer deadline set');
+  }
+
+  private answered(entry: AuditEntry): void {
+    const referenz = entry.detail.referenzUUID;
+    if (typeof referenz !== 'string' || !entry.messageId || !entry.messageType) return;
+    if (isReceiptType(entry.messageType)) return;
+    const closed = this.store.answer({
+      referenzUUID: referenz,
+      answerId: entry.messageId,
+      answerType: entry.messageType,
+      answeredAt: entry.time,
+    });
+    if (closed) forMessage(this.deps.logger, referenz).info({ answerId: entry.messageId }, 'answered');
+  }
+}

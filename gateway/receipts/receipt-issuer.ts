@@ -1,0 +1,159 @@
+/**
+ * Receipts: when a receiving system acknowledges a message (pull: POST …/ack; push: its 2xx), the
+ * sending system gets its standard's receipt (XMeld: quittung.0020) referencing the acknowledged
+ * nachrichtenUUID. The gateway builds it, seals it like any message and publishes it to the sender
+ * system's deliver topic, so the normal delivery stage hands it over (inbox or push, through the
+ * sender's adapter — see receipt-encoding.ts for adapters that do not map receipts).
+ *
+ * Idempotent: the receipt's id is derived from the acknowledged id (receipt-id.ts); an id already
+ * `accepted` in the audit log is not issued again, and should two processes race past that check,
+ * the delivery ledger still hands the sender one receipt (one delivery per nachrichtenUUID).
+ * Never fails the acknowledgement: errors are logged with the message id, and `issue` resolves.
+ */
+
+import { createHash } from 'node:crypto';
+import { catalogue } from '../../standards/index.ts';
+import { toCanonicalXml } from '../../standards/xoev/xml-codec.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { deliverTopic, HEADER } from '../bus/topics.ts';
+import type { Directory } from '../directory/directory.ts';
+import { forMessage, type Logger } from '../log/logger.ts';
+import type { DocumentSealer } from '../pipeline/ingress.ts';
+import type { AuditEntry } from '../ports/audit-store.ts';
+import type { Bus } from '../ports/bus.ts';
+import { buildReceipt } from './build-receipt.ts';
+import { receiptIdFor } from './receipt-id.ts';
+import { isReceiptType, receiptTypeFor } from './receipt-type.ts';
+
+export interface ReceiptIssuerDeps {
+  directory: () => Directory;
+  sealer: DocumentSealer;
+  bus: Bus;
+  audit: AuditLog;
+  topicPrefix: string;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export type ReceiptOutcome =
+  | { issued: true; receiptId: string }
+  | {
+      issued: false;
+      reason: 'not-applicable' | 'already-issued' | 'no-receipt-type' | 'error';
+      receiptId?: string;
+    };
+
+export class ReceiptIssuer {
+  private readonly now: () => Date;
+  /** Receipts being issued by this process right now (a repeated ack while the first is in flight). */
+  private readonly inFlight = new Map<string, Promise<ReceiptOutcome>>();
+
+  constructor(private readonly deps: ReceiptIssuerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Resolves when no receipt of this process is being issued (stop()). */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** Reacts to an `acknowledged` audit entry; anything else is ignored. */
+  issueFor(entry: AuditEntry): Promise<ReceiptOutcome> {
+    if (
+      entry.kind !== 'acknowledged' ||
+      !entry.messageId ||
+      !entry.senderSystem ||
+      !entry.messageType ||
+      !entry.sender ||
+      !entry.receiver ||
+      isReceiptType(entry.messageType)
+    )
+      return Promise.resolve({ issued: false, reason: 'not-applicable' });
+    const running = this.inFlight.get(entry.messageId);
+    if (running) return running;
+    const work = this.issue(entry).finally(() => this.inFlight.delete(entry.messageId!));
+    this.inFlight.set(entry.messageId, work);
+    return work;
+  }
+
+  private async issue(entry: AuditEntry): Promise<ReceiptOutcome> {
+    const { deps } = this;
+    const acknowledgedId = entry.messageId!;
+    const receiptId = receiptIdFor(acknowledgedId);
+    const log = forMessage(deps.logger, acknowledgedId, { receiptId });
+    try {
+      const original = catalogue.byId(entry.messageType!);
+      const directory = deps.directory();
+      const senderSystem = directory.system(entry.senderSystem!);
+      const receiverSystem = entry.receiverSystem ? directory.system(entry.receiverSystem) : undefined;
+      if (!original || !senderSystem) {
+        log.warn({ senderSystem: entry.senderSystem }, 'no receipt: sender system or message type unknown');
+        return { issued: false, reason: 'not-applicable' };
+      }
+      const accepted = senderSystem.accepts.find((a) => a.standard === original.standard)?.versions ?? [];
+      const type = receiptTypeFor(original.standard, original.version, accepted);
+      if (!type) {
+        log.info(
+          { standard: original.standard },
+          'no receipt: the standard has no receipt type the sender accepts',
+        );
+        return { issued: false, reason: 'no-receipt-type' };
+      }
+      if ((await deps.audit.store.query({ messageId: receiptId, kind: 'accepted', limit: 1 })).length > 0)
+        return { issued: false, reason: 'already-issued', receiptId };
+
+      const message = buildReceipt({
+        type,
+        receiptId,
+        referenzUUID: acknowledgedId,
+        leser: { kennung: entry.sender!, name: senderSystem.title },
+        autor: { kennung: entry.receiver!, name: receiverSystem?.title ?? entry.receiver! },
+        acknowledgedAt: new Date(entry.time),
+        now: this.now(),
+      });
+      const signed = await deps.sealer.sign(toCanonicalXml(type, message));
+      const digest = createHash('sha256').update(signed, 'utf8').digest('hex');
+      // On the receiver's behalf: the receipt travels from the acknowledging system to the sender.
+      const onBehalfOf = entry.receiverSystem ?? 'gateway';
+      await deps.bus.publish([
+        {
+          topic: deliverTopic(deps.topicPrefix, senderSystem.id),
+          // The case key of the acknowledged message: its receipt follows it in the same partition.
+          key: acknowledgedId,
+          value: Buffer.from(signed, 'utf8'),
+          headers: {
+            [HEADER.messageId]: receiptId,
+            [HEADER.messageType]: type.id,
+            [HEADER.standardVersion]: `${type.standard}:${type.version}`,
+            [HEADER.sender]: entry.receiver!,
+            [HEADER.receiver]: entry.sender!,
+            [HEADER.senderSystem]: onBehalfOf,
+            [HEADER.receiverSystem]: senderSystem.id,
+            [HEADER.digest]: digest,
+            [HEADER.requestId]: `receipt:${acknowledgedId}`,
+          },
+        },
+      ]);
+      const common = {
+        actor: 'gateway',
+        messageId: receiptId,
+        sender: entry.receiver!,
+        receiver: entry.sender!,
+        senderSystem: onBehalfOf,
+        receiverSystem: senderSystem.id,
+        messageType: type.id,
+      };
+      await deps.audit.recordMany([
+        { ...common, kind: 'accepted', detail: { referenzUUID: acknowledgedId, receiptFor: acknowledgedId } },
+        { ...common, kind: 'signed', digest, detail: {} },
+        { ...common, kind: 'queued', digest, detail: {} },
+      ]);
+      log.info({ type: type.id, to: senderSystem.id }, 'receipt queued');
+      return { issued: true, receiptId };
+    } catch (error) {
+      // The acknowledgement stands; the receipt is missing and the log says so.
+      log.error({ err: error }, 'receipt could not be issued');
+      return { issued: false, reason: 'error', receiptId };
+    }
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Receipts from two gateway processes sharing one PostgreSQL (audit log and mailbox) and one data
+ * directory: when both react to the same acknowledgement at the same moment, the sender still gets
+ * one receipt (same derived nachrichtenUUID; the shared delivery ledger lets one through).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../gateway/audit/audit-log.ts';
+import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
+import { dropSchema, freshSchemaName, PG_URL } from '../conformance/pg-test-schema.ts';
+import { rueckmeldung } from '../support/fixtures.ts';
+import { eventually, startTestGateway, type TestGateway, tempDir } from '../support/gateway.ts';
+
+describe('receipts with two gateways on one PostgreSQL', () => {
+  const schema = freshSchemaName('receipts');
+  const dataDir = tempDir('receipts-shared');
+  let a: TestGateway;
+  let b: TestGateway;
+  const env = (chain: string) => ({
+    DATABASE_URL: PG_URL,
+    DATABASE_SCHEMA: schema,
+    GATEWAY_AUDIT_CHAIN: chain,
+    GATEWAY_AUDIT_CHECKPOINT_SECONDS: '3600',
+  });
+
+  beforeAll(async () => {
+    a = await startTestGateway({ dataDir, env: env('gw-a') });
+    b = await startTestGateway({ dataDir, env: env('gw-b') });
+  }, 120_000);
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await dropSchema(schema);
+  });
+
+  it('two processes issuing the receipt of one acknowledgement at once deliver it once', async () => {
+    expect(a.gateway.mailbox.kind).toBe('postgres');
+    const msg = rueckmeldung();
+    expect((await a.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
+    await eventually(
+      async () => ((await b.gateway.mailbox.get('st-melde', msg.id)) ? true : undefined),
+      15_000,
+      'the 0201 in the shared st-melde inbox',
+    );
+    // The acknowledgement, audited past both processes' listeners; then both react to it at once.
+    const item = await b.gateway.mailbox.ack('st-melde', msg.id);
+    if (!item || item === 'already') throw new Error('not acknowledged');
+    const ack = await new AuditLog(b.gateway.auditStore, { chain: 'gw-b' }).record({
+      kind: 'acknowledged',
+      actor: 'system:st-melde',
+      messageId: msg.id,
+      sender: item.senderAuthority,
+      receiver: item.receiverAuthority,
+      senderSystem: item.senderSystem,
+      receiverSystem: 'st-melde',
+      messageType: item.messageType,
+      digest: item.digest,
+      detail: { mode: 'pull' },
+    });
+    const outcomes = await Promise.all([
+      a.gateway.followUps.receipts.issueFor(ack),
+      b.gateway.followUps.receipts.issueFor(ack),
+    ]);
+    expect(outcomes.some((o) => o.issued)).toBe(true);
+
+    const receiptId = receiptIdFor(msg.id);
+    await eventually(
+      async () =>
+        (await a.gateway.auditStore.query({ messageId: receiptId, kind: 'delivered' })).length > 0
+          ? true
+          : undefined,
+      15_000,
+      'the receipt delivered',
+    );
+    // Give a second copy, if one was published, the time to be handled too.
+    await new Promise((r) => setTimeout(r, 1500));
+    const inbox = await a.gateway.mailbox.list('sn-melde', { limit: 1000 });
+    expect(inbox.items.filter((i) => i.messageId === receiptId)).toHaveLength(1);
+    expect(await a.gateway.auditStore.query({ messageId: receiptId, kind: 'delivered' })).toHaveLength(1);
+    const status = await a.client('sn-melde').call<{ status: string }>('GET', `/v1/messages/${msg.id}`);
+    expect(status.body.status).toBe('acknowledged');
+  });
+});
