@@ -59,6 +59,7 @@ export class RoutingConfig {
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
   private audit?: AuditLog;
+  private readonly appliedListeners: Array<(version: RoutingVersion) => void> = [];
   private readonly onSignal = () => void this.reload('SIGHUP');
 
   constructor(
@@ -114,7 +115,13 @@ export class RoutingConfig {
         systems: next.directory.systems.length,
       },
     });
+    for (const listener of this.appliedListeners) listener(next);
     return { outcome: 'applied', digest: next.digest };
+  }
+
+  /** Told of every applied version (the delivery stage subscribes the systems that are new). */
+  onApplied(listener: (version: RoutingVersion) => void): void {
+    this.appliedListeners.push(listener);
   }
 
   /** Reloads on file changes (debounced: editors write in several steps) and on SIGHUP; audits every reload. */

@@ -7,7 +7,15 @@
 import type pg from 'pg';
 import { migrate } from '../db/migrate.ts';
 import { createPgPool, inTransaction } from '../db/postgres.ts';
-import type { InboxItem, InboxPage, MailboxStore } from '../ports/mailbox-store.ts';
+import type {
+  CaseTicket,
+  CaseView,
+  InboxItem,
+  InboxPage,
+  MailboxStore,
+  TakeTicket,
+} from '../ports/mailbox-store.ts';
+import { SETTLED_TICKET_RETENTION_MS, shouldPrune } from './case-ticket-retention.ts';
 import { type InboxRow, toInboxItem } from './inbox-row.ts';
 
 export interface PgMailboxStoreOptions {
@@ -18,11 +26,24 @@ export interface PgMailboxStoreOptions {
   poolSize?: number;
 }
 
+interface TicketRow {
+  ticket: number;
+  not_before: string;
+  settled_at: string | null;
+  own: boolean;
+}
+
+function toCaseTicket(row: TicketRow): CaseTicket {
+  return { ticket: row.ticket, notBefore: row.not_before };
+}
+
 const ITEM_COLUMNS = `seq, system_id, message_id, message_type, sender_authority, receiver_authority, sender_system,
   digest, signed_document, native_content_type, native_body, created_at`;
 
 export class PgMailboxStore implements MailboxStore {
   readonly kind = 'postgres';
+
+  private lastPrune = 0;
 
   private constructor(private readonly pool: pg.Pool) {}
 
@@ -133,6 +154,80 @@ export class PgMailboxStore implements MailboxStore {
     ).rows[0];
     if (acked) return toInboxItem(acked);
     return (await this.get(systemId, messageId)) ? 'already' : undefined;
+  }
+
+  async caseView(
+    systemId: string,
+    caseKey: string,
+    own: { source: string } | { ticket: number },
+  ): Promise<CaseView> {
+    // One round trip: the head (own = false) and the asked-for ticket (own = true).
+    const bySource = 'source' in own;
+    const rows = (
+      await this.pool.query<TicketRow>({
+        name: bySource ? 'mailbox-case-view-source' : 'mailbox-case-view-ticket',
+        text: `(SELECT ticket, not_before, settled_at, false AS own FROM mailbox_case_tickets
+                 WHERE system_id = $1 AND case_key = $2 AND settled_at IS NULL ORDER BY ticket LIMIT 1)
+               UNION ALL
+               (SELECT ticket, not_before, settled_at, true AS own FROM mailbox_case_tickets
+                 WHERE ${bySource ? 'system_id = $1 AND source = $3' : 'ticket = $3::bigint'})`,
+        values: [systemId, caseKey, bySource ? own.source : String(own.ticket)],
+      })
+    ).rows;
+    const head = rows.find((r) => !r.own);
+    const mine = rows.find((r) => r.own);
+    return {
+      ...(head ? { head: toCaseTicket(head) } : {}),
+      ...(mine ? { own: { ...toCaseTicket(mine), done: mine.settled_at !== null } } : {}),
+    };
+  }
+
+  async takeTicket(take: TakeTicket): Promise<CaseTicket> {
+    // The no-op update on conflict makes RETURNING yield the row that already holds the source.
+    const row = (
+      await this.pool.query<TicketRow>({
+        name: 'mailbox-take-ticket',
+        text: `INSERT INTO mailbox_case_tickets (system_id, case_key, source, message_id, not_before, taken_at)
+               VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (system_id, source) DO UPDATE SET source = EXCLUDED.source
+               RETURNING ticket, not_before, settled_at, true AS own`,
+        values: [
+          take.systemId,
+          take.caseKey,
+          take.source,
+          take.messageId,
+          take.notBefore,
+          new Date().toISOString(),
+        ],
+      })
+    ).rows[0]!;
+    return toCaseTicket(row);
+  }
+
+  async rescheduleTicket(ticket: number, notBefore: string): Promise<void> {
+    await this.pool.query({
+      name: 'mailbox-reschedule-ticket',
+      text: 'UPDATE mailbox_case_tickets SET not_before = $2 WHERE ticket = $1 AND settled_at IS NULL',
+      values: [ticket, notBefore],
+    });
+  }
+
+  async settleTicket(ticket: number, outcome: 'delivered' | 'dead-lettered'): Promise<void> {
+    const now = Date.now();
+    await this.pool.query({
+      name: 'mailbox-settle-ticket',
+      text: `UPDATE mailbox_case_tickets SET settled_at = $2, outcome = $3
+             WHERE ticket = $1 AND settled_at IS NULL`,
+      values: [ticket, new Date(now).toISOString(), outcome],
+    });
+    if (shouldPrune(this.lastPrune, now)) {
+      this.lastPrune = now;
+      await this.pool.query({
+        name: 'mailbox-prune-tickets',
+        text: 'DELETE FROM mailbox_case_tickets WHERE settled_at IS NOT NULL AND settled_at < $1',
+        values: [new Date(now - SETTLED_TICKET_RETENTION_MS).toISOString()],
+      });
+    }
   }
 
   async close(): Promise<void> {

@@ -12,9 +12,14 @@
  * seal, a receiver's 4xx), the record goes to `<prefix>.dlq.<system>`; `gw dlq replay` brings it back.
  * Only failures of the gateway's own stores (mailbox, audit, bus) make the bus hand a record again.
  *
- * What holds for ordering: records of one case (one key) are attempted in publish order, and a
- * parked record's retries keep its key, so parked records of one case wait in one retry partition.
- * A later record of the case that succeeds at once can overtake a parked one (issue 8).
+ * Ordering: records of one case (one key) are delivered in publish order, across retries and
+ * processes — a parked record holds a case ticket in the MailboxStore, later records of its case
+ * park behind it without an attempt, and only a case's head is attempted (case-order.ts, which also
+ * says why dead-lettering the head does not stop the case).
+ *
+ * Audit: every event goes to the chain of the record's partition with an idempotency key derived
+ * from the record's position, so a redelivered or replayed record writes nothing twice
+ * (delivery-audit.ts). A record whose case ticket is settled is not attempted again.
  *
  * Delays on the retry topic: the consumer defers the head of a retry partition until it is due, so
  * a record behind it waits too; since every record is due at most maxDelayMs after it was parked,
@@ -43,9 +48,14 @@ import type { PushClient } from '../delivery/push-client.ts';
 import type { Directory, SystemEntry } from '../directory/directory.ts';
 import { isGatewayError } from '../errors/catalogue.ts';
 import { forMessage, type Logger } from '../log/logger.ts';
+import { inTraceOf } from '../log/trace-scope.ts';
+import { type PipelineInstruments, stageStart } from '../observability/pipeline.ts';
+import { outgoingTraceHeaders } from '../observability/trace-context.ts';
 import type { Bus, ConsumedRecord, Subscription } from '../ports/bus.ts';
 import type { MailboxStore } from '../ports/mailbox-store.ts';
-import type { VerifiedDocument } from '../signing/verifier.ts';
+import type { VerifiedSeal } from '../signing/own-seal.ts';
+import { CASE_TICKET_HEADER, CaseOrder, sourceOf, ticketOf } from './case-order.ts';
+import { AUDIT_SLOT, auditKey, DeliveryAuditChains } from './delivery-audit.ts';
 import { nextStep, type RetryPolicy } from './retry-policy.ts';
 
 export interface DeliveryDeps {
@@ -55,8 +65,8 @@ export interface DeliveryDeps {
   mailbox: MailboxStore;
   audit: AuditLog;
   pusher: PushClient;
-  /** Verifies the gateway's own seal on a document taken from the bus. */
-  verify(xml: string): Promise<VerifiedDocument>;
+  /** Verifies the gateway's own seal on a document taken from the bus (signing/own-seal.ts). */
+  verify(xml: string): Promise<VerifiedSeal>;
   adapterContext: AdapterContext;
   topicPrefix: string;
   /** Partitions of each deliver and retry topic (fixed at creation; more partitions, more parallel cases). */
@@ -69,6 +79,8 @@ export interface DeliveryDeps {
   now?: () => Date;
   /** Archives the sealed document (gateway/audit/archive); never fails a delivery. */
   archive?: (request: ArchiveRequest) => Promise<boolean>;
+  /** Stage latencies and outcome counts (observability/pipeline.ts); absent in bare unit setups. */
+  instruments?: PipelineInstruments;
 }
 
 type DeliveryEvent = Omit<AuditRecordInput, 'kind' | 'detail'> & {
@@ -86,6 +98,8 @@ export const GATEWAY_INSTANCE = `${hostname()}/${process.pid}`;
 
 /** How long a not-yet-due retry is deferred at most before the consumer looks at it again. */
 const MAX_DEFER_MS = 30_000;
+/** Shortest wait of a record re-parked behind its case's head (no busy loop if the head went missing). */
+const MIN_CASE_WAIT_MS = 1_000;
 const REASON_LIMIT = 300;
 
 /**
@@ -111,78 +125,218 @@ function failedAttemptsOf(record: ConsumedRecord): number {
 }
 
 export class DeliveryWorker {
-  private subscriptions: Subscription[] = [];
+  /** The deliver and retry subscriptions of each system this worker serves. */
+  private readonly subscribed = new Map<string, Subscription[]>();
+  /** sync() calls run one after the other (a reload may come while the previous one subscribes). */
+  private syncing: Promise<void> = Promise.resolve();
+  private stopped = false;
   private readonly now: () => Date;
+  private readonly caseOrder: CaseOrder;
+  private readonly auditChains: DeliveryAuditChains;
 
   constructor(private readonly deps: DeliveryDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.caseOrder = new CaseOrder(deps.mailbox, Math.max(deps.redeliveryDelayMs, MIN_CASE_WAIT_MS));
+    this.auditChains = new DeliveryAuditChains(deps.audit);
   }
 
+  /** Subscribes every system of the directory; fails (subscribing nothing) if any subscription fails. */
   async start(): Promise<void> {
-    const { deps } = this;
-    const systems = deps.directory().systems;
-    await deps.bus.ensureTopics(
-      systems.flatMap((s) => [
-        { name: deliverTopic(deps.topicPrefix, s.id), partitions: deps.partitions },
-        { name: retryTopic(deps.topicPrefix, s.id), partitions: deps.partitions },
-        { name: deadLetterTopic(deps.topicPrefix, s.id), partitions: 1 },
-      ]),
-    );
-    // Joined side by side: on Kafka each group join takes a round of the group protocol.
-    const joined = await Promise.allSettled(
-      systems.flatMap((system) => [
-        deps.bus.subscribe({
-          group: deliveryGroup(deps.topicPrefix, system.id),
-          topics: [deliverTopic(deps.topicPrefix, system.id)],
-          redeliveryDelayMs: deps.redeliveryDelayMs,
-          handler: (record) => this.handle(system.id, record),
-        }),
-        deps.bus.subscribe({
-          group: retryGroup(deps.topicPrefix, system.id),
-          topics: [retryTopic(deps.topicPrefix, system.id)],
-          redeliveryDelayMs: deps.redeliveryDelayMs,
-          handler: (record) => this.handleRetry(system.id, record),
-        }),
-      ]),
-    );
-    for (const r of joined) if (r.status === 'fulfilled') this.subscriptions.push(r.value);
-    const failed = joined.find((r) => r.status === 'rejected');
-    if (failed) {
+    this.stopped = false;
+    try {
+      await this.sync();
+    } catch (error) {
       await this.stop();
-      throw failed.reason;
+      throw error;
     }
   }
 
+  /**
+   * Brings the subscriptions in step with the directory (after a configuration reload): subscribes
+   * the systems that are new, closes those of systems that are gone (their records stay on the bus
+   * for when they come back). Rejects if a new system could not be subscribed; the others stay.
+   */
+  sync(): Promise<void> {
+    const next = this.syncing.then(() => this.syncNow());
+    this.syncing = next.catch(() => {});
+    return next;
+  }
+
+  private async syncNow(): Promise<void> {
+    if (this.stopped) return;
+    const { deps } = this;
+    const systems = deps.directory().systems;
+    const wanted = new Set(systems.map((s) => s.id));
+    const gone = [...this.subscribed.keys()].filter((id) => !wanted.has(id));
+    for (const id of gone) {
+      const subs = this.subscribed.get(id)!;
+      this.subscribed.delete(id);
+      await Promise.all(subs.map((s) => s.close()));
+      deps.logger.info({ system: id }, 'delivery subscriptions closed: system no longer in the directory');
+    }
+    const fresh = systems.filter((s) => !this.subscribed.has(s.id)).map((s) => s.id);
+    if (fresh.length === 0) return;
+    await deps.bus.ensureTopics(
+      fresh.flatMap((id) => [
+        { name: deliverTopic(deps.topicPrefix, id), partitions: deps.partitions },
+        { name: retryTopic(deps.topicPrefix, id), partitions: deps.partitions },
+        { name: deadLetterTopic(deps.topicPrefix, id), partitions: 1 },
+      ]),
+    );
+    // Joined side by side: on Kafka each group join takes a round of the group protocol.
+    const joined = await Promise.all(fresh.map((id) => this.subscribeSystem(id)));
+    const failed: unknown[] = [];
+    for (const [i, outcome] of joined.entries()) {
+      if ('error' in outcome) failed.push(outcome.error);
+      else if (this.stopped) await Promise.all(outcome.subs.map((s) => s.close()));
+      else this.subscribed.set(fresh[i]!, outcome.subs);
+    }
+    if (failed.length > 0) throw failed[0];
+  }
+
+  /** Both subscriptions of one system, or neither. */
+  private async subscribeSystem(systemId: string): Promise<{ subs: Subscription[] } | { error: unknown }> {
+    const { deps } = this;
+    const joined = await Promise.allSettled([
+      deps.bus.subscribe({
+        group: deliveryGroup(deps.topicPrefix, systemId),
+        topics: [deliverTopic(deps.topicPrefix, systemId)],
+        redeliveryDelayMs: deps.redeliveryDelayMs,
+        handler: (record) =>
+          inTraceOf(record.headers[HEADER.traceparent], () => this.handle(systemId, record)),
+      }),
+      deps.bus.subscribe({
+        group: retryGroup(deps.topicPrefix, systemId),
+        topics: [retryTopic(deps.topicPrefix, systemId)],
+        redeliveryDelayMs: deps.redeliveryDelayMs,
+        handler: (record) =>
+          inTraceOf(record.headers[HEADER.traceparent], () => this.handleRetry(systemId, record)),
+      }),
+    ]);
+    const subs = joined.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = joined.find((r) => r.status === 'rejected');
+    if (!failed) return { subs };
+    await Promise.all(subs.map((s) => s.close()));
+    return { error: failed.reason };
+  }
+
+  /** Ids of the systems with live delivery subscriptions. */
+  get systems(): string[] {
+    return [...this.subscribed.keys()];
+  }
+
   async stop(): Promise<void> {
-    const subs = this.subscriptions;
-    this.subscriptions = [];
+    this.stopped = true;
+    await this.syncing;
+    const subs = [...this.subscribed.values()].flat();
+    this.subscribed.clear();
     await Promise.all(subs.map((s) => s.close()));
   }
 
+  private logFor(systemId: string, record: ConsumedRecord): Logger {
+    return forMessage(this.deps.logger, record.headers[HEADER.messageId] ?? 'unknown', {
+      to: systemId,
+      instance: GATEWAY_INSTANCE,
+    });
+  }
+
+  /** A record of the deliver topic: attempted now unless an earlier record of its case waits. */
+  private async handle(systemId: string, record: ConsumedRecord): Promise<void> {
+    const log = this.logFor(systemId, record);
+    const step = await this.caseOrder.onDeliverTopic(systemId, record);
+    switch (step.kind) {
+      case 'attempt':
+        return this.attempt(systemId, record, undefined, log);
+      case 'settled':
+        log.info('already handled (its case ticket is settled): nothing to do');
+        return;
+      case 'park-again':
+        await this.park(systemId, record, step.ticket.ticket, new Date(step.ticket.notBefore), {});
+        return;
+      case 'park-behind': {
+        const now = this.now();
+        const due = Date.parse(step.head.notBefore);
+        const notBefore = new Date(Math.max(Number.isFinite(due) ? due : 0, now.getTime()));
+        const messageId = record.headers[HEADER.messageId] ?? sourceOf(record);
+        const ticket = await this.caseOrder.take(systemId, record, messageId, notBefore);
+        // Waiting counts towards the age limit: a case whose receiver stays down drains in time.
+        await this.park(systemId, record, ticket.ticket, new Date(ticket.notBefore), {
+          [HEADER.firstFailedAt]: record.headers[HEADER.firstFailedAt] ?? now.toISOString(),
+          [HEADER.lastError]: `waiting behind an earlier message of its case (ticket ${step.head.ticket})`,
+        });
+        log.info(
+          { ticket: ticket.ticket, head: step.head.ticket },
+          'parked behind an earlier message of its case',
+        );
+        return;
+      }
+    }
+  }
+
+  /** A record of the retry topic: attempted when it is due and its case's turn. */
   private async handleRetry(systemId: string, record: ConsumedRecord): Promise<void> {
     const due = Date.parse(record.headers[HEADER.notBefore] ?? '');
     const wait = Number.isFinite(due) ? due - this.now().getTime() : 0;
     if (wait > 0) throw new RedeliverLater(Math.min(wait, MAX_DEFER_MS), 'retry not due yet');
-    await this.handle(systemId, record);
+    const log = this.logFor(systemId, record);
+    const step = await this.caseOrder.onRetryTopic(systemId, record, this.now());
+    switch (step.kind) {
+      case 'attempt':
+        return this.attempt(systemId, record, step.ticket, log);
+      case 'settled':
+        log.info('duplicate parked copy of a settled record dropped');
+        return;
+      case 'wait':
+        // At the tail of the retry partition: behind the case's head, out of the way of other cases.
+        await this.park(systemId, record, ticketOf(record)!, step.notBefore, {});
+        return;
+    }
   }
 
-  private async handle(systemId: string, record: ConsumedRecord): Promise<void> {
-    const log = forMessage(this.deps.logger, record.headers[HEADER.messageId] ?? 'unknown', {
-      to: systemId,
-      instance: GATEWAY_INSTANCE,
-    });
+  /** One attempt; settles the record's case ticket once it is delivered or dead-lettered. */
+  private async attempt(
+    systemId: string,
+    record: ConsumedRecord,
+    ticket: number | undefined,
+    log: Logger,
+  ): Promise<void> {
     const attempt = failedAttemptsOf(record) + 1;
     try {
       await this.deliver(systemId, record, attempt, log);
+      if (ticket !== undefined) await this.caseOrder.settle(ticket, 'delivered');
     } catch (error) {
       if (!(error instanceof AttemptFailed)) throw error;
       if (error.permanent) {
         const attempts = error.counted ? attempt : attempt - 1;
-        await this.deadLetter(systemId, record, error.message, attempts, log);
+        await this.deadLetter(systemId, record, ticket, error.message, attempts, log);
         return;
       }
-      await this.retryOrDeadLetter(systemId, record, attempt, error.message, log);
+      await this.retryOrDeadLetter(systemId, record, ticket, attempt, error.message, log);
     }
+  }
+
+  /** Publishes the record to the retry topic with its case ticket, not to be attempted before `notBefore`. */
+  private async park(
+    systemId: string,
+    record: ConsumedRecord,
+    ticket: number,
+    notBefore: Date,
+    headers: Record<string, string>,
+  ): Promise<void> {
+    const { deps } = this;
+    await deps.bus.publish([
+      {
+        topic: retryTopic(deps.topicPrefix, systemId),
+        key: record.key,
+        value: record.value,
+        headers: {
+          ...record.headers,
+          ...headers,
+          [HEADER.notBefore]: notBefore.toISOString(),
+          [CASE_TICKET_HEADER]: String(ticket),
+        },
+      },
+    ]);
   }
 
   private async deliver(systemId: string, record: ConsumedRecord, attempt: number, log: Logger) {
@@ -190,9 +344,11 @@ export class DeliveryWorker {
     const system = deps.directory().system(systemId);
     if (!system) throw new AttemptFailed(`system ${systemId} is no longer in the directory`, true, false);
     const xml = record.value.toString('utf8');
-    let verified: VerifiedDocument;
+    let verified: VerifiedSeal;
     try {
+      const verifyStarted = stageStart();
       verified = await deps.verify(xml);
+      deps.instruments?.stage('delivery.verify', verifyStarted);
     } catch (error) {
       throw new AttemptFailed(`seal verification failed: ${(error as Error).message}`, true, false);
     }
@@ -234,19 +390,22 @@ export class DeliveryWorker {
     });
     if (system.delivery.mode === 'push' && (await deps.mailbox.wasDelivered(system.id, messageId))) {
       log.info('duplicate suppressed: already pushed');
-      await this.auditDeliveredIfMissing(event, 'push');
+      await this.auditDeliveredIfMissing(event, 'push', record);
       return;
     }
     const adapter = deps.adapters.get(system.adapter);
     if (!adapter) throw new AttemptFailed(`adapter ${system.adapter} is not installed`, false, false);
     let native: { body: Buffer; contentType: string };
     try {
+      const encodeStarted = stageStart();
       native = adapter.encode(message, spec, deps.adapterContext);
+      deps.instruments?.stage('delivery.encode', encodeStarted);
     } catch (error) {
       // A coded error is the adapter saying "this message cannot be expressed"; anything else may pass.
       const code = isGatewayError(error) ? error.code : undefined;
-      await deps.audit.record({
+      await this.auditChains.of(systemId, record).record({
         ...event,
+        idempotencyKey: auditKey(record, AUDIT_SLOT.attemptFailed),
         kind: 'delivery-attempted',
         detail: {
           mode: system.delivery.mode,
@@ -275,15 +434,17 @@ export class DeliveryWorker {
         nativeBody: native.body,
         createdAt: this.now().toISOString(),
       });
-      if (fresh)
-        await deps.audit.record({
+      if (fresh) {
+        await this.auditChains.of(systemId, record).record({
           ...event,
+          idempotencyKey: auditKey(record, AUDIT_SLOT.delivered),
           kind: 'delivered',
           detail: { mode: 'pull', instance: GATEWAY_INSTANCE },
         });
-      else {
+        deps.instruments?.outcome('delivered');
+      } else {
         log.info('duplicate suppressed: already in the inbox');
-        await this.auditDeliveredIfMissing(event, 'pull');
+        await this.auditDeliveredIfMissing(event, 'pull', record);
       }
       return;
     }
@@ -299,13 +460,15 @@ export class DeliveryWorker {
   ): Promise<void> {
     const { deps } = this;
     if (system.delivery.mode !== 'push') return;
+    const pushStarted = stageStart();
     const result = await deps.pusher.push(system.delivery.url, native.body, native.contentType, {
       'x-nachrichten-uuid': event.messageId,
       'x-message-type': event.messageType,
       'x-sender': event.sender,
       'x-gateway-digest': event.digest,
-      ...(record.headers[HEADER.traceparent] ? { traceparent: record.headers[HEADER.traceparent] } : {}),
+      ...outgoingTraceHeaders(record.headers[HEADER.traceparent]),
     });
+    deps.instruments?.stage('delivery.push', pushStarted);
     const attempted = {
       ...event,
       kind: 'delivery-attempted' as const,
@@ -317,8 +480,9 @@ export class DeliveryWorker {
         instance: GATEWAY_INSTANCE,
       },
     };
+    const audit = this.auditChains.of(system.id, record);
     if (!result.ok) {
-      await deps.audit.record(attempted);
+      await audit.record({ ...attempted, idempotencyKey: auditKey(record, AUDIT_SLOT.attemptFailed) });
       const permanent = result.status >= 400 && result.status < 500 && !TRANSIENT_STATUS.has(result.status);
       throw new AttemptFailed(`push to ${system.id} failed: ${result.detail}`, permanent);
     }
@@ -326,41 +490,61 @@ export class DeliveryWorker {
     // the window in which a crash makes another process push the message again.
     await deps.mailbox.recordPushed(system.id, event.messageId);
     // In push mode the receiver's 2xx is its acknowledgement.
-    await deps.audit.recordMany([
-      attempted,
+    await audit.recordMany([
+      { ...attempted, idempotencyKey: auditKey(record, AUDIT_SLOT.attemptSucceeded) },
       {
         ...event,
+        idempotencyKey: auditKey(record, AUDIT_SLOT.delivered),
         kind: 'delivered',
         detail: { mode: 'push', status: result.status, attempt, instance: GATEWAY_INSTANCE },
       },
-      { ...event, kind: 'acknowledged', detail: { mode: 'push' } },
+      {
+        ...event,
+        idempotencyKey: auditKey(record, AUDIT_SLOT.acknowledged),
+        kind: 'acknowledged',
+        detail: { mode: 'push' },
+      },
     ]);
+    deps.instruments?.outcome('delivered');
   }
 
   /**
    * A process that crashed after the ledger row and before its audit append left a delivered
    * message without its `delivered` event; whoever meets the record again writes it.
    */
-  private async auditDeliveredIfMissing(event: DeliveryEvent, mode: 'push' | 'pull'): Promise<void> {
-    const { audit } = this.deps;
-    const found = await audit.store.query({ messageId: event.messageId, kind: 'delivered', limit: 1 });
+  private async auditDeliveredIfMissing(
+    event: DeliveryEvent,
+    mode: 'push' | 'pull',
+    record: ConsumedRecord,
+  ): Promise<void> {
+    const found = await this.deps.audit.store.query({
+      messageId: event.messageId,
+      kind: 'delivered',
+      limit: 1,
+    });
     if (found.length > 0) return;
     const delivered = {
       ...event,
+      idempotencyKey: auditKey(record, AUDIT_SLOT.delivered),
       kind: 'delivered' as const,
       detail: { mode, recovered: true, instance: GATEWAY_INSTANCE },
     };
+    const acknowledged = {
+      ...event,
+      idempotencyKey: auditKey(record, AUDIT_SLOT.acknowledged),
+      kind: 'acknowledged' as const,
+      detail: { mode, recovered: true },
+    };
     // In push mode the receiver's 2xx was its acknowledgement.
-    await audit.recordMany(
-      mode === 'push'
-        ? [delivered, { ...event, kind: 'acknowledged' as const, detail: { mode, recovered: true } }]
-        : [delivered],
-    );
+    await this.auditChains
+      .of(event.receiverSystem ?? '', record)
+      .recordMany(mode === 'push' ? [delivered, acknowledged] : [delivered]);
   }
 
   private async retryOrDeadLetter(
     systemId: string,
     record: ConsumedRecord,
+    ticket: number | undefined,
     attempt: number,
     reason: string,
     log: Logger,
@@ -371,23 +555,20 @@ export class DeliveryWorker {
     const firstFailedAt = Number.isFinite(first) ? new Date(first) : now;
     const step = nextStep(deps.retry, attempt, firstFailedAt, now);
     if (step.kind === 'dead-letter') {
-      await this.deadLetter(systemId, record, `${step.reason}; last error: ${reason}`, attempt, log);
+      await this.deadLetter(systemId, record, ticket, `${step.reason}; last error: ${reason}`, attempt, log);
       return;
     }
-    await deps.bus.publish([
-      {
-        topic: retryTopic(deps.topicPrefix, systemId),
-        key: record.key,
-        value: record.value,
-        headers: {
-          ...record.headers,
-          [HEADER.attempts]: String(attempt),
-          [HEADER.notBefore]: step.notBefore.toISOString(),
-          [HEADER.firstFailedAt]: firstFailedAt.toISOString(),
-          [HEADER.lastError]: reason.slice(0, REASON_LIMIT),
-        },
-      },
-    ]);
+    // The first failure takes the case's ticket; later records of the case now park behind it.
+    const messageId = record.headers[HEADER.messageId] ?? sourceOf(record);
+    const parked = ticket ?? (await this.caseOrder.take(systemId, record, messageId, step.notBefore)).ticket;
+    // The store first: a record of the case waiting behind this one waits until this time.
+    if (ticket !== undefined) await this.caseOrder.reschedule(ticket, step.notBefore);
+    await this.park(systemId, record, parked, step.notBefore, {
+      [HEADER.attempts]: String(attempt),
+      [HEADER.firstFailedAt]: firstFailedAt.toISOString(),
+      [HEADER.lastError]: reason.slice(0, REASON_LIMIT),
+    });
+    deps.instruments?.outcome('retried');
     log.warn(
       { attempt, notBefore: step.notBefore.toISOString(), reason },
       'delivery failed; parked for retry',
@@ -397,6 +578,7 @@ export class DeliveryWorker {
   private async deadLetter(
     systemId: string,
     record: ConsumedRecord,
+    ticket: number | undefined,
     reason: string,
     attempts: number,
     log: Logger,
@@ -404,20 +586,23 @@ export class DeliveryWorker {
     const { deps } = this;
     const at = this.now().toISOString();
     log.error({ reason, attempts }, 'undeliverable record parked in the dead-letter topic');
+    // The ticket belongs to this delivery history; a replay starts a new one.
+    const { [CASE_TICKET_HEADER]: _ticket, ...headers } = record.headers;
     await deps.bus.publish([
       {
         topic: deadLetterTopic(deps.topicPrefix, systemId),
         key: record.key,
         value: record.value,
         headers: {
-          ...record.headers,
+          ...headers,
           [HEADER.attempts]: String(attempts),
           [HEADER.deadLetterReason]: reason.slice(0, 500),
           [HEADER.deadLetteredAt]: at,
         },
       },
     ]);
-    await deps.audit.record({
+    await this.auditChains.of(systemId, record).record({
+      idempotencyKey: auditKey(record, AUDIT_SLOT.deadLettered),
       kind: 'dead-lettered',
       actor: 'gateway',
       // From the record's headers, which are not sealed: metadata for finding the entry, not evidence.
@@ -427,5 +612,19 @@ export class DeliveryWorker {
       messageType: record.headers[HEADER.messageType] ?? null,
       detail: { reason: reason.slice(0, 500), attempts, instance: GATEWAY_INSTANCE },
     });
+    // Settled, the case moves on (see case-order.ts); a record without a ticket takes a settled one,
+    // so that a redelivered or replayed copy is recognised and not dead-lettered twice.
+    const settled =
+      ticket ??
+      (
+        await this.caseOrder.take(
+          systemId,
+          record,
+          record.headers[HEADER.messageId] ?? sourceOf(record),
+          new Date(at),
+        )
+      ).ticket;
+    await this.caseOrder.settle(settled, 'dead-lettered');
+    deps.instruments?.outcome('dead-lettered');
   }
 }

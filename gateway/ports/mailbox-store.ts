@@ -26,6 +26,34 @@ export interface InboxPage {
   next?: string;
 }
 
+/**
+ * Per-case delivery order (issue 8; gateway/pipeline/case-order.ts). A record of a case that cannot
+ * be delivered now gets a ticket: a number, increasing in the order tickets are taken, unique across
+ * all systems and cases (never reused, so a stale copy of a record can never pass for a newer one).
+ * The case's head is its lowest pending ticket; only the head is attempted.
+ */
+export interface CaseTicket {
+  ticket: number;
+  /** ISO 8601: the ticket's record is not attempted before this time. */
+  notBefore: string;
+}
+
+export interface CaseView {
+  /** The case's lowest pending ticket, if any. */
+  head?: CaseTicket;
+  /** The ticket the asked-for record holds (by source or by number); `done` once it was settled. */
+  own?: CaseTicket & { done: boolean };
+}
+
+export interface TakeTicket {
+  systemId: string;
+  caseKey: string;
+  /** Where the record came from, `<topic>/<partition>/<offset>`: taking again for it returns the same ticket. */
+  source: string;
+  messageId: string;
+  notBefore: string;
+}
+
 export interface MailboxStore {
   readonly kind: string;
   /** Puts an item into the system's inbox unless that system already got this messageId. Returns false on a duplicate. */
@@ -38,5 +66,17 @@ export interface MailboxStore {
   get(systemId: string, messageId: string): Promise<InboxItem | undefined>;
   /** Acknowledges; returns the item the first time, 'already' on repeats, undefined if unknown. */
   ack(systemId: string, messageId: string): Promise<InboxItem | 'already' | undefined>;
+  /** The case's head and the ticket of `own` (a source or a ticket number), in one look. */
+  caseView(
+    systemId: string,
+    caseKey: string,
+    own: { source: string } | { ticket: number },
+  ): Promise<CaseView>;
+  /** Takes the case's next ticket for `source`, or returns the one it already holds. Durable when resolved. */
+  takeTicket(take: TakeTicket): Promise<CaseTicket>;
+  /** A pending ticket was parked again: its record is not attempted before `notBefore`. */
+  rescheduleTicket(ticket: number, notBefore: string): Promise<void>;
+  /** The ticket's record was delivered or dead-lettered: the case moves on to its next ticket. */
+  settleTicket(ticket: number, outcome: 'delivered' | 'dead-lettered'): Promise<void>;
   close(): Promise<void>;
 }

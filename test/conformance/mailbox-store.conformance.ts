@@ -175,5 +175,109 @@ export function runMailboxStoreConformance(name: string, factory: () => Promise<
       expect(await later.wasDelivered('sn-melde', 'pushed-before-restart')).toBe(true);
       expect((await later.list(item.systemId, { limit: 10 })).items).toEqual([item]);
     });
+
+    describe('case tickets (per-case delivery order)', () => {
+      const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+      const take = (
+        s: MailboxStore,
+        caseKey: string,
+        source: string,
+        notBefore = at(0),
+        systemId = 'st-melde',
+      ) => s.takeTicket({ systemId, caseKey, source, messageId: `msg-${source}`, notBefore });
+
+      it('hands out increasing tickets; the head is the lowest pending one of the case', async () => {
+        expect(await store.caseView('st-melde', 'case-a', { source: 't/0/1' })).toEqual({});
+        const first = await take(store, 'case-a', 't/0/1', at(5));
+        const second = await take(store, 'case-a', 't/0/2', at(6));
+        expect(first).toEqual({ ticket: first.ticket, notBefore: at(5) });
+        expect(second.ticket).toBeGreaterThan(first.ticket);
+        expect(await store.caseView('st-melde', 'case-a', { source: 't/0/2' })).toEqual({
+          head: first,
+          own: { ...second, done: false },
+        });
+        expect(await store.caseView('st-melde', 'case-a', { ticket: first.ticket })).toEqual({
+          head: first,
+          own: { ...first, done: false },
+        });
+        await store.rescheduleTicket(first.ticket, at(9));
+        expect((await store.caseView('st-melde', 'case-a', { source: 't/0/9' })).head).toEqual({
+          ticket: first.ticket,
+          notBefore: at(9),
+        });
+        await store.settleTicket(first.ticket, 'dead-lettered');
+        expect(await store.caseView('st-melde', 'case-a', { ticket: first.ticket })).toEqual({
+          head: second,
+          own: { ticket: first.ticket, notBefore: at(9), done: true },
+        });
+        // Settled tickets are not rescheduled, and settling twice changes nothing.
+        await store.rescheduleTicket(first.ticket, at(20));
+        await store.settleTicket(first.ticket, 'delivered');
+        expect((await store.caseView('st-melde', 'case-a', { ticket: first.ticket })).own?.notBefore).toBe(
+          at(9),
+        );
+        await store.settleTicket(second.ticket, 'delivered');
+        expect(await store.caseView('st-melde', 'case-a', { source: 't/0/1' })).toEqual({
+          own: { ticket: first.ticket, notBefore: at(9), done: true },
+        });
+      });
+
+      it('gives a source its one ticket, however often it asks (a redelivered record)', async () => {
+        const once = await take(store, 'case-b', 't/1/7', at(1));
+        expect(await take(store, 'case-b', 't/1/7', at(2))).toEqual(once);
+        const later = await another();
+        expect(await take(later, 'case-b', 't/1/7', at(3))).toEqual(once);
+        // The same offset of another system is another record.
+        const elsewhere = await take(store, 'case-b', 't/1/7', at(1), 'th-melde');
+        expect(elsewhere.ticket).not.toBe(once.ticket);
+      });
+
+      it('keeps cases and systems apart', async () => {
+        const a = await take(store, 'case-c', 't/0/1');
+        const b = await take(store, 'case-d', 't/0/2');
+        const c = await take(store, 'case-c', 't/0/3', at(0), 'th-melde');
+        expect((await store.caseView('st-melde', 'case-c', { source: 'x' })).head?.ticket).toBe(a.ticket);
+        expect((await store.caseView('st-melde', 'case-d', { source: 'x' })).head?.ticket).toBe(b.ticket);
+        expect((await store.caseView('th-melde', 'case-c', { source: 'x' })).head?.ticket).toBe(c.ticket);
+        await store.settleTicket(a.ticket, 'delivered');
+        expect((await store.caseView('st-melde', 'case-c', { source: 'x' })).head).toBeUndefined();
+        expect((await store.caseView('th-melde', 'case-c', { source: 'x' })).head?.ticket).toBe(c.ticket);
+        expect(await store.caseView('st-melde', 'case-c', { ticket: 999_999_999 })).toEqual({});
+      });
+
+      it('shares tickets between instances in the order they were taken', async () => {
+        const second = await another();
+        const tickets: number[] = [];
+        for (let i = 0; i < 10; i++)
+          tickets.push((await take(i % 2 === 0 ? store : second, 'case-e', `t/2/${i}`)).ticket);
+        expect([...tickets].sort((x, y) => x - y)).toEqual(tickets);
+        for (const [i, ticket] of tickets.entries()) {
+          expect(
+            (await (i % 2 === 0 ? second : store).caseView('st-melde', 'case-e', { ticket })).head?.ticket,
+          ).toBe(ticket);
+          await (i % 2 === 0 ? store : second).settleTicket(ticket, 'delivered');
+        }
+        expect((await second.caseView('st-melde', 'case-e', { source: 'x' })).head).toBeUndefined();
+      });
+    });
+
+    it('commits concurrent writes durably: each resolved write is seen by another instance', async () => {
+      const writes = Array.from({ length: 200 }, (_, i) => store.recordPushed('sn-melde', `c-${i}`));
+      const items = Array.from({ length: 20 }, () => inboxItem());
+      const puts = items.map((item) => store.putIfNew(item));
+      expect((await Promise.all(writes)).every(Boolean)).toBe(true);
+      expect((await Promise.all(puts)).every(Boolean)).toBe(true);
+      const later = await another();
+      for (let i = 0; i < 200; i++) expect(await later.wasDelivered('sn-melde', `c-${i}`)).toBe(true);
+      // Concurrent puts land in some order; each item once.
+      const byId = (a: InboxItem, b: InboxItem) => (a.messageId < b.messageId ? -1 : 1);
+      expect((await later.list('st-melde', { limit: 100 })).items.sort(byId)).toEqual([...items].sort(byId));
+      // A duplicate in the same batch as its original is still a duplicate.
+      const twice = await Promise.all([
+        store.recordPushed('sn-melde', 'same'),
+        store.recordPushed('sn-melde', 'same'),
+      ]);
+      expect(twice.filter(Boolean)).toHaveLength(1);
+    });
   });
 }

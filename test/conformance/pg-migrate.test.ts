@@ -31,6 +31,7 @@ describe('PostgreSQL migrations', () => {
       '002_mailbox.sql',
       '003_archive.sql',
       '004_audit_projection.sql',
+      '005_case_order.sql',
     ]);
   });
 
@@ -40,10 +41,16 @@ describe('PostgreSQL migrations', () => {
     try {
       expect(await migrate(pool, { schema: s })).toEqual({
         schema: s,
-        applied: ['001_audit.sql', '002_mailbox.sql', '003_archive.sql', '004_audit_projection.sql'],
-        current: 4,
+        applied: [
+          '001_audit.sql',
+          '002_mailbox.sql',
+          '003_archive.sql',
+          '004_audit_projection.sql',
+          '005_case_order.sql',
+        ],
+        current: 5,
       });
-      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 4 });
+      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 5 });
       const tables = await withPgClient(null, async (c) =>
         (
           await c.query(
@@ -62,6 +69,7 @@ describe('PostgreSQL migrations', () => {
         'audit_entries',
         'audit_messages',
         'audit_projection',
+        'mailbox_case_tickets',
         'mailbox_delivered',
         'mailbox_inbox',
         'schema_migrations',
@@ -87,7 +95,7 @@ describe('PostgreSQL migrations', () => {
     const pools = Array.from({ length: 5 }, () => createPgPool({ url: PG_URL, schema: s, max: 1 }));
     try {
       const results = await Promise.all(pools.map((pool) => migrate(pool, { schema: s })));
-      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 4]);
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 5]);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
@@ -115,7 +123,7 @@ describe('PostgreSQL migrations', () => {
       // A failing migration leaves nothing half-applied.
       const t = schema();
       writeFileSync(
-        join(dir, '005_broken.sql'),
+        join(dir, '006_broken.sql'),
         'CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;\n',
       );
       cpSync(join(MIGRATIONS_DIR, '002_mailbox.sql'), join(dir, '002_mailbox.sql'));
@@ -128,7 +136,7 @@ describe('PostgreSQL migrations', () => {
           ),
           halfDone: (await c.query(`SELECT to_regclass('half_done') AS t`)).rows[0].t,
         }));
-        expect(state).toEqual({ versions: [1, 2, 3, 4], halfDone: null });
+        expect(state).toEqual({ versions: [1, 2, 3, 4, 5], halfDone: null });
       } finally {
         await fresh.end();
       }

@@ -146,8 +146,9 @@ describe('standards end to end', () => {
       algorithm: privateKey.asymmetricKeyType === 'ec' ? 'ecdsa-p256-sha256' : 'rsa-sha256',
     });
   };
+  // By time: the delivery stage writes to the chains of its partitions, ingress to the main chain.
   const events = async (messageId: string): Promise<AuditEntry[]> =>
-    gateway.auditStore.query({ messageId, limit: 100 });
+    (await gateway.auditStore.query({ messageId, limit: 100 })).sort((a, b) => a.time.localeCompare(b.time));
   const inboxItem = (c: SystemClient, systemId: string, messageId: string) =>
     eventually(
       async () =>
