@@ -53,6 +53,12 @@ export function createPgPool(options: PgConnectionOptions): pg.Pool {
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken = false;
+  // A checked-out client has no pool listener: when the server goes away (restart, crash) it emits
+  // 'error' besides failing the query in flight, and an unhandled 'error' event ends the process.
+  const onError = () => {
+    broken = true;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -66,6 +72,7 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
     }
     throw error;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }

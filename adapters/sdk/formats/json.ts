@@ -2,9 +2,38 @@ import { GatewayError } from '../../../gateway/errors/catalogue.ts';
 import type { NativeFormat, NativeTree } from './native-format.ts';
 import { decodeUtf8 } from './text.ts';
 
+/**
+ * Deeper than any native payload needs (the deepest adapter mapping is 4 levels). Mapping, hooks and
+ * diagnostics walk trees recursively; a 10,000-deep array hidden in a field nobody maps would
+ * otherwise be parsed, carried and walked on every request.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** One linear scan over the text, outside strings: refuses nesting deeper than `max`. */
+function checkJsonDepth(text: string, max: number): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* backslash: skip the escaped character */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > max) {
+        throw new GatewayError(
+          'GW_ERR_MALFORMED_PAYLOAD',
+          `JSON nesting deeper than ${max} levels at offset ${i}`,
+        );
+      }
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) depth--;
+  }
+}
+
 /** Parses a UTF-8 JSON payload; syntax errors become GW_ERR_MALFORMED_PAYLOAD with the parser's position. */
 export function parseJson(body: Buffer): unknown {
   const text = decodeUtf8(body);
+  checkJsonDepth(text, MAX_JSON_DEPTH);
   try {
     return JSON.parse(text);
   } catch (error) {

@@ -51,7 +51,20 @@ export function parseXmlDialect(body: Buffer, options: XmlDialectOptions = {}): 
     ignorePiTags: true,
     isArray: (name) => arrays.has(name),
   });
-  return parser.parse(text) as XmlNode;
+  try {
+    return parser.parse(text) as XmlNode;
+  } catch (error) {
+    if (error instanceof GatewayError) throw error;
+    // The validator lets a few truncations through (`<a/` at the end of the text) on which the
+    // parser then throws a plain Error: still the client's malformed document, not a 500.
+    throw new GatewayError(
+      'GW_ERR_MALFORMED_PAYLOAD',
+      `invalid XML: ${(error as Error).message.split('\n')[0]}`,
+      {
+        cause: error,
+      },
+    );
+  }
 }
 
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };

@@ -1,0 +1,1337 @@
+/**
+ * The hostile-input corpus (issue 9): several hundred broken or hostile requests against one
+ * embedded gateway over real HTTPS with real certificates. Every case must get a 4xx problem+json
+ * with the exact GW_ERR_* code of its family, be audited as `rejected` with that code, publish
+ * nothing (bus lag and inboxes unchanged), and leave the gateway ready; at the end the process's
+ * memory after GC is within a bound of what it was before the corpus.
+ *
+ * Cases are generated from the adapters' own fixtures where that is sensible (truncations at many
+ * positions, invalid UTF-8 spliced in, records cut short); the hand-written DTD and PI attacks live
+ * in test/hostile/corpus/. Requests that never reach the application (a CR in a header, a body sent
+ * byte by byte) are refused by Node's HTTP parser and timeouts: those have their own checks below.
+ */
+import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import tls from 'node:tls';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import iconv from 'iconv-lite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliverTopic, deliveryGroup } from '../../gateway/bus/topics.ts';
+import { type ClientResponse, SystemClient } from '../../gateway/cli/system-client.ts';
+import type { ErrorCode } from '../../gateway/errors/catalogue.ts';
+import { createCa, decryptPrivateKeyPem, issueCertificate } from '../../gateway/pki/ca.ts';
+import { revokeSerial } from '../../gateway/pki/revocation.ts';
+import { DocumentSigner } from '../../gateway/signing/signer.ts';
+import { parseXmlSafely } from '../../gateway/xml/safe-parse.ts';
+import { catalogue } from '../../standards/index.ts';
+import { fromElement, toCanonicalXml, validateMessage } from '../../standards/xoev/xml-codec.ts';
+import { rueckmeldung } from '../support/fixtures.ts';
+import { eventually, startTestGateway, TEST_PASSPHRASE, type TestGateway } from '../support/gateway.ts';
+import {
+  csvCutRecords,
+  fixture,
+  INVALID_UTF8,
+  spliceBytes,
+  spread,
+  truncatedJson,
+  truncatedXml,
+  withFreshId,
+} from './support/broken-payloads.ts';
+import { wrappingVariants } from './support/signature-wrapping.ts';
+
+interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail: string;
+  requestId: string;
+}
+
+type Send = () => Promise<ClientResponse<Problem>>;
+
+interface HostileCase {
+  family: string;
+  name: string;
+  send: Send;
+  status: number;
+  code: ErrorCode;
+}
+
+const CORPUS = new URL('./corpus/', import.meta.url);
+const corpusFiles = (dir: string) =>
+  readdirSync(new URL(`${dir}/`, CORPUS)).map((f) => ({
+    name: f,
+    text: readFileSync(new URL(`${dir}/${f}`, CORPUS), 'utf8'),
+  }));
+
+const BODY_LIMIT = 128 * 1024;
+const SYSTEMS = [
+  'sn-melde',
+  'st-melde',
+  'th-melde',
+  'sn-kfz',
+  'st-kfz',
+  'th-kfz',
+  'kba-zfzr',
+  'elterngeld-online',
+  'sn-elterngeld',
+  'th-elterngeld',
+];
+/** What each system sends, and as what. */
+const NATIVE: Record<string, { file: string; contentType: string }> = {
+  'sn-melde': { file: '0201-umzug-magdeburg-dresden.native.json', contentType: 'application/json' },
+  'st-melde': { file: '0201-umzug-leipzig-halle.native.xml', contentType: 'application/xml' },
+  'th-melde': { file: '0201-nachtlauf-erfurt-jena-weimar.native.csv', contentType: 'text/csv' },
+  'sn-kfz': { file: '1001-zulassung-leipzig.native.txt', contentType: 'text/plain' },
+  'st-kfz': { file: '1001-zulassung-firmenwagen-halle.native.json', contentType: 'application/json' },
+  'th-kfz': { file: '1001-zulassung-erfurt.native.xml', contentType: 'application/xml' },
+  'kba-zfzr': { file: '1002-mitteilung-an-dresden.native.xml', contentType: 'application/xml' },
+  'elterngeld-online': { file: '0101-antrag-leipzig.native.json', contentType: 'application/json' },
+  'sn-elterngeld': { file: '0102-bescheid-leipzig.native.xml', contentType: 'application/xml' },
+  'th-elterngeld': { file: '0102-bescheid-jena.native.json', contentType: 'application/json' },
+};
+const native = (system: string) => fixture(system, NATIVE[system]!.file);
+
+const R0201 = catalogue.messageType('xmeld', '25.11', 'rueckmeldung.anmeldunginland.0201')!;
+const SN_STANDARD = fixture('sn-melde', '0201-umzug-magdeburg-dresden.standard.xml').toString('utf8');
+
+/** A valid canonical XMeld 25.11 0201 from Dresden (sn-melde) to Magdeburg, with a fresh id. */
+function standardDocument(): { id: string; xml: string } {
+  const m = validateMessage(R0201, fromElement(R0201, parseXmlSafely(SN_STANDARD).documentElement!));
+  const id = randomUUID();
+  m['nachrichtenkopf.g2g']['identifikation.nachricht'].nachrichtenUUID = id;
+  return { id, xml: toCanonicalXml(R0201, m) };
+}
+
+/** Node's own garbage collector, for the memory bound (vitest does not start workers with --expose-gc). */
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  for (let i = 0; i < 3; i++) gc();
+}
+
+describe('hostile-input corpus', () => {
+  let t: TestGateway;
+  const clients = new Map<string, SystemClient>();
+  const as = (systemId: string | null) => {
+    const key = systemId ?? '(none)';
+    if (!clients.has(key)) clients.set(key, t.client(systemId));
+    return clients.get(key)!;
+  };
+  const cases: HostileCase[] = [];
+  /** Sent once (and accepted) before the corpus, so that the corpus can replay them. */
+  const replays: Send[] = [];
+  /** Certificate serials revoked before the corpus runs. */
+  const revocations: string[] = [];
+  const extraClients: SystemClient[] = [];
+  const add = (family: string, name: string, status: number, code: ErrorCode, send: Send) =>
+    cases.push({ family, name, status, code, send });
+  const sendAs = (
+    system: string,
+    body: string | Buffer,
+    contentType: string,
+    headers: Record<string, string> = {},
+  ) =>
+    (() =>
+      as(system).call<Problem>('POST', `/v1/systems/${system}/messages`, body, {
+        'content-type': contentType,
+        ...headers,
+      })) as Send;
+  const postStandard = (
+    body: string | Buffer,
+    client = () => as('sn-melde'),
+    contentType = 'application/xml',
+  ) => (() => client().call<Problem>('POST', '/v1/messages', body, { 'content-type': contentType })) as Send;
+  const signerOf = (systemId: string) => {
+    const dir = path.join(t.dataDir, 'pki', 'systems');
+    const privateKey = createPrivateKey(readFileSync(path.join(dir, `${systemId}.key`), 'utf8'));
+    return new DocumentSigner({
+      privateKey,
+      certPem: readFileSync(path.join(dir, `${systemId}.crt`), 'utf8'),
+      algorithm: privateKey.asymmetricKeyType === 'ec' ? 'ecdsa-p256-sha256' : 'rsa-sha256',
+    });
+  };
+
+  beforeAll(async () => {
+    t = await startTestGateway({ env: { GATEWAY_BODY_LIMIT_BYTES: String(BODY_LIMIT) } });
+  });
+  afterAll(async () => {
+    // Clients from t.client() are closed by t.stop().
+    await Promise.all(extraClients.map((c) => c.close()));
+    await t?.stop();
+  });
+
+  async function published(): Promise<number> {
+    const prefix = t.gateway.config.kafka.topicPrefix;
+    let total = 0;
+    for (const system of SYSTEMS) {
+      const lag = await t.gateway.bus.lag(deliveryGroup(prefix, system), deliverTopic(prefix, system));
+      total += lag.reduce((s, p) => s + p.lag, 0);
+      total += (await t.gateway.mailbox.list(system, { limit: 1000 })).items.length;
+    }
+    return total;
+  }
+
+  async function rejected(): Promise<{ count: number; last?: { code?: unknown } }> {
+    const events = await t.gateway.auditStore.query({ kind: 'rejected', limit: 1_000_000 });
+    return { count: events.length, last: events.at(-1)?.detail as { code?: unknown } | undefined };
+  }
+
+  function buildCorpus(): void {
+    // --- Truncated and malformed payloads, per native format -------------------------------------
+    for (const system of ['sn-melde', 'st-kfz', 'elterngeld-online', 'th-elterngeld']) {
+      const text = native(system).toString('utf8');
+      const count = system === 'sn-melde' ? 40 : 20;
+      for (const { at, body } of truncatedJson(text, count)) {
+        add(
+          'truncated JSON',
+          `${system} cut at ${at}`,
+          400,
+          'GW_ERR_MALFORMED_PAYLOAD',
+          sendAs(system, body, 'application/json'),
+        );
+      }
+    }
+    for (const system of ['st-melde', 'th-kfz', 'sn-elterngeld', 'kba-zfzr']) {
+      const text = native(system).toString('utf8');
+      for (const { at, body } of truncatedXml(text, 20)) {
+        add(
+          'truncated XML',
+          `${system} cut at ${at}`,
+          400,
+          'GW_ERR_MALFORMED_PAYLOAD',
+          sendAs(system, body, 'application/xml'),
+        );
+      }
+    }
+    const canonicalLength = standardDocument().xml.length;
+    for (const at of spread(60, canonicalLength - 1, 15)) {
+      add('truncated XML', `standard document cut at ${at}`, 400, 'GW_ERR_MALFORMED_PAYLOAD', () =>
+        postStandard(standardDocument().xml.slice(0, at))(),
+      );
+    }
+    const csv = native('th-melde').toString('latin1');
+    for (const [i, body] of csvCutRecords(csv, ';', 20).entries()) {
+      add(
+        'broken CSV',
+        `record cut short #${i + 1}`,
+        400,
+        'GW_ERR_MALFORMED_PAYLOAD',
+        sendAs('th-melde', Buffer.from(body, 'latin1'), 'text/csv'),
+      );
+    }
+    const csvLines = csv.split('\r\n');
+    const csvBroken: [string, string][] = [
+      ['unclosed quote', `${csvLines[0]}\r\n"${csvLines[1]}`],
+      ['stray quote in a field', `${csvLines[0]}\r\n${csvLines[1]!.replace(';', ';ab"c')}`],
+      ['one field too many', `${csvLines[0]}\r\n${csvLines[1]};extra`],
+      ['header with an unknown column', `${csvLines[0]};HACK\r\n${csvLines[1]};x`],
+      [
+        'header with a missing column',
+        `${csvLines[0]!.split(';').slice(1).join(';')}\r\n${csvLines[1]!.split(';').slice(1).join(';')}`,
+      ],
+      ['header only', `${csvLines[0]}\r\n`],
+      ['empty file', ''],
+      ['comma-separated instead of semicolon', csv.replaceAll(';', ',')],
+    ];
+    for (const [name, body] of csvBroken) {
+      add(
+        'broken CSV',
+        name,
+        400,
+        'GW_ERR_MALFORMED_PAYLOAD',
+        sendAs('th-melde', Buffer.from(body, 'latin1'), 'text/csv'),
+      );
+    }
+    const record = native('sn-kfz').toString('latin1').split('\r\n')[0]!;
+    for (const at of spread(1, record.length - 1, 15)) {
+      add(
+        'broken fixed-width',
+        `record cut at column ${at}`,
+        400,
+        'GW_ERR_MALFORMED_PAYLOAD',
+        sendAs('sn-kfz', Buffer.from(`${record.slice(0, at)}\r\n`, 'latin1'), 'text/plain'),
+      );
+    }
+    const fixedBroken: [string, string][] = [
+      ['record one character too long', `${record}X\r\n`],
+      ['record 200 characters too long', `${record}${'X'.repeat(200)}\r\n`],
+      ['unknown record type 99', `99${record.slice(2)}\r\n`],
+      ['record type blank', `  ${record.slice(2)}\r\n`],
+      ['letters in a numeric date field', `${record.replace('20261104', '2026II04')}\r\n`],
+    ];
+    for (const [name, body] of fixedBroken) {
+      add(
+        'broken fixed-width',
+        name,
+        400,
+        'GW_ERR_MALFORMED_PAYLOAD',
+        sendAs('sn-kfz', Buffer.from(body, 'latin1'), 'text/plain'),
+      );
+    }
+
+    // --- Wrong encodings and invalid UTF-8 -------------------------------------------------------
+    const snJson = native('sn-melde').toString('utf8');
+    const stXml = native('st-melde').toString('utf8');
+    for (const { name, bytes } of INVALID_UTF8) {
+      add(
+        'invalid UTF-8',
+        `JSON: ${name}`,
+        400,
+        'GW_ERR_MALFORMED_PAYLOAD',
+        sendAs('sn-melde', spliceBytes(snJson, '"nachname": "', bytes), 'application/json'),
+      );
+      add(
+        'invalid UTF-8',
+        `XML dialect: ${name}`,
+        400,
+        'GW_ERR_MALFORMED_PAYLOAD',
+        sendAs('st-melde', spliceBytes(stXml, '<Name>', bytes), 'application/xml'),
+      );
+      add('invalid UTF-8', `standard document: ${name}`, 400, 'GW_ERR_MALFORMED_PAYLOAD', () =>
+        postStandard(spliceBytes(standardDocument().xml, '<familienname>', bytes))(),
+      );
+    }
+    const utf16 = (le: boolean) => {
+      const b = Buffer.from(snJson, 'utf16le');
+      if (!le) b.swap16();
+      return Buffer.concat([Buffer.from(le ? [0xff, 0xfe] : [0xfe, 0xff]), b]);
+    };
+    add(
+      'wrong encoding',
+      'JSON in UTF-16LE with BOM',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+      sendAs('sn-melde', utf16(true), 'application/json'),
+    );
+    add(
+      'wrong encoding',
+      'JSON in UTF-16BE with BOM',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+      sendAs('sn-melde', utf16(false), 'application/json'),
+    );
+    add(
+      'wrong encoding',
+      'JSON in Latin-1',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+      sendAs('sn-melde', Buffer.from(snJson, 'latin1'), 'application/json'),
+    );
+    add(
+      'wrong encoding',
+      'XML dialect in Latin-1',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+      sendAs('st-melde', Buffer.from(stXml, 'latin1'), 'application/xml'),
+    );
+    add('wrong encoding', 'standard document in UTF-16LE', 400, 'GW_ERR_MALFORMED_PAYLOAD', () =>
+      postStandard(Buffer.from(standardDocument().xml, 'utf16le'))(),
+    );
+    for (const byte of [0x81, 0x8d, 0x8f, 0x90, 0x9d]) {
+      add(
+        'wrong encoding',
+        `CSV (Windows-1252): undefined byte 0x${byte.toString(16)}`,
+        400,
+        'GW_ERR_MALFORMED_PAYLOAD',
+        sendAs(
+          'th-melde',
+          Buffer.concat([
+            Buffer.from(csv.slice(0, csv.indexOf('\r\n') + 40), 'latin1'),
+            Buffer.from([byte]),
+            Buffer.from(csv.slice(csv.indexOf('\r\n') + 40), 'latin1'),
+          ]),
+          'text/csv',
+        ),
+      );
+    }
+    add(
+      'wrong encoding',
+      'CSV (Windows-1252) exported as UTF-8',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+      sendAs('th-melde', Buffer.from(iconv.decode(native('th-melde'), 'win1252'), 'utf8'), 'text/csv'),
+    );
+    for (const byte of [0x00, 0x07, 0x1b, 0x7f]) {
+      add(
+        'wrong encoding',
+        `CSV: control character 0x${byte.toString(16)}`,
+        400,
+        'GW_ERR_MALFORMED_PAYLOAD',
+        sendAs(
+          'th-melde',
+          Buffer.concat([
+            Buffer.from(csv.slice(0, 200), 'latin1'),
+            Buffer.from([byte]),
+            Buffer.from(csv.slice(200), 'latin1'),
+          ]),
+          'text/csv',
+        ),
+      );
+    }
+    for (const byte of [0x80, 0x85, 0x96, 0x9f]) {
+      add(
+        'wrong encoding',
+        `fixed-width (ISO-8859-1): C1 byte 0x${byte.toString(16)}`,
+        400,
+        'GW_ERR_MALFORMED_PAYLOAD',
+        sendAs(
+          'sn-kfz',
+          Buffer.concat([
+            Buffer.from(record.slice(0, 100), 'latin1'),
+            Buffer.from([byte]),
+            Buffer.from(`${record.slice(101)}\r\n`, 'latin1'),
+          ]),
+          'text/plain',
+        ),
+      );
+    }
+    add(
+      'wrong encoding',
+      'fixed-width (ISO-8859-1) exported as UTF-8',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+      sendAs('sn-kfz', Buffer.from(`${record}\r\n`, 'utf8'), 'text/plain'),
+    );
+
+    // --- DOCTYPE, XXE, entity bombs, processing instructions -------------------------------------
+    for (const { name, text } of corpusFiles('dtd')) {
+      add(
+        'DTD / XXE / entity bomb',
+        `XML dialect: ${name}`,
+        400,
+        'GW_ERR_XML_FORBIDDEN_CONSTRUCT',
+        sendAs('st-melde', `${text}${stXml.replace(/^<\?xml[^>]*\?>\s*/, '')}`, 'application/xml'),
+      );
+      add(
+        'DTD / XXE / entity bomb',
+        `XML dialect after the XML declaration: ${name}`,
+        400,
+        'GW_ERR_XML_FORBIDDEN_CONSTRUCT',
+        sendAs(
+          'th-kfz',
+          native('th-kfz')
+            .toString('utf8')
+            .replace(/^(<\?xml[^>]*\?>)/, `$1${text}`),
+          'application/xml',
+        ),
+      );
+      add(
+        'DTD / XXE / entity bomb',
+        `standard document: ${name}`,
+        400,
+        'GW_ERR_XML_FORBIDDEN_CONSTRUCT',
+        () => postStandard(`${text}${standardDocument().xml}`)(),
+      );
+      add(
+        'DTD / XXE / entity bomb',
+        `standard-native system (kba-zfzr): ${name}`,
+        400,
+        'GW_ERR_XML_FORBIDDEN_CONSTRUCT',
+        sendAs(
+          'kba-zfzr',
+          native('kba-zfzr')
+            .toString('utf8')
+            .replace(/^(<\?xml[^>]*\?>)/, `$1${text}`),
+          'application/xml',
+        ),
+      );
+    }
+    for (const { name, text } of corpusFiles('pi')) {
+      // Only where a signature is involved: a legacy dialect ignores PIs (they never reach a seal).
+      add('processing instruction', `standard document: ${name}`, 400, 'GW_ERR_XML_FORBIDDEN_CONSTRUCT', () =>
+        postStandard(`${text}${standardDocument().xml}`)(),
+      );
+      add(
+        'processing instruction',
+        `standard document, inside the root: ${name}`,
+        400,
+        'GW_ERR_XML_FORBIDDEN_CONSTRUCT',
+        () =>
+          postStandard(
+            standardDocument().xml.replace('<nachrichtenkopf.g2g>', `${text}<nachrichtenkopf.g2g>`),
+          )(),
+      );
+      add(
+        'processing instruction',
+        `standard-native system (kba-zfzr): ${name}`,
+        400,
+        'GW_ERR_XML_FORBIDDEN_CONSTRUCT',
+        sendAs(
+          'kba-zfzr',
+          native('kba-zfzr')
+            .toString('utf8')
+            .replace(/^(<\?xml[^>]*\?>)/, `$1${text}`),
+          'application/xml',
+        ),
+      );
+    }
+
+    // --- 10,000-deep nesting, huge fields and attributes -----------------------------------------
+    const deepJson = (open: string, close: string, inner = '1') =>
+      `${open.repeat(10_000)}${inner}${close.repeat(10_000)}`;
+    add(
+      'deep nesting',
+      'JSON: 10,000 nested arrays as the document',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+      sendAs('sn-melde', deepJson('[', ']'), 'application/json'),
+    );
+    add(
+      'deep nesting',
+      'JSON: 10,000 nested objects as the document',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+      sendAs('sn-melde', deepJson('{"a":', '}'), 'application/json'),
+    );
+    add('deep nesting', 'JSON: 10,000 nested arrays in a mapped field', 400, 'GW_ERR_MALFORMED_PAYLOAD', () =>
+      sendAs(
+        'sn-melde',
+        withFreshId(snJson, '3f1c2a8e-5b7d-4e21-9c4a-8d2e6f0a1b3c').replace(
+          '"Schäfer-Nowak"',
+          deepJson('[', ']'),
+        ),
+        'application/json',
+      )(),
+    );
+    add(
+      'deep nesting',
+      'JSON: 10,000 nested arrays in a field nobody maps',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+      () =>
+        sendAs(
+          'sn-melde',
+          withFreshId(snJson, '3f1c2a8e-5b7d-4e21-9c4a-8d2e6f0a1b3c').replace(
+            '"person": {',
+            `"x": ${deepJson('[', ']')}, "person": {`,
+          ),
+          'application/json',
+        )(),
+    );
+    add(
+      'deep nesting',
+      'JSON (st-kfz): 10,000 nested objects in a field nobody maps',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+      () =>
+        sendAs(
+          'st-kfz',
+          native('st-kfz')
+            .toString('utf8')
+            .replace('{', `{"x": ${deepJson('{"a":', '}')},`),
+          'application/json',
+        )(),
+    );
+    const deepXml = `${'<a>'.repeat(10_000)}${'</a>'.repeat(10_000)}`;
+    add(
+      'deep nesting',
+      'XML dialect: 10,000 nested elements',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+      sendAs('st-melde', `<MeldeVorgang>${deepXml}</MeldeVorgang>`, 'application/xml'),
+    );
+    add(
+      'deep nesting',
+      'XML dialect (th-kfz): 10,000 nested elements in the document',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+      sendAs(
+        'th-kfz',
+        native('th-kfz').toString('utf8').replace('</ZulassungsVorgang>', `${deepXml}</ZulassungsVorgang>`),
+        'application/xml',
+      ),
+    );
+    add('deep nesting', 'standard document: 10,000 nested elements', 400, 'GW_ERR_XML_LIMIT_EXCEEDED', () =>
+      postStandard(standardDocument().xml.replace('<anmeldedatum>', `${deepXml}<anmeldedatum>`))(),
+    );
+    add(
+      'deep nesting',
+      'standard-native system: 10,000 nested elements',
+      400,
+      'GW_ERR_XML_LIMIT_EXCEEDED',
+      sendAs('kba-zfzr', deepXml, 'application/xml'),
+    );
+    add('huge fields', 'JSON: 100,000-character family name', 422, 'GW_ERR_SCHEMA_INVALID', () =>
+      sendAs(
+        'sn-melde',
+        withFreshId(snJson, '3f1c2a8e-5b7d-4e21-9c4a-8d2e6f0a1b3c').replace(
+          '"Schäfer-Nowak"',
+          JSON.stringify('x'.repeat(100_000)),
+        ),
+        'application/json',
+      )(),
+    );
+    add('huge fields', 'XML dialect: 100,000-character family name', 422, 'GW_ERR_SCHEMA_INVALID', () =>
+      sendAs(
+        'st-melde',
+        withFreshId(stXml, 'c0a8f3e2-7d14-4b9e-a6f1-2e3d4c5b6a79').replace(
+          /<Name>[^<]*</,
+          `<Name>${'x'.repeat(100_000)}<`,
+        ),
+        'application/xml',
+      )(),
+    );
+    add('huge fields', 'standard document: 100,000-character attribute', 422, 'GW_ERR_SCHEMA_INVALID', () =>
+      postStandard(
+        standardDocument().xml.replace(
+          '<nachrichtenkopf.g2g>',
+          `<nachrichtenkopf.g2g a="${'x'.repeat(100_000)}">`,
+        ),
+      )(),
+    );
+    add(
+      'huge fields',
+      'standard document: 100,000-character element name',
+      400,
+      'GW_ERR_MALFORMED_PAYLOAD',
+      () => postStandard(standardDocument().xml.replace('<anmeldedatum>', `<${'x'.repeat(100_000)}>`))(),
+    );
+    add(
+      'huge fields',
+      'standard document: 1,000 attributes on one element',
+      400,
+      'GW_ERR_XML_LIMIT_EXCEEDED',
+      () =>
+        postStandard(
+          standardDocument().xml.replace(
+            '<nachrichtenkopf.g2g>',
+            `<nachrichtenkopf.g2g ${Array.from({ length: 1000 }, (_, i) => `a${i}="1"`).join(' ')}>`,
+          ),
+        )(),
+    );
+    add(
+      'huge fields',
+      'CSV: 100,000-character field',
+      422,
+      'GW_ERR_SCHEMA_INVALID',
+      sendAs(
+        'th-melde',
+        Buffer.from(
+          `${csvLines[0]}\r\n${csvLines[1]!.replace(/;[^;]*Erfurt[^;]*;/, `;${'x'.repeat(100_000)};`)}\r\n`,
+          'latin1',
+        ),
+        'text/csv',
+      ),
+    );
+
+    // --- Oversized bodies ------------------------------------------------------------------------
+    for (const system of SYSTEMS) {
+      const { contentType } = NATIVE[system]!;
+      add(
+        'oversized body',
+        `${system}: ${BODY_LIMIT + 1} bytes`,
+        413,
+        'GW_ERR_PAYLOAD_TOO_LARGE',
+        sendAs(system, Buffer.alloc(BODY_LIMIT + 1, 0x20), contentType),
+      );
+    }
+    add(
+      'oversized body',
+      'standard document: 1 MiB',
+      413,
+      'GW_ERR_PAYLOAD_TOO_LARGE',
+      postStandard(Buffer.alloc(1024 * 1024, 0x20)),
+    );
+    add(
+      'oversized body',
+      'sn-melde: 4 MiB',
+      413,
+      'GW_ERR_PAYLOAD_TOO_LARGE',
+      sendAs('sn-melde', Buffer.alloc(4 * 1024 * 1024, 0x20), 'application/json'),
+    );
+
+    // --- Wrong content types ---------------------------------------------------------------------
+    const wrongTypes = [
+      'text/plain',
+      'application/octet-stream',
+      'multipart/form-data; boundary=x',
+      'application/x-www-form-urlencoded',
+      'text/html',
+      'application/json-patch+json',
+    ];
+    for (const system of SYSTEMS) {
+      const { contentType } = NATIVE[system]!;
+      for (const wrong of wrongTypes.filter((w) => w !== contentType).slice(0, 4)) {
+        add(
+          'wrong content type',
+          `${system} as ${wrong}`,
+          415,
+          'GW_ERR_UNSUPPORTED_MEDIA_TYPE',
+          sendAs(system, native(system), wrong),
+        );
+      }
+    }
+    add(
+      'wrong content type',
+      'standard document as application/json',
+      415,
+      'GW_ERR_UNSUPPORTED_MEDIA_TYPE',
+      () => postStandard(standardDocument().xml, () => as('sn-melde'), 'application/json')(),
+    );
+    add('wrong content type', 'standard document as text/csv', 415, 'GW_ERR_UNSUPPORTED_MEDIA_TYPE', () =>
+      postStandard(standardDocument().xml, () => as('sn-melde'), 'text/csv')(),
+    );
+
+    // --- Header injection: what reaches the app must not be trusted or echoed --------------------
+    const oddTraceparents = [
+      'garbage',
+      `00-${'0'.repeat(32)}-${'0'.repeat(16)}-01`,
+      `ff-${'a'.repeat(32)}-${'b'.repeat(16)}-01`,
+      `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01-extra`,
+      `00-${'A'.repeat(32)}-${'B'.repeat(16)}-01`,
+      `00-${'a'.repeat(31)}-${'b'.repeat(16)}-01`,
+      `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01, 00-${'c'.repeat(32)}-${'d'.repeat(16)}-01`,
+      'x'.repeat(8000),
+      '00-<script>alert(1)</script>-01',
+      "00-' OR 1=1 --",
+    ];
+    for (const [i, traceparent] of oddTraceparents.entries()) {
+      add(
+        'odd headers',
+        `traceparent #${i + 1}`,
+        400,
+        'GW_ERR_MALFORMED_PAYLOAD',
+        sendAs('sn-melde', '{"vorgang": ', 'application/json', {
+          traceparent,
+          tracestate: `a=${'b'.repeat(600)}`,
+        }),
+      );
+    }
+    const oddIds = ['../../etc/passwd', 'x'.repeat(4000), '\u00e4\u00f6\u00fc', 'req-1', '<img src=x>'];
+    for (const [i, id] of oddIds.entries()) {
+      add(
+        'odd headers',
+        `x-request-id #${i + 1}`,
+        400,
+        'GW_ERR_MALFORMED_PAYLOAD',
+        sendAs('sn-melde', '{"vorgang": ', 'application/json', {
+          'x-request-id': encodeURIComponent(id),
+          'x-nachrichten-uuid': encodeURIComponent(id),
+        }),
+      );
+    }
+
+    // --- Path traversal and malformed ids --------------------------------------------------------
+    for (const id of [
+      '..%2f..%2fetc%2fpasswd',
+      '%2e%2e%2f%2e%2e',
+      '..%5c..%5cwindows',
+      'a%00b',
+      '%2F',
+      '%E2%80%AE',
+      'x'.repeat(300),
+      'abc',
+      '%252e%252e%252f',
+    ]) {
+      add('path traversal', `GET /v1/messages/${id.slice(0, 30)}`, 400, 'GW_ERR_BAD_REQUEST', () =>
+        as('sn-melde').call<Problem>('GET', `/v1/messages/${id}`),
+      );
+    }
+    for (const id of ['..%2f..%2fetc%2fpasswd', '..%5c..', 'x'.repeat(300), 'a%00b']) {
+      add('path traversal', `GET inbox item ${id.slice(0, 30)}`, 400, 'GW_ERR_BAD_REQUEST', () =>
+        as('st-melde').call<Problem>('GET', `/v1/systems/st-melde/inbox/${id}`),
+      );
+      add('path traversal', `ack inbox item ${id.slice(0, 30)}`, 400, 'GW_ERR_BAD_REQUEST', () =>
+        as('st-melde').call<Problem>('POST', `/v1/systems/st-melde/inbox/${id}/ack`),
+      );
+    }
+    for (const system of ['..%2fsn-melde', 'sn-melde%00', 'SN-MELDE', 'sn-melde%2f..%2fst-melde']) {
+      add('path traversal', `POST /v1/systems/${system}/messages`, 400, 'GW_ERR_BAD_REQUEST', () =>
+        as('sn-melde').call<Problem>('POST', `/v1/systems/${system}/messages`, snJson, {
+          'content-type': 'application/json',
+        }),
+      );
+      add('path traversal', `GET /v1/systems/${system}/inbox`, 400, 'GW_ERR_BAD_REQUEST', () =>
+        as('sn-melde').call<Problem>('GET', `/v1/systems/${system}/inbox`),
+      );
+    }
+    for (const id of ['00000000-0000-4000-8000-000000000000', randomUUID()]) {
+      add('unknown ids', `GET /v1/messages/${id}`, 404, 'GW_ERR_NOT_FOUND', () =>
+        as('sn-melde').call<Problem>('GET', `/v1/messages/${id}`),
+      );
+      add('unknown ids', `ack ${id}`, 404, 'GW_ERR_NOT_FOUND', () =>
+        as('st-melde').call<Problem>('POST', `/v1/systems/st-melde/inbox/${id}/ack`),
+      );
+    }
+
+    // --- Routing, contracts and authority, per domain --------------------------------------------
+    // biome-ignore lint/suspicious/noExplicitAny: tests patch arbitrary native fields
+    const melde = (patch: (d: Record<string, any>) => void) => rueckmeldung(patch).body;
+    for (const ags of ['09162000', '01001000', '11000000', '05315000']) {
+      add('routing', `Rückmeldung to ${ags} (no system serves it)`, 422, 'GW_ERR_UNKNOWN_RECEIVER', () =>
+        sendAs(
+          'sn-melde',
+          melde((d) => {
+            d.empfaenger.ags = ags;
+          }),
+          'application/json',
+        )(),
+      );
+    }
+    for (const ags of ['14713000', '14612000', '14511000']) {
+      add('contract violation', `Saxony to Saxony (${ags})`, 403, 'GW_ERR_CONTRACT_VIOLATION', () =>
+        sendAs(
+          'sn-melde',
+          melde((d) => {
+            d.empfaenger.ags = ags;
+          }),
+          'application/json',
+        )(),
+      );
+    }
+    for (const ags of ['15002000', '16051000', '09162000']) {
+      add('sender authority', `sn-melde speaking for ${ags}`, 403, 'GW_ERR_SENDER_AUTHORITY', () =>
+        sendAs(
+          'sn-melde',
+          melde((d) => {
+            d.absender.ags = ags;
+          }),
+          'application/json',
+        )(),
+      );
+    }
+    const kfz = native('st-kfz').toString('utf8');
+    add('sender authority', 'st-kfz speaking for a Saxon authority', 403, 'GW_ERR_SENDER_AUTHORITY', () =>
+      sendAs(
+        'st-kfz',
+        withFreshId(kfz, 'E5F6A7B8-C9D0-4E1F-A012-4C5D6E7F8091').replace('"kfz:15002000"', '"kfz:14713000"'),
+        'application/json',
+      )(),
+    );
+    add('standard document', 'sn-melde sending a document of Magdeburg', 403, 'GW_ERR_SENDER_AUTHORITY', () =>
+      postStandard(
+        standardDocument().xml.replace(
+          /<autor>(.*?)<kennung>ags:14612000</s,
+          '<autor>$1<kennung>ags:15003000<',
+        ),
+      )(),
+    );
+    add(
+      'standard document',
+      'unknown root element',
+      422,
+      'GW_ERR_UNKNOWN_STANDARD',
+      postStandard('<x:nachricht xmlns:x="urn:x"/>'),
+    );
+    add('standard document', 'known root in a foreign namespace', 422, 'GW_ERR_UNKNOWN_STANDARD', () =>
+      postStandard(standardDocument().xml.replaceAll('urn:xoev-de:xmeld:25.11', 'urn:xoev-de:xmeld:99.99'))(),
+    );
+  }
+
+  it('refuses every case with its exact code, audits it, publishes nothing, stays ready and keeps its memory flat', async () => {
+    buildCorpus();
+    // Everything below needs the running gateway's PKI (signatures, certificates, tokens).
+    addTrustCases();
+    expect(cases.length).toBeGreaterThanOrEqual(300);
+    // The originals of the replays, accepted and settled in their inboxes before the corpus runs.
+    for (const original of replays) {
+      const r = await original();
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+    }
+    await eventually(async () =>
+      (await t.gateway.mailbox.list('st-melde', { limit: 1000 })).items.length >= replays.length
+        ? true
+        : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    for (const serial of revocations)
+      await revokeSerial(path.join(t.dataDir, 'pki'), { serial, reason: 'keyCompromise' });
+    await new Promise((r) => setTimeout(r, 1_500)); // revocations count within a second
+
+    // Warm up (JIT, pools, TLS sessions) before the memory baseline.
+    for (const system of SYSTEMS) await as(system).call('GET', '/health/ready');
+    for (const c of cases.slice(0, 20)) await c.send();
+    collectGarbage();
+    const before = process.memoryUsage();
+    const slowLoris = slowLorisBody();
+
+    const failures: string[] = [];
+    for (const c of cases) {
+      const label = `[${c.family}] ${c.name}`;
+      const was = { rejected: await rejected(), published: await published() };
+      let r: ClientResponse<Problem>;
+      try {
+        r = await c.send();
+      } catch (error) {
+        failures.push(`${label}: request failed: ${(error as Error).message}`);
+        continue;
+      }
+      const problem = r.body;
+      const now = await rejected();
+      const issues = [
+        r.status !== c.status && `status ${r.status}, expected ${c.status}`,
+        !String(r.headers['content-type']).startsWith('application/problem+json') &&
+          `content-type ${r.headers['content-type']}`,
+        problem?.code !== c.code &&
+          `code ${problem?.code}, expected ${c.code} (${String(problem?.detail).slice(0, 160)})`,
+        problem?.type !== `urn:laender-gateway:problem:${c.code}` && 'problem type',
+        now.count !== was.rejected.count + 1 && `${now.count - was.rejected.count} rejected audit events`,
+        now.last?.code !== c.code && `audited code ${String(now.last?.code)}`,
+        (await published()) !== was.published && 'something was published',
+        (await as('sn-melde').call('GET', '/health/ready')).status !== 200 && 'not ready afterwards',
+      ].filter(Boolean);
+      if (issues.length > 0) failures.push(`${label}: ${issues.join('; ')}`);
+    }
+
+    const loris = await slowLoris;
+    collectGarbage();
+    const after = process.memoryUsage();
+    const families = new Map<string, number>();
+    for (const c of cases) families.set(c.family, (families.get(c.family) ?? 0) + 1);
+    const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
+    process.stderr.write(
+      [
+        '',
+        `hostile corpus: ${cases.length} cases + slow loris (${loris.status} after ${loris.ms} ms, ${loris.sent} body bytes sent)`,
+        ...[...families].map(([f, n]) => `  ${String(n).padStart(4)}  ${f}`),
+        `  memory after GC: heap ${mb(before.heapUsed)} → ${mb(after.heapUsed)} MB, rss ${mb(before.rss)} → ${mb(after.rss)} MB`,
+        '',
+      ].join('\n'),
+    );
+    expect(failures).toEqual([]);
+    // Slow loris: the server ends a request whose body does not arrive within its request timeout.
+    expect(loris.status).toBe(408);
+    // Node checks the 30 s request timeout every 30 s, later when the event loop is busy.
+    expect(loris.ms).toBeLessThan(110_000);
+    // Flat memory: what the corpus left behind after GC stays small against the process's size.
+    expect(after.heapUsed - before.heapUsed).toBeLessThan(48 * 1024 * 1024);
+    expect(after.rss - before.rss).toBeLessThan(160 * 1024 * 1024);
+  }, 600_000);
+
+  /** Signature wrapping, replays, certificates and tokens: need the running gateway's PKI. */
+  function addTrustCases(): void {
+    // Signature wrapping and tampering on POST /v1/messages (sn-melde signs its own documents).
+    const otherCert = new X509Certificate(
+      readFileSync(path.join(t.dataDir, 'pki', 'systems', 'st-melde.crt')),
+    ).raw.toString('base64');
+    const tamper = (content: string) =>
+      content.replace('<familienname>Schäfer-Nowak</familienname>', '<familienname>Mallory</familienname>');
+    for (const variant of wrappingVariants(
+      signerOf('sn-melde').signCanonical(standardDocument().xml),
+      tamper,
+      otherCert,
+    )) {
+      add('signature wrapping', variant.name, 422, variant.code, () => {
+        // A fresh id per attempt: the variant must fail for its signature, not as a replay.
+        const fresh = standardDocument();
+        const signed = signerOf('sn-melde').signCanonical(fresh.xml);
+        const body = wrappingVariants(signed, tamper, otherCert).find((v) => v.name === variant.name)!.body;
+        return postStandard(body)();
+      });
+    }
+    add(
+      'signature wrapping',
+      'signed by another system of the same CA',
+      422,
+      'GW_ERR_SIGNATURE_INVALID',
+      () => postStandard(signerOf('st-melde').signCanonical(standardDocument().xml))(),
+    );
+    const caKeyPem = decryptPrivateKeyPem(
+      readFileSync(path.join(t.dataDir, 'pki', 'ca.key'), 'utf8'),
+      TEST_PASSPHRASE,
+    );
+    const gatewayCa = { certPem: t.gateway.pki.caCertPem, keyPem: caKeyPem };
+    const signerWith = (cert: { certPem: string; keyPem: string }) =>
+      new DocumentSigner({
+        privateKey: createPrivateKey(cert.keyPem),
+        certPem: cert.certPem,
+        algorithm: 'ecdsa-p256-sha256',
+      });
+    const sanOf = (id: string) => [`urn:laender-gateway:system:${id}`];
+    const foreignCa = createCa({ commonName: 'Foreign CA', days: 1, keyAlgorithm: 'rsa-2048' });
+    const foreignSnMelde = issueCertificate(foreignCa, {
+      commonName: 'sn-melde',
+      sanUris: sanOf('sn-melde'),
+      usage: ['client', 'signing'],
+      days: 1,
+      keyAlgorithm: 'ec-p256',
+    });
+    const day = 24 * 3600 * 1000;
+    const expiredSnMelde = issueCertificate(gatewayCa, {
+      commonName: 'sn-melde',
+      sanUris: sanOf('sn-melde'),
+      usage: ['client', 'signing'],
+      days: 1,
+      keyAlgorithm: 'ec-p256',
+      notBefore: new Date(Date.now() - 3 * day),
+    });
+    const futureSnMelde = issueCertificate(gatewayCa, {
+      commonName: 'sn-melde',
+      sanUris: sanOf('sn-melde'),
+      usage: ['client', 'signing'],
+      days: 1,
+      keyAlgorithm: 'ec-p256',
+      notBefore: new Date(Date.now() + 3 * day),
+    });
+    const reissuedSnMelde = issueCertificate(gatewayCa, {
+      commonName: 'sn-melde',
+      sanUris: sanOf('sn-melde'),
+      usage: ['client', 'signing'],
+      days: 1,
+      keyAlgorithm: 'ec-p256',
+    });
+    add(
+      'signature wrapping',
+      'signed with a foreign CA’s certificate naming sn-melde',
+      422,
+      'GW_ERR_SIGNATURE_INVALID',
+      () => postStandard(signerWith(foreignSnMelde).signCanonical(standardDocument().xml))(),
+    );
+    add(
+      'signature wrapping',
+      'signed with an expired certificate naming sn-melde',
+      422,
+      'GW_ERR_SIGNATURE_INVALID',
+      () => postStandard(signerWith(expiredSnMelde).signCanonical(standardDocument().xml))(),
+    );
+    add(
+      'signature wrapping',
+      'signed with a valid but not pinned certificate naming sn-melde',
+      422,
+      'GW_ERR_SIGNATURE_INVALID',
+      () => postStandard(signerWith(reissuedSnMelde).signCanonical(standardDocument().xml))(),
+    );
+
+    // Replayed message ids: the first send is accepted (outside the corpus), every replay refused.
+    const replayedNative = rueckmeldung();
+    const replayedStandard = standardDocument();
+    const replayedSigned = signerOf('sn-melde').signCanonical(standardDocument().xml);
+    replays.push(
+      () => sendAs('sn-melde', replayedNative.body, 'application/json')(),
+      () => postStandard(replayedStandard.xml)(),
+      () => postStandard(replayedSigned)(),
+    );
+    add(
+      'replayed message id',
+      'the same native payload again',
+      409,
+      'GW_ERR_DUPLICATE_MESSAGE',
+      sendAs('sn-melde', replayedNative.body, 'application/json'),
+    );
+    add(
+      'replayed message id',
+      'the same id with another family name',
+      409,
+      'GW_ERR_DUPLICATE_MESSAGE',
+      sendAs('sn-melde', replayedNative.body.replace('Schäfer-Nowak', 'Mallory'), 'application/json'),
+    );
+    add(
+      'replayed message id',
+      'the same id with another receiver',
+      409,
+      'GW_ERR_DUPLICATE_MESSAGE',
+      sendAs('sn-melde', replayedNative.body.replace('"15003000"', '"15002000"'), 'application/json'),
+    );
+    add(
+      'replayed message id',
+      'the native id again as a standard document',
+      409,
+      'GW_ERR_DUPLICATE_MESSAGE',
+      postStandard(replayedStandard.xml.replace(replayedStandard.id, replayedNative.id)),
+    );
+    add(
+      'replayed message id',
+      'the same standard document again',
+      409,
+      'GW_ERR_DUPLICATE_MESSAGE',
+      postStandard(replayedStandard.xml),
+    );
+    add(
+      'replayed message id',
+      'the same signed document again',
+      409,
+      'GW_ERR_DUPLICATE_MESSAGE',
+      postStandard(replayedSigned),
+    );
+
+    // Client certificates: expired, not yet valid, foreign, revoked, another system's, none.
+    const withCert = (cert: { certPem: string; keyPem: string }) => {
+      const client = new SystemClient(t.gateway.url, { caPem: t.gateway.pki.caCertPem, ...cert });
+      extraClients.push(client);
+      return client;
+    };
+    const revokedSnMelde = issueCertificate(gatewayCa, {
+      commonName: 'sn-melde',
+      sanUris: sanOf('sn-melde'),
+      usage: ['client', 'signing'],
+      days: 1,
+      keyAlgorithm: 'ec-p256',
+    });
+    revocations.push(new X509Certificate(revokedSnMelde.certPem).serialNumber);
+    const serverOnly = issueCertificate(gatewayCa, {
+      commonName: 'sn-melde',
+      sanUris: sanOf('sn-melde'),
+      usage: 'server',
+      days: 1,
+      keyAlgorithm: 'ec-p256',
+    });
+    const unknownSystem = issueCertificate(gatewayCa, {
+      commonName: 'by-melde',
+      sanUris: sanOf('by-melde'),
+      usage: ['client', 'signing'],
+      days: 1,
+      keyAlgorithm: 'ec-p256',
+    });
+    const certCases: [string, () => SystemClient, number, ErrorCode][] = [
+      ['expired', () => withCert(expiredSnMelde), 401, 'GW_ERR_CLIENT_CERT_REQUIRED'],
+      ['not yet valid', () => withCert(futureSnMelde), 401, 'GW_ERR_CLIENT_CERT_REQUIRED'],
+      ['from a foreign CA', () => withCert(foreignSnMelde), 401, 'GW_ERR_CLIENT_CERT_REQUIRED'],
+      ['revoked', () => withCert(revokedSnMelde), 401, 'GW_ERR_CLIENT_CERT_REVOKED'],
+      [
+        'for TLS servers only (no clientAuth)',
+        () => withCert(serverOnly),
+        401,
+        'GW_ERR_CLIENT_CERT_REQUIRED',
+      ],
+      ['of another system', () => as('st-melde'), 403, 'GW_ERR_CLIENT_CERT_FORBIDDEN'],
+      [
+        'naming a system not in the directory',
+        () => withCert(unknownSystem),
+        403,
+        'GW_ERR_CLIENT_CERT_FORBIDDEN',
+      ],
+      ['none', () => as(null), 401, 'GW_ERR_CLIENT_CERT_REQUIRED'],
+    ];
+    for (const [name, client, status, code] of certCases) {
+      add('client certificate', `${name}: native ingress`, status, code, () =>
+        client().call<Problem>('POST', '/v1/systems/sn-melde/messages', rueckmeldung().body, {
+          'content-type': 'application/json',
+        }),
+      );
+      add('client certificate', `${name}: inbox`, status, code, () =>
+        client().call<Problem>('GET', '/v1/systems/sn-melde/inbox'),
+      );
+    }
+    for (const [name, client, , code] of certCases.filter(
+      ([n]) => !n.startsWith('of another') && !n.startsWith('naming'),
+    )) {
+      add('client certificate', `${name}: standard ingress`, 401, code, () =>
+        postStandard(standardDocument().xml, client)(),
+      );
+    }
+    // A certificate of the gateway CA for a system the directory does not (or no longer) list.
+    add(
+      'client certificate',
+      'naming a system not in the directory: standard ingress',
+      404,
+      'GW_ERR_UNKNOWN_SYSTEM',
+      () => postStandard(standardDocument().xml, () => withCert(unknownSystem))(),
+    );
+
+    // Tokens on the auditor API: missing, malformed, expired, revoked, wrong role, wrong scope.
+    const issue = (role: 'auditor' | 'operator', scope: string, now?: Date) =>
+      t.gateway.tokens.issue({
+        role,
+        scope,
+        name: 'hostile corpus',
+        lifetimeMs: 3_600_000,
+        createdBy: 'test',
+        ...(now ? { now } : {}),
+      }).token;
+    const expired = issue('auditor', 'land:SN', new Date(Date.now() - 2 * 3_600_000));
+    const revokedToken = t.gateway.tokens.issue({
+      role: 'auditor',
+      scope: 'land:SN',
+      name: 'revoked',
+      lifetimeMs: 3_600_000,
+      createdBy: 'test',
+    });
+    t.gateway.tokens.revoke(revokedToken.record.id);
+    const auditorSn = issue('auditor', 'land:SN');
+    const auditorTh = issue('auditor', 'land:TH');
+    const operator = issue('operator', '*');
+    const withToken =
+      (token: string | null, route: string, client = () => as(null)) =>
+      () =>
+        client().call<Problem>('GET', route, undefined, token === null ? {} : { authorization: token });
+    const tokenCases: [string, string | null, string, number, ErrorCode, (() => SystemClient)?][] = [
+      ['no token', null, '/v1/audit/messages', 401, 'GW_ERR_TOKEN_REQUIRED'],
+      ['a malformed header', 'Basic dXNlcjpwYXNz', '/v1/audit/messages', 401, 'GW_ERR_TOKEN_INVALID'],
+      [
+        'a bearer token with a space inside',
+        `Bearer ${auditorSn} x`,
+        '/v1/audit/messages',
+        401,
+        'GW_ERR_TOKEN_INVALID',
+      ],
+      ['an unknown token', 'Bearer not-a-token', '/v1/audit/messages', 401, 'GW_ERR_TOKEN_INVALID'],
+      ['an expired token', `Bearer ${expired}`, '/v1/audit/messages', 401, 'GW_ERR_TOKEN_INVALID'],
+      ['a revoked token', `Bearer ${revokedToken.token}`, '/v1/audit/messages', 401, 'GW_ERR_TOKEN_INVALID'],
+      [
+        'a token with CR/LF-free garbage',
+        `Bearer ${'A'.repeat(5000)}`,
+        '/v1/audit/messages',
+        401,
+        'GW_ERR_TOKEN_INVALID',
+      ],
+      [
+        'an operator reading a message document without the payload permission',
+        `Bearer ${operator}`,
+        `/v1/audit/messages/${replayedNative.id}/document`,
+        403,
+        'GW_ERR_FORBIDDEN',
+      ],
+      [
+        'an auditor on the operators’ dead letters',
+        `Bearer ${auditorSn}`,
+        '/v1/operations/dead-letters/sn-melde',
+        403,
+        'GW_ERR_ROLE_FORBIDDEN',
+      ],
+      [
+        'an auditor on the certificate list',
+        `Bearer ${auditorSn}`,
+        '/v1/pki/certificates',
+        403,
+        'GW_ERR_ROLE_FORBIDDEN',
+      ],
+      [
+        'a system certificate on the auditor API',
+        null,
+        '/v1/audit/messages',
+        403,
+        'GW_ERR_ROLE_FORBIDDEN',
+        () => as('sn-melde'),
+      ],
+      [
+        'a Thüringen auditor reading a Saxon message',
+        `Bearer ${auditorTh}`,
+        `/v1/audit/messages/${replayedNative.id}`,
+        404,
+        'GW_ERR_NOT_FOUND',
+      ],
+      [
+        'a Thüringen auditor reading a Saxon message’s proof',
+        `Bearer ${auditorTh}`,
+        `/v1/audit/messages/${replayedNative.id}/proof`,
+        404,
+        'GW_ERR_NOT_FOUND',
+      ],
+      [
+        'an auditor without payload permission reading a document',
+        `Bearer ${auditorSn}`,
+        `/v1/audit/messages/${replayedNative.id}/document`,
+        403,
+        'GW_ERR_FORBIDDEN',
+      ],
+      [
+        'a token in the query string instead of the header',
+        null,
+        `/v1/audit/messages?access_token=${auditorSn}`,
+        401,
+        'GW_ERR_TOKEN_REQUIRED',
+      ],
+    ];
+    for (const [name, token, route, status, code, client] of tokenCases) {
+      add('tokens and scopes', name, status, code, withToken(token, route, client));
+    }
+  }
+
+  it('header injection: what Node refuses never reaches the app; what reaches it is not trusted or echoed', async () => {
+    // Raw requests over TLS with the system's certificate: bytes a well-behaved client cannot send.
+    const raw = (head: string) =>
+      new Promise<string>((resolve, reject) => {
+        const dir = path.join(t.dataDir, 'pki');
+        const url = new URL(t.gateway.url);
+        let answer = '';
+        const socket = tls.connect({
+          host: url.hostname,
+          port: Number(url.port),
+          ca: readFileSync(path.join(dir, 'ca.crt')),
+          cert: readFileSync(path.join(dir, 'systems', 'sn-melde.crt')),
+          key: readFileSync(path.join(dir, 'systems', 'sn-melde.key')),
+          servername: 'localhost',
+        });
+        socket.once('secureConnect', () => socket.write(head));
+        socket.on('data', (d) => (answer += d));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', (e) => (answer ? resolve(answer) : reject(e)));
+        setTimeout(() => socket.destroy(), 20_000).unref();
+      });
+    const host = new URL(t.gateway.url).host;
+    const injected = [
+      `GET /v1/messages/${randomUUID()} HTTP/1.1\r\nHost: ${host}\r\nX-Test: a\rInjected: b\r\n\r\n`,
+      `GET /v1/messages/${randomUUID()} HTTP/1.1\r\nHost: ${host}\r\nX-Test: a\nInjected: b\r\n\r\n`,
+      `GET /v1/messages/${randomUUID()} HTTP/1.1\r\nHost: ${host}\r\nX-Test: a\u0000b\r\n\r\n`,
+      `GET /v1/messages/${randomUUID()} HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n`,
+      `GET /v1/messages/${randomUUID()} HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      `GET /v1/messages/a b HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
+    ];
+    // Counted on this route only: the slow-loris request of the corpus test, which did reach the
+    // app, may still be written as rejected while this test runs.
+    const onRoute = async () =>
+      (await t.gateway.auditStore.query({ kind: 'rejected', limit: 1_000_000 })).filter(
+        (e) => e.detail.route === '/v1/messages/:messageId',
+      ).length;
+    const before = await onRoute();
+    for (const head of injected) {
+      const answer = await raw(head);
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]);
+      expect([400, 431], `${JSON.stringify(head.slice(0, 80))} → ${answer.slice(0, 80)}`).toContain(status);
+      expect(answer).not.toContain('Injected');
+    }
+    // Refused by Node's HTTP parser: the application (and so the audit log) never saw them.
+    expect(await onRoute()).toBe(before);
+    expect((await as('sn-melde').call('GET', '/health/ready')).status).toBe(200);
+
+    // What does reach the app: a hostile traceparent is replaced by the gateway's own trace, never echoed.
+    for (const traceparent of [
+      'garbage',
+      `00-${'0'.repeat(32)}-${'0'.repeat(16)}-01`,
+      '00-<script>-01',
+      'x'.repeat(8000),
+    ]) {
+      const r = await as('sn-melde').call<Problem>('GET', `/v1/messages/${randomUUID()}`, undefined, {
+        traceparent,
+        'x-request-id': '../../etc/passwd',
+      });
+      expect(r.status).toBe(404);
+      expect(String(r.headers.traceparent)).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+      expect(String(r.headers.traceparent)).not.toBe(traceparent);
+      expect(r.body.requestId).not.toContain('..');
+    }
+  });
+
+  /** Headers at once, then the body one byte every 500 ms: the server must end it, not wait forever. */
+  function slowLorisBody(): Promise<{ status: number; ms: number; sent: number }> {
+    const dir = path.join(t.dataDir, 'pki');
+    const url = new URL(t.gateway.url);
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      let sent = 0;
+      let answer = '';
+      const socket = tls.connect({
+        host: url.hostname,
+        port: Number(url.port),
+        ca: readFileSync(path.join(dir, 'ca.crt')),
+        cert: readFileSync(path.join(dir, 'systems', 'sn-melde.crt')),
+        key: readFileSync(path.join(dir, 'systems', 'sn-melde.key')),
+        servername: 'localhost',
+      });
+      const body = rueckmeldung().body;
+      let timer: NodeJS.Timeout | undefined;
+      socket.once('secureConnect', () => {
+        socket.write(
+          `POST /v1/systems/sn-melde/messages HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`,
+        );
+        timer = setInterval(() => {
+          if (sent < body.length && socket.writable) socket.write(body[sent++]!);
+        }, 500);
+      });
+      socket.on('data', (d) => (answer += d));
+      const done = () => {
+        clearInterval(timer);
+        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
+        resolve({ status, ms: Date.now() - started, sent });
+      };
+      socket.on('end', done);
+      socket.on('close', done);
+      socket.on('error', (e) => (answer ? done() : reject(e)));
+      setTimeout(() => socket.destroy(), 120_000).unref();
+    });
+  }
+});
