@@ -67,6 +67,7 @@ beforeAll(async () => {
   app = await buildHttpServer({
     tls: { keyPem: pki.server.keyPem, certPem: pki.server.certPem, caPem: pki.caCertPem },
     bodyLimitBytes: 65_536,
+    requestTimeoutMs: 30_000,
     logger,
     audit,
     metrics: createMetrics(),

@@ -45,6 +45,8 @@ export const HEADER = {
   digest: 'gw-digest',
   requestId: 'gw-request-id',
   traceparent: 'traceparent',
+  /** W3C vendor trace state, only beside a traceparent. */
+  tracestate: 'tracestate',
   /** Failed delivery attempts so far (decimal); absent on a record that was never attempted. */
   attempts: 'gw-delivery-attempts',
   /** ISO 8601: the retry consumer does not attempt the record before this time. */

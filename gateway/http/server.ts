@@ -3,7 +3,8 @@
  * browsers need not), one error handler that turns everything into problem+json and audits every
  * rejection, and the route plugins. Routes declare their own authorization (see client-auth.ts).
  */
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { Server } from 'node:https';
+import type { FastifyHttpsOptions, FastifyInstance, FastifyServerOptions } from 'fastify';
 import Fastify, { LogController } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { GatewayError } from '../errors/catalogue.ts';
@@ -13,6 +14,7 @@ import { registerOpenApi } from '../observability/openapi.ts';
 import { continueOrStartTrace, type TraceContext } from '../observability/trace-context.ts';
 import { auditedErrors } from '../pipeline/ingress.ts';
 import { type CertificateResolver, callerSystem } from './client-auth.ts';
+import { answerClientError } from './client-errors.ts';
 import { sendProblem, toGatewayError } from './problem.ts';
 import { type RateLimitOptions, registerRateLimit } from './rate-limit.ts';
 
@@ -26,6 +28,8 @@ declare module 'fastify' {
 export interface HttpServerOptions {
   tls: { keyPem: string; certPem: string; caPem: string };
   bodyLimitBytes: number;
+  /** Slow-loris guard: a request (headers and body) must arrive completely within this time. */
+  requestTimeoutMs: number;
   logger: Logger;
   audit: AuditLog;
   metrics: Metrics;
@@ -44,7 +48,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       // Certificate-less clients are let in at the TLS level and refused per route (deny by default there).
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
-    },
+      // Node checks request timeouts on this interval (default 30 s, which would let a slow-loris
+      // connection live up to twice the timeout).
+      connectionsCheckingInterval: Math.max(250, Math.min(5_000, options.requestTimeoutMs / 4)),
+    } as FastifyHttpsOptions<Server>['https'],
     bodyLimit: options.bodyLimitBytes,
     loggerInstance: options.logger as FastifyServerOptions['loggerInstance'],
     // Our own lines carry the message id; fastify's per-request lines would only double the volume.
@@ -58,10 +65,12 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
       void sendProblem(request, reply, new GatewayError('GW_ERR_BAD_REQUEST', error.message));
     },
     connectionTimeout: 30_000,
-    // Slow-loris: a request must arrive completely within this time.
-    requestTimeout: 30_000,
+    requestTimeout: options.requestTimeoutMs,
+    clientErrorHandler: (error, socket) => answerClientError(options, error, socket),
     keepAliveTimeout: 10_000,
   }) as unknown as FastifyInstance;
+  // Node enforces requestTimeout only when headersTimeout (default 60 s) is not longer than it.
+  app.server.headersTimeout = options.requestTimeoutMs;
 
   // Tracing first, so that every later line about the request (refusals too) carries the trace id.
   // The validated context replaces the caller's headers: routes pass request.headers.traceparent on
@@ -112,13 +121,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     return sendProblem(request, reply, problem);
   });
 
-  app.setNotFoundHandler(async (request, reply) =>
-    sendProblem(
-      request,
-      reply,
-      new GatewayError('GW_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
+  // Thrown, not sent: the error handler audits it like any other refusal (probing for routes is bad input too).
+  app.setNotFoundHandler(async (request) => {
+    throw new GatewayError('GW_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
+  });
 
   await registerRateLimit(app, { ...options.rateLimit, resolveCaller: options.resolveCaller });
   // Before the routes: it collects them as they are added, for /docs/json.

@@ -110,11 +110,31 @@ export function traceIdOf(traceparent: string | undefined): string | undefined {
  * Headers for an outgoing request made for a message (the push): the message's trace with a new
  * span id. A record without a valid traceparent (published before tracing) gets a new trace.
  */
-export function outgoingTraceHeaders(traceparent: string | undefined): { traceparent: string } {
+export function outgoingTraceHeaders(
+  traceparent: string | undefined,
+  tracestate?: string,
+): { traceparent: string; tracestate?: string } {
   const parent = parseTraceparent(traceparent);
+  if (!parent) return { traceparent: `00-${newTraceId()}-${newSpanId()}-01` };
+  // W3C: vendors' tracestate travels with the trace it belongs to, never with a fresh one.
+  const state = validTracestate(tracestate);
   return {
-    traceparent: parent
-      ? `00-${parent.traceId}-${newSpanId()}-${parent.flags}`
-      : `00-${newTraceId()}-${newSpanId()}-01`,
+    traceparent: `00-${parent.traceId}-${newSpanId()}-${parent.flags}`,
+    ...(state ? { tracestate: state } : {}),
+  };
+}
+
+/**
+ * The trace context of a request as the server's hook left it (validated, see server.ts), for the
+ * ingress stage to put into bus headers.
+ */
+export function traceOfRequest(headers: Record<string, string | string[] | undefined>): {
+  traceparent?: string;
+  tracestate?: string;
+} {
+  const { traceparent, tracestate } = headers;
+  return {
+    ...(typeof traceparent === 'string' ? { traceparent } : {}),
+    ...(typeof tracestate === 'string' ? { tracestate } : {}),
   };
 }

@@ -72,6 +72,8 @@ describe('W3C trace context and metrics', () => {
     expect(atReceiver![2]).not.toBe(answered![2]);
     expect(atReceiver![2]).not.toBe('0000000000000000');
     expect(atReceiver![3]).toBe('01');
+    // The vendors' trace state travels with its trace.
+    expect(pushed.headers.tracestate).toBe('vendor=abc');
 
     // Every line about this message carries its id and the trace id: ingress and delivery alike.
     await eventually(async () =>
@@ -117,7 +119,10 @@ describe('W3C trace context and metrics', () => {
     ];
     const seen = new Set<string>();
     for (const traceparent of [...invalid, undefined]) {
-      const { response, pushed } = await sendAndAwaitPush(traceparent ? { traceparent } : {});
+      const { response, pushed } = await sendAndAwaitPush({
+        ...(traceparent ? { traceparent } : {}),
+        tracestate: 'vendor=abc',
+      });
       const answered = TRACEPARENT.exec(String(response.headers.traceparent));
       expect(answered, String(traceparent)).not.toBeNull();
       expect(answered![1]).not.toBe('4bf92f3577b34da6a3ce929d0e0e4736');
@@ -126,6 +131,8 @@ describe('W3C trace context and metrics', () => {
       expect(seen.has(traceId)).toBe(false);
       seen.add(traceId);
       expect(TRACEPARENT.exec(String(pushed.headers.traceparent))?.[1]).toBe(answered![1]);
+      // A trace state belongs to the caller's trace: it never rides on a replacement.
+      expect(pushed.headers.tracestate).toBeUndefined();
     }
   });
 

@@ -4,7 +4,9 @@
  * certificate names the sending system; everything after reading the document is the same pipeline
  * as for native payloads (Ingress.acceptStandard).
  */
+
 import type { FastifyInstance } from 'fastify';
+import { traceOfRequest } from '../../observability/trace-context.ts';
 import type { Ingress } from '../../pipeline/ingress.ts';
 import { type CertificateResolver, requireAnySystem } from '../client-auth.ts';
 import { AcceptedAnswer } from './accepted-answer.ts';
@@ -30,8 +32,7 @@ export function standardMessagesRoutes(deps: {
         body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
         contentType: request.headers['content-type'] ?? '',
         requestId: request.id,
-        traceparent:
-          typeof request.headers.traceparent === 'string' ? request.headers.traceparent : undefined,
+        ...traceOfRequest(request.headers),
       });
       const messages = accepted.map((m) => ({
         ...m,

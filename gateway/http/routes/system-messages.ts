@@ -1,6 +1,8 @@
 /** POST /v1/systems/{systemId}/messages — native payloads from a connected system. */
+
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { traceOfRequest } from '../../observability/trace-context.ts';
 import type { Ingress } from '../../pipeline/ingress.ts';
 import { type CertificateResolver, requireSystem } from '../client-auth.ts';
 import { AcceptedAnswer } from './accepted-answer.ts';
@@ -35,8 +37,7 @@ export function systemMessagesRoutes(deps: {
           body,
           contentType: request.headers['content-type'] ?? '',
           requestId: request.id,
-          traceparent:
-            typeof request.headers.traceparent === 'string' ? request.headers.traceparent : undefined,
+          ...traceOfRequest(request.headers),
         });
         const messages = accepted.map((m) => ({
           ...m,
