@@ -22,9 +22,11 @@ import { type MessageFollowUps, startMessageFollowUps } from './callbacks/messag
 import { NotifyingAuditLog } from './callbacks/notifying-audit-log.ts';
 import type { ResolvedConfig } from './config/load.ts';
 import { consoleRoutes } from './console/serve.ts';
+import { BREAKER_STATE_VALUE, CircuitBreakers } from './delivery/circuit-breaker.ts';
 import { PushClient } from './delivery/push-client.ts';
 import { RoutingConfig } from './directory/routing-config.ts';
 import { GatewayError } from './errors/catalogue.ts';
+import { acceptedSinceFromAudit } from './http/message-quota.ts';
 import { auditRoutes } from './http/routes/audit.ts';
 import { authRoutes } from './http/routes/auth.ts';
 import { deadLetterRoutes } from './http/routes/dead-letters.ts';
@@ -154,6 +156,19 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     : new SqliteMailboxStore({ file: path.join(config.dataDir, 'mailbox.sqlite') });
   const metrics = createMetrics();
   const instruments = new PipelineInstruments(metrics);
+  const breakers = new CircuitBreakers(
+    {
+      consecutiveFailures: config.delivery.breakerConsecutiveFailures,
+      failureRate: config.delivery.breakerFailureRate,
+      minPushesInWindow: config.delivery.breakerMinPushes,
+      windowMs: config.delivery.breakerWindowMs,
+      coolDownMs: config.delivery.breakerCoolDownMs,
+    },
+    (system, state) => {
+      metrics.pushBreakerState.set({ system }, BREAKER_STATE_VALUE[state]);
+      logger.warn({ system, state }, 'push circuit breaker changed state');
+    },
+  );
   const pusher = new PushClient({
     certPem: pki.gatewayClient.certPem,
     keyPem: pki.gatewayClient.keyPem,
@@ -206,6 +221,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     mailbox,
     audit,
     pusher,
+    breakers,
     // Own seals without a DOM (signing/own-seal.ts); anything else through the general verifier.
     verify: (xml) =>
       verifySeal(xml, {
@@ -249,6 +265,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   const http = await buildHttpServer({
     tls: { keyPem: pki.server.keyPem, certPem: pki.server.certPem, caPem: pki.caCertPem },
     bodyLimitBytes: config.bodyLimitBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
     logger,
     audit,
     metrics,
@@ -256,6 +273,11 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     rateLimit: {
       defaultPerMinute: config.requestsPerMinute,
       perMinuteOf: (systemId) => routing.directory.system(systemId)?.requestsPerMinute,
+      messageQuota: {
+        messagesPerDayOf: (systemId) => routing.directory.system(systemId)?.quota?.messagesPerDay,
+        acceptedSince: (systemId, from, atMost) => acceptedSinceFromAudit(auditStore, systemId, from, atMost),
+        ...(options.now ? { now: options.now } : {}),
+      },
     },
     routes: [
       // First: its onRequest hook enforces every route's `auth` declaration (deny by default).
@@ -302,7 +324,13 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       systemMessagesRoutes({ ingress, resolveCaller, publicUrl: () => url }),
       standardMessagesRoutes({ ingress, resolveCaller, publicUrl: () => url }),
       messageStatusRoutes({ audit: auditStore, resolveCaller }),
-      inboxRoutes({ mailbox, audit, resolveCaller }),
+      inboxRoutes({
+        mailbox,
+        audit,
+        resolveCaller,
+        visibilityTimeoutMs: config.delivery.inboxVisibilityTimeoutMs,
+        ...(options.now ? { now: options.now } : {}),
+      }),
       overdueRoutes({ overdue: followUps.overdue, directory: () => routing.directory, now: options.now }),
       withAuth({ public: true }, standardsRoutes()),
       pkiRoutes({ trust, pkiDir: pki.dir, caCertPem: pki.caCertPem }),

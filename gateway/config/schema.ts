@@ -25,6 +25,8 @@ export const ConfigSchema = z
       .int()
       .positive()
       .default(1024 * 1024),
+    /** Slow-loris guard: a request must arrive completely (headers and body) within this time. */
+    requestTimeoutMs: z.coerce.number().int().min(1_000).default(30_000),
     /** Requests per minute per connected system, unless its directory entry sets requestsPerMinute. */
     requestsPerMinute: z.coerce.number().int().positive().default(120_000),
     bus: z
@@ -107,6 +109,16 @@ export const ConfigSchema = z
         retryMaxDelayMs: z.coerce.number().int().positive().default(300_000),
         maxAttempts: z.coerce.number().int().min(1).default(20),
         maxAgeMs: z.coerce.number().int().positive().default(86_400_000),
+        // Push circuit breaker per receiving system and process (delivery/circuit-breaker.ts): opens after
+        // this many failures in a row, or this failure rate over the window (with at least the minimum pushes).
+        breakerConsecutiveFailures: z.coerce.number().int().min(1).default(5),
+        breakerFailureRate: z.coerce.number().gt(0).max(1).default(0.5),
+        breakerMinPushes: z.coerce.number().int().min(1).default(20),
+        breakerWindowMs: z.coerce.number().int().positive().default(60_000),
+        // Open this long, then one probe. Short on purpose: one push per cool-down is no load, and recovery is quick.
+        breakerCoolDownMs: z.coerce.number().int().positive().default(5_000),
+        /** Pull inbox: a fetched, unacknowledged item is left out of the listing this long (then listed again). */
+        inboxVisibilityTimeoutMs: z.coerce.number().int().positive().default(300_000),
       })
       .prefault({}),
   })
@@ -123,6 +135,7 @@ export const ENV_SETTINGS: Record<string, string> = {
   GATEWAY_CONTRACTS_DIR: 'contractsDir',
   GATEWAY_LOG_LEVEL: 'logLevel',
   GATEWAY_BODY_LIMIT_BYTES: 'bodyLimitBytes',
+  GATEWAY_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
   GATEWAY_REQUESTS_PER_MINUTE: 'requestsPerMinute',
   GATEWAY_BUS: 'bus.kind',
   GATEWAY_SQLITE_SYNC: 'bus.sqliteSync',
@@ -153,4 +166,10 @@ export const ENV_SETTINGS: Record<string, string> = {
   GATEWAY_RETRY_MAX_DELAY_MS: 'delivery.retryMaxDelayMs',
   GATEWAY_DELIVERY_MAX_ATTEMPTS: 'delivery.maxAttempts',
   GATEWAY_DELIVERY_MAX_AGE_MS: 'delivery.maxAgeMs',
+  GATEWAY_BREAKER_CONSECUTIVE_FAILURES: 'delivery.breakerConsecutiveFailures',
+  GATEWAY_BREAKER_FAILURE_RATE: 'delivery.breakerFailureRate',
+  GATEWAY_BREAKER_MIN_PUSHES: 'delivery.breakerMinPushes',
+  GATEWAY_BREAKER_WINDOW_MS: 'delivery.breakerWindowMs',
+  GATEWAY_BREAKER_COOL_DOWN_MS: 'delivery.breakerCoolDownMs',
+  GATEWAY_INBOX_VISIBILITY_TIMEOUT_MS: 'delivery.inboxVisibilityTimeoutMs',
 };

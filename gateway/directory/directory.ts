@@ -45,6 +45,8 @@ export const SystemEntrySchema = z
       .min(1),
     /** Quota for this system; the gateway-wide default applies when absent. */
     requestsPerMinute: z.number().int().positive().optional(),
+    /** Messages this system may have accepted per calendar day (Europe/Berlin); none when absent (gateway/http/message-quota.ts). */
+    quota: z.object({ messagesPerDay: z.number().int().positive() }).strict().optional(),
     /** Signed status callbacks for the messages this system sends (gateway/callbacks/). */
     callback: CallbackSchema.optional(),
   })

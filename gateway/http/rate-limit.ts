@@ -1,21 +1,28 @@
 /**
- * Quotas per connected system (keyed by the system its client certificate names; anonymous callers
- * by address). A system's directory entry may set its own `requestsPerMinute`; the configured
+ * Rate limits per connected system (keyed by the system its client certificate names; anonymous
+ * callers by address). A system's directory entry may set its own `requestsPerMinute`; the configured
  * default applies otherwise. Probes and metrics are exempt: a scraper must never lock out a system.
+ * Messages per day (`quota.messagesPerDay`) are a separate limit with its own code: message-quota.ts.
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../errors/catalogue.ts';
 import { type CertificateResolver, callerSystem } from './client-auth.ts';
+import { type MessageQuotaOptions, registerMessageQuota } from './message-quota.ts';
 
 export interface RateLimitOptions {
   resolveCaller: CertificateResolver;
   defaultPerMinute: number;
   /** The system's own quota, if its directory entry sets one. */
   perMinuteOf(systemId: string): number | undefined;
+  /** Daily message quotas (message-quota.ts); absent: none. */
+  messageQuota?: Omit<MessageQuotaOptions, 'resolveCaller'>;
 }
 
 export async function registerRateLimit(app: FastifyInstance, options: RateLimitOptions): Promise<void> {
+  if (options.messageQuota) {
+    registerMessageQuota(app, { ...options.messageQuota, resolveCaller: options.resolveCaller });
+  }
   await app.register(rateLimit, {
     global: true,
     timeWindow: 60_000,

@@ -115,14 +115,18 @@ export class PgMailboxStore implements MailboxStore {
     return result.rowCount === 1;
   }
 
-  async list(systemId: string, options: { limit: number; after?: string }): Promise<InboxPage> {
+  async list(
+    systemId: string,
+    options: { limit: number; after?: string; visibleAt?: string },
+  ): Promise<InboxPage> {
     const after = options.after ? Number.parseInt(options.after, 10) || 0 : 0;
+    const visibleAt = options.visibleAt ?? new Date().toISOString();
     const rows = (
       await this.pool.query<InboxRow>({
-        name: 'mailbox-list',
+        name: 'mailbox-list-visible',
         text: `SELECT ${ITEM_COLUMNS} FROM mailbox_inbox WHERE system_id = $1 AND acked_at IS NULL AND seq > $2
-               ORDER BY seq LIMIT $3`,
-        values: [systemId, after, options.limit + 1],
+               AND (leased_until IS NULL OR leased_until <= $3) ORDER BY seq LIMIT $4`,
+        values: [systemId, after, visibleAt, options.limit + 1],
       })
     ).rows;
     const page = rows.slice(0, options.limit);
@@ -141,6 +145,22 @@ export class PgMailboxStore implements MailboxStore {
       })
     ).rows[0];
     return row && toInboxItem(row);
+  }
+
+  async lease(
+    systemId: string,
+    messageId: string,
+    leasedUntil: string,
+  ): Promise<{ item: InboxItem; leased: boolean } | undefined> {
+    const row = (
+      await this.pool.query<InboxRow & { leased: boolean }>({
+        name: 'mailbox-lease',
+        text: `UPDATE mailbox_inbox SET leased_until = CASE WHEN acked_at IS NULL THEN $3 ELSE leased_until END
+               WHERE system_id = $1 AND message_id = $2 RETURNING ${ITEM_COLUMNS}, acked_at IS NULL AS leased`,
+        values: [systemId, messageId, leasedUntil],
+      })
+    ).rows[0];
+    return row && { item: toInboxItem(row), leased: row.leased };
   }
 
   async ack(systemId: string, messageId: string): Promise<InboxItem | 'already' | undefined> {

@@ -51,7 +51,7 @@ export class SqliteMailboxStore implements MailboxStore {
         sender_authority TEXT NOT NULL, receiver_authority TEXT NOT NULL, sender_system TEXT NOT NULL,
         digest TEXT NOT NULL, signed_document TEXT NOT NULL,
         native_content_type TEXT NOT NULL, native_body BLOB NOT NULL,
-        created_at TEXT NOT NULL, acked_at TEXT,
+        created_at TEXT NOT NULL, acked_at TEXT, leased_until TEXT,
         UNIQUE (system_id, message_id));
       CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (system_id, seq) WHERE acked_at IS NULL;
       -- Per-case delivery order (issue 8). AUTOINCREMENT: ticket numbers are never reused.
@@ -64,6 +64,13 @@ export class SqliteMailboxStore implements MailboxStore {
         WHERE settled_at IS NULL;
       CREATE INDEX IF NOT EXISTS case_tickets_settled ON case_tickets (settled_at) WHERE settled_at IS NOT NULL;
     `);
+    // Files made before the inbox lease (visibility timeout) get its column.
+    const columns = this.db.prepare('SELECT name FROM pragma_table_info(?)').all('inbox') as {
+      name: string;
+    }[];
+    if (!columns.some((c) => c.name === 'leased_until')) {
+      this.db.exec('ALTER TABLE inbox ADD COLUMN leased_until TEXT');
+    }
     this.writes = new SqliteGroupCommit(this.db);
     const ticketColumns = 'ticket, not_before, settled_at';
     this.stmts = {
@@ -76,7 +83,11 @@ export class SqliteMailboxStore implements MailboxStore {
         VALUES (@systemId, @messageId, @messageType, @senderAuthority, @receiverAuthority, @senderSystem, @digest,
         @signedDocument, @nativeContentType, @nativeBody, @createdAt)`),
       list: this.db.prepare(
-        'SELECT * FROM inbox WHERE system_id = ? AND acked_at IS NULL AND seq > ? ORDER BY seq LIMIT ?',
+        `SELECT * FROM inbox WHERE system_id = ? AND acked_at IS NULL AND seq > ?
+         AND (leased_until IS NULL OR leased_until <= ?) ORDER BY seq LIMIT ?`,
+      ),
+      lease: this.db.prepare(
+        'UPDATE inbox SET leased_until = ? WHERE system_id = ? AND message_id = ? AND acked_at IS NULL',
       ),
       get: this.db.prepare('SELECT * FROM inbox WHERE system_id = ? AND message_id = ?'),
       ack: this.db.prepare(
@@ -125,9 +136,13 @@ export class SqliteMailboxStore implements MailboxStore {
     return this.stmts.wasDelivered.get(systemId, messageId) !== undefined;
   }
 
-  async list(systemId: string, options: { limit: number; after?: string }): Promise<InboxPage> {
+  async list(
+    systemId: string,
+    options: { limit: number; after?: string; visibleAt?: string },
+  ): Promise<InboxPage> {
     const after = options.after ? Number.parseInt(options.after, 10) || 0 : 0;
-    const rows = this.stmts.list.all(systemId, after, options.limit + 1) as InboxRow[];
+    const visibleAt = options.visibleAt ?? new Date().toISOString();
+    const rows = this.stmts.list.all(systemId, after, visibleAt, options.limit + 1) as InboxRow[];
     const page = rows.slice(0, options.limit);
     return {
       items: page.map(toInboxItem),
@@ -138,6 +153,18 @@ export class SqliteMailboxStore implements MailboxStore {
   async get(systemId: string, messageId: string): Promise<InboxItem | undefined> {
     const row = this.stmts.get.get(systemId, messageId) as InboxRow | undefined;
     return row && toInboxItem(row);
+  }
+
+  lease(
+    systemId: string,
+    messageId: string,
+    leasedUntil: string,
+  ): Promise<{ item: InboxItem; leased: boolean } | undefined> {
+    return this.writes.run(() => {
+      const leased = this.stmts.lease.run(leasedUntil, systemId, messageId).changes === 1;
+      const row = this.stmts.get.get(systemId, messageId) as InboxRow | undefined;
+      return row && { item: toInboxItem(row), leased };
+    });
   }
 
   ack(systemId: string, messageId: string): Promise<InboxItem | 'already' | undefined> {

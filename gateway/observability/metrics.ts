@@ -82,6 +82,12 @@ export function createMetrics() {
       labelNames: ['system'] as const,
       registers: [registry],
     }),
+    pushBreakerState: new Gauge({
+      name: 'gateway_push_breaker_state',
+      help: 'Push circuit breaker per receiving system in this process: 0 closed, 1 half-open, 2 open',
+      labelNames: ['system'] as const,
+      registers: [registry],
+    }),
     callbacks: new Counter({
       name: 'gateway_callbacks_total',
       help: 'Callback requests to connected systems, by outcome (delivered, retried, gave-up, misconfigured)',

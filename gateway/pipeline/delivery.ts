@@ -44,6 +44,7 @@ import {
   retryGroup,
   retryTopic,
 } from '../bus/topics.ts';
+import type { CircuitBreakers } from '../delivery/circuit-breaker.ts';
 import type { PushClient } from '../delivery/push-client.ts';
 import type { Directory, SystemEntry } from '../directory/directory.ts';
 import { isGatewayError } from '../errors/catalogue.ts';
@@ -65,6 +66,8 @@ export interface DeliveryDeps {
   mailbox: MailboxStore;
   audit: AuditLog;
   pusher: PushClient;
+  /** Per-system push circuit breakers of this process (delivery/circuit-breaker.ts); absent: always push. */
+  breakers?: CircuitBreakers;
   /** Verifies the gateway's own seal on a document taken from the bus (signing/own-seal.ts). */
   verify(xml: string): Promise<VerifiedSeal>;
   adapterContext: AdapterContext;
@@ -111,6 +114,8 @@ class AttemptFailed extends Error {
     reason: string,
     readonly permanent: boolean,
     readonly counted = true,
+    /** Not to be tried again before this (an open circuit breaker says when it lets a probe through). */
+    readonly notBefore?: Date,
   ) {
     super(reason.slice(0, REASON_LIMIT));
   }
@@ -311,7 +316,8 @@ export class DeliveryWorker {
         await this.deadLetter(systemId, record, ticket, error.message, attempts, log);
         return;
       }
-      await this.retryOrDeadLetter(systemId, record, ticket, attempt, error.message, log);
+      const attempts = error.counted ? attempt : attempt - 1;
+      await this.retryOrDeadLetter(systemId, record, ticket, attempts, error.message, log, error.notBefore);
     }
   }
 
@@ -460,13 +466,24 @@ export class DeliveryWorker {
   ): Promise<void> {
     const { deps } = this;
     if (system.delivery.mode !== 'push') return;
+    const audit = this.auditChains.of(system.id, record);
+    const breaker = deps.breakers?.of(system.id);
+    const admitted = breaker?.admit();
+    if (admitted && !admitted.allowed) {
+      // Not pushed, not an attempt at the receiver; the parked record's reason is in the audit trail.
+      const outcome = `not pushed: ${admitted.reason}`;
+      const detail = { mode: 'push', pushed: false, outcome, attempt, instance: GATEWAY_INSTANCE };
+      const idempotencyKey = auditKey(record, AUDIT_SLOT.attemptFailed);
+      await audit.record({ ...event, idempotencyKey, kind: 'delivery-attempted', detail });
+      throw new AttemptFailed(outcome, false, false, admitted.retryAt);
+    }
     const pushStarted = stageStart();
     const result = await deps.pusher.push(system.delivery.url, native.body, native.contentType, {
       'x-nachrichten-uuid': event.messageId,
       'x-message-type': event.messageType,
       'x-sender': event.sender,
       'x-gateway-digest': event.digest,
-      ...outgoingTraceHeaders(record.headers[HEADER.traceparent]),
+      ...outgoingTraceHeaders(record.headers[HEADER.traceparent], record.headers[HEADER.tracestate]),
     });
     deps.instruments?.stage('delivery.push', pushStarted);
     const attempted = {
@@ -480,10 +497,12 @@ export class DeliveryWorker {
         instance: GATEWAY_INSTANCE,
       },
     };
-    const audit = this.auditChains.of(system.id, record);
+    const permanent = result.status >= 400 && result.status < 500 && !TRANSIENT_STATUS.has(result.status);
+    // A receiver that answers "never" to one message is up: only "not now" and no answer trip the breaker.
+    if (result.ok || permanent) breaker?.succeeded();
+    else breaker?.failed(result.detail);
     if (!result.ok) {
       await audit.record({ ...attempted, idempotencyKey: auditKey(record, AUDIT_SLOT.attemptFailed) });
-      const permanent = result.status >= 400 && result.status < 500 && !TRANSIENT_STATUS.has(result.status);
       throw new AttemptFailed(`push to ${system.id} failed: ${result.detail}`, permanent);
     }
     // The ledger first: the shorter the time between the receiver's 2xx and this row, the smaller
@@ -548,12 +567,17 @@ export class DeliveryWorker {
     attempt: number,
     reason: string,
     log: Logger,
+    earliest?: Date,
   ): Promise<void> {
     const { deps } = this;
     const now = this.now();
     const first = Date.parse(record.headers[HEADER.firstFailedAt] ?? '');
     const firstFailedAt = Number.isFinite(first) ? new Date(first) : now;
-    const step = nextStep(deps.retry, attempt, firstFailedAt, now);
+    const next = nextStep(deps.retry, attempt, firstFailedAt, now);
+    const step =
+      next.kind === 'retry' && earliest && earliest > next.notBefore
+        ? { ...next, notBefore: earliest }
+        : next;
     if (step.kind === 'dead-letter') {
       await this.deadLetter(systemId, record, ticket, `${step.reason}; last error: ${reason}`, attempt, log);
       return;

@@ -61,9 +61,22 @@ export interface MailboxStore {
   /** Records a push delivery; false if this messageId was already delivered to the system. */
   recordPushed(systemId: string, messageId: string): Promise<boolean>;
   wasDelivered(systemId: string, messageId: string): Promise<boolean>;
-  /** Unacknowledged items, oldest first. */
-  list(systemId: string, options: { limit: number; after?: string }): Promise<InboxPage>;
+  /**
+   * Unacknowledged items, oldest first, without those leased at `visibleAt` (ISO 8601, default now):
+   * a fetched, unacknowledged item is hidden until its lease ends, then listed again (like SQS).
+   */
+  list(systemId: string, options: { limit: number; after?: string; visibleAt?: string }): Promise<InboxPage>;
   get(systemId: string, messageId: string): Promise<InboxItem | undefined>;
+  /**
+   * get() for a receiver that fetches the item: unless it is acknowledged, it is leased until
+   * `leasedUntil` (ISO 8601), replacing an earlier lease — a fetch during the lease extends it.
+   * `leased` is false for an acknowledged item (it is never listed again); undefined if unknown.
+   */
+  lease(
+    systemId: string,
+    messageId: string,
+    leasedUntil: string,
+  ): Promise<{ item: InboxItem; leased: boolean } | undefined>;
   /** Acknowledges; returns the item the first time, 'already' on repeats, undefined if unknown. */
   ack(systemId: string, messageId: string): Promise<InboxItem | 'already' | undefined>;
   /** The case's head and the ticket of `own` (a source or a ticket number), in one look. */

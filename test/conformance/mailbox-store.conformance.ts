@@ -134,6 +134,73 @@ export function runMailboxStoreConformance(name: string, factory: () => Promise<
       expect(await store.putIfNew(item)).toBe(false);
     });
 
+    describe('visibility timeout (lease on fetch)', () => {
+      // The store takes the times it compares from its caller, so the clock is the test's.
+      const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
+      const at = (ms: number) => new Date(T0 + ms).toISOString();
+      const ids = (page: { items: InboxItem[] }) => page.items.map((i) => i.messageId);
+
+      it('hides a leased item from the listing until the lease ends, then lists it again in its place', async () => {
+        const items = [inboxItem(), inboxItem(), inboxItem()];
+        for (const item of items) await store.putIfNew(item);
+        const leased = await store.lease('st-melde', items[1]!.messageId, at(300_000));
+        expect(leased).toEqual({ item: items[1], leased: true });
+        expect(ids(await store.list('st-melde', { limit: 10, visibleAt: at(0) }))).toEqual([
+          items[0]!.messageId,
+          items[2]!.messageId,
+        ]);
+        expect(ids(await store.list('st-melde', { limit: 10, visibleAt: at(299_999) }))).toHaveLength(2);
+        // Expired: back, in its original place (oldest first).
+        expect(ids(await store.list('st-melde', { limit: 10, visibleAt: at(300_000) }))).toEqual(
+          items.map((i) => i.messageId),
+        );
+        // Leases are per system: the same message id in another inbox is not affected.
+        await store.putIfNew({ ...items[1]!, systemId: 'th-melde' });
+        expect(ids(await store.list('th-melde', { limit: 10, visibleAt: at(0) }))).toEqual([
+          items[1]!.messageId,
+        ]);
+        // get() (not a fetch by the receiver) leases nothing.
+        await store.get('st-melde', items[0]!.messageId);
+        expect(ids(await store.list('st-melde', { limit: 10, visibleAt: at(0) }))).toContain(
+          items[0]!.messageId,
+        );
+      });
+
+      it('a fetch during the lease sets the new end; the lease is seen by another instance', async () => {
+        const item = inboxItem();
+        await store.putIfNew(item);
+        await store.lease('st-melde', item.messageId, at(1_000));
+        const other = await another();
+        expect(await other.lease('st-melde', item.messageId, at(5_000))).toEqual({ item, leased: true });
+        expect(ids(await store.list('st-melde', { limit: 10, visibleAt: at(4_999) }))).toEqual([]);
+        expect(ids(await store.list('st-melde', { limit: 10, visibleAt: at(5_000) }))).toEqual([
+          item.messageId,
+        ]);
+      });
+
+      it('acknowledges during the lease: gone for good, and fetching it again leases nothing', async () => {
+        const item = inboxItem();
+        await store.putIfNew(item);
+        await store.lease('st-melde', item.messageId, at(60_000));
+        expect(await store.ack('st-melde', item.messageId)).toEqual(item);
+        expect(await store.lease('st-melde', item.messageId, at(120_000))).toEqual({ item, leased: false });
+        expect(ids(await store.list('st-melde', { limit: 10, visibleAt: at(999_999) }))).toEqual([]);
+        expect(await store.lease('st-melde', '00000000-0000-4000-8000-ffffffffffff', at(1))).toBeUndefined();
+      });
+
+      it('pages over the visible items only', async () => {
+        const items = Array.from({ length: 5 }, () => inboxItem());
+        for (const item of items) await store.putIfNew(item);
+        await store.lease('st-melde', items[0]!.messageId, at(10_000));
+        await store.lease('st-melde', items[2]!.messageId, at(10_000));
+        const first = await store.list('st-melde', { limit: 2, visibleAt: at(0) });
+        expect(ids(first)).toEqual([items[1]!.messageId, items[3]!.messageId]);
+        const second = await store.list('st-melde', { limit: 2, after: first.next!, visibleAt: at(0) });
+        expect(ids(second)).toEqual([items[4]!.messageId]);
+        expect(second.next).toBeUndefined();
+      });
+    });
+
     it('lets two instances race on the same deliveries: each happens exactly once', async () => {
       const second = await another();
       const items = Array.from({ length: 20 }, () => inboxItem());

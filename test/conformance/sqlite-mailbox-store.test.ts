@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { SqliteGroupCommit } from '../../gateway/db/sqlite-group-commit.ts';
 import { SqliteMailboxStore } from '../../gateway/mailbox/sqlite-mailbox-store.ts';
@@ -42,6 +43,41 @@ describe('SqliteMailboxStore: group commit', () => {
       expect(await other.get(good.systemId, good.messageId)).toEqual(good);
       expect(await other.wasDelivered('st-melde', 'after-broken')).toBe(true);
       await other.close();
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SqliteMailboxStore: upgrade of an older file', () => {
+  it('adds the inbox lease column to a file made before the visibility timeout, keeping its items', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-mailbox-'));
+    const file = join(dir, 'mailbox.sqlite');
+    const item = inboxItem();
+    // The inbox table as it was before (no leased_until), with one pending item.
+    const old = new Database(file);
+    old.exec(`CREATE TABLE inbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        system_id TEXT NOT NULL, message_id TEXT NOT NULL, message_type TEXT NOT NULL,
+        sender_authority TEXT NOT NULL, receiver_authority TEXT NOT NULL, sender_system TEXT NOT NULL,
+        digest TEXT NOT NULL, signed_document TEXT NOT NULL,
+        native_content_type TEXT NOT NULL, native_body BLOB NOT NULL,
+        created_at TEXT NOT NULL, acked_at TEXT,
+        UNIQUE (system_id, message_id))`);
+    old
+      .prepare(`INSERT INTO inbox (system_id, message_id, message_type, sender_authority, receiver_authority,
+        sender_system, digest, signed_document, native_content_type, native_body, created_at)
+        VALUES (@systemId, @messageId, @messageType, @senderAuthority, @receiverAuthority, @senderSystem,
+        @digest, @signedDocument, @nativeContentType, @nativeBody, @createdAt)`)
+      .run(item);
+    old.close();
+    const store = new SqliteMailboxStore({ file });
+    try {
+      expect((await store.list(item.systemId, { limit: 10 })).items).toEqual([item]);
+      const until = new Date(Date.now() + 60_000).toISOString();
+      expect(await store.lease(item.systemId, item.messageId, until)).toEqual({ item, leased: true });
+      expect((await store.list(item.systemId, { limit: 10 })).items).toEqual([]);
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

@@ -77,6 +77,10 @@ export const ORDER_TEST_ENV = {
   GATEWAY_BUS_PARTITIONS: '2',
   GATEWAY_RETRY_BASE_DELAY_MS: '150',
   GATEWAY_RETRY_MAX_DELAY_MS: '600',
+  // The push circuit breaker off: this scenario counts refusals during the outage, which an open
+  // breaker would spare the receiver (test/e2e/circuit-breaker.test.ts runs the outage with it).
+  GATEWAY_BREAKER_CONSECUTIVE_FAILURES: '1000000',
+  GATEWAY_BREAKER_MIN_PUSHES: '1000000',
 };
 
 export interface OrderScenarioResult {

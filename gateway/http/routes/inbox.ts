@@ -1,4 +1,13 @@
-/** Pull mode: GET /v1/systems/{id}/inbox[/{messageId}], POST …/inbox/{messageId}/ack. */
+/**
+ * Pull mode: GET /v1/systems/{id}/inbox[/{messageId}], POST …/inbox/{messageId}/ack.
+ *
+ * Visibility timeout (like OSCI's mailbox or SQS): fetching an item leases it for
+ * `visibilityTimeoutMs`; until the lease ends or the item is acknowledged it is left out of the
+ * listing, so that several workers of one receiver taking turns on the list do not all take it.
+ * An item fetched and never acknowledged (the receiver crashed) is listed again when the lease
+ * ends. Only the system itself can fetch its items, so a second fetch during the lease is allowed
+ * and extends it (the receiver is still working on it); acknowledging works at any time.
+ */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/audit-log.ts';
@@ -40,7 +49,12 @@ export function inboxRoutes(deps: {
   mailbox: MailboxStore;
   audit: AuditLog;
   resolveCaller: CertificateResolver;
+  /** How long a fetched, unacknowledged item stays out of the listing. */
+  visibilityTimeoutMs: number;
+  /** Clock; tests may pass their own. */
+  now?: () => Date;
 }) {
+  const now = deps.now ?? (() => new Date());
   return async (app: FastifyInstance) => {
     app.get<{ Params: { systemId: string }; Querystring: Record<string, string> }>(
       '/v1/systems/:systemId/inbox',
@@ -58,7 +72,7 @@ export function inboxRoutes(deps: {
             errors: [{ pointer: `/${issue.path.join('/')}`, detail: issue.message }],
           });
         }
-        const page = await deps.mailbox.list(systemId, query.data);
+        const page = await deps.mailbox.list(systemId, { ...query.data, visibleAt: now().toISOString() });
         return { items: page.items.map(inboxItemView), next: page.next ?? null };
       },
     );
@@ -73,10 +87,12 @@ export function inboxRoutes(deps: {
         const systemId = SYSTEM_ID(request.params.systemId);
         const messageId = MESSAGE_ID(request.params.messageId);
         requireSystem(request, deps.resolveCaller, systemId);
-        const item = await deps.mailbox.get(systemId, messageId);
-        if (!item)
+        const leasedUntil = new Date(now().getTime() + deps.visibilityTimeoutMs).toISOString();
+        const fetched = await deps.mailbox.lease(systemId, messageId, leasedUntil);
+        if (!fetched)
           throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} in the inbox of ${systemId}`);
-        return inboxItemView(item);
+        // When the item is listed again unless acknowledged before (absent once it was acknowledged).
+        return { ...inboxItemView(fetched.item), ...(fetched.leased ? { leasedUntil } : {}) };
       },
     );
 
