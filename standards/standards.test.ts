@@ -105,11 +105,13 @@ describe('catalogue', () => {
       'fahrzeug.zulassung.1001',
       'fahrzeug.halterwechsel.1002',
       'fahrzeug.ausserbetriebsetzung.1003',
+      'quittung.1000',
     ]);
     expect(catalogue.get('xelterngeld', '1.2')!.messageTypes.map((t) => t.name)).toEqual([
       'elterngeld.antrag.0101',
       'elterngeld.bescheid.0102',
       'elterngeld.nachforderung.0103',
+      'quittung.0100',
     ]);
   });
 
@@ -487,6 +489,42 @@ describe('toCanonicalXml', () => {
       { pointer: '/wohnung.bisher/anschrift/strasse', detail: expect.stringContaining(detail) },
     ]);
   });
+
+  // Regression: FC_SEED=893684178 made the random round trip fail after 142 runs: the arbitrary drew
+  // U+0085 into a text field, the codec wrote it literally, and xmldom read it back as a line feed
+  // (exc-c14n of the parsed document differed). The printed counterexample looked harmless because
+  // U+0085 does not show in a terminal. Such characters are now refused, with a pointer.
+  it.each([
+    ['NEL', 'a\u0085b', 'U+0085'],
+    ['LINE SEPARATOR', 'a\u2028b', 'U+2028'],
+    ['PARAGRAPH SEPARATOR', '\u2029', 'U+2029'],
+    ['the replacement character', 'M\uFFFDller', 'U+FFFD'],
+  ])(
+    'refuses %s, which would not survive sign → parse → read, at validation and in the codec',
+    (_name, value, detail) => {
+      const m = structuredClone(exampleMessage(rueckmeldung0201)) as unknown as Rueckmeldung0201;
+      m.person.staatsangehoerigkeit[1]!.name = value;
+      for (const error of [
+        caught(() => validateMessage(rueckmeldung0201, m)),
+        caught(() => toCanonicalXml(rueckmeldung0201, m as unknown as XoevMessage)),
+      ]) {
+        expect(error.code).toBe('GW_ERR_SCHEMA_INVALID');
+        expect(error.errors).toEqual([
+          { pointer: '/person/staatsangehoerigkeit/1/name', detail: expect.stringContaining(detail) },
+        ]);
+      }
+      // Written as a character reference (which the parser keeps), it is refused on reading too.
+      const ok = structuredClone(m);
+      ok.person.staatsangehoerigkeit[1]!.name = 'PLACEHOLDER';
+      const xml = toCanonicalXml(rueckmeldung0201, ok as unknown as XoevMessage).replace(
+        'PLACEHOLDER',
+        `&#x${detail.slice(2)};`,
+      );
+      expect(caught(() => fromElement(rueckmeldung0201, rootOf(xml))).errors[0]!.pointer).toBe(
+        '/person/staatsangehoerigkeit/1/name',
+      );
+    },
+  );
 
   it('names the array index and attribute in its pointers', () => {
     const m = structuredClone(exampleMessage(rueckmeldung0201)) as unknown as Rueckmeldung0201;

@@ -9,12 +9,15 @@
  * Gateway processes that share one PostgreSQL must share this key (as they share the CA), so that
  * every checkpoint verifies with the one audit.pub; the keyId in each checkpoint says which key signed.
  */
-import { createPublicKey, generateKeyPairSync, hash, type KeyObject, randomBytes, sign } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { GatewayError } from '../errors/catalogue.ts';
 import { decryptPrivateKey, encryptPrivateKeyPem } from '../pki/ca.ts';
 import type { CheckpointSigner } from '../ports/audit-store.ts';
+import { auditKeyIdOf } from './audit-public-key.ts';
+
+export { auditKeyIdOf, loadAuditPublicKey } from './audit-public-key.ts';
 
 export interface AuditKey {
   publicKey: KeyObject;
@@ -37,19 +40,6 @@ export function resolveKeyPassphrase(pkiDir: string, configured?: string): strin
     );
   }
   return readFileSync(file, 'utf8').trim();
-}
-
-export function auditKeyIdOf(publicKey: KeyObject): string {
-  return hash('sha256', publicKey.export({ type: 'spki', format: 'der' }), 'hex');
-}
-
-/** Reads `audit.pub` (SPKI PEM). */
-export function loadAuditPublicKey(pem: string): { publicKey: KeyObject; keyId: string } {
-  const publicKey = createPublicKey(pem);
-  if (publicKey.asymmetricKeyType !== 'ec' || publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new GatewayError('GW_ERR_CONFIG_INVALID', 'audit public key: expected an ECDSA P-256 key');
-  }
-  return { publicKey, keyId: auditKeyIdOf(publicKey) };
 }
 
 /** Writes `content` to `file` only if it does not exist yet (link(2) is atomic); false if it did. */

@@ -25,6 +25,15 @@ export function packHashes(hexHashes: readonly string[]): Buffer {
   return packed;
 }
 
+/**
+ * SHA-256 of `input` written into `out` at `offset`. The digest comes back as a 'binary' (latin1) string (one
+ * char per byte) rather than a Buffer: for 33- and 65-byte inputs the Buffer allocation costs more
+ * than the hash itself, and a verifier hashes two nodes per entry.
+ */
+function hashInto(input: Buffer, out: Buffer, offset: number): void {
+  out.write(hash('sha256', input, 'binary'), offset, HASH_BYTES, 'latin1');
+}
+
 /** Leaf hashes of packed entry hashes, packed the same way. */
 function leafLevel(entryHashes: Buffer): Buffer {
   const n = entryHashes.length / HASH_BYTES;
@@ -33,7 +42,7 @@ function leafLevel(entryHashes: Buffer): Buffer {
   scratch[0] = 0x00;
   for (let i = 0; i < n; i++) {
     entryHashes.copy(scratch, 1, i * HASH_BYTES, (i + 1) * HASH_BYTES);
-    out.set(hash('sha256', scratch, 'buffer'), i * HASH_BYTES);
+    hashInto(scratch, out, i * HASH_BYTES);
   }
   return out;
 }
@@ -47,7 +56,7 @@ function reduce(level: Buffer, count: number): Buffer {
     const pairs = n >>> 1;
     for (let i = 0; i < pairs; i++) {
       level.copy(scratch, 1, 2 * i * HASH_BYTES, (2 * i + 2) * HASH_BYTES);
-      level.set(hash('sha256', scratch, 'buffer'), i * HASH_BYTES);
+      hashInto(scratch, level, i * HASH_BYTES);
     }
     if (n & 1) level.copy(level, pairs * HASH_BYTES, (n - 1) * HASH_BYTES, n * HASH_BYTES);
     n = pairs + (n & 1);

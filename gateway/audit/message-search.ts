@@ -6,7 +6,12 @@
  */
 import { PATTERN } from '../directory/pattern.ts';
 import { GatewayError } from '../errors/catalogue.ts';
-import type { AuditMessageSearch, AuditMessageStatus } from '../ports/audit-store.ts';
+import type {
+  AuditMessagePage,
+  AuditMessageSearch,
+  AuditMessageStatus,
+  AuditMessageSummary,
+} from '../ports/audit-store.ts';
 import { AUDIT_MESSAGE_STATUSES } from '../ports/audit-store.ts';
 
 export const MAX_SEARCH_LIMIT = 1000;
@@ -27,6 +32,18 @@ function isoTime(value: string, name: string): string {
 
 export function encodeCursor(firstTime: string, messageId: string): string {
   return Buffer.from(JSON.stringify([firstTime, messageId]), 'utf8').toString('base64url');
+}
+
+/**
+ * A page of a search that fetched one row more than `limit` (buildMessageSearch does): the first
+ * `limit` rows, and a cursor after the last of them if there are more.
+ */
+export function searchPage(rows: AuditMessageSummary[], limit: number): AuditMessagePage {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return rows.length > limit && last
+    ? { items, next: encodeCursor(last.firstTime, last.messageId) }
+    : { items };
 }
 
 function decodeCursor(cursor: string): [string, string] {

@@ -36,19 +36,24 @@ import type {
   CheckpointSigner,
   InclusionProof,
 } from '../ports/audit-store.ts';
-import {
-  type CheckpointRange,
-  checkpointFromStored,
-  checkpointHash,
-  planCheckpoint,
-  proofFrom,
-  rangesOf,
-  signCheckpoint,
-} from './checkpoint.ts';
-import { chainEntry, GENESIS_HASH, normalizeEventInput } from './hash-chain.ts';
-import { buildMessageSearch, encodeCursor } from './message-search.ts';
+import { type CheckpointRange, planCheckpoint, proofFrom, rangesOf, signCheckpoint } from './checkpoint.ts';
+import { chainEntry, GENESIS_HASH } from './hash-chain.ts';
+import { buildMessageSearch, searchPage } from './message-search.ts';
 import { PgMessageProjector } from './pg-message-projector.ts';
-import { checkpointSigningInput } from './verify-proof.ts';
+import {
+  CHECKPOINT_INSERT_COLUMNS,
+  type CheckpointRow,
+  checkpointRow,
+  ENTRY_INSERT_COLUMNS,
+  ENTRY_SELECT_COLUMNS,
+  type EntryRow,
+  entryRow,
+  type PendingAppend,
+  pendingEvents,
+  scopedKey,
+  toCheckpoint,
+  toEntry,
+} from './rows.ts';
 
 export interface PgAuditStoreOptions {
   /** postgres://… */
@@ -65,20 +70,15 @@ export interface PgAuditStoreOptions {
   applicationName?: string;
 }
 
-const COLUMNS = `chain, seq, time, kind, actor, message_id AS "messageId", sender, receiver,
-  sender_system AS "senderSystem", receiver_system AS "receiverSystem", message_type AS "messageType",
-  digest, detail, prev_hash AS "prevHash", hash`;
-
 const SQL = {
   lockChains:
     'SELECT chain, seq, hash FROM audit_chains WHERE chain = ANY($1::text[]) ORDER BY chain FOR UPDATE',
   newChains: `INSERT INTO audit_chains (chain, seq, hash) SELECT c, 0, $2 FROM unnest($1::text[]) AS c
     ORDER BY c ON CONFLICT DO NOTHING`,
-  byKeys: `SELECT ${COLUMNS.replace(/(^|, )(chain|seq|hash)\b/g, '$1e.$2')}, e.idempotency_key AS "idempotencyKey"
+  byKeys: `SELECT ${ENTRY_SELECT_COLUMNS.replace(/(^|, )(chain|seq|hash)\b/g, '$1e.$2')}, e.idempotency_key AS "idempotencyKey"
     FROM audit_entries e JOIN unnest($1::text[], $2::text[]) AS k(chain, key)
     ON e.chain = k.chain AND e.idempotency_key = k.key`,
-  insert: `INSERT INTO audit_entries (chain, seq, time, kind, actor, message_id, sender, receiver, sender_system,
-    receiver_system, message_type, digest, detail, prev_hash, hash, idempotency_key)
+  insert: `INSERT INTO audit_entries (${ENTRY_INSERT_COLUMNS.join(', ')})
     SELECT * FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
       $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
       $16::text[])`,
@@ -90,22 +90,6 @@ const SQL = {
     JOIN unnest($1::text[], $2::int8[], $3::int8[]) AS r(chain, lo, hi)
     ON e.chain = r.chain AND e.seq > r.lo AND e.seq <= r.hi ORDER BY e.chain, e.seq`,
 };
-
-interface Pending {
-  chain: string;
-  events: AuditEventInput[];
-  detailJson: string[];
-  keys: (string | null)[];
-  resolve: (entries: AuditEntry[]) => void;
-  reject: (err: unknown) => void;
-}
-
-type Row = Omit<AuditEntry, 'detail'> & { detail: string | Record<string, unknown> };
-
-function toEntry(row: Row): AuditEntry {
-  row.detail = JSON.parse(row.detail as string) as Record<string, unknown>;
-  return row as AuditEntry;
-}
 
 const STRING_FIELDS = [
   'time',
@@ -152,7 +136,7 @@ function sameHead(a: Head | undefined, b: Head): boolean {
 }
 
 /** Hashes a batch onto `base` (chain → head); events whose key is in `stored` yield the stored entry. */
-function link(batch: Pending[], base: Map<string, Head>, stored: Map<string, AuditEntry>): Linked {
+function link(batch: PendingAppend[], base: Map<string, Head>, stored: Map<string, AuditEntry>): Linked {
   const heads = new Map(base);
   const columns: (string | number | null)[][] = Array.from({ length: 16 }, () => []);
   const results: AuditEntry[][] = [];
@@ -163,33 +147,16 @@ function link(batch: Pending[], base: Map<string, Head>, stored: Map<string, Aud
     for (let i = 0; i < pending.events.length; i++) {
       const key = pending.keys[i]!;
       if (key !== null) {
-        const existing = stored.get(`${pending.chain}\u0000${key}`);
+        const existing = stored.get(scopedKey(pending.chain, key));
         if (existing) {
           entries.push(existing);
           continue;
         }
       }
       const entry = chainEntry(pending.events[i]!, pending.chain, head);
-      const row = [
-        entry.chain,
-        entry.seq,
-        entry.time,
-        entry.kind,
-        entry.actor,
-        entry.messageId,
-        entry.sender,
-        entry.receiver,
-        entry.senderSystem,
-        entry.receiverSystem,
-        entry.messageType,
-        entry.digest,
-        pending.detailJson[i]!,
-        entry.prevHash,
-        entry.hash,
-        key,
-      ];
+      const row = entryRow(entry, pending.detailJson[i]!, key);
       for (let c = 0; c < 16; c++) columns[c]!.push(row[c]!);
-      if (key !== null) stored.set(`${pending.chain}\u0000${key}`, entry);
+      if (key !== null) stored.set(scopedKey(pending.chain, key), entry);
       entries.push(entry);
       fresh.push(entry);
       head = entry;
@@ -205,7 +172,7 @@ function link(batch: Pending[], base: Map<string, Head>, stored: Map<string, Aud
 
 export class PgAuditStore implements AuditStore {
   readonly kind = 'postgres';
-  private queue: Pending[] = [];
+  private queue: PendingAppend[] = [];
   private draining: Promise<void> | null = null;
   /** Heads this process last committed (or is committing), to hash the next batch ahead. */
   private readonly knownHeads = new Map<string, Head>();
@@ -252,26 +219,15 @@ export class PgAuditStore implements AuditStore {
 
   append(events: AuditEventInput[], chain = 'main'): Promise<AuditEntry[]> {
     if (this.closed) return Promise.reject(new Error('PgAuditStore is closed'));
-    if (typeof chain !== 'string' || chain === '') {
-      return Promise.reject(new TypeError('audit chain must be a non-empty string'));
-    }
-    const normalized: AuditEventInput[] = [];
-    const detailJson: string[] = [];
-    const keys: (string | null)[] = [];
+    let pending: Omit<PendingAppend, 'resolve' | 'reject'>;
     try {
-      for (const event of events) {
-        const n = normalizeEventInput(event);
-        assertNoNul(n.event, chain, n.idempotencyKey);
-        normalized.push(n.event);
-        detailJson.push(n.detailJson);
-        keys.push(n.idempotencyKey);
-      }
+      pending = pendingEvents(events, chain, assertNoNul);
     } catch (err) {
       return Promise.reject(err);
     }
-    if (normalized.length === 0) return Promise.resolve([]);
+    if (pending.events.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      this.queue.push({ chain, events: normalized, detailJson, keys, resolve, reject });
+      this.queue.push({ ...pending, resolve, reject });
       // Start after this event-loop turn, so calls made together share the first transaction.
       this.draining ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
     });
@@ -323,8 +279,8 @@ export class PgAuditStore implements AuditStore {
     }
   }
 
-  private takeBatch(): Pending[] {
-    const batch: Pending[] = [];
+  private takeBatch(): PendingAppend[] {
+    const batch: PendingAppend[] = [];
     let size = 0;
     while (
       this.queue.length > 0 &&
@@ -338,14 +294,14 @@ export class PgAuditStore implements AuditStore {
   }
 
   /** A batch hashed ahead on assumed heads; none if a head is unknown or replays need the database. */
-  private plan(batch: Pending[], hint: Map<string, Head>): Linked | undefined {
+  private plan(batch: PendingAppend[], hint: Map<string, Head>): Linked | undefined {
     for (const pending of batch) {
       if (!hint.has(pending.chain) || pending.keys.some((k) => k !== null)) return undefined;
     }
     return link(batch, new Map(batch.map((p) => [p.chain, hint.get(p.chain)!])), new Map());
   }
 
-  private async commitWithRetry(batch: Pending[], plan: Linked | undefined): Promise<Linked> {
+  private async commitWithRetry(batch: PendingAppend[], plan: Linked | undefined): Promise<Linked> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await inTransaction(this.pool, (client) => this.commit(client, batch, plan));
@@ -355,7 +311,11 @@ export class PgAuditStore implements AuditStore {
     }
   }
 
-  private async commit(client: pg.PoolClient, batch: Pending[], plan: Linked | undefined): Promise<Linked> {
+  private async commit(
+    client: pg.PoolClient,
+    batch: PendingAppend[],
+    plan: Linked | undefined,
+  ): Promise<Linked> {
     const chains = [...new Set(batch.map((p) => p.chain))].sort();
     const lock = { name: 'audit-lock-chains', text: SQL.lockChains, values: [chains] };
     let locked = (await client.query<ChainHead>(lock)).rows;
@@ -398,7 +358,10 @@ export class PgAuditStore implements AuditStore {
   }
 
   /** Entries already stored under the batch's idempotency keys (replays), by chain and key. */
-  private async storedUnderKeys(client: pg.PoolClient, batch: Pending[]): Promise<Map<string, AuditEntry>> {
+  private async storedUnderKeys(
+    client: pg.PoolClient,
+    batch: PendingAppend[],
+  ): Promise<Map<string, AuditEntry>> {
     const keyChains: string[] = [];
     const keyValues: string[] = [];
     for (const pending of batch) {
@@ -411,7 +374,7 @@ export class PgAuditStore implements AuditStore {
     }
     const stored = new Map<string, AuditEntry>();
     if (keyValues.length === 0) return stored;
-    const rows = await client.query<Row & { idempotencyKey: string }>({
+    const rows = await client.query<EntryRow & { idempotencyKey: string }>({
       name: 'audit-by-keys',
       text: SQL.byKeys,
       values: [keyChains, keyValues],
@@ -419,7 +382,7 @@ export class PgAuditStore implements AuditStore {
     for (const row of rows.rows) {
       const key = row.idempotencyKey;
       delete (row as Partial<typeof row>).idempotencyKey;
-      stored.set(`${row.chain}\u0000${key}`, toEntry(row));
+      stored.set(scopedKey(row.chain, key), toEntry(row));
     }
     return stored;
   }
@@ -448,9 +411,9 @@ export class PgAuditStore implements AuditStore {
     if (query.fromSeq !== undefined) add('seq >= ?', query.fromSeq);
     if (query.toSeq !== undefined) add('seq <= ?', query.toSeq);
     params.push(query.limit ?? null);
-    const text = `SELECT ${COLUMNS} FROM audit_entries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    const text = `SELECT ${ENTRY_SELECT_COLUMNS} FROM audit_entries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY chain, seq LIMIT $${params.length}`;
-    const result = await this.pool.query<Row>(text, params);
+    const result = await this.pool.query<EntryRow>(text, params);
     return result.rows.map(toEntry);
   }
 
@@ -483,20 +446,14 @@ export class PgAuditStore implements AuditStore {
       await client.query('SELECT pg_advisory_xact_lock(hashtext(current_schema() || $1))', [
         ':audit-checkpoint',
       ]);
-      const last = (await client.query<{ body: string; signature: string }>(SQL.latestCheckpoint)).rows[0];
-      const previous = last ? checkpointFromStored(last.body, last.signature) : null;
+      const last = (await client.query<CheckpointRow>(SQL.latestCheckpoint)).rows[0];
+      const previous = last ? toCheckpoint(last) : null;
       const plan = planCheckpoint(previous, (await client.query<ChainHead>(SQL.heads)).rows);
       if (!plan) return null;
       const checkpoint = signCheckpoint(plan, await this.leavesOf(client, plan.ranges), signer, time);
       await client.query(
-        'INSERT INTO audit_checkpoints (id, time, hash, body, signature) VALUES ($1, $2, $3, $4, $5)',
-        [
-          checkpoint.id,
-          checkpoint.time,
-          checkpointHash(checkpoint),
-          checkpointSigningInput(checkpoint),
-          checkpoint.signature,
-        ],
+        `INSERT INTO audit_checkpoints (${CHECKPOINT_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)`,
+        checkpointRow(checkpoint),
       );
       await client.query(
         `INSERT INTO audit_checkpoint_heads (checkpoint_id, chain, seq)
@@ -509,30 +466,30 @@ export class PgAuditStore implements AuditStore {
 
   async checkpoints(query: { afterId?: number; limit?: number } = {}): Promise<AuditCheckpoint[]> {
     await this.assertOpen();
-    const rows = await this.pool.query<{ body: string; signature: string }>(
+    const rows = await this.pool.query<CheckpointRow>(
       'SELECT body, signature FROM audit_checkpoints WHERE id > $1 ORDER BY id LIMIT $2',
       [query.afterId ?? 0, query.limit ?? null],
     );
-    return rows.rows.map((r) => checkpointFromStored(r.body, r.signature));
+    return rows.rows.map(toCheckpoint);
   }
 
   async latestCheckpoint(): Promise<AuditCheckpoint | null> {
     await this.assertOpen();
-    const row = (await this.pool.query<{ body: string; signature: string }>(SQL.latestCheckpoint)).rows[0];
-    return row ? checkpointFromStored(row.body, row.signature) : null;
+    const row = (await this.pool.query<CheckpointRow>(SQL.latestCheckpoint)).rows[0];
+    return row ? toCheckpoint(row) : null;
   }
 
   async inclusionProof(chain: string, seq: number): Promise<InclusionProof | null> {
     await this.assertOpen();
     const covering = (
-      await this.pool.query<{ body: string; signature: string }>(
+      await this.pool.query<CheckpointRow>(
         `SELECT c.body, c.signature FROM audit_checkpoint_heads h JOIN audit_checkpoints c ON c.id = h.checkpoint_id
          WHERE h.chain = $1 AND h.seq >= $2 ORDER BY h.seq, h.checkpoint_id LIMIT 1`,
         [chain, seq],
       )
     ).rows[0];
     if (!covering) return null;
-    const checkpoint = checkpointFromStored(covering.body, covering.signature);
+    const checkpoint = toCheckpoint(covering);
     return proofFrom(checkpoint, await this.leavesOf(this.pool, rangesOf(checkpoint)), chain, seq);
   }
 
@@ -543,11 +500,7 @@ export class PgAuditStore implements AuditStore {
     // The rows are projected behind the appends: bring them up to what is appended now.
     await this.projector.catchUp();
     const rows = (await this.pool.query<AuditMessageSummary>(built.sql, built.params)).rows;
-    const items = rows.slice(0, built.limit);
-    const last = items.at(-1);
-    return rows.length > built.limit && last
-      ? { items, next: encodeCursor(last.firstTime, last.messageId) }
-      : { items };
+    return searchPage(rows, built.limit);
   }
 
   async close(): Promise<void> {

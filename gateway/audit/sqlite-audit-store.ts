@@ -29,18 +29,24 @@ import type {
   CheckpointSigner,
   InclusionProof,
 } from '../ports/audit-store.ts';
-import {
-  checkpointFromStored,
-  checkpointHash,
-  planCheckpoint,
-  proofFrom,
-  rangesOf,
-  signCheckpoint,
-} from './checkpoint.ts';
-import { chainEntry, GENESIS_HASH, normalizeEventInput } from './hash-chain.ts';
-import { buildMessageSearch, encodeCursor } from './message-search.ts';
+import { planCheckpoint, proofFrom, rangesOf, signCheckpoint } from './checkpoint.ts';
+import { chainEntry, GENESIS_HASH } from './hash-chain.ts';
+import { buildMessageSearch, searchPage } from './message-search.ts';
 import { foldEntry, type SummaryState } from './message-summary.ts';
-import { checkpointSigningInput } from './verify-proof.ts';
+import {
+  CHECKPOINT_INSERT_COLUMNS,
+  type CheckpointRow,
+  checkpointRow,
+  ENTRY_INSERT_COLUMNS,
+  ENTRY_SELECT_COLUMNS,
+  type EntryRow,
+  entryRow,
+  type PendingAppend,
+  pendingEvents,
+  scopedKey,
+  toCheckpoint,
+  toEntry,
+} from './rows.ts';
 
 export interface SqliteAuditStoreOptions {
   /** Path of the database file (created with its directory if missing). */
@@ -127,30 +133,10 @@ CREATE INDEX IF NOT EXISTS audit_messages_by_type ON audit_messages (message_typ
 CREATE INDEX IF NOT EXISTS audit_messages_by_status ON audit_messages (status, first_time, message_id);
 `;
 
-const COLUMNS = `chain, seq, time, kind, actor, message_id AS messageId, sender, receiver,
-  sender_system AS senderSystem, receiver_system AS receiverSystem, message_type AS messageType,
-  digest, detail, prev_hash AS prevHash, hash`;
-
 const STATE_COLUMNS = `message_id AS messageId, first_time AS firstTime, last_time AS lastTime, status,
   progress_rank AS progressRank, progress_status AS progressStatus, failure_status AS failureStatus,
   message_type AS messageType, sender, receiver, sender_system AS senderSystem,
   receiver_system AS receiverSystem, digest, events`;
-
-interface Pending {
-  chain: string;
-  events: AuditEventInput[];
-  detailJson: string[];
-  keys: (string | null)[];
-  resolve: (entries: AuditEntry[]) => void;
-  reject: (err: unknown) => void;
-}
-
-type Row = Omit<AuditEntry, 'detail'> & { detail: string | Record<string, unknown> };
-
-function toEntry(row: Row): AuditEntry {
-  row.detail = JSON.parse(row.detail as string) as Record<string, unknown>;
-  return row as AuditEntry;
-}
 
 export class SqliteAuditStore implements AuditStore {
   readonly kind = 'sqlite';
@@ -158,13 +144,13 @@ export class SqliteAuditStore implements AuditStore {
   private readonly insert: Database.Statement;
   private readonly selectHead: Database.Statement<[string], { seq: number; hash: string }>;
   private readonly selectHeads: Database.Statement<[], ChainHead>;
-  private readonly selectByKey: Database.Statement<[string, string], Row>;
+  private readonly selectByKey: Database.Statement<[string, string], EntryRow>;
   private readonly selectState: Database.Statement<[string], SummaryState>;
   private readonly upsertState: Database.Statement;
   private readonly selectLeaves: Database.Statement<[string, number, number], { hash: string }>;
   private readonly queries = new Map<string, Database.Statement>();
-  private readonly commit: Database.Transaction<(batch: Pending[]) => AuditEntry[][]>;
-  private queue: Pending[] = [];
+  private readonly commit: Database.Transaction<(batch: PendingAppend[]) => AuditEntry[][]>;
+  private queue: PendingAppend[] = [];
   private scheduled = false;
   private closed = false;
 
@@ -201,9 +187,8 @@ export class SqliteAuditStore implements AuditStore {
     }
 
     this.insert = this.db.prepare(
-      `INSERT INTO audit_entries (chain, seq, time, kind, actor, message_id, sender, receiver, sender_system,
-         receiver_system, message_type, digest, detail, prev_hash, hash, idempotency_key)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO audit_entries (${ENTRY_INSERT_COLUMNS.join(', ')})
+       VALUES (${ENTRY_INSERT_COLUMNS.map(() => '?').join(', ')})`,
     );
     this.selectHead = this.db.prepare(
       'SELECT seq, hash FROM audit_entries WHERE chain = ? ORDER BY seq DESC LIMIT 1',
@@ -222,7 +207,7 @@ export class SqliteAuditStore implements AuditStore {
        ORDER BY e.chain`,
     );
     this.selectByKey = this.db.prepare(
-      `SELECT ${COLUMNS} FROM audit_entries WHERE chain = ? AND idempotency_key = ?`,
+      `SELECT ${ENTRY_SELECT_COLUMNS} FROM audit_entries WHERE chain = ? AND idempotency_key = ?`,
     );
     this.selectState = this.db.prepare(`SELECT ${STATE_COLUMNS} FROM audit_messages WHERE message_id = ?`);
     this.upsertState = this.db.prepare(
@@ -240,7 +225,7 @@ export class SqliteAuditStore implements AuditStore {
     this.selectLeaves = this.db.prepare(
       'SELECT hash FROM audit_entries WHERE chain = ? AND seq > ? AND seq <= ? ORDER BY seq',
     );
-    this.commit = this.db.transaction((batch: Pending[]) => {
+    this.commit = this.db.transaction((batch: PendingAppend[]) => {
       const heads = new Map<string, { seq: number; hash: string }>();
       const byKey = new Map<string, AuditEntry>();
       const states = new Map<string, SummaryState | undefined>();
@@ -252,7 +237,7 @@ export class SqliteAuditStore implements AuditStore {
         for (let i = 0; i < pending.events.length; i++) {
           const key = pending.keys[i]!;
           if (key !== null) {
-            const scoped = `${pending.chain}\u0000${key}`;
+            const scoped = scopedKey(pending.chain, key);
             let existing = byKey.get(scoped);
             if (existing === undefined) {
               const row = this.selectByKey.get(pending.chain, key);
@@ -264,25 +249,8 @@ export class SqliteAuditStore implements AuditStore {
             }
           }
           const entry = chainEntry(pending.events[i]!, pending.chain, head);
-          this.insert.run(
-            entry.chain,
-            entry.seq,
-            entry.time,
-            entry.kind,
-            entry.actor,
-            entry.messageId,
-            entry.sender,
-            entry.receiver,
-            entry.senderSystem,
-            entry.receiverSystem,
-            entry.messageType,
-            entry.digest,
-            pending.detailJson[i]!,
-            entry.prevHash,
-            entry.hash,
-            key,
-          );
-          if (key !== null) byKey.set(`${pending.chain}\u0000${key}`, entry);
+          this.insert.run(...entryRow(entry, pending.detailJson[i]!, key));
+          if (key !== null) byKey.set(scopedKey(pending.chain, key), entry);
           if (entry.messageId !== null) {
             const before = states.has(entry.messageId)
               ? states.get(entry.messageId)
@@ -304,8 +272,10 @@ export class SqliteAuditStore implements AuditStore {
   private backfillMessages(): void {
     const states = new Map<string, SummaryState>();
     const rows = this.db
-      .prepare(`SELECT ${COLUMNS} FROM audit_entries WHERE message_id IS NOT NULL ORDER BY time, chain, seq`)
-      .iterate() as IterableIterator<Row>;
+      .prepare(
+        `SELECT ${ENTRY_SELECT_COLUMNS} FROM audit_entries WHERE message_id IS NOT NULL ORDER BY time, chain, seq`,
+      )
+      .iterate() as IterableIterator<EntryRow>;
     for (const row of rows) {
       const entry = toEntry(row);
       states.set(entry.messageId!, foldEntry(states.get(entry.messageId!), entry));
@@ -321,25 +291,15 @@ export class SqliteAuditStore implements AuditStore {
 
   append(events: AuditEventInput[], chain = 'main'): Promise<AuditEntry[]> {
     if (this.closed) return Promise.reject(new Error('SqliteAuditStore is closed'));
-    if (typeof chain !== 'string' || chain === '') {
-      return Promise.reject(new TypeError('audit chain must be a non-empty string'));
-    }
-    const normalized: AuditEventInput[] = [];
-    const detailJson: string[] = [];
-    const keys: (string | null)[] = [];
+    let pending: Omit<PendingAppend, 'resolve' | 'reject'>;
     try {
-      for (const event of events) {
-        const n = normalizeEventInput(event);
-        normalized.push(n.event);
-        detailJson.push(n.detailJson);
-        keys.push(n.idempotencyKey);
-      }
+      pending = pendingEvents(events, chain);
     } catch (err) {
       return Promise.reject(err);
     }
-    if (normalized.length === 0) return Promise.resolve([]);
+    if (pending.events.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      this.queue.push({ chain, events: normalized, detailJson, keys, resolve, reject });
+      this.queue.push({ ...pending, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -405,9 +365,9 @@ export class SqliteAuditStore implements AuditStore {
     params.push(query.limit ?? -1);
     const key = where.join(' AND ');
     const statement = this.statement(
-      `SELECT ${COLUMNS} FROM audit_entries ${key === '' ? '' : `WHERE ${key}`} ORDER BY chain, seq LIMIT ?`,
+      `SELECT ${ENTRY_SELECT_COLUMNS} FROM audit_entries ${key === '' ? '' : `WHERE ${key}`} ORDER BY chain, seq LIMIT ?`,
     );
-    return (statement.all(...params) as Row[]).map(toEntry);
+    return (statement.all(...params) as EntryRow[]).map(toEntry);
   }
 
   async heads(): Promise<ChainHead[]> {
@@ -427,14 +387,8 @@ export class SqliteAuditStore implements AuditStore {
         if (!plan) return null;
         const checkpoint = signCheckpoint(plan, this.leavesOf(plan.ranges), signer, time);
         this.db
-          .prepare('INSERT INTO audit_checkpoints (id, time, hash, body, signature) VALUES (?, ?, ?, ?, ?)')
-          .run(
-            checkpoint.id,
-            checkpoint.time,
-            checkpointHash(checkpoint),
-            checkpointSigningInput(checkpoint),
-            checkpoint.signature,
-          );
+          .prepare(`INSERT INTO audit_checkpoints (${CHECKPOINT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?)`)
+          .run(...checkpointRow(checkpoint));
         const insertHead = this.db.prepare(
           'INSERT INTO audit_checkpoint_heads (checkpoint_id, chain, seq) VALUES (?, ?, ?)',
         );
@@ -458,16 +412,16 @@ export class SqliteAuditStore implements AuditStore {
   private latestCheckpointSync(): AuditCheckpoint | null {
     const row = this.statement(
       'SELECT body, signature FROM audit_checkpoints ORDER BY id DESC LIMIT 1',
-    ).get() as { body: string; signature: string } | undefined;
-    return row ? checkpointFromStored(row.body, row.signature) : null;
+    ).get() as CheckpointRow | undefined;
+    return row ? toCheckpoint(row) : null;
   }
 
   async checkpoints(query: { afterId?: number; limit?: number } = {}): Promise<AuditCheckpoint[]> {
     this.assertOpen();
     const rows = this.statement(
       'SELECT body, signature FROM audit_checkpoints WHERE id > ? ORDER BY id LIMIT ?',
-    ).all(query.afterId ?? 0, query.limit ?? -1) as Array<{ body: string; signature: string }>;
-    return rows.map((r) => checkpointFromStored(r.body, r.signature));
+    ).all(query.afterId ?? 0, query.limit ?? -1) as CheckpointRow[];
+    return rows.map(toCheckpoint);
   }
 
   async latestCheckpoint(): Promise<AuditCheckpoint | null> {
@@ -481,9 +435,9 @@ export class SqliteAuditStore implements AuditStore {
       const covering = this.statement(
         `SELECT c.body, c.signature FROM audit_checkpoint_heads h JOIN audit_checkpoints c ON c.id = h.checkpoint_id
          WHERE h.chain = ? AND h.seq >= ? ORDER BY h.seq, h.checkpoint_id LIMIT 1`,
-      ).get(chain, seq) as { body: string; signature: string } | undefined;
+      ).get(chain, seq) as CheckpointRow | undefined;
       if (!covering) return null;
-      const checkpoint = checkpointFromStored(covering.body, covering.signature);
+      const checkpoint = toCheckpoint(covering);
       return proofFrom(checkpoint, this.leavesOf(rangesOf(checkpoint)), chain, seq);
     });
     return read.deferred();
@@ -494,11 +448,7 @@ export class SqliteAuditStore implements AuditStore {
     const built = buildMessageSearch(search, () => '?');
     if (built.empty) return { items: [] };
     const rows = this.statement(built.sql).all(...built.params) as AuditMessageSummary[];
-    const items = rows.slice(0, built.limit);
-    const last = items.at(-1);
-    return rows.length > built.limit && last
-      ? { items, next: encodeCursor(last.firstTime, last.messageId) }
-      : { items };
+    return searchPage(rows, built.limit);
   }
 
   async close(): Promise<void> {

@@ -12,11 +12,14 @@
  * for the Merkle roots and trusted heads checked once the checkpoints (at the end) are read.
  */
 import { hash, type KeyObject } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type { AuditCheckpoint, AuditEntry, ChainHead } from '../ports/audit-store.ts';
 import { checkpointHash, checkpointSignatureValid, GENESIS_CHECKPOINT_HASH, rangesOf } from './checkpoint.ts';
 import { EXPORT_FORMAT, type ExportHeader } from './export.ts';
-import { ChainVerifier, entryHash, type VerifyFailure } from './hash-chain.ts';
+import { newScannedEntry, type ScannedEntry, scanEntryLine } from './export-line-scanner.ts';
+import { entryHash, GENESIS_HASH } from './hash-chain.ts';
 import { merkleRoot } from './merkle.ts';
+import { HashCheckPool } from './verify-hash-pool.ts';
 
 export type ExportFailureReason =
   | 'seq-mismatch'
@@ -58,28 +61,76 @@ export interface ExportVerification {
   warnings: string[];
 }
 
-/** Hashes of one chain's entries, packed 32 bytes each, starting right after `base`. */
+const HEX_DIGITS = Uint8Array.from(Buffer.from('0123456789abcdef', 'latin1'));
+/** Value of a lowercase hex digit's byte, 255 for anything else. */
+const HEX_VALUE = new Uint8Array(256).fill(255);
+for (let i = 0; i < 16; i++) HEX_VALUE[HEX_DIGITS[i]!] = i;
+
+/**
+ * One chain of the export: the hashes of its entries, packed 32 bytes each, starting right after
+ * `base` — both the chain's link state (the next entry must have seq lastSeq + 1 and prevHash = the
+ * last hash) and the leaves for the Merkle roots and trusted heads checked in finish().
+ */
 class ChainHashes {
   buffer = Buffer.allocUnsafe(32 * 1024);
   count = 0;
-  /** `base`: the seq the export starts after (the anchor's head, whose hash is `baseHash`). */
+  /**
+   * `base`: the seq the export starts after (the anchor's head, whose hash is `baseHash`); a chain
+   * without an anchor head starts at seq 1, linked to GENESIS_HASH, and has no base hash to report.
+   */
   constructor(
     readonly base: number,
     readonly baseHash: string | undefined,
   ) {}
 
+  private grow(): void {
+    const bigger = Buffer.allocUnsafe(this.buffer.length * 2);
+    this.buffer.copy(bigger, 0, 0, this.count * 32);
+    this.buffer = bigger;
+  }
+
+  /** Appends a hash given as 64 lowercase hex digits (already compared with a computed hash). */
   push(hexHash: string): void {
-    if ((this.count + 1) * 32 > this.buffer.length) {
-      const bigger = Buffer.allocUnsafe(this.buffer.length * 2);
-      this.buffer.copy(bigger, 0, 0, this.count * 32);
-      this.buffer = bigger;
-    }
+    if ((this.count + 1) * 32 > this.buffer.length) this.grow();
     this.buffer.write(hexHash, this.count * 32, 32, 'hex');
+    this.count++;
+  }
+
+  /** push() for the 64 lowercase hex digits at `b[at]`, decoded without a string in between. */
+  pushHexBytes(b: Uint8Array, at: number): void {
+    if ((this.count + 1) * 32 > this.buffer.length) this.grow();
+    const out = this.buffer;
+    const o = this.count * 32;
+    for (let i = 0; i < 32; i++)
+      out[o + i] = (HEX_VALUE[b[at + 2 * i]!]! << 4) | HEX_VALUE[b[at + 2 * i + 1]!]!;
     this.count++;
   }
 
   get lastSeq(): number {
     return this.base + this.count;
+  }
+
+  /** The hash the next entry's prevHash must be. */
+  lastHashHex(): string {
+    if (this.count > 0) return this.buffer.toString('hex', (this.count - 1) * 32, this.count * 32);
+    return this.baseHash ?? GENESIS_HASH;
+  }
+
+  /** Whether the 64 bytes at `b[at]` are the lowercase hex of the last hash (see lastHashHex). */
+  lastHashEqualsHexBytes(b: Uint8Array, at: number): boolean {
+    if (this.count === 0) {
+      const expected = this.baseHash ?? GENESIS_HASH;
+      if (expected.length !== 64) return false;
+      for (let i = 0; i < 64; i++) if (b[at + i] !== expected.charCodeAt(i)) return false;
+      return true;
+    }
+    const h = this.buffer;
+    const o = (this.count - 1) * 32;
+    for (let i = 0; i < 32; i++) {
+      const v = h[o + i]!;
+      if (b[at + 2 * i] !== HEX_DIGITS[v >> 4] || b[at + 2 * i + 1] !== HEX_DIGITS[v & 15]) return false;
+    }
+    return true;
   }
 
   /** Packed hashes of seqs (from, to], or undefined where the export does not hold them all. */
@@ -99,183 +150,311 @@ export interface VerifyExportOptions {
   /** The audit public key (audit.pub). Without it checkpoint signatures cannot be trusted (a warning). */
   publicKey?: KeyObject;
   keyId?: string;
-}
-
-const ENTRY_PREFIX = '{"type":"entry","hash":"';
-const ENTRY_INFIX = '","entry":';
-/** Offset of the canonical entry in a line as export.ts writes it. */
-const CANONICAL_AT = ENTRY_PREFIX.length + 64 + ENTRY_INFIX.length;
-const HEX64 = /^[0-9a-f]{64}$/;
-const SEQ = /^[1-9][0-9]{0,15}$/;
-
-interface LinkFields {
-  chain: string;
-  seq: number;
-  prevHash: string;
+  /**
+   * verifyExportStream only: worker threads that hash entries while the calling thread checks the
+   * links. Default 0 (hash on the calling thread): workers pay for copying and messaging, and on a
+   * busy machine (the bench on 2 shared cores) one thread was faster; they help only with idle cores.
+   */
+  threads?: number;
+  /** verifyExportStream only: how many bytes are verified on the calling thread before workers start (8 MiB). */
+  parallelAfterBytes?: number;
 }
 
 /**
- * chain, seq and prevHash read straight out of canonical entry JSON, without parsing it: in JCS
- * order `chain` follows `actor`, and `prevHash` and `seq` follow `detail`; the delimiters searched for
- * start with `",` or `,"`, which never occur inside a JSON string (its quotes are escaped), so each
- * is found exactly once where it belongs. Undefined if the text does not have that shape; the
- * caller then parses it in full.
+ * One chunk verified ahead of its hashes (ExportVerifier.writeSpeculative): the bytes (shared with
+ * the hashing worker), where each entry's canonical bytes and claimed hash are, and the verifier's
+ * state before the chunk, to re-verify it sequentially if a hash is wrong.
  */
-function linkFieldsOf(c: string): LinkFields | undefined {
-  if (!c.startsWith('{"actor":"') || !c.endsWith('"}')) return undefined;
-  const chainAt = c.indexOf('","chain":"');
-  const detailAt = c.indexOf('","detail":', chainAt);
-  const prevAt = c.lastIndexOf(',"prevHash":"');
-  const seqAt = c.lastIndexOf(',"seq":');
-  const timeAt = c.indexOf(',"time":"', seqAt);
-  if (chainAt < 0 || detailAt < 0 || prevAt < detailAt || seqAt < prevAt || timeAt < 0) return undefined;
-  const chain = c.slice(chainAt + 11, detailAt);
-  if (chain.includes('\\')) return undefined; // escapes in a chain name: leave it to JSON.parse
-  const prevHash = c.slice(prevAt + 13, prevAt + 77);
-  const seqText = c.slice(seqAt + 7, timeAt);
-  if (c.charCodeAt(prevAt + 77) !== 34 || !HEX64.test(prevHash) || !SEQ.test(seqText)) return undefined;
-  return { chain, seq: Number(seqText), prevHash };
+export interface Speculation {
+  shared: SharedArrayBuffer;
+  ranges: Int32Array;
+  /** Verification failed within the chunk (a link or a line): read no further. */
+  failed: boolean;
+  readonly before: VerifierState;
 }
 
-const ENTRY_PREFIX_BYTES = Buffer.from(ENTRY_PREFIX);
-const ENTRY_INFIX_BYTES = Buffer.from(ENTRY_INFIX);
-const BACKSLASH = 0x5c;
+interface VerifierState {
+  counts: Map<string, number>;
+  entries: number;
+  lineNo: number;
+  checkpoints: number;
+  end: { entries: number; checkpoints: number } | undefined;
+  header: ExportHeader | undefined;
+  current: ChainHashes | undefined;
+  currentChain: string;
+  currentChainBytes: Buffer;
+}
+
 const NEWLINE = 0x0a;
 const CR = 0x0d;
 
-const ACTOR_OPEN = Buffer.from('{"actor":"');
-const CHAIN_KEY = Buffer.from('","chain":"');
-const DETAIL_KEY = Buffer.from('","detail":');
-const PREV_KEY = Buffer.from(',"prevHash":"');
-const SEQ_KEY = Buffer.from(',"seq":');
-const TIME_KEY = Buffer.from(',"time":"');
-
-/**
- * linkFieldsOf on bytes: the same delimiters, no UTF-8 decoding of the line. prevHash is not
- * checked to be hex here: it must equal the previous entry's hash, which was hashed and compared.
- */
-function linkFieldsOfBytes(c: Buffer): LinkFields | undefined {
-  const n = c.length;
-  if (n < 20 || c.compare(ACTOR_OPEN, 0, 10, 0, 10) !== 0 || c[n - 2] !== 0x22 || c[n - 1] !== 0x7d) {
-    return undefined;
-  }
-  const chainAt = c.indexOf(CHAIN_KEY);
-  const detailAt = c.indexOf(DETAIL_KEY, chainAt);
-  const prevAt = c.lastIndexOf(PREV_KEY);
-  const seqAt = c.lastIndexOf(SEQ_KEY);
-  const timeAt = c.indexOf(TIME_KEY, seqAt);
-  if (chainAt < 0 || detailAt < 0 || prevAt < detailAt || seqAt < prevAt || timeAt < 0) return undefined;
-  if (c[prevAt + 77] !== 0x22) return undefined;
-  for (let i = chainAt + 11; i < detailAt; i++) if (c[i] === BACKSLASH) return undefined;
-  let seq = 0;
-  const digitsFrom = seqAt + 7;
-  if (timeAt - digitsFrom < 1 || timeAt - digitsFrom > 15 || c[digitsFrom] === 0x30) return undefined;
-  for (let i = digitsFrom; i < timeAt; i++) {
-    const d = c[i]! - 0x30;
-    if (d < 0 || d > 9) return undefined;
-    seq = seq * 10 + d;
-  }
-  return {
-    chain: c.toString('utf8', chainAt + 11, detailAt),
-    seq,
-    prevHash: c.toString('latin1', prevAt + 13, prevAt + 77),
-  };
+/** Whether b[from, to) equals `expected` (a JS loop: chain names are short, a native call costs more). */
+function sameBytes(expected: Uint8Array, b: Uint8Array, from: number, to: number): boolean {
+  if (to - from !== expected.length) return false;
+  for (let i = 0; i < expected.length; i++) if (b[from + i] !== expected[i]) return false;
+  return true;
 }
 
 /**
  * Verifies an export line by line (synchronously: no await per line), then checks the checkpoints
- * in finish(). Entry lines as export.ts writes them take the fast path: the canonical bytes are hashed
- * as they stand. Any other well-formed entry line (re-serialised by a tool) is parsed and
- * re-canonicalised: the verdict is the same, only slower.
+ * in finish(). Entry lines as export.ts writes them take the fast path (export-line-scanner.ts): the
+ * canonical bytes are hashed as they stand in the export and the links compared as bytes, with no
+ * string or object per entry. Any other well-formed entry line (re-serialised by a tool) is parsed
+ * and re-canonicalised: the verdict is the same, only slower. Both paths share one chain state and
+ * apply the checks of hash-chain.ts's ChainVerifier in its order: seq, prevHash, hash.
  */
 export class ExportVerifier {
   private readonly warnings: string[] = [];
   private header: ExportHeader | undefined;
-  private chain: ChainVerifier | undefined;
   private readonly hashes = new Map<string, ChainHashes>();
   private current: ChainHashes | undefined;
   private currentChain = '';
+  /** The current chain's name as bytes, to recognise it in the next line without decoding. */
+  private currentChainBytes: Buffer = Buffer.alloc(0);
   private readonly checkpoints: AuditCheckpoint[] = [];
   private end: { entries: number; checkpoints: number } | undefined;
   private lineNo = 0;
   private failure: ExportFailure | undefined;
   private entries = 0;
   private finished: ExportVerification | undefined;
+  private readonly scanned: ScannedEntry = newScannedEntry();
 
+  /** The start of a line that the previous chunk ended in the middle of. */
   private carry: Buffer = Buffer.alloc(0);
+  /** While a chunk is verified speculatively: the entries whose hashes are checked elsewhere. */
+  private deferred: number[] | undefined;
 
   constructor(private readonly options: VerifyExportOptions = {}) {}
 
   /** Feeds raw bytes of the export (any chunking); false once verification has failed. */
   write(chunk: Buffer): boolean {
     if (this.failure) return false;
-    const data = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
     let start = 0;
-    for (let nl = data.indexOf(NEWLINE); nl !== -1; nl = data.indexOf(NEWLINE, start)) {
-      const end = nl > start && data[nl - 1] === CR ? nl - 1 : nl;
-      if (!this.lineBytes(data, start, end)) return false;
+    if (this.carry.length > 0) {
+      // Only the line that straddles the chunks is copied, never the whole chunk.
+      const nl = chunk.indexOf(NEWLINE);
+      if (nl === -1) {
+        this.carry = Buffer.concat([this.carry, chunk]);
+        return true;
+      }
+      const line = Buffer.concat([this.carry, chunk.subarray(0, nl + 1)]);
+      this.carry = Buffer.alloc(0);
+      if (this.lines(line) !== line.length) return false;
       start = nl + 1;
     }
+    const done = this.lines(chunk, start);
+    if (done < 0) return false;
     // A copy: keeping a view would pin the whole chunk.
-    this.carry = Buffer.from(data.subarray(start));
+    if (done < chunk.length) this.carry = Buffer.from(chunk.subarray(done));
     return true;
   }
 
-  /** Entry lines as export.ts writes them are hashed as bytes; everything else goes through line(). */
-  private lineBytes(data: Buffer, start: number, end: number): boolean {
-    if (
-      end - start > CANONICAL_AT + 2 &&
-      data.compare(
-        ENTRY_PREFIX_BYTES,
-        0,
-        ENTRY_PREFIX_BYTES.length,
-        start,
-        start + ENTRY_PREFIX_BYTES.length,
-      ) === 0 &&
-      data.compare(
-        ENTRY_INFIX_BYTES,
-        0,
-        ENTRY_INFIX_BYTES.length,
-        start + CANONICAL_AT - ENTRY_INFIX_BYTES.length,
-        start + CANONICAL_AT,
-      ) === 0 &&
-      data[end - 1] === 0x7d
-    ) {
-      const canonical = data.subarray(start + CANONICAL_AT, end - 1);
-      const link = linkFieldsOfBytes(canonical);
-      if (link) {
-        if (this.end) return this.line(data.toString('utf8', start, end));
-        this.lineNo++;
-        const claimed = data.toString(
-          'latin1',
-          start + ENTRY_PREFIX.length,
-          start + ENTRY_PREFIX.length + 64,
-        );
-        return this.entry(link.chain, link.seq, link.prevHash, claimed, () =>
-          hash('sha256', canonical, 'hex'),
-        );
-      }
+  /**
+   * write() with the entries' hashes left to be checked elsewhere (verifyExportStream hands them to
+   * a HashCheckPool): the links are checked now, in order, against the claimed hashes. If a claimed
+   * hash turns out wrong, replay() re-verifies the chunk from the state before it, hashing inline,
+   * which names the first failure exactly as write() would have; later chunks are then discarded.
+   */
+  writeSpeculative(chunk: Buffer): Speculation | undefined {
+    if (this.failure) return undefined;
+    const shared = new SharedArrayBuffer(this.carry.length + chunk.length);
+    const data = Buffer.from(shared);
+    this.carry.copy(data, 0);
+    chunk.copy(data, this.carry.length);
+    const before = this.state();
+    this.carry = Buffer.alloc(0);
+    const deferred: number[] = [];
+    this.deferred = deferred;
+    let done: number;
+    try {
+      done = this.lines(data);
+    } finally {
+      this.deferred = undefined;
     }
-    return this.line(data.toString('utf8', start, end));
+    if (done >= 0 && done < data.length) this.carry = Buffer.from(data.subarray(done));
+    return { shared, ranges: Int32Array.from(deferred), failed: done < 0, before };
+  }
+
+  /** Re-verifies a speculated chunk whose hashes were not all right, from the state before it. */
+  replay(speculation: Speculation): void {
+    const before = speculation.before;
+    for (const [chain, hashes] of this.hashes) {
+      const count = before.counts.get(chain);
+      if (count === undefined) this.hashes.delete(chain);
+      else hashes.count = count;
+    }
+    this.entries = before.entries;
+    this.lineNo = before.lineNo;
+    this.checkpoints.length = before.checkpoints;
+    this.end = before.end;
+    this.header = before.header;
+    this.current = before.current;
+    this.currentChain = before.currentChain;
+    this.currentChainBytes = before.currentChainBytes;
+    this.failure = undefined;
+    this.carry = Buffer.alloc(0);
+    const data = Buffer.from(speculation.shared);
+    const done = this.lines(data);
+    if (done >= 0) {
+      // Cannot happen: the bytes that a worker found mis-hashed are hashed again here.
+      throw new Error('audit verify: a hash a worker found wrong verified on replay');
+    }
+  }
+
+  private state(): VerifierState {
+    return {
+      counts: new Map([...this.hashes].map(([chain, hashes]) => [chain, hashes.count])),
+      entries: this.entries,
+      lineNo: this.lineNo,
+      checkpoints: this.checkpoints.length,
+      end: this.end,
+      header: this.header,
+      current: this.current,
+      currentChain: this.currentChain,
+      currentChainBytes: this.currentChainBytes,
+    };
+  }
+
+  /**
+   * Verifies the complete lines of `data` from `start`; returns where the unfinished last line
+   * starts (data.length if none), or -1 once verification has failed.
+   */
+  private lines(data: Buffer, start = 0): number {
+    const limit = data.length;
+    const scanned = this.scanned;
+    let at = start;
+    while (at < limit) {
+      if (this.end === undefined && this.header !== undefined && scanEntryLine(data, at, limit, scanned)) {
+        this.lineNo++;
+        if (!this.scannedEntry(data, scanned)) return -1;
+        at = scanned.next;
+        continue;
+      }
+      const nl = data.indexOf(NEWLINE, at);
+      if (nl === -1) return at;
+      const lineEnd = nl > at && data[nl - 1] === CR ? nl - 1 : nl;
+      if (!this.parsedLine(data.toString('utf8', at, lineEnd))) return -1;
+      at = nl + 1;
+    }
+    return at;
   }
 
   /** Feeds one line (without its \n); false once verification has failed. */
   line(text: string): boolean {
     if (this.failure) return false;
+    if (/[\n\r]/.test(text)) return this.parsedLine(text);
+    const data = Buffer.from(`${text}\n`);
+    return this.lines(data) === data.length;
+  }
+
+  /** The chain state for the next entry of `chain`, created on its first entry. */
+  private chainState(chain: string): ChainHashes {
+    let state = this.hashes.get(chain);
+    if (state === undefined) {
+      state = new ChainHashes(0, undefined);
+      this.hashes.set(chain, state);
+    }
+    return state;
+  }
+
+  /** The fast path: the checks of entry(), on the bytes of a scanned line. */
+  private scannedEntry(b: Buffer, s: ScannedEntry): boolean {
+    let state = this.current;
+    if (state === undefined || !sameBytes(this.currentChainBytes, b, s.chainStart, s.chainEnd)) {
+      this.currentChain = b.toString('utf8', s.chainStart, s.chainEnd);
+      this.currentChainBytes = Buffer.from(b.subarray(s.chainStart, s.chainEnd));
+      state = this.chainState(this.currentChain);
+      this.current = state;
+    }
+    const expected = state.lastSeq + 1;
+    if (s.seq !== expected) return this.seqMismatch(expected, s.seq);
+    if (!state.lastHashEqualsHexBytes(b, s.prevHashAt)) return this.prevHashMismatch(expected);
+    const claimedAt = s.claimedAt;
+    if (this.deferred !== undefined) {
+      this.deferred.push(s.canonicalStart, s.canonicalEnd, claimedAt);
+    } else {
+      const computed = hash('sha256', b.subarray(s.canonicalStart, s.canonicalEnd), 'hex');
+      for (let i = 0; i < 64; i++) {
+        if (b[claimedAt + i] !== computed.charCodeAt(i)) return this.hashMismatch(expected);
+      }
+    }
+    state.pushHexBytes(b, claimedAt);
+    this.entries++;
+    return true;
+  }
+
+  /**
+   * The slow path's entry checks, in ChainVerifier's order: seq, prevHash, then the hash (computed
+   * only once the links are right).
+   */
+  private entry(
+    chain: unknown,
+    seq: unknown,
+    prevHash: unknown,
+    claimed: unknown,
+    compute: () => string,
+  ): boolean {
+    if (this.current === undefined || this.currentChain !== chain) {
+      if (typeof chain !== 'string') {
+        return this.fail({
+          reason: 'malformed',
+          chain: this.currentChain,
+          firstBadSeq: (this.current?.lastSeq ?? 0) + 1,
+          line: this.lineNo,
+          message: `entry #${this.lineNo}: chain is not a string`,
+        });
+      }
+      this.currentChain = chain;
+      this.currentChainBytes = Buffer.from(chain);
+      this.current = this.chainState(chain);
+    }
+    const state = this.current;
+    const expected = state.lastSeq + 1;
+    if (seq !== expected) return this.seqMismatch(expected, seq);
+    if (prevHash !== state.lastHashHex()) return this.prevHashMismatch(expected);
+    let computed: string;
+    try {
+      computed = compute();
+    } catch (err) {
+      return this.entryFailure('malformed', expected, `seq ${expected}: ${(err as Error).message}`);
+    }
+    if (computed !== claimed) return this.hashMismatch(expected);
+    state.push(computed);
+    this.entries++;
+    return true;
+  }
+
+  private seqMismatch(expected: number, seq: unknown): false {
+    return this.entryFailure(
+      'seq-mismatch',
+      expected,
+      `entry #${this.lineNo}: expected seq ${expected}, found ${String(seq)}`,
+    );
+  }
+
+  private prevHashMismatch(expected: number): false {
+    return this.entryFailure(
+      'prev-hash-mismatch',
+      expected,
+      `seq ${expected}: prevHash does not match the hash of seq ${expected - 1}`,
+    );
+  }
+
+  private hashMismatch(expected: number): false {
+    return this.entryFailure('hash-mismatch', expected, `seq ${expected}: content does not match its hash`);
+  }
+
+  private entryFailure(reason: ExportFailureReason, firstBadSeq: number, message: string): false {
+    return this.fail({ reason, chain: this.currentChain, firstBadSeq, line: this.lineNo, message });
+  }
+
+  /** Any line but a scanned entry line: parsed as JSON. */
+  private parsedLine(text: string): boolean {
+    if (this.failure) return false;
     const lineNo = ++this.lineNo;
     if (text === '') return true;
     if (this.end)
       return this.fail({ reason: 'malformed', line: lineNo, message: `line ${lineNo} follows the end line` });
-    if (text.startsWith(ENTRY_PREFIX) && text.startsWith(ENTRY_INFIX, CANONICAL_AT - ENTRY_INFIX.length)) {
-      const canonical = text.slice(CANONICAL_AT, -1);
-      const link = text.endsWith('}') ? linkFieldsOf(canonical) : undefined;
-      if (link) {
-        const claimed = text.slice(ENTRY_PREFIX.length, ENTRY_PREFIX.length + 64);
-        return this.entry(link.chain, link.seq, link.prevHash, claimed, () =>
-          hash('sha256', canonical, 'hex'),
-        );
-      }
-    }
     let record: Record<string, unknown>;
     try {
       record = JSON.parse(text) as Record<string, unknown>;
@@ -293,6 +472,13 @@ export class ExportVerifier {
             reason: 'malformed',
             line: lineNo,
             message: `line ${lineNo}: entry line without entry or hash`,
+          });
+        }
+        if (!this.header) {
+          return this.fail({
+            reason: 'malformed',
+            line: lineNo,
+            message: 'the export does not start with its header',
           });
         }
         return this.entry(e.chain, e.seq, e.prevHash, record.hash, () => entryHash(e));
@@ -319,7 +505,6 @@ export class ExportVerifier {
         }
         this.header = record as unknown as ExportHeader;
         const anchorHeads = Array.isArray(this.header.anchor?.heads) ? this.header.anchor.heads : [];
-        this.chain = new ChainVerifier({ from: anchorHeads });
         for (const h of anchorHeads) this.hashes.set(h.chain, new ChainHashes(h.seq, h.hash));
         return true;
       }
@@ -335,45 +520,6 @@ export class ExportVerifier {
     }
   }
 
-  private entry(
-    chain: string,
-    seq: number,
-    prevHash: string,
-    claimed: string,
-    compute: () => string,
-  ): boolean {
-    const lineNo = this.lineNo;
-    if (!this.chain) {
-      return this.fail({
-        reason: 'malformed',
-        line: lineNo,
-        message: 'the export does not start with its header',
-      });
-    }
-    if (!this.chain.addLinked(chain, seq, prevHash, claimed, compute, lineNo)) {
-      const f = this.chain.finish() as VerifyFailure;
-      return this.fail({
-        reason: f.reason,
-        chain: f.chain,
-        firstBadSeq: f.firstBadSeq,
-        line: lineNo,
-        message: f.message,
-      });
-    }
-    if (this.current === undefined || this.currentChain !== chain) {
-      let chainHashes = this.hashes.get(chain);
-      if (!chainHashes) {
-        chainHashes = new ChainHashes(seq - 1, undefined);
-        this.hashes.set(chain, chainHashes);
-      }
-      this.current = chainHashes;
-      this.currentChain = chain;
-    }
-    this.current.push(claimed);
-    this.entries++;
-    return true;
-  }
-
   private fail(failure: ExportFailure): false {
     this.failure = failure;
     return false;
@@ -383,9 +529,10 @@ export class ExportVerifier {
   finish(): ExportVerification {
     if (this.finished) return this.finished;
     if (this.carry.length > 0 && !this.failure) {
-      const last = this.carry;
+      // The last line has no \n.
+      const last = Buffer.concat([this.carry, Buffer.from('\n')]);
       this.carry = Buffer.alloc(0);
-      this.lineBytes(last, 0, last[last.length - 1] === CR ? last.length - 1 : last.length);
+      this.lines(last);
     }
     if (!this.failure) this.failure = this.check();
     if (!this.failure && this.checkpoints.length === 0) {
@@ -396,17 +543,7 @@ export class ExportVerifier {
   }
 
   private check(): ExportFailure | undefined {
-    if (!this.header || !this.chain)
-      return { reason: 'incomplete', message: 'the export is empty or has no header' };
-    const chainResult = this.chain.finish();
-    if (!chainResult.ok) {
-      return {
-        reason: chainResult.reason,
-        chain: chainResult.chain,
-        firstBadSeq: chainResult.firstBadSeq,
-        message: chainResult.message,
-      };
-    }
+    if (!this.header) return { reason: 'incomplete', message: 'the export is empty or has no header' };
     const failure = checkCheckpoints(this.header, this.checkpoints, this.hashes, this.options, this.warnings);
     if (failure) return failure;
     if (!this.end) return { reason: 'incomplete', message: 'the export has no end line: it was cut off' };
@@ -443,13 +580,54 @@ export class ExportVerifier {
   }
 }
 
-/** Verifies an export read as bytes (a file or stdin stream). */
+const PARALLEL_AFTER_BYTES = 8 << 20;
+
+/**
+ * Verifies an export read as bytes (a file or stdin stream). With `threads`, past the first few MiB
+ * the entry hashes are checked by worker threads while this thread checks the links in order
+ * (writeSpeculative): the verdict is the one the sequential check gives, to the failure and line.
+ */
 export async function verifyExportStream(
   chunks: AsyncIterable<Buffer>,
   options: VerifyExportOptions = {},
 ): Promise<ExportVerification> {
   const verifier = new ExportVerifier(options);
-  for await (const chunk of chunks) if (!verifier.write(chunk)) break;
+  const threads = Math.max(0, Math.min(options.threads ?? 0, availableParallelism()));
+  const parallelAfter = options.parallelAfterBytes ?? PARALLEL_AFTER_BYTES;
+  let pool: HashCheckPool | undefined;
+  const inFlight: { speculation: Speculation; ok: Promise<boolean> }[] = [];
+  let read = 0;
+  try {
+    reading: for await (const chunk of chunks) {
+      read += chunk.length;
+      if (threads === 0 || read <= parallelAfter) {
+        if (!verifier.write(chunk)) break;
+        continue;
+      }
+      pool ??= new HashCheckPool(threads);
+      const speculation = verifier.writeSpeculative(chunk);
+      if (!speculation) break;
+      inFlight.push({ speculation, ok: pool.check(speculation.shared, speculation.ranges) });
+      if (speculation.failed) break;
+      // A few chunks ahead at most: memory stays bounded, and a wrong hash stops the reading.
+      while (inFlight.length > 2 * threads) {
+        const oldest = inFlight.shift()!;
+        if (!(await oldest.ok)) {
+          verifier.replay(oldest.speculation);
+          inFlight.length = 0;
+          break reading;
+        }
+      }
+    }
+    for (const { speculation, ok } of inFlight) {
+      if (!(await ok)) {
+        verifier.replay(speculation);
+        break;
+      }
+    }
+  } finally {
+    await pool?.close();
+  }
   return verifier.finish();
 }
 

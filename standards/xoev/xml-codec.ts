@@ -259,6 +259,19 @@ function rootPlan(spec: MessageTypeSpec): ComplexPlan {
 
 /** Anything outside the XML 1.0 Char production, including lone surrogates. */
 const NOT_XML_CHAR = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+/**
+ * Characters an XML parser does not hand back as written: @xmldom/xmldom (which reads every signed
+ * document) normalises NEL U+0085, LINE SEPARATOR U+2028 and PARAGRAPH SEPARATOR U+2029 to a line
+ * feed in text and to a space in attributes, as XML 1.1 end-of-line handling does (XML 1.0 leaves
+ * them alone, so other parsers differ). A field holding one would not survive sign → parse → read
+ * (DESIGN.md invariant 4), and exc-c14n writes them literally, so a character reference in the
+ * document would not help once canonicalized. Such values are refused, at validation and in the
+ * codec, with GW_ERR_SCHEMA_INVALID and the field's pointer. (CR survives: exc-c14n and this codec
+ * write it as &#xD;; tab and line feed in attributes as &#x9; and &#xA;.) So is U+FFFD, which the
+ * hardened parser (gateway/xml/safe-parse.ts) refuses as a sign of broken encoding: a document
+ * holding it could be sealed but never read back.
+ */
+export const PARSER_NORMALISED_CHAR = /[\u0085\u2028\u2029]/;
 const TEXT_SPECIAL = /[&<>\r]/;
 const ATTR_SPECIAL = /[&<"\t\n\r]/;
 const TEXT_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#xD;' };
@@ -279,10 +292,36 @@ function escapeAttribute(s: string): string {
   return ATTR_SPECIAL.test(s) ? s.replace(/[&<"\t\n\r]/g, (c) => ATTR_ESCAPES[c]!) : s;
 }
 
-function describeChar(s: string): string {
-  const m = NOT_XML_CHAR.exec(s)!;
+function describeChar(s: string, pattern: RegExp = NOT_XML_CHAR): string {
+  const m = pattern.exec(s)!;
   const cp = m[0].codePointAt(0)!;
   return `U+${cp.toString(16).toUpperCase().padStart(4, '0')} at index ${m.index}`;
+}
+
+/** The problem with a string value, if it cannot be carried through XML unchanged. */
+function stringProblem(value: string): string | undefined {
+  if (NOT_XML_CHAR.test(value)) {
+    return `contains a character not allowed in XML 1.0 (${describeChar(value)})`;
+  }
+  if (PARSER_NORMALISED_CHAR.test(value)) {
+    return `contains ${describeChar(value, PARSER_NORMALISED_CHAR)}, a line break that XML parsers turn into a line feed or space; not accepted`;
+  }
+  if (value.includes('\uFFFD')) {
+    return `contains U+FFFD at index ${value.indexOf('\uFFFD')}, the mark of a character lost to a wrong encoding (the gateway's XML parser refuses it); not accepted`;
+  }
+  return undefined;
+}
+
+/** Every string in a validated message that cannot be carried through XML unchanged, with its pointer. */
+function unrepresentableStrings(value: unknown, path: PropertyKey[], errors: FieldError[]): void {
+  if (typeof value === 'string') {
+    const problem = stringProblem(value);
+    if (problem) errors.push({ pointer: jsonPointer(path), detail: problem });
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) unrepresentableStrings(value[i], [...path, i], errors);
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, v] of Object.entries(value)) unrepresentableStrings(v, [...path, key], errors);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,8 +331,9 @@ function lexical(plan: ScalarPlan, value: unknown, path: PropertyKey[]): string 
   switch (plan.type) {
     case 'string':
       if (typeof value !== 'string') throw schemaError(path, `expected a string, got ${typeOf(value)}`);
-      if (NOT_XML_CHAR.test(value)) {
-        throw schemaError(path, `contains a character not allowed in XML 1.0 (${describeChar(value)})`);
+      {
+        const problem = stringProblem(value);
+        if (problem) throw schemaError(path, problem);
       }
       return value;
     case 'boolean':
@@ -382,7 +422,10 @@ export function toCanonicalXml(spec: MessageTypeSpec, message: XoevMessage): str
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-/** The little of the W3C DOM the reader uses; xmldom's and the platform's nodes both have it. */
+/**
+ * The little of the W3C DOM the reader uses; xmldom's and the platform's nodes both have it, and
+ * so do the read-only nodes of the gateway's own-seal parser (gateway/signing/own-seal.ts).
+ */
 interface DomNode {
   readonly nodeType: number;
   readonly nodeName: string;
@@ -404,8 +447,10 @@ interface DomElement extends DomNode {
   readonly attributes: { readonly length: number; readonly [index: number]: DomAttr | undefined };
 }
 
-/** A DOM element from @xmldom/xmldom or any W3C DOM. */
-export type XmlElement = Element | XmldomElement;
+export type { DomAttr as ReadableAttr, DomElement as ReadableElement, DomNode as ReadableNode };
+
+/** A DOM element from @xmldom/xmldom or any W3C DOM, or any node with the reader's subset of it. */
+export type XmlElement = Element | XmldomElement | DomElement;
 
 const ELEMENT_NODE = 1;
 const TEXT_NODE = 3;
@@ -428,9 +473,8 @@ function expandedName(node: {
 }
 
 function parseScalar(plan: ScalarPlan, text: string, path: PropertyKey[]): unknown {
-  if (NOT_XML_CHAR.test(text)) {
-    throw schemaError(path, `contains a character not allowed in XML 1.0 (${describeChar(text)})`);
-  }
+  const problem = stringProblem(text);
+  if (problem) throw schemaError(path, problem);
   if (plan.values) {
     // Unknown literal text is kept as a string, so that zod names the expected value.
     const v = plan.values.get(text);
@@ -618,6 +662,19 @@ export function validateMessage(spec: MessageTypeSpec, value: unknown): XoevMess
     );
   }
   const message = result.data;
+  const unrepresentable: FieldError[] = [];
+  unrepresentableStrings(message, [], unrepresentable);
+  if (unrepresentable.length > 0) {
+    const first = unrepresentable[0]!;
+    const more = unrepresentable.length > 1 ? ` (and ${unrepresentable.length - 1} more)` : '';
+    throw new GatewayError(
+      'GW_ERR_SCHEMA_INVALID',
+      `${spec.id}: ${first.pointer || '/'}: ${first.detail}${more}`,
+      {
+        errors: unrepresentable,
+      },
+    );
+  }
   const typ = message['nachrichtenkopf.g2g']?.['identifikation.nachricht']?.nachrichtentyp?.code;
   if (typ !== spec.code) {
     throw schemaError(

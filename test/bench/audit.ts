@@ -5,10 +5,17 @@
  * over an export file, and what a checkpoint costs.
  *
  *   node --import tsx test/bench/audit.ts [--events N] [--pg-url URL] [--out FILE]
+ *                                         [--verify-only] [--baseline DIR]
+ *
+ * --verify-only skips the append measurements (the export to verify is written in bulk instead).
+ * --baseline DIR measures an earlier verifier in the same run, alternating with this one, on the
+ * same file: DIR holds an earlier tree, e.g. `git archive <rev> gateway | tar -x -C DIR` (only its
+ * gateway/audit/verify-export.ts and what that imports are loaded).
  *
  * Two append shapes per store: many callers with one event each (the pipeline: group commit does
  * the batching) and fewer callers with 100 events each (bulk, e.g. a replayed partition).
  */
+import type { KeyObject } from 'node:crypto';
 import {
   createReadStream,
   mkdirSync,
@@ -20,6 +27,7 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { ensureAuditKey } from '../../gateway/audit/audit-key.ts';
@@ -38,6 +46,8 @@ const { values } = parseArgs({
       default: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     },
     out: { type: 'string', default: path.join(REPO_ROOT, 'bench/audit-results.json') },
+    'verify-only': { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 const EVENTS = Number(values.events);
@@ -151,26 +161,89 @@ async function benchStore(
   }
 }
 
+type VerifyStream = typeof verifyExportStream;
+
+interface VerifyResult {
+  bestEntriesPerSecond: number;
+  medianEntriesPerSecond: number;
+  bestEntriesPerCpuSecond: number;
+}
+
+/**
+ * Verifies the export file as `gw audit verify` does, three times per verifier, the verifiers
+ * alternating so that both see the same machine load.
+ */
+async function verifyRates(
+  exportFile: string,
+  publicKey: KeyObject,
+  verifiers: [string, VerifyStream][],
+): Promise<{ entries: number; rates: Record<string, VerifyResult> }> {
+  const wall = new Map<string, number[]>(verifiers.map(([name]) => [name, []]));
+  const cpu = new Map<string, number[]>(verifiers.map(([name]) => [name, []]));
+  let entries = 0;
+  for (let run = 0; run < 3; run++) {
+    for (const [name, verify] of verifiers) {
+      const cpuBefore = process.cpuUsage();
+      const started = performance.now();
+      const result = await verify(createReadStream(exportFile, { highWaterMark: 1 << 20 }), { publicKey });
+      if (!result.ok) throw new Error(`${name} verify failed: ${JSON.stringify(result.failure)}`);
+      entries = result.entries;
+      wall.get(name)!.push(entries / ((performance.now() - started) / 1000));
+      const used = process.cpuUsage(cpuBefore);
+      cpu.get(name)!.push(entries / ((used.user + used.system) / 1e6));
+    }
+  }
+  const rates: Record<string, VerifyResult> = {};
+  for (const [name] of verifiers) {
+    const runs = wall.get(name)!.sort((a, b) => a - b);
+    rates[name] = {
+      bestEntriesPerSecond: Math.round(runs[2]!),
+      medianEntriesPerSecond: Math.round(runs[1]!),
+      // CPU of the whole process (workers included): on a shared machine the fairer figure.
+      bestEntriesPerCpuSecond: Math.round(Math.max(...cpu.get(name)!)),
+    };
+  }
+  return { entries, rates };
+}
+
+/** Fills a SQLite store in bulk (for --verify-only): the same events, no rate measured. */
+async function fillForVerify(file: string, keyDir: string): Promise<void> {
+  const key = ensureAuditKey({ pkiDir: keyDir, passphrase: 'bench-passphrase' });
+  const store = new SqliteAuditStore({ file, sync: 'NORMAL' });
+  try {
+    for (let done = 0; done < 2 * EVENTS; done += 1000) {
+      await store.append(Array.from({ length: Math.min(1000, 2 * EVENTS - done) }, event));
+    }
+    await store.createCheckpoint(key.signer);
+  } finally {
+    await store.close();
+  }
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gw-bench-audit-'));
   const schema = `gw_bench_audit_${process.pid}`;
   try {
     const results: StoreResult[] = [];
     const sqliteFile = path.join(dir, 'audit.sqlite');
-    results.push(await benchStore('sqlite', async () => new SqliteAuditStore({ file: sqliteFile }), dir));
-    const admin = new pg.Client({ connectionString: PG_URL });
-    await admin.connect();
-    try {
-      results.push(
-        await benchStore(
-          'postgres',
-          () => PgAuditStore.connect({ url: PG_URL, schema, applicationName: APPLICATION_NAME }),
-          dir,
-          admin,
-        ),
-      );
-    } finally {
-      await admin.end();
+    if (values['verify-only']) {
+      await fillForVerify(sqliteFile, dir);
+    } else {
+      results.push(await benchStore('sqlite', async () => new SqliteAuditStore({ file: sqliteFile }), dir));
+      const admin = new pg.Client({ connectionString: PG_URL });
+      await admin.connect();
+      try {
+        results.push(
+          await benchStore(
+            'postgres',
+            () => PgAuditStore.connect({ url: PG_URL, schema, applicationName: APPLICATION_NAME }),
+            dir,
+            admin,
+          ),
+        );
+      } finally {
+        await admin.end();
+      }
     }
 
     // Offline verification: export the SQLite log to a file, verify the file as `gw audit verify` does.
@@ -189,28 +262,24 @@ async function main(): Promise<void> {
     chunks.push(text);
     await store.close();
     writeFileSync(exportFile, chunks.join(''));
-    const verifyRuns: number[] = [];
-    const verifyCpuRuns: number[] = [];
-    let entries = 0;
-    for (let run = 0; run < 3; run++) {
-      const cpu = process.cpuUsage();
-      const started = performance.now();
-      const result = await verifyExportStream(createReadStream(exportFile, { highWaterMark: 1 << 20 }), {
-        publicKey: key.publicKey,
-      });
-      if (!result.ok) throw new Error(`verify failed: ${JSON.stringify(result.failure)}`);
-      entries = result.entries;
-      verifyRuns.push(entries / ((performance.now() - started) / 1000));
-      const used = process.cpuUsage(cpu);
-      verifyCpuRuns.push(entries / ((used.user + used.system) / 1e6));
+    // The verifier as `gw audit verify` runs it (one thread), and with a hashing worker
+    // (`--threads 1`), which helps only where a core is idle.
+    const verifiers: [string, VerifyStream][] = [
+      ['current', verifyExportStream],
+      ['currentWithWorker', (chunks, options) => verifyExportStream(chunks, { ...options, threads: 1 })],
+    ];
+    if (values.baseline) {
+      const module = path.resolve(values.baseline, 'gateway/audit/verify-export.ts');
+      const baseline = (await import(pathToFileURL(module).href)) as { verifyExportStream: VerifyStream };
+      verifiers.push(['baseline', baseline.verifyExportStream]);
     }
+    const measured = await verifyRates(exportFile, key.publicKey, verifiers);
     const verify = {
-      entries,
+      entries: measured.entries,
       exportBytes: statSync(exportFile).size,
-      bestEntriesPerSecond: Math.round(Math.max(...verifyRuns)),
-      medianEntriesPerSecond: Math.round(verifyRuns.sort((a, b) => a - b)[1]!),
-      // Single-threaded: on an idle core wall time ≈ CPU time; on a shared machine this is the fairer figure.
-      bestEntriesPerCpuSecond: Math.round(Math.max(...verifyCpuRuns)),
+      ...measured.rates.current!,
+      withWorker: measured.rates.currentWithWorker!,
+      ...(measured.rates.baseline ? { baseline: { dir: values.baseline, ...measured.rates.baseline } } : {}),
     };
 
     const load = os.loadavg()[0]!;
@@ -244,6 +313,15 @@ async function main(): Promise<void> {
     process.stdout.write(
       `\noffline verify: ${verify.entries} entries, ${(verify.exportBytes / 1e6).toFixed(1)} MB — best ${verify.bestEntriesPerSecond}/s, median ${verify.medianEntriesPerSecond}/s (${verify.bestEntriesPerCpuSecond} per CPU-second)\n`,
     );
+    process.stdout.write(
+      `  with a hashing worker: best ${verify.withWorker.bestEntriesPerSecond}/s, median ${verify.withWorker.medianEntriesPerSecond}/s (${verify.withWorker.bestEntriesPerCpuSecond} per CPU-second)\n`,
+    );
+    if (verify.baseline) {
+      const b = verify.baseline;
+      process.stdout.write(
+        `baseline verifier (${b.dir}), same run: best ${b.bestEntriesPerSecond}/s, median ${b.medianEntriesPerSecond}/s (${b.bestEntriesPerCpuSecond} per CPU-second)\n`,
+      );
+    }
     process.stdout.write(`(load average ${load.toFixed(1)} on ${os.cpus().length} cores while measuring)\n`);
     mkdirSync(path.dirname(values.out!), { recursive: true });
     writeFileSync(values.out!, `${JSON.stringify(report, null, 2)}\n`);

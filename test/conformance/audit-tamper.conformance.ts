@@ -43,8 +43,27 @@ const render = (line: Line): string =>
 export function runAuditTamperSuite(name: string, factory: () => Promise<TamperFixture>): void {
   describe(`audit export tamper evidence: ${name}`, () => {
     const key = testAuditKey();
-    const verify = (lines: string[]) =>
-      verifyExport(lines, { publicKey: key.publicKey, keyId: key.signer.keyId });
+    /**
+     * The verdict on lines, checked to be the same when the export is read as a byte stream in
+     * chunks that split lines (and UTF-8) anywhere: the CLI's path, with the carry between chunks,
+     * hashing on this thread and in a worker.
+     */
+    const verify = async (lines: string[]) => {
+      const options = { publicKey: key.publicKey, keyId: key.signer.keyId };
+      const verdict = await verifyExport(lines, options);
+      const bytes = Buffer.from(`${lines.join('\n')}\n`);
+      for (const size of [bytes.length, 61, 997]) {
+        async function* chunks() {
+          for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+        }
+        expect(await verifyExportStream(chunks(), options)).toEqual(verdict);
+        // Hashes checked by a worker thread from the first byte: links ahead, replay on a bad hash.
+        expect(await verifyExportStream(chunks(), { ...options, threads: 1, parallelAfterBytes: 0 })).toEqual(
+          verdict,
+        );
+      }
+      return verdict;
+    };
     let fixture: TamperFixture;
     let store: AuditStore;
     let lines: string[];

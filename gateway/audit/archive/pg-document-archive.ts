@@ -14,27 +14,20 @@ import type {
 import {
   assertKeyCheck,
   dayOf,
-  decryptDocument,
   deriveMasterKey,
-  encryptDocument,
   expiryDay,
   keyCheck,
   newSalt,
   newWrappedDayKey,
   unwrapDayKey,
 } from './archive-crypto.ts';
-import { assertDigest, sha256Hex } from './sqlite-document-archive.ts';
-
-interface DocumentRow {
-  message_id: string;
-  digest: string;
-  content_type: string;
-  archived_at: string;
-  expires_on: string;
-  ciphertext: Buffer | null;
-  shredded_at: string | null;
-  wrapped_key: Buffer | null;
-}
+import {
+  assertDigest,
+  DOCUMENT_INSERT_COLUMNS,
+  type DocumentRow,
+  documentRow,
+  toArchivedDocument,
+} from './document-rows.ts';
 
 export class PgDocumentArchive implements DocumentArchive {
   readonly kind = 'postgres';
@@ -107,16 +100,9 @@ export class PgDocumentArchive implements DocumentArchive {
       ).rows[0]!.wrapped_key;
       const key = this.unwrap(expiresOn, wrapped);
       const result = await client.query(
-        `INSERT INTO archive_documents (message_id, digest, content_type, archived_at, expires_on, ciphertext)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-        [
-          d.messageId,
-          d.digest,
-          d.contentType,
-          d.archivedAt,
-          expiresOn,
-          encryptDocument(key, { ...d, expiresOn }),
-        ],
+        `INSERT INTO archive_documents (${DOCUMENT_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT DO NOTHING`,
+        documentRow(d, expiresOn, key),
       );
       return result.rowCount === 1;
     });
@@ -125,31 +111,18 @@ export class PgDocumentArchive implements DocumentArchive {
 
   async get(messageId: string): Promise<ArchivedDocument[]> {
     const rows = (
-      await this.pool.query<DocumentRow>(
+      await this.pool.query<DocumentRow & { wrapped_key: Buffer | null }>(
         `SELECT d.*, k.wrapped_key FROM archive_documents d LEFT JOIN archive_keys k ON k.expires_on = d.expires_on
          WHERE d.message_id = $1 ORDER BY d.archived_at, d.digest`,
         [messageId],
       )
     ).rows;
-    return rows.map((row) => {
-      const meta = {
-        messageId: row.message_id,
-        digest: row.digest,
-        contentType: row.content_type,
-        archivedAt: row.archived_at,
-        expiresOn: row.expires_on,
-      };
-      if (!row.ciphertext || !row.wrapped_key) {
-        return { ...meta, status: 'shredded' as const, shreddedAt: row.shredded_at ?? row.expires_on };
-      }
-      const document = decryptDocument(this.unwrap(row.expires_on, row.wrapped_key), {
-        ...meta,
-        sealed: row.ciphertext,
-      });
-      if (sha256Hex(document) !== row.digest)
-        throw new Error(`archive: ${messageId} does not match its digest`);
-      return { ...meta, status: 'available' as const, document };
-    });
+    return rows.map((row) =>
+      toArchivedDocument(
+        row,
+        row.ciphertext && row.wrapped_key ? this.unwrap(row.expires_on, row.wrapped_key) : undefined,
+      ),
+    );
   }
 
   async shred(now = new Date()): Promise<{ keys: number; documents: number }> {

@@ -3,7 +3,6 @@
  * secure_delete overwrites freed pages, so shredded ciphertext and destroyed keys do not linger in
  * the file.
  */
-import { hash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -15,15 +14,20 @@ import type {
 import {
   assertKeyCheck,
   dayOf,
-  decryptDocument,
   deriveMasterKey,
-  encryptDocument,
   expiryDay,
   keyCheck,
   newSalt,
   newWrappedDayKey,
   unwrapDayKey,
 } from './archive-crypto.ts';
+import {
+  assertDigest,
+  DOCUMENT_INSERT_COLUMNS,
+  type DocumentRow,
+  documentRow,
+  toArchivedDocument,
+} from './document-rows.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS archive_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -44,26 +48,6 @@ CREATE TABLE IF NOT EXISTS archive_documents (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS archive_documents_by_expiry ON archive_documents (expires_on) WHERE ciphertext IS NOT NULL;
 `;
-
-interface DocumentRow {
-  message_id: string;
-  digest: string;
-  content_type: string;
-  archived_at: string;
-  expires_on: string;
-  ciphertext: Buffer | null;
-  shredded_at: string | null;
-}
-
-export function sha256Hex(data: Buffer): string {
-  return hash('sha256', data, 'hex');
-}
-
-export function assertDigest(d: ArchiveDocumentInput): void {
-  if (sha256Hex(d.document) !== d.digest) {
-    throw new TypeError(`archive: document of ${d.messageId} does not have digest ${d.digest}`);
-  }
-}
 
 export class SqliteDocumentArchive implements DocumentArchive {
   readonly kind = 'sqlite';
@@ -140,18 +124,8 @@ export class SqliteDocumentArchive implements DocumentArchive {
         }
         const key = this.dayKey(expiresOn, true)!;
         this.db
-          .prepare(
-            `INSERT INTO archive_documents (message_id, digest, content_type, archived_at, expires_on, ciphertext)
-             VALUES (?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            d.messageId,
-            d.digest,
-            d.contentType,
-            d.archivedAt,
-            expiresOn,
-            encryptDocument(key, { ...d, expiresOn }),
-          );
+          .prepare(`INSERT INTO archive_documents (${DOCUMENT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`)
+          .run(...documentRow(d, expiresOn, key));
         return true;
       })
       .immediate();
@@ -162,23 +136,9 @@ export class SqliteDocumentArchive implements DocumentArchive {
     const rows = this.db
       .prepare('SELECT * FROM archive_documents WHERE message_id = ? ORDER BY archived_at, digest')
       .all(messageId) as DocumentRow[];
-    return rows.map((row) => {
-      const meta = {
-        messageId: row.message_id,
-        digest: row.digest,
-        contentType: row.content_type,
-        archivedAt: row.archived_at,
-        expiresOn: row.expires_on,
-      };
-      const key = row.ciphertext ? this.dayKey(row.expires_on, false) : undefined;
-      if (!row.ciphertext || !key) {
-        return { ...meta, status: 'shredded' as const, shreddedAt: row.shredded_at ?? row.expires_on };
-      }
-      const document = decryptDocument(key, { ...meta, sealed: row.ciphertext });
-      if (sha256Hex(document) !== row.digest)
-        throw new Error(`archive: ${messageId} does not match its digest`);
-      return { ...meta, status: 'available' as const, document };
-    });
+    return rows.map((row) =>
+      toArchivedDocument(row, row.ciphertext ? this.dayKey(row.expires_on, false) : undefined),
+    );
   }
 
   async shred(now = new Date()): Promise<{ keys: number; documents: number }> {

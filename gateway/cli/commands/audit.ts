@@ -2,23 +2,35 @@
  * `gw audit export|verify|checkpoint|proof` — the auditors' command line.
  *
  *   gw audit export [--from ISO] [--to ISO] > log.jsonl     streams the log (gateway/audit/export.ts)
- *   gw audit verify log.jsonl [--checkpoint-key audit.pub]  offline; exit 0 if intact, 1 if not
+ *   gw audit verify log.jsonl [--checkpoint-key audit.pub] [--threads n]
+ *                                                           offline; exit 0 if intact, 1 if not
  *   gw audit checkpoint                                      signs a checkpoint now
  *   gw audit proof <messageId>                               inclusion proofs of a message's entries
  *
- * verify needs no configuration, database or data directory: only the file and the public key.
+ * verify needs no configuration, database or data directory: only the file and the public key;
+ * so this module imports only what verify needs, and the other commands import the stores,
+ * the configuration and the audit key when they run.
  */
 import { createReadStream, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
-import { loadAuditPublicKey } from '../../audit/audit-key.ts';
-import { AuditLog } from '../../audit/audit-log.ts';
-import { exportLines } from '../../audit/export.ts';
-import { openAuditKey, openAuditStore } from '../../audit/open-store.ts';
+import { loadAuditPublicKey } from '../../audit/audit-public-key.ts';
 import { type ExportVerification, verifyExportStream } from '../../audit/verify-export.ts';
-import { loadConfig } from '../../config/load.ts';
 import { GatewayError } from '../../errors/catalogue.ts';
+
+/** The configured audit store and what goes with it, for the commands that need them. */
+async function storeModules() {
+  const [{ loadConfig }, { openAuditKey, openAuditStore }, { AuditLog }, { exportLines }] = await Promise.all(
+    [
+      import('../../config/load.ts'),
+      import('../../audit/open-store.ts'),
+      import('../../audit/audit-log.ts'),
+      import('../../audit/export.ts'),
+    ],
+  );
+  return { loadConfig, openAuditKey, openAuditStore, AuditLog, exportLines };
+}
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -30,6 +42,7 @@ function isoOption(value: string | undefined, name: string): string | undefined 
 }
 
 async function exportCommand(options: { from?: string; to?: string }): Promise<void> {
+  const { loadConfig, openAuditStore, AuditLog, exportLines } = await storeModules();
   const config = loadConfig();
   const from = isoOption(options.from, 'from');
   const to = isoOption(options.to, 'to');
@@ -98,18 +111,26 @@ function report(result: ExportVerification, seconds: number): void {
   for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
 }
 
-async function verifyCommand(file: string, options: { checkpointKey?: string }): Promise<void> {
+async function verifyCommand(
+  file: string,
+  options: { checkpointKey?: string; threads: string },
+): Promise<void> {
   const key = options.checkpointKey
     ? loadAuditPublicKey(readFileSync(options.checkpointKey, 'utf8'))
     : undefined;
+  const threads = Number(options.threads);
+  if (!Number.isInteger(threads) || threads < 0) {
+    throw new GatewayError('GW_ERR_BAD_REQUEST', `--threads ${options.threads} is not a whole number`);
+  }
   const input = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 });
   const started = performance.now();
-  const result = await verifyExportStream(input as AsyncIterable<Buffer>, key ?? {});
+  const result = await verifyExportStream(input as AsyncIterable<Buffer>, { ...key, threads });
   report(result, (performance.now() - started) / 1000);
   process.exitCode = result.ok ? 0 : 1;
 }
 
 async function checkpointCommand(): Promise<void> {
+  const { loadConfig, openAuditKey, openAuditStore } = await storeModules();
   const config = loadConfig();
   const key = openAuditKey(config);
   const store = openAuditStore(config);
@@ -124,6 +145,7 @@ async function checkpointCommand(): Promise<void> {
 }
 
 async function proofCommand(messageId: string): Promise<void> {
+  const { loadConfig, openAuditStore } = await storeModules();
   const config = loadConfig();
   const store = openAuditStore(config);
   try {
@@ -151,7 +173,14 @@ export function auditCommand(): Command {
     .description('verify an export offline; exit 0 if intact, 1 naming the first bad entry')
     .argument('<file>', 'the export (- for stdin)')
     .option('--checkpoint-key <file>', 'the audit public key (audit.pub) that signs checkpoints')
-    .action((file: string, options: { checkpointKey?: string }) => verifyCommand(file, options));
+    .option(
+      '--threads <n>',
+      'worker threads that hash entries of a large export (helps with idle cores)',
+      '0',
+    )
+    .action((file: string, options: { checkpointKey?: string; threads: string }) =>
+      verifyCommand(file, options),
+    );
   audit
     .command('checkpoint')
     .description('sign a checkpoint over everything appended since the last one')
