@@ -131,6 +131,12 @@ for (const [name, group] of Object.entries(SUBCOMMAND_GROUPS)) {
   else program.command(name).description(group.description);
 }
 
+// `gw audit export | head`: a reader that stops early closes the pipe; that is not an error of ours.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(
     `gw: ${isGatewayError(error) ? `${error.code}: ${error.message}` : (error as Error).stack}\n`,

@@ -157,6 +157,21 @@ export function prescanXml(xml: string, limits: XmlLimits = DEFAULT_XML_LIMITS):
   }
 }
 
+/**
+ * xmldom turns raw NEL (U+0085), LINE SEPARATOR (U+2028) and PARAGRAPH SEPARATOR (U+2029) into a
+ * line feed (XML 1.1 line-end handling applied to XML 1.0), so what the gateway would read differs
+ * from the bytes that were sent or signed (invariant 4). Refused instead of silently changed; the
+ * codec refuses them in field values too (standards/xoev/xml-codec.ts PARSER_NORMALISED_CHAR).
+ */
+const PARSER_NORMALISED = /[\u0085\u2028\u2029]/;
+
+function refuseParserNormalisedCharacters(xml: string): void {
+  const at = xml.search(PARSER_NORMALISED);
+  if (at === -1) return;
+  const code = xml.charCodeAt(at).toString(16).toUpperCase().padStart(4, '0');
+  throw malformed(`raw U+${code}, which the XML parser would change into a line feed,`, at);
+}
+
 function malformed(what: string, offset: number): GatewayError {
   return new GatewayError('GW_ERR_MALFORMED_PAYLOAD', `malformed XML: ${what} at offset ${offset}`);
 }
@@ -170,6 +185,7 @@ function malformed(what: string, offset: number): GatewayError {
 export function parseXmlSafely(xml: string, limits?: Partial<XmlLimits>): Document {
   const effective: XmlLimits = { ...DEFAULT_XML_LIMITS, ...limits };
   prescanXml(xml, effective);
+  refuseParserNormalisedCharacters(xml);
   let reported: string | undefined;
   const parser = new DOMParser({
     onError: (level: string, message: string) => {
