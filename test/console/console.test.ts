@@ -139,10 +139,11 @@ describe('the web console', () => {
     await page.getByLabel('System', { exact: true }).fill('sn-melde');
     await page.getByLabel('Reihenfolge').selectOption('asc');
     await page.getByRole('button', { name: 'Suchen' }).click();
-    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/^6 Nachrichten angezeigt/);
+    // sn-melde's messages: the ones it sent and received, and the receipt it got for an acknowledgement.
+    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/^7 Nachrichten angezeigt/);
     const rows = page.locator('#results-body tr');
-    expect(await rows.count()).toBe(6);
-    expect(await page.locator('#results-caption').textContent()).toBe('Suchergebnisse: 6 Nachrichten');
+    expect(await rows.count()).toBe(7);
+    expect(await page.locator('#results-caption').textContent()).toBe('Suchergebnisse: 7 Nachrichten');
 
     const id = s.ids.snToSt[0]!;
     await page.getByRole('button', { name: id }).click();
