@@ -22,6 +22,8 @@ import { type MessageFollowUps, startMessageFollowUps } from './callbacks/messag
 import { NotifyingAuditLog } from './callbacks/notifying-audit-log.ts';
 import type { ResolvedConfig } from './config/load.ts';
 import { consoleRoutes } from './console/serve.ts';
+import { SqliteOverdueCaseStore } from './deadlines/overdue-cases.ts';
+import { PgOverdueCaseStore } from './deadlines/pg-overdue-cases.ts';
 import { BREAKER_STATE_VALUE, CircuitBreakers } from './delivery/circuit-breaker.ts';
 import { PushClient } from './delivery/push-client.ts';
 import { RoutingConfig } from './directory/routing-config.ts';
@@ -248,7 +250,9 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     directory: () => routing.directory,
     contracts: () => routing.contracts,
     contractsDir: config.contractsDir,
-    dataDir: config.dataDir,
+    overdueCases: config.databaseUrl
+      ? await PgOverdueCaseStore.connect({ url: config.databaseUrl, schema: config.databaseSchema })
+      : new SqliteOverdueCaseStore(path.join(config.dataDir, 'deadlines.sqlite')),
     sealer,
     bus,
     topicPrefix,

@@ -22,7 +22,7 @@ export default defineAdapter({
     title: 'Zentrales Fahrzeugregister (Kraftfahrt-Bundesamt)',
     land: 'BUND',
     format: 'XKfz 1.4 documents (XML, UTF-8): the standard itself, no translation',
-    decodes: { contentTypes: ['application/xml', 'text/xml'], messageTypes: TYPES },
+    decodes: { contentTypes: ['application/xml', 'text/xml'], charset: 'utf-8', messageTypes: TYPES },
     encodes: { contentType: 'application/xml', messageTypes: TYPES },
   },
   roundTrip: {

@@ -44,7 +44,15 @@ export interface AdapterSpec {
    * Message types as catalogue ids (`xmeld:25.11:rueckmeldung.auswertung.0203`) or bare names
    * (`rueckmeldung.auswertung.0203`: every catalogued version of that name).
    */
-  decodes: { contentTypes: string[]; messageTypes: string[] };
+  decodes: {
+    contentTypes: string[];
+    /**
+     * The charset the format decodes (`utf-8`, `windows-1252`, `iso-8859-1`): a request that declares
+     * another one (`; charset=…`) is refused with 415 instead of being decoded as something it is not.
+     */
+    charset: string;
+    messageTypes: string[];
+  };
   encodes: { contentType: string; messageTypes: string[] };
 }
 

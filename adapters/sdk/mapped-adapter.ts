@@ -72,7 +72,7 @@ export function mappedAdapter(options: MappedAdapterOptions): Adapter {
     spec: {
       ...options.spec,
       format: options.spec.format ?? format.describe,
-      decodes: { contentTypes: format.contentTypes, messageTypes: [...sends] },
+      decodes: { contentTypes: format.contentTypes, charset: format.charset, messageTypes: [...sends] },
       encodes: { contentType: format.contentTypes[0]!, messageTypes: [...receives] },
     },
     roundTrip: options.roundTrip,

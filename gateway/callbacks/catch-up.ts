@@ -39,6 +39,7 @@ export async function catchUpFollowUps(deps: {
       if ((await deps.receipts.issueFor(entry)).issued) receipts++;
     }
   }
+  await deps.overdue.idle();
   if (receipts > 0) deps.logger.warn({ receipts }, 'caught up on receipts not issued before the restart');
   return { receipts, deadlineEvents };
 }

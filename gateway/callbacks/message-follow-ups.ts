@@ -12,6 +12,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { DocumentSealer } from '../pipeline/ingress.ts';
 import type { Bus } from '../ports/bus.ts';
+import type { OverdueCaseStore } from '../ports/overdue-case-store.ts';
 import { ReceiptIssuer } from '../receipts/receipt-issuer.ts';
 import { isReceiptType } from '../receipts/receipt-type.ts';
 import { CallbackDispatcher, type CallbackRetryPolicy } from './callback-dispatcher.ts';
@@ -24,7 +25,8 @@ export interface MessageFollowUpsDeps {
   directory: () => Directory;
   contracts: () => Contracts;
   contractsDir: string;
-  dataDir: string;
+  /** The answer cases (SQLite in the data dir, or PostgreSQL with DATABASE_URL); closed on stop(). */
+  overdueCases: OverdueCaseStore;
   sealer: DocumentSealer;
   bus: Bus;
   topicPrefix: string;
@@ -68,7 +70,7 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
     ...(deps.now ? { now: deps.now } : {}),
   });
   const overdue = new OverdueWatcher({
-    dataDir: deps.dataDir,
+    store: deps.overdueCases,
     directory: deps.directory,
     contracts: deps.contracts,
     callbacks,
@@ -80,7 +82,7 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
     ...(deps.overdueIntervalMs !== undefined ? { intervalMs: deps.overdueIntervalMs } : {}),
   });
   deps.metrics.onScrape(async () => {
-    overdue.check();
+    await overdue.check();
   });
 
   let stopped = false;
@@ -108,7 +110,7 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
       await caughtUp;
       await receipts.idle();
       await callbacks.stop();
-      overdue.stop();
+      await overdue.stop();
     },
   };
 }

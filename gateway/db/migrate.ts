@@ -56,6 +56,13 @@ export async function migrate(
   const migrations = readMigrations(options.dir);
   const client = await pool.connect();
   let broken = false;
+  // A checked-out client has no pool listener: when the server goes away mid-migration (crash,
+  // restart, a terminated backend) it emits 'error' besides failing the query in flight, and an
+  // unhandled 'error' event would end the process instead of failing this call.
+  const onError = () => {
+    broken = true;
+  };
+  client.on('error', onError);
   try {
     const schema =
       options.schema ?? ((await client.query('SELECT current_schema() AS s')).rows[0].s as string | null);
@@ -97,7 +104,10 @@ export async function migrate(
           ]);
           await client.query('COMMIT');
         } catch (error) {
-          await client.query('ROLLBACK');
+          // On a dead connection ROLLBACK fails too; the server rolled back already, and the cause counts.
+          await client.query('ROLLBACK').catch(() => {
+            broken = true;
+          });
           throw error;
         }
         applied.push(m.name);
@@ -111,13 +121,17 @@ export async function migrate(
       }
       return { schema, applied, current: migrations.length };
     } finally {
-      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`laender-gateway:migrate:${schema}`]);
-      await client.query('RESET search_path');
+      // A lost connection took its session's advisory lock with it; unlocking it would only hide the cause.
+      if (!broken) {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`laender-gateway:migrate:${schema}`]);
+        await client.query('RESET search_path');
+      }
     }
   } catch (error) {
     broken = true;
     throw error;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }

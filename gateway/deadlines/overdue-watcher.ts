@@ -9,22 +9,24 @@
  * A case is overdue once its deadline day has passed in Berlin without an answer. `check()` lists the
  * overdue cases, sets `gateway_overdue_answers{system}` (receiving system) and sends each overdue
  * case's sender ONE reminder callback (`message.overdue`), marked in the store before it is sent.
- * It runs on every API read, every scrape and every `intervalMs`.
+ * It runs on every API read, every scrape and every `intervalMs`. The cases live in an
+ * OverdueCaseStore (SQLite in the data directory, or PostgreSQL shared by the replicas, where the
+ * store's atomic claim makes one replica send each reminder).
  */
-import path from 'node:path';
 import type { CallbackDispatcher } from '../callbacks/callback-dispatcher.ts';
 import { callbackEvent } from '../callbacks/callback-event.ts';
 import type { Contracts } from '../directory/contracts.ts';
 import type { Directory } from '../directory/directory.ts';
 import { forMessage, type Logger } from '../log/logger.ts';
 import type { AuditEntry } from '../ports/audit-store.ts';
+import type { OverdueCaseStore, StoredCase } from '../ports/overdue-case-store.ts';
 import { isReceiptType } from '../receipts/receipt-type.ts';
 import { LAENDER, type Land } from './holidays.ts';
-import { OverdueCaseStore, type StoredCase } from './overdue-cases.ts';
 import { berlinDate, deadline } from './working-days.ts';
 
 export interface OverdueWatcherDeps {
-  dataDir: string;
+  /** Owned by the watcher from here on: stop() closes it. */
+  store: OverdueCaseStore;
   directory: () => Directory;
   contracts: () => Contracts;
   callbacks?: CallbackDispatcher;
@@ -53,9 +55,11 @@ export class OverdueWatcher {
   private readonly store: OverdueCaseStore;
   private readonly now: () => Date;
   private timer: NodeJS.Timeout | undefined;
+  /** Entries are handled one after another, in the order seen (a delivery before its answer). */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: OverdueWatcherDeps) {
-    this.store = new OverdueCaseStore(path.join(deps.dataDir, 'deadlines.sqlite'));
+    this.store = deps.store;
     this.now = deps.now ?? (() => new Date());
   }
 
@@ -63,39 +67,52 @@ export class OverdueWatcher {
     const every = this.deps.intervalMs ?? 60_000;
     if (every <= 0) return;
     this.timer = setInterval(() => {
-      try {
-        this.check();
-      } catch (error) {
-        this.deps.logger.error({ err: error }, 'overdue check failed');
-      }
+      this.check().catch((error) => this.deps.logger.error({ err: error }, 'overdue check failed'));
     }, every);
     this.timer.unref();
   }
 
-  /** Reacts to an audit entry (never throws: a failure is logged and the entry's stage goes on). */
+  /**
+   * Reacts to an audit entry in the background (never throws, never blocks the entry's stage: a
+   * failure is logged). idle() resolves once every entry seen so far is handled.
+   */
   observe(entry: AuditEntry): void {
-    try {
-      if (entry.kind === 'delivered') this.opened(entry);
-      else if (entry.kind === 'accepted') this.answered(entry);
-    } catch (error) {
-      this.deps.logger.error(
-        { err: error, messageId: entry.messageId },
-        'answer deadline bookkeeping failed',
-      );
-    }
+    if (entry.kind !== 'delivered' && entry.kind !== 'accepted') return;
+    this.queue = this.queue.then(async () => {
+      try {
+        if (entry.kind === 'delivered') await this.opened(entry);
+        else await this.answered(entry);
+      } catch (error) {
+        this.deps.logger.error(
+          { err: error, messageId: entry.messageId },
+          'answer deadline bookkeeping failed',
+        );
+      }
+    });
+  }
+
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  /** Where the cases live: 'postgres' when the replicas share them. */
+  get storeKind(): OverdueCaseStore['kind'] {
+    return this.store.kind;
   }
 
   /** The overdue cases now; sends the reminders not yet sent and updates the gauge. */
-  check(): OverdueCase[] {
+  async check(): Promise<OverdueCase[]> {
+    // What this process has seen counts: entries observed before the check are in the store.
+    await this.queue;
     const today = berlinDate(this.now());
-    const overdue = this.store.overdue(today);
+    const overdue = await this.store.overdue(today);
     const perSystem = new Map<string, number>(this.deps.directory().systems.map((s) => [s.id, 0]));
     for (const c of overdue) perSystem.set(c.receiverSystem, (perSystem.get(c.receiverSystem) ?? 0) + 1);
     this.deps.report?.(perSystem);
     const at = this.now().toISOString();
     const result: OverdueCase[] = [];
     for (const c of overdue) {
-      if (c.remindedAt === null && this.store.markReminded(c.messageId, at)) {
+      if (c.remindedAt === null && (await this.store.markReminded(c.messageId, at))) {
         c.remindedAt = at;
         forMessage(this.deps.logger, c.messageId).warn(
           { deadline: c.deadline, receiverSystem: c.receiverSystem },
@@ -119,17 +136,19 @@ export class OverdueWatcher {
   }
 
   /** One case, answered or not (tests, diagnostics). */
-  get(messageId: string): StoredCase | undefined {
+  async get(messageId: string): Promise<StoredCase | undefined> {
+    await this.queue;
     return this.store.get(messageId);
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.store.close();
+    await this.queue;
+    await this.store.close();
   }
 
-  private opened(entry: AuditEntry): void {
+  private async opened(entry: AuditEntry): Promise<void> {
     const { messageId, messageType, senderSystem, receiverSystem, sender, receiver } = entry;
     if (!messageId || !messageType || !senderSystem || !receiverSystem || !sender || !receiver) return;
     if (isReceiptType(messageType)) return;
@@ -155,7 +174,7 @@ export class OverdueWatcher {
     const deliveredAt = new Date(entry.time);
     const due = deadline(deliveredAt, rule.workingDays, land);
     if (
-      this.store.open({
+      await this.store.open({
         messageId,
         messageType,
         senderSystem,
@@ -171,11 +190,11 @@ export class OverdueWatcher {
       log.info({ deadline: due, land, workingDays: rule.workingDays }, 'answer deadline set');
   }
 
-  private answered(entry: AuditEntry): void {
+  private async answered(entry: AuditEntry): Promise<void> {
     const referenz = entry.detail.referenzUUID;
     if (typeof referenz !== 'string' || !entry.messageId || !entry.messageType) return;
     if (isReceiptType(entry.messageType)) return;
-    const closed = this.store.answer({
+    const closed = await this.store.answer({
       referenzUUID: referenz,
       answerId: entry.messageId,
       answerType: entry.messageType,

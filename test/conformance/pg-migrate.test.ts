@@ -32,6 +32,8 @@ describe('PostgreSQL migrations', () => {
       '003_archive.sql',
       '004_audit_projection.sql',
       '005_case_order.sql',
+      '006_inbox_lease.sql',
+      '007_answer_cases.sql',
     ]);
   });
 
@@ -47,10 +49,12 @@ describe('PostgreSQL migrations', () => {
           '003_archive.sql',
           '004_audit_projection.sql',
           '005_case_order.sql',
+          '006_inbox_lease.sql',
+          '007_answer_cases.sql',
         ],
-        current: 5,
+        current: 7,
       });
-      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 5 });
+      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 7 });
       const tables = await withPgClient(null, async (c) =>
         (
           await c.query(
@@ -60,6 +64,7 @@ describe('PostgreSQL migrations', () => {
         ).rows.map((r) => r.table_name as string),
       );
       expect(tables).toEqual([
+        'answer_case',
         'archive_documents',
         'archive_keys',
         'archive_meta',
@@ -69,6 +74,7 @@ describe('PostgreSQL migrations', () => {
         'audit_entries',
         'audit_messages',
         'audit_projection',
+        'case_answer',
         'mailbox_case_tickets',
         'mailbox_delivered',
         'mailbox_inbox',
@@ -95,7 +101,7 @@ describe('PostgreSQL migrations', () => {
     const pools = Array.from({ length: 5 }, () => createPgPool({ url: PG_URL, schema: s, max: 1 }));
     try {
       const results = await Promise.all(pools.map((pool) => migrate(pool, { schema: s })));
-      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 5]);
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 7]);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
@@ -123,7 +129,7 @@ describe('PostgreSQL migrations', () => {
       // A failing migration leaves nothing half-applied.
       const t = schema();
       writeFileSync(
-        join(dir, '006_broken.sql'),
+        join(dir, '008_broken.sql'),
         'CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;\n',
       );
       cpSync(join(MIGRATIONS_DIR, '002_mailbox.sql'), join(dir, '002_mailbox.sql'));
@@ -136,11 +142,64 @@ describe('PostgreSQL migrations', () => {
           ),
           halfDone: (await c.query(`SELECT to_regclass('half_done') AS t`)).rows[0].t,
         }));
-        expect(state).toEqual({ versions: [1, 2, 3, 4, 5], halfDone: null });
+        expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7], halfDone: null });
       } finally {
         await fresh.end();
       }
     } finally {
+      await pool.end();
+    }
+  });
+
+  it('a backend terminated during a migration fails the call, not the process, and the next run completes', async () => {
+    const s = schema();
+    const dir = mkdtempSync(join(tmpdir(), 'gw-migrations-'));
+    dirs.push(dir);
+    cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+    // A slow step: long enough for another connection to find the backend and terminate it.
+    writeFileSync(join(dir, '008_slow.sql'), 'CREATE TABLE slow_done (x int);\nSELECT pg_sleep(30);\n');
+    const pool = createPgPool({ url: PG_URL, schema: s, max: 1, applicationName: `gw-migrate-${s}` });
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      // Its outcome is taken at once: a rejection must not wait unhandled while the backend is hunted.
+      const outcome = migrate(pool, { schema: s, dir }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      const terminated = await withPgClient(null, async (c) => {
+        for (let i = 0; i < 200; i++) {
+          const hit = await c.query(
+            `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity
+             WHERE application_name = $1 AND query LIKE '%pg_sleep(30)%'`,
+            [`gw-migrate-${s}`],
+          );
+          if (hit.rowCount) return true;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return false;
+      });
+      expect(terminated).toBe(true);
+      expect(await outcome).toMatchObject({ code: '57P01', message: expect.stringMatching(/terminat/) });
+      // Let the socket's 'error' and 'end' events fire: an unlistened 'error' would surface here.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(uncaught).toEqual([]);
+      const state = await withPgClient(s, async (c) => ({
+        versions: (await c.query('SELECT version FROM schema_migrations ORDER BY 1')).rows.map(
+          (r) => r.version as number,
+        ),
+        slowDone: (await c.query(`SELECT to_regclass('slow_done') AS t`)).rows[0].t,
+      }));
+      expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7], slowDone: null });
+      // The broken connection was dropped, the advisory lock went with it: the next run applies 008.
+      writeFileSync(join(dir, '008_slow.sql'), 'CREATE TABLE slow_done (x int);\n');
+      expect(await migrate(pool, { schema: s, dir })).toMatchObject({
+        applied: ['008_slow.sql'],
+        current: 8,
+      });
+    } finally {
+      process.off('uncaughtException', onUncaught);
       await pool.end();
     }
   });

@@ -159,6 +159,66 @@ describe('bad input', () => {
     );
   });
 
+  it('a declared charset the adapter does not decode', async () => {
+    // JSON is decoded as UTF-8 only: ISO-8859-1 bytes must not be read as (broken) UTF-8.
+    const latin1 = await expectProblem(
+      sn.send('sn-melde', rueckmeldung().body, 'application/json; charset=iso-8859-1'),
+      415,
+      'GW_ERR_UNSUPPORTED_MEDIA_TYPE',
+    );
+    expect(latin1.detail).toMatch(/"iso-8859-1"/);
+    const quoted = await expectProblem(
+      sn.send('sn-melde', rueckmeldung().body, 'application/json; charset="Windows-1252"'),
+      415,
+      'GW_ERR_UNSUPPORTED_MEDIA_TYPE',
+    );
+    expect(quoted.detail).toMatch(/"windows-1252"/);
+    // th-melde's CSV is Windows-1252: a batch declared UTF-8 is refused before its bytes are read.
+    const th = t.client('th-melde');
+    const utf8Csv = await expectProblem(
+      th.send('th-melde', 'a;b\r\nMüller;x\r\n', 'text/csv; charset=utf-8'),
+      415,
+      'GW_ERR_UNSUPPORTED_MEDIA_TYPE',
+    );
+    expect(utf8Csv.detail).toMatch(/windows-1252 only, not the declared charset "utf-8"/);
+    // The standard door (POST /v1/messages) reads UTF-8 XML only.
+    const standard = await expectProblem(
+      sn.call('POST', '/v1/messages', '<x/>', { 'content-type': 'application/xml; charset=ISO-8859-15' }),
+      415,
+      'GW_ERR_UNSUPPORTED_MEDIA_TYPE',
+    );
+    expect(standard.detail).toMatch(/"iso-8859-15"/);
+    const utf8Standard = await sn.call<Problem>('POST', '/v1/messages', '<x/>', {
+      'content-type': 'application/xml; charset=utf-8',
+    });
+    expect(utf8Standard.body.code).toBe('GW_ERR_UNKNOWN_STANDARD');
+    // A repeated charset parameter counts each time: the second one does not slip through.
+    await expectProblem(
+      sn.send('sn-melde', rueckmeldung().body, 'application/json; charset=utf-8; charset=latin1'),
+      415,
+      'GW_ERR_UNSUPPORTED_MEDIA_TYPE',
+    );
+  });
+
+  it('the charset the adapter decodes, in any spelling, is accepted', async () => {
+    for (const contentType of [
+      'application/json; charset=utf-8',
+      'application/json;charset=UTF-8',
+      'application/json; charset="utf-8"',
+      'Application/JSON; Charset="UTF-8"',
+    ]) {
+      const r = await sn.send('sn-melde', rueckmeldung().body, contentType);
+      expect(r.status, `${contentType}: ${JSON.stringify(r.body)}`).toBe(202);
+    }
+    // Windows-1252 CSV declared as such (or as cp1252) gets past the media type to the CSV reader.
+    const th = t.client('th-melde');
+    for (const contentType of ['text/csv; charset=windows-1252', 'text/csv; charset=CP1252', 'text/csv']) {
+      const r = await th.send('th-melde', 'not;a\r\nheader\r\n', contentType);
+      expect((r.body as Problem).code, contentType).not.toBe('GW_ERR_UNSUPPORTED_MEDIA_TYPE');
+      expect(r.status, contentType).toBe(400);
+    }
+  });
+
   it('a body over the size limit', async () => {
     const huge = rueckmeldung((d) => {
       d.person.padding = 'x'.repeat(100 * 1024);

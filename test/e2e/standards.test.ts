@@ -58,7 +58,7 @@ const xmeld2505Native = defineAdapter({
     title: 'Meldewesen Weimar/Erfurt (test system, XMeld 25.05 native)',
     land: 'TH',
     format: 'XMeld 25.05 documents',
-    decodes: { contentTypes: ['application/xml'], messageTypes: XMELD_2505_TYPES },
+    decodes: { contentTypes: ['application/xml'], charset: 'utf-8', messageTypes: XMELD_2505_TYPES },
     encodes: { contentType: 'application/xml', messageTypes: XMELD_2505_TYPES },
   },
   decode(input) {

@@ -1123,13 +1123,24 @@ describe('hostile-input corpus', () => {
         postStandard(standardDocument().xml, client)(),
       );
     }
-    // A certificate of the gateway CA for a system the directory does not (or no longer) list.
+    // A certificate of the gateway CA for a system the directory does not (or no longer) list: the
+    // same 403 on both doors, also when the path names that system, so no answer reveals the directory.
     add(
       'client certificate',
       'naming a system not in the directory: standard ingress',
-      404,
-      'GW_ERR_UNKNOWN_SYSTEM',
+      403,
+      'GW_ERR_CLIENT_CERT_FORBIDDEN',
       () => postStandard(standardDocument().xml, () => withCert(unknownSystem))(),
+    );
+    add(
+      'client certificate',
+      'naming a system not in the directory: native ingress on its own path',
+      403,
+      'GW_ERR_CLIENT_CERT_FORBIDDEN',
+      () =>
+        withCert(unknownSystem).call<Problem>('POST', '/v1/systems/by-melde/messages', rueckmeldung().body, {
+          'content-type': 'application/json',
+        }),
     );
 
     // Tokens on the auditor API: missing, malformed, expired, revoked, wrong role, wrong scope.

@@ -207,6 +207,7 @@ export function csvFormat(options: { dialect: CsvDialect; columns: readonly stri
   return {
     describe: `CSV (${dialect.charset}, separator ${separatorName}, header line), one message per line`,
     contentTypes: ['text/csv'],
+    charset: dialect.charset,
     read(body): NativeRecord[] {
       return parseCsv(body, dialect, columns).rows.map((row) => ({
         tree: row.values,

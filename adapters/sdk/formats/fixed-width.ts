@@ -196,6 +196,7 @@ export function fixedWidthFormat(options: FixedWidthOptions & { typeField?: stri
   return {
     describe: `fixed-width records (${options.charset}): ${options.layouts.map((l) => `${l.name} ${l.length} characters`).join(', ')}`,
     contentTypes: ['text/plain'],
+    charset: options.charset,
     read(body): NativeRecord[] {
       return parseFixedWidth(body, options).map((r) => ({
         tree: r.values,

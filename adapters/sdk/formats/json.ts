@@ -55,6 +55,7 @@ export function jsonFormat(): NativeFormat {
   return {
     describe: 'JSON (UTF-8), one object per message',
     contentTypes: ['application/json'],
+    charset: 'utf-8',
     read(body) {
       const doc = parseJson(body);
       if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {

@@ -5,6 +5,7 @@
  * fixed-width.ts) each provide one.
  */
 import type { NativeOutput } from '../adapter.ts';
+import type { Charset } from './charset.ts';
 
 export type NativeTree = Record<string, unknown>;
 
@@ -21,6 +22,8 @@ export interface NativeFormat {
   describe: string;
   /** Media types accepted from the system. */
   contentTypes: string[];
+  /** The one charset read() decodes; a request declaring another is refused (AdapterSpec.decodes.charset). */
+  charset: Charset;
   /** Bytes → records. Format errors (syntax, encoding, record length) throw GatewayError naming line/field. */
   read(body: Buffer): NativeRecord[];
   /** Trees → bytes, for delivery to the system. */

@@ -176,6 +176,7 @@ export function xmlDialectFormat(options: XmlDialectFormatOptions): NativeFormat
   return {
     describe: `XML dialect <${options.root}> (UTF-8)`,
     contentTypes: ['application/xml', 'text/xml'],
+    charset: 'utf-8',
     read(body) {
       const doc = parseXmlDialect(body, options);
       const root = doc[options.root];

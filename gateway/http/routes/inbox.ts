@@ -7,6 +7,11 @@
  * An item fetched and never acknowledged (the receiver crashed) is listed again when the lease
  * ends. Only the system itself can fetch its items, so a second fetch during the lease is allowed
  * and extends it (the receiver is still working on it); acknowledging works at any time.
+ *
+ * Every fetch that hands out an item writes a `fetched` audit entry (access evidence: who read which
+ * message when, under which digest), one per fetch, also a repeated one. It ranks with `delivered`
+ * (gateway/audit/message-summary.ts), so the status stays `delivered` until the acknowledgement and
+ * a fetch after it does not move an `acknowledged` message back.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -91,6 +96,20 @@ export function inboxRoutes(deps: {
         const fetched = await deps.mailbox.lease(systemId, messageId, leasedUntil);
         if (!fetched)
           throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} in the inbox of ${systemId}`);
+        // Recorded before the content leaves: no evidence, no content (a store outage answers 503).
+        const { item } = fetched;
+        await deps.audit.record({
+          kind: 'fetched',
+          actor: `system:${systemId}`,
+          messageId,
+          sender: item.senderAuthority,
+          receiver: item.receiverAuthority,
+          senderSystem: item.senderSystem,
+          receiverSystem: systemId,
+          messageType: item.messageType,
+          digest: item.digest,
+          detail: { mode: 'pull', ...(fetched.leased ? { leasedUntil } : { acknowledged: true }) },
+        });
         // When the item is listed again unless acknowledged before (absent once it was acknowledged).
         return { ...inboxItemView(fetched.item), ...(fetched.leased ? { leasedUntil } : {}) };
       },

@@ -79,8 +79,7 @@ export function overdueRoutes(deps: {
             !!system && !!principal && principal.role !== 'system' && scopeCovers(principal.scope, system)
           );
         };
-        const cases = deps.overdue
-          .check()
+        const cases = (await deps.overdue.check())
           .filter((c) => visible(c.senderSystem) || visible(c.receiverSystem))
           .filter((c) => !query.data.system || c.receiverSystem === query.data.system)
           .map((c) => ({

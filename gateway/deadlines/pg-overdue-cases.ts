@@ -1,0 +1,149 @@
+/**
+ * The open answer cases in PostgreSQL (deploy/sql/007_answer_cases.sql), shared by every replica:
+ * each lists the same overdue cases, and the reminder of a case is claimed by one conditional
+ * UPDATE, so exactly one replica sends it. Opening a case and recording an answer to it take the
+ * same transaction-scoped advisory lock (keyed by the case's message id): otherwise two replicas
+ * opening and answering at once would each miss the other's uncommitted row and leave the case
+ * open although answered.
+ */
+import type pg from 'pg';
+import { migrate } from '../db/migrate.ts';
+import { createPgPool, inTransaction } from '../db/postgres.ts';
+import {
+  answers,
+  type CaseAnswer,
+  type OpenCase,
+  type OverdueCaseStore,
+  type StoredCase,
+} from '../ports/overdue-case-store.ts';
+import { type CaseRow, toCase } from './case-row.ts';
+
+export interface PgOverdueCaseStoreOptions {
+  url: string;
+  schema?: string | undefined;
+  /** Apply pending migrations on connect (default true). */
+  migrate?: boolean;
+  poolSize?: number;
+}
+
+const LOCK = "SELECT pg_advisory_xact_lock(hashtext('laender-gateway:case:' || $1))";
+
+export class PgOverdueCaseStore implements OverdueCaseStore {
+  readonly kind = 'postgres';
+
+  private constructor(private readonly pool: pg.Pool) {}
+
+  static async connect(options: PgOverdueCaseStoreOptions): Promise<PgOverdueCaseStore> {
+    const pool = createPgPool({
+      url: options.url,
+      schema: options.schema,
+      max: options.poolSize ?? 2,
+      applicationName: 'laender-gateway deadlines',
+    });
+    try {
+      if (options.migrate !== false) await migrate(pool, { schema: options.schema });
+      else await pool.query('SELECT 1 FROM answer_case LIMIT 0');
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+    return new PgOverdueCaseStore(pool);
+  }
+
+  async open(c: OpenCase): Promise<boolean> {
+    return inTransaction(this.pool, async (client) => {
+      await client.query(LOCK, [c.messageId]);
+      const inserted = await client.query(
+        `INSERT INTO answer_case (message_id, message_type, sender_system, receiver_system, land, contract,
+           working_days, answered_by, delivered_at, deadline)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+        [
+          c.messageId,
+          c.messageType,
+          c.senderSystem,
+          c.receiverSystem,
+          c.land,
+          c.contract,
+          c.workingDays,
+          JSON.stringify(c.answeredBy),
+          c.deliveredAt,
+          c.deadline,
+        ],
+      );
+      const earlier = (
+        await client.query<{ answer_id: string; answer_type: string; answered_at: string }>(
+          'SELECT answer_id, answer_type, answered_at FROM case_answer WHERE referenz_id = $1 ORDER BY answered_at',
+          [c.messageId],
+        )
+      ).rows;
+      const first = earlier.find((a) => answers(a.answer_type, c.answeredBy));
+      if (first) await this.closeCase(client, c.messageId, first.answer_id, first.answered_at);
+      return inserted.rowCount === 1;
+    });
+  }
+
+  async answer(a: CaseAnswer): Promise<boolean> {
+    return inTransaction(this.pool, async (client) => {
+      await client.query(LOCK, [a.referenzUUID]);
+      await client.query(
+        `INSERT INTO case_answer (referenz_id, answer_id, answer_type, answered_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING`,
+        [a.referenzUUID, a.answerId, a.answerType, a.answeredAt],
+      );
+      const row = (
+        await client.query<CaseRow>('SELECT * FROM answer_case WHERE message_id = $1', [a.referenzUUID])
+      ).rows[0];
+      const open = row && toCase(row);
+      if (!open || open.answeredAt || !answers(a.answerType, open.answeredBy)) return false;
+      return this.closeCase(client, a.referenzUUID, a.answerId, a.answeredAt);
+    });
+  }
+
+  private async closeCase(
+    client: pg.PoolClient,
+    messageId: string,
+    answerId: string,
+    answeredAt: string,
+  ): Promise<boolean> {
+    const result = await client.query(
+      'UPDATE answer_case SET answered_at = $1, answer_id = $2 WHERE message_id = $3 AND answered_at IS NULL',
+      [answeredAt, answerId, messageId],
+    );
+    return result.rowCount === 1;
+  }
+
+  async overdue(today: string): Promise<StoredCase[]> {
+    const result = await this.pool.query<CaseRow>({
+      name: 'answer-case-overdue',
+      text: `SELECT * FROM answer_case WHERE answered_at IS NULL AND deadline < $1
+             ORDER BY deadline, delivered_at, message_id`,
+      values: [today],
+    });
+    return result.rows.map(toCase);
+  }
+
+  async markReminded(messageId: string, at: string): Promise<boolean> {
+    // One statement: the row lock makes a second replica's UPDATE wait and then see reminded_at set.
+    const result = await this.pool.query({
+      name: 'answer-case-remind',
+      text: 'UPDATE answer_case SET reminded_at = $1 WHERE message_id = $2 AND reminded_at IS NULL',
+      values: [at, messageId],
+    });
+    return result.rowCount === 1;
+  }
+
+  async get(messageId: string): Promise<StoredCase | undefined> {
+    const row = (
+      await this.pool.query<CaseRow>({
+        name: 'answer-case-get',
+        text: 'SELECT * FROM answer_case WHERE message_id = $1',
+        values: [messageId],
+      })
+    ).rows[0];
+    return row && toCase(row);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,13 @@
+/** PgOverdueCaseStore: the OverdueCaseStore conformance suite on the real PostgreSQL, each fixture in its own schema. */
+import { PgOverdueCaseStore } from '../../gateway/deadlines/pg-overdue-cases.ts';
+import { runOverdueCaseStoreConformance } from './overdue-case-store.conformance.ts';
+import { dropSchema, freshSchemaName, PG_URL } from './pg-test-schema.ts';
+
+runOverdueCaseStoreConformance('postgres', async () => {
+  const schema = freshSchemaName('cases');
+  return {
+    store: await PgOverdueCaseStore.connect({ url: PG_URL, schema }),
+    another: () => PgOverdueCaseStore.connect({ url: PG_URL, schema }),
+    cleanup: () => dropSchema(schema),
+  };
+});
