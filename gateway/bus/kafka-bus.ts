@@ -284,6 +284,12 @@ export class KafkaBus implements Bus {
       sessionTimeout: this.options.sessionTimeoutMs ?? 10_000,
       heartbeatInterval: this.options.heartbeatIntervalMs ?? 1000,
       maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 500,
+      // Memory: kafkajs fetches up to 1 MB per partition and 10 MB per request by default, for every
+      // consumer (two groups per system); a backlog then sat in buffers the handler works through at
+      // a few hundred records per second. 256 KB (≈ 50 sealed documents) per partition keeps every
+      // partition busy and the gateway's peak RSS within its budget.
+      maxBytesPerPartition: 256 * 1024,
+      maxBytes: 4 * 1024 * 1024,
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 10 },
     });

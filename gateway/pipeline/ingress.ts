@@ -25,9 +25,12 @@ import type { Contracts } from '../directory/contracts.ts';
 import type { Directory, SystemEntry } from '../directory/directory.ts';
 import { GatewayError, isGatewayError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
+import { type PipelineInstruments, stageStart } from '../observability/pipeline.ts';
+import { traceIdOf } from '../observability/trace-context.ts';
 import type { Bus, BusRecord } from '../ports/bus.ts';
 import type { VerifiedDocument } from '../signing/verifier.ts';
 import { parseXmlSafely } from '../xml/safe-parse.ts';
+import { checkDeclaredCharset } from './declared-charset.ts';
 
 export interface DocumentSealer {
   /** Signs a canonical unsigned document; returns the signed document. */
@@ -44,6 +47,8 @@ export interface IngressDeps {
   topicPrefix: string;
   adapterContext: AdapterContext;
   logger: Logger;
+  /** Stage latencies and outcome counts (observability/pipeline.ts); absent in bare unit setups. */
+  instruments?: PipelineInstruments;
   /** True if a message with this nachrichtenUUID was accepted before (replay protection). */
   alreadyAccepted(messageId: string): Promise<boolean>;
   /**
@@ -59,6 +64,7 @@ export interface NativeRequest {
   contentType: string;
   requestId: string;
   traceparent?: string;
+  tracestate?: string;
 }
 
 /** A document already in a catalogued standard (POST /v1/messages); the system is the caller's. */
@@ -145,6 +151,7 @@ export class Ingress {
           `standard documents are ${STANDARD_MEDIA_TYPES.join(' or ')}, not ${type || '(none)'}`,
         );
       }
+      checkDeclaredCharset(request.contentType, 'utf-8', 'the standard door');
       const xml = utf8Document(request.body);
       let root: Element = parseXmlSafely(xml).documentElement;
       let senderSignature: SenderSignature | undefined;
@@ -178,13 +185,23 @@ export class Ingress {
     let messageIds: string[] = [];
     try {
       const system = deps.directory().system(request.systemId);
+      // Both doors reach here with the certificate's system: one the directory does not (or no longer)
+      // list is refused like any other certificate without a right to send (deny by default), the
+      // same 403 on both doors, so that no answer tells a caller which systems the directory lists.
       if (!system)
-        throw new GatewayError('GW_ERR_UNKNOWN_SYSTEM', `system ${request.systemId} is not in the directory`);
+        throw new GatewayError(
+          'GW_ERR_CLIENT_CERT_FORBIDDEN',
+          `the certificate names ${request.systemId}, which the directory does not list`,
+        );
+      const decodeStarted = stageStart();
       const decoded = await decode(system);
+      deps.instruments?.stage('ingress.decode', decodeStarted);
       if (decoded.messages.length === 0)
         throw new GatewayError('GW_ERR_MAPPING_FAILED', 'the payload contains no message');
       const batch = decoded.messages.length > 1;
+      const validateStarted = stageStart();
       const valid = decoded.messages.map((d) => ({ spec: d.spec, message: validated(d, batch) }));
+      deps.instruments?.stage('ingress.validate', validateStarted);
       // From here on, a rejection is audited under the message's own id.
       messageIds = valid.map((v) => header(v.message)['identifikation.nachricht'].nachrichtenUUID);
       const routed = valid.map((v) =>
@@ -215,6 +232,7 @@ export class Ingress {
         `${adapter.spec.id} accepts ${adapter.spec.decodes.contentTypes.join(', ')}, not ${type || '(none)'}`,
       );
     }
+    checkDeclaredCharset(contentType, adapter.spec.decodes.charset, adapter.spec.id);
   }
 
   /**
@@ -334,7 +352,9 @@ export class Ingress {
     const { deps } = this;
     const sealed = await Promise.all(
       routed.map(async (r) => {
+        const signStarted = stageStart();
         const signed = await deps.sealer.sign(toCanonicalXml(r.spec, r.message));
+        deps.instruments?.stage('ingress.sign', signStarted);
         return { ...r, signed, digest: sha256(signed) };
       }),
     );
@@ -352,6 +372,7 @@ export class Ingress {
         [HEADER.requestId]: request.requestId,
       };
       if (request.traceparent) headers[HEADER.traceparent] = request.traceparent;
+      if (request.traceparent && request.tracestate) headers[HEADER.tracestate] = request.tracestate;
       return {
         topic: deliverTopic(deps.topicPrefix, s.receiver.id),
         // The case key keeps a message and its answers in one partition, in order.
@@ -361,9 +382,14 @@ export class Ingress {
       };
     });
     try {
+      const publishStarted = stageStart();
       await deps.bus.publish(records);
+      deps.instruments?.stage('ingress.publish', publishStarted);
     } catch (cause) {
-      deps.logger.error({ err: cause, requestId: request.requestId }, 'bus publish failed; nothing accepted');
+      deps.logger.error(
+        { err: cause, requestId: request.requestId, traceId: traceIdOf(request.traceparent) },
+        'bus publish failed; nothing accepted',
+      );
       throw new GatewayError(
         'GW_ERR_BUS_UNAVAILABLE',
         'the message bus did not confirm the message; retry later',
@@ -404,10 +430,12 @@ export class Ingress {
         ];
       }),
     );
+    deps.instruments?.outcome('accepted', sealed.length);
     for (const s of sealed) {
       deps.logger.info(
         {
           messageId: header(s.message)['identifikation.nachricht'].nachrichtenUUID,
+          traceId: traceIdOf(request.traceparent),
           type: s.spec.id,
           to: s.receiver.id,
           ...(s.conversion ? { convertedFrom: s.received.id } : {}),

@@ -2,8 +2,10 @@
  * Sealing on every core: a pool of worker threads, each with its own DocumentSigner, behind the
  * pipeline's DocumentSealer interface (`sign(canonicalXml)`).
  *
- * - Dispatch: to the ready worker with the fewest requests in flight. An RSA signature costs about a
- *   millisecond, a postMessage round trip tens of microseconds: one request per message is fine.
+ * - Dispatch: to the ready worker with the fewest requests in flight. Requests of one event-loop
+ *   turn go to a worker in ONE message (flushed by setImmediate): each postMessage wakes the other
+ *   thread, and on a loaded 2-core machine those wake-ups cost the main thread more than the RSA
+ *   signature they carried (bench profile before batching: postMessage 5.4 % of the gateway's CPU).
  * - No start-up gap: workers load TypeScript through tsx (about half a second); until the first one
  *   is ready, and always when the pool has 0 threads, the calling thread signs synchronously.
  * - Rotation: setKey() sends the new key to every worker ahead of any later request (a worker
@@ -21,7 +23,7 @@ import { Worker } from 'node:worker_threads';
 import { ERRORS, type ErrorCode, GatewayError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
 import { DocumentSigner, type SigningKey } from './canonical-signer.ts';
-import type { WorkerRequest, WorkerResponse } from './signer-worker.ts';
+import type { SignRequest, WorkerRequest, WorkerResponse } from './signer-worker.ts';
 
 export interface SignerPoolOptions {
   /** Worker threads; 0 signs on the calling thread. Default: the number of cores. */
@@ -39,6 +41,8 @@ interface Slot {
   worker: Worker;
   ready: boolean;
   pending: Map<number, Pending>;
+  /** Requests of this event-loop turn, not yet posted. */
+  queued: SignRequest[];
   signed: number;
 }
 
@@ -62,6 +66,7 @@ export class SignerPool {
   private readonly logger: Logger | undefined;
   private source: string | null = null;
   private signedInline = 0;
+  private flushScheduled = false;
 
   constructor(options: SignerPoolOptions) {
     this.threads = Math.max(0, Math.floor(options.threads ?? availableParallelism()));
@@ -111,8 +116,23 @@ export class SignerPool {
     const slot = best;
     return new Promise<string>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage({ type: 'sign', id, xml: canonicalXml } satisfies WorkerRequest);
+      slot.queued.push({ id, xml: canonicalXml });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
     });
+  }
+
+  /** Posts every slot's queued requests, one message per slot. */
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const slot of this.slots) {
+      if (slot.queued.length === 0) continue;
+      const batch = slot.queued;
+      slot.queued = [];
+      slot.worker.postMessage({ type: 'sign', batch } satisfies WorkerRequest);
+    }
   }
 
   /** Seals everything requested from now on with `key` (gateway signing key rotation). */
@@ -136,7 +156,7 @@ export class SignerPool {
     const worker = new Worker(this.source, { eval: true, name: 'gateway-signer' });
     // A forgotten close() must not keep the process alive.
     worker.unref();
-    const slot: Slot = { worker, ready: false, pending: new Map(), signed: 0 };
+    const slot: Slot = { worker, ready: false, pending: new Map(), queued: [], signed: 0 };
     this.slots.push(slot);
     worker.postMessage({ type: 'key', key: this.key } satisfies WorkerRequest);
     worker.on('message', (response: WorkerResponse) => {
@@ -150,21 +170,20 @@ export class SignerPool {
             }
           }
           return;
-        case 'signed': {
-          const pending = slot.pending.get(response.id);
-          slot.pending.delete(response.id);
-          slot.signed++;
-          pending?.resolve(response.signed);
-          return;
-        }
-        case 'failed': {
-          const pending = slot.pending.get(response.id);
-          slot.pending.delete(response.id);
-          const code = (
-            response.code && response.code in ERRORS ? response.code : 'GW_ERR_INTERNAL'
-          ) as ErrorCode;
-          pending?.reject(new GatewayError(code, response.message));
-        }
+        case 'signed':
+          for (const result of response.results) {
+            const pending = slot.pending.get(result.id);
+            slot.pending.delete(result.id);
+            if (result.signed !== undefined) {
+              slot.signed++;
+              pending?.resolve(result.signed);
+              continue;
+            }
+            const code = (
+              result.code && result.code in ERRORS ? result.code : 'GW_ERR_INTERNAL'
+            ) as ErrorCode;
+            pending?.reject(new GatewayError(code, result.message));
+          }
       }
     });
     const onDeath = (error: Error) => {
@@ -188,5 +207,6 @@ export class SignerPool {
   private fail(slot: Slot, error: Error): void {
     for (const pending of slot.pending.values()) pending.reject(error);
     slot.pending.clear();
+    slot.queued = [];
   }
 }

@@ -306,7 +306,7 @@ function parse(xml: string): Document {
   }
 }
 
-interface CertificateEntry {
+export interface CertificateEntry {
   certificate: X509Certificate;
   /** The trust anchor that issued it (signature verified), or null. */
   issuer: X509Certificate | null;
@@ -324,7 +324,7 @@ interface CertificateEntry {
 const certificateCache = new Map<string, CertificateEntry>();
 const CERTIFICATE_CACHE_SIZE = 256;
 
-function certificateEntry(der: Buffer, anchors: X509Certificate[]): CertificateEntry {
+export function certificateEntry(der: Buffer, anchors: X509Certificate[]): CertificateEntry {
   const cacheKey = `${der.toString('base64')}|${anchors.map((anchor) => anchor.fingerprint256).join(',')}`;
   const cached = certificateCache.get(cacheKey);
   if (cached) return cached;
@@ -353,7 +353,7 @@ function certificateEntry(der: Buffer, anchors: X509Certificate[]): CertificateE
   return entry;
 }
 
-function checkCertificate(entry: CertificateEntry, options: VerifyOptions, now: Date): void {
+export function checkCertificate(entry: CertificateEntry, options: VerifyOptions, now: Date): void {
   const { certificate, issuer } = entry;
   if (!issuer) {
     throw refuse('untrusted-certificate', `"${certificate.subject}" is not issued by a trusted CA`);
@@ -388,7 +388,7 @@ function checkCertificate(entry: CertificateEntry, options: VerifyOptions, now: 
 }
 
 /** The key must fit the SignatureMethod: type, RSA size, EC curve, and the SignatureValue length. */
-function checkKeyFitsMethod(
+export function checkKeyFitsMethod(
   publicKey: KeyObject,
   method: { key: 'rsa' | 'ec' },
   signatureBytes: number,

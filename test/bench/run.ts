@@ -1,25 +1,37 @@
 /**
- * npm run bench — end-to-end throughput and latency of the gateway, embedded and on Kafka, in one
- * run, each beside its ceiling measured in the same run: the raw signing rate of the same key, and
- * the raw kafkajs produce→consume rate for the same record size.
+ * npm run bench — the gateway's end-to-end throughput and latency, embedded and on Kafka, each
+ * beside its baselines measured in the same run on the same machine:
+ * - the physical ceiling for signed messages: raw crypto.sign with the gateway's own sealing key,
+ *   one worker thread per core, all at once (sign_ceiling_msgs_per_s); and the gateway signer
+ *   against raw crypto.sign on one core, in alternating rounds (sign_ratio_vs_raw);
+ * - a bare fastify HTTPS route (bare-fastify.ts: same TLS setup with client certificates, same
+ *   payloads, same load generator): what TLS, HTTP and the generator cost here;
+ * - raw kafkajs produce→consume with the gateway's own record value and headers.
  *
- * Method: the gateway runs as its own process (`gw start`, exactly as operators run it), first on the
- * embedded default (SQLite bus), then with GATEWAY_BUS=kafka on the local broker (started through
- * deploy/kafka/local.sh's lease unless KAFKA_BROKERS names one); st-melde is switched to push mode to
- * a receiver in this process, so "delivered" is the moment the receiver gets the native payload. The
- * load generator sends Rückmeldungen as sn-melde over HTTPS with its client certificate, keep-alive,
- * a fixed number in flight.
- * Raw Kafka: an idempotent kafkajs producer (acks=all, like the gateway's) sends records with the
- * value and headers of a real record from the gateway's deliver topic, 100 per request, to a topic
- * with the same partition count, while a consumer group reads them; the rate is records / (first
- * send → last record consumed).
- * Options: --messages N (default 3000), --concurrency C (default 32), --out FILE (default bench/results.json),
- * --profile DIR (write a V8 CPU profile of the gateway process there; open it in Chrome DevTools),
- * --no-kafka (embedded only).
+ * Method. The gateway runs as its own process (`gw start`, as operators run it), first embedded
+ * (SQLite bus), then with GATEWAY_BUS=kafka on the local broker (through deploy/kafka/local.sh's
+ * lease, unless KAFKA_BROKERS names one). Every receiving system of the mix is switched to push
+ * delivery to an HTTPS receiver in this process (client certificate required), so "delivered" is
+ * the moment the receiver has the native payload. The workload is a mix of the three domains
+ * (workload.ts), sent with each sender's client certificate over keep-alive connections (undici).
+ * Per mode:
+ *   1. warm-up (JIT, TLS sessions, caches, Kafka group joins), drained;
+ *   2. sustained rate, closed loop: --messages messages, --concurrency in flight; the rate is
+ *      messages / (first send → last delivery);
+ *   3. fixed offered load, open loop: --rate messages/s for --rate-seconds; latency send → delivered
+ *      counted from each message's scheduled send time (p50/p99/p99.9), and the achieved rate
+ *      (messages delivered / (first scheduled send → last delivery)).
+ * Peak RSS of the gateway process is sampled from /proc every 100 ms over the whole mode.
+ * The machine is shared: absolute numbers drift, the ratios within one run are what count; the
+ * load average at the start and the end is recorded.
+ *
+ * Options: --messages N (default 3000), --concurrency C (default 64), --rate R (default 1000),
+ * --rate-seconds S (default 3), --out FILE (default bench/results.json), --profile DIR (V8 CPU
+ * profile of the embedded gateway process into DIR), --no-kafka, --no-baselines.
  */
 import { spawn } from 'node:child_process';
-import { createPrivateKey, randomUUID, sign } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,86 +39,239 @@ import kafkajs from 'kafkajs';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
 import { decryptPrivateKeyPem } from '../../gateway/pki/ca.ts';
-import { rueckmeldung } from '../support/fixtures.ts';
+import { DocumentSigner } from '../../gateway/signing/canonical-signer.ts';
 import { contractsWith, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
 import { startPushReceiver } from '../support/push-receiver.ts';
+import { canonicalDocument, paired, rateSync, rawSignThreads } from './sign-rates.ts';
+import {
+  averageBytes,
+  closedLoop,
+  LoadGenerator,
+  mixedPayloads,
+  openLoop,
+  type Payload,
+  percentile,
+  RECEIVERS,
+  SENDERS,
+  type SendReport,
+} from './workload.ts';
 
 const { values } = parseArgs({
   options: {
     messages: { type: 'string', default: '3000' },
-    concurrency: { type: 'string', default: '32' },
+    concurrency: { type: 'string', default: '64' },
+    rate: { type: 'string', default: '1000' },
+    'rate-seconds': { type: 'string', default: '3' },
     out: { type: 'string', default: path.join(REPO_ROOT, 'bench/results.json') },
     profile: { type: 'string' },
     'no-kafka': { type: 'boolean', default: false },
+    'no-baselines': { type: 'boolean', default: false },
   },
 });
 const MESSAGES = Number(values.messages);
 const CONCURRENCY = Number(values.concurrency);
+const RATE = Number(values.rate);
+const RATE_MESSAGES = Math.round(RATE * Number(values['rate-seconds']));
 /** The gateway's default partition count per deliver topic (config bus.partitions). */
 const PARTITIONS = 16;
 const RAW_BATCH = 100;
+/** How long to wait for the last deliveries of a phase before calling the rest lost. */
+const DRAIN_TIMEOUT_MS = 120_000;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
+const round1 = (x: number) => Number(x.toFixed(1));
+const round2 = (x: number) => Number(x.toFixed(2));
+const loadAverage = () => os.loadavg().map((l) => Number(l.toFixed(2)));
 
-/** Raw RSA signatures per second on one core, same key as the gateway's seal, 1 s of work. */
-function rawSignRate(keyPem: string): number {
-  const key = createPrivateKey(keyPem);
-  const data = Buffer.alloc(1024, 7);
-  const started = process.hrtime.bigint();
-  let n = 0;
-  while (process.hrtime.bigint() - started < 1_000_000_000n) {
-    sign('sha256', data, key);
-    n++;
+/** Deliveries seen by the push receiver, matched to sends by nachrichtenUUID. */
+class DeliveryTracker {
+  private readonly sentAt = new Map<string, number>();
+  latenciesMs: number[] = [];
+  lastDeliveryMs = 0;
+  private waiting: { count: number; resolve: () => void } | undefined;
+
+  sent(p: Payload, atMs: number): void {
+    this.sentAt.set(p.id, atMs);
   }
-  return n / (Number(process.hrtime.bigint() - started) / 1e9);
+
+  delivered(messageId: string): void {
+    const at = performance.now();
+    const sent = this.sentAt.get(messageId);
+    if (sent === undefined) return; // a redelivery, or a message of an earlier phase
+    this.sentAt.delete(messageId);
+    this.latenciesMs.push(at - sent);
+    this.lastDeliveryMs = at;
+    if (this.waiting && this.latenciesMs.length >= this.waiting.count) this.waiting.resolve();
+  }
+
+  reset(): void {
+    this.sentAt.clear();
+    this.latenciesMs = [];
+    this.lastDeliveryMs = 0;
+  }
+
+  /** Resolves when `count` deliveries arrived or the drain timeout passed. */
+  async drained(count: number): Promise<void> {
+    if (this.latenciesMs.length >= count) return;
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        this.waiting = { count, resolve };
+      }),
+      new Promise((r) => setTimeout(r, DRAIN_TIMEOUT_MS)),
+    ]);
+    this.waiting = undefined;
+  }
 }
 
-interface StreamResult {
-  dataDir: string;
-  e2eMsgsPerS: number;
-  ingressMsgsPerS: number;
-  p50Ms: number;
-  p99Ms: number;
-  ingressP99Ms: number;
-  rssMbPeak: number;
+interface Latency {
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
 }
 
-/** One gateway process, one stream of MESSAGES Rückmeldungen through it to a push receiver. */
-async function runStream(extraEnv: Record<string, string>, profileDir?: string): Promise<StreamResult> {
-  const dataDir = tempDir('bench');
-  const sentAt = new Map<string, bigint>();
-  const latenciesMs: number[] = [];
-  let lastDelivery = 0n;
-  let onAllDelivered: () => void = () => {};
-  const allDelivered = new Promise<void>((resolve) => {
-    onAllDelivered = resolve;
-  });
-  const receiver = await startPushReceiver(dataDir, (request) => {
-    const started = sentAt.get(request.messageId);
-    if (started !== undefined) {
-      lastDelivery = process.hrtime.bigint();
-      latenciesMs.push(Number(lastDelivery - started) / 1e6);
-      sentAt.delete(request.messageId);
-      if (latenciesMs.length === MESSAGES) onAllDelivered();
+function latency(values: number[]): Latency {
+  return {
+    p50_ms: round1(percentile(values, 50)),
+    p99_ms: round1(percentile(values, 99)),
+    p999_ms: round1(percentile(values, 99.9)),
+  };
+}
+
+interface ServerResult {
+  /** Closed loop: messages / (first send → last delivery) (bare route: → last response). */
+  msgs_per_s: number;
+  /** Closed loop: CPU time of the server process (all threads) per message. */
+  cpu_ms_per_msg: number;
+  /** Closed loop: 202s per second at the ingress. */
+  ingress_msgs_per_s: number;
+  ingress: Latency;
+  /** Open loop at RATE: latency send → delivered (bare route: send → response). */
+  fixed_rate: Latency & {
+    offered_msgs_per_s: number;
+    achieved_msgs_per_s: number;
+    delivered: number;
+    sent: number;
+    ingress_p99_ms: number;
+  };
+  rss_mb_peak: number;
+  failed_requests: number;
+}
+
+/**
+ * Requests without a 202 are reported (failed_requests) and left out of the rates; answers other
+ * than 202, or more than 1 % failures, abort the bench: the figures would not describe the gateway.
+ */
+function tolerate(what: string, report: SendReport): void {
+  if (report.failed === 0) return;
+  const detail = `${report.failed} requests not accepted: ${JSON.stringify(report.statuses)} ${JSON.stringify(report.errors)}`;
+  const answered = Object.entries(report.statuses).some(([status]) => status !== '0');
+  if (answered || report.failed > (report.accepted + report.failed) / 100) {
+    throw new Error(`${what}: ${detail}`);
+  }
+  process.stderr.write(`${what}: ${detail}\n`);
+}
+
+/** Samples a process's resident set size; returns a stop function giving the peak in MB. */
+function rssSampler(pid: number): () => number {
+  let peak = 0;
+  const sample = () => {
+    try {
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+      peak = Math.max(peak, kb / 1024);
+    } catch {}
+  };
+  const timer = setInterval(sample, 100);
+  return () => {
+    clearInterval(timer);
+    sample();
+    return Math.round(peak);
+  };
+}
+
+/**
+ * JIT, caches, Kafka group joins, and every keep-alive connection opened before the clock starts,
+ * ramping up the number in flight (dozens of simultaneous TLS handshakes with client certificates
+ * against a process still compiling its first requests can exceed the client's connect timeout on a
+ * loaded machine). Returns the number of messages accepted.
+ */
+async function warmUp(gen: LoadGenerator, onSend?: (p: Payload, atMs: number) => void): Promise<number> {
+  let sent = 0;
+  for (const [n, inFlight] of [
+    [30, SENDERS.length],
+    [120, Math.ceil(CONCURRENCY / 4)],
+    [300, CONCURRENCY],
+  ] as const) {
+    const report = await closedLoop(gen, mixedPayloads(n), inFlight, onSend);
+    // Not measured: a connect timeout here only means the connection opens on a later request.
+    if (report.failed > 0)
+      process.stderr.write(`warm-up: ${report.failed} failed ${JSON.stringify(report.errors)}\n`);
+    sent += report.accepted;
+  }
+  return sent;
+}
+
+async function waitReady(baseUrl: string, dataDir: string): Promise<void> {
+  const probe = SystemClient.forSystem(baseUrl, dataDir, null);
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        if ((await probe.call('GET', '/health/ready')).status === 200) return;
+      } catch {}
+      if (i > 600) throw new Error(`${baseUrl} did not become ready`);
+      await new Promise((r) => setTimeout(r, 100));
     }
+  } finally {
+    await probe.close();
+  }
+}
+
+/**
+ * CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat. Per
+ * message, this is the figure least disturbed by other load on a shared machine.
+ */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime) in clock ticks of 1/100 s (USER_HZ on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function stopChild(child: ReturnType<typeof spawn>): Promise<unknown> {
+  if (child.exitCode !== null) return Promise.resolve();
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+/** One gateway process, the three phases through it to the push receiver. */
+async function runGateway(
+  dataDir: string,
+  extraEnv: Record<string, string>,
+  profileDir?: string,
+): Promise<ServerResult> {
+  const tracker = new DeliveryTracker();
+  const receiver = await startPushReceiver(dataDir, (request) => {
+    tracker.delivered(request.messageId);
     return 204;
   });
   const contractsDir = contractsWith((systems) =>
     systems.map((s) =>
-      s.id === 'st-melde' ? { ...s, delivery: { mode: 'push' as const, url: receiver.url } } : s,
+      (RECEIVERS as readonly string[]).includes(s.id)
+        ? { ...s, delivery: { mode: 'push' as const, url: receiver.url } }
+        : s,
     ),
   );
-
-  const gatewayPort = 20000 + Math.floor(Math.random() * 20000);
+  const port = 20000 + Math.floor(Math.random() * 20000);
   const profileArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
   const child = spawn(process.execPath, [...profileArgs, path.join(REPO_ROOT, 'bin/gw.js'), 'start'], {
     env: {
       ...process.env,
       GATEWAY_DATA_DIR: dataDir,
       GATEWAY_CONTRACTS_DIR: contractsDir,
-      GATEWAY_PORT: String(gatewayPort),
+      GATEWAY_PORT: String(port),
       GATEWAY_KEY_PASSPHRASE: TEST_PASSPHRASE,
       GATEWAY_LOG_LEVEL: 'warn',
       GATEWAY_BUS_PARTITIONS: String(PARTITIONS),
@@ -114,71 +279,146 @@ async function runStream(extraEnv: Record<string, string>, profileDir?: string):
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const baseUrl = `https://127.0.0.1:${gatewayPort}`;
-  const client = SystemClient.forSystem(baseUrl, dataDir, 'sn-melde', { connections: CONCURRENCY });
-  let peakRssMb = 0;
+  const baseUrl = `https://127.0.0.1:${port}`;
+  const stopRss = rssSampler(child.pid!);
+  let gen: LoadGenerator | undefined;
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await client.call('GET', '/health/ready')).status === 200) break;
-      } catch {}
-      if (i > 600) throw new Error('gateway did not become ready');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const rssTimer = setInterval(() => {
-      try {
-        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-        const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-        peakRssMb = Math.max(peakRssMb, kb / 1024);
-      } catch {}
-    }, 100);
+    // The gateway issues the senders' client certificates as it starts: connect after it is ready.
+    await waitReady(baseUrl, dataDir);
+    gen = new LoadGenerator(baseUrl, dataDir, Math.ceil(CONCURRENCY / SENDERS.length));
+    const warmed = await warmUp(gen, (p, at) => tracker.sent(p, at));
+    await tracker.drained(warmed);
+    tracker.reset();
 
-    // Warm-up: JIT, TLS sessions, SQLite caches, Kafka connections and group joins.
-    for (let i = 0; i < 50; i++) await client.send('sn-melde', rueckmeldung().body, 'application/json');
-    await new Promise((r) => setTimeout(r, 1000));
-    latenciesMs.length = 0;
-
-    const bodies = Array.from({ length: MESSAGES }, () => rueckmeldung());
-    const ingressMs: number[] = [];
-    let next = 0;
-    let failures = 0;
-    const started = process.hrtime.bigint();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        for (let i = next++; i < MESSAGES; i = next++) {
-          const m = bodies[i]!;
-          const t0 = process.hrtime.bigint();
-          sentAt.set(m.id, t0);
-          const r = await client.send('sn-melde', m.body, 'application/json');
-          ingressMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
-          if (r.status !== 202) failures++;
-        }
-      }),
-    );
-    const ingressDone = process.hrtime.bigint();
-    await Promise.race([allDelivered, new Promise((r) => setTimeout(r, 120_000))]);
-    clearInterval(rssTimer);
-    if (failures > 0 || latenciesMs.length !== MESSAGES) {
-      throw new Error(`${failures} requests failed, ${latenciesMs.length}/${MESSAGES} delivered`);
+    const payloads = mixedPayloads(MESSAGES);
+    const cpuBefore = cpuSeconds(child.pid!);
+    const closedStart = performance.now();
+    const closed = await closedLoop(gen, payloads, CONCURRENCY, (p, at) => tracker.sent(p, at));
+    tolerate('closed loop', closed);
+    await tracker.drained(closed.accepted);
+    if (tracker.latenciesMs.length < closed.accepted) {
+      throw new Error(`closed loop: ${tracker.latenciesMs.length} of ${closed.accepted} accepted delivered`);
     }
-    const seconds = Number(lastDelivery - started) / 1e9;
-    latenciesMs.sort((a, b) => a - b);
-    ingressMs.sort((a, b) => a - b);
+    const sustained = tracker.latenciesMs.length / ((tracker.lastDeliveryMs - closedStart) / 1000);
+    const cpuMsPerMessage = ((cpuSeconds(child.pid!) - cpuBefore) * 1000) / tracker.latenciesMs.length;
+    tracker.reset();
+
+    const fixed = mixedPayloads(RATE_MESSAGES);
+    const firstDue = performance.now();
+    const open = await openLoop(gen, fixed, RATE, (p, due) => tracker.sent(p, due));
+    tolerate('fixed rate', open);
+    await tracker.drained(open.accepted);
+    const delivered = tracker.latenciesMs.length;
+    const achieved = delivered / ((tracker.lastDeliveryMs - firstDue) / 1000);
     return {
-      dataDir,
-      e2eMsgsPerS: Math.round(MESSAGES / seconds),
-      ingressMsgsPerS: Math.round(MESSAGES / (Number(ingressDone - started) / 1e9)),
-      p50Ms: Number(percentile(latenciesMs, 50).toFixed(1)),
-      p99Ms: Number(percentile(latenciesMs, 99).toFixed(1)),
-      ingressP99Ms: Number(percentile(ingressMs, 99).toFixed(1)),
-      rssMbPeak: Math.round(peakRssMb),
+      msgs_per_s: Math.round(sustained),
+      cpu_ms_per_msg: round2(cpuMsPerMessage),
+      ingress_msgs_per_s: Math.round(MESSAGES / closed.seconds),
+      ingress: latency(closed.responseMs),
+      fixed_rate: {
+        offered_msgs_per_s: RATE,
+        achieved_msgs_per_s: Math.round(achieved),
+        sent: fixed.length,
+        delivered,
+        // Not delivered within the drain timeout counts as infinitely late.
+        ...latency([
+          ...tracker.latenciesMs,
+          ...Array.from({ length: open.accepted - delivered }, () => Number.POSITIVE_INFINITY),
+        ]),
+        ingress_p99_ms: round1(percentile(open.responseMs, 99)),
+      },
+      rss_mb_peak: stopRss(),
+      failed_requests: closed.failed + open.failed,
     };
   } finally {
-    await client.close();
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+    stopRss();
+    await gen?.close();
+    await stopChild(child);
     await receiver.close();
+    rmSync(contractsDir, { recursive: true, force: true });
+  }
+}
+
+/** The bare fastify route, same generator and payloads: closed loop, then the fixed rate. */
+async function runBareFastify(dataDir: string): Promise<ServerResult> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(REPO_ROOT, 'test/bench/bare-fastify.ts')],
+    {
+      env: { ...process.env, BENCH_PKI_DIR: path.join(dataDir, 'pki'), BENCH_PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const baseUrl = `https://127.0.0.1:${port}`;
+  const gen = new LoadGenerator(baseUrl, dataDir, Math.ceil(CONCURRENCY / SENDERS.length));
+  const stopRss = rssSampler(child.pid!);
+  try {
+    await waitReady(baseUrl, dataDir);
+    await warmUp(gen);
+    const cpuBefore = cpuSeconds(child.pid!);
+    const closed = await closedLoop(gen, mixedPayloads(MESSAGES), CONCURRENCY);
+    const cpuMsPerMessage = ((cpuSeconds(child.pid!) - cpuBefore) * 1000) / closed.accepted;
+    tolerate('bare closed loop', closed);
+    const open = await openLoop(gen, mixedPayloads(RATE_MESSAGES), RATE);
+    tolerate('bare open loop', open);
+    const rate = Math.round(MESSAGES / closed.seconds);
+    return {
+      msgs_per_s: rate,
+      cpu_ms_per_msg: round2(cpuMsPerMessage),
+      ingress_msgs_per_s: rate,
+      ingress: latency(closed.responseMs),
+      fixed_rate: {
+        offered_msgs_per_s: RATE,
+        achieved_msgs_per_s: Math.round(RATE_MESSAGES / open.seconds),
+        sent: RATE_MESSAGES,
+        delivered: open.accepted,
+        ...latency(open.responseMs),
+        ingress_p99_ms: round1(percentile(open.responseMs, 99)),
+      },
+      rss_mb_peak: stopRss(),
+      failed_requests: 0,
+    };
+  } finally {
+    stopRss();
+    await gen.close();
+    await stopChild(child);
+  }
+}
+
+/** Raw crypto.sign with the sealing key: all cores at once, and one core paired with the gateway signer. */
+async function signBaselines(dataDir: string) {
+  const keyPem = decryptPrivateKeyPem(
+    readFileSync(path.join(dataDir, 'pki', 'signing.key'), 'utf8'),
+    TEST_PASSPHRASE,
+  );
+  const certPem = readFileSync(path.join(dataDir, 'pki', 'signing.crt'), 'utf8');
+  const { createPrivateKey, sign } = await import('node:crypto');
+  const privateKey = createPrivateKey(keyPem);
+  const signer = new DocumentSigner({ privateKey, certPem, algorithm: 'rsa-sha256' });
+  const document = canonicalDocument();
+  const bytes = Buffer.from(document, 'utf8');
+  const oneCore = await paired(
+    5,
+    300,
+    (ms) => rateSync(ms, () => sign('sha256', bytes, privateKey)),
+    (ms) => rateSync(ms, () => signer.signCanonical(document)),
+  );
+  const threads = os.availableParallelism();
+  const raw = await rawSignThreads(keyPem, document, 'rsa-sha256', threads);
+  try {
+    await raw.round(200); // warm-up
+    let sum = 0;
+    for (let i = 0; i < 3; i++) sum += (await raw.round(500)).ops;
+    return {
+      ceiling: sum / 3,
+      threads,
+      rawOneCore: oneCore.a,
+      signerOneCore: oneCore.b,
+      ratio: oneCore.ratio,
+    };
+  } finally {
+    await raw.close();
   }
 }
 
@@ -309,7 +549,7 @@ async function deleteTopics(brokers: string, prefix: string): Promise<void> {
 }
 
 interface KafkaResults {
-  stream: StreamResult;
+  stream: ServerResult;
   rawMsgsPerS: number;
   recordBytes: number;
 }
@@ -317,8 +557,9 @@ interface KafkaResults {
 async function runKafka(): Promise<KafkaResults> {
   const broker = await kafkaBroker();
   const prefix = `bench${Date.now().toString(36)}`;
+  const dataDir = tempDir('bench-kafka');
   try {
-    const stream = await runStream({
+    const stream = await runGateway(dataDir, {
       GATEWAY_BUS: 'kafka',
       KAFKA_BROKERS: broker.brokers,
       KAFKA_TOPIC_PREFIX: prefix,
@@ -330,89 +571,126 @@ async function runKafka(): Promise<KafkaResults> {
   } finally {
     await deleteTopics(broker.brokers, prefix).catch(() => {});
     await broker.release();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
 // --- main ---------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
-  const embedded = await runStream({}, values.profile);
-  const signCeiling = rawSignRate(
-    decryptPrivateKeyPem(
-      readFileSync(path.join(embedded.dataDir, 'pki', 'signing.key'), 'utf8'),
-      TEST_PASSPHRASE,
-    ),
-  );
-  const kafka = values['no-kafka'] ? undefined : await runKafka();
+const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
 
-  const results = {
-    machine: {
-      cpus: os.cpus().length,
-      model: os.cpus()[0]?.model,
-      node: process.version,
-      date: new Date().toISOString(),
-    },
-    method: {
-      messages: MESSAGES,
-      concurrency: CONCURRENCY,
-      mode: 'embedded (SQLite bus), push delivery to a local HTTPS receiver',
+async function main(): Promise<void> {
+  const loadBefore = loadAverage();
+  const started = new Date().toISOString();
+  const dataDir = tempDir('bench');
+  try {
+    const embedded = await runGateway(dataDir, {}, values.profile);
+    const sign = await signBaselines(dataDir);
+    const bare = values['no-baselines'] ? undefined : await runBareFastify(dataDir);
+    const kafka = values['no-kafka'] ? undefined : await runKafka();
+    const e2eWorst = Math.min(embedded.msgs_per_s, kafka?.stream.msgs_per_s ?? Number.POSITIVE_INFINITY);
+
+    const results = {
+      machine: {
+        cpus: os.cpus().length,
+        model: os.cpus()[0]?.model,
+        node: process.version,
+        started,
+        finished: new Date().toISOString(),
+        load_average_before: loadBefore,
+        load_average_after: loadAverage(),
+      },
+      method: {
+        workload: `mix of three domains, round robin (${SENDERS.join(', ')} → ${RECEIVERS.join(', ')}), JSON native payloads, avg ${averageBytes(mixedPayloads(60))} bytes`,
+        messages: MESSAGES,
+        concurrency: CONCURRENCY,
+        fixed_rate: `${RATE} msgs/s offered for ${values['rate-seconds']} s, open loop, latency from the scheduled send`,
+        delivery: 'push to an HTTPS receiver in the bench process (mTLS)',
+        load_generator: 'undici Agent per sending system, keep-alive, client certificates',
+      },
+      e2e_embedded_msgs_per_s: embedded.msgs_per_s,
+      ...(kafka ? { e2e_kafka_msgs_per_s: kafka.stream.msgs_per_s } : {}),
+      p99_ms_at_1000: embedded.fixed_rate.p99_ms,
+      rss_mb_peak: Math.max(embedded.rss_mb_peak, kafka?.stream.rss_mb_peak ?? 0),
+      sign_ceiling_msgs_per_s: Math.round(sign.ceiling),
+      e2e_to_ceiling_ratio: ratio(e2eWorst, sign.ceiling),
+      sign_ratio_vs_raw: Number(sign.ratio.toFixed(3)),
+      embedded,
       ...(kafka
         ? {
-            kafka_mode:
-              'GATEWAY_BUS=kafka on the local single-node broker, same stream; raw: kafkajs idempotent producer ' +
-              `(acks=all, ${RAW_BATCH} records per request) → consumer group, same record value and headers`,
+            kafka: kafka.stream,
+            kafka_p99_ms_at_1000: kafka.stream.fixed_rate.p99_ms,
+            kafka_raw_msgs_per_s: Math.round(kafka.rawMsgsPerS),
+            kafka_record_bytes: kafka.recordBytes,
+            e2e_kafka_to_raw_ratio: ratio(kafka.stream.msgs_per_s, kafka.rawMsgsPerS),
           }
         : {}),
-    },
-    e2e_embedded_msgs_per_s: embedded.e2eMsgsPerS,
-    ingress_msgs_per_s: embedded.ingressMsgsPerS,
-    p50_ms: embedded.p50Ms,
-    p99_ms: embedded.p99Ms,
-    ingress_p99_ms: embedded.ingressP99Ms,
-    rss_mb_peak: embedded.rssMbPeak,
-    sign_ceiling_one_core_msgs_per_s: Math.round(signCeiling),
-    e2e_to_one_core_sign_ratio: Number((embedded.e2eMsgsPerS / signCeiling).toFixed(3)),
-    ...(kafka
-      ? {
-          e2e_kafka_msgs_per_s: kafka.stream.e2eMsgsPerS,
-          kafka_ingress_msgs_per_s: kafka.stream.ingressMsgsPerS,
-          kafka_p50_ms: kafka.stream.p50Ms,
-          kafka_p99_ms: kafka.stream.p99Ms,
-          kafka_ingress_p99_ms: kafka.stream.ingressP99Ms,
-          kafka_rss_mb_peak: kafka.stream.rssMbPeak,
-          kafka_record_bytes: kafka.recordBytes,
-          kafka_raw_msgs_per_s: Math.round(kafka.rawMsgsPerS),
-          e2e_kafka_to_raw_ratio: Number((kafka.stream.e2eMsgsPerS / kafka.rawMsgsPerS).toFixed(3)),
-        }
-      : {}),
-  };
-  mkdirSync(path.dirname(values.out!), { recursive: true });
-  writeFileSync(values.out!, `${JSON.stringify(results, null, 2)}\n`);
-  const table: Record<string, { value: number; unit: string }> = {
-    'end-to-end (embedded)': { value: results.e2e_embedded_msgs_per_s, unit: 'msgs/s' },
-    'ingress (202s)': { value: results.ingress_msgs_per_s, unit: 'msgs/s' },
-    'latency p50 (send → delivered)': { value: results.p50_ms, unit: 'ms' },
-    'latency p99 (send → delivered)': { value: results.p99_ms, unit: 'ms' },
-    'peak RSS of the gateway': { value: results.rss_mb_peak, unit: 'MB' },
-    'raw RSA-2048 crypto.sign, 1 core': { value: results.sign_ceiling_one_core_msgs_per_s, unit: 'sig/s' },
-    'end-to-end / raw sign (1 core)': { value: results.e2e_to_one_core_sign_ratio, unit: 'ratio' },
-  };
-  if (kafka) {
-    Object.assign(table, {
-      'end-to-end (Kafka)': { value: kafka.stream.e2eMsgsPerS, unit: 'msgs/s' },
-      'Kafka: ingress (202s)': { value: kafka.stream.ingressMsgsPerS, unit: 'msgs/s' },
-      'Kafka: latency p50': { value: kafka.stream.p50Ms, unit: 'ms' },
-      'Kafka: latency p99': { value: kafka.stream.p99Ms, unit: 'ms' },
-      'Kafka: peak RSS of the gateway': { value: kafka.stream.rssMbPeak, unit: 'MB' },
-      [`raw kafkajs produce→consume (${kafka.recordBytes} B)`]: {
-        value: Math.round(kafka.rawMsgsPerS),
-        unit: 'msgs/s',
+      ...(bare
+        ? {
+            bare_fastify: bare,
+            bare_fastify_msgs_per_s: bare.msgs_per_s,
+            e2e_embedded_to_bare_ratio: ratio(embedded.msgs_per_s, bare.msgs_per_s),
+          }
+        : {}),
+      sign: {
+        key: 'RSA-2048 (the gateway sealing key of this run)',
+        threads: sign.threads,
+        raw_one_core_ops_per_s: Math.round(sign.rawOneCore),
+        signer_one_core_ops_per_s: Math.round(sign.signerOneCore),
       },
-      'end-to-end Kafka / raw kafkajs': { value: results.e2e_kafka_to_raw_ratio!, unit: 'ratio' },
+    };
+    mkdirSync(path.dirname(values.out!), { recursive: true });
+    writeFileSync(values.out!, `${JSON.stringify(results, null, 2)}\n`);
+
+    const row = (r: ServerResult) => ({
+      'msgs/s': r.msgs_per_s,
+      'CPU ms/msg': r.cpu_ms_per_msg,
+      'ingress 202/s': r.ingress_msgs_per_s,
+      [`p50 @${RATE}/s ms`]: r.fixed_rate.p50_ms,
+      [`p99 @${RATE}/s ms`]: r.fixed_rate.p99_ms,
+      [`p99.9 @${RATE}/s ms`]: r.fixed_rate.p999_ms,
+      'achieved/s': r.fixed_rate.achieved_msgs_per_s,
+      'RSS MB': r.rss_mb_peak,
     });
+    console.table({
+      'end-to-end embedded': row(embedded),
+      ...(kafka ? { 'end-to-end Kafka': row(kafka.stream) } : {}),
+      ...(bare ? { 'bare fastify route': row(bare) } : {}),
+    });
+    console.table({
+      'raw crypto.sign, all cores (ceiling)': { value: results.sign_ceiling_msgs_per_s, unit: 'sig/s' },
+      'end-to-end (worst mode) / ceiling': {
+        value: results.e2e_to_ceiling_ratio,
+        unit: 'ratio (target ≥ 0.25)',
+      },
+      'gateway signer / raw sign, 1 core': { value: results.sign_ratio_vs_raw, unit: 'ratio' },
+      ...(kafka
+        ? {
+            [`raw kafkajs produce→consume (${kafka.recordBytes} B)`]: {
+              value: Math.round(kafka.rawMsgsPerS),
+              unit: 'msgs/s',
+            },
+            'end-to-end Kafka / raw kafkajs': { value: results.e2e_kafka_to_raw_ratio!, unit: 'ratio' },
+          }
+        : {}),
+      ...(bare
+        ? {
+            'end-to-end embedded / bare fastify': {
+              value: results.e2e_embedded_to_bare_ratio!,
+              unit: 'ratio',
+            },
+          }
+        : {}),
+      'load average before → after': {
+        value:
+          `${loadBefore.join(' ')} → ${results.machine.load_average_after.join(' ')}` as unknown as number,
+        unit: '1/5/15 min',
+      },
+    });
+    console.log(`results written to ${path.relative(process.cwd(), values.out!)}`);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
   }
-  console.table(table);
-  console.log(`results written to ${path.relative(process.cwd(), values.out!)}`);
 }
 
 await main();

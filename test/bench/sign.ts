@@ -3,6 +3,7 @@
  *
  *   one core   gateway signer (DocumentSigner.signCanonical)  vs  raw crypto.sign of the same document
  *              gateway verifier (verifyDocument, pinned)       vs  raw crypto.verify of the same document
+ *              own-seal verifier (delivery's path, no DOM)     vs  raw crypto.verify of the same document
  *              xmldsigjs reference signer                      (context: what a DOM signer reaches)
  *   all cores  SignerPool (the server's sealer), 64 in flight  vs  raw crypto.sign in one thread per core
  *
@@ -11,8 +12,9 @@
  * summed rounds. The document is a canonical XÖV-style message of about 3 KB.
  *
  * Output: a table on stdout and bench/sign-results.json (--out) with sign_ratio_vs_raw,
- * verify_ratio_vs_raw and sign_ceiling_msgs_per_s — the SignerPool's sealing rate on all cores,
- * i.e. the most messages per second the server can seal.
+ * verify_ratio_vs_raw, sign_ceiling_msgs_per_s — raw crypto.sign on every core, the physical
+ * ceiling for sealed messages (as in bench/results.json) — and pool_msgs_per_s, the SignerPool's
+ * sealing rate on all cores, i.e. the most messages per second the server can seal.
  * Options: --algorithm rsa-sha256|ecdsa-p256-sha256 (default rsa-sha256), --rounds N (default 5),
  * --round-ms MS (default 400), --out FILE.
  */
@@ -21,12 +23,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
 import { createCa, issueCertificate } from '../../gateway/pki/ca.ts';
+import { verifyOwnSealFast } from '../../gateway/signing/own-seal.ts';
 import { DocumentSigner, type SigningKey, signWithXmldsigjs } from '../../gateway/signing/signer.ts';
 import { SignerPool } from '../../gateway/signing/signer-pool.ts';
 import { verifyDocument } from '../../gateway/signing/verifier.ts';
+import { canonicalDocument, paired, rateSync, rawSignThreads } from './sign-rates.ts';
 
 const { values } = parseArgs({
   options: {
@@ -41,34 +44,6 @@ const ROUNDS = Number(values.rounds);
 const ROUND_MS = Number(values['round-ms']);
 const CORES = availableParallelism();
 
-/** A canonical document shaped like a sealed Rückmeldung (namespaces, header, person, addresses). */
-function canonicalDocument(): string {
-  const fields = Array.from(
-    { length: 24 },
-    (_, i) =>
-      `<x:feld${i} code="${i}" listURI="urn:de:xoev:codeliste:${i}">Wert ${i} Müller &amp; Söhne</x:feld${i}>`,
-  ).join('');
-  return (
-    '<x:rueckmeldung.anmeldunginland.0201 xmlns:x="http://www.osci.de/xmeld2511" produkt="laender-gateway" standard="XMeld" test="false" version="25.11">' +
-    '<x:nachrichtenkopf.g2g><x:identifikation.nachricht><x:nachrichtenUUID>0f8fad5b-d9cb-469f-a165-70867728950e</x:nachrichtenUUID>' +
-    '<x:erstellungszeitpunkt>2025-11-03T10:15:00Z</x:erstellungszeitpunkt></x:identifikation.nachricht>' +
-    '<x:leser><x:kennung>ags:15003000</x:kennung></x:leser><x:autor><x:kennung>ags:14612000</x:kennung></x:autor></x:nachrichtenkopf.g2g>' +
-    `<x:person>${fields}</x:person></x:rueckmeldung.anmeldunginland.0201>`
-  );
-}
-
-/** Operations per second of a synchronous operation, for `ms` milliseconds. */
-function rateSync(ms: number, op: () => void): { ops: number; seconds: number } {
-  const started = process.hrtime.bigint();
-  const until = started + BigInt(ms) * 1_000_000n;
-  let ops = 0;
-  while (process.hrtime.bigint() < until) {
-    op();
-    ops++;
-  }
-  return { ops, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
-}
-
 async function rateAsync(ms: number, op: () => Promise<unknown>): Promise<{ ops: number; seconds: number }> {
   const started = process.hrtime.bigint();
   const until = started + BigInt(ms) * 1_000_000n;
@@ -81,74 +56,6 @@ async function rateAsync(ms: number, op: () => Promise<unknown>): Promise<{ ops:
 }
 
 /** Alternating rounds of two measurements; returns the summed rates and their ratio (b / a). */
-async function paired(
-  a: (ms: number) => Promise<{ ops: number; seconds: number }> | { ops: number; seconds: number },
-  b: (ms: number) => Promise<{ ops: number; seconds: number }> | { ops: number; seconds: number },
-): Promise<{ a: number; b: number; ratio: number }> {
-  let aOps = 0;
-  let aSeconds = 0;
-  let bOps = 0;
-  let bSeconds = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    const x = await a(ROUND_MS);
-    aOps += x.ops;
-    aSeconds += x.seconds;
-    const y = await b(ROUND_MS);
-    bOps += y.ops;
-    bSeconds += y.seconds;
-  }
-  const rateA = aOps / aSeconds;
-  const rateB = bOps / bSeconds;
-  return { a: rateA, b: rateB, ratio: rateB / rateA };
-}
-
-/**
- * Raw crypto.sign in one plain-JavaScript thread per core; each round() runs them all at once for
- * `ms` milliseconds and returns the summed rate. The threads live across rounds.
- */
-async function rawSignThreads(keyPem: string, document: string, algorithm: SigningKey['algorithm']) {
-  const source = `
-    const { workerData, parentPort } = require('node:worker_threads');
-    const { createPrivateKey, sign } = require('node:crypto');
-    const key = createPrivateKey(workerData.keyPem);
-    const options = workerData.ec ? { key, dsaEncoding: 'ieee-p1363' } : key;
-    const data = Buffer.from(workerData.document, 'utf8');
-    parentPort.on('message', (ms) => {
-      const started = process.hrtime.bigint();
-      const until = started + BigInt(ms) * 1000000n;
-      let ops = 0;
-      while (process.hrtime.bigint() < until) { sign('sha256', data, options); ops++; }
-      parentPort.postMessage({ ops, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
-    });
-    parentPort.postMessage('ready');`;
-  const workers = Array.from(
-    { length: CORES },
-    () =>
-      new Worker(source, {
-        eval: true,
-        workerData: { keyPem, document, ec: algorithm === 'ecdsa-p256-sha256' },
-      }),
-  );
-  await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('message', resolve))));
-  return {
-    async round(ms: number): Promise<{ ops: number; seconds: number }> {
-      const results = await Promise.all(
-        workers.map(
-          (worker) =>
-            new Promise<{ ops: number; seconds: number }>((resolve) => {
-              worker.once('message', resolve);
-              worker.postMessage(ms);
-            }),
-        ),
-      );
-      // Summed rate over threads that ran side by side: ops per thread-second times threads.
-      const ops = results.reduce((sum, r) => sum + r.ops / r.seconds, 0);
-      return { ops, seconds: 1 };
-    },
-    close: () => Promise.all(workers.map((worker) => worker.terminate())),
-  };
-}
-
 /** The SignerPool on all cores with `inFlight` requests outstanding, for `ms` milliseconds. */
 async function poolRate(
   pool: SignerPool,
@@ -203,13 +110,26 @@ async function main(): Promise<void> {
   }
 
   const signing = await paired(
+    ROUNDS,
+    ROUND_MS,
     (ms) => rateSync(ms, () => sign('sha256', bytes, signOptions)),
     (ms) => rateSync(ms, () => signer.signCanonical(document)),
   );
   const verifying = await paired(
+    ROUNDS,
+    ROUND_MS,
     (ms) => rateSync(ms, () => verify('sha256', bytes, verifyKey, rawSignature)),
     (ms) => rateAsync(ms, () => verifyDocument(sealed, verifyOptions)),
   );
+  const sealVerifying = await paired(
+    ROUNDS,
+    ROUND_MS,
+    (ms) => rateSync(ms, () => verify('sha256', bytes, verifyKey, rawSignature)),
+    (ms) => rateSync(ms, () => verifyOwnSealFast(sealed, verifyOptions)),
+  );
+  if (verifyOwnSealFast(sealed, verifyOptions)?.verifiedBy !== 'own-seal') {
+    throw new Error('the own-seal verifier did not accept the gateway seal');
+  }
   const reference = await rateAsync(ROUND_MS, () => signWithXmldsigjs(document, key));
   const xmldsigjsRate = reference.ops / reference.seconds;
 
@@ -218,6 +138,8 @@ async function main(): Promise<void> {
   await poolRate(pool, document, 200); // warm-up
   const raw = await rawSignThreads(issued.keyPem, document, ALGORITHM);
   const allCores = await paired(
+    ROUNDS,
+    ROUND_MS,
     (ms) => raw.round(ms),
     (ms) => poolRate(pool, document, ms),
   );
@@ -238,10 +160,12 @@ async function main(): Promise<void> {
     raw_verify_ops_per_s: Math.round(verifying.a),
     verifier_ops_per_s: Math.round(verifying.b),
     verify_ratio_vs_raw: Number(verifying.ratio.toFixed(3)),
+    own_seal_verifier_ops_per_s: Math.round(sealVerifying.b),
+    own_seal_verify_ratio_vs_raw: Number(sealVerifying.ratio.toFixed(3)),
     xmldsigjs_sign_ops_per_s: Math.round(xmldsigjsRate),
     xmldsigjs_ratio_vs_raw: Number((xmldsigjsRate / signing.a).toFixed(3)),
-    raw_sign_all_cores_ops_per_s: Math.round(rawAll),
-    sign_ceiling_msgs_per_s: Math.round(poolOps),
+    sign_ceiling_msgs_per_s: Math.round(rawAll),
+    pool_msgs_per_s: Math.round(poolOps),
     pool_ratio_vs_raw_all_cores: Number((poolOps / rawAll).toFixed(3)),
     pool_signed_per_thread: counts.threads,
     measured_at: new Date().toISOString(),
@@ -257,6 +181,7 @@ async function main(): Promise<void> {
     row('xmldsigjs reference signer, 1 core', xmldsigjsRate, signing.a),
     row('raw crypto.verify, 1 core', verifying.a, null),
     row('gateway verifier (verifyDocument), 1 core', verifying.b, verifying.a),
+    row('own-seal verifier (delivery path), 1 core', sealVerifying.b, sealVerifying.a),
     row(`raw crypto.sign, ${CORES} threads`, rawAll, null),
     row(`SignerPool, ${CORES} threads (server sealer)`, poolOps, rawAll),
   ];

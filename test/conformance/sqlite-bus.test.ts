@@ -233,6 +233,54 @@ describe('SqliteBus', () => {
     }
   });
 
+  it('wakes idle partitions within a poll interval when another process publishes, without each partition polling', async () => {
+    const file = tempFile();
+    const topic = 'foreign';
+    // Idle partitions wait up to 20 poll intervals on their own (2 s here): a handover clearly
+    // faster than that is the store-level poll noticing the other process's records.
+    const bus = new SqliteBus({ file, ...FAST, pollIntervalMs: 100 });
+    try {
+      await bus.ensureTopics([{ name: topic, partitions: 8 }]);
+      const handledAt = new Map<string, number>();
+      await bus.subscribe({
+        group: 'g',
+        topics: [topic],
+        handler: async (r) => {
+          handledAt.set(r.headers.id!, Date.now());
+        },
+      });
+      await sleep(300); // every partition found nothing and went idle
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '-e',
+          `
+          const { SqliteBus } = await import(process.env.BUS_MODULE);
+          const bus = new SqliteBus({ file: process.env.BUS_FILE });
+          await bus.publish([0, 1, 2, 3].map((i) => ({ topic: process.env.BUS_TOPIC, key: 'k' + i, value: Buffer.from('v'), headers: { id: 'r' + i } })));
+          process.stdout.write(Date.now() + '\\n');
+          await bus.close();
+          `,
+        ],
+        { cwd: REPO_ROOT, env: { ...process.env, BUS_MODULE, BUS_FILE: file, BUS_TOPIC: topic } },
+      );
+      let out = '';
+      child.stdout.on('data', (chunk) => {
+        out += chunk;
+      });
+      await new Promise((resolve) => child.once('exit', resolve));
+      const publishedAt = Number(out.trim());
+      expect(publishedAt).toBeGreaterThan(0);
+      await waitFor('the four records', () => handledAt.size === 4, 10_000);
+      for (const at of handledAt.values()) expect(at - publishedAt).toBeLessThan(1000);
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('refuses work after close', async () => {
     const bus = new SqliteBus({ file: tempFile() });
     await bus.close();
