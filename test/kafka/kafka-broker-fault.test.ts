@@ -5,58 +5,15 @@
  * GW_ERR_BUS_UNAVAILABLE after KAFKA_PUBLISH_TIMEOUT_MS — never 202. After recovery every message
  * that got a 202 is delivered exactly once, and the refused ones, sent again, too.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../gateway/config/load.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import { contractsWith, eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { type PrivateKafka, privateKafka } from '../support/private-kafka.ts';
 import { type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
 import { uniquePrefix } from './support/kafka-run.ts';
 import { removeScratchDirs, scratchDir } from './support/scratch.ts';
 
-// Below the kernel's ephemeral range, so no outgoing connection takes the port while the broker is down.
-let PORT = 0;
-const BROKER_DATA = mkdtempSync(path.join(tmpdir(), 'gw-broker-fault-'));
 const OUTAGE_MS = 10_000;
-
-function broker(command: 'start' | 'stop'): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [path.join(REPO_ROOT, 'deploy/kafka/local.sh'), command], {
-      env: {
-        ...process.env,
-        KAFKA_PORT: String(PORT),
-        KAFKA_DATA_DIR: BROKER_DATA,
-        KAFKA_START_TIMEOUT: '180',
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`local.sh ${command} exited ${code}:\n${err}`)),
-    );
-  });
-}
-
-/** An even port P in 19100–19898 with P and P+1 (the controller's) free. */
-async function freePortPair(): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const probe = net.createServer();
-      probe.once('error', () => resolve(false));
-      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-    });
-  for (let i = 0; i < 50; i++) {
-    const port = 19100 + Math.floor(Math.random() * 400) * 2;
-    if ((await free(port)) && (await free(port + 1))) return port;
-  }
-  throw new Error('no free port pair in 19100–19898');
-}
 
 interface Outcome {
   id: string;
@@ -73,11 +30,12 @@ afterAll(removeScratchDirs);
 describe('the broker goes away for 10 s in the middle of a stream', () => {
   let t: TestGateway;
   let receiver: PushReceiver;
+  let broker: PrivateKafka;
   const received: string[] = [];
 
   beforeAll(async () => {
-    PORT = await freePortPair();
-    await broker('start');
+    broker = await privateKafka();
+    await broker.start();
     const dataDir = scratchDir('broker-fault');
     receiver = await startPushReceiver(dataDir, (request) => {
       received.push(request.messageId);
@@ -95,7 +53,7 @@ describe('the broker goes away for 10 s in the middle of a stream', () => {
       contractsDir,
       env: {
         GATEWAY_BUS: 'kafka',
-        KAFKA_BROKERS: `127.0.0.1:${PORT}`,
+        KAFKA_BROKERS: broker.brokers,
         KAFKA_TOPIC_PREFIX: uniquePrefix('fault'),
         KAFKA_PUBLISH_TIMEOUT_MS: '2000',
         GATEWAY_BUS_PARTITIONS: '4',
@@ -106,8 +64,7 @@ describe('the broker goes away for 10 s in the middle of a stream', () => {
   afterAll(async () => {
     await t?.stop();
     await receiver?.close();
-    await broker('stop').catch(() => {});
-    rmSync(BROKER_DATA, { recursive: true, force: true });
+    await broker?.destroy();
   });
 
   it('answers 503 + Retry-After while it is away, never 202, and delivers every accepted message once', async () => {
@@ -138,11 +95,11 @@ describe('the broker goes away for 10 s in the middle of a stream', () => {
     const senders = [stream(), stream()];
 
     await new Promise((r) => setTimeout(r, 2000));
-    await broker('stop');
+    await broker.stop();
     const downAt = Date.now();
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
     const restartAt = Date.now();
-    await broker('start');
+    await broker.start();
     const upAt = Date.now();
     await eventually(
       async () => (outcomes.some((o) => o.startedAt > upAt && o.status === 202) ? true : undefined),
