@@ -40,6 +40,19 @@ function isStoreUnavailable(error: unknown): boolean {
   return false;
 }
 
+/**
+ * Errors of the Kafka client that reach a route (an operator's DLQ browse, a lag query): metadata
+ * not yet propagated, a leader election, a broker away. They say "the bus is not available now",
+ * not that the gateway broke: 503 with Retry-After, like a publish that could not be acknowledged.
+ */
+function isBusUnavailable(error: unknown): boolean {
+  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const name = (e as { name?: unknown }).name;
+    if (typeof name === 'string' && name.startsWith('KafkaJS')) return true;
+  }
+  return false;
+}
+
 /** Maps fastify's own errors (body limit, media type, JSON syntax) onto our catalogue. */
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
@@ -52,6 +65,12 @@ export function toGatewayError(error: unknown): GatewayError {
         cause: error,
       },
     );
+  }
+  if (isBusUnavailable(error)) {
+    return new GatewayError('GW_ERR_BUS_UNAVAILABLE', 'the message bus is unavailable; retry later', {
+      headers: { 'retry-after': '5' },
+      cause: error,
+    });
   }
   const e = error as { code?: string; statusCode?: number; message?: string; validation?: unknown };
   switch (e.code) {

@@ -60,6 +60,25 @@ export function runArchiveConformance(name: string, factory: () => Promise<Archi
       await fixture.cleanup();
     });
 
+    it('takes concurrent puts: each document once, a bad one refused alone, all readable', async () => {
+      const docs = Array.from({ length: 40 }, (_, i) => doc(100 + i, now, 30));
+      const bad = { ...doc(200, now, 30), digest: 'cd'.repeat(32) };
+      const results = await Promise.allSettled([
+        ...docs.map((d) => archive.put(d)),
+        archive.put(bad),
+        ...docs.slice(0, 10).map((d) => archive.put(d)),
+      ]);
+      const stored = results.filter((r) => r.status === 'fulfilled' && r.value.stored).length;
+      const repeats = results.filter((r) => r.status === 'fulfilled' && !r.value.stored).length;
+      expect([stored, repeats]).toEqual([40, 10]);
+      expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+      expect(await archive.get('msg-200')).toEqual([]);
+      for (const d of docs) {
+        const [got] = await archive.get(d.messageId);
+        expect(got?.status === 'available' && got.document.equals(d.document)).toBe(true);
+      }
+    });
+
     it('stores a document once, encrypted, and gives it back byte for byte', async () => {
       const d = doc(1, now, 730);
       const expected = new Date(now.getTime() + 730 * DAY).toISOString().slice(0, 10);

@@ -100,13 +100,21 @@ export function deadLetterApiScenario(
     const call = <T>(method: 'GET' | 'POST', url: string, token?: string) =>
       t.client(null).call<T>(method, url, undefined, token ? { authorization: `Bearer ${token}` } : {});
     const list = async () => {
-      const r = await call<{ systemId: string; entries: EntryView[] }>(
-        'GET',
-        '/v1/operations/dead-letters/st-melde',
-        tokens.operator,
-      );
-      expect(r.status, JSON.stringify(r.body)).toBe(200);
-      return r.body.entries;
+      // The Kafka bus may be briefly unavailable to a browse (metadata, a leader election): the
+      // gateway answers 503 GW_ERR_BUS_UNAVAILABLE with Retry-After, and an operator tries again.
+      for (let attempt = 1; ; attempt++) {
+        const r = await call<{ systemId: string; entries: EntryView[]; code?: string }>(
+          'GET',
+          '/v1/operations/dead-letters/st-melde',
+          tokens.operator,
+        );
+        if (r.status === 503 && r.body.code === 'GW_ERR_BUS_UNAVAILABLE' && attempt < 10) {
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          continue;
+        }
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        return r.body.entries;
+      }
     };
     const dlqSize = async () => {
       const metrics = String((await t.client(null).call<string>('GET', '/metrics')).body);

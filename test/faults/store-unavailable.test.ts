@@ -4,12 +4,15 @@
  * made ingress answer 500 GW_ERR_INTERNAL. The errors here are the driver's real ones: a refused
  * connection and a backend terminated by the server (57P01), on the machine's PostgreSQL.
  */
+import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createPgPool, inTransaction } from '../../gateway/db/postgres.ts';
 import { toGatewayError } from '../../gateway/http/problem.ts';
 import { PG_URL } from '../conformance/pg-test-schema.ts';
 import { freePortBelowEphemeral } from '../support/ports.ts';
+
+const { Kafka, logLevel } = kafkajs;
 
 async function errorOf(work: () => Promise<unknown>): Promise<unknown> {
   try {
@@ -45,6 +48,24 @@ describe('store connection failures are 503 GW_ERR_NOT_READY, other errors stay 
     expect(toGatewayError(terminated).code).toBe('GW_ERR_NOT_READY');
     // The same client afterwards: "Client has encountered a connection error and is not queryable".
     expect(toGatewayError(await errorOf(() => victim.query('SELECT 1'))).code).toBe('GW_ERR_NOT_READY');
+  });
+
+  it("the Kafka client's errors (a broker nobody answers on) are 503 GW_ERR_BUS_UNAVAILABLE", async () => {
+    const port = await freePortBelowEphemeral(21_900, 22_900);
+    const kafka = new Kafka({
+      brokers: [`127.0.0.1:${port}`],
+      connectionTimeout: 200,
+      retry: { retries: 0 },
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = kafka.admin();
+    const error = await errorOf(() => admin.connect());
+    expect((error as Error).name).toMatch(/^KafkaJS/);
+    expect(toGatewayError(error)).toMatchObject({
+      code: 'GW_ERR_BUS_UNAVAILABLE',
+      status: 503,
+      headers: { 'retry-after': '5' },
+    });
   });
 
   it('anything else is still an internal error', () => {
