@@ -53,6 +53,8 @@ export const HEADER = {
   notBefore: 'gw-not-before',
   /** ISO 8601: when the first attempt failed; the age limit counts from here. */
   firstFailedAt: 'gw-first-failed-at',
+  /** On a parked record: its case ticket, which keeps the records of one case in order (pipeline/case-order.ts). */
+  caseTicket: 'gw-case-ticket',
   /** Why the last attempt failed (metadata only, at most 300 characters). */
   lastError: 'gw-last-error',
   /** Why the record was dead-lettered. */

@@ -26,11 +26,12 @@
  * its retry partition (only a not-yet-due record pauses its partition, as before, for at most the
  * retry policy's maxDelayMs).
  */
+import { HEADER } from '../bus/topics.ts';
 import type { ConsumedRecord } from '../ports/bus.ts';
 import type { CaseTicket, MailboxStore } from '../ports/mailbox-store.ts';
 
 /** Bus header on a parked record: its case ticket (decimal). */
-export const CASE_TICKET_HEADER = 'gw-case-ticket';
+export const CASE_TICKET_HEADER = HEADER.caseTicket;
 
 /** Where a record came from: the same bytes identify it on a redelivery or a replayed partition. */
 export function sourceOf(record: ConsumedRecord): string {
