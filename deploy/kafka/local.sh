@@ -293,8 +293,13 @@ start_broker() {
     echo $! >"$PID_FILE"
   fi
   local deadline=$((started + KAFKA_START_TIMEOUT))
+  local launched
+  launched="$(cat "$PID_FILE")"
   while :; do
-    if ! pid_alive; then
+    # kill -0 on the pid we just launched, not pid_alive: until nohup has exec'd java, the child's
+    # cmdline is still this script's, and pid_alive's recycled-pid check would call it dead (seen
+    # under load: "the broker exited during startup" with nothing in its logs).
+    if ! kill -0 "$launched" 2>/dev/null; then
       print_log_tail
       rm -f "$PID_FILE"
       die "the broker exited during startup"
