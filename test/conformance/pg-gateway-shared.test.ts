@@ -6,38 +6,19 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadAuditPublicKey } from '../../gateway/audit/audit-key.ts';
 import { verifyExport } from '../../gateway/audit/verify-export.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
-import { eventually, startTestGateway, type TestGateway, tempDir } from '../support/gateway.ts';
+import { eventually } from '../support/gateway.ts';
+import { sharedPgGateways } from '../support/shared-pg-gateways.ts';
 import { collect } from './audit-tamper.conformance.ts';
-import { dropSchema, freshSchemaName, PG_URL } from './pg-test-schema.ts';
 
 describe('two gateways on one PostgreSQL', () => {
-  const schema = freshSchemaName('gateways');
-  const dataDir = tempDir('shared');
-  let a: TestGateway;
-  let b: TestGateway;
-  const env = (chain: string) => ({
-    DATABASE_URL: PG_URL,
-    DATABASE_SCHEMA: schema,
-    GATEWAY_AUDIT_CHAIN: chain,
-    GATEWAY_AUDIT_CHECKPOINT_SECONDS: '3600',
-  });
-
-  beforeAll(async () => {
-    // One data directory: the same CA, keys and (embedded) bus, as processes of one installation share them.
-    a = await startTestGateway({ dataDir, env: env('gw-a') });
-    b = await startTestGateway({ dataDir, env: env('gw-b') });
-  }, 120_000);
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await dropSchema(schema);
-  });
+  const shared = sharedPgGateways('gateways');
 
   it('share mailbox and audit log, keep one chain each, and sign one checkpoint over both', async () => {
+    const { a, b } = shared;
     expect(a.gateway.auditStore.kind).toBe('postgres');
     expect(b.gateway.mailbox.kind).toBe('postgres');
     const msg = rueckmeldung();
@@ -79,7 +60,7 @@ describe('two gateways on one PostgreSQL', () => {
     expect(checkpoint.heads.map((h) => h.chain)).toEqual(
       expect.arrayContaining(['gw-a', 'gw-b', deliveryChain]),
     );
-    const pub = readFileSync(path.join(dataDir, 'pki', 'audit.pub'), 'utf8');
+    const pub = readFileSync(path.join(shared.dataDir, 'pki', 'audit.pub'), 'utf8');
     expect(a.gateway.auditKey.keyId).toBe(b.gateway.auditKey.keyId);
     const result = await verifyExport(await collect(store), loadAuditPublicKey(pub));
     expect(result).toMatchObject({ ok: true, unsignedEntries: 0 });

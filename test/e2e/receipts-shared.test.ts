@@ -3,36 +3,18 @@
  * directory: when both react to the same acknowledgement at the same moment, the sender still gets
  * one receipt (same derived nachrichtenUUID; the shared delivery ledger lets one through).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../gateway/audit/audit-log.ts';
 import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
-import { dropSchema, freshSchemaName, PG_URL } from '../conformance/pg-test-schema.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
-import { eventually, startTestGateway, type TestGateway, tempDir } from '../support/gateway.ts';
+import { eventually } from '../support/gateway.ts';
+import { sharedPgGateways } from '../support/shared-pg-gateways.ts';
 
 describe('receipts with two gateways on one PostgreSQL', () => {
-  const schema = freshSchemaName('receipts');
-  const dataDir = tempDir('receipts-shared');
-  let a: TestGateway;
-  let b: TestGateway;
-  const env = (chain: string) => ({
-    DATABASE_URL: PG_URL,
-    DATABASE_SCHEMA: schema,
-    GATEWAY_AUDIT_CHAIN: chain,
-    GATEWAY_AUDIT_CHECKPOINT_SECONDS: '3600',
-  });
-
-  beforeAll(async () => {
-    a = await startTestGateway({ dataDir, env: env('gw-a') });
-    b = await startTestGateway({ dataDir, env: env('gw-b') });
-  }, 120_000);
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await dropSchema(schema);
-  });
+  const shared = sharedPgGateways('receipts');
 
   it('two processes issuing the receipt of one acknowledgement at once deliver it once', async () => {
+    const { a, b } = shared;
     expect(a.gateway.mailbox.kind).toBe('postgres');
     const msg = rueckmeldung();
     expect((await a.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
