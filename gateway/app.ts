@@ -59,7 +59,6 @@ import type { AuditStore } from './ports/audit-store.ts';
 import type { Bus } from './ports/bus.ts';
 import type { MailboxStore } from './ports/mailbox-store.ts';
 import { registryWithReceiptFallback } from './receipts/receipt-encoding.ts';
-import { verifySeal } from './signing/own-seal.ts';
 import { SignerPool } from './signing/signer-pool.ts';
 
 export interface Gateway {
@@ -224,13 +223,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     audit,
     pusher,
     breakers,
-    // Own seals without a DOM (signing/own-seal.ts); anything else through the general verifier.
-    verify: (xml) =>
-      verifySeal(xml, {
-        trustAnchors: [trust.caCertificate],
-        pinned: trust.signingCertificates(),
-        isRevoked: trust.isRevoked,
-      }),
+    verify: (xml) => trust.verifySeal(xml),
     adapterContext,
     topicPrefix,
     partitions: config.bus.partitions,

@@ -13,6 +13,7 @@ import { rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
 import type { Directory } from '../directory/directory.ts';
 import { forMessage, type Logger } from '../log/logger.ts';
+import { backoffMs } from '../pipeline/retry-policy.ts';
 import type { CallbackEvent } from './callback-event.ts';
 import { CallbackSecretError, readCallbackSecret } from './callback-secret.ts';
 import { signCallback } from './signature.ts';
@@ -136,10 +137,9 @@ export class CallbackDispatcher {
       return;
     }
     deps.count?.('retried');
-    const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
-    // At least a second: the next attempt carries a new timestamp, hence a new signature, so a
-    // receiver whose replay guard saw the failed attempt's signature accepts it.
-    const delay = Math.max(1000, Math.round(ceiling / 2 + Math.random() * (ceiling / 2)));
+    // The delivery stage's backoff; at least a second: the next attempt carries a new timestamp, hence
+    // a new signature, so a receiver whose replay guard saw the failed attempt's signature accepts it.
+    const delay = Math.max(1000, backoffMs(this.retry, attempt));
     log.warn({ reason: failure, retryInMs: delay }, 'callback failed; retrying');
     const timer = setTimeout(() => {
       this.timers.delete(timer);

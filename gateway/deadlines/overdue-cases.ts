@@ -12,9 +12,39 @@ import {
 } from '../ports/overdue-case-store.ts';
 import { type CaseRow, toCase } from './case-row.ts';
 
+// Prepared once: open() runs for every delivered message under a deadline contract.
+function prepareStatements(db: Database.Database) {
+  return {
+    insertCase: db.prepare(
+      `INSERT OR IGNORE INTO answer_case (message_id, message_type, sender_system, receiver_system, land,
+       contract, working_days, answered_by, delivered_at, deadline)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    answersFor: db.prepare(
+      'SELECT answer_id, answer_type, answered_at FROM case_answer WHERE referenz_id = ? ORDER BY answered_at',
+    ),
+    closeCase: db.prepare(
+      'UPDATE answer_case SET answered_at = ?, answer_id = ? WHERE message_id = ? AND answered_at IS NULL',
+    ),
+    insertAnswer: db.prepare(
+      'INSERT OR IGNORE INTO case_answer (referenz_id, answer_id, answer_type, answered_at) VALUES (?, ?, ?, ?)',
+    ),
+    overdue: db.prepare(
+      'SELECT * FROM answer_case WHERE answered_at IS NULL AND deadline < ? ORDER BY deadline, delivered_at, message_id',
+    ),
+    markReminded: db.prepare(
+      'UPDATE answer_case SET reminded_at = ? WHERE message_id = ? AND reminded_at IS NULL',
+    ),
+    get: db.prepare('SELECT * FROM answer_case WHERE message_id = ?'),
+  };
+}
+
 export class SqliteOverdueCaseStore implements OverdueCaseStore {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
+  private readonly stmts: ReturnType<typeof prepareStatements>;
+  private readonly openTx: Database.Transaction<(c: OpenCase) => boolean>;
+  private readonly answerTx: Database.Transaction<(a: CaseAnswer) => boolean>;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -31,42 +61,11 @@ export class SqliteOverdueCaseStore implements OverdueCaseStore {
         referenz_id TEXT NOT NULL, answer_id TEXT NOT NULL, answer_type TEXT NOT NULL,
         answered_at TEXT NOT NULL, PRIMARY KEY (referenz_id, answer_id));
     `);
-  }
-
-  async open(c: OpenCase): Promise<boolean> {
+    this.stmts = prepareStatements(this.db);
     // IMMEDIATE: the write lock is taken first, so an answer in another process cannot slip between.
-    return this.db
-      .transaction(() => {
-        const fresh = this.insertCase(c);
-        const earlier = this.db
-          .prepare(
-            'SELECT answer_id, answer_type, answered_at FROM case_answer WHERE referenz_id = ? ORDER BY answered_at',
-          )
-          .all(c.messageId) as { answer_id: string; answer_type: string; answered_at: string }[];
-        const first = earlier.find((a) => answers(a.answer_type, c.answeredBy));
-        if (first) this.closeCase(c.messageId, first.answer_id, first.answered_at);
-        return fresh;
-      })
-      .immediate();
-  }
-
-  private closeCase(messageId: string, answerId: string, answeredAt: string): void {
-    this.db
-      .prepare(
-        'UPDATE answer_case SET answered_at = ?, answer_id = ? WHERE message_id = ? AND answered_at IS NULL',
-      )
-      .run(answeredAt, answerId, messageId);
-  }
-
-  private insertCase(c: OpenCase): boolean {
-    return (
-      this.db
-        .prepare(
-          `INSERT OR IGNORE INTO answer_case (message_id, message_type, sender_system, receiver_system, land,
-           contract, working_days, answered_by, delivered_at, deadline)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
+    this.openTx = this.db.transaction((c: OpenCase): boolean => {
+      const fresh =
+        this.stmts.insertCase.run(
           c.messageId,
           c.messageType,
           c.senderSystem,
@@ -77,42 +76,40 @@ export class SqliteOverdueCaseStore implements OverdueCaseStore {
           JSON.stringify(c.answeredBy),
           c.deliveredAt,
           c.deadline,
-        ).changes === 1
-    );
+        ).changes === 1;
+      const earlier = this.stmts.answersFor.all(c.messageId) as {
+        answer_id: string;
+        answer_type: string;
+        answered_at: string;
+      }[];
+      const first = earlier.find((a) => answers(a.answer_type, c.answeredBy));
+      if (first) this.stmts.closeCase.run(first.answered_at, first.answer_id, c.messageId);
+      return fresh;
+    });
+
+    this.answerTx = this.db.transaction((a: CaseAnswer): boolean => {
+      this.stmts.insertAnswer.run(a.referenzUUID, a.answerId, a.answerType, a.answeredAt);
+      const open = this.getSync(a.referenzUUID);
+      if (!open || open.answeredAt || !answers(a.answerType, open.answeredBy)) return false;
+      this.stmts.closeCase.run(a.answeredAt, a.answerId, a.referenzUUID);
+      return true;
+    });
+  }
+
+  async open(c: OpenCase): Promise<boolean> {
+    return this.openTx.immediate(c);
   }
 
   async answer(a: CaseAnswer): Promise<boolean> {
-    return this.db
-      .transaction(() => {
-        this.db
-          .prepare(
-            'INSERT OR IGNORE INTO case_answer (referenz_id, answer_id, answer_type, answered_at) VALUES (?, ?, ?, ?)',
-          )
-          .run(a.referenzUUID, a.answerId, a.answerType, a.answeredAt);
-        const open = this.getSync(a.referenzUUID);
-        if (!open || open.answeredAt || !answers(a.answerType, open.answeredBy)) return false;
-        this.closeCase(a.referenzUUID, a.answerId, a.answeredAt);
-        return true;
-      })
-      .immediate();
+    return this.answerTx.immediate(a);
   }
 
   async overdue(today: string): Promise<StoredCase[]> {
-    return (
-      this.db
-        .prepare(
-          'SELECT * FROM answer_case WHERE answered_at IS NULL AND deadline < ? ORDER BY deadline, delivered_at',
-        )
-        .all(today) as CaseRow[]
-    ).map(toCase);
+    return (this.stmts.overdue.all(today) as CaseRow[]).map(toCase);
   }
 
   async markReminded(messageId: string, at: string): Promise<boolean> {
-    return (
-      this.db
-        .prepare('UPDATE answer_case SET reminded_at = ? WHERE message_id = ? AND reminded_at IS NULL')
-        .run(at, messageId).changes === 1
-    );
+    return this.stmts.markReminded.run(at, messageId).changes === 1;
   }
 
   async get(messageId: string): Promise<StoredCase | undefined> {
@@ -120,9 +117,7 @@ export class SqliteOverdueCaseStore implements OverdueCaseStore {
   }
 
   private getSync(messageId: string): StoredCase | undefined {
-    const row = this.db.prepare('SELECT * FROM answer_case WHERE message_id = ?').get(messageId) as
-      | CaseRow
-      | undefined;
+    const row = this.stmts.get.get(messageId) as CaseRow | undefined;
     return row && toCase(row);
   }
 

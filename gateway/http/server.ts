@@ -3,8 +3,15 @@
  * browsers need not), one error handler that turns everything into problem+json and audits every
  * rejection, and the route plugins. Routes declare their own authorization (see client-auth.ts).
  */
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:https';
-import type { FastifyHttpsOptions, FastifyInstance, FastifyServerOptions } from 'fastify';
+import type {
+  FastifyHttpsOptions,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifyServerOptions,
+} from 'fastify';
 import Fastify, { LogController } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { GatewayError } from '../errors/catalogue.ts';
@@ -39,6 +46,28 @@ export interface HttpServerOptions {
 }
 
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  // Every refusal the router or a route raises: counted, logged, audited (under /v1/), answered as a problem.
+  async function refuse(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+    const problem = toGatewayError(error);
+    options.metrics.rejected.inc({ code: problem.code });
+    if (problem.code === 'GW_ERR_INTERNAL') request.log.error({ err: error }, 'internal error');
+    else request.log.info({ code: problem.code, url: request.url }, 'request rejected');
+    if (request.url.startsWith('/v1/') && !auditedErrors.has(problem)) {
+      auditedErrors.add(problem);
+      const caller = callerSystem(request, options.resolveCaller);
+      await options.audit
+        .record({
+          kind: 'rejected',
+          actor: caller ? `system:${caller.systemId}` : 'anonymous',
+          messageId: request.id,
+          senderSystem: caller?.systemId ?? null,
+          detail: { code: problem.code, method: request.method, route: request.routeOptions.url ?? null },
+        })
+        .catch((err) => request.log.error({ err }, 'could not audit a rejection'));
+    }
+    return sendProblem(request, reply, problem);
+  }
+
   const app = Fastify({
     https: {
       key: options.tls.keyPem,
@@ -57,12 +86,14 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     // Our own lines carry the message id; fastify's per-request lines would only double the volume.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
+    // Unique across restarts and replicas: a refusal is audited under this id, and auditors look it up.
+    genReqId: () => randomUUID(),
     return503OnClosing: true,
     // Long path parameters reach the routes, whose own checks answer with a problem (and audit it),
     // instead of the router's plain 414.
     routerOptions: { maxParamLength: 1000 },
     frameworkErrors: (error, request, reply) => {
-      void sendProblem(request, reply, new GatewayError('GW_ERR_BAD_REQUEST', error.message));
+      void refuse(new GatewayError('GW_ERR_BAD_REQUEST', error.message), request, reply);
     },
     connectionTimeout: 30_000,
     requestTimeout: options.requestTimeoutMs,
@@ -100,28 +131,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     );
   });
 
-  app.setErrorHandler(async (error, request, reply) => {
-    const problem = toGatewayError(error);
-    options.metrics.rejected.inc({ code: problem.code });
-    if (problem.code === 'GW_ERR_INTERNAL') request.log.error({ err: error }, 'internal error');
-    else request.log.info({ code: problem.code, url: request.url }, 'request rejected');
-    if (request.url.startsWith('/v1/') && !auditedErrors.has(problem)) {
-      auditedErrors.add(problem);
-      const caller = callerSystem(request, options.resolveCaller);
-      await options.audit
-        .record({
-          kind: 'rejected',
-          actor: caller ? `system:${caller.systemId}` : 'anonymous',
-          messageId: request.id,
-          senderSystem: caller?.systemId ?? null,
-          detail: { code: problem.code, method: request.method, route: request.routeOptions.url ?? null },
-        })
-        .catch((err) => request.log.error({ err }, 'could not audit a rejection'));
-    }
-    return sendProblem(request, reply, problem);
-  });
+  app.setErrorHandler((error, request, reply) => refuse(error, request, reply));
 
-  // Thrown, not sent: the error handler audits it like any other refusal (probing for routes is bad input too).
+  // Thrown, not sent: the error handler audits it like any other refusal under /v1/ (probing for routes is bad input too).
   app.setNotFoundHandler(async (request) => {
     throw new GatewayError('GW_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
   });

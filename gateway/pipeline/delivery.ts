@@ -384,6 +384,12 @@ export class DeliveryWorker {
       messageType: spec.id,
       digest: verified.digest,
     };
+    if (system.delivery.mode === 'push' && (await deps.mailbox.wasDelivered(system.id, messageId))) {
+      log.info('duplicate suppressed: already pushed');
+      await this.auditDeliveredIfMissing(event, 'push', record);
+      return;
+    }
+    // After the duplicate check: a message already pushed needs no second archive write.
     await deps.archive?.({
       messageId,
       standard: spec.standard,
@@ -394,11 +400,6 @@ export class DeliveryWorker {
       digest: verified.digest,
       signedDocument: xml,
     });
-    if (system.delivery.mode === 'push' && (await deps.mailbox.wasDelivered(system.id, messageId))) {
-      log.info('duplicate suppressed: already pushed');
-      await this.auditDeliveredIfMissing(event, 'push', record);
-      return;
-    }
     const adapter = deps.adapters.get(system.adapter);
     if (!adapter) throw new AttemptFailed(`adapter ${system.adapter} is not installed`, false, false);
     let native: { body: Buffer; contentType: string };
@@ -465,7 +466,8 @@ export class DeliveryWorker {
     attempt: number,
   ): Promise<void> {
     const { deps } = this;
-    if (system.delivery.mode !== 'push') return;
+    // Only for the type: deliver() handled pull. Never a silent return, which would commit the record.
+    if (system.delivery.mode !== 'push') throw new Error(`push() called for ${system.id} in pull mode`);
     const audit = this.auditChains.of(system.id, record);
     const breaker = deps.breakers?.of(system.id);
     const admitted = breaker?.admit();

@@ -15,7 +15,11 @@ export interface RetryPolicy {
 }
 
 /** The delay before attempt `failedAttempts + 1`, with jitter: between half and all of the step. */
-export function backoffMs(policy: RetryPolicy, failedAttempts: number, random: () => number = Math.random) {
+export function backoffMs(
+  policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs'>,
+  failedAttempts: number,
+  random: () => number = Math.random,
+) {
   const exponent = Math.min(Math.max(failedAttempts - 1, 0), 40);
   const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** exponent);
   return Math.round(step / 2 + random() * (step / 2));

@@ -18,6 +18,7 @@ import { type FSWatcher, statSync, watch } from 'node:fs';
 import path from 'node:path';
 import type { CallerSystem, CertificateResolver } from '../http/client-auth.ts';
 import type { Logger } from '../log/logger.ts';
+import { type VerifiedSeal, verifySeal } from '../signing/own-seal.ts';
 import type { SigningKey } from '../signing/signer.ts';
 import { type VerifiedDocument, verifyDocument } from '../signing/verifier.ts';
 import type { Pki } from './bootstrap.ts';
@@ -167,9 +168,13 @@ export class LiveTrust {
     return this.verificationSet;
   }
 
-  /** Verifies a gateway seal: chain to the CA, one of the gateway's signing certificates, not revoked. */
-  verifySeal(xml: string): Promise<VerifiedDocument> {
-    return verifyDocument(xml, {
+  /**
+   * Verifies a gateway seal: chain to the CA, one of the gateway's signing certificates, not revoked.
+   * The gateway's own canonical seals take the DOM-free path (signing/own-seal.ts), anything else the
+   * general verifier — the one check the delivery stage uses, too.
+   */
+  verifySeal(xml: string): Promise<VerifiedSeal> {
+    return verifySeal(xml, {
       trustAnchors: [this.caCertificate],
       pinned: this.verificationSet,
       isRevoked: this.isRevoked,

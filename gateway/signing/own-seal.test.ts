@@ -182,7 +182,9 @@ describe('tampered, wrapped and foreign seals', () => {
       () => undefined,
       (e: unknown) => e,
     );
-    expect(refusalReason(error), String(error)).toBe(reason ?? refusalReason(error) ?? 'refused');
+    // Refused by the verifier delivery uses; where the reason is named, for exactly that reason.
+    expect(refusalReason(error), String(error)).toBeDefined();
+    if (reason !== undefined) expect(refusalReason(error), String(error)).toBe(reason);
   }
 
   it('refuses altered content, digest, signature value and certificate', async () => {
@@ -298,13 +300,15 @@ describe('tampered, wrapped and foreign seals', () => {
             ? sealed.slice(0, at) + c + sealed.slice(at)
             : sealed.slice(0, at) + sealed.slice(at + 1);
       if (mutated === sealed) continue;
-      const accepted = verifyOwnSealFast(mutated, options);
-      if (!accepted) continue;
-      fast++;
-      // Only a mutation that leaves the signed text as it is may pass, and then it reads the same.
-      const general = await verifyDocument(mutated, { ...options, engine: 'xmldsigjs' });
-      expect(read(accepted.root)).toEqual(read(general.root));
-      expect(read(accepted.root)).toEqual(reference);
+      if (verifyOwnSealFast(mutated, options)) fast++;
+      // The verifier delivery uses (fast path, else the general one): refused, or read unchanged.
+      const outcome = await verifySeal(mutated, options).then(
+        (seal) => read(seal.root),
+        (error: unknown) => refusalReason(error),
+      );
+      if (typeof outcome === 'string' || outcome === undefined)
+        expect(outcome, `mutation ${i}: ${String(outcome)}`).toBeDefined();
+      else expect(outcome, `mutation ${i}`).toEqual(reference);
     }
     expect(fast).toBe(0);
   });

@@ -130,6 +130,8 @@ describe('receipts, pull mode', () => {
 
     // The acknowledgement audited once more (a replayed partition writes it again): still one receipt.
     await t.gateway.audit.record({ ...ack, kind: 'acknowledged', detail: { mode: 'pull', replay: true } });
+    // Whatever the replayed acknowledgement set off is issued; then give a second receipt time to arrive.
+    await t.gateway.followUps.receipts.idle();
     await new Promise((r) => setTimeout(r, 500));
     const inbox = await t
       .client('sn-melde')
@@ -147,6 +149,7 @@ describe('receipts, pull mode', () => {
     expect(
       (await t.client('sn-melde').call<{ status: string }>('GET', `/v1/messages/${receiptId}`)).body.status,
     ).toBe('acknowledged');
+    await t.gateway.followUps.receipts.idle();
     await new Promise((r) => setTimeout(r, 500));
     const second = receiptIdFor(receiptId);
     expect(await t.gateway.auditStore.query({ messageId: second })).toEqual([]);

@@ -436,6 +436,7 @@ describe('faults while a stream flows: SIGKILL ×2, broker away 10 s, PostgreSQL
     // Effectively once: deduplicated by x-nachrichten-uuid, each expected message exactly once.
     expect(counts.size).toBe(expected.size);
     expect(unaudited).toEqual([]);
+    expect(auditedTwice, 'messages with two or more delivered events').toBe(0);
     expect(outOfOrder).toEqual([]);
   }, 600_000);
 });
