@@ -3,6 +3,7 @@
  * that data directory. With DATABASE_URL the replicas share pg-overdue-cases.ts instead.
  */
 import Database from 'better-sqlite3';
+import { SqliteGroupCommit } from '../db/sqlite-group-commit.ts';
 import {
   answers,
   type CaseAnswer,
@@ -43,12 +44,13 @@ export class SqliteOverdueCaseStore implements OverdueCaseStore {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private readonly stmts: ReturnType<typeof prepareStatements>;
-  private readonly openTx: Database.Transaction<(c: OpenCase) => boolean>;
-  private readonly answerTx: Database.Transaction<(a: CaseAnswer) => boolean>;
+  /** open() runs for every delivered message under a deadline contract: one commit per turn, not per case. */
+  private readonly writes: SqliteGroupCommit;
 
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS answer_case (
@@ -62,46 +64,49 @@ export class SqliteOverdueCaseStore implements OverdueCaseStore {
         answered_at TEXT NOT NULL, PRIMARY KEY (referenz_id, answer_id));
     `);
     this.stmts = prepareStatements(this.db);
-    // IMMEDIATE: the write lock is taken first, so an answer in another process cannot slip between.
-    this.openTx = this.db.transaction((c: OpenCase): boolean => {
-      const fresh =
-        this.stmts.insertCase.run(
-          c.messageId,
-          c.messageType,
-          c.senderSystem,
-          c.receiverSystem,
-          c.land,
-          c.contract,
-          c.workingDays,
-          JSON.stringify(c.answeredBy),
-          c.deliveredAt,
-          c.deadline,
-        ).changes === 1;
-      const earlier = this.stmts.answersFor.all(c.messageId) as {
-        answer_id: string;
-        answer_type: string;
-        answered_at: string;
-      }[];
-      const first = earlier.find((a) => answers(a.answer_type, c.answeredBy));
-      if (first) this.stmts.closeCase.run(first.answered_at, first.answer_id, c.messageId);
-      return fresh;
-    });
-
-    this.answerTx = this.db.transaction((a: CaseAnswer): boolean => {
-      this.stmts.insertAnswer.run(a.referenzUUID, a.answerId, a.answerType, a.answeredAt);
-      const open = this.getSync(a.referenzUUID);
-      if (!open || open.answeredAt || !answers(a.answerType, open.answeredBy)) return false;
-      this.stmts.closeCase.run(a.answeredAt, a.answerId, a.referenzUUID);
-      return true;
-    });
+    // The group commit's transactions are IMMEDIATE: the write lock is taken first, so an answer in
+    // another process cannot slip between a case's insert and its look-up of earlier answers.
+    this.writes = new SqliteGroupCommit(this.db);
   }
 
-  async open(c: OpenCase): Promise<boolean> {
-    return this.openTx.immediate(c);
+  private openCase(c: OpenCase): boolean {
+    const fresh =
+      this.stmts.insertCase.run(
+        c.messageId,
+        c.messageType,
+        c.senderSystem,
+        c.receiverSystem,
+        c.land,
+        c.contract,
+        c.workingDays,
+        JSON.stringify(c.answeredBy),
+        c.deliveredAt,
+        c.deadline,
+      ).changes === 1;
+    const earlier = this.stmts.answersFor.all(c.messageId) as {
+      answer_id: string;
+      answer_type: string;
+      answered_at: string;
+    }[];
+    const first = earlier.find((a) => answers(a.answer_type, c.answeredBy));
+    if (first) this.stmts.closeCase.run(first.answered_at, first.answer_id, c.messageId);
+    return fresh;
   }
 
-  async answer(a: CaseAnswer): Promise<boolean> {
-    return this.answerTx.immediate(a);
+  private answerCase(a: CaseAnswer): boolean {
+    this.stmts.insertAnswer.run(a.referenzUUID, a.answerId, a.answerType, a.answeredAt);
+    const open = this.getSync(a.referenzUUID);
+    if (!open || open.answeredAt || !answers(a.answerType, open.answeredBy)) return false;
+    this.stmts.closeCase.run(a.answeredAt, a.answerId, a.referenzUUID);
+    return true;
+  }
+
+  open(c: OpenCase): Promise<boolean> {
+    return this.writes.run(() => this.openCase(c));
+  }
+
+  answer(a: CaseAnswer): Promise<boolean> {
+    return this.writes.run(() => this.answerCase(a));
   }
 
   async overdue(today: string): Promise<StoredCase[]> {
@@ -122,6 +127,7 @@ export class SqliteOverdueCaseStore implements OverdueCaseStore {
   }
 
   async close(): Promise<void> {
+    this.writes.flush();
     this.db.close();
   }
 }
