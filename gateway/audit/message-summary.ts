@@ -1,5 +1,6 @@
 /**
- * The per-message search row (AuditMessageSummary), folded entry by entry as the stores append.
+ * The per-message search row (AuditMessageSummary), folded entry by entry by the stores' projectors
+ * (pg-message-projector.ts, sqlite-message-projector.ts).
  * The status rules are those of gateway/pipeline/status.ts (messageView); a property test keeps the
  * two in step (test/conformance/audit-search.test.ts).
  */
@@ -37,8 +38,22 @@ export interface SummaryState extends AuditMessageSummary {
   failureStatus: AuditMessageStatus | null;
 }
 
+/** What the fold reads of an entry. */
+export type FoldedEntry = Pick<
+  AuditEntry,
+  | 'time'
+  | 'kind'
+  | 'messageId'
+  | 'sender'
+  | 'receiver'
+  | 'senderSystem'
+  | 'receiverSystem'
+  | 'messageType'
+  | 'digest'
+>;
+
 /** Folds one entry (with a messageId) into the message's state; `state` undefined for a new message. */
-export function foldEntry(state: SummaryState | undefined, entry: AuditEntry): SummaryState {
+export function foldEntry(state: SummaryState | undefined, entry: FoldedEntry): SummaryState {
   const s: SummaryState = state
     ? { ...state }
     : {

@@ -8,8 +8,10 @@
  *   fsync); each caller's promise resolves only after that transaction committed.
  * - Idempotent writer: an event whose idempotencyKey its chain already holds is not written again;
  *   the caller gets the entry stored the first time.
- * - The message search rows (audit_messages) and checkpoints live in the same file and are written
- *   in the same transactions as the entries they describe.
+ * - An append commit writes the entries only. The message search rows (audit_messages) live in the
+ *   same file and are projected behind the appends (sqlite-message-projector.ts); every read of
+ *   them, and every open, first catches the projection up. Checkpoints are written in their own
+ *   transactions.
  * - Append-only: triggers abort any UPDATE or DELETE on entries and checkpoints. That is defence in
  *   depth only; someone with write access to the file can drop them. Tampering is caught by verify.
  */
@@ -32,7 +34,6 @@ import type {
 import { planCheckpoint, proofFrom, rangesOf, signCheckpoint } from './checkpoint.ts';
 import { chainEntry, GENESIS_HASH } from './hash-chain.ts';
 import { buildMessageSearch, searchPage } from './message-search.ts';
-import { foldEntry, type SummaryState } from './message-summary.ts';
 import {
   CHECKPOINT_INSERT_COLUMNS,
   type CheckpointRow,
@@ -43,10 +44,10 @@ import {
   entryRow,
   type PendingAppend,
   pendingEvents,
-  scopedKey,
   toCheckpoint,
   toEntry,
 } from './rows.ts';
+import { SqliteMessageProjector } from './sqlite-message-projector.ts';
 
 export interface SqliteAuditStoreOptions {
   /** Path of the database file (created with its directory if missing). */
@@ -55,9 +56,11 @@ export interface SqliteAuditStoreOptions {
   sync?: 'FULL' | 'NORMAL';
   /** How long a writer waits for another process's write lock. Default 10 s. */
   busyTimeoutMs?: number;
+  /** How long after an append the search rows are brought up to date in the background. Default 500 ms. */
+  projectionDelayMs?: number;
 }
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS audit_entries (
@@ -79,7 +82,6 @@ CREATE TABLE IF NOT EXISTS audit_entries (
   PRIMARY KEY (chain, seq)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS audit_entries_by_message ON audit_entries (message_id, chain, seq);
-CREATE INDEX IF NOT EXISTS audit_entries_by_kind ON audit_entries (kind, chain, seq);
 CREATE TRIGGER IF NOT EXISTS audit_entries_no_update BEFORE UPDATE ON audit_entries
 BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_entries_no_delete BEFORE DELETE ON audit_entries
@@ -133,10 +135,32 @@ CREATE INDEX IF NOT EXISTS audit_messages_by_type ON audit_messages (message_typ
 CREATE INDEX IF NOT EXISTS audit_messages_by_status ON audit_messages (status, first_time, message_id);
 `;
 
-const STATE_COLUMNS = `message_id AS messageId, first_time AS firstTime, last_time AS lastTime, status,
-  progress_rank AS progressRank, progress_status AS progressStatus, failure_status AS failureStatus,
-  message_type AS messageType, sender, receiver, sender_system AS senderSystem,
-  receiver_system AS receiverSystem, digest, events`;
+/**
+ * Version 3: the search rows are projected behind the appends; audit_projection holds how far, per
+ * chain (sqlite-message-projector.ts). The (kind, chain, seq) index is gone: every insert paid a
+ * page write at one of kinds × chains insertion points, while the only kind queries are bounded
+ * by the message index (a message's trail) or by the primary key (a chain's recent window, the
+ * restart catch-up, gateway/callbacks/catch-up.ts); a query by kind alone scans the table.
+ */
+const SCHEMA_V3 = `
+CREATE TABLE IF NOT EXISTS audit_projection (
+  chain TEXT    PRIMARY KEY,
+  seq   INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+DROP INDEX IF EXISTS audit_entries_by_kind;
+`;
+
+/** The head of every chain. A loose index scan over the distinct chains: O(chains · log n), not a full scan. */
+const SELECT_HEADS = `WITH RECURSIVE chains(chain) AS (
+    SELECT (SELECT MIN(chain) FROM audit_entries)
+    UNION ALL
+    SELECT (SELECT MIN(chain) FROM audit_entries WHERE chain > chains.chain) FROM chains
+    WHERE chains.chain IS NOT NULL
+  )
+  SELECT e.chain, e.seq, e.hash FROM chains
+  JOIN audit_entries e ON e.chain = chains.chain
+   AND e.seq = (SELECT MAX(seq) FROM audit_entries WHERE chain = chains.chain)
+  ORDER BY e.chain`;
 
 export class SqliteAuditStore implements AuditStore {
   readonly kind = 'sqlite';
@@ -145,11 +169,12 @@ export class SqliteAuditStore implements AuditStore {
   private readonly selectHead: Database.Statement<[string], { seq: number; hash: string }>;
   private readonly selectHeads: Database.Statement<[], ChainHead>;
   private readonly selectByKey: Database.Statement<[string, string], EntryRow>;
-  private readonly selectState: Database.Statement<[string], SummaryState>;
-  private readonly upsertState: Database.Statement;
   private readonly selectLeaves: Database.Statement<[string, number, number], { hash: string }>;
   private readonly queries = new Map<string, Database.Statement>();
-  private readonly commit: Database.Transaction<(batch: PendingAppend[]) => AuditEntry[][]>;
+  private readonly commit: Database.Transaction<
+    (batch: PendingAppend[], fresh: AuditEntry[]) => AuditEntry[][]
+  >;
+  private readonly projector: SqliteMessageProjector;
   private queue: PendingAppend[] = [];
   private scheduled = false;
   private closed = false;
@@ -173,11 +198,18 @@ export class SqliteAuditStore implements AuditStore {
           if (!columns.some((c) => c.name === 'idempotency_key')) {
             this.db.exec('ALTER TABLE audit_entries ADD COLUMN idempotency_key TEXT');
           }
-          const fresh = !this.db
-            .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'audit_messages'")
-            .get();
+          const exists = (table: string) =>
+            this.db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(table) !==
+            undefined;
+          // A version 2 file has every entry in its search rows already (written in the appends).
+          const projected = exists('audit_messages') && !exists('audit_projection');
           this.db.exec(SCHEMA_V2);
-          if (fresh) this.backfillMessages();
+          this.db.exec(SCHEMA_V3);
+          if (projected) {
+            this.db.exec(
+              `INSERT INTO audit_projection (chain, seq) SELECT chain, seq FROM (${SELECT_HEADS})`,
+            );
+          }
           this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
         })
         .immediate();
@@ -186,49 +218,25 @@ export class SqliteAuditStore implements AuditStore {
       throw err;
     }
 
+    // A stored idempotency key is the one conflict that is not an error: the insert writes nothing,
+    // and only then is the stored entry looked up (replays are rare; a lookup per keyed event is not).
     this.insert = this.db.prepare(
       `INSERT INTO audit_entries (${ENTRY_INSERT_COLUMNS.join(', ')})
-       VALUES (${ENTRY_INSERT_COLUMNS.map(() => '?').join(', ')})`,
+       VALUES (${ENTRY_INSERT_COLUMNS.map(() => '?').join(', ')})
+       ON CONFLICT (chain, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
     );
     this.selectHead = this.db.prepare(
       'SELECT seq, hash FROM audit_entries WHERE chain = ? ORDER BY seq DESC LIMIT 1',
     );
-    // Loose index scan over the distinct chains: O(chains · log n), not a full scan.
-    this.selectHeads = this.db.prepare(
-      `WITH RECURSIVE chains(chain) AS (
-         SELECT (SELECT MIN(chain) FROM audit_entries)
-         UNION ALL
-         SELECT (SELECT MIN(chain) FROM audit_entries WHERE chain > chains.chain) FROM chains
-         WHERE chains.chain IS NOT NULL
-       )
-       SELECT e.chain, e.seq, e.hash FROM chains
-       JOIN audit_entries e ON e.chain = chains.chain
-        AND e.seq = (SELECT MAX(seq) FROM audit_entries WHERE chain = chains.chain)
-       ORDER BY e.chain`,
-    );
+    this.selectHeads = this.db.prepare(SELECT_HEADS);
     this.selectByKey = this.db.prepare(
       `SELECT ${ENTRY_SELECT_COLUMNS} FROM audit_entries WHERE chain = ? AND idempotency_key = ?`,
-    );
-    this.selectState = this.db.prepare(`SELECT ${STATE_COLUMNS} FROM audit_messages WHERE message_id = ?`);
-    this.upsertState = this.db.prepare(
-      `INSERT INTO audit_messages (message_id, first_time, last_time, status, progress_rank, progress_status,
-         failure_status, message_type, sender, receiver, sender_system, receiver_system, digest, events)
-       VALUES (@messageId, @firstTime, @lastTime, @status, @progressRank, @progressStatus, @failureStatus,
-         @messageType, @sender, @receiver, @senderSystem, @receiverSystem, @digest, @events)
-       ON CONFLICT (message_id) DO UPDATE SET first_time = excluded.first_time, last_time = excluded.last_time,
-         status = excluded.status, progress_rank = excluded.progress_rank,
-         progress_status = excluded.progress_status, failure_status = excluded.failure_status,
-         message_type = excluded.message_type, sender = excluded.sender, receiver = excluded.receiver,
-         sender_system = excluded.sender_system, receiver_system = excluded.receiver_system,
-         digest = excluded.digest, events = excluded.events`,
     );
     this.selectLeaves = this.db.prepare(
       'SELECT hash FROM audit_entries WHERE chain = ? AND seq > ? AND seq <= ? ORDER BY seq',
     );
-    this.commit = this.db.transaction((batch: PendingAppend[]) => {
+    this.commit = this.db.transaction((batch: PendingAppend[], fresh: AuditEntry[]) => {
       const heads = new Map<string, { seq: number; hash: string }>();
-      const byKey = new Map<string, AuditEntry>();
-      const states = new Map<string, SummaryState | undefined>();
       const results: AuditEntry[][] = [];
       for (const pending of batch) {
         let head = heads.get(pending.chain) ??
@@ -236,57 +244,32 @@ export class SqliteAuditStore implements AuditStore {
         const entries: AuditEntry[] = [];
         for (let i = 0; i < pending.events.length; i++) {
           const key = pending.keys[i]!;
-          if (key !== null) {
-            const scoped = scopedKey(pending.chain, key);
-            let existing = byKey.get(scoped);
-            if (existing === undefined) {
-              const row = this.selectByKey.get(pending.chain, key);
-              if (row) existing = toEntry(row);
-            }
-            if (existing !== undefined) {
-              entries.push(existing);
-              continue;
-            }
-          }
           const entry = chainEntry(pending.events[i]!, pending.chain, head);
-          this.insert.run(...entryRow(entry, pending.detailJson[i]!, key));
-          if (key !== null) byKey.set(scopedKey(pending.chain, key), entry);
-          if (entry.messageId !== null) {
-            const before = states.has(entry.messageId)
-              ? states.get(entry.messageId)
-              : this.selectState.get(entry.messageId);
-            states.set(entry.messageId, foldEntry(before, entry));
+          if (this.insert.run(...entryRow(entry, pending.detailJson[i]!, key)).changes === 0) {
+            entries.push(toEntry(this.selectByKey.get(pending.chain, key!)!));
+            continue;
           }
           entries.push(entry);
+          fresh.push(entry);
           head = entry;
         }
         heads.set(pending.chain, head);
         results.push(entries);
       }
-      for (const state of states.values()) this.upsertState.run(state);
       return results;
     });
-  }
-
-  /** Builds the search rows of a file written before they existed (schema version 1). */
-  private backfillMessages(): void {
-    const states = new Map<string, SummaryState>();
-    const rows = this.db
-      .prepare(
-        `SELECT ${ENTRY_SELECT_COLUMNS} FROM audit_entries WHERE message_id IS NOT NULL ORDER BY time, chain, seq`,
-      )
-      .iterate() as IterableIterator<EntryRow>;
-    for (const row of rows) {
-      const entry = toEntry(row);
-      states.set(entry.messageId!, foldEntry(states.get(entry.messageId!), entry));
+    this.projector = new SqliteMessageProjector(this.db, {
+      heads: () => this.selectHeads.all(),
+      ...(options.projectionDelayMs !== undefined ? { delayMs: options.projectionDelayMs } : {}),
+    });
+    try {
+      // What a crash left between an append and its projection (or a version 1 file: all of it).
+      this.projector.catchUp();
+    } catch (err) {
+      this.projector.close();
+      this.db.close();
+      throw err;
     }
-    const insert = this.db.prepare(
-      `INSERT INTO audit_messages (message_id, first_time, last_time, status, progress_rank, progress_status,
-         failure_status, message_type, sender, receiver, sender_system, receiver_system, digest, events)
-       VALUES (@messageId, @firstTime, @lastTime, @status, @progressRank, @progressStatus, @failureStatus,
-         @messageType, @sender, @receiver, @senderSystem, @receiverSystem, @digest, @events)`,
-    );
-    for (const state of states.values()) insert.run(state);
   }
 
   append(events: AuditEventInput[], chain = 'main'): Promise<AuditEntry[]> {
@@ -314,12 +297,14 @@ export class SqliteAuditStore implements AuditStore {
     if (batch.length === 0) return;
     this.queue = [];
     let results: AuditEntry[][];
+    const fresh: AuditEntry[] = [];
     try {
-      results = this.commit.immediate(batch);
+      results = this.commit.immediate(batch, fresh);
     } catch (err) {
       for (const pending of batch) pending.reject(err);
       return;
     }
+    this.projector.remember(fresh);
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
   }
 
@@ -345,9 +330,8 @@ export class SqliteAuditStore implements AuditStore {
       params.push(query.messageId);
     }
     if (query.kind !== undefined) {
-      // With a message id, the message index must drive the lookup; `+kind` keeps SQLite from
-      // walking the (kind, chain, seq) index just to avoid a sort — O(all events of that kind).
-      where.push(query.messageId !== undefined ? '+kind = ?' : 'kind = ?');
+      // No index has the kind (see SCHEMA_V3): it filters what the message or chain range yields.
+      where.push('kind = ?');
       params.push(query.kind);
     }
     if (query.chain !== undefined) {
@@ -447,6 +431,8 @@ export class SqliteAuditStore implements AuditStore {
     this.assertOpen();
     const built = buildMessageSearch(search, () => '?');
     if (built.empty) return { items: [] };
+    // The rows are projected behind the appends: bring them up to what is committed now.
+    this.projector.catchUp();
     const rows = this.statement(built.sql).all(...built.params) as AuditMessageSummary[];
     return searchPage(rows, built.limit);
   }
@@ -455,6 +441,12 @@ export class SqliteAuditStore implements AuditStore {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    this.db.close();
+    try {
+      // Leaves the file projected, so that the next process to open it has nothing to repair.
+      this.projector.catchUp();
+    } finally {
+      this.projector.close();
+      this.db.close();
+    }
   }
 }

@@ -12,10 +12,11 @@
  * same file: DIR holds an earlier tree, e.g. `git archive <rev> gateway | tar -x -C DIR` (only its
  * gateway/audit/verify-export.ts and what that imports are loaded).
  *
- * Two append shapes per store: many callers with one event each (the pipeline: group commit does
- * the batching) and fewer callers with 100 events each (bulk, e.g. a replayed partition).
+ * Three append shapes per store: many callers with one event each (group commit does the
+ * batching), fewer callers with 100 events each (bulk, e.g. a replayed partition), and the
+ * gateway's own shape (messageShapedRate).
  */
-import type { KeyObject } from 'node:crypto';
+import { type KeyObject, randomUUID } from 'node:crypto';
 import {
   createReadStream,
   mkdirSync,
@@ -36,7 +37,7 @@ import { PgAuditStore } from '../../gateway/audit/pg-audit-store.ts';
 import { SqliteAuditStore } from '../../gateway/audit/sqlite-audit-store.ts';
 import { verifyExportStream } from '../../gateway/audit/verify-export.ts';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
-import type { AuditEventInput, AuditStore } from '../../gateway/ports/audit-store.ts';
+import type { AuditEventInput, AuditEventKind, AuditStore } from '../../gateway/ports/audit-store.ts';
 
 const { values } = parseArgs({
   options: {
@@ -123,12 +124,104 @@ async function appendRate(
   return { perSecond: total / seconds, perCpuSecond: total / cpu };
 }
 
+interface ShapedMessage {
+  id: string;
+  system: string;
+  partition: number;
+}
+
+const RECEIVERS = ['st-melde', 'by-melde', 'he-melde', 'nw-melde'];
+
+function shapedEvent(kind: AuditEventKind, m: ShapedMessage, idempotencyKey?: string): AuditEventInput {
+  return {
+    time: new Date().toISOString(),
+    kind,
+    actor: 'gateway',
+    messageId: m.id,
+    sender: 'ags:14612000',
+    receiver: 'ags:15003000',
+    senderSystem: 'sn-melde',
+    receiverSystem: m.system,
+    messageType: 'xmeld:25.11:rueckmeldung.anmeldunginland.0201',
+    digest: 'ab'.repeat(32),
+    detail: { mode: 'push', status: 200 },
+    ...(idempotencyKey ? { idempotencyKey } : {}),
+  };
+}
+
+/**
+ * The gateway's shape: per event-loop turn, 8 messages at each stage of their life — ingress
+ * (5 events on the process chain), delivery (2 events keyed by offset on `delivery.<system>.<partition>`,
+ * 40 chains), the receipt (4 events) and its delivery (2) — 13 events per message, random UUID
+ * message ids. A search every 12 turns makes the search rows' projection part of the cost.
+ */
+async function messageShapedRate(
+  store: AuditStore,
+  total: number,
+  admin?: pg.Client,
+): Promise<{ perSecond: number; perCpuSecond: number }> {
+  const stages: ShapedMessage[][] = [];
+  const offsets = new Map<string, number>();
+  const deliver = (m: ShapedMessage, kinds: AuditEventKind[]) => {
+    const chain = `delivery.${m.system}.${m.partition}`;
+    const offset = (offsets.get(chain) ?? 0) + 1;
+    offsets.set(chain, offset);
+    return store.append(
+      kinds.map((kind, n) => shapedEvent(kind, m, `${m.system}/${m.partition}/${offset}/${n}`)),
+      chain,
+    );
+  };
+  const receiptOf = (m: ShapedMessage): ShapedMessage => ({ ...m, id: `r-${m.id}`, system: 'sn-melde' });
+  let stored = 0;
+  const cpuBefore = await cpuSeconds(admin);
+  const started = performance.now();
+  for (let turn = 1; stored < total; turn++) {
+    stages.unshift(
+      Array.from({ length: 8 }, () => ({
+        id: randomUUID(),
+        system: RECEIVERS[Math.floor(Math.random() * RECEIVERS.length)]!,
+        partition: Math.floor(Math.random() * 10),
+      })),
+    );
+    stages.length = Math.min(stages.length, 6);
+    const calls: Promise<unknown[]>[] = [];
+    for (const m of stages[0]!) {
+      calls.push(store.append([shapedEvent('received', m)], 'gw'));
+      const kinds = ['accepted', 'signed', 'converted', 'queued'] as const;
+      calls.push(
+        store.append(
+          kinds.map((k) => shapedEvent(k, m)),
+          'gw',
+        ),
+      );
+    }
+    for (const m of stages[2] ?? []) calls.push(deliver(m, ['delivered', 'acknowledged']));
+    for (const m of stages[3] ?? []) {
+      const kinds = ['received', 'accepted', 'signed', 'queued'] as const;
+      calls.push(
+        store.append(
+          kinds.map((k) => shapedEvent(k, receiptOf(m))),
+          'gw',
+        ),
+      );
+    }
+    for (const m of stages[5] ?? []) calls.push(deliver(receiptOf(m), ['delivered', 'acknowledged']));
+    for (const entries of await Promise.all(calls)) stored += entries.length;
+    if (turn % 12 === 0) await store.searchMessages({ messageId: stages[5]?.[0]?.id ?? 'none', limit: 1 });
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = (await cpuSeconds(admin)) - cpuBefore;
+  return { perSecond: stored / seconds, perCpuSecond: stored / cpu };
+}
+
 interface StoreResult {
   store: string;
   pipelineEventsPerSecond: number;
   bulkEventsPerSecond: number;
+  messageShapedEventsPerSecond: number;
   pipelineEventsPerCpuSecond: number;
   bulkEventsPerCpuSecond: number;
+  messageShapedEventsPerCpuSecond: number;
   checkpointMs: number;
   checkpointLeaves: number;
 }
@@ -145,14 +238,17 @@ async function benchStore(
     await store.append([event()]); // connections open, statements prepared
     const pipeline = await appendRate(store, EVENTS, 256, 1, admin);
     const bulk = await appendRate(store, EVENTS, 16, 100, admin);
+    const shaped = await messageShapedRate(store, EVENTS, admin);
     const started = performance.now();
     const checkpoint = await store.createCheckpoint(key.signer);
     return {
       store: name,
       pipelineEventsPerSecond: Math.round(pipeline.perSecond),
       bulkEventsPerSecond: Math.round(bulk.perSecond),
+      messageShapedEventsPerSecond: Math.round(shaped.perSecond),
       pipelineEventsPerCpuSecond: Math.round(pipeline.perCpuSecond),
       bulkEventsPerCpuSecond: Math.round(bulk.perCpuSecond),
+      messageShapedEventsPerCpuSecond: Math.round(shaped.perCpuSecond),
       checkpointMs: Math.round(performance.now() - started),
       checkpointLeaves: checkpoint?.treeSize ?? 0,
     };
@@ -295,7 +391,7 @@ async function main(): Promise<void> {
       cells.map((c, i) => String(c).padStart(i === 0 ? 10 : 16)).join(' ');
     process.stdout.write('\naudit append (durable, group commit)\n');
     process.stdout.write(
-      `${row(['store', '1 ev × 256 callers', 'per CPU-second', '100 ev × 16 callers', 'per CPU-second', 'checkpoint ms', 'leaves'])}\n`,
+      `${row(['store', '1 ev × 256 callers', 'per CPU-second', '100 ev × 16 callers', 'per CPU-second', 'message-shaped', 'per CPU-second', 'checkpoint ms', 'leaves'])}\n`,
     );
     for (const r of results) {
       process.stdout.write(
@@ -305,6 +401,8 @@ async function main(): Promise<void> {
           r.pipelineEventsPerCpuSecond,
           `${r.bulkEventsPerSecond}/s`,
           r.bulkEventsPerCpuSecond,
+          `${r.messageShapedEventsPerSecond}/s`,
+          r.messageShapedEventsPerCpuSecond,
           r.checkpointMs,
           r.checkpointLeaves,
         ])}\n`,

@@ -574,3 +574,121 @@ describe('AuditLog', () => {
     }
   });
 });
+
+// ---- the search rows, projected behind the appends ----
+
+describe('message search rows of a SqliteAuditStore', () => {
+  let dir: string;
+  let file: string;
+  const opened: SqliteAuditStore[] = [];
+  const open = (projectionDelayMs = 1e9) => {
+    const store = new SqliteAuditStore({ file, projectionDelayMs });
+    opened.push(store);
+    return store;
+  };
+  /** The file as another reader sees it, without going through a store. */
+  const raw = <T>(sql: string): T[] => {
+    const db = new Database(file, { readonly: true });
+    try {
+      return db.prepare(sql).all() as T[];
+    } finally {
+      db.close();
+    }
+  };
+  const rowEvents = () =>
+    Object.fromEntries(
+      raw<{ message_id: string; events: number }>('SELECT message_id, events FROM audit_messages').map(
+        (r) => [r.message_id, r.events],
+      ),
+    );
+  const trail = (id: string, kinds: AuditEventInput['kind'][]) =>
+    kinds.map((kind) => auditEvent({ messageId: id, kind }));
+
+  beforeEach(() => {
+    ({ dir, file } = tempFile());
+  });
+
+  afterEach(async () => {
+    for (const store of opened.splice(0)) await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('are not written by the append commit, and a search catches them up first', async () => {
+    const store = open();
+    await store.append(trail('m-1', ['received', 'accepted', 'queued']));
+    await store.append(trail('m-1', ['delivered']), 'delivery.st-melde.0');
+    expect(raw('SELECT * FROM audit_messages')).toEqual([]);
+    const [row] = (await store.searchMessages({ messageId: 'm-1', limit: 1 })).items;
+    expect(row).toMatchObject({ status: 'delivered', events: 4 });
+    expect(rowEvents()).toEqual({ 'm-1': 4 });
+    expect(raw('SELECT chain, seq FROM audit_projection ORDER BY chain')).toEqual([
+      { chain: 'delivery.st-melde.0', seq: 1 },
+      { chain: 'main', seq: 3 },
+    ]);
+  });
+
+  it('are projected in the background shortly after an append', async () => {
+    const store = open(20);
+    await store.append(trail('m-1', ['received', 'accepted']));
+    const deadline = Date.now() + 5000;
+    while (rowEvents()['m-1'] !== 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(rowEvents()).toEqual({ 'm-1': 2 });
+  });
+
+  it('are repaired at open when a process stopped between its appends and their projection', async () => {
+    const crashed = open();
+    await crashed.append(trail('m-1', ['received', 'accepted', 'queued']));
+    await crashed.append(trail('m-2', ['received', 'rejected']), 'other');
+    await crashed.append(trail('m-1', ['delivered', 'acknowledged']), 'delivery.st-melde.0');
+    expect(rowEvents()).toEqual({});
+    // `crashed` never projects (its timer is far off): the next process to open the file does.
+    const next = open();
+    expect(rowEvents()).toEqual({ 'm-1': 5, 'm-2': 2 });
+    // What the first process appends afterwards reaches the other's searches, counted once.
+    await crashed.append(trail('m-2', ['audit-export']), 'other');
+    expect((await next.searchMessages({ messageId: 'm-2', limit: 1 })).items[0]).toMatchObject({
+      status: 'rejected',
+      events: 3,
+    });
+    expect((await crashed.searchMessages({ messageId: 'm-1', limit: 1 })).items[0]).toMatchObject({
+      status: 'acknowledged',
+      events: 5,
+    });
+    expect(rowEvents()).toEqual({ 'm-1': 5, 'm-2': 3 });
+  });
+
+  it('upgrades a version 2 file (rows written in the appends) without folding an entry twice', async () => {
+    const store = open();
+    await store.append(trail('m-1', ['received', 'accepted']));
+    await store.append(trail('m-1', ['delivered']), 'delivery.st-melde.0');
+    await store.close();
+    opened.length = 0;
+    // Version 2: no watermarks (every entry was in its row at commit), and the (kind, chain, seq) index.
+    const db = new Database(file);
+    db.exec(`DROP TABLE audit_projection;
+      CREATE INDEX audit_entries_by_kind ON audit_entries (kind, chain, seq);
+      PRAGMA user_version = 2;`);
+    db.close();
+    const upgraded = open();
+    expect(rowEvents()).toEqual({ 'm-1': 3 });
+    expect(raw("SELECT name FROM sqlite_schema WHERE name = 'audit_entries_by_kind'")).toEqual([]);
+    await upgraded.append(trail('m-1', ['acknowledged']), 'delivery.st-melde.0');
+    expect((await upgraded.searchMessages({ messageId: 'm-1', limit: 1 })).items[0]).toMatchObject({
+      status: 'acknowledged',
+      events: 4,
+    });
+  });
+
+  it('are built at open for a version 1 file, which had none', async () => {
+    const store = open();
+    await store.append(trail('m-1', ['received', 'accepted', 'queued']));
+    await store.append(trail('m-2', ['received', 'dead-lettered']), 'delivery.st-melde.0');
+    await store.close();
+    opened.length = 0;
+    const db = new Database(file);
+    db.exec('DROP TABLE audit_projection; DROP TABLE audit_messages; PRAGMA user_version = 1;');
+    db.close();
+    open();
+    expect(rowEvents()).toEqual({ 'm-1': 3, 'm-2': 2 });
+  });
+});

@@ -1,0 +1,242 @@
+/**
+ * Projects audit entries into the search rows (audit_messages) for the SQLite store, behind the
+ * appends rather than inside them: an append commit then writes only the entries (the search rows
+ * are keyed by random message ids and carry seven indexes, so each upsert dirties pages all over the
+ * file), and the ~13 events one message gets within moments fold into one row update.
+ *
+ * A run, in one IMMEDIATE transaction (so processes sharing the file take turns), reads per chain
+ * the entries between its watermark (audit_projection) and the chain head, folds them in
+ * (time, chain, seq) order (message-summary.ts, the status API's rules), and writes the rows and the
+ * new watermarks together — a crash re-projects, never skips or doubles. Runs start a short while
+ * after an append, or at once when many entries wait; the store calls catchUp() when it opens (to
+ * repair what a crash left) and before every read of the rows, so a search sees everything appended
+ * before it.
+ *
+ * What this process appended it keeps in memory until projected, so a run reads back from the file
+ * only what other processes appended (or what it no longer holds).
+ */
+import type Database from 'better-sqlite3';
+import type { AuditEntry, ChainHead } from '../ports/audit-store.ts';
+import { type FoldedEntry, foldEntry, type SummaryState } from './message-summary.ts';
+
+const STATE_COLUMNS = `message_id AS messageId, first_time AS firstTime, last_time AS lastTime, status,
+  progress_rank AS progressRank, progress_status AS progressStatus, failure_status AS failureStatus,
+  message_type AS messageType, sender, receiver, sender_system AS senderSystem,
+  receiver_system AS receiverSystem, digest, events`;
+
+/** What a run needs of an entry: where it is in its chain, and what the fold reads. */
+type ProjectedEntry = FoldedEntry & Pick<AuditEntry, 'chain' | 'seq'>;
+
+/**
+ * Entries kept in memory for projection at most; beyond that the file is read instead. Runs start
+ * at `eagerAfter`, so only failing runs (another process holding the lock) come near it.
+ */
+const MAX_REMEMBERED = 50_000;
+
+export interface SqliteProjectorOptions {
+  /** The head of every chain, read inside the projection transaction. */
+  heads: () => ChainHead[];
+  /** How long after an append the background run starts. Default 500 ms. */
+  delayMs?: number;
+  /** Entries waiting that start a run at once instead. Default 5,000. */
+  eagerAfter?: number;
+  /** Most entries per chain and run (bounds memory when a large backlog is projected). Default 20,000. */
+  maxPerChain?: number;
+}
+
+export class SqliteMessageProjector {
+  private readonly heads: () => ChainHead[];
+  private readonly delayMs: number;
+  private readonly eagerAfter: number;
+  private readonly maxPerChain: number;
+  private readonly selectWatermarks: Database.Statement<[], { chain: string; seq: number }>;
+  private readonly selectEntries: Database.Statement<[string, number, number], ProjectedEntry>;
+  private readonly selectState: Database.Statement<[string], SummaryState>;
+  private readonly upsertState: Database.Statement;
+  private readonly upsertWatermark: Database.Statement;
+  private readonly project: Database.Transaction<() => number>;
+  private timer: NodeJS.Timeout | undefined;
+  private eager = false;
+  private closed = false;
+  /** Per chain, entries this process appended and that are not projected yet, consecutive by seq. */
+  private readonly remembered = new Map<string, ProjectedEntry[]>();
+  private rememberedCount = 0;
+
+  constructor(db: Database.Database, options: SqliteProjectorOptions) {
+    this.heads = options.heads;
+    this.delayMs = options.delayMs ?? 500;
+    this.eagerAfter = options.eagerAfter ?? 5000;
+    this.maxPerChain = options.maxPerChain ?? 20_000;
+    this.selectWatermarks = db.prepare('SELECT chain, seq FROM audit_projection');
+    this.selectEntries = db.prepare(
+      `SELECT chain, seq, time, kind, message_id AS messageId, sender, receiver, sender_system AS senderSystem,
+         receiver_system AS receiverSystem, message_type AS messageType, digest
+       FROM audit_entries WHERE chain = ? AND seq > ? AND seq <= ? ORDER BY seq`,
+    );
+    this.selectState = db.prepare(`SELECT ${STATE_COLUMNS} FROM audit_messages WHERE message_id = ?`);
+    this.upsertState = db.prepare(
+      `INSERT INTO audit_messages (message_id, first_time, last_time, status, progress_rank, progress_status,
+         failure_status, message_type, sender, receiver, sender_system, receiver_system, digest, events)
+       VALUES (@messageId, @firstTime, @lastTime, @status, @progressRank, @progressStatus, @failureStatus,
+         @messageType, @sender, @receiver, @senderSystem, @receiverSystem, @digest, @events)
+       ON CONFLICT (message_id) DO UPDATE SET first_time = excluded.first_time, last_time = excluded.last_time,
+         status = excluded.status, progress_rank = excluded.progress_rank,
+         progress_status = excluded.progress_status, failure_status = excluded.failure_status,
+         message_type = excluded.message_type, sender = excluded.sender, receiver = excluded.receiver,
+         sender_system = excluded.sender_system, receiver_system = excluded.receiver_system,
+         digest = excluded.digest, events = excluded.events`,
+    );
+    this.upsertWatermark = db.prepare(
+      'INSERT INTO audit_projection (chain, seq) VALUES (?, ?) ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq',
+    );
+    this.project = db.transaction(() => this.projectOnce());
+  }
+
+  /** Keeps committed entries (in seq order per chain) for the next run, and schedules it. */
+  remember(entries: AuditEntry[]): void {
+    if (entries.length === 0) return;
+    if (this.rememberedCount + entries.length > MAX_REMEMBERED) {
+      this.remembered.clear();
+      this.rememberedCount = 0;
+    } else {
+      for (const entry of entries) {
+        let list = this.remembered.get(entry.chain);
+        const last = list?.at(-1);
+        // A gap (another process appended in between) or a stale list: start over from this entry.
+        if (!list || (last && last.seq + 1 !== entry.seq)) {
+          this.rememberedCount -= list?.length ?? 0;
+          list = [];
+          this.remembered.set(entry.chain, list);
+        }
+        list.push(entry);
+        this.rememberedCount++;
+      }
+    }
+    this.schedule();
+  }
+
+  /** The entries (done, upTo] of a chain if this process holds all of them. */
+  private recall(chain: string, done: number, upTo: number): ProjectedEntry[] | undefined {
+    const list = this.remembered.get(chain);
+    if (!list || list.length === 0) return undefined;
+    const first = list[0]!.seq;
+    if (first > done + 1 || list.at(-1)!.seq < upTo) return undefined;
+    return list.slice(done + 1 - first, upTo + 1 - first);
+  }
+
+  /** Forgets what a committed run projected. */
+  private forget(chain: string, upTo: number): void {
+    const list = this.remembered.get(chain);
+    if (!list || list.length === 0) return;
+    const drop = Math.min(list.length, Math.max(0, upTo + 1 - list[0]!.seq));
+    list.splice(0, drop);
+    this.rememberedCount -= drop;
+  }
+
+  /** A run after the delay, or right after this event-loop turn once many entries wait. */
+  private schedule(): void {
+    if (this.closed) return;
+    if (this.rememberedCount >= this.eagerAfter) {
+      if (this.eager) return;
+      this.eager = true;
+      setImmediate(() => {
+        this.eager = false;
+        this.background();
+      });
+      return;
+    }
+    this.later();
+  }
+
+  private later(): void {
+    if (this.closed || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.background();
+    }, this.delayMs);
+    this.timer.unref();
+  }
+
+  private background(): void {
+    if (this.closed) return;
+    try {
+      this.catchUp();
+    } catch {
+      // A failed run (typically: another process held the write lock past the busy timeout) wrote
+      // nothing; the entries stay behind the watermark for the next try, and the catch-up before
+      // the next search reports a failure that lasts.
+      this.later();
+    }
+  }
+
+  /** Projects everything committed so far; cheap (two reads) when nothing is behind. */
+  catchUp(): void {
+    while (this.behind(this.watermarks()).length > 0 && this.project.immediate() > 0) {}
+  }
+
+  /** How far each chain is projected. */
+  private watermarks(): Map<string, number> {
+    const done = new Map<string, number>();
+    for (const w of this.selectWatermarks.all()) done.set(w.chain, w.seq);
+    return done;
+  }
+
+  /** The chains whose head is past their watermark: (done, head]. */
+  private behind(watermarks: Map<string, number>): Array<{ chain: string; done: number; head: number }> {
+    const lag: Array<{ chain: string; done: number; head: number }> = [];
+    for (const h of this.heads()) {
+      const done = watermarks.get(h.chain) ?? 0;
+      if (h.seq > done) lag.push({ chain: h.chain, done, head: h.seq });
+    }
+    return lag;
+  }
+
+  /** One run inside the projection transaction; the number of entries it projected. */
+  private projectOnce(): number {
+    const watermarks = this.watermarks();
+    // What another process projected meanwhile is no longer needed here.
+    for (const [chain, done] of watermarks) this.forget(chain, done);
+    const lag = this.behind(watermarks);
+    const entries: ProjectedEntry[] = [];
+    const upTo = lag.map((l) => Math.min(l.head, l.done + this.maxPerChain));
+    lag.forEach((l, i) => {
+      const range =
+        this.recall(l.chain, l.done, upTo[i]!) ?? this.selectEntries.all(l.chain, l.done, upTo[i]!);
+      for (const e of range) if (e.messageId !== null) entries.push(e);
+    });
+    // The status API's order (gateway/pipeline/status.ts): only time orders events across chains.
+    entries.sort((a, b) =>
+      a.time !== b.time
+        ? a.time < b.time
+          ? -1
+          : 1
+        : a.chain !== b.chain
+          ? a.chain < b.chain
+            ? -1
+            : 1
+          : a.seq - b.seq,
+    );
+    const states = new Map<string, SummaryState | undefined>();
+    for (const entry of entries) {
+      const id = entry.messageId!;
+      const before = states.has(id) ? states.get(id) : this.selectState.get(id);
+      states.set(id, foldEntry(before, entry));
+    }
+    for (const state of states.values()) this.upsertState.run(state);
+    for (let i = 0; i < lag.length; i++) {
+      this.upsertWatermark.run(lag[i]!.chain, upTo[i]!);
+      // Forgotten before the COMMIT: if it fails, the next run reads these entries from the file.
+      this.forget(lag[i]!.chain, upTo[i]!);
+    }
+    return upTo.reduce((n, to, i) => n + (to - lag[i]!.done), 0);
+  }
+
+  /** Stops background runs; what is not projected yet the next catch-up (or open) takes. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.remembered.clear();
+    this.rememberedCount = 0;
+  }
+}
