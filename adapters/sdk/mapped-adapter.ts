@@ -18,7 +18,7 @@ import type { NativeFormat } from './formats/native-format.ts';
 import { Mapper } from './mapper.ts';
 import type { DecodeScope } from './mapping/define.ts';
 import type { MessageMapping } from './mapping/message-mapping.ts';
-import { getPath, setPath } from './mapping/paths.ts';
+import { getAtPathKeys, pathKeys, setAtKeys } from './mapping/paths.ts';
 
 const TYPE_POINTER = '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp/code';
 
@@ -37,6 +37,11 @@ export interface MappedAdapterOptions {
   roundTrip?: RoundTripSpec;
 }
 
+/** Pointers of a record's top-level mapping are already absolute. */
+function absolutePointer(pointer: string): string {
+  return pointer;
+}
+
 export function mappedAdapter(options: MappedAdapterOptions): Adapter {
   const { format, messages, typeField } = options;
   const entries = Object.entries(messages);
@@ -48,14 +53,16 @@ export function mappedAdapter(options: MappedAdapterOptions): Adapter {
   const receives = options.receives ?? names;
   const byId = new Map(entries.map(([value, m]) => [m.type.id, { value, mapping: m }]));
   const output = format.write;
+  const typeKeys = typeField ? pathKeys(typeField) : [];
 
   function select(tree: Record<string, unknown>, scope: DecodeScope) {
     if (!typeField) return entries[0]![1];
-    const value = getPath(tree, typeField);
+    const value = getAtPathKeys(tree, typeKeys);
     const native = scope.nativeName(typeField);
     const text = scope.mapper.text(value, native, TYPE_POINTER);
     if (!text) return undefined;
-    const mapping = messages[text];
+    // Own entries only: a type value such as `toString` must not find Object.prototype's.
+    const mapping = Object.hasOwn(messages, text) ? messages[text] : undefined;
     if (!mapping || !sends.includes(mapping.type.id)) {
       const allowed = entries.filter(([, m]) => sends.includes(m.type.id)).map(([v]) => v);
       scope.mapper.fail(
@@ -86,7 +93,7 @@ export function mappedAdapter(options: MappedAdapterOptions): Adapter {
           mapper,
           context,
           nativeName: record.nativeName,
-          pointerOf: (p) => p,
+          pointerOf: absolutePointer,
         };
         const mapping = select(record.tree, scope);
         if (!mapping) continue;
@@ -105,8 +112,12 @@ export function mappedAdapter(options: MappedAdapterOptions): Adapter {
       if (!entry || !receives.includes(spec.id))
         throw new GatewayError('GW_ERR_MAPPING_FAILED', `${options.spec.id} does not receive ${spec.id}`);
       const tree: Record<string, unknown> = {};
-      if (typeField) setPath(tree, typeField, entry.value);
-      entry.mapping.encode(message, { context, nativeName: format.outputName, pointerOf: (p) => p }, tree);
+      if (typeField) setAtKeys(tree, typeKeys, entry.value);
+      entry.mapping.encode(
+        message,
+        { context, nativeName: format.outputName, pointerOf: absolutePointer },
+        tree,
+      );
       return output([tree]);
     },
   };

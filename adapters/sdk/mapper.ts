@@ -6,6 +6,7 @@
  */
 import { type FieldError, GatewayError } from '../../gateway/errors/catalogue.ts';
 import type { CodeList } from '../../standards/xoev/codelist.ts';
+import { isCalendarDay } from '../../standards/xoev/nachrichtenkopf.ts';
 
 type Coded = { listURI: string; listVersionID: string; code: string };
 
@@ -22,7 +23,8 @@ export class Mapper {
   /** A required non-empty string; numbers are accepted and stringified (legacy systems mix them). */
   text(value: unknown, nativeField: string, pointer: string): string {
     if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-    if (typeof value !== 'string' || value.trim() === '') {
+    const trimmed = typeof value === 'string' ? value.trim() : '';
+    if (trimmed === '') {
       this.fail(
         nativeField,
         pointer,
@@ -31,11 +33,11 @@ export class Mapper {
       return '';
     }
     // U+FFFD is what a decoder leaves where it could not read a character: never a name in a register.
-    if (value.includes('\uFFFD')) {
+    if (trimmed.includes('\uFFFD')) {
       this.fail(nativeField, pointer, 'contains U+FFFD, the mark of a character lost to a wrong encoding');
       return '';
     }
-    return value.trim();
+    return trimmed;
   }
 
   optionalText(value: unknown, nativeField: string, pointer: string): string | undefined {
@@ -85,12 +87,9 @@ export class Mapper {
     const raw = this.text(value, nativeField, pointer);
     if (!raw) return '';
     const match = DATE_PATTERNS[format].exec(raw);
-    const iso = match ? `${match.groups!.y}-${match.groups!.m}-${match.groups!.d}` : '';
-    if (
-      !iso ||
-      Number.isNaN(Date.parse(`${iso}T00:00:00Z`)) ||
-      !new Date(`${iso}T00:00:00Z`).toISOString().startsWith(iso)
-    ) {
+    const { y, m, d } = match?.groups ?? {};
+    const iso = match ? `${y}-${m}-${d}` : '';
+    if (!match || !isCalendarDay(Number(y), Number(m), Number(d))) {
       this.fail(
         nativeField,
         pointer,

@@ -13,11 +13,24 @@ export const UUID = z
     'must be a lower-case RFC 4122 UUID',
   );
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * True if the day exists in the proleptic Gregorian calendar (year 0 included, a leap year, as in
+ * JavaScript's Date). Plain arithmetic: it runs for every date of every message, and a Date round
+ * trip costs far more.
+ */
+export function isCalendarDay(year: number, month: number, day: number): boolean {
+  if (month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!);
+}
+
 /** True for a real Gregorian calendar date `YYYY-MM-DD`, year 0001–9999 (xs:date has no year 0000). */
 function isCalendarDate(s: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(s) || s.startsWith('0000')) return false;
-  const t = Date.parse(`${s}T00:00:00Z`);
-  return !Number.isNaN(t) && new Date(t).toISOString().startsWith(s);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
+  const year = Number(s.slice(0, 4));
+  return year !== 0 && isCalendarDay(year, Number(s.slice(5, 7)), Number(s.slice(8, 10)));
 }
 
 /**

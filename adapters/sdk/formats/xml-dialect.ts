@@ -19,6 +19,33 @@ export type XmlNode = Record<string, unknown>;
 
 const ATTRIBUTE_PREFIX = '@';
 
+/** One parser per options object (a format's): a parser keeps nothing between documents. */
+const parsers = new WeakMap<XmlDialectOptions, XMLParser>();
+
+function parserFor(options: XmlDialectOptions): XMLParser {
+  let parser = parsers.get(options);
+  if (!parser) {
+    const arrays = new Set(options.arrays ?? []);
+    parser = new XMLParser({
+      ignoreAttributes: false,
+      attributeNamePrefix: ATTRIBUTE_PREFIX,
+      removeNSPrefix: true,
+      parseTagValue: false,
+      parseAttributeValue: false,
+      trimValues: true,
+      // References are resolved here, in one pass, so that `&amp;#13;` stays the text `&#13;`.
+      processEntities: false,
+      tagValueProcessor: (_name: string, value: string) => resolveReferences(value),
+      attributeValueProcessor: (_name: string, value: string) => resolveReferences(value),
+      ignoreDeclaration: true,
+      ignorePiTags: true,
+      isArray: (name) => arrays.has(name),
+    });
+    parsers.set(options, parser);
+  }
+  return parser;
+}
+
 export function parseXmlDialect(body: Buffer, options: XmlDialectOptions = {}): XmlNode {
   const text = decodeUtf8(body);
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
@@ -35,24 +62,8 @@ export function parseXmlDialect(body: Buffer, options: XmlDialectOptions = {}): 
       `invalid XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`,
     );
   }
-  const arrays = new Set(options.arrays ?? []);
-  const parser = new XMLParser({
-    ignoreAttributes: false,
-    attributeNamePrefix: ATTRIBUTE_PREFIX,
-    removeNSPrefix: true,
-    parseTagValue: false,
-    parseAttributeValue: false,
-    trimValues: true,
-    // References are resolved here, in one pass, so that `&amp;#13;` stays the text `&#13;`.
-    processEntities: false,
-    tagValueProcessor: (_name: string, value: string) => resolveReferences(value),
-    attributeValueProcessor: (_name: string, value: string) => resolveReferences(value),
-    ignoreDeclaration: true,
-    ignorePiTags: true,
-    isArray: (name) => arrays.has(name),
-  });
   try {
-    return parser.parse(text) as XmlNode;
+    return parserFor(options).parse(text) as XmlNode;
   } catch (error) {
     if (error instanceof GatewayError) throw error;
     // The validator lets a few truncations through (`<a/` at the end of the text) on which the
@@ -101,6 +112,7 @@ function isXmlChar(code: number): boolean {
 
 /** Escapes for text; a CR is written as a reference, or the reader's line-end handling would turn it into LF. */
 function escapeText(value: string): string {
+  if (!/[&<>\r]/.test(value)) return value;
   return value.replace(/[&<>\r]/g, (c) =>
     c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&#13;',
   );
@@ -108,6 +120,7 @@ function escapeText(value: string): string {
 
 /** Escapes for attribute values; tab and line breaks as references, which attribute-value normalization keeps. */
 function escapeAttribute(value: string): string {
+  if (!/[&<>"\t\n\r]/.test(value)) return value;
   return value.replace(/[&<>"\t\n\r]/g, (c) =>
     c === '&'
       ? '&amp;'
@@ -136,17 +149,19 @@ function checkDepth(text: string, maxDepth: number): void {
   }
 }
 
+/** One builder for every document: a builder keeps nothing between documents. */
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: ATTRIBUTE_PREFIX,
+  format: true,
+  indentBy: '  ',
+  suppressEmptyNode: true,
+  processEntities: false,
+  tagValueProcessor: (_name: string, value: unknown) => escapeText(String(value)),
+  attributeValueProcessor: (_name: string, value: unknown) => escapeAttribute(String(value)),
+});
+
 export function buildXmlDialect(root: XmlNode): Buffer {
-  const builder = new XMLBuilder({
-    ignoreAttributes: false,
-    attributeNamePrefix: ATTRIBUTE_PREFIX,
-    format: true,
-    indentBy: '  ',
-    suppressEmptyNode: true,
-    processEntities: false,
-    tagValueProcessor: (_name: string, value: unknown) => escapeText(String(value)),
-    attributeValueProcessor: (_name: string, value: unknown) => escapeAttribute(String(value)),
-  });
   return Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n${builder.build(root)}`, 'utf8');
 }
 

@@ -25,6 +25,26 @@ export interface FieldAt {
   nativeAt(suffix: string): string;
 }
 
+/** Entry `index` of a list field; like the field's own location, its names are worked out only when read. */
+class EntryLocation implements FieldAt {
+  constructor(
+    private readonly list: FieldAt,
+    private readonly index: number,
+  ) {}
+
+  get native(): string {
+    return this.list.nativeAt(`[${this.index}]`);
+  }
+
+  get pointer(): string {
+    return `${this.list.pointer}/${this.index}`;
+  }
+
+  nativeAt(suffix: string): string {
+    return this.list.nativeAt(suffix);
+  }
+}
+
 export interface DecodeScope {
   mapper: Mapper;
   context: AdapterContext;
@@ -138,19 +158,10 @@ export function codesConverter(
         scope.mapper.fail(at.native, at.pointer, 'must be a list');
         return [];
       }
-      return items.map(
-        (item, i) =>
-          one.decode(
-            item,
-            { ...at, native: at.nativeAt(`[${i}]`), pointer: `${at.pointer}/${i}` },
-            scope,
-          ) as CodedValue,
-      );
+      return items.map((item, i) => one.decode(item, new EntryLocation(at, i), scope) as CodedValue);
     },
     encode(values, at, scope) {
-      const natives = values.map((value, i) =>
-        one.encode(value, { ...at, native: at.nativeAt(`[${i}]`), pointer: `${at.pointer}/${i}` }, scope),
-      );
+      const natives = values.map((value, i) => one.encode(value, new EntryLocation(at, i), scope));
       return options.separator ? natives.join(options.separator) : natives;
     },
   };

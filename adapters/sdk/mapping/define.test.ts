@@ -125,6 +125,11 @@ describe('declarative mapping', () => {
       nativeField: '$.ART',
       detail: 'must be one of "N", "J"',
     });
+    // A kind naming a property every object inherits is no alternative either.
+    expect(decode(halter, { ART: 'toString' }).errors[0]).toMatchObject({
+      nativeField: '$.ART',
+      detail: 'must be one of "N", "J"',
+    });
 
     const list = defineMapping<{ bezug: { lebensmonat: number; betrag: string }[] }>((f) => [
       f.each(

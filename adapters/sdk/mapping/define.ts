@@ -41,12 +41,13 @@ import {
 import {
   type At,
   type CodedValue,
-  getPath,
-  getPointer,
+  getAtKeys,
+  getAtPathKeys,
   type Pointer,
   type PointerTo,
-  setPath,
-  setPointer,
+  pathKeys,
+  pointerKeys,
+  setAtKeys,
 } from './paths.ts';
 
 export type NativeTree = Record<string, unknown>;
@@ -112,21 +113,101 @@ function mergeInto(target: NativeTree, source: NativeTree): void {
   }
 }
 
-/** True if every native field a mapping reads is absent from `tree`. */
-function allAbsent(mapping: Mapping<unknown>, tree: unknown): boolean {
-  return mapping.rules.every((rule) => rule.native.every((path) => isAbsent(getPath(tree, path))));
+/** The keys of every native field a mapping reads (for allAbsent). */
+function nativeFieldKeys(mapping: Mapping<unknown>): (readonly string[])[] {
+  return mapping.rules.flatMap((rule) => rule.native.map(pathKeys));
 }
 
-function fieldAt(
-  scope: { nativeName(path: string): string; pointerOf(p: string): string },
-  path: string,
-  pointer: string,
-): FieldAt {
-  return {
-    native: scope.nativeName(path),
-    pointer: scope.pointerOf(pointer),
-    nativeAt: (suffix) => scope.nativeName(`${path}${suffix}`),
-  };
+/** True if every native field (given by its keys) is absent from `tree`. */
+function allAbsent(fields: readonly (readonly string[])[], tree: unknown): boolean {
+  return fields.every((keys) => isAbsent(getAtPathKeys(tree, keys)));
+}
+
+interface Naming {
+  nativeName(path: string): string;
+  pointerOf(pointer: string): string;
+}
+
+/**
+ * Where a rule's field sits. The names are worked out only when read: a converter reads them to
+ * report a problem (and on decoding, to hand them to the Mapper), and an error-free encode never
+ * does — formats such as XML dialects spend real work on a native name.
+ */
+class FieldLocation implements FieldAt {
+  private nativeText: string | undefined;
+  private pointerText: string | undefined;
+
+  constructor(
+    private readonly scope: Naming,
+    private readonly path: string,
+    private readonly relativePointer: string,
+  ) {}
+
+  get native(): string {
+    this.nativeText ??= this.scope.nativeName(this.path);
+    return this.nativeText;
+  }
+
+  get pointer(): string {
+    this.pointerText ??= this.scope.pointerOf(this.relativePointer);
+    return this.pointerText;
+  }
+
+  nativeAt(suffix: string): string {
+    return this.scope.nativeName(`${this.path}${suffix}`);
+  }
+}
+
+/**
+ * The scope of a sub-mapping (`nested`, `each`, `choice`): native names and pointers get a prefix,
+ * everything else is the parent's. A class rather than a spread with two arrow functions, because
+ * one is made per sub-mapping per message.
+ */
+class ChildDecodeScope implements DecodeScope {
+  readonly mapper: DecodeScope['mapper'];
+  readonly context: AdapterContext;
+
+  constructor(
+    private readonly parent: DecodeScope,
+    private readonly nativePrefix: string,
+    private readonly pointerPrefix: string,
+  ) {
+    this.mapper = parent.mapper;
+    this.context = parent.context;
+  }
+
+  nativeName(path: string): string {
+    return this.parent.nativeName(`${this.nativePrefix}${path}`);
+  }
+
+  pointerOf(pointer: string): string {
+    return this.parent.pointerOf(`${this.pointerPrefix}${pointer}`);
+  }
+}
+
+/** ChildDecodeScope for encoding. */
+class ChildEncodeScope implements EncodeScope {
+  readonly context: AdapterContext;
+
+  constructor(
+    private readonly parent: EncodeScope,
+    private readonly nativePrefix: string,
+    private readonly pointerPrefix: string,
+  ) {
+    this.context = parent.context;
+  }
+
+  fail(pointer: string, detail: string, nativeField?: string): undefined {
+    return this.parent.fail(pointer, detail, nativeField);
+  }
+
+  nativeName(path: string): string {
+    return this.parent.nativeName(`${this.nativePrefix}${path}`);
+  }
+
+  pointerOf(pointer: string): string {
+    return this.parent.pointerOf(`${this.pointerPrefix}${pointer}`);
+  }
 }
 
 function fieldRule<V>(
@@ -136,31 +217,33 @@ function fieldRule<V>(
   options: FieldOptions<V> = {},
   requiredLeaf = '',
 ): Rule {
+  const keys = pathKeys(path);
+  const pointerAt = pointerKeys(pointer);
   return {
     native: [path],
     standard: [pointer],
     describe: converter.describe,
     decode(native, draft, scope) {
-      const raw = getPath(native, path);
-      const at = fieldAt(scope, path, pointer);
+      const raw = getAtPathKeys(native, keys);
+      const at = new FieldLocation(scope, path, pointer);
       if (isAbsent(raw)) {
         if (options.default !== undefined) {
           const value =
             typeof options.default === 'function'
               ? (options.default as (c: AdapterContext) => V)(scope.context)
               : options.default;
-          setPointer(draft, pointer, value);
+          setAtKeys(draft, pointerAt, value);
         } else if (!options.optional) {
           scope.mapper.fail(at.native, `${at.pointer}${requiredLeaf}`, 'is required');
         }
         return;
       }
-      setPointer(draft, pointer, converter.decode(raw, at, scope));
+      setAtKeys(draft, pointerAt, converter.decode(raw, at, scope));
     },
     encode(message, native, scope) {
-      const value = getPointer(message, pointer);
+      const value = getAtKeys(message, pointerAt);
       if (value === undefined) return;
-      setPath(native, path, converter.encode(value as V, fieldAt(scope, path, pointer), scope));
+      setAtKeys(native, keys, converter.encode(value as V, new FieldLocation(scope, path, pointer), scope));
     },
   };
 }
@@ -357,11 +440,12 @@ export class Fields<T> {
 
   /** A value computed from the context on decoding (not written back). */
   generated<P extends Pointer<T>>(pointer: P, value: (context: AdapterContext) => At<T, P>): Rule {
+    const pointerAt = pointerKeys(pointer);
     return {
       native: [],
       standard: [pointer],
       describe: 'set by the adapter',
-      decode: (_native, draft, scope) => setPointer(draft, pointer, value(scope.context)),
+      decode: (_native, draft, scope) => setAtKeys(draft, pointerAt, value(scope.context)),
       encode: () => {},
     };
   }
@@ -377,34 +461,38 @@ export class Fields<T> {
     options: { separator?: string } & FieldOptions<string> = {},
   ): Rule {
     const separator = options.separator ?? ' ';
+    const nativeKeys = natives.map(pathKeys);
+    const pointerAt = pointerKeys(pointer);
     return {
       native: natives,
       standard: [pointer],
       describe: `joined by ${JSON.stringify(separator)}`,
       decode(native, draft, scope) {
-        const parts = natives
-          .map((path) => ({ path, value: getPath(native, path) }))
-          .filter((p) => !isAbsent(p.value))
-          .map((p) => scope.mapper.text(p.value, scope.nativeName(p.path), scope.pointerOf(pointer)));
+        const parts: string[] = [];
+        natives.forEach((path, i) => {
+          const value = getAtPathKeys(native, nativeKeys[i]!);
+          if (!isAbsent(value))
+            parts.push(scope.mapper.text(value, scope.nativeName(path), scope.pointerOf(pointer)));
+        });
         if (parts.length === 0) {
           if (!options.optional)
             scope.mapper.fail(
-              natives.map(scope.nativeName).join(' + '),
+              natives.map((path) => scope.nativeName(path)).join(' + '),
               scope.pointerOf(pointer),
               'is required',
             );
           return;
         }
-        setPointer(draft, pointer, parts.join(separator));
+        setAtKeys(draft, pointerAt, parts.join(separator));
       },
       encode(message, native) {
-        const value = getPointer(message, pointer);
+        const value = getAtKeys(message, pointerAt);
         if (typeof value !== 'string') return;
         const words = value.split(separator);
-        natives.forEach((path, i) => {
+        nativeKeys.forEach((keys, i) => {
           const last = i === natives.length - 1;
           const part = last ? words.slice(i).join(separator) : words[i];
-          if (part) setPath(native, path, part);
+          if (part) setAtKeys(native, keys, part);
         });
       },
     };
@@ -420,13 +508,15 @@ export class Fields<T> {
     options: { separator?: string } = {},
   ): Rule {
     const separator = options.separator ?? ', ';
+    const keys = pathKeys(native);
+    const [firstAt, secondAt] = [pointerKeys(pointers[0]), pointerKeys(pointers[1])];
     return {
       native: [native],
       standard: pointers,
       describe: `two parts separated by ${JSON.stringify(separator)}`,
       decode(tree, draft, scope) {
         const name = scope.nativeName(native);
-        const raw = scope.mapper.text(getPath(tree, native), name, scope.pointerOf(pointers[0]));
+        const raw = scope.mapper.text(getAtPathKeys(tree, keys), name, scope.pointerOf(pointers[0]));
         if (!raw) return;
         const at = raw.indexOf(separator.trim() || separator);
         if (at < 0) {
@@ -437,14 +527,14 @@ export class Fields<T> {
           );
           return;
         }
-        setPointer(draft, pointers[0], raw.slice(0, at).trim());
-        setPointer(draft, pointers[1], raw.slice(at + (separator.trim() || separator).length).trim());
+        setAtKeys(draft, firstAt, raw.slice(0, at).trim());
+        setAtKeys(draft, secondAt, raw.slice(at + (separator.trim() || separator).length).trim());
       },
       encode(message, tree) {
-        const first = getPointer(message, pointers[0]);
-        const second = getPointer(message, pointers[1]);
+        const first = getAtKeys(message, firstAt);
+        const second = getAtKeys(message, secondAt);
         if (typeof first === 'string' && typeof second === 'string')
-          setPath(tree, native, `${first}${separator}${second}`);
+          setAtKeys(tree, keys, `${first}${separator}${second}`);
       },
     };
   }
@@ -460,45 +550,43 @@ export class Fields<T> {
     mapping: Mapping<Element<NonNullable<At<T, P>>>>,
     options: { optional?: boolean; minItems?: number } = {},
   ): Rule {
+    const keys = pathKeys(native);
+    const pointerAt = pointerKeys(pointer);
     return {
       native: [native],
       standard: [pointer],
       describe: 'list',
       decode(tree, draft, scope) {
-        const raw = getPath(tree, native);
+        const raw = getAtPathKeys(tree, keys);
         if (isAbsent(raw)) {
           if (options.optional) return;
           if ((options.minItems ?? 1) > 0)
             scope.mapper.fail(scope.nativeName(native), scope.pointerOf(pointer), 'at least one is required');
-          else setPointer(draft, pointer, []);
+          else setAtKeys(draft, pointerAt, []);
           return;
         }
         const items = Array.isArray(raw) ? raw : [raw];
-        setPointer(
+        setAtKeys(
           draft,
-          pointer,
+          pointerAt,
           items.map((item, i) =>
-            mapping.decode(asTree(item), {
-              ...scope,
-              nativeName: (p) => scope.nativeName(`${native}[${i}].${p}`),
-              pointerOf: (p) => scope.pointerOf(`${pointer}/${i}${p}`),
-            }),
+            mapping.decode(asTree(item), new ChildDecodeScope(scope, `${native}[${i}].`, `${pointer}/${i}`)),
           ),
         );
       },
       encode(message, tree, scope) {
-        const items = getPointer(message, pointer);
+        const items = getAtKeys(message, pointerAt);
         if (!Array.isArray(items)) return;
-        setPath(
+        setAtKeys(
           tree,
-          native,
+          keys,
           items.map((item, i) => {
             const out: NativeTree = {};
-            mapping.encodeInto(item as Element<NonNullable<At<T, P>>>, out, {
-              ...scope,
-              nativeName: (p) => scope.nativeName(`${native}[${i}].${p}`),
-              pointerOf: (p) => scope.pointerOf(`${pointer}/${i}${p}`),
-            });
+            mapping.encodeInto(
+              item as Element<NonNullable<At<T, P>>>,
+              out,
+              new ChildEncodeScope(scope, `${native}[${i}].`, `${pointer}/${i}`),
+            );
             return out;
           }),
         );
@@ -518,34 +606,25 @@ export class Fields<T> {
     options: { optional?: boolean } = {},
   ): Rule {
     const prefix = native ? `${native}.` : '';
+    const keys = pathKeys(native);
+    const pointerAt = pointerKeys(pointer);
+    const fields = options.optional ? nativeFieldKeys(mapping as Mapping<unknown>) : [];
     return {
       native: mapping.rules.flatMap((r) => r.native.map((n) => `${prefix}${n}`)),
       standard: mapping.rules.flatMap((r) => r.standard.map((s) => `${pointer}${s}`)),
       describe: 'object',
       decode(tree, draft, scope) {
-        const raw = native ? getPath(tree, native) : tree;
+        const raw = native ? getAtPathKeys(tree, keys) : tree;
         const sub = asTree(raw);
-        if (options.optional && (isAbsent(raw) || allAbsent(mapping, sub))) return;
-        setPointer(
-          draft,
-          pointer,
-          mapping.decode(sub, {
-            ...scope,
-            nativeName: (p) => scope.nativeName(`${prefix}${p}`),
-            pointerOf: (p) => scope.pointerOf(`${pointer}${p}`),
-          }),
-        );
+        if (options.optional && (isAbsent(raw) || allAbsent(fields, sub))) return;
+        setAtKeys(draft, pointerAt, mapping.decode(sub, new ChildDecodeScope(scope, prefix, pointer)));
       },
       encode(message, tree, scope) {
-        const value = getPointer(message, pointer);
+        const value = getAtKeys(message, pointerAt);
         if (value === undefined) return;
         const out: NativeTree = {};
-        mapping.encodeInto(value as NonNullable<At<T, P>>, out, {
-          ...scope,
-          nativeName: (p) => scope.nativeName(`${prefix}${p}`),
-          pointerOf: (p) => scope.pointerOf(`${pointer}${p}`),
-        });
-        if (native) setPath(tree, native, out);
+        mapping.encodeInto(value as NonNullable<At<T, P>>, out, new ChildEncodeScope(scope, prefix, pointer));
+        if (native) setAtKeys(tree, keys, out);
         else mergeInto(tree, out);
       },
     };
@@ -580,15 +659,21 @@ export class Fields<T> {
     alternatives: Record<string, { pointer: Pointer<T>; mapping: Mapping<any> }>,
   ): Rule {
     const entries = Object.entries(alternatives);
+    const keys = pathKeys(native);
+    const pointerAts = new Map(entries.map(([kind, a]) => [kind, pointerKeys(a.pointer)]));
     return {
       native: [native, ...entries.flatMap(([, a]) => a.mapping.rules.flatMap((r) => r.native))],
       standard: entries.map(([, a]) => a.pointer),
       describe: `one of ${entries.map(([k, a]) => `${k} (${a.pointer})`).join(', ')}`,
       decode(tree, draft, scope) {
         const name = scope.nativeName(native);
-        const kind = scope.mapper.text(getPath(tree, native), name, scope.pointerOf(entries[0]![1].pointer));
+        const kind = scope.mapper.text(
+          getAtPathKeys(tree, keys),
+          name,
+          scope.pointerOf(entries[0]![1].pointer),
+        );
         if (!kind) return;
-        const chosen = alternatives[kind];
+        const chosen = Object.hasOwn(alternatives, kind) ? alternatives[kind] : undefined;
         if (!chosen) {
           scope.mapper.fail(
             name,
@@ -597,24 +682,18 @@ export class Fields<T> {
           );
           return;
         }
-        setPointer(
+        setAtKeys(
           draft,
-          chosen.pointer,
-          chosen.mapping.decode(tree, {
-            ...scope,
-            pointerOf: (p) => scope.pointerOf(`${chosen.pointer}${p}`),
-          }),
+          pointerAts.get(kind)!,
+          chosen.mapping.decode(tree, new ChildDecodeScope(scope, '', chosen.pointer)),
         );
       },
       encode(message, tree, scope) {
         for (const [kind, a] of entries) {
-          const value = getPointer(message, a.pointer);
+          const value = getAtKeys(message, pointerAts.get(kind)!);
           if (value === undefined) continue;
-          setPath(tree, native, kind);
-          a.mapping.encodeInto(value, tree, {
-            ...scope,
-            pointerOf: (p) => scope.pointerOf(`${a.pointer}${p}`),
-          });
+          setAtKeys(tree, keys, kind);
+          a.mapping.encodeInto(value, tree, new ChildEncodeScope(scope, '', a.pointer));
           return;
         }
       },

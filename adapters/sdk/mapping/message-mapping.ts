@@ -8,7 +8,7 @@ import type { MessageTypeSpec, XoevMessage } from '../../../standards/catalogue.
 import { catalogue } from '../../../standards/index.ts';
 import type { CodeList } from '../../../standards/xoev/codelist.ts';
 import { defineMapping, type Fields, type Mapping, type MappingHooks, type Rule } from './define.ts';
-import { setPointer } from './paths.ts';
+import { pointerKeys, setAtKeys } from './paths.ts';
 
 const NACHRICHTENTYP = '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtentyp';
 
@@ -46,13 +46,15 @@ export function defineMessageMapping<S extends XoevMessage>(options: {
   const version = catalogue.get(type.standard, type.version);
   if (!version) throw new Error(`${type.id} is not in the catalogue`);
   const typeList = nachrichtentypList(type);
+  const rootAttributes = { standard: version.title, version: type.version, ...produkt };
+  const typeAt = pointerKeys(NACHRICHTENTYP);
   const envelope: Rule = {
     native: [],
     standard: ['/standard', '/version', '/produkt', '/produkthersteller', '/produktversion', NACHRICHTENTYP],
     describe: 'set from the catalogue and the adapter',
     decode(_native, draft) {
-      Object.assign(draft, { standard: version.title, version: type.version, ...produkt });
-      setPointer(draft, NACHRICHTENTYP, {
+      Object.assign(draft, rootAttributes);
+      setAtKeys(draft, typeAt, {
         listURI: typeList.listURI,
         listVersionID: typeList.listVersionID,
         code: type.code,

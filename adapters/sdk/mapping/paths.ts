@@ -50,10 +50,16 @@ function unescapeSegment(segment: string): string {
   return segment.replaceAll('~1', '/').replaceAll('~0', '~');
 }
 
-function segments(pointer: string): string[] {
+/** The keys of a JSON pointer, unescaped. Rules call it once, when they are defined. */
+export function pointerKeys(pointer: string): readonly string[] {
   if (pointer === '') return [];
   if (!pointer.startsWith('/')) throw new Error(`not a JSON pointer: ${JSON.stringify(pointer)}`);
   return pointer.slice(1).split('/').map(unescapeSegment);
+}
+
+/** The keys of a native dot path (`''` and `$` are the root). Rules call it once, when they are defined. */
+export function pathKeys(path: string): readonly string[] {
+  return path === '' || path === '$' ? [] : path.split('.');
 }
 
 type Tree = Record<string, unknown>;
@@ -62,40 +68,39 @@ function isTree(value: unknown): value is Tree {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function getPointer(root: unknown, pointer: string): unknown {
+/** Reads the value at pointer keys (from pointerKeys); absent when any step is missing. */
+export function getAtKeys(root: unknown, keys: readonly string[]): unknown {
   let node = root;
-  for (const key of segments(pointer)) {
+  for (let i = 0; i < keys.length; i++) {
     if (!isTree(node) && !Array.isArray(node)) return undefined;
-    node = (node as Tree)[key];
+    node = (node as Tree)[keys[i]!];
   }
   return node;
 }
 
-/** Sets a value, creating intermediate objects. `undefined` leaves the tree untouched. */
-export function setPointer(root: Tree, pointer: string, value: unknown): void {
+/** Sets the value at non-empty keys (of a pointer or a path), creating intermediate objects. `undefined` writes nothing. */
+export function setAtKeys(root: Tree, keys: readonly string[], value: unknown): void {
   if (value === undefined) return;
-  const keys = segments(pointer);
-  const last = keys.pop();
-  if (last === undefined) throw new Error('cannot set the root');
+  if (keys.length === 0) throw new Error('cannot set the root');
   let node = root;
-  for (const key of keys) {
+  const last = keys.length - 1;
+  for (let i = 0; i < last; i++) {
+    const key = keys[i]!;
     if (!isTree(node[key])) node[key] = {};
     node = node[key] as Tree;
   }
-  node[last] = value;
-}
-
-function pathKeys(path: string): string[] {
-  return path === '' || path === '$' ? [] : path.split('.');
+  node[keys[last]!] = value;
 }
 
 /**
- * Reads a native dot path; absent when any step is missing. `#text` of an XML element without
- * attributes is the element itself (fast-xml-parser reads `<a>x</a>` as the string `x`).
+ * Reads the value at native path keys (from pathKeys); absent when any step is missing. `#text` of
+ * an XML element without attributes is the element itself (fast-xml-parser reads `<a>x</a>` as the
+ * string `x`).
  */
-export function getPath(root: unknown, path: string): unknown {
+export function getAtPathKeys(root: unknown, keys: readonly string[]): unknown {
   let node = root;
-  for (const key of pathKeys(path)) {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     if (key === '#text' && (typeof node === 'string' || typeof node === 'number')) return node;
     if (!isTree(node)) return undefined;
     node = node[key];
@@ -103,16 +108,23 @@ export function getPath(root: unknown, path: string): unknown {
   return node;
 }
 
+export function getPointer(root: unknown, pointer: string): unknown {
+  return getAtKeys(root, pointerKeys(pointer));
+}
+
+/** Sets a value, creating intermediate objects. `undefined` leaves the tree untouched. */
+export function setPointer(root: Tree, pointer: string, value: unknown): void {
+  if (value === undefined) return;
+  setAtKeys(root, pointerKeys(pointer), value);
+}
+
+/** Reads a native dot path; absent when any step is missing (see getAtPathKeys). */
+export function getPath(root: unknown, path: string): unknown {
+  return getAtPathKeys(root, pathKeys(path));
+}
+
 /** Writes a native dot path, creating intermediate objects. `undefined` writes nothing. */
 export function setPath(root: Tree, path: string, value: unknown): void {
   if (value === undefined) return;
-  const keys = pathKeys(path);
-  const last = keys.pop();
-  if (last === undefined) throw new Error('cannot set the root');
-  let node = root;
-  for (const key of keys) {
-    if (!isTree(node[key])) node[key] = {};
-    node = node[key] as Tree;
-  }
-  node[last] = value;
+  setAtKeys(root, pathKeys(path), value);
 }
