@@ -9,7 +9,7 @@
  * once and kept in memory: a process that stops drops its pending retries (the status API and the
  * audit log remain the record; the event id lets receivers drop duplicates).
  */
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
 import type { Directory } from '../directory/directory.ts';
 import { forMessage, type Logger } from '../log/logger.ts';
@@ -46,7 +46,11 @@ export interface CallbackDispatcherDeps {
 }
 
 export class CallbackDispatcher {
-  private readonly agent: Agent;
+  /**
+   * Made at the first callback: its TLS context holds all public roots, a cost at every start of
+   * a gateway whose systems registered no callbacks.
+   */
+  private agent: Agent | undefined;
   private readonly retry: CallbackRetryPolicy;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly running = new Set<Promise<void>>();
@@ -54,24 +58,35 @@ export class CallbackDispatcher {
 
   constructor(private readonly deps: CallbackDispatcherDeps) {
     this.retry = deps.retry ?? DEFAULT_CALLBACK_RETRY;
-    this.agent = new Agent({
-      // Registered receivers may hold public certificates or ones from the gateway CA.
+  }
+
+  private dispatcher(): Agent {
+    this.agent ??= new Agent({
+      // Registered receivers may hold public certificates or ones from the gateway CA. One TLS
+      // context for every connection: given PEMs instead, each would parse them all again.
       connect: {
-        cert: deps.tls.certPem,
-        key: deps.tls.keyPem,
-        ca: [...rootCertificates, ...deps.tls.caPems],
+        secureContext: createSecureContext({
+          cert: this.deps.tls.certPem,
+          key: this.deps.tls.keyPem,
+          ca: [...rootCertificates, ...this.deps.tls.caPems],
+        }),
         rejectUnauthorized: true,
       },
-      headersTimeout: deps.timeoutMs,
-      bodyTimeout: deps.timeoutMs,
-      connectTimeout: Math.min(deps.timeoutMs, 10_000),
+      headersTimeout: this.deps.timeoutMs,
+      bodyTimeout: this.deps.timeoutMs,
+      connectTimeout: Math.min(this.deps.timeoutMs, 10_000),
     });
+    return this.agent;
+  }
+
+  /** True if `systemId` registered a callback (most systems did not: their events need not be built). */
+  wants(systemId: string): boolean {
+    return !this.stopped && Boolean(this.deps.directory().system(systemId)?.callback);
   }
 
   /** Sends `event` to `systemId`'s callback, if it registered one. Returns at once. */
   notify(systemId: string, event: CallbackEvent): void {
-    if (this.stopped) return;
-    if (!this.deps.directory().system(systemId)?.callback) return;
+    if (!this.wants(systemId)) return;
     this.attempt(systemId, event, 1);
   }
 
@@ -85,7 +100,7 @@ export class CallbackDispatcher {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     await this.idle();
-    await this.agent.close();
+    await this.agent?.close();
   }
 
   private attempt(systemId: string, event: CallbackEvent, attempt: number): void {
@@ -117,7 +132,7 @@ export class CallbackDispatcher {
     try {
       const response = await request(callback.url, {
         method: 'POST',
-        dispatcher: this.agent,
+        dispatcher: this.dispatcher(),
         body,
         headers: { 'content-type': 'application/json', ...headers },
       });

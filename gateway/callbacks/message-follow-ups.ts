@@ -91,7 +91,10 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
     overdue.observe(entry);
     void receipts.issueFor(entry);
     // Receipts are the gateway's own messages: their lifecycle is not reported back to anyone.
-    const callback = isReceiptType(entry.messageType) ? undefined : eventOfEntry(entry);
+    // The event (a UUIDv5 per entry) is built only for a sender that registered a callback.
+    if (!entry.senderSystem || !callbacks.wants(entry.senderSystem) || isReceiptType(entry.messageType))
+      return;
+    const callback = eventOfEntry(entry);
     if (callback) callbacks.notify(callback.systemId, callback.event);
   });
   overdue.start();

@@ -3,6 +3,7 @@
  * gateway's client certificate. The receiver gets the nachrichtenUUID in a header so that it can
  * deduplicate too (the gateway delivers effectively once, the receiver can make it exactly once).
  */
+import { createSecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
 
 export interface PushResult {
@@ -16,7 +17,16 @@ export class PushClient {
 
   constructor(options: { certPem: string; keyPem: string; caPems: string[]; timeoutMs: number }) {
     this.agent = new Agent({
-      connect: { cert: options.certPem, key: options.keyPem, ca: options.caPems, rejectUnauthorized: true },
+      // One TLS context for every connection: given PEMs instead, each new connection would parse
+      // the key and the certificates again.
+      connect: {
+        secureContext: createSecureContext({
+          cert: options.certPem,
+          key: options.keyPem,
+          ca: options.caPems,
+        }),
+        rejectUnauthorized: true,
+      },
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
       connectTimeout: Math.min(options.timeoutMs, 10_000),

@@ -86,6 +86,9 @@ export interface DeliveryDeps {
   instruments?: PipelineInstruments;
 }
 
+/** A record's logger, made when the first line is written (DeliveryWorker.logFor). */
+type RecordLog = () => Logger;
+
 type DeliveryEvent = Omit<AuditRecordInput, 'kind' | 'detail'> & {
   messageId: string;
   messageType: string;
@@ -238,11 +241,17 @@ export class DeliveryWorker {
     await Promise.all(subs.map((s) => s.close()));
   }
 
-  private logFor(systemId: string, record: ConsumedRecord): Logger {
-    return forMessage(this.deps.logger, record.headers[HEADER.messageId] ?? 'unknown', {
-      to: systemId,
-      instance: GATEWAY_INSTANCE,
-    });
+  /**
+   * The record's logger, made on first use: most records are delivered without a log line, and a
+   * child logger per record would cost every one of them.
+   */
+  private logFor(systemId: string, record: ConsumedRecord): RecordLog {
+    let log: Logger | undefined;
+    return () =>
+      (log ??= forMessage(this.deps.logger, record.headers[HEADER.messageId] ?? 'unknown', {
+        to: systemId,
+        instance: GATEWAY_INSTANCE,
+      }));
   }
 
   /** A record of the deliver topic: attempted now unless an earlier record of its case waits. */
@@ -253,7 +262,7 @@ export class DeliveryWorker {
       case 'attempt':
         return this.attempt(systemId, record, undefined, log);
       case 'settled':
-        log.info('already handled (its case ticket is settled): nothing to do');
+        log().info('already handled (its case ticket is settled): nothing to do');
         return;
       case 'park-again':
         await this.park(systemId, record, step.ticket.ticket, new Date(step.ticket.notBefore), {});
@@ -269,7 +278,7 @@ export class DeliveryWorker {
           [HEADER.firstFailedAt]: record.headers[HEADER.firstFailedAt] ?? now.toISOString(),
           [HEADER.lastError]: `waiting behind an earlier message of its case (ticket ${step.head.ticket})`,
         });
-        log.info(
+        log().info(
           { ticket: ticket.ticket, head: step.head.ticket },
           'parked behind an earlier message of its case',
         );
@@ -289,7 +298,7 @@ export class DeliveryWorker {
       case 'attempt':
         return this.attempt(systemId, record, step.ticket, log);
       case 'settled':
-        log.info('duplicate parked copy of a settled record dropped');
+        log().info('duplicate parked copy of a settled record dropped');
         return;
       case 'wait':
         // At the tail of the retry partition: behind the case's head, out of the way of other cases.
@@ -303,7 +312,7 @@ export class DeliveryWorker {
     systemId: string,
     record: ConsumedRecord,
     ticket: number | undefined,
-    log: Logger,
+    log: RecordLog,
   ): Promise<void> {
     const attempt = failedAttemptsOf(record) + 1;
     try {
@@ -345,7 +354,7 @@ export class DeliveryWorker {
     ]);
   }
 
-  private async deliver(systemId: string, record: ConsumedRecord, attempt: number, log: Logger) {
+  private async deliver(systemId: string, record: ConsumedRecord, attempt: number, log: RecordLog) {
     const { deps } = this;
     const system = deps.directory().system(systemId);
     if (!system) throw new AttemptFailed(`system ${systemId} is no longer in the directory`, true, false);
@@ -385,7 +394,7 @@ export class DeliveryWorker {
       digest: verified.digest,
     };
     if (system.delivery.mode === 'push' && (await deps.mailbox.wasDelivered(system.id, messageId))) {
-      log.info('duplicate suppressed: already pushed');
+      log().info('duplicate suppressed: already pushed');
       await this.auditDeliveredIfMissing(event, 'push', record);
       return;
     }
@@ -450,7 +459,7 @@ export class DeliveryWorker {
         });
         deps.instruments?.outcome('delivered');
       } else {
-        log.info('duplicate suppressed: already in the inbox');
+        log().info('duplicate suppressed: already in the inbox');
         await this.auditDeliveredIfMissing(event, 'pull', record);
       }
       return;
@@ -568,7 +577,7 @@ export class DeliveryWorker {
     ticket: number | undefined,
     attempt: number,
     reason: string,
-    log: Logger,
+    log: RecordLog,
     earliest?: Date,
   ): Promise<void> {
     const { deps } = this;
@@ -595,7 +604,7 @@ export class DeliveryWorker {
       [HEADER.lastError]: reason.slice(0, REASON_LIMIT),
     });
     deps.instruments?.outcome('retried');
-    log.warn(
+    log().warn(
       { attempt, notBefore: step.notBefore.toISOString(), reason },
       'delivery failed; parked for retry',
     );
@@ -607,11 +616,11 @@ export class DeliveryWorker {
     ticket: number | undefined,
     reason: string,
     attempts: number,
-    log: Logger,
+    log: RecordLog,
   ): Promise<void> {
     const { deps } = this;
     const at = this.now().toISOString();
-    log.error({ reason, attempts }, 'undeliverable record parked in the dead-letter topic');
+    log().error({ reason, attempts }, 'undeliverable record parked in the dead-letter topic');
     // The ticket belongs to this delivery history; a replay starts a new one.
     const { [CASE_TICKET_HEADER]: _ticket, ...headers } = record.headers;
     await deps.bus.publish([

@@ -22,6 +22,7 @@ let rsaSigner: DocumentSigner;
 let ecSigner: DocumentSigner;
 let otherSigner: DocumentSigner;
 let foreignSigner: DocumentSigner;
+let foreignAnchor: X509Certificate;
 
 function key(authority: { certPem: string; keyPem: string }, algorithm: SigningKey['algorithm']): SigningKey {
   const issued = issueCertificate(authority, {
@@ -76,6 +77,7 @@ beforeAll(() => {
   otherSigner = new DocumentSigner(key(ca, 'rsa-sha256'));
   const foreignCa = createCa({ commonName: 'Foreign CA', days: 365, keyAlgorithm: 'rsa-2048' });
   foreignSigner = new DocumentSigner(key(foreignCa, 'rsa-sha256'));
+  foreignAnchor = new X509Certificate(foreignCa.certPem);
   options = {
     trustAnchors: [new X509Certificate(ca.certPem)],
     pinned: [new X509Certificate(rsa.certPem), new X509Certificate(ec.certPem)],
@@ -223,6 +225,20 @@ describe('tampered, wrapped and foreign seals', () => {
     await expect(verifySeal(sealed, { ...options, now: later })).rejects.toMatchObject({
       message: expect.stringMatching(/^certificate-expired/),
     });
+  });
+
+  it('checks a certificate it has seen before against the trust anchors of each call', async () => {
+    const sealed = sealedOf();
+    expect(verifyOwnSealFast(sealed, options)?.verifiedBy).toBe('own-seal');
+    const otherAnchors = { ...options, trustAnchors: [foreignAnchor] };
+    expect(verifyOwnSealFast(sealed, otherAnchors)).toBeUndefined();
+    await expect(verifySeal(sealed, otherAnchors)).rejects.toMatchObject({
+      message: expect.stringMatching(/^untrusted-certificate/),
+    });
+    // A fresh array with the same anchor (as LiveTrust passes on every call) is the same trust.
+    expect(
+      verifyOwnSealFast(sealed, { ...options, trustAnchors: [...options.trustAnchors] })?.verifiedBy,
+    ).toBe('own-seal');
   });
 
   it('never reads content the signature does not cover (wrapping variants)', async () => {

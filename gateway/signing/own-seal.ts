@@ -28,7 +28,7 @@
  * such a document, so both engines agree on validity; tests cross-check the read content against
  * xmldom's and tampered/wrapped variants against the general verifier.
  */
-import { createHash, verify as verifySignature } from 'node:crypto';
+import { createHash, verify as verifySignature, type X509Certificate } from 'node:crypto';
 import type { ReadableAttr, ReadableElement, ReadableNode } from '../../standards/xoev/xml-codec.ts';
 import {
   DIGEST_SHA256,
@@ -39,6 +39,7 @@ import {
   XMLDSIG_NS,
 } from './canonical-signer.ts';
 import {
+  type CertificateEntry,
   certificateEntry,
   checkCertificate,
   checkKeyFitsMethod,
@@ -105,6 +106,30 @@ function base64(text: string): Buffer | undefined {
 }
 
 /**
+ * Every seal carries one of very few certificates (the current and previous sealing keys): what
+ * certificateEntry made of a KeyInfo text (decoded, its issuer among the trust anchors found) is
+ * kept per text and anchors, so a seal costs no base64 round trips of its certificate. What depends
+ * on the time, the revocation list or the pins (checkCertificate) is still checked on every seal.
+ */
+const CERTIFICATE_MEMO_SIZE = 8;
+const certificateMemo = new Map<string, { anchors: readonly X509Certificate[]; entry: CertificateEntry }>();
+
+function certificateOf(text: string, anchors: readonly X509Certificate[]): CertificateEntry | undefined {
+  const memo = certificateMemo.get(text);
+  if (memo && memo.anchors.length === anchors.length && memo.anchors.every((a, i) => a === anchors[i]))
+    return memo.entry;
+  const der = base64(text);
+  if (!der) return undefined;
+  // Throws for a certificate that cannot be used: the caller leaves the fast path.
+  const entry = certificateEntry(der, [...anchors]);
+  if (certificateMemo.size >= CERTIFICATE_MEMO_SIZE)
+    certificateMemo.delete(certificateMemo.keys().next().value!);
+  // Keyed by a fresh copy of the text: a slice would keep the whole document alive.
+  certificateMemo.set(der.toString('base64'), { anchors: [...anchors], entry });
+  return entry;
+}
+
+/**
  * The fast path: the verified seal, or undefined when the text is not exactly one of the gateway's
  * own seals or any check fails (the caller then runs the general verifier, which gives the verdict
  * and the refusal reason).
@@ -136,17 +161,21 @@ export function verifyOwnSealFast(xml: string, options: VerifyOptions): Verified
   const certificateText = xml.slice(at, blockEnd - SIGNATURE_CLOSE.length);
   const digestValue = base64(digestText);
   const signatureValue = base64(signatureText);
-  const certificateDer = base64(certificateText);
-  if (digestValue?.length !== 32 || !signatureValue || !certificateDer) return undefined;
+  if (digestValue?.length !== 32 || !signatureValue) return undefined;
 
-  // 2. The reference digest over C, the document without the block.
-  const canonical = xml.slice(0, blockStart) + xml.slice(blockEnd);
-  if (!createHash('sha256').update(canonical, 'utf8').digest().equals(digestValue)) return undefined;
+  // 2. The reference digest over C, the document without the block. C and the whole text share
+  // everything before the block: that part is hashed once, for both digests.
+  const head = xml.slice(0, blockStart);
+  const tail = xml.slice(blockEnd);
+  const wholeHash = createHash('sha256').update(head, 'utf8');
+  const canonicalHash = wholeHash.copy().update(tail, 'utf8');
+  if (!canonicalHash.digest().equals(digestValue)) return undefined;
 
   // 3. The certificate (same checks as the general verifier), then the signature over SignedInfo.
-  let entry: ReturnType<typeof certificateEntry>;
+  let entry: CertificateEntry | undefined;
   try {
-    entry = certificateEntry(certificateDer, options.trustAnchors);
+    entry = certificateOf(certificateText, options.trustAnchors);
+    if (!entry) return undefined;
     checkCertificate(entry, options, options.now ?? new Date());
     checkKeyFitsMethod(entry.publicKey, { key: method.kind }, signatureValue.length);
   } catch {
@@ -162,7 +191,7 @@ export function verifyOwnSealFast(xml: string, options: VerifyOptions): Verified
   if (!valid) return undefined;
 
   // 4. The content, read from the signed bytes themselves.
-  const root = parseCanonical(canonical);
+  const root = parseCanonical(head + tail);
   if (!root) return undefined;
   return {
     root,
@@ -171,7 +200,7 @@ export function verifyOwnSealFast(xml: string, options: VerifyOptions): Verified
       serial: entry.serial,
       fingerprint256: entry.certificate.fingerprint256,
     },
-    digest: createHash('sha256').update(xml, 'utf8').digest('hex'),
+    digest: wholeHash.update(xml.slice(blockStart, blockEnd), 'utf8').update(tail, 'utf8').digest('hex'),
     verifiedBy: 'own-seal',
   };
 }
@@ -243,12 +272,13 @@ function resolveReferences(raw: string, allowed: Set<string>): string | undefine
   return out + raw.slice(from);
 }
 
-function split(qname: string): { prefix: string | null; local: string } {
-  const colon = qname.indexOf(':');
-  return colon === -1
-    ? { prefix: null, local: qname }
-    : { prefix: qname.slice(0, colon), local: qname.slice(colon + 1) };
+/** True if an attribute named `name` is among `attributes` (an element has only a few). */
+function hasAttribute(attributes: readonly ReadableAttr[], name: string): boolean {
+  for (const attribute of attributes) if (attribute.name === name) return true;
+  return false;
 }
+
+const NO_NAMESPACES = new Map<string, string>();
 
 /**
  * Parses text in the canonical subset described at the top of this file into read-only nodes, or
@@ -256,7 +286,9 @@ function split(qname: string): { prefix: string | null; local: string } {
  */
 export function parseCanonical(xml: string): ElementNode | undefined {
   if (NOT_CANONICAL_CHAR.test(xml)) return undefined;
-  const open: { element: ElementNode; scope: Map<string, string> }[] = [];
+  // The open elements and their namespace scopes, side by side.
+  const open: ElementNode[] = [];
+  const scopes: Map<string, string>[] = [];
   let root: ElementNode | undefined;
   let i = 0;
   const n = xml.length;
@@ -265,19 +297,19 @@ export function parseCanonical(xml: string): ElementNode | undefined {
     if (lt === -1) return undefined;
     if (lt > i) {
       // Text: only inside an element; '>' is written &gt; in canonical text.
-      const parent = open.at(-1);
       const raw = xml.slice(i, lt);
-      if (!parent || raw.includes('>')) return undefined;
+      if (open.length === 0 || raw.includes('>')) return undefined;
       const text = resolveReferences(raw, TEXT_REFERENCES);
       if (text === undefined) return undefined;
-      parent.element.append(new TextNode(text));
+      open[open.length - 1]!.append(new TextNode(text));
     }
     if (xml.charCodeAt(lt + 1) === 0x2f /* / */) {
       const top = open.pop();
       if (!top) return undefined;
-      const close = `</${top.element.nodeName}>`;
-      if (!xml.startsWith(close, lt)) return undefined;
-      i = lt + close.length;
+      scopes.pop();
+      const nameEnd = lt + 2 + top.nodeName.length;
+      if (!xml.startsWith(top.nodeName, lt + 2) || xml.charCodeAt(nameEnd) !== 0x3e /* > */) return undefined;
+      i = nameEnd + 1;
       if (open.length === 0) {
         if (i !== n) return undefined; // nothing after the root
         return root;
@@ -290,28 +322,31 @@ export function parseCanonical(xml: string): ElementNode | undefined {
     if (!nameMatch) return undefined;
     const qname = nameMatch[0];
     let j = lt + 1 + qname.length;
-    const parentScope = open.at(-1)?.scope ?? new Map<string, string>();
+    const parentScope = scopes.length > 0 ? scopes[scopes.length - 1]! : NO_NAMESPACES;
     let scope = parentScope;
+    // Declarations come first among an element's attributes, as the DOM lists them.
     const declarations: ReadableAttr[] = [];
     const plain: ReadableAttr[] = [];
-    const seen = new Set<string>();
     while (xml.charCodeAt(j) === 0x20) {
       NAME.lastIndex = j + 1;
       const attrMatch = NAME.exec(xml);
       if (!attrMatch) return undefined;
       const name = attrMatch[0];
       const valueStart = j + 1 + name.length;
-      if (!xml.startsWith('="', valueStart)) return undefined;
+      if (xml.charCodeAt(valueStart) !== 0x3d /* = */ || xml.charCodeAt(valueStart + 1) !== 0x22 /* " */)
+        return undefined;
       const valueEnd = xml.indexOf('"', valueStart + 2);
       if (valueEnd === -1) return undefined;
       const raw = xml.slice(valueStart + 2, valueEnd);
       // '<' is always escaped; literal tab / line feed would be normalized to spaces by a parser.
       if (raw.includes('<') || raw.includes('\t') || raw.includes('\n')) return undefined;
       const value = resolveReferences(raw, ATTRIBUTE_REFERENCES);
-      if (value === undefined || seen.has(name)) return undefined;
-      seen.add(name);
-      const { prefix, local } = split(name);
+      if (value === undefined || hasAttribute(declarations, name) || hasAttribute(plain, name))
+        return undefined;
+      const colon = name.indexOf(':');
+      const prefix = colon === -1 ? null : name.slice(0, colon);
       if (name === 'xmlns' || prefix === 'xmlns') {
+        const local = colon === -1 ? name : name.slice(colon + 1);
         // Undeclaring, binding the reserved prefixes, or a relative namespace name: not canonical output.
         if (value === '' || value === XMLNS_NAMESPACE) return undefined;
         if (prefix === 'xmlns' && (local === 'xml' || local === 'xmlns')) return undefined;
@@ -334,17 +369,21 @@ export function parseCanonical(xml: string): ElementNode | undefined {
     }
     // No self-closing tags: canonical XML writes start and end tags.
     if (xml.charCodeAt(j) !== 0x3e /* > */) return undefined;
-    const { prefix, local } = split(qname);
+    const colon = qname.indexOf(':');
+    const prefix = colon === -1 ? null : qname.slice(0, colon);
+    const local = colon === -1 ? qname : qname.slice(colon + 1);
     const namespace = prefix === null ? (scope.get('') ?? null) : scope.get(prefix);
     if (namespace === undefined) return undefined; // an undeclared prefix
     // Nothing of XML-DSig inside the signed content: the one signature was the removed block.
     if (namespace === XMLDSIG_NS) return undefined;
-    const element = new ElementNode(qname, prefix, local, namespace, [...declarations, ...plain]);
+    const attributes =
+      plain.length === 0 ? declarations : declarations.length === 0 ? plain : [...declarations, ...plain];
+    const element = new ElementNode(qname, prefix, local, namespace, attributes);
     if (open.length >= MAX_DEPTH) return undefined;
-    const parent = open.at(-1);
-    if (parent) parent.element.append(element);
+    if (open.length > 0) open[open.length - 1]!.append(element);
     else root = element;
-    open.push({ element, scope });
+    open.push(element);
+    scopes.push(scope);
     i = j + 1;
   }
   return undefined; // unclosed elements
