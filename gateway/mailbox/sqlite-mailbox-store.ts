@@ -4,10 +4,12 @@
  * Writes go through group commit (gateway/db/sqlite-group-commit.ts): every write issued in the
  * same event-loop turn shares one transaction and one fsync, and each caller resolves only after
  * that commit — as durable as one commit per write, without one fsync per pushed message on the
- * event loop (issue 9: `recordPushed` was ~20 % of the gateway's CPU). Reads run at once.
+ * event loop (issue 9: `recordPushed` was ~20 % of the gateway's CPU). Reads run at once. The WAL
+ * is checkpointed by a worker thread (gateway/db/wal-checkpointer.ts), not inside those commits.
  */
 import Database from 'better-sqlite3';
 import { SqliteGroupCommit } from '../db/sqlite-group-commit.ts';
+import { attachWalCheckpointer } from '../db/wal-checkpointer.ts';
 import type {
   CaseTicket,
   CaseView,
@@ -25,6 +27,15 @@ interface TicketRow {
   settled_at: string | null;
 }
 
+interface CaseViewRow extends TicketRow {
+  role: 'head' | 'own';
+}
+
+const TICKET_COLUMNS = 'ticket, not_before, settled_at';
+/** The case's lowest pending ticket; the first half of a case view. */
+const CASE_HEAD = `SELECT * FROM (SELECT 'head' AS role, ${TICKET_COLUMNS} FROM case_tickets
+  WHERE system_id = ? AND case_key = ? AND settled_at IS NULL ORDER BY ticket LIMIT 1)`;
+
 function toCaseTicket(row: TicketRow): CaseTicket {
   return { ticket: row.ticket, notBefore: row.not_before };
 }
@@ -34,6 +45,7 @@ export class SqliteMailboxStore implements MailboxStore {
   private readonly db: Database.Database;
   private readonly writes: SqliteGroupCommit;
   private readonly stmts;
+  private readonly detachCheckpointer: () => Promise<void>;
   private lastPrune = 0;
 
   constructor(options: { file: string; sync?: 'FULL' | 'NORMAL' }) {
@@ -72,7 +84,6 @@ export class SqliteMailboxStore implements MailboxStore {
       this.db.exec('ALTER TABLE inbox ADD COLUMN leased_until TEXT');
     }
     this.writes = new SqliteGroupCommit(this.db);
-    const ticketColumns = 'ticket, not_before, settled_at';
     this.stmts = {
       markDelivered: this.db.prepare(
         'INSERT OR IGNORE INTO delivered (system_id, message_id, mode, delivered_at) VALUES (?, ?, ?, ?)',
@@ -93,15 +104,17 @@ export class SqliteMailboxStore implements MailboxStore {
       ack: this.db.prepare(
         'UPDATE inbox SET acked_at = ? WHERE system_id = ? AND message_id = ? AND acked_at IS NULL',
       ),
-      caseHead: this.db.prepare<[string, string], TicketRow>(
-        `SELECT ${ticketColumns} FROM case_tickets WHERE system_id = ? AND case_key = ? AND settled_at IS NULL
-         ORDER BY ticket LIMIT 1`,
+      // One statement for both looks: every statement outside a transaction is a read transaction of
+      // its own (file locks: syscalls), and a case view is asked for each delivered record.
+      caseViewBySource: this.db.prepare<[string, string, string, string], CaseViewRow>(
+        `${CASE_HEAD} UNION ALL SELECT 'own' AS role, ${TICKET_COLUMNS} FROM case_tickets
+         WHERE system_id = ? AND source = ?`,
+      ),
+      caseViewByNumber: this.db.prepare<[string, string, number], CaseViewRow>(
+        `${CASE_HEAD} UNION ALL SELECT 'own' AS role, ${TICKET_COLUMNS} FROM case_tickets WHERE ticket = ?`,
       ),
       ticketBySource: this.db.prepare<[string, string], TicketRow>(
-        `SELECT ${ticketColumns} FROM case_tickets WHERE system_id = ? AND source = ?`,
-      ),
-      ticketByNumber: this.db.prepare<[number], TicketRow>(
-        `SELECT ${ticketColumns} FROM case_tickets WHERE ticket = ?`,
+        `SELECT ${TICKET_COLUMNS} FROM case_tickets WHERE system_id = ? AND source = ?`,
       ),
       takeTicket: this.db.prepare(
         `INSERT OR IGNORE INTO case_tickets (system_id, case_key, source, message_id, not_before, taken_at)
@@ -115,6 +128,7 @@ export class SqliteMailboxStore implements MailboxStore {
       ),
       prune: this.db.prepare('DELETE FROM case_tickets WHERE settled_at IS NOT NULL AND settled_at < ?'),
     };
+    this.detachCheckpointer = attachWalCheckpointer(options.file, [this.db]);
   }
 
   putIfNew(item: InboxItem): Promise<boolean> {
@@ -182,11 +196,12 @@ export class SqliteMailboxStore implements MailboxStore {
     caseKey: string,
     own: { source: string } | { ticket: number },
   ): Promise<CaseView> {
-    const head = this.stmts.caseHead.get(systemId, caseKey);
-    const mine =
+    const rows =
       'source' in own
-        ? this.stmts.ticketBySource.get(systemId, own.source)
-        : this.stmts.ticketByNumber.get(own.ticket);
+        ? this.stmts.caseViewBySource.all(systemId, caseKey, systemId, own.source)
+        : this.stmts.caseViewByNumber.all(systemId, caseKey, own.ticket);
+    const head = rows.find((r) => r.role === 'head');
+    const mine = rows.find((r) => r.role === 'own');
     return {
       ...(head ? { head: toCaseTicket(head) } : {}),
       ...(mine ? { own: { ...toCaseTicket(mine), done: mine.settled_at !== null } } : {}),
@@ -218,6 +233,7 @@ export class SqliteMailboxStore implements MailboxStore {
   async close(): Promise<void> {
     // Writes already accepted commit before the file closes.
     this.writes.flush();
+    await this.detachCheckpointer();
     this.db.close();
   }
 }

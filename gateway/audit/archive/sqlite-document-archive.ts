@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteGroupCommit } from '../../db/sqlite-group-commit.ts';
+import { attachWalCheckpointer } from '../../db/wal-checkpointer.ts';
 import type {
   ArchiveDocumentInput,
   ArchivedDocument,
@@ -57,6 +58,10 @@ export class SqliteDocumentArchive implements DocumentArchive {
   private readonly dayKeys = new Map<string, { wrapped: Buffer; key: Buffer }>();
   /** Every document of a delivery passes here: one fsync'd commit per event-loop turn, not per document. */
   private readonly writes: SqliteGroupCommit;
+  /** Prepared once: compiling the SQL of each statement per document cost more than running it. */
+  private readonly stmts;
+  /** Documents are most of what the archive writes: their checkpoints run off the event loop. */
+  private readonly detachCheckpointer: () => Promise<void>;
 
   constructor(options: { file: string; passphrase: string; sync?: 'FULL' | 'NORMAL' }) {
     mkdirSync(dirname(options.file), { recursive: true });
@@ -87,6 +92,26 @@ export class SqliteDocumentArchive implements DocumentArchive {
       this.master = deriveMasterKey(options.passphrase, meta.salt);
       assertKeyCheck(this.master, meta.check);
       this.writes = new SqliteGroupCommit(this.db);
+      this.stmts = {
+        dayKey: this.db
+          .prepare<[string], Buffer>('SELECT wrapped_key FROM archive_keys WHERE expires_on = ?')
+          .pluck(),
+        insertDayKey: this.db.prepare(
+          'INSERT INTO archive_keys (expires_on, wrapped_key, created_at) VALUES (?, ?, ?)',
+        ),
+        exists: this.db.prepare('SELECT 1 FROM archive_documents WHERE message_id = ? AND digest = ?'),
+        insert: this.db.prepare(
+          `INSERT INTO archive_documents (${DOCUMENT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
+        ),
+        byMessage: this.db.prepare<[string], DocumentRow>(
+          'SELECT * FROM archive_documents WHERE message_id = ? ORDER BY archived_at, digest',
+        ),
+        shredKeys: this.db.prepare('DELETE FROM archive_keys WHERE expires_on < ?'),
+        shredDocuments: this.db.prepare(
+          'UPDATE archive_documents SET ciphertext = NULL, shredded_at = ? WHERE expires_on < ? AND ciphertext IS NOT NULL',
+        ),
+      };
+      this.detachCheckpointer = attachWalCheckpointer(options.file, [this.db]);
     } catch (error) {
       this.db.close();
       throw error;
@@ -95,21 +120,16 @@ export class SqliteDocumentArchive implements DocumentArchive {
 
   /** The unwrapped key of a day, created if the day has none; undefined if it was shredded. */
   private dayKey(expiresOn: string, create: boolean): Buffer | undefined {
-    let row = this.db.prepare('SELECT wrapped_key FROM archive_keys WHERE expires_on = ?').get(expiresOn) as
-      | { wrapped_key: Buffer }
-      | undefined;
-    if (!row && create) {
-      const wrapped = newWrappedDayKey(this.master, expiresOn);
-      this.db
-        .prepare('INSERT INTO archive_keys (expires_on, wrapped_key, created_at) VALUES (?, ?, ?)')
-        .run(expiresOn, wrapped, new Date().toISOString());
-      row = { wrapped_key: wrapped };
+    let wrapped = this.stmts.dayKey.get(expiresOn);
+    if (!wrapped && create) {
+      wrapped = newWrappedDayKey(this.master, expiresOn);
+      this.stmts.insertDayKey.run(expiresOn, wrapped, new Date().toISOString());
     }
-    if (!row) return undefined;
+    if (!wrapped) return undefined;
     const cached = this.dayKeys.get(expiresOn);
-    if (cached?.wrapped.equals(row.wrapped_key)) return cached.key;
-    const key = unwrapDayKey(this.master, row.wrapped_key, expiresOn);
-    this.dayKeys.set(expiresOn, { wrapped: row.wrapped_key, key });
+    if (cached?.wrapped.equals(wrapped)) return cached.key;
+    const key = unwrapDayKey(this.master, wrapped, expiresOn);
+    this.dayKeys.set(expiresOn, { wrapped, key });
     return key;
   }
 
@@ -118,26 +138,16 @@ export class SqliteDocumentArchive implements DocumentArchive {
     const expiresOn = expiryDay(d.archivedAt, d.retentionDays);
     if (expiresOn < dayOf(new Date())) return { stored: false, expiresOn };
     const stored = await this.writes.run(() => {
-      if (
-        this.db
-          .prepare('SELECT 1 FROM archive_documents WHERE message_id = ? AND digest = ?')
-          .get(d.messageId, d.digest)
-      ) {
-        return false;
-      }
+      if (this.stmts.exists.get(d.messageId, d.digest)) return false;
       const key = this.dayKey(expiresOn, true)!;
-      this.db
-        .prepare(`INSERT INTO archive_documents (${DOCUMENT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`)
-        .run(...documentRow(d, expiresOn, key));
+      this.stmts.insert.run(...documentRow(d, expiresOn, key));
       return true;
     });
     return { stored, expiresOn };
   }
 
   async get(messageId: string): Promise<ArchivedDocument[]> {
-    const rows = this.db
-      .prepare('SELECT * FROM archive_documents WHERE message_id = ? ORDER BY archived_at, digest')
-      .all(messageId) as DocumentRow[];
+    const rows = this.stmts.byMessage.all(messageId);
     return rows.map((row) =>
       toArchivedDocument(row, row.ciphertext ? this.dayKey(row.expires_on, false) : undefined),
     );
@@ -147,12 +157,8 @@ export class SqliteDocumentArchive implements DocumentArchive {
     const today = dayOf(now);
     return this.db
       .transaction(() => {
-        const keys = this.db.prepare('DELETE FROM archive_keys WHERE expires_on < ?').run(today).changes;
-        const documents = this.db
-          .prepare(
-            'UPDATE archive_documents SET ciphertext = NULL, shredded_at = ? WHERE expires_on < ? AND ciphertext IS NOT NULL',
-          )
-          .run(now.toISOString(), today).changes;
+        const keys = this.stmts.shredKeys.run(today).changes;
+        const documents = this.stmts.shredDocuments.run(now.toISOString(), today).changes;
         for (const day of this.dayKeys.keys()) if (day < today) this.dayKeys.delete(day);
         return { keys, documents };
       })
@@ -163,6 +169,7 @@ export class SqliteDocumentArchive implements DocumentArchive {
     // What was handed over is committed before the file closes.
     this.writes.flush();
     this.dayKeys.clear();
+    await this.detachCheckpointer();
     this.db.close();
   }
 }
