@@ -18,6 +18,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { attachWalCheckpointer } from '../db/wal-checkpointer.ts';
 import type {
   AuditCheckpoint,
   AuditEntry,
@@ -175,6 +176,7 @@ export class SqliteAuditStore implements AuditStore {
     (batch: PendingAppend[], fresh: AuditEntry[]) => AuditEntry[][]
   >;
   private readonly projector: SqliteMessageProjector;
+  private readonly detachCheckpointer: () => Promise<void>;
   private queue: PendingAppend[] = [];
   private scheduled = false;
   private closed = false;
@@ -270,6 +272,8 @@ export class SqliteAuditStore implements AuditStore {
       this.db.close();
       throw err;
     }
+    // The busiest writer of all: its checkpoints must not run inside an append's commit.
+    this.detachCheckpointer = attachWalCheckpointer(options.file, [this.db]);
   }
 
   append(events: AuditEventInput[], chain = 'main'): Promise<AuditEntry[]> {
@@ -446,6 +450,7 @@ export class SqliteAuditStore implements AuditStore {
       this.projector.catchUp();
     } finally {
       this.projector.close();
+      await this.detachCheckpointer();
       this.db.close();
     }
   }
