@@ -6,7 +6,10 @@
  *   against raw crypto.sign on one core, in alternating rounds (sign_ratio_vs_raw);
  * - a bare fastify HTTPS route (bare-fastify.ts: same TLS setup with client certificates, same
  *   payloads, same load generator): what TLS, HTTP and the generator cost here;
- * - raw kafkajs produce→consume with the gateway's own record value and headers.
+ * - raw kafkajs produce→consume with the gateway's own record value and headers;
+ * - the physical bound (physical-bound.ts): the rate of a gateway doing only the unavoidable work
+ *   per message (ingress request, seals, seal verifications, pushes) on the same cores, from the
+ *   CPU time per operation of those baselines, a raw push baseline and raw crypto.verify.
  *
  * Method. The gateway runs as its own process (`gw start`, as operators run it), first embedded
  * (SQLite bus), then with GATEWAY_BUS=kafka on the local broker (through deploy/kafka/local.sh's
@@ -42,6 +45,16 @@ import { decryptPrivateKeyPem } from '../../gateway/pki/ca.ts';
 import { DocumentSigner } from '../../gateway/signing/canonical-signer.ts';
 import { contractsWith, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
 import { startPushReceiver } from '../support/push-receiver.ts';
+import {
+  type PipelineCounts,
+  PushSampler,
+  physicalBound,
+  pushCost,
+  sealCosts,
+  settledCounts,
+  type WorkPerMessage,
+  workPerMessage,
+} from './physical-bound.ts';
 import { canonicalDocument, paired, rateSync, rawSignThreads } from './sign-rates.ts';
 import {
   averageBytes,
@@ -80,6 +93,7 @@ const DRAIN_TIMEOUT_MS = 120_000;
 
 const round1 = (x: number) => Number(x.toFixed(1));
 const round2 = (x: number) => Number(x.toFixed(2));
+const round3 = (x: number) => Number(x.toFixed(3));
 const loadAverage = () => os.loadavg().map((l) => Number(l.toFixed(2)));
 
 /** Deliveries seen by the push receiver, matched to sends by nachrichtenUUID. */
@@ -141,6 +155,11 @@ interface ServerResult {
   msgs_per_s: number;
   /** Closed loop: CPU time of the server process (all threads) per message. */
   cpu_ms_per_msg: number;
+  /**
+   * Closed loop: CPU time of this process per message, the load generator and, for the gateway, the
+   * push receiver (over the same window as cpu_ms_per_msg).
+   */
+  bench_process_cpu_ms_per_msg: number;
   /** Closed loop: 202s per second at the ingress. */
   ingress_msgs_per_s: number;
   ingress: Latency;
@@ -246,14 +265,30 @@ function stopChild(child: ReturnType<typeof spawn>): Promise<unknown> {
   return exited;
 }
 
+/** CPU milliseconds (user + system, all threads) this process has used so far. */
+function ownCpuMs(): number {
+  const used = process.cpuUsage();
+  return (used.user + used.system) / 1000;
+}
+
+interface GatewayRun {
+  result: ServerResult;
+  /** Seals, verifications and pushes per message over the closed loop (the gateway's metrics). */
+  work: WorkPerMessage;
+  /** Pushes as the receiver got them, for the raw push baseline. */
+  pushes: PushSampler;
+}
+
 /** One gateway process, the three phases through it to the push receiver. */
 async function runGateway(
   dataDir: string,
   extraEnv: Record<string, string>,
   profileDir?: string,
-): Promise<ServerResult> {
+): Promise<GatewayRun> {
   const tracker = new DeliveryTracker();
+  const pushes = new PushSampler();
   const receiver = await startPushReceiver(dataDir, (request) => {
+    pushes.take(request);
     tracker.delivered(request.messageId);
     return 204;
   });
@@ -289,9 +324,11 @@ async function runGateway(
     const warmed = await warmUp(gen, (p, at) => tracker.sent(p, at));
     await tracker.drained(warmed);
     tracker.reset();
+    const countsBefore: PipelineCounts = await settledCounts(baseUrl, dataDir);
 
     const payloads = mixedPayloads(MESSAGES);
     const cpuBefore = cpuSeconds(child.pid!);
+    const ownCpuBefore = ownCpuMs();
     const closedStart = performance.now();
     const closed = await closedLoop(gen, payloads, CONCURRENCY, (p, at) => tracker.sent(p, at));
     tolerate('closed loop', closed);
@@ -301,6 +338,8 @@ async function runGateway(
     }
     const sustained = tracker.latenciesMs.length / ((tracker.lastDeliveryMs - closedStart) / 1000);
     const cpuMsPerMessage = ((cpuSeconds(child.pid!) - cpuBefore) * 1000) / tracker.latenciesMs.length;
+    const benchCpuMsPerMessage = (ownCpuMs() - ownCpuBefore) / tracker.latenciesMs.length;
+    const work = workPerMessage(countsBefore, await settledCounts(baseUrl, dataDir));
     tracker.reset();
 
     const fixed = mixedPayloads(RATE_MESSAGES);
@@ -310,9 +349,10 @@ async function runGateway(
     await tracker.drained(open.accepted);
     const delivered = tracker.latenciesMs.length;
     const achieved = delivered / ((tracker.lastDeliveryMs - firstDue) / 1000);
-    return {
+    const result: ServerResult = {
       msgs_per_s: Math.round(sustained),
       cpu_ms_per_msg: round2(cpuMsPerMessage),
+      bench_process_cpu_ms_per_msg: round2(benchCpuMsPerMessage),
       ingress_msgs_per_s: Math.round(MESSAGES / closed.seconds),
       ingress: latency(closed.responseMs),
       fixed_rate: {
@@ -330,6 +370,7 @@ async function runGateway(
       rss_mb_peak: stopRss(),
       failed_requests: closed.failed + open.failed,
     };
+    return { result, work, pushes };
   } finally {
     stopRss();
     await gen?.close();
@@ -357,8 +398,10 @@ async function runBareFastify(dataDir: string): Promise<ServerResult> {
     await waitReady(baseUrl, dataDir);
     await warmUp(gen);
     const cpuBefore = cpuSeconds(child.pid!);
+    const ownCpuBefore = ownCpuMs();
     const closed = await closedLoop(gen, mixedPayloads(MESSAGES), CONCURRENCY);
     const cpuMsPerMessage = ((cpuSeconds(child.pid!) - cpuBefore) * 1000) / closed.accepted;
+    const benchCpuMsPerMessage = (ownCpuMs() - ownCpuBefore) / closed.accepted;
     tolerate('bare closed loop', closed);
     const open = await openLoop(gen, mixedPayloads(RATE_MESSAGES), RATE);
     tolerate('bare open loop', open);
@@ -366,6 +409,7 @@ async function runBareFastify(dataDir: string): Promise<ServerResult> {
     return {
       msgs_per_s: rate,
       cpu_ms_per_msg: round2(cpuMsPerMessage),
+      bench_process_cpu_ms_per_msg: round2(benchCpuMsPerMessage),
       ingress_msgs_per_s: rate,
       ingress: latency(closed.responseMs),
       fixed_rate: {
@@ -404,6 +448,7 @@ async function signBaselines(dataDir: string) {
     (ms) => rateSync(ms, () => sign('sha256', bytes, privateKey)),
     (ms) => rateSync(ms, () => signer.signCanonical(document)),
   );
+  const seal = sealCosts(privateKey, certPem, document);
   const threads = os.availableParallelism();
   const raw = await rawSignThreads(keyPem, document, 'rsa-sha256', threads);
   try {
@@ -416,6 +461,7 @@ async function signBaselines(dataDir: string) {
       rawOneCore: oneCore.a,
       signerOneCore: oneCore.b,
       ratio: oneCore.ratio,
+      ...seal,
     };
   } finally {
     await raw.close();
@@ -559,7 +605,7 @@ async function runKafka(): Promise<KafkaResults> {
   const prefix = `bench${Date.now().toString(36)}`;
   const dataDir = tempDir('bench-kafka');
   try {
-    const stream = await runGateway(dataDir, {
+    const { result: stream } = await runGateway(dataDir, {
       GATEWAY_BUS: 'kafka',
       KAFKA_BROKERS: broker.brokers,
       KAFKA_TOPIC_PREFIX: prefix,
@@ -584,11 +630,28 @@ async function main(): Promise<void> {
   const started = new Date().toISOString();
   const dataDir = tempDir('bench');
   try {
-    const embedded = await runGateway(dataDir, {}, values.profile);
+    const { result: embedded, work, pushes } = await runGateway(dataDir, {}, values.profile);
     const sign = await signBaselines(dataDir);
     const bare = values['no-baselines'] ? undefined : await runBareFastify(dataDir);
+    const push = bare ? await pushCost(dataDir, pushes.samples, MESSAGES, PARTITIONS) : undefined;
     const kafka = values['no-kafka'] ? undefined : await runKafka();
     const e2eWorst = Math.min(embedded.msgs_per_s, kafka?.stream.msgs_per_s ?? Number.POSITIVE_INFINITY);
+    const components =
+      bare && push
+        ? {
+            cores: sign.threads,
+            ingressServerCpuMs: bare.cpu_ms_per_msg,
+            generatorCpuMs: bare.bench_process_cpu_ms_per_msg,
+            signCpuMs: sign.signCpuMs,
+            verifyCpuMs: sign.verifyCpuMs,
+            pushCpuMs: push.cpuMsPerPush,
+            work,
+          }
+        : undefined;
+    const bound = components ? physicalBound(components) : undefined;
+    // The embedded gateway's CPU per message and this process's (generator, receiver): what the
+    // bound's CPU per message compares with, undisturbed by other load on the machine.
+    const e2eCpuMs = embedded.cpu_ms_per_msg + embedded.bench_process_cpu_ms_per_msg;
 
     const results = {
       machine: {
@@ -615,6 +678,35 @@ async function main(): Promise<void> {
       sign_ceiling_msgs_per_s: Math.round(sign.ceiling),
       e2e_to_ceiling_ratio: ratio(e2eWorst, sign.ceiling),
       sign_ratio_vs_raw: Number(sign.ratio.toFixed(3)),
+      ...(bound && components && push
+        ? {
+            physical_bound_msgs_per_s: Math.round(bound.msgsPerS),
+            e2e_to_bound_ratio: ratio(e2eWorst, bound.msgsPerS),
+            e2e_to_bound_cpu_ratio: ratio(bound.cpuMsPerMessage, e2eCpuMs),
+            physical_bound: {
+              method:
+                'cores × 1000 / Σ count per message × CPU ms per operation; counts from the gateway metrics over the closed loop, CPU (user + system, all threads) from /proc and process.cpuUsage',
+              cores: components.cores,
+              cpu_ms_per_msg: round3(bound.cpuMsPerMessage),
+              per_message: work,
+              cpu_ms_per_operation: {
+                ingress_request_server: components.ingressServerCpuMs,
+                ingress_request_load_generator: components.generatorCpuMs,
+                sign: round3(components.signCpuMs),
+                verify: round3(components.verifyCpuMs),
+                push_client_and_receiver: round3(components.pushCpuMs),
+              },
+              cpu_ms_per_msg_by_term: Object.fromEntries(
+                Object.entries(bound.terms).map(([term, ms]) => [term, round3(ms)]),
+              ),
+              // The highest e2e_to_ceiling_ratio a gateway could reach here: a message costs the
+              // bound's CPU, a raw signature the sign CPU (both undisturbed by other load).
+              bound_to_sign_ceiling_ratio: ratio(components.signCpuMs, bound.cpuMsPerMessage),
+              raw_push_per_s: Math.round(push.pushesPerS),
+              e2e_embedded_cpu_ms_per_msg: round2(e2eCpuMs),
+            },
+          }
+        : {}),
       embedded,
       ...(kafka
         ? {
@@ -664,6 +756,23 @@ async function main(): Promise<void> {
         unit: 'ratio (target ≥ 0.25)',
       },
       'gateway signer / raw sign, 1 core': { value: results.sign_ratio_vs_raw, unit: 'ratio' },
+      ...(bound
+        ? {
+            [`physical bound (unavoidable work, ${sign.threads} cores)`]: {
+              value: results.physical_bound_msgs_per_s!,
+              unit: 'msgs/s',
+            },
+            'end-to-end (worst mode) / physical bound': { value: results.e2e_to_bound_ratio!, unit: 'ratio' },
+            'physical bound / raw sign ceiling (CPU per message vs per signature)': {
+              value: results.physical_bound!.bound_to_sign_ceiling_ratio,
+              unit: 'ratio',
+            },
+            'unavoidable CPU / end-to-end CPU per msg (embedded)': {
+              value: results.e2e_to_bound_cpu_ratio!,
+              unit: 'ratio',
+            },
+          }
+        : {}),
       ...(kafka
         ? {
             [`raw kafkajs produce→consume (${kafka.recordBytes} B)`]: {
@@ -687,6 +796,30 @@ async function main(): Promise<void> {
         unit: '1/5/15 min',
       },
     });
+    if (bound && components) {
+      const line = (count: number, cpuMs: number, term: number) => ({
+        'per message': count,
+        'CPU ms each': round3(cpuMs),
+        'CPU ms/msg': round3(term),
+      });
+      console.table({
+        'ingress request, server (bare fastify)': line(
+          1,
+          components.ingressServerCpuMs,
+          bound.terms.ingress_server,
+        ),
+        'ingress request, load generator': line(1, components.generatorCpuMs, bound.terms.load_generator),
+        'seal (raw crypto.sign)': line(work.seals, components.signCpuMs, bound.terms.seals),
+        'seal verification (raw crypto.verify)': line(
+          work.verifications,
+          components.verifyCpuMs,
+          bound.terms.verifications,
+        ),
+        'HTTPS push, client + receiver': line(work.pushes, components.pushCpuMs, bound.terms.pushes),
+        'unavoidable, total': line(1, bound.cpuMsPerMessage, bound.cpuMsPerMessage),
+        'end to end embedded, gateway + bench process': line(1, e2eCpuMs, e2eCpuMs),
+      });
+    }
     console.log(`results written to ${path.relative(process.cwd(), values.out!)}`);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

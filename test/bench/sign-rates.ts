@@ -35,6 +35,17 @@ export function rateSync(ms: number, op: () => void): { ops: number; seconds: nu
 }
 
 /**
+ * CPU time (user + system, this process) and calls of a synchronous operation run for `ms`
+ * milliseconds: CPU per call, unlike a rate, does not drop when other load takes the core away.
+ */
+export function cpuSync(ms: number, op: () => void): { cpuMs: number; ops: number } {
+  const before = process.cpuUsage();
+  const { ops } = rateSync(ms, op);
+  const used = process.cpuUsage(before);
+  return { cpuMs: (used.user + used.system) / 1000, ops };
+}
+
+/**
  * Alternating rounds of `a` and `b` (a, b, a, b, …) so that load from other processes on the
  * machine hits both alike; rates and the ratio b/a over the summed rounds.
  */
