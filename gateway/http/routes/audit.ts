@@ -29,11 +29,11 @@ import {
   CheckpointQuery,
   ExportQuery,
   NoQuery,
-  parseQuery,
   SearchQuery,
 } from './audit/query.ts';
 import { searchVisible } from './audit/scoped-search.ts';
 import { canSee, type Visibility, visibilityOf } from './audit/visibility.ts';
+import { parseQuery } from './params.ts';
 
 export interface AuditRoutesDeps {
   store: AuditStore;

@@ -20,7 +20,7 @@ import { GatewayError } from '../../errors/catalogue.ts';
 import { type DeadLetterEntry, DeadLetterQueue } from '../../pipeline/dead-letters.ts';
 import type { Bus } from '../../ports/bus.ts';
 import { mayReadPayload, PAYLOAD_PERMISSION } from './audit/payload-permission.ts';
-import { MESSAGE_ID_PATTERN, SystemIdParam } from './params.ts';
+import { MESSAGE_ID_PATTERN, parseQuery, parseRequestPart, SystemIdParam } from './params.ts';
 
 const POSITION = /^(\d{1,9})-(\d{1,19})$/;
 
@@ -87,16 +87,6 @@ function view(e: DeadLetterEntry): z.infer<typeof DeadLetterEntryView> {
   };
 }
 
-function parse<T extends z.ZodType>(schema: T, value: unknown, where: string): z.infer<T> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const field = issue.path.join('/');
-  throw new GatewayError('GW_ERR_BAD_REQUEST', `${where} ${field || '(all)'}: ${issue.message}`, {
-    errors: [{ pointer: `/${field}`, detail: issue.message }],
-  });
-}
-
 function selectEntry(entry: string): { position: string } | { messageId: string } {
   const m = POSITION.exec(entry);
   return m ? { position: `${m[1]}/${m[2]}` } : { messageId: entry };
@@ -138,8 +128,8 @@ export function deadLetterRoutes(deps: DeadLetterRoutesDeps) {
         },
       },
       async (request) => {
-        const { systemId } = parse(DeadLetterListParams, request.params, 'path parameter');
-        parse(NoQuery, request.query, 'query');
+        const { systemId } = parseRequestPart(DeadLetterListParams, request.params, 'path parameter');
+        parseQuery(NoQuery, request.query);
         const system = visibleSystem(request, systemId);
         const entries = await queueFor(request).list(system);
         return { systemId: system, entries: entries.map(view) };
@@ -159,8 +149,8 @@ export function deadLetterRoutes(deps: DeadLetterRoutesDeps) {
         },
       },
       async (request) => {
-        const params = parse(DeadLetterEntryParams, request.params, 'path parameter');
-        const query = parse(DeadLetterShowQuery, request.query, 'query');
+        const params = parseRequestPart(DeadLetterEntryParams, request.params, 'path parameter');
+        const query = parseQuery(DeadLetterShowQuery, request.query);
         const system = visibleSystem(request, params.systemId);
         const withDocument = query.payload === 'true';
         if (withDocument && !mayReadPayload(request.principal)) {
@@ -218,8 +208,8 @@ export function deadLetterRoutes(deps: DeadLetterRoutesDeps) {
         },
       },
       async (request) => {
-        const params = parse(DeadLetterEntryParams, request.params, 'path parameter');
-        parse(NoQuery, request.query, 'query');
+        const params = parseRequestPart(DeadLetterEntryParams, request.params, 'path parameter');
+        parseQuery(NoQuery, request.query);
         const system = visibleSystem(request, params.systemId);
         const queue = queueFor(request);
         const select = selectEntry(params.entry);
@@ -249,8 +239,8 @@ export function deadLetterRoutes(deps: DeadLetterRoutesDeps) {
         },
       },
       async (request) => {
-        const { systemId } = parse(DeadLetterListParams, request.params, 'path parameter');
-        parse(NoQuery, request.query, 'query');
+        const { systemId } = parseRequestPart(DeadLetterListParams, request.params, 'path parameter');
+        parseQuery(NoQuery, request.query);
         const system = visibleSystem(request, systemId);
         const replayed = await queueFor(request).replay(system, { all: true });
         return {

@@ -19,7 +19,7 @@ import type { AuditLog } from '../../audit/audit-log.ts';
 import { GatewayError } from '../../errors/catalogue.ts';
 import type { InboxItem, MailboxStore } from '../../ports/mailbox-store.ts';
 import { type CertificateResolver, requireSystem } from '../client-auth.ts';
-import { MESSAGE_ID, MessageIdParam, SYSTEM_ID, SystemIdParam } from './params.ts';
+import { MESSAGE_ID, MessageIdParam, parseQuery, SYSTEM_ID, SystemIdParam } from './params.ts';
 
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -70,14 +70,8 @@ export function inboxRoutes(deps: {
       async (request) => {
         const systemId = SYSTEM_ID(request.params.systemId);
         requireSystem(request, deps.resolveCaller, systemId);
-        const query = ListQuery.safeParse(request.query);
-        if (!query.success) {
-          const issue = query.error.issues[0]!;
-          throw new GatewayError('GW_ERR_BAD_REQUEST', `query ${issue.path.join('.')}: ${issue.message}`, {
-            errors: [{ pointer: `/${issue.path.join('/')}`, detail: issue.message }],
-          });
-        }
-        const page = await deps.mailbox.list(systemId, { ...query.data, visibleAt: now().toISOString() });
+        const query = parseQuery(ListQuery, request.query);
+        const page = await deps.mailbox.list(systemId, { ...query, visibleAt: now().toISOString() });
         return { items: page.items.map(inboxItemView), next: page.next ?? null };
       },
     );

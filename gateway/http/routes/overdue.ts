@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { scopeCovers } from '../../auth/roles.ts';
 import type { OverdueWatcher } from '../../deadlines/overdue-watcher.ts';
 import type { Directory } from '../../directory/directory.ts';
-import { GatewayError } from '../../errors/catalogue.ts';
+import { parseQuery } from './params.ts';
 
 export const OverdueQuery = z
   .object({
@@ -60,17 +60,7 @@ export function overdueRoutes(deps: {
         },
       },
       async (request) => {
-        const query = OverdueQuery.safeParse(request.query);
-        if (!query.success) {
-          const issue = query.error.issues[0]!;
-          throw new GatewayError(
-            'GW_ERR_BAD_REQUEST',
-            `query ${issue.path.join('.') || '(all)'}: ${issue.message}`,
-            {
-              errors: [{ pointer: `/${issue.path.join('/')}`, detail: issue.message }],
-            },
-          );
-        }
+        const query = parseQuery(OverdueQuery, request.query);
         const principal = request.principal;
         const directory = deps.directory();
         const visible = (systemId: string) => {
@@ -81,7 +71,7 @@ export function overdueRoutes(deps: {
         };
         const cases = (await deps.overdue.check())
           .filter((c) => visible(c.senderSystem) || visible(c.receiverSystem))
-          .filter((c) => !query.data.system || c.receiverSystem === query.data.system)
+          .filter((c) => !query.system || c.receiverSystem === query.system)
           .map((c) => ({
             messageId: c.messageId,
             messageType: c.messageType,

@@ -61,22 +61,6 @@ export const ExportQuery = z.object({ from: instant.optional(), to: instant.opti
 
 export const NoQuery = z.object({}).strict();
 
-export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
-  const parsed = schema.safeParse(query ?? {});
-  if (parsed.success) return parsed.data;
-  const errors = parsed.error.issues.map((issue) => {
-    const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-    const name = unknownKeys[0] ?? issue.path.join('/');
-    return {
-      pointer: `/${name}`,
-      detail: unknownKeys.length > 0 ? `unknown query parameter(s) ${unknownKeys.join(', ')}` : issue.message,
-    };
-  });
-  throw new GatewayError('GW_ERR_BAD_REQUEST', `query ${errors[0]!.pointer.slice(1)}: ${errors[0]!.detail}`, {
-    errors,
-  });
-}
-
 /** Path parameter `messageId` of the audit routes. */
 export function auditMessageId(value: string): string {
   if (!AUDIT_MESSAGE_ID.test(value)) {
