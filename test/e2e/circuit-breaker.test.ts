@@ -9,8 +9,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auswertung, rueckmeldung } from '../support/fixtures.ts';
-import { eventually, startTestGateway, type TestGateway, tempDir } from '../support/gateway.ts';
-import { type FlakyReceiver, pushContracts, startFlakyReceiver } from './delivery-order-scenario.ts';
+import {
+  eventually,
+  pushContracts,
+  startTestGateway,
+  type TestGateway,
+  tempDir,
+} from '../support/gateway.ts';
+import { type FlakyReceiver, startFlakyReceiver } from './delivery-order-scenario.ts';
 
 const PARTITIONS = 2;
 const TRIP_AFTER = 3;
@@ -31,7 +37,7 @@ describe('push circuit breaker (SQLite bus, real HTTPS receiver)', () => {
     receiver = await startFlakyReceiver(dataDir);
     t = await startTestGateway({
       dataDir,
-      contractsDir: pushContracts(receiver.url),
+      contractsDir: pushContracts({ 'st-melde': receiver.url }),
       env: {
         GATEWAY_BUS_PARTITIONS: String(PARTITIONS),
         // Without the breaker each parked head would come back every 150–600 ms.

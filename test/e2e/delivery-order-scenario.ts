@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import { rueckmeldung } from '../support/fixtures.ts';
-import { contractsWith, eventually, type TestGateway } from '../support/gateway.ts';
+import { eventually, type TestGateway } from '../support/gateway.ts';
 import { type PushedRequest, startPushReceiver } from '../support/push-receiver.ts';
 
 export interface FlakyReceiver {
@@ -61,15 +61,6 @@ export async function startFlakyReceiver(dataDir: string): Promise<FlakyReceiver
     return 204;
   }
   return Object.assign(state, { url: receiver.url, close: () => receiver.close() });
-}
-
-/** A copy of contracts/ in which st-melde takes its messages by push to `url`. */
-export function pushContracts(url: string, dir?: string): string {
-  return contractsWith(
-    (systems) =>
-      systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push' as const, url } } : s)),
-    dir,
-  );
 }
 
 /** Retries fast enough for a test; several cases share each partition. */

@@ -6,12 +6,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rueckmeldung } from '../support/fixtures.ts';
-import { eventually, startTestGateway, type TestGateway, tempDir } from '../support/gateway.ts';
+import {
+  eventually,
+  pushContracts,
+  startTestGateway,
+  type TestGateway,
+  tempDir,
+} from '../support/gateway.ts';
 import {
   expectOncePerMessageInOrderPerCase,
   type FlakyReceiver,
   ORDER_TEST_ENV,
-  pushContracts,
   runOrderScenario,
   startFlakyReceiver,
 } from './delivery-order-scenario.ts';
@@ -23,7 +28,11 @@ describe('delivery order per case across retries (SQLite bus)', () => {
   beforeAll(async () => {
     const dataDir = tempDir('order');
     receiver = await startFlakyReceiver(dataDir);
-    t = await startTestGateway({ dataDir, contractsDir: pushContracts(receiver.url), env: ORDER_TEST_ENV });
+    t = await startTestGateway({
+      dataDir,
+      contractsDir: pushContracts({ 'st-melde': receiver.url }),
+      env: ORDER_TEST_ENV,
+    });
   });
   afterAll(async () => {
     await t?.stop();

@@ -13,13 +13,14 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverTopic, deliveryGroup, retryGroup, retryTopic } from '../../gateway/bus/topics.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
-import { eventually, startTestGateway, type TestGateway, tempDir } from '../support/gateway.ts';
 import {
-  type FlakyReceiver,
-  ORDER_TEST_ENV,
+  eventually,
   pushContracts,
-  startFlakyReceiver,
-} from './delivery-order-scenario.ts';
+  startTestGateway,
+  type TestGateway,
+  tempDir,
+} from '../support/gateway.ts';
+import { type FlakyReceiver, ORDER_TEST_ENV, startFlakyReceiver } from './delivery-order-scenario.ts';
 
 interface InboxList {
   items: { messageId: string }[];
@@ -34,7 +35,7 @@ describe('replaying the delivery partitions writes nothing twice (SQLite bus)', 
   beforeAll(async () => {
     dataDir = tempDir('replay');
     receiver = await startFlakyReceiver(dataDir);
-    contractsDir = pushContracts(receiver.url);
+    contractsDir = pushContracts({ 'st-melde': receiver.url });
   });
   afterAll(async () => {
     await t?.stop();

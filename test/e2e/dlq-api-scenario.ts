@@ -11,8 +11,8 @@ import { removeScratchDirs, scratchDir } from '../kafka/support/scratch.ts';
 import { type TcpSwitch, tcpSwitch } from '../kafka/support/tcp-switch.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import {
-  contractsWith,
   eventually,
+  pushContracts,
   startTestGateway,
   TEST_PASSPHRASE,
   type TestGateway,
@@ -54,11 +54,7 @@ export function deadLetterApiScenario(
         return 204;
       });
       door = await tcpSwitch(receiver.url);
-      const contractsDir = contractsWith(
-        (systems) =>
-          systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: door.url } } : s)),
-        scratchDir('contracts'),
-      );
+      const contractsDir = pushContracts({ 'st-melde': door.url }, scratchDir('contracts'));
       const env = {
         ...busEnv(),
         GATEWAY_RETRY_BASE_DELAY_MS: '100',

@@ -7,7 +7,7 @@ import { startGateway } from '../../gateway/app.ts';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { loadConfig } from '../../gateway/config/load.ts';
 import { createLogger } from '../../gateway/log/logger.ts';
-import { contractsWith, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
+import { pushContracts, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
 import { type PushedRequest, type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
 
 export interface LogLine {
@@ -37,9 +37,7 @@ export async function startObservedGateway(env: Record<string, string> = {}): Pr
     pushed.push(request);
     return 204;
   });
-  const contractsDir = contractsWith((systems) =>
-    systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: receiver.url } } : s)),
-  );
+  const contractsDir = pushContracts({ 'st-melde': receiver.url });
   const rawLog: string[] = [];
   let pending = '';
   const destination = new Writable({

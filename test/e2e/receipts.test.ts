@@ -16,8 +16,8 @@ import { catalogue } from '../../standards/index.ts';
 import { xmllint } from '../../standards/xoev/testing/helpers.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import {
-  contractsWith,
   eventually,
+  pushContracts,
   startTestGateway,
   type TestGateway,
   tempDir,
@@ -177,15 +177,7 @@ describe('receipts, push mode', () => {
       pushedToSn.push(r);
       return 204;
     });
-    const contractsDir = contractsWith((systems) =>
-      systems.map((s) =>
-        s.id === 'st-melde'
-          ? { ...s, delivery: { mode: 'push', url: stReceiver.url } }
-          : s.id === 'sn-melde'
-            ? { ...s, delivery: { mode: 'push', url: snReceiver.url } }
-            : s,
-      ),
-    );
+    const contractsDir = pushContracts({ 'st-melde': stReceiver.url, 'sn-melde': snReceiver.url });
     t = await startTestGateway({ dataDir, contractsDir });
   });
   afterAll(async () => {

@@ -11,8 +11,8 @@ import { catalogue } from '../../standards/index.ts';
 import { xmllint } from '../../standards/xoev/testing/helpers.ts';
 import { auswertung, rueckmeldung } from '../support/fixtures.ts';
 import {
-  contractsWith,
   eventually,
+  pushContracts,
   startTestGateway,
   type TestGateway,
   tempDir,
@@ -152,9 +152,7 @@ describe('walking skeleton, push mode', () => {
       received.push(request);
       return 204;
     });
-    const contractsDir = contractsWith((systems) =>
-      systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: receiver.url } } : s)),
-    );
+    const contractsDir = pushContracts({ 'st-melde': receiver.url });
     t = await startTestGateway({ dataDir, contractsDir });
   });
 

@@ -31,7 +31,7 @@ import { REPO_ROOT } from '../../gateway/config/load.ts';
 import { freePort, type GwServer, runGw, startGw } from '../kafka/support/gw-process.ts';
 import { removeScratchDirs, scratchDir } from '../kafka/support/scratch.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
-import { contractsWith, eventually, TEST_PASSPHRASE } from '../support/gateway.ts';
+import { eventually, pushContracts, TEST_PASSPHRASE } from '../support/gateway.ts';
 import { type PrivateKafka, privateKafka } from '../support/private-kafka.ts';
 import { type PrivatePostgres, startPrivatePostgres } from '../support/private-postgres.ts';
 import { type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
@@ -120,10 +120,8 @@ describe('faults while a stream flows: SIGKILL ×2, broker away 10 s, PostgreSQL
       receipts.push({ messageId: request.messageId, at: Date.now() });
       return 204;
     });
-    const pushed = new Set(['st-melde', 'kba-zfzr', 'sn-elterngeld']);
-    const contractsDir = contractsWith(
-      (systems) =>
-        systems.map((s) => (pushed.has(s.id) ? { ...s, delivery: { mode: 'push', url: receiver.url } } : s)),
+    const contractsDir = pushContracts(
+      { 'st-melde': receiver.url, 'kba-zfzr': receiver.url, 'sn-elterngeld': receiver.url },
       scratchDir('contracts'),
     );
     ports.a = await freePort();

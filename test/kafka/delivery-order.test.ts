@@ -11,11 +11,10 @@ import {
   expectOncePerMessageInOrderPerCase,
   type FlakyReceiver,
   ORDER_TEST_ENV,
-  pushContracts,
   runOrderScenario,
   startFlakyReceiver,
 } from '../e2e/delivery-order-scenario.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { pushContracts, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { brokers, deleteByPrefix, uniquePrefix } from './support/kafka-run.ts';
 import { removeScratchDirs, scratchDir } from './support/scratch.ts';
 
@@ -31,7 +30,7 @@ describe('Kafka mode: delivery order per case across retries', () => {
     receiver = await startFlakyReceiver(dataDir);
     t = await startTestGateway({
       dataDir,
-      contractsDir: pushContracts(receiver.url, scratchDir('contracts')),
+      contractsDir: pushContracts({ 'st-melde': receiver.url }, scratchDir('contracts')),
       env: { ...ORDER_TEST_ENV, GATEWAY_BUS: 'kafka', KAFKA_BROKERS: brokers(), KAFKA_TOPIC_PREFIX: prefix },
     });
   });
@@ -63,7 +62,7 @@ describe('Kafka mode with two gateways on one PostgreSQL: delivery order per cas
   beforeAll(async () => {
     const dataDir = scratchDir('kafka-order-2');
     receiver = await startFlakyReceiver(dataDir);
-    const contractsDir = pushContracts(receiver.url, scratchDir('contracts'));
+    const contractsDir = pushContracts({ 'st-melde': receiver.url }, scratchDir('contracts'));
     const env = (chain: string) => ({
       ...ORDER_TEST_ENV,
       GATEWAY_BUS: 'kafka',

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rueckmeldung } from '../support/fixtures.ts';
-import { contractsWith, eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { eventually, pushContracts, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { type PrivateKafka, privateKafka } from '../support/private-kafka.ts';
 import { type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
 import { uniquePrefix } from './support/kafka-run.ts';
@@ -41,13 +41,7 @@ describe('the broker goes away for 10 s in the middle of a stream', () => {
       received.push(request.messageId);
       return 204;
     });
-    const contractsDir = contractsWith(
-      (systems) =>
-        systems.map((s) =>
-          s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: receiver.url } } : s,
-        ),
-      scratchDir('contracts'),
-    );
+    const contractsDir = pushContracts({ 'st-melde': receiver.url }, scratchDir('contracts'));
     t = await startTestGateway({
       dataDir,
       contractsDir,

@@ -11,8 +11,8 @@ import { deliverTopic, HEADER } from '../../gateway/bus/topics.ts';
 import { DeadLetterQueue } from '../../gateway/pipeline/dead-letters.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import {
-  contractsWith,
   eventually,
+  pushContracts,
   startTestGateway,
   TEST_PASSPHRASE,
   type TestGateway,
@@ -50,11 +50,7 @@ for (const bus of ['sqlite', 'kafka'] as const) {
         return 204;
       });
       door = await tcpSwitch(receiver.url); // down until the test opens it
-      const contractsDir = contractsWith(
-        (systems) =>
-          systems.map((s) => (s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: door.url } } : s)),
-        scratchDir('contracts'),
-      );
+      const contractsDir = pushContracts({ 'st-melde': door.url }, scratchDir('contracts'));
       const env = {
         ...(bus === 'kafka' ? kafkaEnv(prefix) : { GATEWAY_BUS: 'sqlite' }),
         GATEWAY_RETRY_BASE_DELAY_MS: '100',

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADER } from '../../gateway/bus/topics.ts';
 import { verifyDocument } from '../../gateway/signing/verifier.ts';
 import { auswertung, rueckmeldung } from '../support/fixtures.ts';
-import { contractsWith, eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { eventually, pushContracts, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { type PushedRequest, type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
 import { freePort, runGw, startGw } from './support/gw-process.ts';
 import { brokers, deleteByPrefix, uniquePrefix } from './support/kafka-run.ts';
@@ -138,13 +138,7 @@ describe('Kafka mode: the push flow, with retries that do not block the partitio
       received.push(request);
       return 204;
     });
-    const contractsDir = contractsWith(
-      (systems) =>
-        systems.map((s) =>
-          s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: receiver.url } } : s,
-        ),
-      scratchDir('contracts'),
-    );
+    const contractsDir = pushContracts({ 'st-melde': receiver.url }, scratchDir('contracts'));
     t = await startTestGateway({
       dataDir,
       contractsDir,

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditStore } from '../../gateway/audit/open-store.ts';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
-import { contractsWith, eventually, TEST_PASSPHRASE } from '../support/gateway.ts';
+import { eventually, pushContracts, TEST_PASSPHRASE } from '../support/gateway.ts';
 import { type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
 import { freePort, type GwServer, startGw } from './support/gw-process.ts';
 import { brokers, deleteByPrefix, uniquePrefix } from './support/kafka-run.ts';
@@ -46,13 +46,7 @@ describe('two gateway processes on one Kafka', () => {
       receipts.push({ messageId: request.messageId, at: Date.now() });
       return 204;
     });
-    const contractsDir = contractsWith(
-      (systems) =>
-        systems.map((s) =>
-          s.id === 'st-melde' ? { ...s, delivery: { mode: 'push', url: receiver.url } } : s,
-        ),
-      scratchDir('contracts'),
-    );
+    const contractsDir = pushContracts({ 'st-melde': receiver.url }, scratchDir('contracts'));
     const ports = [await freePort(), await freePort()];
     for (const port of ports) {
       gateways.push(

@@ -38,6 +38,18 @@ export function contractsWith(
   return dir;
 }
 
+/** A copy of contracts/ in which each system named in `pushTo` takes its messages by push to its URL. */
+export function pushContracts(pushTo: Record<string, string>, dir?: string): string {
+  return contractsWith(
+    (systems) =>
+      systems.map((s) => {
+        const url = pushTo[s.id];
+        return url === undefined ? s : { ...s, delivery: { mode: 'push' as const, url } };
+      }),
+    dir,
+  );
+}
+
 export async function startTestGateway(
   options: {
     dataDir?: string;
