@@ -12,6 +12,10 @@
  * It runs on every API read, every scrape and every `intervalMs`. The cases live in an
  * OverdueCaseStore (SQLite in the data directory, or PostgreSQL shared by the replicas, where the
  * store's atomic claim makes one replica send each reminder).
+ *
+ * observe() runs for every audit entry, at the pace of the pipeline: it keeps only what concerns a
+ * case (a delivery under a deadline rule, a non-receipt with a referenzUUID), as copies of the few
+ * strings needed, and the store takes what waits as one batch (one group commit, not one per entry).
  */
 import type { CallbackDispatcher } from '../callbacks/callback-dispatcher.ts';
 import { callbackEvent } from '../callbacks/callback-event.ts';
@@ -19,7 +23,7 @@ import type { Contracts } from '../directory/contracts.ts';
 import type { Directory } from '../directory/directory.ts';
 import { forMessage, type Logger } from '../log/logger.ts';
 import type { AuditEntry } from '../ports/audit-store.ts';
-import type { OverdueCaseStore, StoredCase } from '../ports/overdue-case-store.ts';
+import type { CaseAnswer, OpenCase, OverdueCaseStore, StoredCase } from '../ports/overdue-case-store.ts';
 import { isReceiptType } from '../receipts/receipt-type.ts';
 import { LAENDER, type Land } from './holidays.ts';
 import { berlinDate, deadline } from './working-days.ts';
@@ -47,6 +51,17 @@ function isLand(land: string): land is Land {
   return (LAENDER as readonly string[]).includes(land);
 }
 
+/**
+ * A copy of a string that holds no reference to a larger one. An entry's ids can be slices of the
+ * sealed document (V8 keeps the whole parent string alive for a slice); a waiting case must not pin it.
+ */
+function detached(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
+}
+
+/** What waits for the store: a case to open or an answer to record, in the order seen. */
+type CaseEvent = { open: OpenCase } | { answer: CaseAnswer };
+
 function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
 }
@@ -55,8 +70,10 @@ export class OverdueWatcher {
   private readonly store: OverdueCaseStore;
   private readonly now: () => Date;
   private timer: NodeJS.Timeout | undefined;
-  /** Entries are handled one after another, in the order seen (a delivery before its answer). */
+  /** Batches are handled one after another, in the order seen (a delivery before its answer). */
   private queue: Promise<void> = Promise.resolve();
+  /** Events not yet taken by a batch; the batch scheduled when this became non-empty takes them all. */
+  private waiting: CaseEvent[] = [];
 
   constructor(private readonly deps: OverdueWatcherDeps) {
     this.store = deps.store;
@@ -78,17 +95,15 @@ export class OverdueWatcher {
    */
   observe(entry: AuditEntry): void {
     if (entry.kind !== 'delivered' && entry.kind !== 'accepted') return;
-    this.queue = this.queue.then(async () => {
-      try {
-        if (entry.kind === 'delivered') await this.opened(entry);
-        else await this.answered(entry);
-      } catch (error) {
-        this.deps.logger.error(
-          { err: error, messageId: entry.messageId },
-          'answer deadline bookkeeping failed',
-        );
-      }
-    });
+    try {
+      const event = entry.kind === 'delivered' ? this.opening(entry) : answering(entry);
+      if (event) this.enqueue(event);
+    } catch (error) {
+      this.deps.logger.error(
+        { err: error, messageId: entry.messageId },
+        'answer deadline bookkeeping failed',
+      );
+    }
   }
 
   idle(): Promise<void> {
@@ -148,7 +163,23 @@ export class OverdueWatcher {
     await this.store.close();
   }
 
-  private async opened(entry: AuditEntry): Promise<void> {
+  private enqueue(event: CaseEvent): void {
+    this.waiting.push(event);
+    if (this.waiting.length > 1) return;
+    this.queue = this.queue.then(() => this.handleWaiting());
+  }
+
+  /** Hands every waiting event to the store at once: the SQLite store commits them together. */
+  private async handleWaiting(): Promise<void> {
+    const batch = this.waiting;
+    this.waiting = [];
+    await Promise.all(
+      batch.map((event) => ('open' in event ? this.opened(event.open) : this.answered(event.answer))),
+    );
+  }
+
+  /** The case a delivery opens, or undefined if no deadline rule covers the message. */
+  private opening(entry: AuditEntry): CaseEvent | undefined {
     const { messageId, messageType, senderSystem, receiverSystem, sender, receiver } = entry;
     if (!messageId || !messageType || !senderSystem || !receiverSystem || !sender || !receiver) return;
     if (isReceiptType(messageType)) return;
@@ -163,43 +194,63 @@ export class OverdueWatcher {
     });
     if (!rule) return;
     const land = this.deps.directory().system(receiverSystem)?.land ?? '';
-    const log = forMessage(this.deps.logger, messageId);
     if (!isLand(land)) {
-      log.warn(
+      forMessage(this.deps.logger, messageId).warn(
         { receiverSystem, land },
         'no answer deadline: the receiving system belongs to no Land calendar',
       );
       return;
     }
     const deliveredAt = new Date(entry.time);
-    const due = deadline(deliveredAt, rule.workingDays, land);
-    if (
-      await this.store.open({
-        messageId,
-        messageType,
-        senderSystem,
-        receiverSystem,
+    return {
+      open: {
+        messageId: detached(messageId),
+        messageType: detached(messageType),
+        senderSystem: detached(senderSystem),
+        receiverSystem: detached(receiverSystem),
         land,
         contract: rule.contract,
         workingDays: rule.workingDays,
         answeredBy: rule.answeredBy,
         deliveredAt: deliveredAt.toISOString(),
-        deadline: due,
-      })
-    )
-      log.info({ deadline: due, land, workingDays: rule.workingDays }, 'answer deadline set');
+        deadline: deadline(deliveredAt, rule.workingDays, land),
+      },
+    };
   }
 
-  private async answered(entry: AuditEntry): Promise<void> {
-    const referenz = entry.detail.referenzUUID;
-    if (typeof referenz !== 'string' || !entry.messageId || !entry.messageType) return;
-    if (isReceiptType(entry.messageType)) return;
-    const closed = await this.store.answer({
-      referenzUUID: referenz,
-      answerId: entry.messageId,
-      answerType: entry.messageType,
-      answeredAt: entry.time,
-    });
-    if (closed) forMessage(this.deps.logger, referenz).info({ answerId: entry.messageId }, 'answered');
+  private async opened(c: OpenCase): Promise<void> {
+    try {
+      if (await this.store.open(c))
+        forMessage(this.deps.logger, c.messageId).info(
+          { deadline: c.deadline, land: c.land, workingDays: c.workingDays },
+          'answer deadline set',
+        );
+    } catch (error) {
+      this.deps.logger.error({ err: error, messageId: c.messageId }, 'answer deadline bookkeeping failed');
+    }
   }
+
+  private async answered(a: CaseAnswer): Promise<void> {
+    try {
+      if (await this.store.answer(a))
+        forMessage(this.deps.logger, a.referenzUUID).info({ answerId: a.answerId }, 'answered');
+    } catch (error) {
+      this.deps.logger.error({ err: error, messageId: a.answerId }, 'answer deadline bookkeeping failed');
+    }
+  }
+}
+
+/** The answer an accepted message records: any non-receipt that names another message. */
+function answering(entry: AuditEntry): CaseEvent | undefined {
+  const referenz = entry.detail.referenzUUID;
+  if (typeof referenz !== 'string' || !entry.messageId || !entry.messageType) return;
+  if (isReceiptType(entry.messageType)) return;
+  return {
+    answer: {
+      referenzUUID: detached(referenz),
+      answerId: detached(entry.messageId),
+      answerType: detached(entry.messageType),
+      answeredAt: detached(entry.time),
+    },
+  };
 }

@@ -1,5 +1,5 @@
 /**
- * The sealing thread pool: real worker threads (TypeScript through tsx), real keys. Every seal it
+ * The sealing thread pool: real worker threads (running the compiled signer-worker.ts), real keys. Every seal it
  * returns must verify (fast path and xmldsigjs), work must spread over the threads, a rotation must
  * switch the key for every later request, and a dying thread must not take sealing down.
  */

@@ -279,6 +279,20 @@ interface GatewayRun {
   pushes: PushSampler;
 }
 
+/**
+ * `gw start` exactly as `npm start` runs it: the node flags of package.json's start script (the
+ * heap limit operators run with), then bin/gw.js start.
+ */
+function operatorStartArgs(): string[] {
+  const packageJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+  const script: string = packageJson.scripts.start;
+  const [command, ...args] = script.split(/\s+/);
+  if (command !== 'node' || args.at(-2) !== 'bin/gw.js' || args.at(-1) !== 'start') {
+    throw new Error(`package.json start script is not "node [flags] bin/gw.js start": ${script}`);
+  }
+  return [...args.slice(0, -2), path.join(REPO_ROOT, 'bin/gw.js'), 'start'];
+}
+
 /** One gateway process, the three phases through it to the push receiver. */
 async function runGateway(
   dataDir: string,
@@ -301,7 +315,7 @@ async function runGateway(
   );
   const port = 20000 + Math.floor(Math.random() * 20000);
   const profileArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
-  const child = spawn(process.execPath, [...profileArgs, path.join(REPO_ROOT, 'bin/gw.js'), 'start'], {
+  const child = spawn(process.execPath, [...profileArgs, ...operatorStartArgs()], {
     env: {
       ...process.env,
       GATEWAY_DATA_DIR: dataDir,
