@@ -208,11 +208,10 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     adapterContext,
     logger,
     instruments,
-    alreadyAccepted: async (messageId) =>
-      (await auditStore.query({ messageId, kind: 'accepted', limit: 1 })).length > 0,
+    alreadyAccepted: (messageId) => auditStore.hasEvent(messageId, 'accepted'),
     verifySender: senderSignatureVerifier({
       systemCertPath: (id) => pki.systemCertPath(id),
-      verifySignedBy: (xml, pinned) => trust.verifySignedBy(xml, pinned),
+      verifySignedBy: (xml, pinned, parsed) => trust.verifySignedBy(xml, pinned, parsed),
     }),
   });
   const worker = new DeliveryWorker({

@@ -27,6 +27,7 @@ import type {
   AuditCheckpoint,
   AuditEntry,
   AuditEventInput,
+  AuditEventKind,
   AuditMessagePage,
   AuditMessageSearch,
   AuditMessageSummary,
@@ -85,6 +86,7 @@ const SQL = {
   moveHeads: `UPDATE audit_chains c SET seq = u.seq, hash = u.hash
     FROM unnest($1::text[], $2::int8[], $3::text[]) AS u(chain, seq, hash) WHERE c.chain = u.chain`,
   heads: 'SELECT chain, seq, hash FROM audit_chains WHERE seq > 0 ORDER BY chain',
+  eventExists: 'SELECT 1 FROM audit_entries WHERE message_id = $1 AND kind = $2 LIMIT 1',
   latestCheckpoint: 'SELECT body, signature FROM audit_checkpoints ORDER BY id DESC LIMIT 1',
   leaves: `SELECT e.chain, e.hash FROM audit_entries e
     JOIN unnest($1::text[], $2::int8[], $3::int8[]) AS r(chain, lo, hi)
@@ -415,6 +417,16 @@ export class PgAuditStore implements AuditStore {
       ORDER BY chain, seq LIMIT $${params.length}`;
     const result = await this.pool.query<EntryRow>(text, params);
     return result.rows.map(toEntry);
+  }
+
+  async hasEvent(messageId: string, kind: AuditEventKind): Promise<boolean> {
+    await this.assertOpen();
+    const found = await this.pool.query({
+      name: 'audit-event-exists',
+      text: SQL.eventExists,
+      values: [messageId, kind],
+    });
+    return (found.rowCount ?? 0) > 0;
   }
 
   async heads(): Promise<ChainHead[]> {

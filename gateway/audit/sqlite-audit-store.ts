@@ -5,7 +5,9 @@
  *   transaction, so several processes appending to the same file never fork a chain (the second
  *   writer waits for the lock, then reads the head the first one committed).
  * - Group commit: every append() issued in the same event-loop turn goes into one transaction (one
- *   fsync); each caller's promise resolves only after that transaction committed.
+ *   fsync); each caller's promise resolves only after that transaction committed and, with `sync:
+ *   'FULL'`, was fsync'd — on the thread pool, not in the COMMIT on the event loop
+ *   (gateway/db/wal-sync.ts).
  * - Idempotent writer: an event whose idempotencyKey its chain already holds is not written again;
  *   the caller gets the entry stored the first time.
  * - An append commit writes the entries only. The message search rows (audit_messages) live in the
@@ -19,10 +21,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { attachWalCheckpointer } from '../db/wal-checkpointer.ts';
+import { type WalSync, walSyncFor } from '../db/wal-sync.ts';
 import type {
   AuditCheckpoint,
   AuditEntry,
   AuditEventInput,
+  AuditEventKind,
   AuditMessagePage,
   AuditMessageSearch,
   AuditMessageSummary,
@@ -171,12 +175,15 @@ export class SqliteAuditStore implements AuditStore {
   private readonly selectHeads: Database.Statement<[], ChainHead>;
   private readonly selectByKey: Database.Statement<[string, string], EntryRow>;
   private readonly selectLeaves: Database.Statement<[string, number, number], { hash: string }>;
+  private readonly selectEventExists: Database.Statement<[string, AuditEventKind], number>;
   private readonly queries = new Map<string, Database.Statement>();
   private readonly commit: Database.Transaction<
     (batch: PendingAppend[], fresh: AuditEntry[]) => AuditEntry[][]
   >;
   private readonly projector: SqliteMessageProjector;
   private readonly detachCheckpointer: () => Promise<void>;
+  /** The fsync of each commit, off the event loop; undefined with `sync: 'NORMAL'` (no fsync). */
+  private readonly walSync: WalSync | undefined;
   private queue: PendingAppend[] = [];
   private scheduled = false;
   private closed = false;
@@ -186,7 +193,7 @@ export class SqliteAuditStore implements AuditStore {
     this.db = new Database(options.file, { timeout: options.busyTimeoutMs ?? 10_000 });
     try {
       this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${options.sync === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+      this.walSync = walSyncFor(this.db, options.file, options.sync === 'NORMAL' ? 'NORMAL' : 'FULL');
       const version = this.db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {
         throw new Error(
@@ -237,6 +244,12 @@ export class SqliteAuditStore implements AuditStore {
     this.selectLeaves = this.db.prepare(
       'SELECT hash FROM audit_entries WHERE chain = ? AND seq > ? AND seq <= ? ORDER BY seq',
     );
+    // audit_entries_by_message finds the message's few entries; the kind is checked on those.
+    this.selectEventExists = this.db
+      .prepare<[string, AuditEventKind], number>(
+        'SELECT 1 FROM audit_entries WHERE message_id = ? AND kind = ? LIMIT 1',
+      )
+      .pluck();
     this.commit = this.db.transaction((batch: PendingAppend[], fresh: AuditEntry[]) => {
       const heads = new Map<string, { seq: number; hash: string }>();
       const results: AuditEntry[][] = [];
@@ -280,6 +293,7 @@ export class SqliteAuditStore implements AuditStore {
     if (this.closed) return Promise.reject(new Error('SqliteAuditStore is closed'));
     let pending: Omit<PendingAppend, 'resolve' | 'reject'>;
     try {
+      this.walSync?.assertWritable();
       pending = pendingEvents(events, chain);
     } catch (err) {
       return Promise.reject(err);
@@ -294,7 +308,7 @@ export class SqliteAuditStore implements AuditStore {
     });
   }
 
-  /** Commits everything queued in one IMMEDIATE transaction, then settles the callers. */
+  /** Commits everything queued in one IMMEDIATE transaction, then settles the callers once it is durable. */
   private flush(): void {
     this.scheduled = false;
     const batch = this.queue;
@@ -303,13 +317,22 @@ export class SqliteAuditStore implements AuditStore {
     let results: AuditEntry[][];
     const fresh: AuditEntry[] = [];
     try {
+      this.walSync?.assertWritable();
       results = this.commit.immediate(batch, fresh);
     } catch (err) {
       for (const pending of batch) pending.reject(err);
       return;
     }
+    // The search rows of committed entries are derived (rebuilt after a crash): no need to wait.
     this.projector.remember(fresh);
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+    const settle = () => {
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+    };
+    if (!this.walSync) settle();
+    else
+      this.walSync.afterCommit().then(settle, (err: unknown) => {
+        for (const pending of batch) pending.reject(err);
+      });
   }
 
   private statement(sql: string): Database.Statement {
@@ -358,6 +381,11 @@ export class SqliteAuditStore implements AuditStore {
     return (statement.all(...params) as EntryRow[]).map(toEntry);
   }
 
+  async hasEvent(messageId: string, kind: AuditEventKind): Promise<boolean> {
+    this.assertOpen();
+    return this.selectEventExists.get(messageId, kind) !== undefined;
+  }
+
   async heads(): Promise<ChainHead[]> {
     this.assertOpen();
     return this.selectHeads.all();
@@ -368,7 +396,8 @@ export class SqliteAuditStore implements AuditStore {
     time = new Date().toISOString(),
   ): Promise<AuditCheckpoint | null> {
     this.assertOpen();
-    return this.db
+    this.walSync?.assertWritable();
+    const created = this.db
       .transaction(() => {
         const previous = this.latestCheckpointSync();
         const plan = planCheckpoint(previous, this.selectHeads.all());
@@ -384,6 +413,8 @@ export class SqliteAuditStore implements AuditStore {
         return checkpoint;
       })
       .immediate();
+    if (created) await this.walSync?.afterCommit();
+    return created;
   }
 
   private leavesOf(ranges: { chain: string; fromSeq: number; toSeq: number }[]): Map<string, string[]> {
@@ -450,6 +481,8 @@ export class SqliteAuditStore implements AuditStore {
       this.projector.catchUp();
     } finally {
       this.projector.close();
+      // The appends flushed above are acknowledged once synced.
+      await this.walSync?.close();
       await this.detachCheckpointer();
       this.db.close();
     }

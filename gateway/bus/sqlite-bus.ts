@@ -2,11 +2,16 @@
  * The embedded Bus: a durable, partitioned log in one SQLite file (WAL mode), shared by any number of
  * SqliteBus instances in one or several processes on the same machine.
  *
- * - Durability: `publish` resolves after the transaction holding its records committed with
- *   `synchronous=FULL` (default; the WAL is fsync'd on every commit). `NORMAL` survives a process
- *   crash but may lose the last commits on power loss.
+ * - Durability: with `sync: 'FULL'` (default) `publish` resolves after the transaction holding its
+ *   records committed and the WAL was fsync'd — by an fdatasync on the thread pool after the COMMIT
+ *   (gateway/db/wal-sync.ts), not inside it on the event loop. `NORMAL` does not sync: it survives
+ *   a process crash but may lose the last commits on power loss.
  * - Group commit: publishes arriving in the same event-loop turn share one transaction, so one fsync
  *   covers thousands of records.
+ * - Consumers in this process are handed a publish's records only once that fsync completed
+ *   (LogVisibility): nothing is delivered that a power loss could still erase. Records written by
+ *   another process become visible when this process notices them, which may be before that process
+ *   synced them: a window only a power loss of the machine can use, and only for those records.
  * - Unknown topics are created on first use (publish or subscribe) with `defaultPartitions`: in
  *   embedded mode there is no operator provisioning topics, and rejecting would only move the
  *   `ensureTopics` call into every caller. The partition count of an existing topic never changes,
@@ -23,8 +28,8 @@
  *   `synchronous=NORMAL`: losing the newest commits on power loss only causes redelivery (which
  *   at-least-once allows), and it spares an fsync per consumed record.
  * - Waiting for records: publishes in this process wake the idle partition workers of their topic
- *   at once. Records written by OTHER processes are noticed by one cheap query per store and poll
- *   interval (`max(rowid)` of the log, compared with the highest rowid this store has seen or
+ *   once synced. Records written by OTHER processes are noticed by one cheap query per store and
+ *   poll interval (`max(rowid)` of the log, compared with the highest rowid this store has seen or
  *   written); only when it moved do the idle workers fetch. Without it every idle partition of
  *   every group would query its partition each interval (hundreds of queries per interval with
  *   ten systems × two groups × 16 partitions: 6.5 % of the gateway's CPU in the bench profile).
@@ -37,6 +42,7 @@ import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { attachWalCheckpointer } from '../db/wal-checkpointer.ts';
+import { type WalSync, walSyncFor } from '../db/wal-sync.ts';
 import { GatewayError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
 import type {
@@ -93,6 +99,42 @@ const foreignSignal = (file: string) => `foreign\0${file}`;
 /** How long an idle partition waits at most without any signal (a safety net, not the mechanism). */
 const IDLE_FALLBACK_POLLS = 20;
 const groupSignal = (file: string, group: string) => `group\0${file}\0${group}`;
+
+/**
+ * How far the consumers in this process may read a log file: records up to `limit()` (a rowid).
+ * Shared by every store on the file in this process. A commit of this process hides its records
+ * (and any later ones) until `synced`; what other processes wrote counts once `noticed`.
+ */
+class LogVisibility {
+  /** Stores on the file in this process. */
+  users = 0;
+  /** Highest rowid of the log known here. */
+  private seen = 0;
+  /** The rowid before each commit of this process whose sync has not completed. */
+  private readonly unsynced = new Set<number>();
+
+  limit(): number {
+    let limit = this.seen;
+    for (const before of this.unsynced) if (before < limit) limit = before;
+    return limit;
+  }
+
+  noticed(rowid: number): void {
+    if (rowid > this.seen) this.seen = rowid;
+  }
+
+  committed(rowidBefore: number, rowidAfter: number): void {
+    this.unsynced.add(rowidBefore);
+    this.noticed(rowidAfter);
+  }
+
+  /** Marks a commit synced; true if that made records beyond it visible too (others' commits). */
+  synced(rowidBefore: number, rowidAfter: number): boolean {
+    this.unsynced.delete(rowidBefore);
+    return this.limit() > rowidAfter;
+  }
+}
+const visibilities = new Map<string, LogVisibility>();
 
 /** Kafka's murmur2 (Java client, kafkajs DefaultPartitioner), on the key's UTF-8 bytes. */
 export function murmur2(data: Uint8Array): number {
@@ -234,7 +276,7 @@ class Store {
     head: Database.Statement<[string, number], number | null>;
     heads: Database.Statement<[string], { partition: number; last: number }>;
     insertRecord: Database.Statement<[string, number, number, string, Buffer, string, number]>;
-    fetch: Database.Statement<[string, number, number, number], RecordRow>;
+    fetch: Database.Statement<[string, number, number, number, number], RecordRow>;
     ping: Database.Statement<[], number>;
     maxRowid: Database.Statement<[], number | null>;
     commit: Database.Statement<[string, string, number, number]>;
@@ -253,6 +295,9 @@ class Store {
   private readonly flushCommitsTx: Database.Transaction<() => void>;
   /** Every record is ~5 KB of WAL: its checkpoints run off the event loop, not inside a publish. */
   private readonly detachCheckpointer: () => Promise<void>;
+  /** The fsync of each log commit, off the event loop; undefined with `sync: 'NORMAL'` (no fsync). */
+  readonly walSync: WalSync | undefined;
+  readonly visibility: LogVisibility;
 
   constructor(
     readonly file: string,
@@ -261,7 +306,7 @@ class Store {
   ) {
     this.log = new Database(file, { timeout: 5000 });
     this.log.pragma('journal_mode = WAL');
-    this.log.pragma(`synchronous = ${sync}`);
+    this.walSync = walSyncFor(this.log, file, sync);
     this.log.exec(SCHEMA);
     this.state = new Database(file, { timeout: 5000 });
     this.state.pragma('synchronous = NORMAL');
@@ -282,9 +327,10 @@ class Store {
       insertRecord: log.prepare(
         'INSERT INTO records (topic, partition, offset, key, value, headers, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
+      // `+rowid`: the visibility limit filters the primary key range, it must not pick the plan.
       fetch: log.prepare(
         `SELECT offset, key, value, headers, timestamp FROM records
-         WHERE topic = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?`,
+         WHERE topic = ? AND partition = ? AND offset >= ? AND +rowid <= ? ORDER BY offset LIMIT ?`,
       ),
       ping: log.prepare<[], number>('SELECT 1').pluck(),
       maxRowid: log.prepare<[], number | null>('SELECT max(rowid) FROM records').pluck(),
@@ -335,6 +381,14 @@ class Store {
       for (const c of this.pendingCommits.values()) this.s.commit.run(c.group, c.topic, c.partition, c.next);
     });
     this.detachCheckpointer = attachWalCheckpointer(file, [log, state]);
+    let visibility = visibilities.get(file);
+    if (!visibility) {
+      visibility = new LogVisibility();
+      visibilities.set(file, visibility);
+    }
+    visibility.users++;
+    visibility.noticed(this.currentRowid());
+    this.visibility = visibility;
   }
 
   /**
@@ -356,6 +410,7 @@ class Store {
   startForeignPoll(intervalMs: number): void {
     if (this.pollers++ > 0) return;
     this.knownRowid = this.currentRowid();
+    this.visibility.noticed(this.knownRowid);
     this.foreignPoll = setInterval(() => {
       let now: number;
       try {
@@ -365,6 +420,7 @@ class Store {
       }
       if (now !== this.knownRowid) {
         this.knownRowid = now;
+        this.visibility.noticed(now);
         localSignals.emit(foreignSignal(this.file));
       }
     }, intervalMs);
@@ -412,6 +468,9 @@ class Store {
 
   async close(): Promise<void> {
     clearInterval(this.foreignPoll);
+    // The publishes flushed before are acknowledged once synced.
+    await this.walSync?.close();
+    if (--this.visibility.users === 0) visibilities.delete(this.file);
     await this.detachCheckpointer();
     this.state.close();
     this.log.close();
@@ -627,7 +686,8 @@ class SqliteSubscription implements Subscription {
       if (!record) {
         let rows: RecordRow[];
         try {
-          rows = this.store.s.fetch.all(topic, partition, worker.position, FETCH_BATCH);
+          const limit = this.store.visibility.limit();
+          rows = this.store.s.fetch.all(topic, partition, worker.position, limit, FETCH_BATCH);
         } catch (error) {
           this.logger?.warn({ err: error, topic, partition }, 'bus fetch failed; retrying');
           await worker.sleep(this.config.pollIntervalMs, false);
@@ -776,15 +836,22 @@ export class SqliteBus implements Bus {
         throw new TypeError(`TopicSpec.partitions of ${t.name} must be a positive integer`);
       }
     }
+    this.store.walSync?.assertWritable();
     this.store.log
       .transaction(() => {
         for (const t of topics) this.store.s.insertTopic.run(t.name, t.partitions);
       })
       .immediate();
+    await this.store.walSync?.afterCommit();
   }
 
   publish(records: BusRecord[]): Promise<void> {
     if (this.closed) return Promise.reject(new GatewayError('GW_ERR_BUS_UNAVAILABLE', 'The bus is closed'));
+    try {
+      this.store.walSync?.assertWritable();
+    } catch (error) {
+      return Promise.reject(this.writeFailure(error));
+    }
     let prepared: PreparedRecord[];
     try {
       // Validated now, so one caller's bad record cannot fail the other callers' shared transaction.
@@ -810,26 +877,44 @@ export class SqliteBus implements Bus {
     let written: number;
     let foreign: boolean;
     let touched: Map<string, Set<number>>;
+    let rowidBefore: number;
+    let rowidAfter: number;
     try {
+      this.store.walSync?.assertWritable();
       const result = this.writeBatch.immediate(batch, Date.now());
-      written = result.written;
-      touched = result.touched;
-      foreign = this.store.noteOwnWrite(result.rowidBefore, result.rowidAfter);
+      ({ written, touched, rowidBefore, rowidAfter } = result);
+      foreign = this.store.noteOwnWrite(rowidBefore, rowidAfter);
     } catch (error) {
       this.logger?.error({ err: error, calls: batch.length }, 'bus publish transaction failed');
-      const failure = new GatewayError('GW_ERR_BUS_UNAVAILABLE', 'The records could not be written', {
-        cause: error,
-      });
+      const failure = this.writeFailure(error);
       for (const pending of batch) pending.reject(failure);
       return;
     }
     this.store.stats.publishTransactions++;
     this.store.stats.publishedRecords += written;
-    for (const pending of batch) pending.resolve();
-    for (const [topic, partitions] of touched) {
-      localSignals.emit(recordsSignal(this.store.file, topic), partitions);
-    }
-    if (foreign) localSignals.emit(foreignSignal(this.store.file));
+    const { visibility } = this.store;
+    visibility.committed(rowidBefore, rowidAfter);
+    // Acknowledged and handed to consumers only once durable. After a failed sync the records stay
+    // hidden here for good: the store accepts no more writes, and what a restart finds decides.
+    const synced = () => {
+      if (visibility.synced(rowidBefore, rowidAfter)) foreign = true;
+      for (const pending of batch) pending.resolve();
+      for (const [topic, partitions] of touched) {
+        localSignals.emit(recordsSignal(this.store.file, topic), partitions);
+      }
+      if (foreign) localSignals.emit(foreignSignal(this.store.file));
+    };
+    if (!this.store.walSync) synced();
+    else
+      this.store.walSync.afterCommit().then(synced, (error: unknown) => {
+        this.logger?.error({ err: error, calls: batch.length }, 'bus publish fsync failed');
+        const failure = this.writeFailure(error);
+        for (const pending of batch) pending.reject(failure);
+      });
+  }
+
+  private writeFailure(cause: unknown): GatewayError {
+    return new GatewayError('GW_ERR_BUS_UNAVAILABLE', 'The records could not be written', { cause });
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {

@@ -1,14 +1,19 @@
 /**
  * Group commit for better-sqlite3: writes submitted in the same event-loop turn run in ONE
- * `BEGIN IMMEDIATE` transaction (one WAL fsync under `synchronous=FULL`), and each caller's promise
- * settles only after that transaction committed — durability is that of one commit per write, the
- * cost is one fsync per turn. better-sqlite3 is synchronous, so while a commit runs no other
- * callback does; what arrives meanwhile is queued for the next turn's transaction.
+ * `BEGIN IMMEDIATE` transaction, and each caller's promise settles only after that transaction is
+ * durable — as durable as one commit per write, at the cost of one sync per turn. With a WalSync
+ * (gateway/db/wal-sync.ts; the connection runs `synchronous=NORMAL`) that sync is an fdatasync of
+ * the WAL on the thread pool after the COMMIT, so the event loop never waits for the disk; without
+ * one the commit is as durable as the connection's `synchronous` makes it. better-sqlite3 is
+ * synchronous, so while a commit runs no other callback does; what arrives meanwhile is queued for
+ * the next turn's transaction.
  *
  * Each write runs inside its own SAVEPOINT: one that throws is rolled back alone and rejects only
- * its caller; the others of the batch still commit. A failing COMMIT rejects the whole batch.
+ * its caller; the others of the batch still commit. A failing COMMIT or sync rejects the whole
+ * batch, and after a failed sync every later write is refused.
  */
 import type Database from 'better-sqlite3';
+import type { WalSync } from './wal-sync.ts';
 
 interface Queued<R> {
   work: () => R;
@@ -26,7 +31,10 @@ export class SqliteGroupCommit {
   /** Transactions committed (for tests and benchmarks: far fewer than writes under load). */
   commits = 0;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly walSync?: WalSync,
+  ) {
     // Nested inside commitBatch, better-sqlite3 runs this as a SAVEPOINT.
     this.isolated = db.transaction((work: () => unknown) => work());
     this.commitBatch = db.transaction((batch: Queued<unknown>[]) =>
@@ -40,8 +48,13 @@ export class SqliteGroupCommit {
     );
   }
 
-  /** Runs `work` (synchronous statements only) in the next group transaction; resolves after its commit. */
+  /** Runs `work` (synchronous statements only) in the next group transaction; resolves once it is durable. */
   run<R>(work: () => R): Promise<R> {
+    try {
+      this.walSync?.assertWritable();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.scheduled) {
@@ -51,7 +64,10 @@ export class SqliteGroupCommit {
     });
   }
 
-  /** Commits what is queued now (close() calls it so that nothing accepted is dropped). */
+  /**
+   * Commits what is queued now (close() calls it so that nothing accepted is dropped; the callers
+   * settle when the WalSync's sync completed: close the WalSync before the connection).
+   */
   flush(): void {
     this.scheduled = false;
     const batch = this.queue;
@@ -59,16 +75,23 @@ export class SqliteGroupCommit {
     this.queue = [];
     let outcomes: Outcome<unknown>[];
     try {
+      this.walSync?.assertWritable();
       outcomes = this.commitBatch.immediate(batch);
       this.commits++;
     } catch (error) {
       for (const q of batch) q.reject(error);
       return;
     }
-    outcomes.forEach((outcome, i) => {
-      const q = batch[i]!;
-      if (outcome.ok) q.resolve(outcome.value);
-      else q.reject(outcome.error);
-    });
+    const settle = () =>
+      outcomes.forEach((outcome, i) => {
+        const q = batch[i]!;
+        if (outcome.ok) q.resolve(outcome.value);
+        else q.reject(outcome.error);
+      });
+    if (!this.walSync) settle();
+    else
+      this.walSync.afterCommit().then(settle, (error: unknown) => {
+        for (const q of batch) q.reject(error);
+      });
   }
 }

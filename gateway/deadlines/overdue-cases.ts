@@ -1,9 +1,11 @@
 /**
  * The open answer cases in SQLite: one file in the data directory (WAL), shared by the processes on
- * that data directory. With DATABASE_URL the replicas share pg-overdue-cases.ts instead.
+ * that data directory. With DATABASE_URL the replicas share pg-overdue-cases.ts instead. Every
+ * write resolves once fsync'd; the fsync runs on the thread pool (gateway/db/wal-sync.ts).
  */
 import Database from 'better-sqlite3';
 import { SqliteGroupCommit } from '../db/sqlite-group-commit.ts';
+import { type WalSync, walSyncFor } from '../db/wal-sync.ts';
 import {
   answers,
   type CaseAnswer,
@@ -46,11 +48,12 @@ export class SqliteOverdueCaseStore implements OverdueCaseStore {
   private readonly stmts: ReturnType<typeof prepareStatements>;
   /** open() runs for every delivered message under a deadline contract: one commit per turn, not per case. */
   private readonly writes: SqliteGroupCommit;
+  private readonly walSync: WalSync;
 
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.walSync = walSyncFor(this.db, file, 'FULL')!;
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS answer_case (
@@ -66,7 +69,7 @@ export class SqliteOverdueCaseStore implements OverdueCaseStore {
     this.stmts = prepareStatements(this.db);
     // The group commit's transactions are IMMEDIATE: the write lock is taken first, so an answer in
     // another process cannot slip between a case's insert and its look-up of earlier answers.
-    this.writes = new SqliteGroupCommit(this.db);
+    this.writes = new SqliteGroupCommit(this.db, this.walSync);
   }
 
   private openCase(c: OpenCase): boolean {
@@ -114,7 +117,10 @@ export class SqliteOverdueCaseStore implements OverdueCaseStore {
   }
 
   async markReminded(messageId: string, at: string): Promise<boolean> {
-    return this.stmts.markReminded.run(at, messageId).changes === 1;
+    this.walSync.assertWritable();
+    const marked = this.stmts.markReminded.run(at, messageId).changes === 1;
+    await this.walSync.afterCommit();
+    return marked;
   }
 
   async get(messageId: string): Promise<StoredCase | undefined> {
@@ -128,6 +134,7 @@ export class SqliteOverdueCaseStore implements OverdueCaseStore {
 
   async close(): Promise<void> {
     this.writes.flush();
+    await this.walSync.close();
     this.db.close();
   }
 }

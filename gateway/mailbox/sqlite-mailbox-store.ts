@@ -3,13 +3,16 @@
  *
  * Writes go through group commit (gateway/db/sqlite-group-commit.ts): every write issued in the
  * same event-loop turn shares one transaction and one fsync, and each caller resolves only after
- * that commit — as durable as one commit per write, without one fsync per pushed message on the
- * event loop (issue 9: `recordPushed` was ~20 % of the gateway's CPU). Reads run at once. The WAL
- * is checkpointed by a worker thread (gateway/db/wal-checkpointer.ts), not inside those commits.
+ * that commit is durable — as durable as one commit per write, without one fsync per pushed
+ * message (issue 9: `recordPushed` was ~20 % of the gateway's CPU). With `sync: 'FULL'` the fsync
+ * runs on the thread pool, not in the COMMIT on the event loop (gateway/db/wal-sync.ts). Reads run
+ * at once. The WAL is checkpointed by a worker thread (gateway/db/wal-checkpointer.ts), not inside
+ * those commits.
  */
 import Database from 'better-sqlite3';
 import { SqliteGroupCommit } from '../db/sqlite-group-commit.ts';
 import { attachWalCheckpointer } from '../db/wal-checkpointer.ts';
+import { type WalSync, walSyncFor } from '../db/wal-sync.ts';
 import type {
   CaseTicket,
   CaseView,
@@ -44,6 +47,8 @@ export class SqliteMailboxStore implements MailboxStore {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private readonly writes: SqliteGroupCommit;
+  /** Undefined with `sync: 'NORMAL'`: commits are not synced at all. */
+  private readonly walSync: WalSync | undefined;
   private readonly stmts;
   private readonly detachCheckpointer: () => Promise<void>;
   private lastPrune = 0;
@@ -51,7 +56,7 @@ export class SqliteMailboxStore implements MailboxStore {
   constructor(options: { file: string; sync?: 'FULL' | 'NORMAL' }) {
     this.db = new Database(options.file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.sync ?? 'FULL'}`);
+    this.walSync = walSyncFor(this.db, options.file, options.sync ?? 'FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS delivered (
@@ -83,7 +88,7 @@ export class SqliteMailboxStore implements MailboxStore {
     if (!columns.some((c) => c.name === 'leased_until')) {
       this.db.exec('ALTER TABLE inbox ADD COLUMN leased_until TEXT');
     }
-    this.writes = new SqliteGroupCommit(this.db);
+    this.writes = new SqliteGroupCommit(this.db, this.walSync);
     this.stmts = {
       markDelivered: this.db.prepare(
         'INSERT OR IGNORE INTO delivered (system_id, message_id, mode, delivered_at) VALUES (?, ?, ?, ?)',
@@ -231,8 +236,9 @@ export class SqliteMailboxStore implements MailboxStore {
   }
 
   async close(): Promise<void> {
-    // Writes already accepted commit before the file closes.
+    // Writes already accepted commit, and are synced, before the file closes.
     this.writes.flush();
+    await this.walSync?.close();
     await this.detachCheckpointer();
     this.db.close();
   }

@@ -547,12 +547,7 @@ export class DeliveryWorker {
     mode: 'push' | 'pull',
     record: ConsumedRecord,
   ): Promise<void> {
-    const found = await this.deps.audit.store.query({
-      messageId: event.messageId,
-      kind: 'delivered',
-      limit: 1,
-    });
-    if (found.length > 0) return;
+    if (await this.deps.audit.store.hasEvent(event.messageId, 'delivered')) return;
     const delivered = {
       ...event,
       idempotencyKey: auditKey(record, AUDIT_SLOT.delivered),

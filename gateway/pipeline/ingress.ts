@@ -53,9 +53,10 @@ export interface IngressDeps {
   alreadyAccepted(messageId: string): Promise<boolean>;
   /**
    * Verifies the enveloped signature of a sending system on a standard document, against that
-   * system's pinned certificate. Throws GW_ERR_SIGNATURE_INVALID.
+   * system's pinned certificate; `parsed` is the document as the ingress parsed it (parseXmlSafely),
+   * so that it is not parsed twice. Throws GW_ERR_SIGNATURE_INVALID.
    */
-  verifySender(xml: string, systemId: string): Promise<VerifiedDocument>;
+  verifySender(xml: string, systemId: string, parsed: Document): Promise<VerifiedDocument>;
 }
 
 export interface NativeRequest {
@@ -153,10 +154,11 @@ export class Ingress {
       }
       checkDeclaredCharset(request.contentType, 'utf-8', 'the standard door');
       const xml = utf8Document(request.body);
-      let root: Element = parseXmlSafely(xml).documentElement;
+      const document = parseXmlSafely(xml);
+      let root: Element = document.documentElement;
       let senderSignature: SenderSignature | undefined;
       if (root.getElementsByTagNameNS(XMLDSIG_NAMESPACE, 'Signature').length > 0) {
-        const verified = await this.deps.verifySender(xml, system.id);
+        const verified = await this.deps.verifySender(xml, system.id, document);
         root = verified.root;
         senderSignature = { digest: verified.digest, signerSerial: verified.signer.serial };
       }

@@ -13,11 +13,12 @@ export interface SenderSignatureDeps {
   /** `<dataDir>/pki/systems/<id>.crt` (Pki.systemCertPath). */
   systemCertPath(systemId: string): string;
   /** Chain, validity and revocation checks plus the pin (LiveTrust.verifySignedBy). */
-  verifySignedBy(xml: string, pinned: X509Certificate): Promise<VerifiedDocument>;
+  verifySignedBy(xml: string, pinned: X509Certificate, parsed: Document): Promise<VerifiedDocument>;
 }
 
+/** `parsed` is the ingress's parseXmlSafely(xml): the verifier reads it instead of parsing again. */
 export function senderSignatureVerifier(deps: SenderSignatureDeps) {
-  return async (xml: string, systemId: string): Promise<VerifiedDocument> => {
+  return async (xml: string, systemId: string, parsed: Document): Promise<VerifiedDocument> => {
     let pinned: X509Certificate;
     try {
       pinned = new X509Certificate(await readFile(deps.systemCertPath(systemId)));
@@ -28,6 +29,6 @@ export function senderSignatureVerifier(deps: SenderSignatureDeps) {
         { cause },
       );
     }
-    return deps.verifySignedBy(xml, pinned);
+    return deps.verifySignedBy(xml, pinned, parsed);
   };
 }

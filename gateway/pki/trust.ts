@@ -181,12 +181,20 @@ export class LiveTrust {
     });
   }
 
-  /** Verifies a document signed by a party whose certificate is `pinned` (e.g. a system's, from the directory). */
+  /**
+   * Verifies a document signed by a party whose certificate is `pinned` (e.g. a system's, from the
+   * directory). `parsed`: the caller's parseXmlSafely(xml), when it has one (see verifyDocument).
+   */
   verifySignedBy(
     xml: string,
     pinned: X509Certificate | readonly X509Certificate[],
+    parsed?: Document,
   ): Promise<VerifiedDocument> {
-    return verifyDocument(xml, { trustAnchors: [this.caCertificate], pinned, isRevoked: this.isRevoked });
+    return verifyDocument(
+      xml,
+      { trustAnchors: [this.caCertificate], pinned, isRevoked: this.isRevoked },
+      parsed,
+    );
   }
 
   /** The client-certificate resolver for the HTTP layer, revocation-aware (see client-auth.ts). */

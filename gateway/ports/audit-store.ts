@@ -210,6 +210,12 @@ export interface AuditStore {
   append(events: AuditEventInput[], chain?: string): Promise<AuditEntry[]>;
   /** Entries in (chain, seq) order. */
   query(query: AuditQuery): Promise<AuditEntry[]>;
+  /**
+   * Whether any chain holds an entry of `kind` for `messageId`: the pipeline's per-message question
+   * ("already accepted?", "delivery recorded?"), answered from the message index without building
+   * or returning entries.
+   */
+  hasEvent(messageId: string, kind: AuditEventKind): Promise<boolean>;
   heads(): Promise<ChainHead[]>;
   /**
    * Signs and stores a checkpoint over everything appended since the previous one (all chains);

@@ -99,7 +99,7 @@ export class ReceiptIssuer {
         );
         return { issued: false, reason: 'no-receipt-type' };
       }
-      if ((await deps.audit.store.query({ messageId: receiptId, kind: 'accepted', limit: 1 })).length > 0)
+      if (await deps.audit.store.hasEvent(receiptId, 'accepted'))
         return { issued: false, reason: 'already-issued', receiptId };
 
       const message = buildReceipt({

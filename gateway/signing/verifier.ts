@@ -561,15 +561,23 @@ function verifyCanonicalBytes(
  * Verifies an enveloped signature over the whole document. Resolves with the parsed document and
  * its root (the signed element) or throws GatewayError GW_ERR_SIGNATURE_INVALID whose detail starts
  * with one of SIGNATURE_REFUSALS.
+ *
+ * `parsed`: what parseXmlSafely(xml) (default limits) returned to a caller that already had to
+ * parse `xml`, unmodified; it is used instead of parsing the same text a second time. A parse that
+ * failed never gets here, so the refusals of a failed parse stay this function's own.
  */
-export async function verifyDocument(xml: string, options: VerifyOptions): Promise<VerifiedDocument> {
+export async function verifyDocument(
+  xml: string,
+  options: VerifyOptions,
+  parsed?: Document,
+): Promise<VerifiedDocument> {
   // A lone surrogate would be hashed as U+FFFD but kept as is in the DOM: refuse it outright.
   if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(xml)) {
     throw refuse('malformed-xml', 'the text contains an unpaired UTF-16 surrogate');
   }
   const digest = createHash('sha256').update(xml, 'utf8').digest('hex');
   const now = options.now ?? new Date();
-  const document = parse(xml);
+  const document = parsed ?? parse(xml);
   const root = document.documentElement;
 
   // 1. Where the signature is, and how many of everything there are (whole document).

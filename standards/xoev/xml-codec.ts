@@ -322,6 +322,26 @@ function stringProblem(value: string): string | undefined {
 }
 
 /**
+ * Whether any string in `value` matches MAYBE_PROBLEM_CHAR: the walk every message pays, without
+ * paths; the one that names the culprits (unrepresentableStrings) runs only when this finds one.
+ * Inherited keys are not skipped here: they can only add strings to look at, never hide one.
+ */
+function hasSuspectString(value: unknown): boolean {
+  if (typeof value === 'string') return MAYBE_PROBLEM_CHAR.test(value);
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (hasSuspectString(value[i])) return true;
+    }
+    return false;
+  }
+  for (const key in value) {
+    if (hasSuspectString((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
+}
+
+/**
  * Every string in a validated message that cannot be carried through XML unchanged, with its
  * pointer. `path` is the value's, extended and restored in place (no copy per node).
  */
@@ -684,7 +704,7 @@ export function validateMessage(spec: MessageTypeSpec, value: unknown): XoevMess
   }
   const message = result.data;
   const unrepresentable: FieldError[] = [];
-  unrepresentableStrings(message, [], unrepresentable);
+  if (hasSuspectString(message)) unrepresentableStrings(message, [], unrepresentable);
   if (unrepresentable.length > 0) {
     const first = unrepresentable[0]!;
     const more = unrepresentable.length > 1 ? ` (and ${unrepresentable.length - 1} more)` : '';

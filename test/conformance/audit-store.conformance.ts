@@ -249,6 +249,26 @@ export function runAuditStoreConformance(name: string, factory: () => Promise<Au
       ]);
     });
 
+    it('answers whether a message has an event of a kind, in any chain, once it is appended', async () => {
+      expect(await store.hasEvent('m-1', 'accepted')).toBe(false);
+      await store.append([
+        auditEvent({ messageId: 'm-1', kind: 'received' }),
+        auditEvent({ messageId: 'm-2', kind: 'accepted' }),
+        auditEvent({ messageId: null, kind: 'accepted' }),
+      ]);
+      await store.append([auditEvent({ messageId: 'm-1', kind: 'delivered' })], 'side');
+
+      expect(await store.hasEvent('m-1', 'received')).toBe(true);
+      expect(await store.hasEvent('m-1', 'delivered')).toBe(true);
+      expect(await store.hasEvent('m-1', 'accepted')).toBe(false);
+      expect(await store.hasEvent('m-2', 'accepted')).toBe(true);
+      expect(await store.hasEvent('m-2', 'received')).toBe(false);
+      expect(await store.hasEvent('nope', 'accepted')).toBe(false);
+
+      await store.append([auditEvent({ messageId: 'm-1', kind: 'accepted' })], 'side');
+      expect(await store.hasEvent('m-1', 'accepted')).toBe(true);
+    });
+
     it('reports heads that match the last entry of each chain', async () => {
       const a = await store.append(events(5));
       expect(await store.heads()).toEqual([{ chain: 'main', seq: 5, hash: a[4]!.hash }]);

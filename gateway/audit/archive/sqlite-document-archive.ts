@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteGroupCommit } from '../../db/sqlite-group-commit.ts';
 import { attachWalCheckpointer } from '../../db/wal-checkpointer.ts';
+import { type WalSync, walSyncFor } from '../../db/wal-sync.ts';
 import type {
   ArchiveDocumentInput,
   ArchivedDocument,
@@ -58,6 +59,8 @@ export class SqliteDocumentArchive implements DocumentArchive {
   private readonly dayKeys = new Map<string, { wrapped: Buffer; key: Buffer }>();
   /** Every document of a delivery passes here: one fsync'd commit per event-loop turn, not per document. */
   private readonly writes: SqliteGroupCommit;
+  /** The fsync of each commit, off the event loop; undefined with `sync: 'NORMAL'` (no fsync). */
+  private readonly walSync: WalSync | undefined;
   /** Prepared once: compiling the SQL of each statement per document cost more than running it. */
   private readonly stmts;
   /** Documents are most of what the archive writes: their checkpoints run off the event loop. */
@@ -68,7 +71,7 @@ export class SqliteDocumentArchive implements DocumentArchive {
     this.db = new Database(options.file, { timeout: 10_000 });
     try {
       this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${options.sync ?? 'FULL'}`);
+      this.walSync = walSyncFor(this.db, options.file, options.sync ?? 'FULL');
       this.db.pragma('secure_delete = ON');
       this.db.exec(SCHEMA);
       const meta = this.db
@@ -91,7 +94,7 @@ export class SqliteDocumentArchive implements DocumentArchive {
         .immediate();
       this.master = deriveMasterKey(options.passphrase, meta.salt);
       assertKeyCheck(this.master, meta.check);
-      this.writes = new SqliteGroupCommit(this.db);
+      this.writes = new SqliteGroupCommit(this.db, this.walSync);
       this.stmts = {
         dayKey: this.db
           .prepare<[string], Buffer>('SELECT wrapped_key FROM archive_keys WHERE expires_on = ?')
@@ -155,7 +158,8 @@ export class SqliteDocumentArchive implements DocumentArchive {
 
   async shred(now = new Date()): Promise<{ keys: number; documents: number }> {
     const today = dayOf(now);
-    return this.db
+    this.walSync?.assertWritable();
+    const shredded = this.db
       .transaction(() => {
         const keys = this.stmts.shredKeys.run(today).changes;
         const documents = this.stmts.shredDocuments.run(now.toISOString(), today).changes;
@@ -163,11 +167,14 @@ export class SqliteDocumentArchive implements DocumentArchive {
         return { keys, documents };
       })
       .immediate();
+    await this.walSync?.afterCommit();
+    return shredded;
   }
 
   async close(): Promise<void> {
-    // What was handed over is committed before the file closes.
+    // What was handed over is committed, and synced, before the file closes.
     this.writes.flush();
+    await this.walSync?.close();
     this.dayKeys.clear();
     await this.detachCheckpointer();
     this.db.close();
