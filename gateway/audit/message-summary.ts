@@ -53,6 +53,20 @@ export type FoldedEntry = Pick<
 >;
 
 /** Folds one entry (with a messageId) into the message's state; `state` undefined for a new message. */
+/**
+ * The order in which a message's events are folded, everywhere (status API, both projectors):
+ * several processes append to their own chains, so only time orders events across chains; chain
+ * and seq break ties. Code-unit comparison, not localeCompare: the order must not depend on a locale.
+ */
+export function inEventOrder(
+  a: Pick<AuditEntry, 'time' | 'chain' | 'seq'>,
+  b: Pick<AuditEntry, 'time' | 'chain' | 'seq'>,
+): number {
+  if (a.time !== b.time) return a.time < b.time ? -1 : 1;
+  if (a.chain !== b.chain) return a.chain < b.chain ? -1 : 1;
+  return a.seq - b.seq;
+}
+
 export function foldEntry(state: SummaryState | undefined, entry: FoldedEntry): SummaryState {
   const s: SummaryState = state
     ? { ...state }

@@ -15,7 +15,8 @@
 import type pg from 'pg';
 import { inTransaction, intArrayLiteral, textArrayLiteral } from '../db/postgres.ts';
 import type { AuditEntry } from '../ports/audit-store.ts';
-import { foldEntry, type SummaryState } from './message-summary.ts';
+import { ChainTailMemory } from './chain-tail-memory.ts';
+import { foldEntry, inEventOrder, type SummaryState } from './message-summary.ts';
 
 const STATE_COLUMNS = `message_id AS "messageId", first_time AS "firstTime", last_time AS "lastTime", status,
   progress_rank AS "progressRank", progress_status AS "progressStatus", failure_status AS "failureStatus",
@@ -63,9 +64,8 @@ export class PgMessageProjector {
   private closed = false;
   private readonly maxPerChain: number;
   private readonly delayMs: number;
-  /** Per chain, entries this process appended and that are not projected yet, consecutive by seq. */
-  private readonly remembered = new Map<string, AuditEntry[]>();
-  private rememberedCount = 0;
+  /** Entries this process appended and has not projected yet (read back from memory, not the store). */
+  private readonly remembered = new ChainTailMemory<AuditEntry>(MAX_REMEMBERED);
 
   constructor(
     private readonly pool: pg.Pool,
@@ -77,42 +77,8 @@ export class PgMessageProjector {
 
   /** Keeps committed entries (in seq order per chain) for the next run, and schedules it. */
   remember(entries: AuditEntry[]): void {
-    if (this.rememberedCount + entries.length > MAX_REMEMBERED) {
-      this.remembered.clear();
-      this.rememberedCount = 0;
-    } else {
-      for (const entry of entries) {
-        let list = this.remembered.get(entry.chain);
-        const last = list?.at(-1);
-        // A gap (another process appended in between) or a stale list: start over from this entry.
-        if (!list || (last && last.seq + 1 !== entry.seq)) {
-          this.rememberedCount -= list?.length ?? 0;
-          list = [];
-          this.remembered.set(entry.chain, list);
-        }
-        list.push(entry);
-        this.rememberedCount++;
-      }
-    }
+    this.remembered.remember(entries);
     this.schedule();
-  }
-
-  /** The entries (done, upTo] of a chain if this process holds all of them. */
-  private recall(chain: string, done: number, upTo: number): AuditEntry[] | undefined {
-    const list = this.remembered.get(chain);
-    if (!list || list.length === 0) return undefined;
-    const first = list[0]!.seq;
-    if (first > done + 1 || list.at(-1)!.seq < upTo) return undefined;
-    return list.slice(done + 1 - first, upTo + 1 - first);
-  }
-
-  /** Forgets what a committed run projected. */
-  private forget(chain: string, upTo: number): void {
-    const list = this.remembered.get(chain);
-    if (!list || list.length === 0) return;
-    const drop = Math.min(list.length, Math.max(0, upTo + 1 - list[0]!.seq));
-    list.splice(0, drop);
-    this.rememberedCount -= drop;
   }
 
   /** Asks for a background run soon (appends call this); runs are coalesced. */
@@ -170,7 +136,7 @@ export class PgMessageProjector {
       const entries: AuditEntry[] = [];
       const toRead: number[] = [];
       lag.forEach((l, i) => {
-        const local = this.recall(l.chain, l.done, upTo[i]!);
+        const local = this.remembered.recall(l.chain, l.done, upTo[i]!);
         if (local) {
           for (const e of local) if (e.messageId !== null) entries.push(e);
         } else toRead.push(i);
@@ -187,17 +153,7 @@ export class PgMessageProjector {
         });
         for (const e of read.rows) entries.push(e);
       }
-      entries.sort((a, b) =>
-        a.time !== b.time
-          ? a.time < b.time
-            ? -1
-            : 1
-          : a.chain !== b.chain
-            ? a.chain < b.chain
-              ? -1
-              : 1
-            : a.seq - b.seq,
-      );
+      entries.sort(inEventOrder);
       const ids = [...new Set(entries.map((e) => e.messageId!))];
       const states = new Map<string, SummaryState>();
       if (ids.length > 0) {
@@ -241,7 +197,7 @@ export class PgMessageProjector {
       projected = lag.map((l, i) => ({ chain: l.chain, upTo: upTo[i]! }));
       return upTo.reduce((n, to, i) => n + (to - lag[i]!.done), 0);
     });
-    for (const p of projected) this.forget(p.chain, p.upTo);
+    for (const p of projected) this.remembered.forget(p.chain, p.upTo);
     return count;
   }
 

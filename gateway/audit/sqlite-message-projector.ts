@@ -17,7 +17,8 @@
  */
 import type Database from 'better-sqlite3';
 import type { AuditEntry, ChainHead } from '../ports/audit-store.ts';
-import { type FoldedEntry, foldEntry, type SummaryState } from './message-summary.ts';
+import { ChainTailMemory } from './chain-tail-memory.ts';
+import { type FoldedEntry, foldEntry, inEventOrder, type SummaryState } from './message-summary.ts';
 
 const STATE_COLUMNS = `message_id AS messageId, first_time AS firstTime, last_time AS lastTime, status,
   progress_rank AS progressRank, progress_status AS progressStatus, failure_status AS failureStatus,
@@ -58,9 +59,8 @@ export class SqliteMessageProjector {
   private timer: NodeJS.Timeout | undefined;
   private eager = false;
   private closed = false;
-  /** Per chain, entries this process appended and that are not projected yet, consecutive by seq. */
-  private readonly remembered = new Map<string, ProjectedEntry[]>();
-  private rememberedCount = 0;
+  /** Entries this process appended and has not projected yet (read back from memory, not the store). */
+  private readonly remembered = new ChainTailMemory<ProjectedEntry>(MAX_REMEMBERED);
 
   constructor(db: Database.Database, options: SqliteProjectorOptions) {
     this.heads = options.heads;
@@ -95,48 +95,14 @@ export class SqliteMessageProjector {
   /** Keeps committed entries (in seq order per chain) for the next run, and schedules it. */
   remember(entries: AuditEntry[]): void {
     if (entries.length === 0) return;
-    if (this.rememberedCount + entries.length > MAX_REMEMBERED) {
-      this.remembered.clear();
-      this.rememberedCount = 0;
-    } else {
-      for (const entry of entries) {
-        let list = this.remembered.get(entry.chain);
-        const last = list?.at(-1);
-        // A gap (another process appended in between) or a stale list: start over from this entry.
-        if (!list || (last && last.seq + 1 !== entry.seq)) {
-          this.rememberedCount -= list?.length ?? 0;
-          list = [];
-          this.remembered.set(entry.chain, list);
-        }
-        list.push(entry);
-        this.rememberedCount++;
-      }
-    }
+    this.remembered.remember(entries);
     this.schedule();
-  }
-
-  /** The entries (done, upTo] of a chain if this process holds all of them. */
-  private recall(chain: string, done: number, upTo: number): ProjectedEntry[] | undefined {
-    const list = this.remembered.get(chain);
-    if (!list || list.length === 0) return undefined;
-    const first = list[0]!.seq;
-    if (first > done + 1 || list.at(-1)!.seq < upTo) return undefined;
-    return list.slice(done + 1 - first, upTo + 1 - first);
-  }
-
-  /** Forgets what a committed run projected. */
-  private forget(chain: string, upTo: number): void {
-    const list = this.remembered.get(chain);
-    if (!list || list.length === 0) return;
-    const drop = Math.min(list.length, Math.max(0, upTo + 1 - list[0]!.seq));
-    list.splice(0, drop);
-    this.rememberedCount -= drop;
   }
 
   /** A run after the delay, or right after this event-loop turn once many entries wait. */
   private schedule(): void {
     if (this.closed) return;
-    if (this.rememberedCount >= this.eagerAfter) {
+    if (this.remembered.size >= this.eagerAfter) {
       if (this.eager) return;
       this.eager = true;
       setImmediate(() => {
@@ -195,27 +161,18 @@ export class SqliteMessageProjector {
   private projectOnce(): number {
     const watermarks = this.watermarks();
     // What another process projected meanwhile is no longer needed here.
-    for (const [chain, done] of watermarks) this.forget(chain, done);
+    for (const [chain, done] of watermarks) this.remembered.forget(chain, done);
     const lag = this.behind(watermarks);
     const entries: ProjectedEntry[] = [];
     const upTo = lag.map((l) => Math.min(l.head, l.done + this.maxPerChain));
     lag.forEach((l, i) => {
       const range =
-        this.recall(l.chain, l.done, upTo[i]!) ?? this.selectEntries.all(l.chain, l.done, upTo[i]!);
+        this.remembered.recall(l.chain, l.done, upTo[i]!) ??
+        this.selectEntries.all(l.chain, l.done, upTo[i]!);
       for (const e of range) if (e.messageId !== null) entries.push(e);
     });
     // The status API's order (gateway/pipeline/status.ts): only time orders events across chains.
-    entries.sort((a, b) =>
-      a.time !== b.time
-        ? a.time < b.time
-          ? -1
-          : 1
-        : a.chain !== b.chain
-          ? a.chain < b.chain
-            ? -1
-            : 1
-          : a.seq - b.seq,
-    );
+    entries.sort(inEventOrder);
     const states = new Map<string, SummaryState | undefined>();
     for (const entry of entries) {
       const id = entry.messageId!;
@@ -226,7 +183,7 @@ export class SqliteMessageProjector {
     for (let i = 0; i < lag.length; i++) {
       this.upsertWatermark.run(lag[i]!.chain, upTo[i]!);
       // Forgotten before the COMMIT: if it fails, the next run reads these entries from the file.
-      this.forget(lag[i]!.chain, upTo[i]!);
+      this.remembered.forget(lag[i]!.chain, upTo[i]!);
     }
     return upTo.reduce((n, to, i) => n + (to - lag[i]!.done), 0);
   }
@@ -237,6 +194,5 @@ export class SqliteMessageProjector {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.remembered.clear();
-    this.rememberedCount = 0;
   }
 }

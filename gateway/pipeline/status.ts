@@ -2,7 +2,7 @@
  * A message's lifecycle status, derived from its audit trail — the audit log is the single record
  * of what happened, so the status API can never disagree with what auditors see.
  */
-import { PROGRESS, TERMINAL_FAILURE } from '../audit/message-summary.ts';
+import { inEventOrder, PROGRESS, TERMINAL_FAILURE } from '../audit/message-summary.ts';
 import type { AuditEntry, AuditEventKind, AuditMessageStatus } from '../ports/audit-store.ts';
 
 export type MessageStatus = AuditMessageStatus;
@@ -27,10 +27,7 @@ export interface MessageView {
 
 export function messageView(messageId: string, trail: AuditEntry[]): MessageView | undefined {
   if (trail.length === 0) return undefined;
-  // Several processes append to their own chains: only time orders events across chains.
-  trail = [...trail].sort(
-    (a, b) => a.time.localeCompare(b.time) || a.chain.localeCompare(b.chain) || a.seq - b.seq,
-  );
+  trail = [...trail].sort(inEventOrder);
   let status: MessageStatus = 'received';
   let rank = 0;
   let failure: MessageStatus | undefined;
