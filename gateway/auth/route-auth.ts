@@ -17,6 +17,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
+import { auditRejection } from '../audit/rejections.ts';
 import { GatewayError, isGatewayError } from '../errors/catalogue.ts';
 import {
   type CertificateResolver,
@@ -24,7 +25,6 @@ import {
   requireAnySystem,
   revokedCaller,
 } from '../http/client-auth.ts';
-import { auditedErrors } from '../pipeline/ingress.ts';
 import { actorOf, type Principal, type Role } from './roles.ts';
 import type { TokenStore } from './tokens.ts';
 
@@ -142,14 +142,13 @@ export function routeAuth(options: RouteAuthOptions): (app: FastifyInstance) => 
       try {
         request.principal = authenticate(request, roles, options);
       } catch (error) {
-        if (isGatewayError(error) && !auditedErrors.has(error)) {
-          auditedErrors.add(error);
+        if (isGatewayError(error)) {
           const revoked = revokedCaller(request, options.resolveCaller);
-          const actor = revoked ? `system:${revoked.systemId}` : actorOf(request.principal);
-          await options.audit
-            .record({
-              kind: 'rejected',
-              actor,
+          await auditRejection(
+            options.audit,
+            request.log,
+            {
+              actor: revoked ? `system:${revoked.systemId}` : actorOf(request.principal),
               messageId: request.id,
               senderSystem:
                 revoked?.systemId ??
@@ -160,8 +159,9 @@ export function routeAuth(options: RouteAuthOptions): (app: FastifyInstance) => 
                 route: url,
                 ...(revoked ? { certificateSerial: revoked.serial } : {}),
               },
-            })
-            .catch((err) => request.log.error({ err }, 'could not audit a refused request'));
+            },
+            error,
+          );
         }
         throw error;
       }

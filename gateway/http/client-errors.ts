@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { AuditLog } from '../audit/audit-log.ts';
+import { auditRejection } from '../audit/rejections.ts';
 import { ERRORS, type ErrorCode } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -53,12 +54,9 @@ export function answerClientError(
   );
   deps.metrics.rejected.inc({ code });
   deps.logger.info({ code, parserCode: error.code, requestId }, 'request refused by the HTTP parser');
-  void deps.audit
-    .record({
-      kind: 'rejected',
-      actor: 'anonymous',
-      messageId: requestId,
-      detail: { code, parserCode: error.code ?? null, route: null },
-    })
-    .catch((err) => deps.logger.error({ err }, 'could not audit a refused request'));
+  void auditRejection(deps.audit, deps.logger, {
+    actor: 'anonymous',
+    messageId: requestId,
+    detail: { code, parserCode: error.code ?? null, route: null },
+  });
 }

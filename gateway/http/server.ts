@@ -14,12 +14,12 @@ import type {
 } from 'fastify';
 import Fastify, { LogController } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
+import { auditRejection } from '../audit/rejections.ts';
 import { GatewayError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { registerOpenApi } from '../observability/openapi.ts';
 import { continueOrStartTrace, type TraceContext } from '../observability/trace-context.ts';
-import { auditedErrors } from '../pipeline/ingress.ts';
 import { type CertificateResolver, callerSystem } from './client-auth.ts';
 import { answerClientError } from './client-errors.ts';
 import { sendProblem, toGatewayError } from './problem.ts';
@@ -52,18 +52,19 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     options.metrics.rejected.inc({ code: problem.code });
     if (problem.code === 'GW_ERR_INTERNAL') request.log.error({ err: error }, 'internal error');
     else request.log.info({ code: problem.code, url: request.url }, 'request rejected');
-    if (request.url.startsWith('/v1/') && !auditedErrors.has(problem)) {
-      auditedErrors.add(problem);
+    if (request.url.startsWith('/v1/')) {
       const caller = callerSystem(request, options.resolveCaller);
-      await options.audit
-        .record({
-          kind: 'rejected',
+      await auditRejection(
+        options.audit,
+        request.log,
+        {
           actor: caller ? `system:${caller.systemId}` : 'anonymous',
           messageId: request.id,
           senderSystem: caller?.systemId ?? null,
           detail: { code: problem.code, method: request.method, route: request.routeOptions.url ?? null },
-        })
-        .catch((err) => request.log.error({ err }, 'could not audit a rejection'));
+        },
+        problem,
+      );
     }
     return sendProblem(request, reply, problem);
   }

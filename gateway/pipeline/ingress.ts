@@ -20,6 +20,7 @@ import {
   XMLDSIG_NAMESPACE,
 } from '../../standards/xoev/xml-codec.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import { auditRejection } from '../audit/rejections.ts';
 import { deliverTopic, HEADER } from '../bus/topics.ts';
 import type { Contracts } from '../directory/contracts.ts';
 import type { Directory, SystemEntry } from '../directory/directory.ts';
@@ -104,9 +105,6 @@ interface Routed {
   receiver: SystemEntry;
   conversion?: Conversion;
 }
-
-/** Errors already written to the audit log, so the HTTP layer does not record them twice. */
-export const auditedErrors = new WeakSet<object>();
 
 function mediaType(contentType: string): string {
   return contentType.split(';')[0]!.trim().toLowerCase();
@@ -212,15 +210,18 @@ export class Ingress {
       await this.rejectReplays(messageIds);
       return await this.sealAndPublish(system, routed, request, actor, decoded.senderSignature);
     } catch (error) {
-      if (error instanceof GatewayError && !auditedErrors.has(error)) {
-        auditedErrors.add(error);
-        await deps.audit.record({
-          kind: 'rejected',
-          actor,
-          messageId: messageIds[0] ?? request.requestId,
-          senderSystem: request.systemId,
-          detail: { code: error.code, requestId: request.requestId, messages: messageIds.length },
-        });
+      if (error instanceof GatewayError) {
+        await auditRejection(
+          deps.audit,
+          deps.logger,
+          {
+            actor,
+            messageId: messageIds[0] ?? request.requestId,
+            senderSystem: request.systemId,
+            detail: { code: error.code, requestId: request.requestId, messages: messageIds.length },
+          },
+          error,
+        );
       }
       throw error;
     }
