@@ -88,8 +88,9 @@ export const AUDIT_MESSAGE_STATUSES = [
 export type AuditMessageStatus = (typeof AUDIT_MESSAGE_STATUSES)[number];
 
 /**
- * One row per message id: the auditors' search index. A projection of the entries, maintained in the
- * same transaction as the append; it is not part of the hash chain (the entries are the evidence).
+ * One row per message id: the auditors' search index. A projection of the entries, written behind
+ * the appends (both stores; every search first brings it up to date, a crash is repaired from a
+ * watermark); it is not part of the hash chain (the entries are the evidence).
  */
 export interface AuditMessageSummary {
   messageId: string;
