@@ -24,9 +24,11 @@
  *   quota hands partitions back after the in-flight record committed, a member under quota claims
  *   unowned or expired leases. A crashed member's leases expire after `leaseTtlMs` and its
  *   uncommitted records go to whoever claims the partition next.
- * - Offsets, memberships and leases are written through a second connection with
- *   `synchronous=NORMAL`: losing the newest commits on power loss only causes redelivery (which
- *   at-least-once allows), and it spares an fsync per consumed record.
+ * - Offsets, memberships and leases are committed without waiting for a sync (no `afterCommit`):
+ *   losing the newest of them on power loss only causes redelivery (which at-least-once allows),
+ *   and it spares an fsync per consumed record. They share the log's connection: a commit by a
+ *   second connection on the file made SQLite drop the log connection's whole page cache at its
+ *   next transaction (WAL mode), so every publish and fetch re-read the index pages from the OS.
  * - Waiting for records: publishes in this process wake the idle partition workers of their topic
  *   once synced. Records written by OTHER processes are noticed by one cheap query per store and
  *   poll interval (`max(rowid)` of the log, compared with the highest rowid this store has seen or
@@ -250,10 +252,9 @@ CREATE TABLE IF NOT EXISTS partition_leases (
 ) WITHOUT ROWID;
 `;
 
-/** Connections, statements and the offset-commit queue shared by the bus and its subscriptions. */
+/** The connection, statements and the offset-commit queue shared by the bus and its subscriptions. */
 class Store {
-  readonly log: Database.Database;
-  readonly state: Database.Database;
+  readonly db: Database.Database;
   readonly stats: SqliteBusStats = {
     publishTransactions: 0,
     publishedRecords: 0,
@@ -304,83 +305,80 @@ class Store {
     readonly sync: 'FULL' | 'NORMAL',
     private readonly defaultPartitions: number,
   ) {
-    this.log = new Database(file, { timeout: 5000 });
-    this.log.pragma('journal_mode = WAL');
-    this.walSync = walSyncFor(this.log, file, sync);
-    this.log.exec(SCHEMA);
-    this.state = new Database(file, { timeout: 5000 });
-    this.state.pragma('synchronous = NORMAL');
+    this.db = new Database(file, { timeout: 5000 });
+    this.db.pragma('journal_mode = WAL');
+    this.walSync = walSyncFor(this.db, file, sync);
+    this.db.exec(SCHEMA);
 
-    const log = this.log;
-    const state = this.state;
+    const db = this.db;
     this.s = {
-      insertTopic: log.prepare('INSERT OR IGNORE INTO topics (name, partitions) VALUES (?, ?)'),
-      topicPartitions: log.prepare<[string], number>('SELECT partitions FROM topics WHERE name = ?').pluck(),
-      head: log
+      insertTopic: db.prepare('INSERT OR IGNORE INTO topics (name, partitions) VALUES (?, ?)'),
+      topicPartitions: db.prepare<[string], number>('SELECT partitions FROM topics WHERE name = ?').pluck(),
+      head: db
         .prepare<[string, number], number | null>(
           'SELECT max(offset) FROM records WHERE topic = ? AND partition = ?',
         )
         .pluck(),
-      heads: log.prepare(
+      heads: db.prepare(
         'SELECT partition, max(offset) AS last FROM records WHERE topic = ? GROUP BY partition',
       ),
-      insertRecord: log.prepare(
+      insertRecord: db.prepare(
         'INSERT INTO records (topic, partition, offset, key, value, headers, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       // `+rowid`: the visibility limit filters the primary key range, it must not pick the plan.
-      fetch: log.prepare(
+      fetch: db.prepare(
         `SELECT offset, key, value, headers, timestamp FROM records
          WHERE topic = ? AND partition = ? AND offset >= ? AND +rowid <= ? ORDER BY offset LIMIT ?`,
       ),
-      ping: log.prepare<[], number>('SELECT 1').pluck(),
-      maxRowid: log.prepare<[], number | null>('SELECT max(rowid) FROM records').pluck(),
+      ping: db.prepare<[], number>('SELECT 1').pluck(),
+      maxRowid: db.prepare<[], number | null>('SELECT max(rowid) FROM records').pluck(),
       // Monotonic: a member that lost its lease during a stall must not move the offset backwards.
-      commit: state.prepare(
+      commit: db.prepare(
         `INSERT INTO group_offsets (grp, topic, partition, next_offset) VALUES (?, ?, ?, ?)
          ON CONFLICT (grp, topic, partition) DO UPDATE SET next_offset = excluded.next_offset
          WHERE excluded.next_offset > group_offsets.next_offset`,
       ),
-      committed: state
+      committed: db
         .prepare<[string, string, number], number>(
           'SELECT next_offset FROM group_offsets WHERE grp = ? AND topic = ? AND partition = ?',
         )
         .pluck(),
-      committedAll: state.prepare(
+      committedAll: db.prepare(
         'SELECT partition, next_offset FROM group_offsets WHERE grp = ? AND topic = ?',
       ),
-      upsertMember: state.prepare(
+      upsertMember: db.prepare(
         `INSERT INTO group_members (grp, topic, member, expires_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (grp, topic, member) DO UPDATE SET expires_at = excluded.expires_at`,
       ),
-      deleteDeadMembers: state.prepare(
+      deleteDeadMembers: db.prepare(
         'DELETE FROM group_members WHERE grp = ? AND topic = ? AND expires_at <= ?',
       ),
-      liveMembers: state
+      liveMembers: db
         .prepare<[string, string, number], string>(
           'SELECT member FROM group_members WHERE grp = ? AND topic = ? AND expires_at > ? ORDER BY member',
         )
         .pluck(),
-      leases: state.prepare(
+      leases: db.prepare(
         'SELECT partition, owner, expires_at FROM partition_leases WHERE grp = ? AND topic = ?',
       ),
-      renewLease: state.prepare(
+      renewLease: db.prepare(
         'UPDATE partition_leases SET expires_at = ? WHERE grp = ? AND topic = ? AND partition = ? AND owner = ?',
       ),
-      claimLease: state.prepare(
+      claimLease: db.prepare(
         `INSERT INTO partition_leases (grp, topic, partition, owner, expires_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (grp, topic, partition) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
          WHERE partition_leases.expires_at <= ?`,
       ),
-      releaseLease: state.prepare(
+      releaseLease: db.prepare(
         'DELETE FROM partition_leases WHERE grp = ? AND topic = ? AND partition = ? AND owner = ?',
       ),
-      leaveMembers: state.prepare('DELETE FROM group_members WHERE grp = ? AND member = ?'),
-      releaseLeases: state.prepare('DELETE FROM partition_leases WHERE grp = ? AND owner = ?'),
+      leaveMembers: db.prepare('DELETE FROM group_members WHERE grp = ? AND member = ?'),
+      releaseLeases: db.prepare('DELETE FROM partition_leases WHERE grp = ? AND owner = ?'),
     };
-    this.flushCommitsTx = state.transaction(() => {
+    this.flushCommitsTx = db.transaction(() => {
       for (const c of this.pendingCommits.values()) this.s.commit.run(c.group, c.topic, c.partition, c.next);
     });
-    this.detachCheckpointer = attachWalCheckpointer(file, [log, state]);
+    this.detachCheckpointer = attachWalCheckpointer(file, [db]);
     let visibility = visibilities.get(file);
     if (!visibility) {
       visibility = new LogVisibility();
@@ -472,8 +470,7 @@ class Store {
     await this.walSync?.close();
     if (--this.visibility.users === 0) visibilities.delete(this.file);
     await this.detachCheckpointer();
-    this.state.close();
-    this.log.close();
+    this.db.close();
   }
 }
 
@@ -484,6 +481,12 @@ class PartitionWorker {
   stopping = false;
   /** True while waiting for new records (a publish signal may cut the wait short). */
   idle = false;
+  /**
+   * The visibility limit of the last fetch if it returned every record visible at that limit
+   * (fewer than asked for). Records are only appended with higher rowids, so while the limit stays
+   * there, a drained buffer means nothing to read: the worker waits instead of fetching nothing.
+   */
+  caughtUpAt: number | undefined;
   private wakeUp: (() => void) | null = null;
   done: Promise<void> = Promise.resolve();
 
@@ -592,7 +595,7 @@ class SqliteSubscription implements Subscription {
     const release: PartitionWorker[] = [];
     const lost: PartitionWorker[] = [];
     try {
-      store.state
+      store.db
         .transaction(() => {
           for (const topic of this.topics) {
             const partitions = this.partitions.get(topic)!;
@@ -684,14 +687,17 @@ class SqliteSubscription implements Subscription {
     while (!worker.stopping) {
       const record = worker.buffer[0];
       if (!record) {
-        let rows: RecordRow[];
-        try {
-          const limit = this.store.visibility.limit();
-          rows = this.store.s.fetch.all(topic, partition, worker.position, limit, FETCH_BATCH);
-        } catch (error) {
-          this.logger?.warn({ err: error, topic, partition }, 'bus fetch failed; retrying');
-          await worker.sleep(this.config.pollIntervalMs, false);
-          continue;
+        const limit = this.store.visibility.limit();
+        let rows: RecordRow[] = [];
+        if (worker.caughtUpAt !== limit) {
+          try {
+            rows = this.store.s.fetch.all(topic, partition, worker.position, limit, FETCH_BATCH);
+          } catch (error) {
+            this.logger?.warn({ err: error, topic, partition }, 'bus fetch failed; retrying');
+            await worker.sleep(this.config.pollIntervalMs, false);
+            continue;
+          }
+          worker.caughtUpAt = rows.length < FETCH_BATCH ? limit : undefined;
         }
         if (rows.length === 0) {
           // Woken by a publish here or by the store's poll noticing another process's records.
@@ -746,7 +752,7 @@ class SqliteSubscription implements Subscription {
     await Promise.all(workers.map((w) => w.done));
     try {
       this.store.flushCommits();
-      this.store.state
+      this.store.db
         .transaction(() => {
           this.store.s.releaseLeases.run(this.group, this.member);
           this.store.s.leaveMembers.run(this.group, this.member);
@@ -770,15 +776,28 @@ export class SqliteBus implements Bus {
   private queue: PendingPublish[] = [];
   private flushScheduled = false;
   private closed: Promise<void> | undefined;
+  /**
+   * Next offset per partition (by workerKey) as of this bus's last committed publish. Still the
+   * heads while the log's highest rowid is `nextOffsetsAt` (records are only appended, so nobody
+   * wrote since): a publish then needs no head lookup for those partitions.
+   */
+  private nextOffsets = new Map<string, number>();
+  private nextOffsetsAt = -1;
   private readonly writeBatch: Database.Transaction<
     (
       batch: PendingPublish[],
       timestamp: number,
-    ) => { written: number; touched: Map<string, Set<number>>; rowidBefore: number; rowidAfter: number }
+    ) => {
+      written: number;
+      heads: Map<string, number>;
+      touched: Map<string, Set<number>>;
+      rowidBefore: number;
+      rowidAfter: number;
+    }
   >;
 
   constructor(options: SqliteBusOptions) {
-    // A real file, resolved: two connections share it, and the in-process signals are keyed by it.
+    // A real file, resolved: the checkpointer opens it too, and the in-process signals are keyed by it.
     if (options.file === ':memory:' || options.file === '') throw new TypeError('SqliteBus needs a file');
     const file = path.resolve(options.file);
     const defaultPartitions = options.defaultPartitions ?? 4;
@@ -795,16 +814,18 @@ export class SqliteBus implements Bus {
     this.store = new Store(file, options.sync ?? 'FULL', defaultPartitions);
 
     const { s } = this.store;
-    this.writeBatch = this.store.log.transaction((batch: PendingPublish[], timestamp: number) => {
-      // Next offset per partition touched by this batch: one index lookup each, then counted here.
+    this.writeBatch = this.store.db.transaction((batch: PendingPublish[], timestamp: number) => {
+      // Next offset per partition touched by this batch: known from the last publish or one index
+      // lookup each, then counted here.
       const heads = new Map<string, number>();
       const rowidBefore = this.store.currentRowid();
+      const known = rowidBefore === this.nextOffsetsAt ? this.nextOffsets : undefined;
       let written = 0;
       for (const pending of batch) {
         for (const r of pending.records) {
           const partition = partitionFor(r.key, this.store.partitionsOf(r.topic, true)!);
           const hk = workerKey(r.topic, partition);
-          let offset = heads.get(hk);
+          let offset = heads.get(hk) ?? known?.get(hk);
           if (offset === undefined) offset = (s.head.get(r.topic, partition) ?? -1) + 1;
           s.insertRecord.run(r.topic, partition, offset, r.key, r.value, r.headers, timestamp);
           heads.set(hk, offset + 1);
@@ -818,7 +839,7 @@ export class SqliteBus implements Bus {
         set.add(Number(partition));
         touched.set(topic, set);
       }
-      return { written, touched, rowidBefore, rowidAfter: this.store.currentRowid() };
+      return { written, heads, touched, rowidBefore, rowidAfter: this.store.currentRowid() };
     });
   }
 
@@ -837,7 +858,7 @@ export class SqliteBus implements Bus {
       }
     }
     this.store.walSync?.assertWritable();
-    this.store.log
+    this.store.db
       .transaction(() => {
         for (const t of topics) this.store.s.insertTopic.run(t.name, t.partitions);
       })
@@ -883,6 +904,10 @@ export class SqliteBus implements Bus {
       this.store.walSync?.assertWritable();
       const result = this.writeBatch.immediate(batch, Date.now());
       ({ written, touched, rowidBefore, rowidAfter } = result);
+      // Committed: only now are its offsets the heads (a rolled-back batch must not count).
+      if (rowidBefore !== this.nextOffsetsAt) this.nextOffsets = new Map();
+      for (const [key, next] of result.heads) this.nextOffsets.set(key, next);
+      this.nextOffsetsAt = rowidAfter;
       foreign = this.store.noteOwnWrite(rowidBefore, rowidAfter);
     } catch (error) {
       this.logger?.error({ err: error, calls: batch.length }, 'bus publish transaction failed');

@@ -206,6 +206,60 @@ describe('SqliteBus', () => {
     }
   });
 
+  it('numbers a partition on from what another bus on the file appended since its own last publish', async () => {
+    const file = tempFile();
+    const a = new SqliteBus({ file });
+    const b = new SqliteBus({ file });
+    try {
+      await a.ensureTopics([{ name: 'shared', partitions: 1 }]);
+      await a.publish([record('shared', 'k', 'a1')]);
+      await b.publish([record('shared', 'k', 'b1'), record('shared', 'k', 'b2')]);
+      await a.publish([record('shared', 'k', 'a2')]);
+      const db = new Database(file, { readonly: true });
+      const rows = db
+        .prepare("SELECT offset, headers FROM records WHERE topic = 'shared' ORDER BY rowid")
+        .all();
+      db.close();
+      expect(rows).toEqual([
+        { offset: 0, headers: '{"id":"a1"}' },
+        { offset: 1, headers: '{"id":"b1"}' },
+        { offset: 2, headers: '{"id":"b2"}' },
+        { offset: 3, headers: '{"id":"a2"}' },
+      ]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('does not count the records of a rolled-back publish transaction as written', async () => {
+    const file = tempFile();
+    const bus = new SqliteBus({ file });
+    const saboteur = new Database(file);
+    try {
+      await bus.ensureTopics([{ name: 'rollback', partitions: 1 }]);
+      await bus.publish([record('rollback', 'k', 'first')]);
+      saboteur.exec(`CREATE TRIGGER refuse BEFORE INSERT ON records WHEN NEW.key = 'refused'
+        BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+      // Same event-loop turn: one transaction, which the second record aborts.
+      const outcomes = await Promise.allSettled([
+        bus.publish([record('rollback', 'k', 'lost')]),
+        bus.publish([record('rollback', 'refused', 'refused')]),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+      saboteur.exec('DROP TRIGGER refuse');
+      await bus.publish([record('rollback', 'k', 'second')]);
+      const offsets = saboteur
+        .prepare("SELECT offset FROM records WHERE topic = 'rollback' ORDER BY offset")
+        .pluck()
+        .all();
+      expect(offsets).toEqual([0, 1]);
+    } finally {
+      saboteur.close();
+      await bus.close();
+    }
+  });
+
   it('creates unknown topics with defaultPartitions and partitions keys like Kafka', async () => {
     const bus = new SqliteBus({ file: tempFile(), defaultPartitions: 3 });
     try {
