@@ -6,7 +6,8 @@
  *   while a request is in flight share the next request (group commit). Records are partitioned by
  *   key with Kafka's Java-compatible murmur2 partitioner.
  * - subscribe: one kafkajs consumer per subscription in the given group, manual commits. A record's
- *   offset (+1) is committed after its handler resolved. If the handler throws, nothing is committed,
+ *   offset (+1) is committed after its handler resolved, grouped with the consumer's other partitions
+ *   into one request; a batch is done once its commits are. If the handler throws, nothing is committed,
  *   the partition is paused, and after `redeliveryDelayMs` (or the delay of a RedeliverLater) the
  *   consumer seeks back to the failed offset and resumes, so nothing behind it overtakes it; the
  *   other partitions keep flowing. While a handler runs, the consumer keeps heartbeating.
@@ -449,6 +450,7 @@ class KafkaSubscription implements Subscription {
   private readonly redeliveryDelayMs: number;
   private readonly heartbeatIntervalMs: number;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly commits = new OffsetCommits();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -503,64 +505,139 @@ class KafkaSubscription implements Subscription {
   private async eachBatch(payload: EachBatchPayload) {
     const { batch, resolveOffset, heartbeat, pause, isRunning, isStale, commitOffsetsIfNecessary } = payload;
     const { topic, partition } = batch;
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale() || this.closing) return;
-      const record: ConsumedRecord = {
-        topic,
-        partition,
-        offset: message.offset,
-        timestamp: Number(message.timestamp),
-        key: message.key ? message.key.toString('utf8') : '',
-        value: message.value ?? Buffer.alloc(0),
-        headers: headersToStrings(message.headers),
-      };
-      // kafkajs heartbeats only between records; a slow handler (a push waiting for its timeout)
-      // must not cost the group membership.
-      const keepAlive = setInterval(() => {
-        heartbeat().catch(() => {});
-      }, this.heartbeatIntervalMs);
-      try {
-        await this.options.handler(record);
-      } catch (err) {
-        // Not committed. Hold the partition so nothing behind this record overtakes it, and hand
-        // it out again after the delay (seek back, resume). Other partitions go on.
-        const { delayMs, planned } = redeliveryAfter(err, this.redeliveryDelayMs);
-        const fields = {
+    // kafkajs heartbeats only between records; a slow handler (a push waiting for its timeout)
+    // must not cost the group membership.
+    const keepAlive = setInterval(() => {
+      heartbeat().catch(() => {});
+    }, this.heartbeatIntervalMs);
+    let committed: Promise<void> | undefined;
+    try {
+      for (const message of batch.messages) {
+        if (!isRunning() || isStale() || this.closing) return;
+        const record: ConsumedRecord = {
           topic,
           partition,
           offset: message.offset,
-          group: this.options.group,
-          delayMs,
-          err: errorMessage(err),
+          timestamp: Number(message.timestamp),
+          key: message.key ? message.key.toString('utf8') : '',
+          value: message.value ?? Buffer.alloc(0),
+          headers: headersToStrings(message.headers),
         };
-        if (planned) this.log?.debug(fields, 'record deferred; it will be redelivered');
-        else this.log?.warn(fields, 'handler failed; record will be redelivered');
-        const resume = pause();
-        const timer = setTimeout(() => {
-          this.timers.delete(timer);
-          if (this.closing) return;
-          try {
-            this.consumer.seek({ topic, partition, offset: message.offset });
-          } catch (seekErr) {
-            this.log?.warn({ topic, partition, err: errorMessage(seekErr) }, 'seek for redelivery failed');
-          }
-          resume();
-        }, delayMs);
-        this.timers.add(timer);
-        return;
-      } finally {
-        clearInterval(keepAlive);
+        try {
+          await this.options.handler(record);
+        } catch (err) {
+          this.redeliverLater(err, topic, partition, message.offset, pause);
+          return;
+        }
+        resolveOffset(message.offset);
+        // Committed together with the other partitions' records (see OffsetCommits); only the
+        // batch's last commit is awaited, below: a later offset of the partition covers the earlier.
+        committed = this.commits.commit(
+          commitOffsetsIfNecessary,
+          topic,
+          partition,
+          nextOffset(message.offset),
+        );
+        committed.catch(() => {});
+        await heartbeat();
       }
-      resolveOffset(message.offset);
-      const next = (BigInt(message.offset) + 1n).toString();
-      // The batch's commit goes straight to the coordinator. (Consumer.commitOffsets silently does
-      // nothing once the consumer is stopping, which would lose the commits of the handlers close()
-      // waits for.) Throws when the group moved on (rebalance): kafkajs rejoins and the record is
-      // handed out again, which at-least-once allows.
-      await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
-      await heartbeat();
+    } finally {
+      clearInterval(keepAlive);
+      // Before the batch counts as done (close() waits for running batches): its records' commit.
+      // Throws when the group moved on (rebalance): kafkajs rejoins and the records are handed out
+      // again, which at-least-once allows.
+      if (committed) await committed;
     }
   }
+
+  /**
+   * A failed record is not committed. Hold the partition so nothing behind it overtakes it, and hand
+   * it out again after the delay (seek back, resume). Other partitions go on.
+   */
+  private redeliverLater(
+    err: unknown,
+    topic: string,
+    partition: number,
+    offset: string,
+    pause: EachBatchPayload['pause'],
+  ): void {
+    const { delayMs, planned } = redeliveryAfter(err, this.redeliveryDelayMs);
+    const fields = { topic, partition, offset, group: this.options.group, delayMs, err: errorMessage(err) };
+    if (planned) this.log?.debug(fields, 'record deferred; it will be redelivered');
+    else this.log?.warn(fields, 'handler failed; record will be redelivered');
+    const resume = pause();
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.closing) return;
+      try {
+        this.consumer.seek({ topic, partition, offset });
+      } catch (seekErr) {
+        this.log?.warn({ topic, partition, err: errorMessage(seekErr) }, 'seek for redelivery failed');
+      }
+      resume();
+    }, delayMs);
+    this.timers.add(timer);
+  }
+}
+
+type CommitOffsets = EachBatchPayload['commitOffsetsIfNecessary'];
+
+/**
+ * Group commit of one consumer's offsets: commits requested while an OffsetCommit request is in
+ * flight go out together in the next one, the latest offset per partition. One request per record
+ * and partition (two per message through the gateway: the document and its receipt) cost more
+ * CPU than the records' own fetches. The request goes straight to the coordinator through a
+ * batch's commitOffsetsIfNecessary (Consumer.commitOffsets silently does nothing once the consumer
+ * is stopping, which would lose the commits of the handlers close() waits for); every batch of a
+ * consumer shares its consumer group, so any batch's function commits the others' offsets too.
+ */
+class OffsetCommits {
+  private pending = new Map<string, { topic: string; partition: number; offset: string }>();
+  private waiting: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private sending = false;
+  private send: CommitOffsets | undefined;
+
+  /** Resolves once `offset` (the next record to read) of the partition is committed. */
+  commit(send: CommitOffsets, topic: string, partition: number, offset: string): Promise<void> {
+    this.pending.set(`${partition}:${topic}`, { topic, partition, offset });
+    this.send = send;
+    const done = new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    if (!this.sending) void this.drain();
+    return done;
+  }
+
+  private async drain(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.pending.size > 0) {
+        const offsets = [...this.pending.values()];
+        const waiting = this.waiting;
+        this.pending = new Map();
+        this.waiting = [];
+        const byTopic = new Map<string, { partition: number; offset: string }[]>();
+        for (const { topic, partition, offset } of offsets) {
+          let partitions = byTopic.get(topic);
+          if (!partitions) {
+            partitions = [];
+            byTopic.set(topic, partitions);
+          }
+          partitions.push({ partition, offset });
+        }
+        try {
+          await this.send!({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+          for (const w of waiting) w.resolve();
+        } catch (err) {
+          for (const w of waiting) w.reject(err);
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+}
+
+function nextOffset(offset: string): string {
+  return (BigInt(offset) + 1n).toString();
 }
 
 function headersToStrings(headers: IHeaders | undefined): Record<string, string> {

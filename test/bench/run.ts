@@ -30,7 +30,8 @@
  *
  * Options: --messages N (default 3000), --concurrency C (default 64), --rate R (default 1000),
  * --rate-seconds S (default 3), --out FILE (default bench/results.json), --profile DIR (V8 CPU
- * profile of the embedded gateway process into DIR), --no-kafka, --no-baselines.
+ * profile of the embedded gateway process into DIR; with --no-embedded, of the Kafka-mode one), --no-kafka,
+ * --no-baselines, --no-embedded (the Kafka mode alone: its table and results, nothing else).
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -78,6 +79,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: path.join(REPO_ROOT, 'bench/results.json') },
     profile: { type: 'string' },
     'no-kafka': { type: 'boolean', default: false },
+    'no-embedded': { type: 'boolean', default: false },
     'no-baselines': { type: 'boolean', default: false },
   },
 });
@@ -614,16 +616,20 @@ interface KafkaResults {
   recordBytes: number;
 }
 
-async function runKafka(): Promise<KafkaResults> {
+async function runKafka(profileDir?: string): Promise<KafkaResults> {
   const broker = await kafkaBroker();
   const prefix = `bench${Date.now().toString(36)}`;
   const dataDir = tempDir('bench-kafka');
   try {
-    const { result: stream } = await runGateway(dataDir, {
-      GATEWAY_BUS: 'kafka',
-      KAFKA_BROKERS: broker.brokers,
-      KAFKA_TOPIC_PREFIX: prefix,
-    });
+    const { result: stream } = await runGateway(
+      dataDir,
+      {
+        GATEWAY_BUS: 'kafka',
+        KAFKA_BROKERS: broker.brokers,
+        KAFKA_TOPIC_PREFIX: prefix,
+      },
+      profileDir,
+    );
     const sample = await sampleRecord(broker.brokers, `${prefix}.deliver.st-melde`);
     const rawMsgsPerS = await rawKafkaRate(broker.brokers, prefix, sample);
     const headerBytes = Object.entries(sample.headers).reduce((n, [k, v]) => n + k.length + v.length, 0);
@@ -638,6 +644,38 @@ async function runKafka(): Promise<KafkaResults> {
 // --- main ---------------------------------------------------------------------------------------
 
 const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
+
+/** --no-embedded: the Kafka mode alone, to measure and profile it without the other phases. */
+async function mainKafkaOnly(): Promise<void> {
+  const loadBefore = loadAverage();
+  const kafka = await runKafka(values.profile);
+  const results = {
+    machine: {
+      cpus: os.cpus().length,
+      node: process.version,
+      load_average_before: loadBefore,
+      load_average_after: loadAverage(),
+    },
+    e2e_kafka_msgs_per_s: kafka.stream.msgs_per_s,
+    kafka: kafka.stream,
+    kafka_raw_msgs_per_s: Math.round(kafka.rawMsgsPerS),
+    kafka_record_bytes: kafka.recordBytes,
+    e2e_kafka_to_raw_ratio: ratio(kafka.stream.msgs_per_s, kafka.rawMsgsPerS),
+  };
+  mkdirSync(path.dirname(values.out!), { recursive: true });
+  writeFileSync(values.out!, `${JSON.stringify(results, null, 2)}\n`);
+  console.table({
+    'end-to-end Kafka': {
+      'msgs/s': kafka.stream.msgs_per_s,
+      'CPU ms/msg': kafka.stream.cpu_ms_per_msg,
+      'bench CPU ms/msg': kafka.stream.bench_process_cpu_ms_per_msg,
+      'RSS MB': kafka.stream.rss_mb_peak,
+    },
+    [`raw kafkajs produce→consume (${kafka.recordBytes} B)`]: { 'msgs/s': Math.round(kafka.rawMsgsPerS) },
+  });
+  console.log(`load average ${loadBefore.join(' ')} → ${results.machine.load_average_after.join(' ')}`);
+  console.log(`results written to ${path.relative(process.cwd(), values.out!)}`);
+}
 
 async function main(): Promise<void> {
   const loadBefore = loadAverage();
@@ -840,4 +878,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await (values['no-embedded'] ? mainKafkaOnly() : main());
