@@ -72,8 +72,14 @@ describe('walking skeleton, pull mode (the demo world)', () => {
     expect(verified.root.localName).toBe('rueckmeldung.anmeldunginland.0201');
     expect(verified.root.namespaceURI).toBe('urn:xoev-de:xmeld:25.11');
 
-    const statusBefore = await sn.call<{ status: string }>('GET', `/v1/messages/${msg.id}`);
-    expect(statusBefore.body.status).toBe('delivered');
+    // The inbox item is visible before the delivery's audit event is committed (both are awaited, in that order).
+    await eventually(
+      async () =>
+        (await sn.call<{ status: string }>('GET', `/v1/messages/${msg.id}`)).body.status === 'delivered' ||
+        undefined,
+      5_000,
+      'status delivered',
+    );
     expect((await st.call('POST', `/v1/systems/st-melde/inbox/${msg.id}/ack`)).status).toBe(200);
     const status = await sn.call<{ status: string; history: { event: string }[] }>(
       'GET',
@@ -168,6 +174,14 @@ describe('walking skeleton, push mode', () => {
       async () => (received.some((r) => r.messageId === msg.id) ? true : undefined),
       20_000,
       'the push',
+    );
+    // The receiver has the push before the gateway has audited its 2xx.
+    await eventually(
+      async () =>
+        (await t.client('sn-melde').call<{ status: string }>('GET', `/v1/messages/${msg.id}`)).body.status ===
+          'acknowledged' || undefined,
+      5_000,
+      'status acknowledged',
     );
     const status = await t
       .client('sn-melde')
