@@ -39,7 +39,12 @@ describe('fetched audit events on the pull inbox (real HTTPS)', () => {
 
     // Listing is not a fetch: the list shows metadata of many items, the fetch hands one out.
     expect(await fetchedEntries()).toEqual([]);
-    expect((await status()).status).toBe('delivered');
+    // The inbox item is visible before the delivery's audit event is committed.
+    await eventually(
+      async () => ((await status()).status === 'delivered' ? true : undefined),
+      10_000,
+      'delivered',
+    );
 
     // Refused fetches leave no evidence of access: another system, an unknown message.
     expect((await sn.call('GET', `/v1/systems/st-melde/inbox/${msg.id}`)).status).toBe(403);

@@ -9,6 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADER } from '../../gateway/bus/topics.ts';
+import type { SystemClient } from '../../gateway/cli/system-client.ts';
 import { verifyDocument } from '../../gateway/signing/verifier.ts';
 import { auswertung, rueckmeldung } from '../support/fixtures.ts';
 import { eventually, pushContracts, startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -56,6 +57,18 @@ async function kcatRecords(topic: string): Promise<{ key: string; headers: Recor
 
 afterAll(removeScratchDirs);
 
+/** The status once it reads `acknowledged` (audit events follow the effect a test observes). */
+function acknowledgedStatus(client: SystemClient, messageId: string) {
+  return eventually(
+    async () => {
+      const r = await client.call<StatusView>('GET', `/v1/messages/${messageId}`);
+      return r.body.status === 'acknowledged' ? r : undefined;
+    },
+    10_000,
+    `status acknowledged of ${messageId}`,
+  );
+}
+
 describe('Kafka mode: the pull flow', () => {
   const prefix = uniquePrefix('pull');
   let t: TestGateway;
@@ -97,7 +110,7 @@ describe('Kafka mode: the pull flow', () => {
       'the 0203 in the sn-melde inbox',
     );
     expect(JSON.parse(back.payload.data).vorgang).toMatchObject({ id: answer.id, bezugId: msg.id });
-    const status = await sn.call<StatusView>('GET', `/v1/messages/${msg.id}`);
+    const status = await acknowledgedStatus(sn, msg.id);
     expect(status.body.status).toBe('acknowledged');
 
     // An independent client sees the records: key = the case, headers as documented.
@@ -171,7 +184,8 @@ describe('Kafka mode: the push flow, with retries that do not block the partitio
     // The second was behind the first in the one partition, and still arrived first.
     expect(received.map((r) => r.messageId)).toEqual([second.id, first.id]);
 
-    const status = await sn.call<StatusView>('GET', `/v1/messages/${first.id}`);
+    // The receiver has the push before the gateway has its 2xx and the audit event.
+    const status = await acknowledgedStatus(sn, first.id);
     expect(status.body.status).toBe('acknowledged');
     const attempts = status.body.history.filter((h) => h.event === 'delivery-attempted');
     expect(attempts.map((h) => [h.detail.attempt, h.detail.status])).toEqual([
