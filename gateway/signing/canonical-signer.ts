@@ -67,6 +67,24 @@ function signatureMethodUri(algorithm: SigningAlgorithm): string {
   return algorithm === 'rsa-sha256' ? SIGNATURE_RSA_SHA256 : SIGNATURE_ECDSA_SHA256;
 }
 
+/**
+ * The canonical SignedInfo content this signer writes, up to the digest value: the one template the
+ * signer and the own-seal verifier (own-seal.ts, which accepts exactly this shape) share.
+ */
+export function signedInfoBodyHead(signatureMethod: string): string {
+  return (
+    `<ds:CanonicalizationMethod Algorithm="${EXC_C14N}"></ds:CanonicalizationMethod>` +
+    `<ds:SignatureMethod Algorithm="${signatureMethod}"></ds:SignatureMethod>` +
+    '<ds:Reference URI="">' +
+    '<ds:Transforms>' +
+    `<ds:Transform Algorithm="${ENVELOPED_SIGNATURE}"></ds:Transform>` +
+    `<ds:Transform Algorithm="${EXC_C14N}"></ds:Transform>` +
+    '</ds:Transforms>' +
+    `<ds:DigestMethod Algorithm="${DIGEST_SHA256}"></ds:DigestMethod>` +
+    '<ds:DigestValue>'
+  );
+}
+
 export function certificateBase64(certPem: string): string {
   return new X509Certificate(certPem).raw.toString('base64');
 }
@@ -119,16 +137,7 @@ export class DocumentSigner {
         ? { key: key.privateKey, dsaEncoding: 'ieee-p1363' }
         : key.privateKey;
 
-    const body =
-      `<ds:CanonicalizationMethod Algorithm="${EXC_C14N}"></ds:CanonicalizationMethod>` +
-      `<ds:SignatureMethod Algorithm="${signatureMethodUri(key.algorithm)}"></ds:SignatureMethod>` +
-      '<ds:Reference URI="">' +
-      '<ds:Transforms>' +
-      `<ds:Transform Algorithm="${ENVELOPED_SIGNATURE}"></ds:Transform>` +
-      `<ds:Transform Algorithm="${EXC_C14N}"></ds:Transform>` +
-      '</ds:Transforms>' +
-      `<ds:DigestMethod Algorithm="${DIGEST_SHA256}"></ds:DigestMethod>` +
-      '<ds:DigestValue>';
+    const body = signedInfoBodyHead(signatureMethodUri(key.algorithm));
     this.signedInfoCanonicalHead = `<ds:SignedInfo xmlns:ds="${XMLDSIG_NS}">${body}`;
     this.signedInfoPlacedHead = `<ds:SignedInfo>${body}`;
     this.signedInfoTail = '</ds:DigestValue></ds:Reference></ds:SignedInfo>';

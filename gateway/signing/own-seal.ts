@@ -31,11 +31,9 @@
 import { createHash, verify as verifySignature, type X509Certificate } from 'node:crypto';
 import type { ReadableAttr, ReadableElement, ReadableNode } from '../../standards/xoev/xml-codec.ts';
 import {
-  DIGEST_SHA256,
-  ENVELOPED_SIGNATURE,
-  EXC_C14N,
   SIGNATURE_ECDSA_SHA256,
   SIGNATURE_RSA_SHA256,
+  signedInfoBodyHead,
   XMLDSIG_NS,
 } from './canonical-signer.ts';
 import {
@@ -70,16 +68,7 @@ const METHODS: Method[] = [
   { uri: SIGNATURE_ECDSA_SHA256, kind: 'ec' },
 ].map((m) => ({
   ...(m as { uri: string; kind: 'rsa' | 'ec' }),
-  signedInfoBody:
-    `<ds:CanonicalizationMethod Algorithm="${EXC_C14N}"></ds:CanonicalizationMethod>` +
-    `<ds:SignatureMethod Algorithm="${m.uri}"></ds:SignatureMethod>` +
-    '<ds:Reference URI="">' +
-    '<ds:Transforms>' +
-    `<ds:Transform Algorithm="${ENVELOPED_SIGNATURE}"></ds:Transform>` +
-    `<ds:Transform Algorithm="${EXC_C14N}"></ds:Transform>` +
-    '</ds:Transforms>' +
-    `<ds:DigestMethod Algorithm="${DIGEST_SHA256}"></ds:DigestMethod>` +
-    '<ds:DigestValue>',
+  signedInfoBody: signedInfoBodyHead(m.uri),
 }));
 
 const SIGNATURE_OPEN = `<ds:Signature xmlns:ds="${XMLDSIG_NS}"><ds:SignedInfo>`;
