@@ -1,5 +1,5 @@
 /** One row of answer_case, as both case stores (SQLite, PostgreSQL) read it. */
-import type { StoredCase } from '../ports/overdue-case-store.ts';
+import type { OpenCase, StoredCase } from '../ports/overdue-case-store.ts';
 
 export interface CaseRow {
   message_id: string;
@@ -34,4 +34,23 @@ export function toCase(row: CaseRow): StoredCase {
     answerId: row.answer_id,
     remindedAt: row.reminded_at,
   };
+}
+
+/** The columns a new case is inserted with, in the order of `insertArgs`. */
+export const INSERT_COLUMNS =
+  'message_id, message_type, sender_system, receiver_system, land, contract, working_days, answered_by, delivered_at, deadline';
+
+export function insertArgs(c: OpenCase): (string | number)[] {
+  return [
+    c.messageId,
+    c.messageType,
+    c.senderSystem,
+    c.receiverSystem,
+    c.land,
+    c.contract,
+    c.workingDays,
+    JSON.stringify(c.answeredBy),
+    c.deliveredAt,
+    c.deadline,
+  ];
 }

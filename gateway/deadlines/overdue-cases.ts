@@ -13,15 +13,13 @@ import {
   type OverdueCaseStore,
   type StoredCase,
 } from '../ports/overdue-case-store.ts';
-import { type CaseRow, toCase } from './case-row.ts';
+import { type CaseRow, INSERT_COLUMNS, insertArgs, toCase } from './case-row.ts';
 
 // Prepared once: open() runs for every delivered message under a deadline contract.
 function prepareStatements(db: Database.Database) {
   return {
     insertCase: db.prepare(
-      `INSERT OR IGNORE INTO answer_case (message_id, message_type, sender_system, receiver_system, land,
-       contract, working_days, answered_by, delivered_at, deadline)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO answer_case (${INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     answersFor: db.prepare(
       'SELECT answer_id, answer_type, answered_at FROM case_answer WHERE referenz_id = ? ORDER BY answered_at',
@@ -73,19 +71,7 @@ export class SqliteOverdueCaseStore implements OverdueCaseStore {
   }
 
   private openCase(c: OpenCase): boolean {
-    const fresh =
-      this.stmts.insertCase.run(
-        c.messageId,
-        c.messageType,
-        c.senderSystem,
-        c.receiverSystem,
-        c.land,
-        c.contract,
-        c.workingDays,
-        JSON.stringify(c.answeredBy),
-        c.deliveredAt,
-        c.deadline,
-      ).changes === 1;
+    const fresh = this.stmts.insertCase.run(...insertArgs(c)).changes === 1;
     const earlier = this.stmts.answersFor.all(c.messageId) as {
       answer_id: string;
       answer_type: string;

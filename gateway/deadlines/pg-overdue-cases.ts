@@ -16,7 +16,7 @@ import {
   type OverdueCaseStore,
   type StoredCase,
 } from '../ports/overdue-case-store.ts';
-import { type CaseRow, toCase } from './case-row.ts';
+import { type CaseRow, INSERT_COLUMNS, insertArgs, toCase } from './case-row.ts';
 
 export interface PgOverdueCaseStoreOptions {
   url: string;
@@ -54,21 +54,9 @@ export class PgOverdueCaseStore implements OverdueCaseStore {
     return inTransaction(this.pool, async (client) => {
       await client.query(LOCK, [c.messageId]);
       const inserted = await client.query(
-        `INSERT INTO answer_case (message_id, message_type, sender_system, receiver_system, land, contract,
-           working_days, answered_by, delivered_at, deadline)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
-        [
-          c.messageId,
-          c.messageType,
-          c.senderSystem,
-          c.receiverSystem,
-          c.land,
-          c.contract,
-          c.workingDays,
-          JSON.stringify(c.answeredBy),
-          c.deliveredAt,
-          c.deadline,
-        ],
+        `INSERT INTO answer_case (${INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT DO NOTHING`,
+        insertArgs(c),
       );
       const earlier = (
         await client.query<{ answer_id: string; answer_type: string; answered_at: string }>(

@@ -15,7 +15,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { AuditLog } from '../../audit/audit-log.ts';
+import type { AuditLog, AuditRecordInput } from '../../audit/audit-log.ts';
 import { GatewayError } from '../../errors/catalogue.ts';
 import type { InboxItem, MailboxStore } from '../../ports/mailbox-store.ts';
 import { type CertificateResolver, requireSystem } from '../client-auth.ts';
@@ -31,6 +31,26 @@ const ListQuery = z.object({
 
 function textual(contentType: string): boolean {
   return /^(application\/(json|xml)|text\/)/.test(contentType) && !/charset=(?!utf-8)/i.test(contentType);
+}
+
+/** The audit event of the receiving system fetching or acknowledging an inbox item. */
+function pulled(
+  kind: 'fetched' | 'acknowledged',
+  item: InboxItem,
+  detail: Record<string, unknown>,
+): AuditRecordInput {
+  return {
+    kind,
+    actor: `system:${item.systemId}`,
+    messageId: item.messageId,
+    sender: item.senderAuthority,
+    receiver: item.receiverAuthority,
+    senderSystem: item.senderSystem,
+    receiverSystem: item.systemId,
+    messageType: item.messageType,
+    digest: item.digest,
+    detail: { mode: 'pull', ...detail },
+  };
 }
 
 export function inboxItemView(item: InboxItem) {
@@ -92,18 +112,9 @@ export function inboxRoutes(deps: {
           throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} in the inbox of ${systemId}`);
         // Recorded before the content leaves: no evidence, no content (a store outage answers 503).
         const { item } = fetched;
-        await deps.audit.record({
-          kind: 'fetched',
-          actor: `system:${systemId}`,
-          messageId,
-          sender: item.senderAuthority,
-          receiver: item.receiverAuthority,
-          senderSystem: item.senderSystem,
-          receiverSystem: systemId,
-          messageType: item.messageType,
-          digest: item.digest,
-          detail: { mode: 'pull', ...(fetched.leased ? { leasedUntil } : { acknowledged: true }) },
-        });
+        await deps.audit.record(
+          pulled('fetched', item, { ...(fetched.leased ? { leasedUntil } : { acknowledged: true }) }),
+        );
         // When the item is listed again unless acknowledged before (absent once it was acknowledged).
         return { ...inboxItemView(fetched.item), ...(fetched.leased ? { leasedUntil } : {}) };
       },
@@ -123,18 +134,7 @@ export function inboxRoutes(deps: {
         if (!result)
           throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} in the inbox of ${systemId}`);
         if (result !== 'already') {
-          await deps.audit.record({
-            kind: 'acknowledged',
-            actor: `system:${systemId}`,
-            messageId,
-            sender: result.senderAuthority,
-            receiver: result.receiverAuthority,
-            senderSystem: result.senderSystem,
-            receiverSystem: systemId,
-            messageType: result.messageType,
-            digest: result.digest,
-            detail: { mode: 'pull' },
-          });
+          await deps.audit.record(pulled('acknowledged', result, {}));
         }
         return { messageId, status: 'acknowledged', repeated: result === 'already' };
       },
