@@ -21,9 +21,14 @@
  *   1. warm-up (JIT, TLS sessions, caches, Kafka group joins), drained;
  *   2. sustained rate, closed loop: --messages messages, --concurrency in flight; the rate is
  *      messages / (first send → last delivery);
- *   3. fixed offered load, open loop: --rate messages/s for --rate-seconds; latency send → delivered
+ *   3. latency below saturation: the open loop of step 4 at 25, 50 and 75 % of the sustained rate
+ *      just measured, so operators see what a message waits at a load the gateway keeps up with
+ *      (above the sustained rate the latency is only the queue's length);
+ *   4. fixed offered load, open loop: --rate messages/s for --rate-seconds; latency send → delivered
  *      counted from each message's scheduled send time (p50/p99/p99.9), and the achieved rate
  *      (messages delivered / (first scheduled send → last delivery)).
+ *   Every open-loop run starts on an idle gateway: the previous run's messages all delivered and its
+ *   receipts handled, so no backlog leaks into the next one.
  * Peak RSS of the gateway process is sampled from /proc every 100 ms over the whole mode.
  * The machine is shared: absolute numbers drift, the ratios within one run are what count; the
  * load average at the start and the end is recorded.
@@ -86,7 +91,12 @@ const { values } = parseArgs({
 const MESSAGES = Number(values.messages);
 const CONCURRENCY = Number(values.concurrency);
 const RATE = Number(values.rate);
-const RATE_MESSAGES = Math.round(RATE * Number(values['rate-seconds']));
+const RATE_SECONDS = Number(values['rate-seconds']);
+const RATE_MESSAGES = Math.round(RATE * RATE_SECONDS);
+/** Fractions of a mode's sustained rate offered in open loop for the latency below saturation. */
+const BELOW_SATURATION = [0.25, 0.5, 0.75] as const;
+/** After a drain: WAL checkpoints and the audit projection catch up before the next run. */
+const SETTLE_MS = 1000;
 /** The gateway's default partition count per deliver topic (config bus.partitions). */
 const PARTITIONS = 16;
 const RAW_BATCH = 100;
@@ -128,12 +138,17 @@ class DeliveryTracker {
   /** Resolves when `count` deliveries arrived or the drain timeout passed. */
   async drained(count: number): Promise<void> {
     if (this.latenciesMs.length >= count) return;
+    let timeout: NodeJS.Timeout | undefined;
     await Promise.race([
       new Promise<void>((resolve) => {
         this.waiting = { count, resolve };
       }),
-      new Promise((r) => setTimeout(r, DRAIN_TIMEOUT_MS)),
+      new Promise((r) => {
+        timeout = setTimeout(r, DRAIN_TIMEOUT_MS);
+      }),
     ]);
+    // A pending timeout would keep the bench process alive for up to DRAIN_TIMEOUT_MS after its results.
+    clearTimeout(timeout);
     this.waiting = undefined;
   }
 }
@@ -166,16 +181,29 @@ interface ServerResult {
   ingress_msgs_per_s: number;
   ingress: Latency;
   /** Open loop at RATE: latency send → delivered (bare route: send → response). */
-  fixed_rate: Latency & {
-    offered_msgs_per_s: number;
-    achieved_msgs_per_s: number;
-    delivered: number;
-    sent: number;
-    ingress_p99_ms: number;
-  };
+  fixed_rate: FixedRate;
   rss_mb_peak: number;
   failed_requests: number;
 }
+
+interface FixedRate extends Latency {
+  offered_msgs_per_s: number;
+  achieved_msgs_per_s: number;
+  delivered: number;
+  sent: number;
+  ingress_p99_ms: number;
+}
+
+/** Open loop at a fraction of the mode's sustained rate: latency send → delivered. */
+interface BelowSaturation extends Latency {
+  fraction: number;
+  offered_msgs_per_s: number;
+  achieved_msgs_per_s: number;
+  sent: number;
+  delivered: number;
+}
+
+type GatewayResult = ServerResult & { latency_below_saturation: BelowSaturation[] };
 
 /**
  * Requests without a 202 are reported (failed_requests) and left out of the rates; answers other
@@ -274,7 +302,7 @@ function ownCpuMs(): number {
 }
 
 interface GatewayRun {
-  result: ServerResult;
+  result: GatewayResult;
   /** Seals, verifications and pushes per message over the closed loop (the gateway's metrics). */
   work: WorkPerMessage;
   /** Pushes as the receiver got them, for the raw push baseline. */
@@ -295,7 +323,45 @@ function operatorStartArgs(): string[] {
   return [...args.slice(0, -2), path.join(REPO_ROOT, 'bin/gw.js'), 'start'];
 }
 
-/** One gateway process, the three phases through it to the push receiver. */
+/**
+ * Open loop through the gateway at `rate` for --rate-seconds, on an idle gateway, and the drain
+ * after it: latency from each message's scheduled send to its delivery.
+ */
+async function fixedRate(
+  gen: LoadGenerator,
+  tracker: DeliveryTracker,
+  rate: number,
+): Promise<{ fixed: FixedRate; failed: number }> {
+  tracker.reset();
+  const payloads = mixedPayloads(Math.round(rate * RATE_SECONDS));
+  const firstDue = performance.now();
+  const open = await openLoop(gen, payloads, rate, (p, due) => tracker.sent(p, due));
+  tolerate(`fixed rate ${rate}/s`, open);
+  await tracker.drained(open.accepted);
+  const delivered = tracker.latenciesMs.length;
+  const achieved = delivered / ((tracker.lastDeliveryMs - firstDue) / 1000);
+  const fixed: FixedRate = {
+    offered_msgs_per_s: rate,
+    achieved_msgs_per_s: Math.round(achieved),
+    sent: payloads.length,
+    delivered,
+    // Not delivered within the drain timeout counts as infinitely late.
+    ...latency([
+      ...tracker.latenciesMs,
+      ...Array.from({ length: open.accepted - delivered }, () => Number.POSITIVE_INFINITY),
+    ]),
+    ingress_p99_ms: round1(percentile(open.responseMs, 99)),
+  };
+  return { fixed, failed: open.failed };
+}
+
+/** Until the gateway is idle: everything delivered, receipts handled, counters still. */
+async function settle(baseUrl: string, dataDir: string): Promise<void> {
+  await settledCounts(baseUrl, dataDir);
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+}
+
+/** One gateway process, the four phases through it to the push receiver. */
 async function runGateway(
   dataDir: string,
   extraEnv: Record<string, string>,
@@ -356,35 +422,33 @@ async function runGateway(
     const cpuMsPerMessage = ((cpuSeconds(child.pid!) - cpuBefore) * 1000) / tracker.latenciesMs.length;
     const benchCpuMsPerMessage = (ownCpuMs() - ownCpuBefore) / tracker.latenciesMs.length;
     const work = workPerMessage(countsBefore, await settledCounts(baseUrl, dataDir));
-    tracker.reset();
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
 
-    const fixed = mixedPayloads(RATE_MESSAGES);
-    const firstDue = performance.now();
-    const open = await openLoop(gen, fixed, RATE, (p, due) => tracker.sent(p, due));
-    tolerate('fixed rate', open);
-    await tracker.drained(open.accepted);
-    const delivered = tracker.latenciesMs.length;
-    const achieved = delivered / ((tracker.lastDeliveryMs - firstDue) / 1000);
-    const result: ServerResult = {
-      msgs_per_s: Math.round(sustained),
+    const msgsPerS = Math.round(sustained);
+    let failed = closed.failed;
+    const belowSaturation: BelowSaturation[] = [];
+    for (const fraction of BELOW_SATURATION) {
+      const { fixed, failed: runFailed } = await fixedRate(
+        gen,
+        tracker,
+        Math.max(1, Math.round(fraction * msgsPerS)),
+      );
+      const { ingress_p99_ms: _, ...below } = fixed;
+      belowSaturation.push({ fraction, ...below });
+      failed += runFailed;
+      await settle(baseUrl, dataDir);
+    }
+    const { fixed, failed: fixedFailed } = await fixedRate(gen, tracker, RATE);
+    const result: GatewayResult = {
+      msgs_per_s: msgsPerS,
       cpu_ms_per_msg: round2(cpuMsPerMessage),
       bench_process_cpu_ms_per_msg: round2(benchCpuMsPerMessage),
       ingress_msgs_per_s: Math.round(MESSAGES / closed.seconds),
       ingress: latency(closed.responseMs),
-      fixed_rate: {
-        offered_msgs_per_s: RATE,
-        achieved_msgs_per_s: Math.round(achieved),
-        sent: fixed.length,
-        delivered,
-        // Not delivered within the drain timeout counts as infinitely late.
-        ...latency([
-          ...tracker.latenciesMs,
-          ...Array.from({ length: open.accepted - delivered }, () => Number.POSITIVE_INFINITY),
-        ]),
-        ingress_p99_ms: round1(percentile(open.responseMs, 99)),
-      },
+      fixed_rate: fixed,
+      latency_below_saturation: belowSaturation,
       rss_mb_peak: stopRss(),
-      failed_requests: closed.failed + open.failed,
+      failed_requests: failed + fixedFailed,
     };
     return { result, work, pushes };
   } finally {
@@ -611,7 +675,7 @@ async function deleteTopics(brokers: string, prefix: string): Promise<void> {
 }
 
 interface KafkaResults {
-  stream: ServerResult;
+  stream: GatewayResult;
   rawMsgsPerS: number;
   recordBytes: number;
 }
@@ -645,6 +709,28 @@ async function runKafka(profileDir?: string): Promise<KafkaResults> {
 
 const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
 
+const p99AtHalfSustained = (r: GatewayResult) =>
+  r.latency_below_saturation.find((b) => b.fraction === 0.5)!.p99_ms;
+
+/** The open-loop runs below saturation, one row per mode and fraction. */
+function belowSaturationTable(modes: Record<string, GatewayResult>): void {
+  const rows: Record<string, Record<string, number>> = {};
+  for (const [mode, r] of Object.entries(modes)) {
+    for (const b of r.latency_below_saturation) {
+      rows[`${mode} @ ${b.fraction * 100} % of ${r.msgs_per_s}/s`] = {
+        'offered/s': b.offered_msgs_per_s,
+        'achieved/s': b.achieved_msgs_per_s,
+        sent: b.sent,
+        delivered: b.delivered,
+        'p50 ms': b.p50_ms,
+        'p99 ms': b.p99_ms,
+        'p99.9 ms': b.p999_ms,
+      };
+    }
+  }
+  console.table(rows);
+}
+
 /** --no-embedded: the Kafka mode alone, to measure and profile it without the other phases. */
 async function mainKafkaOnly(): Promise<void> {
   const loadBefore = loadAverage();
@@ -657,6 +743,7 @@ async function mainKafkaOnly(): Promise<void> {
       load_average_after: loadAverage(),
     },
     e2e_kafka_msgs_per_s: kafka.stream.msgs_per_s,
+    p99_ms_at_half_sustained_kafka: p99AtHalfSustained(kafka.stream),
     kafka: kafka.stream,
     kafka_raw_msgs_per_s: Math.round(kafka.rawMsgsPerS),
     kafka_record_bytes: kafka.recordBytes,
@@ -673,6 +760,7 @@ async function mainKafkaOnly(): Promise<void> {
     },
     [`raw kafkajs produce→consume (${kafka.recordBytes} B)`]: { 'msgs/s': Math.round(kafka.rawMsgsPerS) },
   });
+  belowSaturationTable({ Kafka: kafka.stream });
   console.log(`load average ${loadBefore.join(' ')} → ${results.machine.load_average_after.join(' ')}`);
   console.log(`results written to ${path.relative(process.cwd(), values.out!)}`);
 }
@@ -720,12 +808,15 @@ async function main(): Promise<void> {
         messages: MESSAGES,
         concurrency: CONCURRENCY,
         fixed_rate: `${RATE} msgs/s offered for ${values['rate-seconds']} s, open loop, latency from the scheduled send`,
+        latency_below_saturation: `the same open loop at ${BELOW_SATURATION.map((f) => `${f * 100} %`).join(', ')} of the mode's sustained rate, each on an idle gateway (previous run drained, receipts handled, ${SETTLE_MS} ms pause)`,
         delivery: 'push to an HTTPS receiver in the bench process (mTLS)',
         load_generator: 'undici Agent per sending system, keep-alive, client certificates',
       },
       e2e_embedded_msgs_per_s: embedded.msgs_per_s,
       ...(kafka ? { e2e_kafka_msgs_per_s: kafka.stream.msgs_per_s } : {}),
       p99_ms_at_1000: embedded.fixed_rate.p99_ms,
+      p99_ms_at_half_sustained_embedded: p99AtHalfSustained(embedded),
+      ...(kafka ? { p99_ms_at_half_sustained_kafka: p99AtHalfSustained(kafka.stream) } : {}),
       rss_mb_peak: Math.max(embedded.rss_mb_peak, kafka?.stream.rss_mb_peak ?? 0),
       sign_ceiling_msgs_per_s: Math.round(sign.ceiling),
       e2e_to_ceiling_ratio: ratio(e2eWorst, sign.ceiling),
@@ -801,6 +892,7 @@ async function main(): Promise<void> {
       ...(kafka ? { 'end-to-end Kafka': row(kafka.stream) } : {}),
       ...(bare ? { 'bare fastify route': row(bare) } : {}),
     });
+    belowSaturationTable({ embedded, ...(kafka ? { Kafka: kafka.stream } : {}) });
     console.table({
       'raw crypto.sign, all cores (ceiling)': { value: results.sign_ceiling_msgs_per_s, unit: 'sig/s' },
       'end-to-end (worst mode) / ceiling': {
