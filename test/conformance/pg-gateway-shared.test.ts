@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadAuditPublicKey } from '../../gateway/audit/audit-key.ts';
 import { verifyExport } from '../../gateway/audit/verify-export.ts';
+import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import { eventually } from '../support/gateway.ts';
 import { sharedPgGateways } from '../support/shared-pg-gateways.ts';
@@ -56,6 +57,14 @@ describe('two gateways on one PostgreSQL', () => {
       receiverSystem: 'st-melde',
     });
 
+    // The acknowledgement's receipt travels back to sn-melde on its own, its audit events after each
+    // step: the checkpoint must come after the last of them, or that one is rightly reported unsigned.
+    await eventually(
+      async () =>
+        (await store.query({ messageId: receiptIdFor(msg.id), kind: 'delivered' })).length > 0 || undefined,
+      30_000,
+      'the receipt delivered to sn-melde',
+    );
     const checkpoint = (await store.createCheckpoint(b.gateway.auditKey.signer))!;
     expect(checkpoint.heads.map((h) => h.chain)).toEqual(
       expect.arrayContaining(['gw-a', 'gw-b', deliveryChain]),
