@@ -18,6 +18,7 @@ import { routeAuth, withAuth } from './auth/route-auth.ts';
 import { TokenStore } from './auth/tokens.ts';
 import { KafkaBus } from './bus/kafka-bus.ts';
 import { SqliteBus } from './bus/sqlite-bus.ts';
+import type { CallbackRetryPolicy } from './callbacks/callback-dispatcher.ts';
 import { type MessageFollowUps, startMessageFollowUps } from './callbacks/message-follow-ups.ts';
 import { NotifyingAuditLog } from './callbacks/notifying-audit-log.ts';
 import type { ResolvedConfig } from './config/load.ts';
@@ -91,6 +92,8 @@ export interface GatewayOptions {
   adapters?: AdapterRegistry;
   /** Clock of the audit log's event times, receipts and answer deadlines; tests pass a controllable one. */
   now?: () => Date;
+  /** Retries of failed callbacks; default DEFAULT_CALLBACK_RETRY (tests pass a short one). */
+  callbackRetry?: CallbackRetryPolicy;
 }
 
 export function createBus(config: ResolvedConfig, logger: Logger): Bus {
@@ -253,6 +256,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     metrics,
     logger,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.callbackRetry ? { callbackRetry: options.callbackRetry } : {}),
   });
 
   // Known only after listen() when port 0 (tests) was configured.
@@ -344,10 +348,14 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   });
 
   await worker.start();
+  await followUps.callbacks.start();
   // A reloaded directory may name new systems (subscribe them) or drop some (close theirs).
   routing.onApplied(() => {
     worker.sync().catch((error: unknown) => {
       logger.error({ err: error }, 'delivery subscriptions could not follow the reloaded directory');
+    });
+    followUps.callbacks.sync().catch((error: unknown) => {
+      logger.error({ err: error }, 'callback subscriptions could not follow the reloaded directory');
     });
   });
   checkpointer.start();

@@ -4,10 +4,14 @@
  *   <prefix>.retry.<systemId>     documents whose delivery failed for now, waiting for their next attempt
  *   <prefix>.dlq.<systemId>       documents that cannot be delivered (poison or out of attempts), and
  *                                 the markers of the ones an operator replayed
+ *   <prefix>.callback.<systemId>        callback events (JSON) for that system, keyed by message id
+ *   <prefix>.callback-retry.<systemId>  callback events whose POST failed for now, waiting for their next attempt
  * Consumer groups:
  *   <prefix>.delivery.<systemId>          the delivery workers on the deliver topic
  *   <prefix>.delivery-retry.<systemId>    the delivery workers on the retry topic
  *   <prefix>.dlq-browse.<systemId>.<uuid> one throwaway group per `gw dlq list|replay` that found records
+ *   <prefix>.callbacks.<systemId>         the callback senders on the callback topic
+ *   <prefix>.callbacks-retry.<systemId>   the callback senders on the callback retry topic
  */
 export function deliverTopic(prefix: string, systemId: string): string {
   return `${prefix}.deliver.${systemId}`;
@@ -31,6 +35,22 @@ export function retryGroup(prefix: string, systemId: string): string {
 
 export function deadLetterBrowseGroup(prefix: string, systemId: string, unique: string): string {
   return `${prefix}.dlq-browse.${systemId}.${unique}`;
+}
+
+export function callbackTopic(prefix: string, systemId: string): string {
+  return `${prefix}.callback.${systemId}`;
+}
+
+export function callbackRetryTopic(prefix: string, systemId: string): string {
+  return `${prefix}.callback-retry.${systemId}`;
+}
+
+export function callbackGroup(prefix: string, systemId: string): string {
+  return `${prefix}.callbacks.${systemId}`;
+}
+
+export function callbackRetryGroup(prefix: string, systemId: string): string {
+  return `${prefix}.callbacks-retry.${systemId}`;
 }
 
 /** Bus record header names; documented for operators reading topics with kcat. */
@@ -81,3 +101,9 @@ export const DELIVERY_HISTORY_HEADERS: readonly string[] = [
   HEADER.deadLetterEvent,
   HEADER.deadLetterEntry,
 ];
+
+/** The failed attempts a record's headers count (HEADER.attempts); 0 when absent or not a positive integer. */
+export function failedAttemptsOf(headers: Record<string, string>): number {
+  const n = Number(headers[HEADER.attempts] ?? 0);
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}

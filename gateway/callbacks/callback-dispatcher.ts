@@ -2,19 +2,47 @@
  * Sends callbacks: HTTPS POST of a CallbackEvent to the URL a system registered in the directory,
  * signed with its secret (signature.ts), with the gateway's client certificate (mTLS like push).
  *
- * Never in the way of delivery: `notify` returns at once; the request and its retries run on their
- * own. A failed attempt (network error, timeout, non-2xx) is retried with exponential backoff and
- * jitter (half the step fixed, half random) up to `maxAttempts`, each attempt signed afresh; then the event is given up, logged
- * with its message id and counted (`gateway_callbacks_total{outcome}`). Callbacks are at least
- * once and kept in memory: a process that stops drops its pending retries (the status API and the
- * audit log remain the record; the event id lets receivers drop duplicates).
+ * Durable, through the Bus like deliveries: `notify` publishes the event as a record to
+ * `<prefix>.callback.<system>` (keyed by message id: a message's events are first tried in the
+ * order they happened; a retried one may arrive after a later one, which its `time` tells) and
+ * returns at once — never in the way of delivery: a publish that fails is logged with the message
+ * id and counted (`not-queued`), nothing is thrown. Each system that registered a callback has two
+ * consumer groups here, one on its callback topic and one on its callback retry topic
+ * (topics.ts), and only its own: a receiver that is down or slow holds up its own partitions, never
+ * another system's callbacks. The groups follow the directory (`sync()` after a reload); a
+ * system that drops its callback keeps its unsent events on the bus until it registers one again.
+ *
+ * A failed attempt (network error, timeout, non-2xx) parks the event in the retry topic with its
+ * attempt count and a not-before time (HEADER.attempts, HEADER.notBefore; exponential backoff with
+ * jitter, retry-policy.ts), then the original is committed; the retry consumer defers a record
+ * until it is due (RedeliverLater). A record behind a deferred one in its retry partition waits
+ * for it, at most `maxDelayMs` after its parking. Every attempt is signed afresh. After
+ * `maxAttempts` the event is given up, logged with its message id and counted
+ * (`gateway_callbacks_total{outcome}`). Pending retries survive a stop or a crash: the next process
+ * on the same bus (or another member of the group) takes them over with their attempt counts.
+ *
+ * At least once: an attempt whose 2xx was not committed before a crash is sent again; the event id
+ * (from messageId and status) lets receivers drop duplicates. Besides a give-up, an event is lost
+ * only if its publish fails (counted), its system's secret is unusable (counted `misconfigured`,
+ * as before), or the process dies between the audit append and the publish (catch-up.ts does not
+ * replay callbacks).
  */
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
+import { RedeliverLater } from '../bus/redeliver-later.ts';
+import {
+  callbackGroup,
+  callbackRetryGroup,
+  callbackRetryTopic,
+  callbackTopic,
+  failedAttemptsOf,
+  HEADER,
+} from '../bus/topics.ts';
 import type { Directory } from '../directory/directory.ts';
 import { forMessage, type Logger } from '../log/logger.ts';
 import { backoffMs } from '../pipeline/retry-policy.ts';
-import type { CallbackEvent } from './callback-event.ts';
+import type { Bus, ConsumedRecord, Subscription } from '../ports/bus.ts';
+import { type CallbackEvent, parseCallbackEvent } from './callback-event.ts';
 import { CallbackSecretError, readCallbackSecret } from './callback-secret.ts';
 import { signCallback } from './signature.ts';
 
@@ -30,9 +58,11 @@ export const DEFAULT_CALLBACK_RETRY: CallbackRetryPolicy = {
   maxDelayMs: 300_000,
 };
 
-export type CallbackOutcome = 'delivered' | 'retried' | 'gave-up' | 'misconfigured';
+export type CallbackOutcome = 'delivered' | 'retried' | 'gave-up' | 'misconfigured' | 'not-queued';
 
 export interface CallbackDispatcherDeps {
+  bus: Bus;
+  topicPrefix: string;
   directory: () => Directory;
   /** Relative secret files are resolved against it. */
   contractsDir: string;
@@ -40,10 +70,12 @@ export interface CallbackDispatcherDeps {
   timeoutMs: number;
   retry?: CallbackRetryPolicy;
   logger: Logger;
-  /** Counts every attempt's outcome. */
+  /** Counts every attempt's outcome, and every event that could not be published. */
   count?: (outcome: CallbackOutcome) => void;
   env?: NodeJS.ProcessEnv;
 }
+
+const REASON_LIMIT = 300;
 
 export class CallbackDispatcher {
   /**
@@ -52,8 +84,11 @@ export class CallbackDispatcher {
    */
   private agent: Agent | undefined;
   private readonly retry: CallbackRetryPolicy;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly running = new Set<Promise<void>>();
+  /** The callback and callback-retry subscriptions of each system with a registered callback. */
+  private readonly subscribed = new Map<string, Subscription[]>();
+  /** sync() calls run one after the other (a reload may come while the previous one subscribes). */
+  private syncing: Promise<void> = Promise.resolve();
+  private readonly publishing = new Set<Promise<void>>();
   private stopped = false;
 
   constructor(private readonly deps: CallbackDispatcherDeps) {
@@ -84,39 +119,180 @@ export class CallbackDispatcher {
     return !this.stopped && Boolean(this.deps.directory().system(systemId)?.callback);
   }
 
-  /** Sends `event` to `systemId`'s callback, if it registered one. Returns at once. */
+  /** Queues `event` on the bus for `systemId`'s callback, if it registered one. Returns at once, never throws. */
   notify(systemId: string, event: CallbackEvent): void {
     if (!this.wants(systemId)) return;
-    this.attempt(systemId, event, 1);
+    const run = this.publish(systemId, event).finally(() => this.publishing.delete(run));
+    this.publishing.add(run);
   }
 
-  /** Resolves when no attempt is in flight (tests; stop()). */
+  private async publish(systemId: string, event: CallbackEvent): Promise<void> {
+    const { deps } = this;
+    try {
+      await deps.bus.publish([
+        {
+          topic: callbackTopic(deps.topicPrefix, systemId),
+          key: event.messageId,
+          value: Buffer.from(JSON.stringify(event), 'utf8'),
+          headers: { [HEADER.messageId]: event.messageId },
+        },
+      ]);
+    } catch (error) {
+      deps.count?.('not-queued');
+      forMessage(deps.logger, event.messageId, { callbackTo: systemId, event: event.type }).error(
+        { reason: (error as Error).message },
+        'callback lost: it could not be put on the bus',
+      );
+    }
+  }
+
+  /** Subscribes the systems that registered a callback; rejects (subscribing nothing) if any subscription fails. */
+  async start(): Promise<void> {
+    try {
+      await this.sync();
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  /**
+   * Brings the subscriptions in step with the directory (after a configuration reload): subscribes
+   * the systems that registered a callback since, closes those of systems that no longer have one.
+   * Rejects if a new system could not be subscribed; the others stay.
+   */
+  sync(): Promise<void> {
+    const next = this.syncing.then(() => this.syncNow());
+    this.syncing = next.catch(() => {});
+    return next;
+  }
+
+  private async syncNow(): Promise<void> {
+    if (this.stopped) return;
+    const { deps } = this;
+    const wanted = new Set(
+      deps
+        .directory()
+        .systems.filter((s) => s.callback)
+        .map((s) => s.id),
+    );
+    for (const id of [...this.subscribed.keys()].filter((id) => !wanted.has(id))) {
+      const subs = this.subscribed.get(id)!;
+      this.subscribed.delete(id);
+      await Promise.all(subs.map((s) => s.close()));
+      deps.logger.info({ system: id }, 'callback subscriptions closed: the system has no callback any more');
+    }
+    const fresh = [...wanted].filter((id) => !this.subscribed.has(id));
+    // The topics are created on first use with the bus's partition count (both buses do).
+    const joined = await Promise.all(fresh.map((id) => this.subscribeSystem(id)));
+    const failed: unknown[] = [];
+    for (const [i, outcome] of joined.entries()) {
+      if ('error' in outcome) failed.push(outcome.error);
+      else if (this.stopped) await Promise.all(outcome.subs.map((s) => s.close()));
+      else this.subscribed.set(fresh[i]!, outcome.subs);
+    }
+    if (failed.length > 0) throw failed[0];
+  }
+
+  /** Both subscriptions of one system, or neither. */
+  private async subscribeSystem(systemId: string): Promise<{ subs: Subscription[] } | { error: unknown }> {
+    const { bus, topicPrefix } = this.deps;
+    const joined = await Promise.allSettled([
+      bus.subscribe({
+        group: callbackGroup(topicPrefix, systemId),
+        topics: [callbackTopic(topicPrefix, systemId)],
+        handler: (record) => this.handle(systemId, record),
+      }),
+      bus.subscribe({
+        group: callbackRetryGroup(topicPrefix, systemId),
+        topics: [callbackRetryTopic(topicPrefix, systemId)],
+        handler: (record) => this.handleRetry(systemId, record),
+      }),
+    ]);
+    const subs = joined.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = joined.find((r) => r.status === 'rejected');
+    if (!failed) return { subs };
+    await Promise.all(subs.map((s) => s.close()));
+    return { error: failed.reason };
+  }
+
+  /** Ids of the systems with live callback subscriptions. */
+  get systems(): string[] {
+    return [...this.subscribed.keys()];
+  }
+
+  /** Resolves when every notified event is on the bus (or counted as not queued). */
   async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    while (this.publishing.size > 0) await Promise.allSettled([...this.publishing]);
   }
 
+  /** Stops sending: an attempt in flight finishes (parked for retry if it fails), the rest waits on the bus. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    await this.syncing;
     await this.idle();
+    const subs = [...this.subscribed.values()].flat();
+    this.subscribed.clear();
+    await Promise.all(subs.map((s) => s.close()));
     await this.agent?.close();
   }
 
-  private attempt(systemId: string, event: CallbackEvent, attempt: number): void {
-    const run = this.send(systemId, event, attempt).finally(() => this.running.delete(run));
-    this.running.add(run);
+  private async handleRetry(systemId: string, record: ConsumedRecord): Promise<void> {
+    const due = Date.parse(record.headers[HEADER.notBefore] ?? '');
+    const wait = Number.isFinite(due) ? due - Date.now() : 0;
+    // Capped: a clock set back after the parking must not hold the partition longer than any backoff.
+    if (wait > 0)
+      throw new RedeliverLater(Math.min(wait, this.retry.maxDelayMs), 'callback retry not due yet');
+    return this.handle(systemId, record);
   }
 
-  private async send(systemId: string, event: CallbackEvent, attempt: number): Promise<void> {
+  /** One attempt; a failure parks the record on the retry topic, or gives it up. */
+  private async handle(systemId: string, record: ConsumedRecord): Promise<void> {
     const { deps } = this;
-    const log = forMessage(deps.logger, event.messageId, {
-      callbackTo: systemId,
-      event: event.type,
-      attempt,
-    });
+    const attempt = failedAttemptsOf(record.headers) + 1;
+    const messageId = record.headers[HEADER.messageId] ?? record.key;
+    const event = parseCallbackEvent(record.value);
+    if (!event) {
+      forMessage(deps.logger, messageId, { callbackTo: systemId }).error('not a callback event; dropped');
+      return;
+    }
+    const log = forMessage(deps.logger, messageId, { callbackTo: systemId, event: event.type, attempt });
+    const failure = await this.send(systemId, record.value, log);
+    if (failure === undefined) return;
+    if (attempt >= this.retry.maxAttempts) {
+      deps.count?.('gave-up');
+      log.error({ reason: failure }, 'callback given up');
+      return;
+    }
+    // The delivery stage's backoff; at least a second: the next attempt carries a new timestamp, hence
+    // a new signature, so a receiver whose replay guard saw the failed attempt's signature accepts it.
+    const delay = Math.max(1000, backoffMs(this.retry, attempt));
+    // If this publish fails the handler throws: the bus hands the record again and it is attempted anew.
+    await deps.bus.publish([
+      {
+        topic: callbackRetryTopic(deps.topicPrefix, systemId),
+        key: record.key,
+        value: record.value,
+        headers: {
+          ...record.headers,
+          [HEADER.attempts]: String(attempt),
+          [HEADER.notBefore]: new Date(Date.now() + delay).toISOString(),
+          [HEADER.lastError]: failure.slice(0, REASON_LIMIT),
+        },
+      },
+    ]);
+    deps.count?.('retried');
+    log.warn({ reason: failure, retryInMs: delay }, 'callback failed; retrying');
+  }
+
+  /** POSTs `body`, signed now; undefined when it is done with (sent, or cannot be sent), else why it failed. */
+  private async send(systemId: string, body: Buffer, log: Logger): Promise<string | undefined> {
+    const { deps } = this;
     const callback = deps.directory().system(systemId)?.callback;
-    if (!callback) return;
+    if (!callback) {
+      log.info('callback not sent: the system has no callback any more');
+      return undefined;
+    }
     let secret: Buffer;
     try {
       secret = readCallbackSecret(callback, { contractsDir: deps.contractsDir, env: deps.env });
@@ -124,11 +300,9 @@ export class CallbackDispatcher {
       if (!(error instanceof CallbackSecretError)) throw error;
       deps.count?.('misconfigured');
       log.error({ reason: error.message }, 'callback not sent: no usable secret');
-      return;
+      return undefined;
     }
-    const body = JSON.stringify(event);
     const headers = signCallback(secret, body, Math.floor(Date.now() / 1000));
-    let failure: string;
     try {
       const response = await request(callback.url, {
         method: 'POST',
@@ -140,27 +314,11 @@ export class CallbackDispatcher {
       if (response.statusCode >= 200 && response.statusCode < 300) {
         deps.count?.('delivered');
         log.debug('callback delivered');
-        return;
+        return undefined;
       }
-      failure = `receiver answered ${response.statusCode}`;
+      return `receiver answered ${response.statusCode}`;
     } catch (error) {
-      failure = (error as Error).message;
+      return (error as Error).message;
     }
-    if (attempt >= this.retry.maxAttempts || this.stopped) {
-      deps.count?.('gave-up');
-      log.error({ reason: failure }, 'callback given up');
-      return;
-    }
-    deps.count?.('retried');
-    // The delivery stage's backoff; at least a second: the next attempt carries a new timestamp, hence
-    // a new signature, so a receiver whose replay guard saw the failed attempt's signature accepts it.
-    const delay = Math.max(1000, backoffMs(this.retry, attempt));
-    log.warn({ reason: failure, retryInMs: delay }, 'callback failed; retrying');
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (!this.stopped) this.attempt(systemId, event, attempt + 1);
-    }, delay);
-    timer.unref();
-    this.timers.add(timer);
   }
 }

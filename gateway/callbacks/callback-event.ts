@@ -8,6 +8,7 @@
  * `id` is derived from (messageId, type), so a receiver can deduplicate events the gateway sent
  * twice (callbacks are at least once). Overdue events add the deadline day.
  */
+import { z } from 'zod';
 import type { AuditEntry } from '../ports/audit-store.ts';
 import { uuidV5 } from '../receipts/receipt-id.ts';
 
@@ -35,6 +36,37 @@ export function callbackEvent(fields: Omit<CallbackEvent, 'id' | 'type'>): Callb
     type: `message.${fields.status}`,
     ...fields,
   };
+}
+
+/** A callback event as the dispatcher reads it back from the bus: exactly the fields above. */
+const CallbackEventRecord = z.strictObject({
+  id: z.string(),
+  type: z.string(),
+  messageId: z.string().min(1).max(200),
+  messageType: z.string().max(200).nullable(),
+  status: z.enum(CALLBACK_STATUSES),
+  time: z.iso.datetime(),
+  receiverSystem: z.string().max(100).nullable(),
+  deadline: z.iso.date().optional(),
+});
+
+/**
+ * The event a bus record holds, or undefined. Checked before it is signed with a system's secret
+ * and sent: the bus is not inside any signature, and what the gateway signs for a system must be
+ * an event the gateway could have built (its id and type follow from message id and status).
+ */
+export function parseCallbackEvent(value: Buffer): CallbackEvent | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(value.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const parsed = CallbackEventRecord.safeParse(json);
+  if (!parsed.success) return undefined;
+  const { id, type, ...fields } = parsed.data;
+  const expected = callbackEvent(fields);
+  return id === expected.id && type === expected.type ? expected : undefined;
 }
 
 const BY_KIND: Partial<Record<AuditEntry['kind'], CallbackStatus>> = {

@@ -4,7 +4,9 @@
  * At start, the recent entries of every chain are handed once more to the idempotent follow-ups —
  * receipts (an `acknowledged` without its receipt gets it; one that has it is skipped) and answer
  * deadlines (`delivered` opens a case once, `accepted` closes it once). Callbacks are not replayed:
- * they are at least once while the process runs, and an old event must not arrive as news.
+ * their listener publishes them to the bus right after the append, where they wait until sent or
+ * given up across restarts (callback-dispatcher.ts); replaying the window would send every recent
+ * event again for the few a crash in that instant lost.
  */
 import type { OverdueWatcher } from '../deadlines/overdue-watcher.ts';
 import type { Logger } from '../log/logger.ts';

@@ -3,6 +3,8 @@
  * acknowledgement, signed callbacks to the sender on delivered / acknowledged / failed /
  * dead-lettered / overdue, and the answer deadlines. All three listen to the audit log
  * (notifying-audit-log.ts), so no pipeline stage calls them and none of them can block a stage.
+ * Callbacks travel over the bus (callback-dispatcher.ts): the composition root subscribes their
+ * senders with `callbacks.start()` once the bus is up and calls `callbacks.sync()` after a reload.
  */
 
 import { OverdueWatcher } from '../deadlines/overdue-watcher.ts';
@@ -52,6 +54,8 @@ export interface MessageFollowUps {
 export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollowUps {
   const logger = deps.logger.child({ component: 'follow-ups' });
   const callbacks = new CallbackDispatcher({
+    bus: deps.bus,
+    topicPrefix: deps.topicPrefix,
     directory: deps.directory,
     contractsDir: deps.contractsDir,
     tls: deps.tls,
@@ -112,8 +116,9 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
       stopped = true;
       await caughtUp;
       await receipts.idle();
-      await callbacks.stop();
+      // The watcher first: a reminder it marks as sent while stopping still reaches the bus.
       await overdue.stop();
+      await callbacks.stop();
     },
   };
 }

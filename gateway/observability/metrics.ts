@@ -90,7 +90,7 @@ export function createMetrics() {
     }),
     callbacks: new Counter({
       name: 'gateway_callbacks_total',
-      help: 'Callback requests to connected systems, by outcome (delivered, retried, gave-up, misconfigured)',
+      help: 'Callback requests to connected systems, by outcome (delivered, retried, gave-up, misconfigured; not-queued: the event could not be put on the bus)',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

@@ -40,6 +40,7 @@ import {
   deadLetterTopic,
   deliverTopic,
   deliveryGroup,
+  failedAttemptsOf,
   HEADER,
   retryGroup,
   retryTopic,
@@ -126,11 +127,6 @@ class AttemptFailed extends Error {
 
 /** Receivers' answers that say "not now" rather than "never". */
 const TRANSIENT_STATUS = new Set([408, 425, 429]);
-
-function failedAttemptsOf(record: ConsumedRecord): number {
-  const n = Number(record.headers[HEADER.attempts] ?? 0);
-  return Number.isInteger(n) && n > 0 ? n : 0;
-}
 
 export class DeliveryWorker {
   /** The deliver and retry subscriptions of each system this worker serves. */
@@ -314,7 +310,7 @@ export class DeliveryWorker {
     ticket: number | undefined,
     log: RecordLog,
   ): Promise<void> {
-    const attempt = failedAttemptsOf(record) + 1;
+    const attempt = failedAttemptsOf(record.headers) + 1;
     try {
       await this.deliver(systemId, record, attempt, log);
       if (ticket !== undefined) await this.caseOrder.settle(ticket, 'delivered');
