@@ -29,7 +29,7 @@ import { BREAKER_STATE_VALUE, CircuitBreakers } from './delivery/circuit-breaker
 import { PushClient } from './delivery/push-client.ts';
 import { RoutingConfig } from './directory/routing-config.ts';
 import { GatewayError } from './errors/catalogue.ts';
-import { acceptedSinceFromAudit } from './http/message-quota.ts';
+import { acceptedOnDayFromAudit } from './http/message-quota.ts';
 import { auditRoutes } from './http/routes/audit.ts';
 import { authRoutes } from './http/routes/auth.ts';
 import { deadLetterRoutes } from './http/routes/dead-letters.ts';
@@ -59,6 +59,8 @@ import { LiveTrust } from './pki/trust.ts';
 import type { AuditStore } from './ports/audit-store.ts';
 import type { Bus } from './ports/bus.ts';
 import type { MailboxStore } from './ports/mailbox-store.ts';
+import { InProcessQuotaCounter } from './quota/in-process-quota-counter.ts';
+import { PgQuotaCounter } from './quota/pg-quota-counter.ts';
 import { registryWithReceiptFallback } from './receipts/receipt-encoding.ts';
 import { SignerPool } from './signing/signer-pool.ts';
 
@@ -259,6 +261,11 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     ...(options.callbackRetry ? { callbackRetry: options.callbackRetry } : {}),
   });
 
+  const acceptedOnDay = acceptedOnDayFromAudit(auditStore);
+  const quotaCounter = config.databaseUrl
+    ? await PgQuotaCounter.connect({ url: config.databaseUrl, schema: config.databaseSchema, acceptedOnDay })
+    : new InProcessQuotaCounter(acceptedOnDay);
+
   // Known only after listen() when port 0 (tests) was configured.
   let url = config.publicUrl;
   const resolveCaller = trust.resolveCaller;
@@ -275,7 +282,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       perMinuteOf: (systemId) => routing.directory.system(systemId)?.requestsPerMinute,
       messageQuota: {
         messagesPerDayOf: (systemId) => routing.directory.system(systemId)?.quota?.messagesPerDay,
-        acceptedSince: (systemId, from, atMost) => acceptedSinceFromAudit(auditStore, systemId, from, atMost),
+        counter: quotaCounter,
         ...(options.now ? { now: options.now } : {}),
       },
     },
@@ -396,6 +403,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       tokens.close();
       await bus.close();
       await mailbox.close();
+      await quotaCounter.close();
       await archiver?.stop();
       await archive?.close();
       await checkpointer.stop();

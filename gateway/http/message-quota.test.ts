@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { berlinDay, MessageQuota } from './message-quota.ts';
+import { InProcessQuotaCounter } from '../quota/in-process-quota-counter.ts';
+import { berlinDay, berlinMidnight, MessageQuota } from './message-quota.ts';
 
 describe('message quota', () => {
   it('counts per Berlin calendar day, across the daylight saving changes', () => {
@@ -19,35 +20,38 @@ describe('message quota', () => {
     expect(autumn.end.getTime() - autumn.start.getTime()).toBe(25 * 3_600_000);
   });
 
-  it('refuses over the quota, gives back what was not accepted, seeds once per day, renews at midnight', async () => {
+  it('finds the Berlin midnight that starts a day, in winter and in summer', () => {
+    expect(berlinMidnight('2026-01-06')).toEqual(new Date('2026-01-05T23:00:00Z'));
+    expect(berlinMidnight('2026-07-02')).toEqual(new Date('2026-07-01T22:00:00Z'));
+    // The spring change happens at 02:00, after midnight: 29 March still starts at UTC+1.
+    expect(berlinMidnight('2026-03-29')).toEqual(new Date('2026-03-28T23:00:00Z'));
+    expect(berlinMidnight('2026-03-30')).toEqual(new Date('2026-03-29T22:00:00Z'));
+  });
+
+  it('refuses over the quota until Berlin midnight, gives back on the day it took, renews at midnight', async () => {
     let now = new Date('2026-01-05T10:00:00Z');
     const seeds: string[] = [];
     const quota = new MessageQuota({
-      resolveCaller: { resolve: () => null } as never,
-      messagesPerDayOf: () => 3,
-      acceptedSince: async (system, from) => {
-        seeds.push(`${system}@${from}`);
+      counter: new InProcessQuotaCounter(async (system, day) => {
+        seeds.push(`${system}@${day}`);
         return 1;
-      },
+      }),
       now: () => now,
     });
-    await quota.take('sn-melde', 3);
+    expect(await quota.take('sn-melde', 3)).toBe('2026-01-05');
     await quota.take('sn-melde', 3);
     await expect(quota.take('sn-melde', 3)).rejects.toMatchObject({ code: 'GW_ERR_QUOTA_EXCEEDED' });
-    await quota.giveBack('sn-melde');
+    await quota.giveBack('sn-melde', '2026-01-05');
     await quota.take('sn-melde', 3);
     const refused = await quota.take('sn-melde', 3).catch((e) => e);
+    expect(refused.message).toContain('sn-melde sent its quota of 3 messages for 2026-01-05');
     // Retry-After: until Berlin midnight (23:00 UTC), 13 hours.
     expect(refused.headers['retry-after']).toBe(String(13 * 3600));
-    expect(seeds).toEqual(['sn-melde@2026-01-04T23:00:00.000Z']);
+    expect(seeds).toEqual(['sn-melde@2026-01-05']);
     // Another system has its own count.
     await quota.take('th-melde', 3);
     now = new Date('2026-01-05T23:00:00Z');
-    await quota.take('sn-melde', 3);
-    expect(seeds).toEqual([
-      'sn-melde@2026-01-04T23:00:00.000Z',
-      'th-melde@2026-01-04T23:00:00.000Z',
-      'sn-melde@2026-01-05T23:00:00.000Z',
-    ]);
+    expect(await quota.take('sn-melde', 3)).toBe('2026-01-06');
+    expect(seeds).toEqual(['sn-melde@2026-01-05', 'th-melde@2026-01-05', 'sn-melde@2026-01-06']);
   });
 });

@@ -3,16 +3,20 @@
  * many of its messages were accepted (202) on one calendar day (Europe/Berlin), further submissions
  * are refused with 429 GW_ERR_QUOTA_EXCEEDED (audited like every rejection) until midnight. Unlike
  * the rate limit (requests per minute, any route), only message submissions count, and only
- * accepted ones: a refused message does not use up the quota.
+ * accepted ones: a submission reserves a unit before it is processed and gives it back when it
+ * ends without a 202 (refused, failed, bus unavailable).
  *
- * The count is kept in memory, per process. It survives a restart: the first submission of a
- * system on a day seeds the count from the audit trail (messages the system sent since midnight
- * that were accepted). Several processes behind one load balancer each count what they accept on
- * top of that seed, so a system can exceed its quota by what the other processes accepted since.
+ * The count lives in a QuotaCounter (ports/quota-counter.ts): in the process for the embedded
+ * gateway, in PostgreSQL when several processes share DATABASE_URL, so that the quota holds for all
+ * of them together. A day's count that is not there yet (a restart; an upgrade mid-day) starts at
+ * the audit trail's accepted messages of the system since midnight. A process that dies between
+ * the reservation and the answer leaves that unit used for the day (in PostgreSQL): the quota errs
+ * on the side of refusing.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/catalogue.ts';
 import type { AuditMessageStatus, AuditStore } from '../ports/audit-store.ts';
+import type { AcceptedOnDay, QuotaCounter } from '../ports/quota-counter.ts';
 import { type CertificateResolver, callerSystem } from './client-auth.ts';
 
 /** The routes that submit a message. */
@@ -22,14 +26,8 @@ export interface MessageQuotaOptions {
   resolveCaller: CertificateResolver;
   /** The system's messages per day, if its directory entry sets a quota. */
   messagesPerDayOf(systemId: string): number | undefined;
-  /** Messages of the system accepted since `from` (ISO 8601), counted up to `atMost`. */
-  acceptedSince?(systemId: string, from: string, atMost: number): Promise<number>;
+  counter: QuotaCounter;
   now?: () => Date;
-}
-
-interface DayCount {
-  day: string;
-  used: number;
 }
 
 const BERLIN_DAY = new Intl.DateTimeFormat('en-CA', {
@@ -39,87 +37,70 @@ const BERLIN_DAY = new Intl.DateTimeFormat('en-CA', {
   day: '2-digit',
 });
 
+/** The instant at which the Berlin calendar day `ymd` (YYYY-MM-DD) starts. */
+export function berlinMidnight(ymd: string): Date {
+  const [y, m, d] = ymd.split('-').map(Number) as [number, number, number];
+  // Berlin is UTC+1 or UTC+2; the midnight is the one of these candidates that falls on `ymd`.
+  for (const offsetHours of [1, 2]) {
+    const candidate = new Date(Date.UTC(y, m - 1, d) - offsetHours * 3_600_000);
+    const before = new Date(candidate.getTime() - 1);
+    if (BERLIN_DAY.format(candidate) === ymd && BERLIN_DAY.format(before) !== ymd) return candidate;
+  }
+  throw new Error(`no Berlin midnight found for ${ymd}`);
+}
+
 /** The Berlin calendar day of `at` (YYYY-MM-DD) and the instants at which it starts and ends. */
 export function berlinDay(at: Date): { day: string; start: Date; end: Date } {
   const day = BERLIN_DAY.format(at);
-  const midnight = (ymd: string) => {
-    const [y, m, d] = ymd.split('-').map(Number) as [number, number, number];
-    // Berlin is UTC+1 or UTC+2; the midnight is the one of these candidates that falls on `ymd`.
-    for (const offsetHours of [1, 2]) {
-      const candidate = new Date(Date.UTC(y, m - 1, d) - offsetHours * 3_600_000);
-      const before = new Date(candidate.getTime() - 1);
-      if (BERLIN_DAY.format(candidate) === ymd && BERLIN_DAY.format(before) !== ymd) return candidate;
-    }
-    throw new Error(`no Berlin midnight found for ${ymd}`);
-  };
-  const start = midnight(day);
+  const start = berlinMidnight(day);
   const next = BERLIN_DAY.format(new Date(start.getTime() + 26 * 3_600_000));
-  return { day, start, end: midnight(next) };
+  return { day, start, end: berlinMidnight(next) };
 }
 
 export class MessageQuota {
-  private readonly counts = new Map<string, Promise<DayCount>>();
   private readonly now: () => Date;
 
-  constructor(private readonly options: MessageQuotaOptions) {
+  constructor(private readonly options: Pick<MessageQuotaOptions, 'counter' | 'now'>) {
     this.now = options.now ?? (() => new Date());
   }
 
-  /** Takes one message of the system's quota for today, or refuses with GW_ERR_QUOTA_EXCEEDED. */
-  async take(systemId: string, perDay: number): Promise<void> {
+  /**
+   * Takes one message of the system's quota for today and answers the day it counts on, or refuses
+   * with GW_ERR_QUOTA_EXCEEDED.
+   */
+  async take(systemId: string, perDay: number): Promise<string> {
     const today = berlinDay(this.now());
-    const count = await this.countOf(systemId, today.day, today.start, perDay);
-    if (count.used >= perDay) {
-      const retryAfter = Math.max(1, Math.ceil((today.end.getTime() - this.now().getTime()) / 1000));
-      throw new GatewayError(
-        'GW_ERR_QUOTA_EXCEEDED',
-        `${systemId} sent its quota of ${perDay} messages for ${today.day}; it renews at midnight (Europe/Berlin)`,
-        { headers: { 'retry-after': String(retryAfter) } },
-      );
-    }
-    count.used++;
-  }
-
-  /** Gives back what take() took: the message was not accepted. */
-  async giveBack(systemId: string): Promise<void> {
-    const count = await this.counts.get(systemId);
-    if (count && count.day === berlinDay(this.now()).day && count.used > 0) count.used--;
-  }
-
-  private countOf(systemId: string, day: string, start: Date, perDay: number): Promise<DayCount> {
-    const known = this.counts.get(systemId);
-    const fresh = known?.then((c) => (c.day === day ? c : this.seed(systemId, day, start, perDay)));
-    const count = fresh ?? this.seed(systemId, day, start, perDay);
-    // A failed seed is not cached: the next submission tries again.
-    this.counts.set(
-      systemId,
-      count.catch(() => ({ day: '', used: 0 })),
+    if (await this.options.counter.reserve(systemId, today.day, perDay)) return today.day;
+    const retryAfter = Math.max(1, Math.ceil((today.end.getTime() - this.now().getTime()) / 1000));
+    throw new GatewayError(
+      'GW_ERR_QUOTA_EXCEEDED',
+      `${systemId} sent its quota of ${perDay} messages for ${today.day}; it renews at midnight (Europe/Berlin)`,
+      { headers: { 'retry-after': String(retryAfter) } },
     );
-    return count;
   }
 
-  private async seed(systemId: string, day: string, start: Date, perDay: number): Promise<DayCount> {
-    const used = (await this.options.acceptedSince?.(systemId, start.toISOString(), perDay)) ?? 0;
-    return { day, used };
+  /** Gives back what take() took on `day`: the message was not accepted. */
+  async giveBack(systemId: string, day: string): Promise<void> {
+    await this.options.counter.release(systemId, day);
   }
 }
 
 /** Registers the quota check on the message submission routes. */
 export function registerMessageQuota(app: FastifyInstance, options: MessageQuotaOptions): void {
   const quota = new MessageQuota(options);
-  const taken = new WeakMap<FastifyRequest, string>();
+  const taken = new WeakMap<FastifyRequest, { systemId: string; day: string }>();
   app.addHook('onRequest', async (request) => {
     if (request.method !== 'POST' || !SUBMISSIONS.has(request.routeOptions.url ?? '')) return;
     const caller = callerSystem(request, options.resolveCaller);
     if (!caller) return; // route auth refuses it
     const perDay = options.messagesPerDayOf(caller.systemId);
     if (perDay === undefined) return;
-    await quota.take(caller.systemId, perDay);
-    taken.set(request, caller.systemId);
+    const day = await quota.take(caller.systemId, perDay);
+    taken.set(request, { systemId: caller.systemId, day });
   });
   app.addHook('onResponse', async (request, reply) => {
-    const systemId = taken.get(request);
-    if (systemId !== undefined && reply.statusCode !== 202) await quota.giveBack(systemId);
+    const reservation = taken.get(request);
+    if (reservation && reply.statusCode !== 202) await quota.giveBack(reservation.systemId, reservation.day);
   });
 }
 
@@ -133,8 +114,14 @@ const ACCEPTED_STATUSES: AuditMessageStatus[] = [
   'dead-lettered',
 ];
 
-/** acceptedSince() from the audit trail's message index: what a restarted process seeds its count with. */
-export async function acceptedSinceFromAudit(
+/** AcceptedOnDay from the audit trail's message index: what a day's count starts at. */
+export function acceptedOnDayFromAudit(store: Pick<AuditStore, 'searchMessages'>): AcceptedOnDay {
+  return (systemId, day, atMost) =>
+    acceptedSinceFromAudit(store, systemId, berlinMidnight(day).toISOString(), atMost);
+}
+
+/** Messages of the system accepted since `from` (ISO 8601), counted up to `atMost`. */
+async function acceptedSinceFromAudit(
   store: Pick<AuditStore, 'searchMessages'>,
   systemId: string,
   from: string,

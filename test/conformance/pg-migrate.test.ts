@@ -34,6 +34,7 @@ describe('PostgreSQL migrations', () => {
       '005_case_order.sql',
       '006_inbox_lease.sql',
       '007_answer_cases.sql',
+      '008_message_quota.sql',
     ]);
   });
 
@@ -51,10 +52,11 @@ describe('PostgreSQL migrations', () => {
           '005_case_order.sql',
           '006_inbox_lease.sql',
           '007_answer_cases.sql',
+          '008_message_quota.sql',
         ],
-        current: 7,
+        current: 8,
       });
-      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 7 });
+      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 8 });
       const tables = await withPgClient(null, async (c) =>
         (
           await c.query(
@@ -78,6 +80,7 @@ describe('PostgreSQL migrations', () => {
         'mailbox_case_tickets',
         'mailbox_delivered',
         'mailbox_inbox',
+        'message_quota',
         'schema_migrations',
       ]);
       // Nothing leaked into public.
@@ -101,7 +104,7 @@ describe('PostgreSQL migrations', () => {
     const pools = Array.from({ length: 5 }, () => createPgPool({ url: PG_URL, schema: s, max: 1 }));
     try {
       const results = await Promise.all(pools.map((pool) => migrate(pool, { schema: s })));
-      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 7]);
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 8]);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
@@ -129,7 +132,7 @@ describe('PostgreSQL migrations', () => {
       // A failing migration leaves nothing half-applied.
       const t = schema();
       writeFileSync(
-        join(dir, '008_broken.sql'),
+        join(dir, '009_broken.sql'),
         'CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;\n',
       );
       cpSync(join(MIGRATIONS_DIR, '002_mailbox.sql'), join(dir, '002_mailbox.sql'));
@@ -142,7 +145,7 @@ describe('PostgreSQL migrations', () => {
           ),
           halfDone: (await c.query(`SELECT to_regclass('half_done') AS t`)).rows[0].t,
         }));
-        expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7], halfDone: null });
+        expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8], halfDone: null });
       } finally {
         await fresh.end();
       }
@@ -157,7 +160,7 @@ describe('PostgreSQL migrations', () => {
     dirs.push(dir);
     cpSync(MIGRATIONS_DIR, dir, { recursive: true });
     // A slow step: long enough for another connection to find the backend and terminate it.
-    writeFileSync(join(dir, '008_slow.sql'), 'CREATE TABLE slow_done (x int);\nSELECT pg_sleep(30);\n');
+    writeFileSync(join(dir, '009_slow.sql'), 'CREATE TABLE slow_done (x int);\nSELECT pg_sleep(30);\n');
     const pool = createPgPool({ url: PG_URL, schema: s, max: 1, applicationName: `gw-migrate-${s}` });
     const uncaught: unknown[] = [];
     const onUncaught = (error: unknown) => uncaught.push(error);
@@ -191,12 +194,12 @@ describe('PostgreSQL migrations', () => {
         ),
         slowDone: (await c.query(`SELECT to_regclass('slow_done') AS t`)).rows[0].t,
       }));
-      expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7], slowDone: null });
-      // The broken connection was dropped, the advisory lock went with it: the next run applies 008.
-      writeFileSync(join(dir, '008_slow.sql'), 'CREATE TABLE slow_done (x int);\n');
+      expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8], slowDone: null });
+      // The broken connection was dropped, the advisory lock went with it: the next run applies 009.
+      writeFileSync(join(dir, '009_slow.sql'), 'CREATE TABLE slow_done (x int);\n');
       expect(await migrate(pool, { schema: s, dir })).toMatchObject({
-        applied: ['008_slow.sql'],
-        current: 8,
+        applied: ['009_slow.sql'],
+        current: 9,
       });
     } finally {
       process.off('uncaughtException', onUncaught);

@@ -1,0 +1,118 @@
+/**
+ * The quota count in PostgreSQL (deploy/sql/008_message_quota.sql), shared by every replica: one
+ * row per system and Berlin day, and a reservation is one conditional upsert (used + 1 only while
+ * used < limit), so replicas racing for the last unit get it once between them: the row lock
+ * orders them and the second one sees the first one's increment.
+ *
+ * The first reservation of a system on a day in a process makes sure the day's row exists: a row
+ * made by another replica is taken as it is; a missing one starts at the audit trail's accepted
+ * count, so an upgrade from per-process counting (or a database restored mid-day) does not hand
+ * out the day's quota again. That first reservation of a new day also deletes the rows before
+ * yesterday; yesterday's stays for a replica whose clock is a little behind.
+ */
+import type pg from 'pg';
+import { migrate } from '../db/migrate.ts';
+import { createPgPool } from '../db/postgres.ts';
+import type { AcceptedOnDay, QuotaCounter } from '../ports/quota-counter.ts';
+
+export interface PgQuotaCounterOptions {
+  url: string;
+  schema?: string | undefined;
+  /** Apply pending migrations on connect (default true). */
+  migrate?: boolean;
+  poolSize?: number;
+  acceptedOnDay: AcceptedOnDay;
+}
+
+export class PgQuotaCounter implements QuotaCounter {
+  readonly kind = 'postgres';
+  /** Per system, the day whose row this process made sure of. */
+  private readonly ready = new Map<string, { day: string; done: Promise<void> }>();
+  /** The newest day for which this process deleted the older rows. */
+  private purgedFor = '';
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly acceptedOnDay: AcceptedOnDay,
+  ) {}
+
+  static async connect(options: PgQuotaCounterOptions): Promise<PgQuotaCounter> {
+    const pool = createPgPool({
+      url: options.url,
+      schema: options.schema,
+      max: options.poolSize ?? 2,
+      applicationName: 'laender-gateway quota',
+    });
+    try {
+      if (options.migrate !== false) await migrate(pool, { schema: options.schema });
+      else await pool.query('SELECT 1 FROM message_quota LIMIT 0');
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+    return new PgQuotaCounter(pool, options.acceptedOnDay);
+  }
+
+  async reserve(systemId: string, day: string, limit: number): Promise<boolean> {
+    await this.ensureRow(systemId, day, limit);
+    // An upsert rather than an UPDATE: a row deleted since (by hand) restarts at 1 instead of
+    // refusing the system for the rest of the day.
+    const result = await this.pool.query({
+      name: 'message-quota-reserve',
+      text: `INSERT INTO message_quota (system_id, day, used) VALUES ($1, $2, 1)
+             ON CONFLICT (system_id, day) DO UPDATE SET used = message_quota.used + 1
+             WHERE message_quota.used < $3
+             RETURNING used`,
+      values: [systemId, day, limit],
+    });
+    return result.rowCount === 1;
+  }
+
+  async release(systemId: string, day: string): Promise<void> {
+    await this.pool.query({
+      name: 'message-quota-release',
+      text: 'UPDATE message_quota SET used = used - 1 WHERE system_id = $1 AND day = $2 AND used > 0',
+      values: [systemId, day],
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private ensureRow(systemId: string, day: string, limit: number): Promise<void> {
+    const known = this.ready.get(systemId);
+    if (known?.day === day) return known.done;
+    const entry = { day, done: this.seed(systemId, day, limit) };
+    this.ready.set(systemId, entry);
+    // A failed seed is not remembered: the next reservation tries again.
+    entry.done.catch(() => {
+      if (this.ready.get(systemId) === entry) this.ready.delete(systemId);
+    });
+    return entry.done;
+  }
+
+  private async seed(systemId: string, day: string, limit: number): Promise<void> {
+    if (day > this.purgedFor) {
+      await this.pool.query({
+        name: 'message-quota-purge',
+        text: `DELETE FROM message_quota WHERE day < to_char($1::date - 1, 'YYYY-MM-DD')`,
+        values: [day],
+      });
+      this.purgedFor = day;
+    }
+    const exists = await this.pool.query({
+      name: 'message-quota-exists',
+      text: 'SELECT 1 FROM message_quota WHERE system_id = $1 AND day = $2',
+      values: [systemId, day],
+    });
+    if (exists.rowCount) return;
+    const used = await this.acceptedOnDay(systemId, day, limit);
+    // A replica that created the row meanwhile seeded it from the same trail, and it may be counting on.
+    await this.pool.query({
+      name: 'message-quota-seed',
+      text: 'INSERT INTO message_quota (system_id, day, used) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+      values: [systemId, day, used],
+    });
+  }
+}
