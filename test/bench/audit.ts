@@ -5,7 +5,7 @@
  * over an export file, and what a checkpoint costs.
  *
  *   node --import tsx test/bench/audit.ts [--events N] [--pg-url URL] [--out FILE]
- *                                         [--verify-only] [--baseline DIR]
+ *                                         [--verify-only] [--baseline DIR] [--arrival-rate N]
  *
  * --verify-only skips the append measurements (the export to verify is written in bulk instead).
  * --baseline DIR measures an earlier verifier in the same run, alternating with this one, on the
@@ -14,7 +14,9 @@
  *
  * Three append shapes per store: many callers with one event each (group commit does the
  * batching), fewer callers with 100 events each (bulk, e.g. a replayed partition), and the
- * gateway's own shape (messageShapedRate).
+ * gateway's own shape (messageShapedRate); then the gateway's shape again, its messages arriving
+ * at --arrival-rate a second (default 1000) instead of in lockstep (messageArrivalsCost: CPU per
+ * event and append latency at that load).
  */
 import { type KeyObject, randomUUID } from 'node:crypto';
 import {
@@ -49,9 +51,12 @@ const { values } = parseArgs({
     out: { type: 'string', default: path.join(REPO_ROOT, 'bench/audit-results.json') },
     'verify-only': { type: 'boolean', default: false },
     baseline: { type: 'string' },
+    'arrival-rate': { type: 'string', default: '1000' },
   },
 });
 const EVENTS = Number(values.events);
+/** Messages a second of messageArrivalsCost. */
+const ARRIVAL_RATE = Number(values['arrival-rate']);
 /** Names this run's connections, so that only their server CPU is counted. */
 const APPLICATION_NAME = `laender-gateway audit bench ${process.pid}`;
 const PG_URL = values['pg-url']!;
@@ -149,6 +154,42 @@ function shapedEvent(kind: AuditEventKind, m: ShapedMessage, idempotencyKey?: st
   };
 }
 
+/** The appends of one message's life (13 events), as messageShapedRate and messageArrivalsCost make them. */
+function shapedAppends(store: AuditStore) {
+  const offsets = new Map<string, number>();
+  const receiptOf = (m: ShapedMessage): ShapedMessage => ({ ...m, id: `r-${m.id}`, system: 'sn-melde' });
+  const deliver = (m: ShapedMessage) => {
+    const chain = `delivery.${m.system}.${m.partition}`;
+    const offset = (offsets.get(chain) ?? 0) + 1;
+    offsets.set(chain, offset);
+    const kinds = ['delivered', 'acknowledged'] as const;
+    return store.append(
+      kinds.map((kind, n) => shapedEvent(kind, m, `${m.system}/${m.partition}/${offset}/${n}`)),
+      chain,
+    );
+  };
+  const events = (m: ShapedMessage, kinds: readonly AuditEventKind[]) =>
+    store.append(
+      kinds.map((k) => shapedEvent(k, m)),
+      'gw',
+    );
+  return {
+    received: (m: ShapedMessage) => events(m, ['received']),
+    accepted: (m: ShapedMessage) => events(m, ['accepted', 'signed', 'converted', 'queued']),
+    delivered: deliver,
+    receipt: (m: ShapedMessage) => events(receiptOf(m), ['received', 'accepted', 'signed', 'queued']),
+    receiptDelivered: (m: ShapedMessage) => deliver(receiptOf(m)),
+  };
+}
+
+function shapedMessage(): ShapedMessage {
+  return {
+    id: randomUUID(),
+    system: RECEIVERS[Math.floor(Math.random() * RECEIVERS.length)]!,
+    partition: Math.floor(Math.random() * 10),
+  };
+}
+
 /**
  * The gateway's shape: per event-loop turn, 8 messages at each stage of their life — ingress
  * (5 events on the process chain), delivery (2 events keyed by offset on `delivery.<system>.<partition>`,
@@ -161,57 +202,87 @@ async function messageShapedRate(
   admin?: pg.Client,
 ): Promise<{ perSecond: number; perCpuSecond: number }> {
   const stages: ShapedMessage[][] = [];
-  const offsets = new Map<string, number>();
-  const deliver = (m: ShapedMessage, kinds: AuditEventKind[]) => {
-    const chain = `delivery.${m.system}.${m.partition}`;
-    const offset = (offsets.get(chain) ?? 0) + 1;
-    offsets.set(chain, offset);
-    return store.append(
-      kinds.map((kind, n) => shapedEvent(kind, m, `${m.system}/${m.partition}/${offset}/${n}`)),
-      chain,
-    );
-  };
-  const receiptOf = (m: ShapedMessage): ShapedMessage => ({ ...m, id: `r-${m.id}`, system: 'sn-melde' });
+  const append = shapedAppends(store);
   let stored = 0;
   const cpuBefore = await cpuSeconds(admin);
   const started = performance.now();
   for (let turn = 1; stored < total; turn++) {
-    stages.unshift(
-      Array.from({ length: 8 }, () => ({
-        id: randomUUID(),
-        system: RECEIVERS[Math.floor(Math.random() * RECEIVERS.length)]!,
-        partition: Math.floor(Math.random() * 10),
-      })),
-    );
+    stages.unshift(Array.from({ length: 8 }, shapedMessage));
     stages.length = Math.min(stages.length, 6);
     const calls: Promise<unknown[]>[] = [];
-    for (const m of stages[0]!) {
-      calls.push(store.append([shapedEvent('received', m)], 'gw'));
-      const kinds = ['accepted', 'signed', 'converted', 'queued'] as const;
-      calls.push(
-        store.append(
-          kinds.map((k) => shapedEvent(k, m)),
-          'gw',
-        ),
-      );
-    }
-    for (const m of stages[2] ?? []) calls.push(deliver(m, ['delivered', 'acknowledged']));
-    for (const m of stages[3] ?? []) {
-      const kinds = ['received', 'accepted', 'signed', 'queued'] as const;
-      calls.push(
-        store.append(
-          kinds.map((k) => shapedEvent(k, receiptOf(m))),
-          'gw',
-        ),
-      );
-    }
-    for (const m of stages[5] ?? []) calls.push(deliver(receiptOf(m), ['delivered', 'acknowledged']));
+    for (const m of stages[0]!) calls.push(append.received(m), append.accepted(m));
+    for (const m of stages[2] ?? []) calls.push(append.delivered(m));
+    for (const m of stages[3] ?? []) calls.push(append.receipt(m));
+    for (const m of stages[5] ?? []) calls.push(append.receiptDelivered(m));
     for (const entries of await Promise.all(calls)) stored += entries.length;
     if (turn % 12 === 0) await store.searchMessages({ messageId: stages[5]?.[0]?.id ?? 'none', limit: 1 });
   }
   const seconds = (performance.now() - started) / 1000;
   const cpu = (await cpuSeconds(admin)) - cpuBefore;
   return { perSecond: stored / seconds, perCpuSecond: stored / cpu };
+}
+
+/**
+ * The same messages arriving on their own instead of in lockstep: `rate` new messages a second
+ * (1 ms timer), each awaiting its appends one after the other with a turn between stages, as
+ * requests and bus consumers do. Appends then reach the store spread over turns and over its WAL
+ * syncs — what the group commit meets in the gateway below saturation — so this measures the CPU
+ * per event at a given load, and how long an append waits for its acknowledgement.
+ */
+async function messageArrivalsCost(
+  store: AuditStore,
+  messages: number,
+  rate: number,
+  admin?: pg.Client,
+): Promise<{ cpuMicrosPerEvent: number; appendP50Ms: number; appendP99Ms: number }> {
+  const append = shapedAppends(store);
+  const waits: number[] = [];
+  let stored = 0;
+  const timed = async (call: Promise<unknown[]>) => {
+    const started = performance.now();
+    const entries = await call;
+    stored += entries.length;
+    waits.push(performance.now() - started);
+  };
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const life = async (m: ShapedMessage) => {
+    await Promise.all([timed(append.received(m)), timed(append.accepted(m))]);
+    await turn();
+    await timed(append.delivered(m));
+    await timed(append.receipt(m));
+    await turn();
+    await timed(append.receiptDelivered(m));
+  };
+  const arrive = async (count: number) => {
+    const lives: Promise<void>[] = [];
+    const started = performance.now();
+    await new Promise<void>((arrived) => {
+      const timer = setInterval(() => {
+        const due = Math.min(count, Math.floor(((performance.now() - started) / 1000) * rate));
+        while (lives.length < due) lives.push(life(shapedMessage()));
+        if (lives.length === count) {
+          clearInterval(timer);
+          arrived();
+        }
+      }, 1);
+    });
+    await Promise.all(lives);
+    // Its search rows are part of its cost.
+    await store.searchMessages({ messageId: 'none', limit: 1 });
+  };
+  await arrive(Math.ceil(rate / 2)); // warm-up: compiled code, and a steady state at this rate
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  waits.length = 0;
+  stored = 0;
+  const cpuBefore = await cpuSeconds(admin);
+  await arrive(messages);
+  const cpu = (await cpuSeconds(admin)) - cpuBefore;
+  waits.sort((a, b) => a - b);
+  return {
+    cpuMicrosPerEvent: (cpu * 1e6) / stored,
+    appendP50Ms: waits[Math.floor(waits.length / 2)]!,
+    appendP99Ms: waits[Math.floor(waits.length * 0.99)]!,
+  };
 }
 
 interface StoreResult {
@@ -222,6 +293,12 @@ interface StoreResult {
   pipelineEventsPerCpuSecond: number;
   bulkEventsPerCpuSecond: number;
   messageShapedEventsPerCpuSecond: number;
+  arrivals: {
+    messagesPerSecond: number;
+    cpuMicrosPerEvent: number;
+    appendP50Ms: number;
+    appendP99Ms: number;
+  };
   checkpointMs: number;
   checkpointLeaves: number;
 }
@@ -236,6 +313,8 @@ async function benchStore(
   const store = await open();
   try {
     await store.append([event()]); // connections open, statements prepared
+    // First: the bulk shapes leave a WAL whose checkpoints would be counted here.
+    const arrivals = await messageArrivalsCost(store, Math.ceil(EVENTS / 13), ARRIVAL_RATE, admin);
     const pipeline = await appendRate(store, EVENTS, 256, 1, admin);
     const bulk = await appendRate(store, EVENTS, 16, 100, admin);
     const shaped = await messageShapedRate(store, EVENTS, admin);
@@ -249,6 +328,12 @@ async function benchStore(
       pipelineEventsPerCpuSecond: Math.round(pipeline.perCpuSecond),
       bulkEventsPerCpuSecond: Math.round(bulk.perCpuSecond),
       messageShapedEventsPerCpuSecond: Math.round(shaped.perCpuSecond),
+      arrivals: {
+        messagesPerSecond: ARRIVAL_RATE,
+        cpuMicrosPerEvent: Number(arrivals.cpuMicrosPerEvent.toFixed(1)),
+        appendP50Ms: Number(arrivals.appendP50Ms.toFixed(2)),
+        appendP99Ms: Number(arrivals.appendP99Ms.toFixed(2)),
+      },
       checkpointMs: Math.round(performance.now() - started),
       checkpointLeaves: checkpoint?.treeSize ?? 0,
     };
@@ -406,6 +491,12 @@ async function main(): Promise<void> {
           r.checkpointMs,
           r.checkpointLeaves,
         ])}\n`,
+      );
+    }
+    for (const r of results) {
+      const a = r.arrivals;
+      process.stdout.write(
+        `${r.store}: ${a.messagesPerSecond} messages/s arriving: ${a.cpuMicrosPerEvent} µs CPU per event, append acknowledged after ${a.appendP50Ms} ms (p50), ${a.appendP99Ms} ms (p99)\n`,
       );
     }
     process.stdout.write(
