@@ -43,13 +43,13 @@ function tempFile(name: string): string {
 /** A sync function that records what the file held when it was called, and waits to be released. */
 function heldSync(file: string) {
   const reader = new Database(file, { readonly: true });
+  const rows = () => reader.prepare('SELECT count(*) FROM t').pluck().get() as number;
   const calls: Array<{ rowsAtCall: number; release: () => void; fail: (error: Error) => void }> = [];
   const syncFile = (_fd: number) =>
     new Promise<void>((resolve, reject) => {
-      const rowsAtCall = reader.prepare('SELECT count(*) FROM t').pluck().get() as number;
-      calls.push({ rowsAtCall, release: resolve, fail: reject });
+      calls.push({ rowsAtCall: rows(), release: resolve, fail: reject });
     });
-  return { calls, syncFile, close: () => reader.close() };
+  return { calls, syncFile, rows, close: () => reader.close() };
 }
 
 function groupCommitStore() {
@@ -98,37 +98,36 @@ describe('WalSync with group commit', () => {
   it('resolves a write only after a sync that started after its commit completed', async () => {
     const store = groupCommitStore();
     const first = tracked(store.insert());
-    await turns(20);
-    expect(store.held.calls).toHaveLength(1);
+    await until(() => store.held.calls.length === 1);
     // The sync began after the COMMIT: the row was in the file when it was called.
     expect(store.held.calls[0]!.rowsAtCall).toBe(1);
+    await turns(20);
     expect(first.settled).toBe(false);
     store.held.calls[0]!.release();
-    await turns();
+    await until(() => first.settled);
     expect(first).toMatchObject({ settled: true, value: 1 });
     await store.close();
   });
 
-  it('groups the commits made during a sync into the next one, and resolves them only after it', async () => {
+  it('holds the writes made during a sync, commits them together after it, and resolves them after the next', async () => {
     const store = groupCommitStore();
     const first = tracked(store.insert());
-    await turns(10);
+    await until(() => store.held.calls.length === 1);
     const second = tracked(store.insert());
     await turns(10);
     const third = tracked(store.insert());
     await turns(10);
-    // Three commits, one sync so far: the later two wait for the next.
+    // Three writes, one sync so far: the later two wait for the next, uncommitted until this one ended.
     expect(store.held.calls).toHaveLength(1);
+    expect(store.held.rows()).toBe(1);
     store.held.calls[0]!.release();
-    await turns(10);
+    await until(() => store.held.calls.length === 2);
     expect(first.settled).toBe(true);
     expect(second.settled).toBe(false);
     expect(third.settled).toBe(false);
-    expect(store.held.calls).toHaveLength(2);
     expect(store.held.calls[1]!.rowsAtCall).toBe(3);
     store.held.calls[1]!.release();
-    await turns();
-    expect([second.settled, third.settled]).toEqual([true, true]);
+    await until(() => second.settled && third.settled);
     expect(store.walSync.syncs).toBe(2);
     await store.close();
   });
@@ -136,11 +135,11 @@ describe('WalSync with group commit', () => {
   it('rejects the writes a failed sync covers, never retries it, and refuses every later write', async () => {
     const store = groupCommitStore();
     const first = tracked(store.insert());
-    await turns(10);
+    await until(() => store.held.calls.length === 1);
     const second = tracked(store.insert());
     await turns(10);
     store.held.calls[0]!.fail(Object.assign(new Error('EIO'), { code: 'EIO' }));
-    await turns(10);
+    await until(() => first.settled && second.settled);
     expect(first.error).toBeInstanceOf(WalSyncError);
     expect(second.error).toBeInstanceOf(WalSyncError);
     await expect(store.insert()).rejects.toBeInstanceOf(WalSyncError);
@@ -192,6 +191,7 @@ describe('stores on WalSync (fdatasync held back)', () => {
     });
     fsGate.holding = true;
     const published = tracked(bus.publish([{ topic: 't', key: 'k', value: Buffer.from('v'), headers: {} }]));
+    await until(() => fsGate.held.length > 0);
     // Longer than the idle fallback (20 polls): the worker fetched, and the record was committed.
     await turns(300);
     const reader = new Database(file, { readonly: true });
@@ -225,6 +225,7 @@ describe('stores on WalSync (fdatasync held back)', () => {
     const published = tracked(
       publisher.publish([{ topic: 't', key: 'k', value: Buffer.from('v'), headers: {} }]),
     );
+    await until(() => fsGate.held.length > 0);
     // The consumer's poll notices the new rowid within 5 ms; the record must stay hidden.
     await turns(300);
     expect(fsGate.held.length).toBeGreaterThan(0);
@@ -236,6 +237,36 @@ describe('stores on WalSync (fdatasync held back)', () => {
     expect(received).toEqual(['v']);
     await subscription.close();
     await Promise.all([publisher.close(), consumer.close()]);
+  });
+
+  it('the audit store commits the appends made during a sync together, after it', async () => {
+    const store = new SqliteAuditStore({ file: tempFile('audit.sqlite') });
+    fsGate.holding = true;
+    const event = () => ({
+      time: new Date().toISOString(),
+      kind: AUDIT_EVENT_KINDS[0],
+      actor: 'gateway',
+      messageId: null,
+      sender: null,
+      receiver: null,
+      senderSystem: null,
+      receiverSystem: null,
+      messageType: null,
+      digest: null,
+      detail: {},
+    });
+    const first = tracked(store.append([event()]));
+    await until(() => fsGate.held.length > 0);
+    const later = [tracked(store.append([event()])), tracked(store.append([event()]))];
+    await turns(50);
+    // Committed now they would still wait for the next sync: they wait uncommitted instead.
+    expect(await store.heads()).toMatchObject([{ chain: 'main', seq: 1 }]);
+    fsGate.holding = false;
+    for (const run of fsGate.held.splice(0)) run();
+    await until(() => first.settled && later.every((l) => l.settled));
+    expect(await store.heads()).toMatchObject([{ chain: 'main', seq: 3 }]);
+    expect(fsGate.calls).toBeGreaterThanOrEqual(2);
+    await store.close();
   });
 
   it('the audit store resolves an append only after its sync completed', async () => {
@@ -258,6 +289,7 @@ describe('stores on WalSync (fdatasync held back)', () => {
         },
       ]),
     );
+    await until(() => fsGate.held.length > 0);
     await turns(50);
     expect(fsGate.held.length).toBeGreaterThan(0);
     expect(appended.settled).toBe(false);
