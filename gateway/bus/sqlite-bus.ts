@@ -775,6 +775,12 @@ export class SqliteBus implements Bus {
   private readonly subscriptions = new Set<SqliteSubscription>();
   private queue: PendingPublish[] = [];
   private flushScheduled = false;
+  /**
+   * The sync of the last publish commit while it runs. Publishes made meanwhile wait for it and
+   * commit together in the turn after it ended: committed earlier they would still be acknowledged
+   * (and visible) only after the next sync, and every transaction has its fixed cost.
+   */
+  private publishSyncing: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
   /**
    * Next offset per partition (by workerKey) as of this bus's last committed publish. Still the
@@ -883,11 +889,14 @@ export class SqliteBus implements Bus {
     if (prepared.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ records: prepared, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flushPublishes());
-      }
+      this.schedulePublishes();
     });
+  }
+
+  private schedulePublishes(): void {
+    if (this.flushScheduled || this.publishSyncing !== undefined || this.queue.length === 0) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushPublishes());
   }
 
   private flushPublishes(): void {
@@ -929,12 +938,23 @@ export class SqliteBus implements Bus {
       }
       if (foreign) localSignals.emit(foreignSignal(this.store.file));
     };
-    if (!this.store.walSync) synced();
-    else
-      this.store.walSync.afterCommit().then(synced, (error: unknown) => {
+    if (!this.store.walSync) {
+      synced();
+      return;
+    }
+    const syncing = this.store.walSync.afterCommit();
+    this.publishSyncing = syncing;
+    syncing
+      .then(synced, (error: unknown) => {
         this.logger?.error({ err: error, calls: batch.length }, 'bus publish fsync failed');
         const failure = this.writeFailure(error);
         for (const pending of batch) pending.reject(failure);
+      })
+      .finally(() => {
+        // close() may have flushed (and started another sync) meanwhile.
+        if (this.publishSyncing !== syncing) return;
+        this.publishSyncing = undefined;
+        this.schedulePublishes();
       });
   }
 

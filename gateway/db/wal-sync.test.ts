@@ -209,6 +209,29 @@ describe('stores on WalSync (fdatasync held back)', () => {
     await bus.close();
   });
 
+  it('the bus commits the publishes made during a sync together, after it', async () => {
+    const file = tempFile('bus.sqlite');
+    const bus = new SqliteBus({ file, pollIntervalMs: 5, defaultPartitions: 1 });
+    await bus.ensureTopics([{ name: 't', partitions: 1 }]);
+    const publish = (value: string) =>
+      tracked(bus.publish([{ topic: 't', key: 'k', value: Buffer.from(value), headers: {} }]));
+    const reader = new Database(file, { readonly: true });
+    const records = () => reader.prepare('SELECT count(*) FROM records').pluck().get() as number;
+    fsGate.holding = true;
+    const first = publish('1');
+    await until(() => fsGate.held.length > 0);
+    const later = [publish('2'), publish('3')];
+    await turns(50);
+    expect(records()).toBe(1);
+    fsGate.holding = false;
+    for (const run of fsGate.held.splice(0)) run();
+    await until(() => first.settled && later.every((p) => p.settled));
+    expect([first, ...later].map((p) => p.error)).toEqual([undefined, undefined, undefined]);
+    expect(records()).toBe(3);
+    reader.close();
+    await bus.close();
+  });
+
   it('another bus on the same file in this process does not deliver the record before its sync either', async () => {
     const file = tempFile('bus.sqlite');
     const publisher = new SqliteBus({ file, pollIntervalMs: 5, defaultPartitions: 1 });
