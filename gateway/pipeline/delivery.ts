@@ -125,6 +125,9 @@ class AttemptFailed extends Error {
   }
 }
 
+/** Backoff of the ledger write after a successful push (recordPushed). */
+const LEDGER_RETRY_MS = { first: 100, max: 2000 };
+
 /** Receivers' answers that say "not now" rather than "never". */
 const TRANSIENT_STATUS = new Set([408, 425, 429]);
 
@@ -460,7 +463,7 @@ export class DeliveryWorker {
       }
       return;
     }
-    await this.push(system, native, event, record, attempt);
+    await this.push(system, native, event, record, attempt, log);
   }
 
   private async push(
@@ -469,6 +472,7 @@ export class DeliveryWorker {
     event: DeliveryEvent,
     record: ConsumedRecord,
     attempt: number,
+    log: RecordLog,
   ): Promise<void> {
     const { deps } = this;
     // Only for the type: deliver() handled pull. Never a silent return, which would commit the record.
@@ -514,7 +518,7 @@ export class DeliveryWorker {
     }
     // The ledger first: the shorter the time between the receiver's 2xx and this row, the smaller
     // the window in which a crash makes another process push the message again.
-    await deps.mailbox.recordPushed(system.id, event.messageId);
+    await this.recordPushed(system.id, event.messageId, log);
     // In push mode the receiver's 2xx is its acknowledgement.
     await audit.recordMany([
       { ...attempted, idempotencyKey: auditKey(record, AUDIT_SLOT.attemptSucceeded) },
@@ -532,6 +536,29 @@ export class DeliveryWorker {
       },
     ]);
     deps.instruments?.outcome('delivered');
+  }
+
+  /**
+   * The receiver has the message: from here on a second push is the thing to avoid. A ledger row
+   * that cannot be written now (its database restarting) is retried while this process runs,
+   * instead of failing the record, whose redelivery would push the message again. Only a process
+   * that dies or stops in here leaves that duplicate to the next owner of the partition (the
+   * receiver drops it by x-nachrichten-uuid).
+   */
+  private async recordPushed(systemId: string, messageId: string, log: RecordLog): Promise<void> {
+    for (let delayMs = LEDGER_RETRY_MS.first; ; delayMs = Math.min(delayMs * 2, LEDGER_RETRY_MS.max)) {
+      try {
+        await this.deps.mailbox.recordPushed(systemId, messageId);
+        return;
+      } catch (error) {
+        if (this.stopped) throw error;
+        log().warn(
+          { reason: (error as Error).message, retryInMs: delayMs },
+          'pushed, but the delivery ledger could not record it; retrying the ledger, not the push',
+        );
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
   }
 
   /**

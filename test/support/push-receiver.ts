@@ -26,10 +26,10 @@ export interface PushReceiver {
   close(): Promise<void>;
 }
 
-/** `respond` returns the HTTP status to answer with (2xx = accepted). */
+/** `respond` returns (or resolves to) the HTTP status to answer with (2xx = accepted). */
 export async function startPushReceiver(
   dataDir: string,
-  respond: (request: PushedRequest) => number,
+  respond: (request: PushedRequest) => number | Promise<number>,
 ): Promise<PushReceiver> {
   const pki = await ensurePki({
     dir: path.join(dataDir, 'pki'),
@@ -52,8 +52,8 @@ export async function startPushReceiver(
     (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const status = respond({
+      req.on('end', async () => {
+        const status = await respond({
           messageId: String(req.headers['x-nachrichten-uuid']),
           contentType: String(req.headers['content-type']),
           body: Buffer.concat(chunks),
