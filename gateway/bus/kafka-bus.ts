@@ -13,6 +13,7 @@
  *   other partitions keep flowing. While a handler runs, the consumer keeps heartbeating.
  * - close: stops fetching, lets in-flight handlers finish (their commits included), leaves the group.
  */
+import { createRequire } from 'node:module';
 import {
   type Admin,
   type Consumer,
@@ -80,6 +81,46 @@ interface PendingPublish {
   resolve: () => void;
   reject: (err: unknown) => void;
 }
+
+/** The part of kafkajs' per-connection RequestQueue that fixRequestQueueTimerLoop replaces. */
+interface KafkajsRequestQueue {
+  pending: unknown[];
+  throttledUntil: number;
+  throttleCheckTimeoutId: NodeJS.Timeout | null;
+  checkPendingRequests(): void;
+  scheduleCheckPendingRequests(): void;
+}
+
+/**
+ * kafkajs 2.2.4 (tulios/kafkajs#1556, #1704; the fix #1667 was never released): after its first
+ * response, every connection's request queue re-arms a timer with a negative delay (throttledUntil
+ * starts at -1) whether or not a request waits, i.e. a 1 ms timer loop per connection for the
+ * connection's lifetime: about 800 event-loop wake-ups per second, and half the CPU an idle gateway
+ * spends on its twenty consumers (80 → 40 ms per second). Queued requests are sent when a request is
+ * pushed or an in-flight one completes; the timer is needed only while requests wait (client-side
+ * throttling, in-flight limit), so it is armed only then. Applied only to the code it was written
+ * for: a kafkajs that no longer computes the delay this way is left alone.
+ */
+function fixRequestQueueTimerLoop(): void {
+  const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as {
+    prototype: KafkajsRequestQueue;
+  };
+  const proto = RequestQueue.prototype;
+  if (!String(proto.scheduleCheckPendingRequests).includes('this.throttledUntil - Date.now()')) return;
+  proto.scheduleCheckPendingRequests = function (this: KafkajsRequestQueue) {
+    if (this.throttleCheckTimeoutId || this.pending.length === 0) return;
+    const untilUnthrottled = this.throttledUntil - Date.now();
+    // 10 ms: kafkajs' CHECK_PENDING_REQUESTS_INTERVAL, for requests held back by the in-flight limit.
+    this.throttleCheckTimeoutId = setTimeout(
+      () => {
+        this.throttleCheckTimeoutId = null;
+        this.checkPendingRequests();
+      },
+      untilUnthrottled > 0 ? untilUnthrottled : 10,
+    );
+  };
+}
+fixRequestQueueTimerLoop();
 
 export class KafkaBus implements Bus {
   readonly kind = 'kafka';

@@ -5,6 +5,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -292,6 +293,43 @@ describe('KafkaBus failure modes', () => {
       expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
       await bus.close();
+    }
+  });
+});
+
+describe('KafkaBus at rest', () => {
+  /** How often this thread blocked and was woken again (its event loop waiting for the next event). */
+  const wakeUps = (): number => {
+    const status = readFileSync('/proc/thread-self/status', 'utf8');
+    return Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)?.[1]);
+  };
+
+  it('does not wake the event loop every millisecond once its connections are idle', async () => {
+    const touched = { topics: new Set<string>(), groups: new Set<string>() };
+    const bus = newBus('at-rest', touched);
+    const topic = `${RUN}.at-rest`;
+    const got: ConsumedRecord[] = [];
+    const sub = await bus.subscribe({
+      group: `${RUN}.at-rest-reader`,
+      topics: [topic],
+      handler: async (r) => {
+        got.push(r);
+      },
+    });
+    try {
+      // Producer, fetch and coordinator connections have all had responses: kafkajs 2.2.4's request
+      // queue then re-arms a 1 ms timer for ever on each of them (about 1000 wake-ups per second).
+      await bus.publish([{ topic, key: 'k', value: Buffer.from('v'), headers: {} }]);
+      await waitFor('the record', () => got.length === 1);
+      const before = wakeUps();
+      await sleep(1000);
+      // At rest the bus has its long-polling fetches, heartbeats and kafkajs' request-timeout checks
+      // (every 100 ms per connection) to wake up for: a few dozen times a second.
+      expect(wakeUps() - before).toBeLessThan(300);
+    } finally {
+      await sub.close();
+      await bus.close();
+      await deleteTouched(touched);
     }
   });
 });
