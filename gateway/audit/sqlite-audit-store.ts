@@ -8,13 +8,8 @@
  *   fsync); each caller's promise resolves only after that transaction committed and, with `sync:
  *   'FULL'`, was fsync'd — on the thread pool, not in the COMMIT on the event loop
  *   (gateway/db/wal-sync.ts). While the sync of the store's last commit runs, appends wait and
- *   commit together in the first turn after it ended: a commit made meanwhile would have waited
- *   for the sync after that one anyway. Their commit moves from under the running sync to just
- *   before the next, so they are acknowledged that much later (up to ~0.3 ms at the median with
- *   1,000 messages/s arriving and a ~0.5 ms fdatasync; test/bench/audit.ts messageArrivalsCost
- *   measures it); in exchange a transaction's fixed cost — BEGIN IMMEDIATE, the WAL frames of the
- *   pages every commit rewrites (chain ends, index leaves), the fdatasync — is shared by more
- *   events: under load most of what an event costs.
+ *   commit together after it (gateway/db/commit-pacer.ts; test/bench/audit.ts messageArrivalsCost
+ *   measures the effect).
  * - Idempotent writer: an event whose idempotencyKey its chain already holds is not written again;
  *   the caller gets the entry stored the first time.
  * - An append commit writes the entries only. The message search rows (audit_messages) live in the
@@ -27,6 +22,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { CommitPacer } from '../db/commit-pacer.ts';
 import { attachWalCheckpointer } from '../db/wal-checkpointer.ts';
 import { type WalSync, walSyncFor } from '../db/wal-sync.ts';
 import type {
@@ -192,9 +188,10 @@ export class SqliteAuditStore implements AuditStore {
   /** The fsync of each commit, off the event loop; undefined with `sync: 'NORMAL'` (no fsync). */
   private readonly walSync: WalSync | undefined;
   private queue: PendingAppend[] = [];
-  private scheduled = false;
-  /** The sync of this store's last append commit while it runs (the queue commits when it ends). */
-  private syncing: Promise<void> | undefined;
+  private readonly pacer = new CommitPacer(
+    () => this.flush(),
+    () => this.queue.length > 0,
+  );
   private closed = false;
 
   constructor(options: SqliteAuditStoreOptions) {
@@ -310,20 +307,12 @@ export class SqliteAuditStore implements AuditStore {
     if (pending.events.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       this.queue.push({ ...pending, resolve, reject });
-      this.schedule();
+      this.pacer.queued();
     });
-  }
-
-  /** A flush after this turn, unless one is due or the last commit's sync still runs (see the file comment). */
-  private schedule(): void {
-    if (this.scheduled || this.syncing !== undefined || this.queue.length === 0) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
   }
 
   /** Commits everything queued in one IMMEDIATE transaction, then settles the callers once it is durable. */
   private flush(): void {
-    this.scheduled = false;
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
@@ -345,19 +334,11 @@ export class SqliteAuditStore implements AuditStore {
       settle();
       return;
     }
-    const syncing = this.walSync.afterCommit();
-    this.syncing = syncing;
-    syncing
-      .then(settle, (err: unknown) => {
-        for (const pending of batch) pending.reject(err);
-      })
-      .finally(() => {
-        // close() flushes whatever waits, and may do so while this sync runs.
-        if (this.syncing !== syncing) return;
-        this.syncing = undefined;
-        // In the next turn: the callers settled here append their next events first (one batch).
-        this.schedule();
-      });
+    const synced = this.walSync.afterCommit();
+    synced.then(settle, (err: unknown) => {
+      for (const pending of batch) pending.reject(err);
+    });
+    this.pacer.committed(synced);
   }
 
   private statement(sql: string): Database.Statement {

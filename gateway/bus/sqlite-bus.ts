@@ -43,6 +43,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { CommitPacer } from '../db/commit-pacer.ts';
 import { attachWalCheckpointer } from '../db/wal-checkpointer.ts';
 import { type WalSync, walSyncFor } from '../db/wal-sync.ts';
 import { GatewayError } from '../errors/catalogue.ts';
@@ -774,13 +775,11 @@ export class SqliteBus implements Bus {
   private readonly logger: Logger | undefined;
   private readonly subscriptions = new Set<SqliteSubscription>();
   private queue: PendingPublish[] = [];
-  private flushScheduled = false;
-  /**
-   * The sync of the last publish commit while it runs. Publishes made meanwhile wait for it and
-   * commit together in the turn after it ended: committed earlier they would still be acknowledged
-   * (and visible) only after the next sync, and every transaction has its fixed cost.
-   */
-  private publishSyncing: Promise<void> | undefined;
+  /** Publishes made while the last publish commit's sync runs commit together after it. */
+  private readonly pacer = new CommitPacer(
+    () => this.flushPublishes(),
+    () => this.queue.length > 0,
+  );
   private closed: Promise<void> | undefined;
   /**
    * Next offset per partition (by workerKey) as of this bus's last committed publish. Still the
@@ -889,18 +888,11 @@ export class SqliteBus implements Bus {
     if (prepared.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ records: prepared, resolve, reject });
-      this.schedulePublishes();
+      this.pacer.queued();
     });
   }
 
-  private schedulePublishes(): void {
-    if (this.flushScheduled || this.publishSyncing !== undefined || this.queue.length === 0) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flushPublishes());
-  }
-
   private flushPublishes(): void {
-    this.flushScheduled = false;
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
@@ -943,19 +935,12 @@ export class SqliteBus implements Bus {
       return;
     }
     const syncing = this.store.walSync.afterCommit();
-    this.publishSyncing = syncing;
-    syncing
-      .then(synced, (error: unknown) => {
-        this.logger?.error({ err: error, calls: batch.length }, 'bus publish fsync failed');
-        const failure = this.writeFailure(error);
-        for (const pending of batch) pending.reject(failure);
-      })
-      .finally(() => {
-        // close() may have flushed (and started another sync) meanwhile.
-        if (this.publishSyncing !== syncing) return;
-        this.publishSyncing = undefined;
-        this.schedulePublishes();
-      });
+    syncing.then(synced, (error: unknown) => {
+      this.logger?.error({ err: error, calls: batch.length }, 'bus publish fsync failed');
+      const failure = this.writeFailure(error);
+      for (const pending of batch) pending.reject(failure);
+    });
+    this.pacer.committed(syncing);
   }
 
   private writeFailure(cause: unknown): GatewayError {

@@ -7,15 +7,14 @@
  * one the commit is as durable as the connection's `synchronous` makes it. better-sqlite3 is
  * synchronous, so while a commit runs no other callback does; what arrives meanwhile is queued for
  * the next turn's transaction. With a WalSync, writes that arrive while the last commit's sync runs
- * wait for it and commit together in the turn after it ended: committed earlier they would still be
- * acknowledged only after the next sync, and each transaction has a fixed cost (BEGIN, the WAL
- * frames of the pages every commit rewrites, the fdatasync). Under load that halves the commits.
+ * wait for it and commit together after it (commit-pacer.ts).
  *
  * Each write runs inside its own SAVEPOINT: one that throws is rolled back alone and rejects only
  * its caller; the others of the batch still commit. A failing COMMIT or sync rejects the whole
  * batch, and after a failed sync every later write is refused.
  */
 import type Database from 'better-sqlite3';
+import { CommitPacer } from './commit-pacer.ts';
 import type { WalSync } from './wal-sync.ts';
 
 interface Queued<R> {
@@ -28,9 +27,10 @@ type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
 export class SqliteGroupCommit {
   private queue: Queued<unknown>[] = [];
-  private scheduled = false;
-  /** The sync of the last commit while it runs (the queue commits once it ended). */
-  private syncing: Promise<void> | undefined;
+  private readonly pacer = new CommitPacer(
+    () => this.flush(),
+    () => this.queue.length > 0,
+  );
   private readonly commitBatch: Database.Transaction<(batch: Queued<unknown>[]) => Outcome<unknown>[]>;
   private readonly isolated: Database.Transaction<(work: () => unknown) => unknown>;
   /** Transactions committed (for tests and benchmarks: far fewer than writes under load). */
@@ -62,14 +62,8 @@ export class SqliteGroupCommit {
     }
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-      this.schedule();
+      this.pacer.queued();
     });
-  }
-
-  private schedule(): void {
-    if (this.scheduled || this.syncing !== undefined || this.queue.length === 0) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
   }
 
   /**
@@ -77,7 +71,6 @@ export class SqliteGroupCommit {
    * settle when the WalSync's sync completed: close the WalSync before the connection).
    */
   flush(): void {
-    this.scheduled = false;
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
@@ -100,18 +93,10 @@ export class SqliteGroupCommit {
       settle();
       return;
     }
-    const syncing = this.walSync.afterCommit();
-    this.syncing = syncing;
-    syncing
-      .then(settle, (error: unknown) => {
-        for (const q of batch) q.reject(error);
-      })
-      .finally(() => {
-        // close() may have flushed (and started another sync) meanwhile.
-        if (this.syncing !== syncing) return;
-        this.syncing = undefined;
-        // Next turn: the callers settled here may write again first, into the same batch.
-        this.schedule();
-      });
+    const synced = this.walSync.afterCommit();
+    synced.then(settle, (error: unknown) => {
+      for (const q of batch) q.reject(error);
+    });
+    this.pacer.committed(synced);
   }
 }
