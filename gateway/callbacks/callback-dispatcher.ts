@@ -41,6 +41,7 @@ import {
 import type { Directory } from '../directory/directory.ts';
 import { forMessage, type Logger } from '../log/logger.ts';
 import { backoffMs } from '../pipeline/retry-policy.ts';
+import { SystemSubscriptions } from '../pipeline/system-subscriptions.ts';
 import type { Bus, ConsumedRecord, Subscription } from '../ports/bus.ts';
 import { type CallbackEvent, parseCallbackEvent } from './callback-event.ts';
 import { CallbackSecretError, readCallbackSecret } from './callback-secret.ts';
@@ -85,14 +86,22 @@ export class CallbackDispatcher {
   private agent: Agent | undefined;
   private readonly retry: CallbackRetryPolicy;
   /** The callback and callback-retry subscriptions of each system with a registered callback. */
-  private readonly subscribed = new Map<string, Subscription[]>();
-  /** sync() calls run one after the other (a reload may come while the previous one subscribes). */
-  private syncing: Promise<void> = Promise.resolve();
+  private readonly subscriptions: SystemSubscriptions;
   private readonly publishing = new Set<Promise<void>>();
   private stopped = false;
 
   constructor(private readonly deps: CallbackDispatcherDeps) {
     this.retry = deps.retry ?? DEFAULT_CALLBACK_RETRY;
+    this.subscriptions = new SystemSubscriptions({
+      stage: 'callback',
+      logger: deps.logger,
+      wanted: () =>
+        deps
+          .directory()
+          .systems.filter((s) => s.callback)
+          .map((s) => s.id),
+      subscribe: (id) => this.subscribeSystem(id),
+    });
   }
 
   private dispatcher(): Agent {
@@ -147,13 +156,8 @@ export class CallbackDispatcher {
   }
 
   /** Subscribes the systems that registered a callback; rejects (subscribing nothing) if any subscription fails. */
-  async start(): Promise<void> {
-    try {
-      await this.sync();
-    } catch (error) {
-      await this.stop();
-      throw error;
-    }
+  start(): Promise<void> {
+    return this.subscriptions.start();
   }
 
   /**
@@ -162,42 +166,14 @@ export class CallbackDispatcher {
    * Rejects if a new system could not be subscribed; the others stay.
    */
   sync(): Promise<void> {
-    const next = this.syncing.then(() => this.syncNow());
-    this.syncing = next.catch(() => {});
-    return next;
+    return this.subscriptions.sync();
   }
 
-  private async syncNow(): Promise<void> {
-    if (this.stopped) return;
-    const { deps } = this;
-    const wanted = new Set(
-      deps
-        .directory()
-        .systems.filter((s) => s.callback)
-        .map((s) => s.id),
-    );
-    for (const id of [...this.subscribed.keys()].filter((id) => !wanted.has(id))) {
-      const subs = this.subscribed.get(id)!;
-      this.subscribed.delete(id);
-      await Promise.all(subs.map((s) => s.close()));
-      deps.logger.info({ system: id }, 'callback subscriptions closed: the system has no callback any more');
-    }
-    const fresh = [...wanted].filter((id) => !this.subscribed.has(id));
-    // The topics are created on first use with the bus's partition count (both buses do).
-    const joined = await Promise.all(fresh.map((id) => this.subscribeSystem(id)));
-    const failed: unknown[] = [];
-    for (const [i, outcome] of joined.entries()) {
-      if ('error' in outcome) failed.push(outcome.error);
-      else if (this.stopped) await Promise.all(outcome.subs.map((s) => s.close()));
-      else this.subscribed.set(fresh[i]!, outcome.subs);
-    }
-    if (failed.length > 0) throw failed[0];
-  }
-
-  /** Both subscriptions of one system, or neither. */
-  private async subscribeSystem(systemId: string): Promise<{ subs: Subscription[] } | { error: unknown }> {
+  /** The callback and callback-retry subscriptions of one system. */
+  private subscribeSystem(systemId: string): Promise<Subscription>[] {
     const { bus, topicPrefix } = this.deps;
-    const joined = await Promise.allSettled([
+    // The topics are created on first use with the bus's partition count (both buses do).
+    return [
       bus.subscribe({
         group: callbackGroup(topicPrefix, systemId),
         topics: [callbackTopic(topicPrefix, systemId)],
@@ -208,17 +184,12 @@ export class CallbackDispatcher {
         topics: [callbackRetryTopic(topicPrefix, systemId)],
         handler: (record) => this.handleRetry(systemId, record),
       }),
-    ]);
-    const subs = joined.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const failed = joined.find((r) => r.status === 'rejected');
-    if (!failed) return { subs };
-    await Promise.all(subs.map((s) => s.close()));
-    return { error: failed.reason };
+    ];
   }
 
   /** Ids of the systems with live callback subscriptions. */
   get systems(): string[] {
-    return [...this.subscribed.keys()];
+    return this.subscriptions.systems;
   }
 
   /** Resolves when every notified event is on the bus (or counted as not queued). */
@@ -229,11 +200,8 @@ export class CallbackDispatcher {
   /** Stops sending: an attempt in flight finishes (parked for retry if it fails), the rest waits on the bus. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.syncing;
     await this.idle();
-    const subs = [...this.subscribed.values()].flat();
-    this.subscribed.clear();
-    await Promise.all(subs.map((s) => s.close()));
+    await this.subscriptions.stop();
     await this.agent?.close();
   }
 

@@ -59,6 +59,7 @@ import type { VerifiedSeal } from '../signing/own-seal.ts';
 import { CASE_TICKET_HEADER, CaseOrder, sourceOf, ticketOf } from './case-order.ts';
 import { AUDIT_SLOT, auditKey, DeliveryAuditChains } from './delivery-audit.ts';
 import { nextStep, type RetryPolicy } from './retry-policy.ts';
+import { SystemSubscriptions } from './system-subscriptions.ts';
 
 export interface DeliveryDeps {
   bus: Bus;
@@ -132,10 +133,8 @@ const LEDGER_RETRY_MS = { first: 100, max: 2000 };
 const TRANSIENT_STATUS = new Set([408, 425, 429]);
 
 export class DeliveryWorker {
-  /** The deliver and retry subscriptions of each system this worker serves. */
-  private readonly subscribed = new Map<string, Subscription[]>();
-  /** sync() calls run one after the other (a reload may come while the previous one subscribes). */
-  private syncing: Promise<void> = Promise.resolve();
+  /** The deliver and retry subscriptions of each system of the directory. */
+  private readonly subscriptions: SystemSubscriptions;
   private stopped = false;
   private readonly now: () => Date;
   private readonly caseOrder: CaseOrder;
@@ -145,15 +144,29 @@ export class DeliveryWorker {
     this.now = deps.now ?? (() => new Date());
     this.caseOrder = new CaseOrder(deps.mailbox, Math.max(deps.redeliveryDelayMs, MIN_CASE_WAIT_MS));
     this.auditChains = new DeliveryAuditChains(deps.audit);
+    this.subscriptions = new SystemSubscriptions({
+      stage: 'delivery',
+      logger: deps.logger,
+      wanted: () => deps.directory().systems.map((s) => s.id),
+      prepare: (fresh) =>
+        deps.bus.ensureTopics(
+          fresh.flatMap((id) => [
+            { name: deliverTopic(deps.topicPrefix, id), partitions: deps.partitions },
+            { name: retryTopic(deps.topicPrefix, id), partitions: deps.partitions },
+            { name: deadLetterTopic(deps.topicPrefix, id), partitions: 1 },
+          ]),
+        ),
+      subscribe: (id) => this.subscribeSystem(id),
+    });
   }
 
   /** Subscribes every system of the directory; fails (subscribing nothing) if any subscription fails. */
   async start(): Promise<void> {
     this.stopped = false;
     try {
-      await this.sync();
+      await this.subscriptions.start();
     } catch (error) {
-      await this.stop();
+      this.stopped = true;
       throw error;
     }
   }
@@ -164,47 +177,13 @@ export class DeliveryWorker {
    * for when they come back). Rejects if a new system could not be subscribed; the others stay.
    */
   sync(): Promise<void> {
-    const next = this.syncing.then(() => this.syncNow());
-    this.syncing = next.catch(() => {});
-    return next;
+    return this.subscriptions.sync();
   }
 
-  private async syncNow(): Promise<void> {
-    if (this.stopped) return;
+  /** The deliver and retry subscriptions of one system. */
+  private subscribeSystem(systemId: string): Promise<Subscription>[] {
     const { deps } = this;
-    const systems = deps.directory().systems;
-    const wanted = new Set(systems.map((s) => s.id));
-    const gone = [...this.subscribed.keys()].filter((id) => !wanted.has(id));
-    for (const id of gone) {
-      const subs = this.subscribed.get(id)!;
-      this.subscribed.delete(id);
-      await Promise.all(subs.map((s) => s.close()));
-      deps.logger.info({ system: id }, 'delivery subscriptions closed: system no longer in the directory');
-    }
-    const fresh = systems.filter((s) => !this.subscribed.has(s.id)).map((s) => s.id);
-    if (fresh.length === 0) return;
-    await deps.bus.ensureTopics(
-      fresh.flatMap((id) => [
-        { name: deliverTopic(deps.topicPrefix, id), partitions: deps.partitions },
-        { name: retryTopic(deps.topicPrefix, id), partitions: deps.partitions },
-        { name: deadLetterTopic(deps.topicPrefix, id), partitions: 1 },
-      ]),
-    );
-    // Joined side by side: on Kafka each group join takes a round of the group protocol.
-    const joined = await Promise.all(fresh.map((id) => this.subscribeSystem(id)));
-    const failed: unknown[] = [];
-    for (const [i, outcome] of joined.entries()) {
-      if ('error' in outcome) failed.push(outcome.error);
-      else if (this.stopped) await Promise.all(outcome.subs.map((s) => s.close()));
-      else this.subscribed.set(fresh[i]!, outcome.subs);
-    }
-    if (failed.length > 0) throw failed[0];
-  }
-
-  /** Both subscriptions of one system, or neither. */
-  private async subscribeSystem(systemId: string): Promise<{ subs: Subscription[] } | { error: unknown }> {
-    const { deps } = this;
-    const joined = await Promise.allSettled([
+    return [
       deps.bus.subscribe({
         group: deliveryGroup(deps.topicPrefix, systemId),
         topics: [deliverTopic(deps.topicPrefix, systemId)],
@@ -219,25 +198,17 @@ export class DeliveryWorker {
         handler: (record) =>
           inTraceOf(record.headers[HEADER.traceparent], () => this.handleRetry(systemId, record)),
       }),
-    ]);
-    const subs = joined.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const failed = joined.find((r) => r.status === 'rejected');
-    if (!failed) return { subs };
-    await Promise.all(subs.map((s) => s.close()));
-    return { error: failed.reason };
+    ];
   }
 
   /** Ids of the systems with live delivery subscriptions. */
   get systems(): string[] {
-    return [...this.subscribed.keys()];
+    return this.subscriptions.systems;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.syncing;
-    const subs = [...this.subscribed.values()].flat();
-    this.subscribed.clear();
-    await Promise.all(subs.map((s) => s.close()));
+    await this.subscriptions.stop();
   }
 
   /**
