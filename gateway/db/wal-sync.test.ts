@@ -94,6 +94,21 @@ function tracked<T>(promise: Promise<T>) {
   return state;
 }
 
+/** An audit event with nothing but a kind and a time. */
+const auditEvent = () => ({
+  time: new Date().toISOString(),
+  kind: AUDIT_EVENT_KINDS[0],
+  actor: 'gateway',
+  messageId: null,
+  sender: null,
+  receiver: null,
+  senderSystem: null,
+  receiverSystem: null,
+  messageType: null,
+  digest: null,
+  detail: {},
+});
+
 describe('WalSync with group commit', () => {
   it('resolves a write only after a sync that started after its commit completed', async () => {
     const store = groupCommitStore();
@@ -265,22 +280,9 @@ describe('stores on WalSync (fdatasync held back)', () => {
   it('the audit store commits the appends made during a sync together, after it', async () => {
     const store = new SqliteAuditStore({ file: tempFile('audit.sqlite') });
     fsGate.holding = true;
-    const event = () => ({
-      time: new Date().toISOString(),
-      kind: AUDIT_EVENT_KINDS[0],
-      actor: 'gateway',
-      messageId: null,
-      sender: null,
-      receiver: null,
-      senderSystem: null,
-      receiverSystem: null,
-      messageType: null,
-      digest: null,
-      detail: {},
-    });
-    const first = tracked(store.append([event()]));
+    const first = tracked(store.append([auditEvent()]));
     await until(() => fsGate.held.length > 0);
-    const later = [tracked(store.append([event()])), tracked(store.append([event()]))];
+    const later = [tracked(store.append([auditEvent()])), tracked(store.append([auditEvent()]))];
     await turns(50);
     // Committed now they would still wait for the next sync: they wait uncommitted instead.
     expect(await store.heads()).toMatchObject([{ chain: 'main', seq: 1 }]);
@@ -295,23 +297,7 @@ describe('stores on WalSync (fdatasync held back)', () => {
   it('the audit store resolves an append only after its sync completed', async () => {
     const store = new SqliteAuditStore({ file: tempFile('audit.sqlite') });
     fsGate.holding = true;
-    const appended = tracked(
-      store.append([
-        {
-          time: new Date().toISOString(),
-          kind: AUDIT_EVENT_KINDS[0],
-          actor: 'gateway',
-          messageId: null,
-          sender: null,
-          receiver: null,
-          senderSystem: null,
-          receiverSystem: null,
-          messageType: null,
-          digest: null,
-          detail: {},
-        },
-      ]),
-    );
+    const appended = tracked(store.append([auditEvent()]));
     await until(() => fsGate.held.length > 0);
     await turns(50);
     expect(fsGate.held.length).toBeGreaterThan(0);
