@@ -12,16 +12,21 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { type Gateway, startGateway } from '../../gateway/app.ts';
+import type { Gateway } from '../../gateway/app.ts';
 import type { CallbackRetryPolicy } from '../../gateway/callbacks/callback-dispatcher.ts';
 import { type CallbackEvent, callbackEvent } from '../../gateway/callbacks/callback-event.ts';
 import { ReplayGuard, verifyCallback } from '../../gateway/callbacks/signature.ts';
-import { SystemClient } from '../../gateway/cli/system-client.ts';
-import { loadConfig } from '../../gateway/config/load.ts';
+import type { SystemClient } from '../../gateway/cli/system-client.ts';
 import type { SystemEntry } from '../../gateway/directory/directory.ts';
 import { createLogger, type Logger } from '../../gateway/log/logger.ts';
 import { auswertung, rueckmeldung } from '../support/fixtures.ts';
-import { contractsWith, eventually, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
+import {
+  contractsWith,
+  eventually,
+  startTestGateway,
+  type TestGateway,
+  tempDir,
+} from '../support/gateway.ts';
 import { type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
 
 const SN_SECRET_ENV = 'GW_TEST_DURABLE_CALLBACK_SECRET_SN';
@@ -54,7 +59,7 @@ export function describeDurableCallbacks(
     const attempts: Attempt[] = [];
     /** Receivers answering 503 (down for the gateway) until set back to false. */
     const failing: Record<System, boolean> = { 'sn-melde': false, 'st-melde': false };
-    let running: { gateway: Gateway; clients: Map<string, SystemClient> } | undefined;
+    let running: { test: TestGateway; clients: Map<string, SystemClient> } | undefined;
 
     beforeAll(async () => {
       dataDir = tempDir('callbacks-durable');
@@ -109,32 +114,22 @@ export function describeDurableCallbacks(
     async function start(
       options: { callbackRetry?: CallbackRetryPolicy; logger?: Logger } = {},
     ): Promise<Gateway> {
-      const config = loadConfig({
-        GATEWAY_DATA_DIR: dataDir,
-        GATEWAY_CONTRACTS_DIR: contractsDir,
-        GATEWAY_PORT: '0',
-        GATEWAY_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-        GATEWAY_KEY_PASSPHRASE: TEST_PASSPHRASE,
-        GATEWAY_REDELIVERY_DELAY_MS: '200',
-        ...bus(),
-      });
-      const gateway = await startGateway(config, options);
-      running = { gateway, clients: new Map() };
-      return gateway;
+      const test = await startTestGateway({ dataDir, contractsDir, env: bus(), gateway: options });
+      running = { test, clients: new Map() };
+      return test.gateway;
     }
 
     async function stop(): Promise<void> {
       if (!running) return;
-      const { gateway, clients } = running;
+      const { test } = running;
       running = undefined;
-      await Promise.all([...clients.values()].map((c) => c.close()));
-      await gateway.stop();
+      await test.stop();
     }
 
     function client(system: System | null): SystemClient {
-      const { gateway, clients } = running!;
+      const { test, clients } = running!;
       const key = system ?? '';
-      if (!clients.has(key)) clients.set(key, SystemClient.forSystem(gateway.url, dataDir, system));
+      if (!clients.has(key)) clients.set(key, test.client(system));
       return clients.get(key)!;
     }
 

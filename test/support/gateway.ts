@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { AdapterRegistry } from '../../adapters/sdk/registry.ts';
-import { type Gateway, startGateway } from '../../gateway/app.ts';
+import { type Gateway, type GatewayOptions, startGateway } from '../../gateway/app.ts';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { loadConfig, REPO_ROOT } from '../../gateway/config/load.ts';
 import type { SystemEntry } from '../../gateway/directory/directory.ts';
@@ -56,6 +56,8 @@ export async function startTestGateway(
     contractsDir?: string;
     env?: Record<string, string>;
     adapters?: AdapterRegistry;
+    /** Passed to startGateway as they are (retry policies, a logger, a clock). */
+    gateway?: GatewayOptions;
   } = {},
 ): Promise<TestGateway> {
   const dataDir = options.dataDir ?? tempDir('data');
@@ -69,7 +71,7 @@ export async function startTestGateway(
     GATEWAY_REDELIVERY_DELAY_MS: '200',
     ...options.env,
   });
-  const gateway = await startGateway(config, { adapters: options.adapters });
+  const gateway = await startGateway(config, { adapters: options.adapters, ...options.gateway });
   const clients: SystemClient[] = [];
   return {
     gateway,
