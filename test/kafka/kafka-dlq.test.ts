@@ -56,6 +56,10 @@ for (const bus of ['sqlite', 'kafka'] as const) {
         GATEWAY_RETRY_BASE_DELAY_MS: '100',
         GATEWAY_RETRY_MAX_DELAY_MS: '300',
         GATEWAY_DELIVERY_MAX_ATTEMPTS: '3',
+        // Not the breaker's test: two messages × 3 failed attempts would trip it (5 in a row), and
+        // whether the refused attempt is a's or b's depends on the retries' jitter.
+        GATEWAY_BREAKER_CONSECUTIVE_FAILURES: '1000000',
+        GATEWAY_BREAKER_MIN_PUSHES: '1000000',
       };
       t = await startTestGateway({ dataDir, contractsDir, env });
       cliEnv = {
