@@ -62,6 +62,7 @@ import type { MailboxStore } from './ports/mailbox-store.ts';
 import { InProcessQuotaCounter } from './quota/in-process-quota-counter.ts';
 import { PgQuotaCounter } from './quota/pg-quota-counter.ts';
 import { registryWithReceiptFallback } from './receipts/receipt-encoding.ts';
+import { ReceiptInbox } from './receipts/receipt-inbox.ts';
 import { SignerPool } from './signing/signer-pool.ts';
 
 export interface Gateway {
@@ -156,6 +157,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   });
   const archive = config.audit.archiveDocuments ? await connectDocumentArchive(config) : undefined;
   const archiver = archive && new DocumentArchiver({ archive, contracts: () => routing.contracts, logger });
+  const archiveDocument = archiver && ((request: ArchiveRequest) => archiver.archive(request));
   routing.watch(audit);
   const mailbox = config.databaseUrl
     ? await PgMailboxStore.connect({ url: config.databaseUrl, schema: config.databaseSchema })
@@ -232,7 +234,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     topicPrefix,
     partitions: config.bus.partitions,
     redeliveryDelayMs: config.delivery.redeliveryDelayMs,
-    ...(archiver ? { archive: (request: ArchiveRequest) => archiver.archive(request) } : {}),
+    ...(archiveDocument ? { archive: archiveDocument } : {}),
     retry: {
       baseDelayMs: config.delivery.retryBaseDelayMs,
       maxDelayMs: config.delivery.retryMaxDelayMs,
@@ -251,6 +253,14 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       ? await PgOverdueCaseStore.connect({ url: config.databaseUrl, schema: config.databaseSchema })
       : new SqliteOverdueCaseStore(path.join(config.dataDir, 'deadlines.sqlite')),
     sealer,
+    receiptInbox: new ReceiptInbox({
+      mailbox,
+      adapters,
+      adapterContext,
+      instruments,
+      ...(archiveDocument ? { archive: archiveDocument } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    }),
     bus,
     topicPrefix,
     tls: { certPem: pki.gatewayClient.certPem, keyPem: pki.gatewayClient.keyPem, caPems: [pki.caCertPem] },

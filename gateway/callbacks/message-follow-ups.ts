@@ -15,6 +15,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { DocumentSealer } from '../pipeline/ingress.ts';
 import type { Bus } from '../ports/bus.ts';
 import type { OverdueCaseStore } from '../ports/overdue-case-store.ts';
+import type { ReceiptInbox } from '../receipts/receipt-inbox.ts';
 import { ReceiptIssuer } from '../receipts/receipt-issuer.ts';
 import { isReceiptType } from '../receipts/receipt-type.ts';
 import { CallbackDispatcher, type CallbackRetryPolicy } from './callback-dispatcher.ts';
@@ -30,6 +31,8 @@ export interface MessageFollowUpsDeps {
   /** The answer cases (SQLite in the data dir, or PostgreSQL with DATABASE_URL); closed on stop(). */
   overdueCases: OverdueCaseStore;
   sealer: DocumentSealer;
+  /** Where receipts for pull senders go without the bus (receipts/receipt-inbox.ts). */
+  receiptInbox?: ReceiptInbox;
   bus: Bus;
   topicPrefix: string;
   /** The gateway's client certificate and trusted CAs (callbacks authenticate like push). */
@@ -72,6 +75,7 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
     topicPrefix: deps.topicPrefix,
     logger,
     ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.receiptInbox ? { inbox: deps.receiptInbox } : {}),
   });
   const overdue = new OverdueWatcher({
     store: deps.overdueCases,

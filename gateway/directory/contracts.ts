@@ -104,6 +104,26 @@ export class Contracts {
     return contract && rule ? { contract: contract.id, ...rule.answerWithin } : undefined;
   }
 
+  /**
+   * The contract a receipt travels under: no contract names receipts (the gateway issues them), so
+   * it is the one allowing the acknowledged message's route, seen from the receipt — its receiver
+   * sent, its sender received — for any message type of the standard. Of several, the longest
+   * retention (the receipt must outlive none of the messages it may acknowledge).
+   */
+  coveringReceipt(q: Omit<RouteQuestion, 'senderSystem' | 'messageType'>): Contract | undefined {
+    let found: Contract | undefined;
+    for (const c of this.contracts) {
+      if (c.standard !== q.standard) continue;
+      const answers = c.rules.some(
+        (r) =>
+          r.from.authorities.some((p) => matches(p, q.receiverAuthority)) &&
+          r.to.some((p) => matches(p, q.senderAuthority)),
+      );
+      if (answers && (!found || c.requirements.retentionDays > found.requirements.retentionDays)) found = c;
+    }
+    return found;
+  }
+
   /** The contract allowing this route, or undefined: deny by default. */
   allowing(q: RouteQuestion): Contract | undefined {
     return this.contracts.find(

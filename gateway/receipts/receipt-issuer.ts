@@ -1,9 +1,11 @@
 /**
  * Receipts: when a receiving system acknowledges a message (pull: POST …/ack; push: its 2xx), the
  * sending system gets its standard's receipt (XMeld: quittung.0020) referencing the acknowledged
- * nachrichtenUUID. The gateway builds it, seals it like any message and publishes it to the sender
- * system's deliver topic, so the normal delivery stage hands it over (inbox or push, through the
- * sender's adapter — see receipt-encoding.ts for adapters that do not map receipts).
+ * nachrichtenUUID. The gateway builds it and seals it like any message. A sender that pulls gets it
+ * straight into its inbox (receipt-inbox.ts says why and when not); otherwise it is published to the
+ * sender system's deliver topic, so the normal delivery stage hands it over (push, or the inbox when
+ * its case waits), through the sender's adapter — see receipt-encoding.ts for adapters that do not
+ * map receipts. Trail: accepted, signed, then delivered (inbox) or queued (bus).
  *
  * Idempotent: the receipt's id is derived from the acknowledged id (receipt-id.ts); an id already
  * `accepted` in the audit log is not issued again, and should two processes race past that check,
@@ -23,6 +25,7 @@ import type { AuditEntry } from '../ports/audit-store.ts';
 import type { Bus } from '../ports/bus.ts';
 import { buildReceipt } from './build-receipt.ts';
 import { receiptIdFor } from './receipt-id.ts';
+import type { ReceiptInbox } from './receipt-inbox.ts';
 import { isReceiptType, receiptTypeFor } from './receipt-type.ts';
 
 export interface ReceiptIssuerDeps {
@@ -33,6 +36,8 @@ export interface ReceiptIssuerDeps {
   topicPrefix: string;
   logger: Logger;
   now?: () => Date;
+  /** Receipts for pull senders go straight into their inbox (receipt-inbox.ts); absent: all over the bus. */
+  inbox?: ReceiptInbox;
 }
 
 export type ReceiptOutcome =
@@ -115,6 +120,46 @@ export class ReceiptIssuer {
       const digest = createHash('sha256').update(signed, 'utf8').digest('hex');
       // On the receiver's behalf: the receipt travels from the acknowledging system to the sender.
       const onBehalfOf = entry.receiverSystem ?? 'gateway';
+      const common = {
+        actor: 'gateway',
+        messageId: receiptId,
+        sender: entry.receiver!,
+        receiver: entry.sender!,
+        senderSystem: onBehalfOf,
+        receiverSystem: senderSystem.id,
+        messageType: type.id,
+      };
+      const issued = [
+        {
+          ...common,
+          kind: 'accepted' as const,
+          detail: { referenzUUID: acknowledgedId, receiptFor: acknowledgedId },
+        },
+        { ...common, kind: 'signed' as const, digest, detail: {} },
+      ];
+      const inInbox = await deps.inbox?.put(
+        senderSystem,
+        {
+          receiptId,
+          acknowledgedId,
+          type,
+          message,
+          signed,
+          digest,
+          senderAuthority: entry.receiver!,
+          receiverAuthority: entry.sender!,
+          onBehalfOf,
+        },
+        log,
+      );
+      if (inInbox?.stored) {
+        await deps.audit.recordMany([
+          ...issued,
+          { ...common, kind: 'delivered', digest, detail: { mode: 'pull', route: 'inbox' } },
+        ]);
+        log.info({ type: type.id, to: senderSystem.id }, 'receipt put into the inbox');
+        return { issued: true, receiptId };
+      }
       await deps.bus.publish([
         {
           topic: deliverTopic(deps.topicPrefix, senderSystem.id),
@@ -134,20 +179,7 @@ export class ReceiptIssuer {
           },
         },
       ]);
-      const common = {
-        actor: 'gateway',
-        messageId: receiptId,
-        sender: entry.receiver!,
-        receiver: entry.sender!,
-        senderSystem: onBehalfOf,
-        receiverSystem: senderSystem.id,
-        messageType: type.id,
-      };
-      await deps.audit.recordMany([
-        { ...common, kind: 'accepted', detail: { referenzUUID: acknowledgedId, receiptFor: acknowledgedId } },
-        { ...common, kind: 'signed', digest, detail: {} },
-        { ...common, kind: 'queued', digest, detail: {} },
-      ]);
+      await deps.audit.recordMany([...issued, { ...common, kind: 'queued', digest, detail: {} }]);
       log.info({ type: type.id, to: senderSystem.id }, 'receipt queued');
       return { issued: true, receiptId };
     } catch (error) {

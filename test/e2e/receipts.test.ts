@@ -1,9 +1,10 @@
 /**
  * Receipts end to end over real HTTPS: when the receiver acknowledges a Rückmeldung (pull: POST
- * …/ack; push: its 2xx), the sender gets a sealed XMeld quittung.0020 referencing it, through the
- * normal delivery stage (its inbox or its push URL); once, whatever is repeated or replayed.
+ * …/ack; push: its 2xx), the sender gets a sealed XMeld quittung.0020 referencing it — straight into
+ * its inbox when it pulls (receipt-inbox.ts), else through the normal delivery stage (its push URL,
+ * or its inbox when the case waits); once, whatever is repeated or replayed.
  */
-import { randomUUID, X509Certificate } from 'node:crypto';
+import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,7 +103,11 @@ describe('receipts, pull mode', () => {
     );
     expect(status.status).toBe(200);
     expect(status.body.status).toBe('delivered');
-    expect(status.body.history.map((h) => h.event)).toEqual(['accepted', 'signed', 'queued', 'delivered']);
+    // Straight into the inbox: never on the bus, so never `queued`.
+    expect(status.body.history.map((h) => h.event)).toEqual(['accepted', 'signed', 'delivered']);
+    const [delivered] = await t.gateway.auditStore.query({ messageId: receiptId, kind: 'delivered' });
+    expect(delivered?.detail).toEqual({ mode: 'pull', route: 'inbox' });
+    expect(delivered?.digest).toBe(createHash('sha256').update(receipt.signedDocument, 'utf8').digest('hex'));
     const [accepted] = await t.gateway.auditStore.query({ messageId: receiptId, kind: 'accepted' });
     expect(accepted).toMatchObject({
       actor: 'gateway',
@@ -138,6 +143,67 @@ describe('receipts, pull mode', () => {
       .call<{ items: InboxItem[] }>('GET', '/v1/systems/sn-melde/inbox?limit=500');
     expect(inbox.body.items.filter((i) => i.messageId === receiptId)).toHaveLength(1);
     expect(await t.gateway.auditStore.query({ messageId: receiptId, kind: 'delivered' })).toHaveLength(1);
+  });
+
+  it('sends a receipt whose case waits in the sender inbox over the bus, behind the waiting record', async () => {
+    const msg = rueckmeldung();
+    // An earlier record of the same case (key = the acknowledged id) that could not be delivered yet.
+    const waiting = await t.gateway.mailbox.takeTicket({
+      systemId: 'sn-melde',
+      caseKey: msg.id,
+      source: `test/0/${randomUUID()}`,
+      messageId: randomUUID(),
+      notBefore: new Date(Date.now() + 500).toISOString(),
+    });
+    expect((await t.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
+    await inboxItem(t, 'st-melde', msg.id, 'the 0201 in the st-melde inbox');
+    expect((await t.client('st-melde').call('POST', `/v1/systems/st-melde/inbox/${msg.id}/ack`)).status).toBe(
+      200,
+    );
+    const receiptId = receiptIdFor(msg.id);
+    // Sorted: the issuer and the delivery stage append to different chains.
+    const kinds = async () =>
+      (await t.gateway.auditStore.query({ messageId: receiptId })).map((e) => e.kind).sort();
+    await eventually(async () => ((await kinds()).includes('queued') ? true : undefined), 10_000, 'queued');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await t.gateway.mailbox.get('sn-melde', receiptId)).toBeUndefined();
+    await t.gateway.mailbox.settleTicket(waiting.ticket, 'delivered');
+    await inboxItem(t, 'sn-melde', receiptId, 'the receipt once its case moved on');
+    expect(await kinds()).toEqual(['accepted', 'delivered', 'queued', 'signed']);
+  });
+
+  it('leaves a receipt already in the inbox without its trail (a crash after the put) to the bus path', async () => {
+    const msg = rueckmeldung();
+    const receiptId = receiptIdFor(msg.id);
+    // What a process that crashed between its put and its audit append left behind.
+    await t.gateway.mailbox.putIfNew({
+      systemId: 'sn-melde',
+      messageId: receiptId,
+      messageType: RECEIPT_TYPE,
+      senderAuthority: 'ags:15003000',
+      receiverAuthority: 'ags:14612000',
+      senderSystem: 'st-melde',
+      digest: 'left-by-a-crash',
+      signedDocument: '<left-by-a-crash/>',
+      nativeContentType: 'application/xml',
+      nativeBody: Buffer.from('<left-by-a-crash/>'),
+      createdAt: new Date().toISOString(),
+    });
+    expect((await t.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
+    await inboxItem(t, 'st-melde', msg.id, 'the 0201 in the st-melde inbox');
+    expect((await t.client('st-melde').call('POST', `/v1/systems/st-melde/inbox/${msg.id}/ack`)).status).toBe(
+      200,
+    );
+    const delivered = await eventually(
+      async () => (await t.gateway.auditStore.query({ messageId: receiptId, kind: 'delivered' }))[0],
+      10_000,
+      'the receipt audited as delivered',
+    );
+    expect(delivered.detail).toMatchObject({ mode: 'pull', recovered: true });
+    const trail = await t.gateway.auditStore.query({ messageId: receiptId });
+    expect(trail.map((e) => e.kind).sort()).toEqual(['accepted', 'delivered', 'queued', 'signed']);
+    const inbox = await t.gateway.mailbox.list('sn-melde', { limit: 1000 });
+    expect(inbox.items.filter((i) => i.messageId === receiptId)).toHaveLength(1);
   });
 
   it('does not answer a receipt with a receipt', async () => {

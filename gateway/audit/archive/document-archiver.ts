@@ -2,13 +2,16 @@
  * The pipeline's handle on the document archive: finds the retention period in the contract that
  * routed the message, archives the sealed document, and shreds expired days on a schedule.
  *
- * The delivery stage calls archive() once a document is handed over (see the lead's note in the
- * report for the exact call in gateway/pipeline/delivery.ts). Failing to archive never fails a
- * delivery: it is logged, and the audit chain still holds the document's digest.
+ * Called once a document is handed over: by the delivery stage (DeliveryWorker.deliver) and, for
+ * receipts put straight into a pull inbox, by receipts/receipt-inbox.ts. No contract names receipts:
+ * a receipt is kept as long as the contract of the route it answers says (Contracts.coveringReceipt).
+ * Failing to archive never fails a delivery: it is logged, and the audit chain still holds the
+ * document's digest.
  */
 import type { Contracts } from '../../directory/contracts.ts';
 import { forMessage, type Logger } from '../../log/logger.ts';
 import type { DocumentArchive } from '../../ports/document-archive.ts';
+import { isReceiptType } from '../../receipts/receipt-type.ts';
 
 export interface ArchiveRequest {
   messageId: string;
@@ -53,13 +56,10 @@ export class DocumentArchiver {
   /** Archives under the retention of the contract that allows this route; false if none does. */
   async archive(request: ArchiveRequest): Promise<boolean> {
     const log = forMessage(this.options.logger, request.messageId);
-    const contract = this.options.contracts().allowing({
-      senderSystem: request.senderSystem,
-      senderAuthority: request.senderAuthority,
-      receiverAuthority: request.receiverAuthority,
-      standard: request.standard,
-      messageType: request.messageType,
-    });
+    const contracts = this.options.contracts();
+    const contract = isReceiptType(request.messageType)
+      ? contracts.coveringReceipt(request)
+      : contracts.allowing(request);
     if (!contract) {
       log.warn('not archived: no contract covers this route any more');
       return false;

@@ -1,0 +1,114 @@
+/**
+ * Receipts for senders that pull: straight into their inbox, not over the bus.
+ *
+ * A receipt is the gateway's own document, built and sealed in this process. The bus hop that a
+ * system's message needs — durable hand-over between processes, a consumer that verifies the seal
+ * because the bytes crossed a broker, retries while a receiver is down — buys a pull inbox nothing:
+ * the inbox (MailboxStore) is as durable as the bus, cannot be "down" in a way a retry topic would
+ * wait out any better, and the document never leaves the process between sealing and storing. On
+ * the bus, a receipt cost as much as the message it acknowledges (publish, consume, offset commit,
+ * seal check, parse and schema check of the sealed bytes, case-order look-up, one more audit event).
+ *
+ * What stays the same: the sender's adapter encodes the receipt (receipt-encoding.ts's fallback for
+ * adapters that do not map receipts), the sealed document is archived, the inbox dedupes by id, and
+ * the `delivered` metric counts it. Order: a receipt takes this path only while no earlier record of
+ * its case waits for the sender (a case ticket, case-order.ts); otherwise it goes over the bus and
+ * queues behind it like any record of the case. Push senders always get theirs over the bus
+ * (retries, circuit breaker, ledger).
+ *
+ * `put` never throws: anything that goes wrong answers `stored: false`, and the issuer falls back to
+ * the bus.
+ */
+import type { AdapterContext } from '../../adapters/sdk/adapter.ts';
+import type { AdapterRegistry } from '../../adapters/sdk/registry.ts';
+import type { MessageTypeSpec, XoevMessage } from '../../standards/catalogue.ts';
+import type { ArchiveRequest } from '../audit/archive/document-archiver.ts';
+import type { SystemEntry } from '../directory/directory.ts';
+import type { Logger } from '../log/logger.ts';
+import { type PipelineInstruments, stageStart } from '../observability/pipeline.ts';
+import type { MailboxStore } from '../ports/mailbox-store.ts';
+
+export interface ReceiptInboxDeps {
+  mailbox: MailboxStore;
+  /** The registry with the receipt fallback (registryWithReceiptFallback). */
+  adapters: AdapterRegistry;
+  adapterContext: AdapterContext;
+  archive?: (request: ArchiveRequest) => Promise<boolean>;
+  instruments?: PipelineInstruments;
+  now?: () => Date;
+}
+
+export interface SealedReceipt {
+  receiptId: string;
+  /** The acknowledged message: the receipt's case key. */
+  acknowledgedId: string;
+  type: MessageTypeSpec;
+  /** The message that was serialized and sealed (never re-read from the sealed bytes: it is the source). */
+  message: XoevMessage;
+  signed: string;
+  digest: string;
+  /** Authorities as on the receipt: it travels from the acknowledging side to the sender. */
+  senderAuthority: string;
+  receiverAuthority: string;
+  /** The acknowledging system, on whose behalf the receipt is sent. */
+  onBehalfOf: string;
+}
+
+/** `stored`: put into the inbox now, its trail is the caller's to write; otherwise the bus carries it. */
+export type InboxOutcome = { stored: true } | { stored: false; reason: string };
+
+export class ReceiptInbox {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ReceiptInboxDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async put(system: SystemEntry, receipt: SealedReceipt, log: Logger): Promise<InboxOutcome> {
+    const { deps } = this;
+    if (system.delivery.mode !== 'pull') return { stored: false, reason: 'push delivery' };
+    try {
+      // Ticket 0 is nobody's (tickets start at 1): only the case's head is asked for.
+      const view = await deps.mailbox.caseView(system.id, receipt.acknowledgedId, { ticket: 0 });
+      if (view.head) return { stored: false, reason: `its case waits (ticket ${view.head.ticket})` };
+      const adapter = deps.adapters.get(system.adapter);
+      if (!adapter) return { stored: false, reason: `adapter ${system.adapter} is not installed` };
+      const encodeStarted = stageStart();
+      const native = adapter.encode(receipt.message, receipt.type, deps.adapterContext);
+      deps.instruments?.stage('delivery.encode', encodeStarted);
+      const archived = deps.archive?.({
+        messageId: receipt.receiptId,
+        standard: receipt.type.standard,
+        messageType: receipt.type.name,
+        senderSystem: receipt.onBehalfOf,
+        senderAuthority: receipt.senderAuthority,
+        receiverAuthority: receipt.receiverAuthority,
+        digest: receipt.digest,
+        signedDocument: receipt.signed,
+      });
+      const fresh = await deps.mailbox.putIfNew({
+        systemId: system.id,
+        messageId: receipt.receiptId,
+        messageType: receipt.type.id,
+        senderAuthority: receipt.senderAuthority,
+        receiverAuthority: receipt.receiverAuthority,
+        senderSystem: receipt.onBehalfOf,
+        digest: receipt.digest,
+        signedDocument: receipt.signed,
+        nativeContentType: native.contentType,
+        nativeBody: native.body,
+        createdAt: this.now().toISOString(),
+      });
+      await archived;
+      // Already there: put by another process that is writing its trail, or by one that crashed before
+      // it could. The bus path tells the two apart as for any duplicate (the delivery stage writes a
+      // missing `delivered`), so the receipt goes that way instead of guessing here.
+      if (!fresh) return { stored: false, reason: 'already in the inbox' };
+      deps.instruments?.outcome('delivered');
+      return { stored: true };
+    } catch (error) {
+      log.warn({ err: error, to: system.id }, 'receipt not put into the inbox directly; the bus carries it');
+      return { stored: false, reason: (error as Error).message };
+    }
+  }
+}
