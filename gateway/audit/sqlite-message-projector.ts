@@ -14,6 +14,13 @@
  *
  * What this process appended it keeps in memory until projected, so a run reads back from the file
  * only what other processes appended (or what it no longer holds).
+ *
+ * A message's events usually span two or three runs (the receipt comes later), so most rows a run
+ * writes already exist, and the write is what costs: seven indexes, all keyed by first_time. A
+ * run therefore inserts new rows and updates existing ones in only the columns that changed —
+ * almost always the unindexed progress columns and status — so SQLite leaves the other indexes
+ * alone. And it keeps the rows it wrote for the next run, which then reads back only rows it did
+ * not write last (valid while nobody else projected in between: the watermarks say so).
  */
 import type Database from 'better-sqlite3';
 import type { AuditEntry, ChainHead } from '../ports/audit-store.ts';
@@ -27,6 +34,20 @@ const STATE_COLUMNS = `message_id AS messageId, first_time AS firstTime, last_ti
 
 /** What a run needs of an entry: where it is in its chain, and what the fold reads. */
 type ProjectedEntry = FoldedEntry & Pick<AuditEntry, 'chain' | 'seq'>;
+
+/** Columns a later event of a message rarely changes (set once, or moved only by an earlier event). */
+const SETTLED_COLUMNS = [
+  'firstTime',
+  'messageType',
+  'sender',
+  'receiver',
+  'senderSystem',
+  'receiverSystem',
+  'digest',
+] as const satisfies ReadonlyArray<keyof SummaryState>;
+
+/** Rows kept from one run for the next at most (a backlog run writes more; then the next one reads). */
+const MAX_KEPT_STATES = 20_000;
 
 /**
  * Entries kept in memory for projection at most; beyond that the file is read instead. Runs start
@@ -53,7 +74,13 @@ export class SqliteMessageProjector {
   private readonly selectWatermarks: Database.Statement<[], { chain: string; seq: number }>;
   private readonly selectEntries: Database.Statement<[string, number, number], ProjectedEntry>;
   private readonly selectState: Database.Statement<[string], SummaryState>;
-  private readonly upsertState: Database.Statement;
+  private readonly insertState: Database.Statement;
+  /** The update of an existing row, by which columns changed: every index a SET column is in is rewritten. */
+  private readonly updateProgress: Database.Statement;
+  private readonly updateProgressAndStatus: Database.Statement;
+  private readonly updateAll: Database.Statement;
+  /** The rows the last run wrote, and the watermarks it left; see the header. */
+  private kept: { watermarks: Map<string, number>; states: Map<string, SummaryState> } | undefined;
   private readonly upsertWatermark: Database.Statement;
   private readonly project: Database.Transaction<() => number>;
   private timer: NodeJS.Timeout | undefined;
@@ -74,17 +101,23 @@ export class SqliteMessageProjector {
        FROM audit_entries WHERE chain = ? AND seq > ? AND seq <= ? ORDER BY seq`,
     );
     this.selectState = db.prepare(`SELECT ${STATE_COLUMNS} FROM audit_messages WHERE message_id = ?`);
-    this.upsertState = db.prepare(
+    this.insertState = db.prepare(
       `INSERT INTO audit_messages (message_id, first_time, last_time, status, progress_rank, progress_status,
          failure_status, message_type, sender, receiver, sender_system, receiver_system, digest, events)
        VALUES (@messageId, @firstTime, @lastTime, @status, @progressRank, @progressStatus, @failureStatus,
-         @messageType, @sender, @receiver, @senderSystem, @receiverSystem, @digest, @events)
-       ON CONFLICT (message_id) DO UPDATE SET first_time = excluded.first_time, last_time = excluded.last_time,
-         status = excluded.status, progress_rank = excluded.progress_rank,
-         progress_status = excluded.progress_status, failure_status = excluded.failure_status,
-         message_type = excluded.message_type, sender = excluded.sender, receiver = excluded.receiver,
-         sender_system = excluded.sender_system, receiver_system = excluded.receiver_system,
-         digest = excluded.digest, events = excluded.events`,
+         @messageType, @sender, @receiver, @senderSystem, @receiverSystem, @digest, @events)`,
+    );
+    const progress = `last_time = @lastTime, progress_rank = @progressRank, progress_status = @progressStatus,
+      failure_status = @failureStatus, events = @events`;
+    this.updateProgress = db.prepare(`UPDATE audit_messages SET ${progress} WHERE message_id = @messageId`);
+    this.updateProgressAndStatus = db.prepare(
+      `UPDATE audit_messages SET ${progress}, status = @status WHERE message_id = @messageId`,
+    );
+    this.updateAll = db.prepare(
+      `UPDATE audit_messages SET ${progress}, status = @status, first_time = @firstTime,
+         message_type = @messageType, sender = @sender, receiver = @receiver, sender_system = @senderSystem,
+         receiver_system = @receiverSystem, digest = @digest
+       WHERE message_id = @messageId`,
     );
     this.upsertWatermark = db.prepare(
       'INSERT INTO audit_projection (chain, seq) VALUES (?, ?) ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq',
@@ -160,6 +193,8 @@ export class SqliteMessageProjector {
   /** One run inside the projection transaction; the number of entries it projected. */
   private projectOnce(): number {
     const watermarks = this.watermarks();
+    const kept = this.kept && sameWatermarks(this.kept.watermarks, watermarks) ? this.kept.states : undefined;
+    this.kept = undefined; // set again below, once this run wrote its rows
     // What another process projected meanwhile is no longer needed here.
     for (const [chain, done] of watermarks) this.remembered.forget(chain, done);
     const lag = this.behind(watermarks);
@@ -173,19 +208,37 @@ export class SqliteMessageProjector {
     });
     // The status API's order (gateway/pipeline/status.ts): only time orders events across chains.
     entries.sort(inEventOrder);
-    const states = new Map<string, SummaryState | undefined>();
+    // Each message read once and written once per run, however many of its events the run folds.
+    const stored = new Map<string, SummaryState | undefined>();
+    const states = new Map<string, SummaryState>();
     for (const entry of entries) {
       const id = entry.messageId!;
-      const before = states.has(id) ? states.get(id) : this.selectState.get(id);
-      states.set(id, foldEntry(before, entry));
+      let state = states.get(id);
+      if (state === undefined) {
+        const before = kept?.get(id) ?? this.selectState.get(id);
+        stored.set(id, before);
+        state = before;
+      }
+      states.set(id, foldEntry(state, entry));
     }
-    for (const state of states.values()) this.upsertState.run(state);
+    for (const [id, state] of states) this.write(stored.get(id), state);
     for (let i = 0; i < lag.length; i++) {
       this.upsertWatermark.run(lag[i]!.chain, upTo[i]!);
+      watermarks.set(lag[i]!.chain, upTo[i]!);
       // Forgotten before the COMMIT: if it fails, the next run reads these entries from the file.
       this.remembered.forget(lag[i]!.chain, upTo[i]!);
     }
+    // If the COMMIT fails, the file keeps the old watermarks, which then do not match these.
+    if (states.size <= MAX_KEPT_STATES) this.kept = { watermarks, states };
     return upTo.reduce((n, to, i) => n + (to - lag[i]!.done), 0);
+  }
+
+  /** Writes a folded row: a new one whole, an existing one in the columns that changed. */
+  private write(before: SummaryState | undefined, after: SummaryState): void {
+    if (before === undefined) this.insertState.run(after);
+    else if (SETTLED_COLUMNS.some((column) => before[column] !== after[column])) this.updateAll.run(after);
+    else if (before.status !== after.status) this.updateProgressAndStatus.run(after);
+    else this.updateProgress.run(after);
   }
 
   /** Stops background runs; what is not projected yet the next catch-up (or open) takes. */
@@ -194,5 +247,12 @@ export class SqliteMessageProjector {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.remembered.clear();
+    this.kept = undefined;
   }
+}
+
+function sameWatermarks(a: Map<string, number>, b: Map<string, number>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [chain, seq] of a) if (b.get(chain) !== seq) return false;
+  return true;
 }

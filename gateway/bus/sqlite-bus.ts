@@ -30,11 +30,15 @@
  *   second connection on the file made SQLite drop the log connection's whole page cache at its
  *   next transaction (WAL mode), so every publish and fetch re-read the index pages from the OS.
  * - Waiting for records: publishes in this process wake the idle partition workers of their topic
- *   once synced. Records written by OTHER processes are noticed by one cheap query per store and
- *   poll interval (`max(rowid)` of the log, compared with the highest rowid this store has seen or
- *   written); only when it moved do the idle workers fetch. Without it every idle partition of
- *   every group would query its partition each interval (hundreds of queries per interval with
- *   ten systems × two groups × 16 partitions: 6.5 % of the gateway's CPU in the bench profile).
+ *   once synced, and hand them the records from memory when those are the partition's next offsets
+ *   (a fetch cost ~37 µs in the bench, and most records are consumed by the process that
+ *   published them). A worker reads its partition again only when a signal says it may hold
+ *   records it was not handed. Records written by OTHER processes are noticed by one cheap query
+ *   per store and poll interval (`max(rowid)` of the log, compared with the highest rowid this
+ *   store has seen or written); only when it moved do the idle workers fetch. Without it every
+ *   idle partition of every group would query its partition each interval (hundreds of queries
+ *   per interval with ten systems × two groups × 16 partitions: 6.5 % of the gateway's CPU in the
+ *   bench profile).
  * - The WAL is checkpointed by a worker thread (gateway/db/wal-checkpointer.ts), not inside the
  *   publish that happens to cross SQLite's automatic checkpoint threshold.
  * - Records are never deleted (no retention yet).
@@ -122,8 +126,11 @@ class LogVisibility {
     return limit;
   }
 
-  noticed(rowid: number): void {
-    if (rowid > this.seen) this.seen = rowid;
+  /** True if that moved what is known (callers that emit no records signal then emit a foreign one). */
+  noticed(rowid: number): boolean {
+    if (rowid <= this.seen) return false;
+    this.seen = rowid;
+    return true;
   }
 
   committed(rowidBefore: number, rowidAfter: number): void {
@@ -189,6 +196,27 @@ interface RecordRow {
   key: string;
   value: Buffer;
   headers: string;
+  timestamp: number;
+}
+
+/** A record as a publish in this process wrote it, kept to hand to this process's consumers. */
+interface WrittenRecord {
+  offset: number;
+  key: string;
+  /** A copy taken at the insert: the publisher's buffer is not ours to keep. */
+  value: Buffer;
+  headers: string;
+}
+
+/** What a records signal carries: one publish commit's records of one topic, now synced. */
+interface AppendedRecords {
+  /**
+   * Per partition written, its records in offset order, or null if nobody in this process
+   * subscribed to the topic when they were written (then they were not kept).
+   */
+  partitions: ReadonlyMap<number, readonly WrittenRecord[] | null>;
+  /** Whether they are within the visibility limit (no earlier commit of this process still syncing). */
+  visible: boolean;
   timestamp: number;
 }
 
@@ -386,8 +414,8 @@ class Store {
       visibilities.set(file, visibility);
     }
     visibility.users++;
-    visibility.noticed(this.currentRowid());
     this.visibility = visibility;
+    if (visibility.noticed(this.currentRowid())) localSignals.emit(foreignSignal(file));
   }
 
   /**
@@ -409,7 +437,7 @@ class Store {
   startForeignPoll(intervalMs: number): void {
     if (this.pollers++ > 0) return;
     this.knownRowid = this.currentRowid();
-    this.visibility.noticed(this.knownRowid);
+    if (this.visibility.noticed(this.knownRowid)) localSignals.emit(foreignSignal(this.file));
     this.foreignPoll = setInterval(() => {
       let now: number;
       try {
@@ -488,6 +516,15 @@ class PartitionWorker {
    * there, a drained buffer means nothing to read: the worker waits instead of fetching nothing.
    */
   caughtUpAt: number | undefined;
+  /**
+   * Whether this partition may have got records since the last fetch that caught up: a publish to
+   * it, records of another process (partitions unknown), or the idle fallback. The limit moves with
+   * every publish to any partition of the file, so without this a worker handing out one record at
+   * a time would follow each fetch with an empty one (1.75 fetches per record in the bench). Every
+   * move of the limit is followed by one of these signals, so a worker that caught up and was not
+   * signalled has nothing new to read.
+   */
+  signalled = false;
   private wakeUp: (() => void) | null = null;
   done: Promise<void> = Promise.resolve();
 
@@ -499,23 +536,58 @@ class PartitionWorker {
     this.position = position;
   }
 
-  sleep(ms: number, idle: boolean): Promise<void> {
-    if (this.stopping) return Promise.resolve();
+  /** Resolves true if the time ran out, false if woken (or stopped). */
+  sleep(ms: number, idle: boolean): Promise<boolean> {
+    if (this.stopping) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const finish = () => {
+      const finish = (timedOut: boolean) => {
         clearTimeout(timer);
         this.wakeUp = null;
         this.idle = false;
-        resolve();
+        resolve(timedOut);
       };
-      const timer = setTimeout(finish, ms);
-      this.wakeUp = finish;
+      const timer = setTimeout(() => finish(true), ms);
+      this.wakeUp = () => finish(false);
       this.idle = idle;
     });
   }
 
   wake(): void {
     this.wakeUp?.();
+  }
+
+  /** Records may have appeared in this partition: fetch once the buffer is drained (now, if idle). */
+  signal(): void {
+    this.signalled = true;
+    if (this.idle) this.wake();
+  }
+
+  /**
+   * Takes visible records a publish in this process just wrote to this partition, instead of
+   * fetching them, if they are the very next offsets after what it holds: offsets are contiguous
+   * per partition, so nothing is skipped, and any other record that became visible with them came
+   * with a signal of its own (LogVisibility: every move of the limit is followed by one). False
+   * (then the caller signals) if they are not next, or would grow the buffer past a fetch batch.
+   */
+  take(records: readonly WrittenRecord[], timestamp: number): boolean {
+    const last = this.buffer.at(-1);
+    const next = last ? Number(last.offset) + 1 : this.position;
+    if (this.stopping || records[0]?.offset !== next) return false;
+    if (this.buffer.length + records.length > FETCH_BATCH) return false;
+    for (const r of records) {
+      this.buffer.push({
+        topic: this.topic,
+        partition: this.partition,
+        key: r.key,
+        // Each consumer its own copy, as a fetch would give it.
+        value: Buffer.from(r.value),
+        headers: JSON.parse(r.headers) as Record<string, string>,
+        offset: String(r.offset),
+        timestamp,
+      });
+    }
+    if (this.idle) this.wake();
+    return true;
   }
 
   stop(): void {
@@ -538,10 +610,10 @@ class SqliteSubscription implements Subscription {
   private rebalanceQueued = false;
   private closing = false;
   private closed: Promise<void> | undefined;
-  private readonly recordListeners = new Map<string, (partitions: ReadonlySet<number>) => void>();
+  private readonly recordListeners = new Map<string, (appended: AppendedRecords) => void>();
   private readonly onGroupSignal = () => this.queueRebalance();
   private readonly onForeignRecords = () => {
-    for (const worker of this.workers.values()) if (worker.idle) worker.wake();
+    for (const worker of this.workers.values()) worker.signal();
   };
 
   constructor(
@@ -560,10 +632,13 @@ class SqliteSubscription implements Subscription {
 
   start(): void {
     for (const topic of this.topics) {
-      // Only the partitions that got records wake (a publish touches one partition per key).
-      const listener = (partitions: ReadonlySet<number>) => {
+      // Only the partitions that got records wake (a publish touches one partition per key), and
+      // those that can take the records from memory need not fetch them.
+      const listener = ({ partitions, visible, timestamp }: AppendedRecords) => {
         for (const worker of this.workers.values()) {
-          if (worker.topic === topic && worker.idle && partitions.has(worker.partition)) worker.wake();
+          if (worker.topic !== topic || !partitions.has(worker.partition)) continue;
+          const records = partitions.get(worker.partition);
+          if (!(visible && records && worker.take(records, timestamp))) worker.signal();
         }
       };
       this.recordListeners.set(topic, listener);
@@ -690,10 +765,12 @@ class SqliteSubscription implements Subscription {
       if (!record) {
         const limit = this.store.visibility.limit();
         let rows: RecordRow[] = [];
-        if (worker.caughtUpAt !== limit) {
+        if (worker.caughtUpAt === undefined || (worker.signalled && worker.caughtUpAt !== limit)) {
+          worker.signalled = false;
           try {
             rows = this.store.s.fetch.all(topic, partition, worker.position, limit, FETCH_BATCH);
           } catch (error) {
+            worker.signalled = true;
             this.logger?.warn({ err: error, topic, partition }, 'bus fetch failed; retrying');
             await worker.sleep(this.config.pollIntervalMs, false);
             continue;
@@ -701,8 +778,11 @@ class SqliteSubscription implements Subscription {
           worker.caughtUpAt = rows.length < FETCH_BATCH ? limit : undefined;
         }
         if (rows.length === 0) {
-          // Woken by a publish here or by the store's poll noticing another process's records.
-          await worker.sleep(this.config.pollIntervalMs * IDLE_FALLBACK_POLLS, true);
+          // Woken by a publish here or by the store's poll noticing another process's records; the
+          // fallback (no signal within the wait) looks too, if the limit moved.
+          if (await worker.sleep(this.config.pollIntervalMs * IDLE_FALLBACK_POLLS, true)) {
+            worker.signalled = true;
+          }
           continue;
         }
         worker.buffer = rows.map((row) => ({
@@ -795,7 +875,7 @@ export class SqliteBus implements Bus {
     ) => {
       written: number;
       heads: Map<string, number>;
-      touched: Map<string, Set<number>>;
+      appended: Map<string, Map<number, WrittenRecord[] | null>>;
       rowidBefore: number;
       rowidAfter: number;
     }
@@ -825,6 +905,8 @@ export class SqliteBus implements Bus {
       const heads = new Map<string, number>();
       const rowidBefore = this.store.currentRowid();
       const known = rowidBefore === this.nextOffsetsAt ? this.nextOffsets : undefined;
+      // Per topic and partition, the records for this process's consumers (kept only if it has some).
+      const appended = new Map<string, Map<number, WrittenRecord[] | null>>();
       let written = 0;
       for (const pending of batch) {
         for (const r of pending.records) {
@@ -835,16 +917,20 @@ export class SqliteBus implements Bus {
           s.insertRecord.run(r.topic, partition, offset, r.key, r.value, r.headers, timestamp);
           heads.set(hk, offset + 1);
           written++;
+          let topic = appended.get(r.topic);
+          if (!topic) {
+            topic = new Map();
+            appended.set(r.topic, topic);
+          }
+          let kept = topic.get(partition);
+          if (kept === undefined) {
+            kept = localSignals.listenerCount(recordsSignal(this.store.file, r.topic)) > 0 ? [] : null;
+            topic.set(partition, kept);
+          }
+          kept?.push({ offset, key: r.key, value: Buffer.from(r.value), headers: r.headers });
         }
       }
-      const touched = new Map<string, Set<number>>();
-      for (const key of heads.keys()) {
-        const [topic, partition] = key.split('\0') as [string, string];
-        const set = touched.get(topic) ?? new Set<number>();
-        set.add(Number(partition));
-        touched.set(topic, set);
-      }
-      return { written, heads, touched, rowidBefore, rowidAfter: this.store.currentRowid() };
+      return { written, heads, appended, rowidBefore, rowidAfter: this.store.currentRowid() };
     });
   }
 
@@ -898,13 +984,15 @@ export class SqliteBus implements Bus {
     this.queue = [];
     let written: number;
     let foreign: boolean;
-    let touched: Map<string, Set<number>>;
+    let appended: Map<string, Map<number, WrittenRecord[] | null>>;
     let rowidBefore: number;
     let rowidAfter: number;
+    let timestamp: number;
     try {
       this.store.walSync?.assertWritable();
-      const result = this.writeBatch.immediate(batch, Date.now());
-      ({ written, touched, rowidBefore, rowidAfter } = result);
+      timestamp = Date.now();
+      const result = this.writeBatch.immediate(batch, timestamp);
+      ({ written, appended, rowidBefore, rowidAfter } = result);
       // Committed: only now are its offsets the heads (a rolled-back batch must not count).
       if (rowidBefore !== this.nextOffsetsAt) this.nextOffsets = new Map();
       for (const [key, next] of result.heads) this.nextOffsets.set(key, next);
@@ -924,9 +1012,11 @@ export class SqliteBus implements Bus {
     // hidden here for good: the store accepts no more writes, and what a restart finds decides.
     const synced = () => {
       if (visibility.synced(rowidBefore, rowidAfter)) foreign = true;
+      const visible = visibility.limit() >= rowidAfter;
       for (const pending of batch) pending.resolve();
-      for (const [topic, partitions] of touched) {
-        localSignals.emit(recordsSignal(this.store.file, topic), partitions);
+      for (const [topic, partitions] of appended) {
+        const signal: AppendedRecords = { partitions, visible, timestamp };
+        localSignals.emit(recordsSignal(this.store.file, topic), signal);
       }
       if (foreign) localSignals.emit(foreignSignal(this.store.file));
     };
