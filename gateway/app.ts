@@ -19,6 +19,7 @@ import { TokenStore } from './auth/tokens.ts';
 import { KafkaBus } from './bus/kafka-bus.ts';
 import { SqliteBus } from './bus/sqlite-bus.ts';
 import type { CallbackRetryPolicy } from './callbacks/callback-dispatcher.ts';
+import { connectCallbackWatermarkStore } from './callbacks/callback-watermark-store.ts';
 import { type MessageFollowUps, startMessageFollowUps } from './callbacks/message-follow-ups.ts';
 import { NotifyingAuditLog } from './callbacks/notifying-audit-log.ts';
 import type { ResolvedConfig } from './config/load.ts';
@@ -252,6 +253,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     overdueCases: config.databaseUrl
       ? await PgOverdueCaseStore.connect({ url: config.databaseUrl, schema: config.databaseSchema })
       : new SqliteOverdueCaseStore(path.join(config.dataDir, 'deadlines.sqlite')),
+    callbackWatermarks: await connectCallbackWatermarkStore(config),
     sealer,
     receiptInbox: new ReceiptInbox({
       mailbox,

@@ -23,9 +23,11 @@
  *
  * At least once: an attempt whose 2xx was not committed before a crash is sent again; the event id
  * (from messageId and status) lets receivers drop duplicates. Besides a give-up, an event is lost
- * only if its publish fails (counted), its system's secret is unusable (counted `misconfigured`,
- * as before), or the process dies between the audit append and the publish (catch-up.ts does not
- * replay callbacks).
+ * only if its system's secret is unusable (counted `misconfigured`, as before). An event of an audit
+ * entry whose publish fails (counted `not-queued`), or that a crash between the audit append and
+ * the publish left unpublished, is handed over again at the next start: the callback watermarks
+ * (callback-watermarks.ts) stay below it and catch-up.ts replays what lies after them. Overdue
+ * reminders are not audit entries and have no such second chance.
  */
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
@@ -87,7 +89,7 @@ export class CallbackDispatcher {
   private readonly retry: CallbackRetryPolicy;
   /** The callback and callback-retry subscriptions of each system with a registered callback. */
   private readonly subscriptions: SystemSubscriptions;
-  private readonly publishing = new Set<Promise<void>>();
+  private readonly publishing = new Set<Promise<unknown>>();
   private stopped = false;
 
   constructor(private readonly deps: CallbackDispatcherDeps) {
@@ -130,12 +132,23 @@ export class CallbackDispatcher {
 
   /** Queues `event` on the bus for `systemId`'s callback, if it registered one. Returns at once, never throws. */
   notify(systemId: string, event: CallbackEvent): void {
-    if (!this.wants(systemId)) return;
-    const run = this.publish(systemId, event).finally(() => this.publishing.delete(run));
-    this.publishing.add(run);
+    void this.queue(systemId, event);
   }
 
-  private async publish(systemId: string, event: CallbackEvent): Promise<void> {
+  /**
+   * As notify(); resolves true once the event is on the bus or nothing is owed (the system has no
+   * callback), false if it could not be put there (the callback watermarks hold back for it).
+   */
+  queue(systemId: string, event: CallbackEvent): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(false);
+    if (!this.wants(systemId)) return Promise.resolve(true);
+    const run = this.publish(systemId, event);
+    const tracked = run.finally(() => this.publishing.delete(tracked));
+    this.publishing.add(tracked);
+    return run;
+  }
+
+  private async publish(systemId: string, event: CallbackEvent): Promise<boolean> {
     const { deps } = this;
     try {
       await deps.bus.publish([
@@ -152,7 +165,9 @@ export class CallbackDispatcher {
         { reason: (error as Error).message },
         'callback lost: it could not be put on the bus',
       );
+      return false;
     }
+    return true;
   }
 
   /** Subscribes the systems that registered a callback; rejects (subscribing nothing) if any subscription fails. */

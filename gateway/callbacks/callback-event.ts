@@ -6,7 +6,9 @@
  *     "status": "acknowledged", "time": "2026-…Z", "receiverSystem": "st-melde" }
  *
  * `id` is derived from (messageId, type), so a receiver can deduplicate events the gateway sent
- * twice (callbacks are at least once). Overdue events add the deadline day.
+ * twice (callbacks are at least once: a retry whose 2xx was lost, or the catch-up after a restart
+ * sending again what lies after the callback watermark, catch-up.ts). Overdue events add the
+ * deadline day.
  */
 import { z } from 'zod';
 import type { AuditEntry } from '../ports/audit-store.ts';

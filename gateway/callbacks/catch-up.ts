@@ -3,33 +3,51 @@
  * process that stopped (or crashed) between an append and its follow-up would lose the follow-up.
  * At start, the recent entries of every chain are handed once more to the idempotent follow-ups —
  * receipts (an `acknowledged` without its receipt gets it; one that has it is skipped) and answer
- * deadlines (`delivered` opens a case once, `accepted` closes it once). Callbacks are not replayed:
- * their listener publishes them to the bus right after the append, where they wait until sent or
- * given up across restarts (callback-dispatcher.ts); replaying the window would send every recent
- * event again for the few a crash in that instant lost.
+ * deadlines (`delivered` opens a case once, `accepted` closes it once).
+ *
+ * Callbacks are handed over again only for the entries after their chain's callback watermark
+ * (callback-watermarks.ts: up to there every callback is on the bus), within the same window; not
+ * the whole window, which would send every recent event again for the few a crash lost. A replayed
+ * callback whose publish had in fact succeeded is on the bus twice with the same event id (message
+ * id and status, callback-event.ts): at least once, the receiver drops the duplicate. A fresh
+ * deployment (no watermarks kept yet) owes nothing: its watermarks start at the current heads.
  */
 import type { OverdueWatcher } from '../deadlines/overdue-watcher.ts';
 import type { Logger } from '../log/logger.ts';
-import type { AuditEventKind, AuditStore } from '../ports/audit-store.ts';
+import type { AuditEntry, AuditEventKind, AuditStore } from '../ports/audit-store.ts';
 import type { ReceiptIssuer } from '../receipts/receipt-issuer.ts';
+import type { CallbackWatermarks } from './callback-watermarks.ts';
 
 /** How many entries per chain are looked at: the recent past, not the whole log. */
 export const CATCH_UP_WINDOW = 10_000;
+
+/** The kinds of entries that stand for a callback (callback-event.ts, eventOfEntry). */
+const CALLBACK_KINDS = ['delivered', 'acknowledged', 'failed', 'dead-lettered'] as const;
+
+export interface CallbackCatchUp {
+  watermarks: CallbackWatermarks;
+  /** Hands one entry to the callbacks, as the audit listener does. */
+  handOver: (entry: AuditEntry) => void;
+}
 
 export async function catchUpFollowUps(deps: {
   store: AuditStore;
   receipts: ReceiptIssuer;
   overdue: OverdueWatcher;
+  callbacks?: CallbackCatchUp;
   logger: Logger;
   window?: number;
-}): Promise<{ receipts: number; deadlineEvents: number }> {
+}): Promise<{ receipts: number; deadlineEvents: number; callbacks: number }> {
   const window = deps.window ?? CATCH_UP_WINDOW;
   let receipts = 0;
   let deadlineEvents = 0;
-  for (const head of await deps.store.heads()) {
+  let callbacks = 0;
+  const heads = await deps.store.heads();
+  const owedAfter = await deps.callbacks?.watermarks.startingPoints(heads);
+  for (const head of heads) {
     const fromSeq = Math.max(1, head.seq - window + 1);
-    const recent = (kind: AuditEventKind) =>
-      deps.store.query({ chain: head.chain, kind, fromSeq, toSeq: head.seq, limit: window });
+    const recent = (kind: AuditEventKind, from = fromSeq) =>
+      deps.store.query({ chain: head.chain, kind, fromSeq: from, toSeq: head.seq, limit: window });
     // Deliveries before answers, so that an answer finds its case (the store copes either way).
     for (const kind of ['delivered', 'accepted'] as const) {
       for (const entry of await recent(kind)) {
@@ -40,8 +58,30 @@ export async function catchUpFollowUps(deps: {
     for (const entry of await recent('acknowledged')) {
       if ((await deps.receipts.issueFor(entry)).issued) receipts++;
     }
+    if (deps.callbacks && owedAfter) {
+      const watermark = owedAfter.get(head.chain) ?? 0;
+      if (watermark < fromSeq - 1) {
+        deps.logger.warn(
+          { chain: head.chain, watermark, fromSeq },
+          'callbacks of entries older than the catch-up window are not sent again',
+        );
+      }
+      const from = Math.max(fromSeq, watermark + 1);
+      if (from <= head.seq) {
+        const owed: AuditEntry[] = [];
+        for (const kind of CALLBACK_KINDS) owed.push(...(await recent(kind, from)));
+        // In the order they happened: a message's delivered before its acknowledged.
+        owed.sort((a, b) => a.seq - b.seq);
+        for (const entry of owed) deps.callbacks.handOver(entry);
+        callbacks += owed.length;
+      }
+      deps.callbacks.watermarks.passed(head.chain, head.seq);
+    }
   }
+  deps.callbacks?.watermarks.release();
   await deps.overdue.idle();
   if (receipts > 0) deps.logger.warn({ receipts }, 'caught up on receipts not issued before the restart');
-  return { receipts, deadlineEvents };
+  if (callbacks > 0)
+    deps.logger.warn({ callbacks }, 'handed callbacks after the watermarks to the dispatcher again');
+  return { receipts, deadlineEvents, callbacks };
 }

@@ -5,6 +5,8 @@
  * (notifying-audit-log.ts), so no pipeline stage calls them and none of them can block a stage.
  * Callbacks travel over the bus (callback-dispatcher.ts): the composition root subscribes their
  * senders with `callbacks.start()` once the bus is up and calls `callbacks.sync()` after a reload.
+ * Every entry passes the callback watermarks (callback-watermarks.ts), so that the callbacks a
+ * crash left unpublished are handed over again at the next start (catch-up.ts): at least once.
  */
 
 import { OverdueWatcher } from '../deadlines/overdue-watcher.ts';
@@ -13,6 +15,7 @@ import type { Directory } from '../directory/directory.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { DocumentSealer } from '../pipeline/ingress.ts';
+import type { AuditEntry } from '../ports/audit-store.ts';
 import type { Bus } from '../ports/bus.ts';
 import type { OverdueCaseStore } from '../ports/overdue-case-store.ts';
 import type { ReceiptInbox } from '../receipts/receipt-inbox.ts';
@@ -20,6 +23,8 @@ import { ReceiptIssuer } from '../receipts/receipt-issuer.ts';
 import { isReceiptType } from '../receipts/receipt-type.ts';
 import { CallbackDispatcher, type CallbackRetryPolicy } from './callback-dispatcher.ts';
 import { eventOfEntry } from './callback-event.ts';
+import type { CallbackWatermarkStore } from './callback-watermark-store.ts';
+import { CallbackWatermarks } from './callback-watermarks.ts';
 import { catchUpFollowUps } from './catch-up.ts';
 import type { NotifyingAuditLog } from './notifying-audit-log.ts';
 
@@ -30,6 +35,8 @@ export interface MessageFollowUpsDeps {
   contractsDir: string;
   /** The answer cases (SQLite in the data dir, or PostgreSQL with DATABASE_URL); closed on stop(). */
   overdueCases: OverdueCaseStore;
+  /** Where the callback watermarks live (callback-watermark-store.ts); closed on stop(). */
+  callbackWatermarks: CallbackWatermarkStore;
   sealer: DocumentSealer;
   /** Where receipts for pull senders go without the bus (receipts/receipt-inbox.ts). */
   receiptInbox?: ReceiptInbox;
@@ -48,6 +55,7 @@ export interface MessageFollowUpsDeps {
 export interface MessageFollowUps {
   receipts: ReceiptIssuer;
   callbacks: CallbackDispatcher;
+  callbackWatermarks: CallbackWatermarks;
   overdue: OverdueWatcher;
   /** Resolves when the catch-up after the start is done (tests). */
   caughtUp: Promise<void>;
@@ -93,27 +101,47 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
     await overdue.check();
   });
 
+  const callbackWatermarks = new CallbackWatermarks({ store: deps.callbackWatermarks, logger });
+  const handOver = (entry: AuditEntry) => {
+    // Receipts are the gateway's own messages: their lifecycle is not reported back to anyone.
+    // The event (a UUIDv5 per entry) is built only for a sender that registered a callback.
+    const callback =
+      entry.senderSystem && callbacks.wants(entry.senderSystem) && !isReceiptType(entry.messageType)
+        ? eventOfEntry(entry)
+        : undefined;
+    if (callback)
+      callbackWatermarks.publishing(
+        entry.chain,
+        entry.seq,
+        callbacks.queue(callback.systemId, callback.event),
+      );
+    else callbackWatermarks.passed(entry.chain, entry.seq);
+  };
+
   let stopped = false;
   deps.audit.onEntry((entry) => {
     if (stopped) return;
     overdue.observe(entry);
     void receipts.issueFor(entry);
-    // Receipts are the gateway's own messages: their lifecycle is not reported back to anyone.
-    // The event (a UUIDv5 per entry) is built only for a sender that registered a callback.
-    if (!entry.senderSystem || !callbacks.wants(entry.senderSystem) || isReceiptType(entry.messageType))
-      return;
-    const callback = eventOfEntry(entry);
-    if (callback) callbacks.notify(callback.systemId, callback.event);
+    handOver(entry);
   });
   overdue.start();
   // What a stopped process left undone (catch-up.ts); in the background, it never delays the start.
-  const caughtUp = catchUpFollowUps({ store: deps.audit.store, receipts, overdue, logger }).catch((error) =>
-    logger.error({ err: error }, 'catching up on receipts and deadlines failed'),
+  // If it fails, the callback watermarks stay where they are (nothing is written): the next start replays.
+  const caughtUp = catchUpFollowUps({
+    store: deps.audit.store,
+    receipts,
+    overdue,
+    callbacks: { watermarks: callbackWatermarks, handOver },
+    logger,
+  }).catch((error) =>
+    logger.error({ err: error }, 'catching up on receipts, deadlines and callbacks failed'),
   );
 
   return {
     receipts,
     callbacks,
+    callbackWatermarks,
     overdue,
     caughtUp: caughtUp.then(() => undefined),
     async stop() {
@@ -123,6 +151,8 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
       // The watcher first: a reminder it marks as sent while stopping still reaches the bus.
       await overdue.stop();
       await callbacks.stop();
+      // After the dispatcher: every publish handed over has resolved, the exact marks are written.
+      await callbackWatermarks.stop();
     },
   };
 }

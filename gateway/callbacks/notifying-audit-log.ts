@@ -8,8 +8,8 @@
  * Listeners run after the append, synchronously, and must only start their work (never throw,
  * never block the recording stage). Entries of an idempotent re-append are passed again; the
  * listeners are idempotent. What a process that crashed between the append and a listener's work
- * left undone is caught up at the next start (catch-up.ts); callbacks excepted, which are durable
- * on the bus from the publish their listener starts.
+ * left undone is caught up at the next start (catch-up.ts); for callbacks, the entries after their
+ * chain's callback watermark (callback-watermarks.ts), sent again at least once.
  */
 import { AuditLog, type AuditLogOptions, type AuditRecordInput } from '../audit/audit-log.ts';
 import type { Logger } from '../log/logger.ts';

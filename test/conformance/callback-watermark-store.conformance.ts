@@ -1,0 +1,89 @@
+/**
+ * The CallbackWatermarkStore conformance suite: what the SQLite and the PostgreSQL stores must both
+ * honour — no watermarks until the first write (a fresh deployment owes nothing), a write marks the
+ * storage as kept even when it names no chain, a watermark only moves forward, and two instances on
+ * one storage (two gateway processes or replicas) see each other's marks and may race in any order.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CallbackWatermarkStore } from '../../gateway/callbacks/callback-watermark-store.ts';
+
+export interface CallbackWatermarkStoreFixture {
+  store: CallbackWatermarkStore;
+  /** Another instance on the same storage, as a second gateway process would open it. */
+  another: () => Promise<CallbackWatermarkStore>;
+  cleanup: () => Promise<void>;
+}
+
+export function runCallbackWatermarkStoreConformance(
+  name: string,
+  fixture: () => Promise<CallbackWatermarkStoreFixture>,
+): void {
+  describe(`CallbackWatermarkStore conformance (${name})`, () => {
+    let f: CallbackWatermarkStoreFixture;
+    const opened: CallbackWatermarkStore[] = [];
+    const another = async () => {
+      const store = await f.another();
+      opened.push(store);
+      return store;
+    };
+
+    beforeEach(async () => {
+      f = await fixture();
+    });
+    afterEach(async () => {
+      for (const store of opened.splice(0)) await store.close();
+      await f.store.close();
+      await f.cleanup();
+    });
+
+    it('has no watermarks before the first write, and is kept from a write that names no chain', async () => {
+      expect(await f.store.read()).toBeUndefined();
+      await f.store.advance(new Map());
+      expect(await f.store.read()).toEqual(new Map());
+      expect(await (await another()).read()).toEqual(new Map());
+    });
+
+    it('keeps the marks of several chains, and only ever raises them', async () => {
+      await f.store.advance(
+        new Map([
+          ['main', 7],
+          ['delivery.st-melde.0', 3],
+        ]),
+      );
+      await f.store.advance(
+        new Map([
+          ['main', 5],
+          ['delivery.st-melde.0', 4],
+          ['gw-b', 1],
+        ]),
+      );
+      expect(await f.store.read()).toEqual(
+        new Map([
+          ['main', 7],
+          ['delivery.st-melde.0', 4],
+          ['gw-b', 1],
+        ]),
+      );
+    });
+
+    it('holds seqs beyond 32 bits', async () => {
+      await f.store.advance(new Map([['main', 2 ** 40 + 3]]));
+      expect((await f.store.read())?.get('main')).toBe(2 ** 40 + 3);
+    });
+
+    it('keeps the larger mark when two instances write the same chains in any order', async () => {
+      const b = await another();
+      const chains = Array.from({ length: 20 }, (_, i) => `delivery.sys.${i}`);
+      const writes: Promise<void>[] = [];
+      for (let round = 1; round <= 10; round++) {
+        // A counts up, B counts down and names the chains in reverse: their upserts cross.
+        writes.push(f.store.advance(new Map(chains.map((c) => [c, round]))));
+        writes.push(b.advance(new Map([...chains].reverse().map((c) => [c, 11 - round]))));
+      }
+      await Promise.all(writes);
+      const marks = await f.store.read();
+      expect(marks).toEqual(new Map(chains.map((c) => [c, 10])));
+      expect(await b.read()).toEqual(marks);
+    });
+  });
+}
