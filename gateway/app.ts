@@ -275,7 +275,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
 
   const acceptedOnDay = acceptedOnDayFromAudit(auditStore);
   const quotaCounter = config.databaseUrl
-    ? await PgQuotaCounter.connect({ url: config.databaseUrl, schema: config.databaseSchema, acceptedOnDay })
+    ? new PgQuotaCounter({ url: config.databaseUrl, schema: config.databaseSchema, acceptedOnDay })
     : new InProcessQuotaCounter(acceptedOnDay);
 
   // Known only after listen() when port 0 (tests) was configured.
