@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { bareAuditEvent } from '../../test/support/audit-events.ts';
 import { SqliteAuditStore } from '../audit/sqlite-audit-store.ts';
 import { SqliteBus } from '../bus/sqlite-bus.ts';
-import { AUDIT_EVENT_KINDS } from '../ports/audit-store.ts';
 import type { ConsumedRecord } from '../ports/bus.ts';
 import { SqliteGroupCommit } from './sqlite-group-commit.ts';
 import { WalSync, WalSyncError, walSyncFor } from './wal-sync.ts';
@@ -93,21 +93,6 @@ function tracked<T>(promise: Promise<T>) {
   );
   return state;
 }
-
-/** An audit event with nothing but a kind and a time. */
-const auditEvent = () => ({
-  time: new Date().toISOString(),
-  kind: AUDIT_EVENT_KINDS[0],
-  actor: 'gateway',
-  messageId: null,
-  sender: null,
-  receiver: null,
-  senderSystem: null,
-  receiverSystem: null,
-  messageType: null,
-  digest: null,
-  detail: {},
-});
 
 describe('WalSync with group commit', () => {
   it('resolves a write only after a sync that started after its commit completed', async () => {
@@ -280,9 +265,9 @@ describe('stores on WalSync (fdatasync held back)', () => {
   it('the audit store commits the appends made during a sync together, after it', async () => {
     const store = new SqliteAuditStore({ file: tempFile('audit.sqlite') });
     fsGate.holding = true;
-    const first = tracked(store.append([auditEvent()]));
+    const first = tracked(store.append([bareAuditEvent()]));
     await until(() => fsGate.held.length > 0);
-    const later = [tracked(store.append([auditEvent()])), tracked(store.append([auditEvent()]))];
+    const later = [tracked(store.append([bareAuditEvent()])), tracked(store.append([bareAuditEvent()]))];
     await turns(50);
     // Committed now they would still wait for the next sync: they wait uncommitted instead.
     expect(await store.heads()).toMatchObject([{ chain: 'main', seq: 1 }]);
@@ -297,7 +282,7 @@ describe('stores on WalSync (fdatasync held back)', () => {
   it('the audit store resolves an append only after its sync completed', async () => {
     const store = new SqliteAuditStore({ file: tempFile('audit.sqlite') });
     fsGate.holding = true;
-    const appended = tracked(store.append([auditEvent()]));
+    const appended = tracked(store.append([bareAuditEvent()]));
     await until(() => fsGate.held.length > 0);
     await turns(50);
     expect(fsGate.held.length).toBeGreaterThan(0);

@@ -11,6 +11,7 @@ import { entryLine } from '../../gateway/audit/export.ts';
 import { newScannedEntry, scanEntryLine } from '../../gateway/audit/export-line-scanner.ts';
 import { canonicalEntryString, chainEntry, GENESIS_HASH } from '../../gateway/audit/hash-chain.ts';
 import { AUDIT_EVENT_KINDS, type AuditEntry } from '../../gateway/ports/audit-store.ts';
+import { bareAuditEvent } from '../support/audit-events.ts';
 
 const scanned = newScannedEntry;
 
@@ -103,19 +104,13 @@ describe('export line scanner', () => {
 
   it('declines incomplete lines, other key orders and escapes in the chain name', () => {
     const entry = chainEntry(
-      {
+      bareAuditEvent({
         time: '2025-01-01T00:00:00.000Z',
         kind: 'received',
         actor: 'gateway',
         messageId: 'm1',
-        sender: null,
-        receiver: null,
-        senderSystem: null,
-        receiverSystem: null,
-        messageType: null,
-        digest: null,
         detail: { prevHash: 'x', seq: 2 },
-      },
+      }),
       'main',
       { seq: 0, hash: GENESIS_HASH },
     );

@@ -60,6 +60,11 @@ export function deadLetterApiScenario(
         GATEWAY_RETRY_BASE_DELAY_MS: '100',
         GATEWAY_RETRY_MAX_DELAY_MS: '200',
         GATEWAY_DELIVERY_MAX_ATTEMPTS: '2',
+        // Not the breaker's test: every entry must show its 2 attempts at the receiver, and two
+        // messages × 2 failed pushes are one push short of opening it (5 in a row); a push it refused
+        // would wait out its cool-down without being an attempt.
+        GATEWAY_BREAKER_CONSECUTIVE_FAILURES: '1000000',
+        GATEWAY_BREAKER_MIN_PUSHES: '1000000',
       };
       t = await startTestGateway({ dataDir, contractsDir, env });
       cliEnv = {
