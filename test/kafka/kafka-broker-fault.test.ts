@@ -6,6 +6,7 @@
  * that got a 202 is delivered exactly once, and the refused ones, sent again, too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliverTopic, deliveryGroup, retryGroup, retryTopic } from '../../gateway/bus/topics.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import { eventually, pushContracts, startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { type PrivateKafka, privateKafka } from '../support/private-kafka.ts';
@@ -60,6 +61,25 @@ describe('the broker goes away for 10 s in the middle of a stream', () => {
     await receiver?.close();
     await broker?.destroy();
   });
+
+  /** For a failure: how far the delivery groups got, and the audit trail of the first missing messages. */
+  async function whereAreThey(missing: Outcome[]): Promise<string> {
+    const prefix = t.gateway.config.kafka.topicPrefix;
+    const lag = async (group: string, topic: string) =>
+      JSON.stringify(await t.gateway.bus.lag(group, topic).catch((e: Error) => e.message));
+    const trails = await Promise.all(
+      missing.slice(0, 5).map(async (o) => {
+        const trail = await t.gateway.auditStore.query({ messageId: o.id });
+        return `${o.id} (202 at +${o.endedAt - missing[0]!.endedAt} ms): ${trail.map((e) => e.kind).join(', ')}`;
+      }),
+    );
+    return [
+      `${missing.length} accepted message(s) not at the receiver; first sent at ${new Date(missing[0]?.startedAt ?? 0).toISOString()}`,
+      `deliver lag ${await lag(deliveryGroup(prefix, 'st-melde'), deliverTopic(prefix, 'st-melde'))}`,
+      `retry lag ${await lag(retryGroup(prefix, 'st-melde'), retryTopic(prefix, 'st-melde'))}`,
+      ...trails,
+    ].join('\n');
+  }
 
   it('answers 503 + Retry-After while it is away, never 202, and delivers every accepted message once', async () => {
     const sn = t.client('sn-melde');
@@ -122,7 +142,11 @@ describe('the broker goes away for 10 s in the middle of a stream', () => {
       async () => (accepted.every((o) => received.includes(o.id)) ? true : undefined),
       60_000,
       'every accepted message at the receiver',
-    );
+    ).catch(async (error: Error) => {
+      throw new Error(
+        `${error.message}\n${await whereAreThey(accepted.filter((o) => !received.includes(o.id)))}`,
+      );
+    });
     // A refused message may still have reached the broker (its send went on retrying); sending it
     // again, as Retry-After asks, is safe: it is delivered once.
     for (const o of refused) {
