@@ -7,12 +7,11 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, startGateway } from '../../gateway/app.ts';
 import type { CallbackEvent } from '../../gateway/callbacks/callback-event.ts';
-import { ReplayGuard, verifyCallback } from '../../gateway/callbacks/signature.ts';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { loadConfig } from '../../gateway/config/load.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import { contractsWith, eventually, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
-import { type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
+import { type PushReceiver, startCallbackReceiver, } from '../support/push-receiver.ts';
 import { dropSchema, freshSchemaName, PG_URL } from './pg-test-schema.ts';
 
 const SECRET_ENV = 'GW_TEST_PG_OVERDUE_CALLBACK_SECRET';
@@ -30,7 +29,6 @@ describe('answer deadlines shared by two gateways on one PostgreSQL', () => {
   let b: Gateway;
   let reminders: PushReceiver;
   const received: CallbackEvent[] = [];
-  const guard = new ReplayGuard();
   const clients: SystemClient[] = [];
   const client = (gateway: Gateway, id: string | null) => {
     const c = SystemClient.forSystem(gateway.url, dataDir, id);
@@ -39,15 +37,8 @@ describe('answer deadlines shared by two gateways on one PostgreSQL', () => {
   };
 
   beforeAll(async () => {
-    reminders = await startPushReceiver(dataDir, (request) => {
-      const ok = verifyCallback({
-        secret: SECRET,
-        body: request.body,
-        headers: request.headers,
-        replayGuard: guard,
-      }).ok;
-      if (ok) received.push(JSON.parse(request.body.toString('utf8')));
-      return ok ? 204 : 401;
+    reminders = await startCallbackReceiver(dataDir, SECRET, (event, ok) => {
+      if (ok) received.push(event);
     });
     process.env[SECRET_ENV] = SECRET;
     const contractsDir = contractsWith((systems) =>

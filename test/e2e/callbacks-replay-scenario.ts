@@ -15,7 +15,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.ts';
 import type { CallbackEvent } from '../../gateway/callbacks/callback-event.ts';
 import type { CallbackWatermarkStore } from '../../gateway/callbacks/callback-watermark-store.ts';
-import { ReplayGuard, verifyCallback } from '../../gateway/callbacks/signature.ts';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import type { AuditEntry } from '../../gateway/ports/audit-store.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
@@ -27,7 +26,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../support/gateway.ts';
-import { type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
+import { type PushReceiver, startCallbackReceiver, } from '../support/push-receiver.ts';
 
 const SECRET_ENV = 'GW_TEST_CALLBACK_REPLAY_SECRET';
 const SECRET = 'sn-melde callback replay secret, 32 bytes and more';
@@ -53,16 +52,8 @@ export function describeCallbackReplay(label: string, storage: ReplayStorage): v
 
     beforeAll(async () => {
       dataDir = tempDir('callbacks-replay');
-      const guard = new ReplayGuard();
-      receiver = await startPushReceiver(dataDir, (request) => {
-        const ok = verifyCallback({
-          secret: SECRET,
-          body: request.body,
-          headers: request.headers,
-          replayGuard: guard,
-        }).ok;
-        if (ok) received.push(JSON.parse(request.body.toString('utf8')) as CallbackEvent);
-        return ok ? 204 : 401;
+      receiver = await startCallbackReceiver(dataDir, SECRET, (event, ok) => {
+        if (ok) received.push(event);
       });
       process.env[SECRET_ENV] = SECRET;
       contractsDir = contractsWith((systems) =>

@@ -11,12 +11,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, startGateway } from '../../gateway/app.ts';
 import type { CallbackEvent } from '../../gateway/callbacks/callback-event.ts';
-import { ReplayGuard, verifyCallback } from '../../gateway/callbacks/signature.ts';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { loadConfig, REPO_ROOT } from '../../gateway/config/load.ts';
 import { auswertung, rueckmeldung } from '../support/fixtures.ts';
 import { contractsWith, eventually, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
-import { type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
+import { type PushReceiver, startCallbackReceiver, } from '../support/push-receiver.ts';
 
 const SECRET_ENV = 'GW_TEST_OVERDUE_CALLBACK_SECRET';
 const SECRET = 'the sn-melde reminder secret, thirty-two bytes or more';
@@ -49,7 +48,6 @@ describe('answer deadlines and overdue answers', () => {
   let gateway: Gateway;
   let dataDir: string;
   let reminders: PushReceiver;
-  const guard = new ReplayGuard();
   const received: { event: CallbackEvent; ok: boolean }[] = [];
   const clients = new Map<string, SystemClient>();
   let operatorToken: string;
@@ -79,16 +77,7 @@ describe('answer deadlines and overdue answers', () => {
 
   beforeAll(async () => {
     dataDir = tempDir('overdue');
-    reminders = await startPushReceiver(dataDir, (request) => {
-      const verification = verifyCallback({
-        secret: SECRET,
-        body: request.body,
-        headers: request.headers,
-        replayGuard: guard,
-      });
-      received.push({ event: JSON.parse(request.body.toString('utf8')), ok: verification.ok });
-      return verification.ok ? 204 : 401;
-    });
+    reminders = await startCallbackReceiver(dataDir, SECRET, (event, ok) => received.push({ event, ok }));
     process.env[SECRET_ENV] = SECRET;
     const contractsDir = contractsWith((systems) =>
       systems.map((s) =>

@@ -8,6 +8,8 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import type { CallbackEvent } from '../../gateway/callbacks/callback-event.ts';
+import { ReplayGuard, verifyCallback } from '../../gateway/callbacks/signature.ts';
 import { ensurePki, type Pki } from '../../gateway/pki/bootstrap.ts';
 import { decryptPrivateKeyPem, issueCertificate } from '../../gateway/pki/ca.ts';
 import { TEST_PASSPHRASE } from './gateway.ts';
@@ -70,4 +72,27 @@ export async function startPushReceiver(
     pki,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * A system's callback endpoint: verifies every callback's signature with `secret` and a replay guard
+ * of its own, as a receiving system must, answers 204 (or 401 when it does not verify) and hands each
+ * event on with the verdict.
+ */
+export function startCallbackReceiver(
+  dataDir: string,
+  secret: string,
+  received: (event: CallbackEvent, verified: boolean) => void,
+): Promise<PushReceiver> {
+  const guard = new ReplayGuard();
+  return startPushReceiver(dataDir, (request) => {
+    const { ok } = verifyCallback({
+      secret,
+      body: request.body,
+      headers: request.headers,
+      replayGuard: guard,
+    });
+    received(JSON.parse(request.body.toString('utf8')) as CallbackEvent, ok);
+    return ok ? 204 : 401;
+  });
 }
