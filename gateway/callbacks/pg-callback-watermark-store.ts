@@ -5,8 +5,8 @@
  * the same chains lock them in the same order.
  */
 import type pg from 'pg';
-import { migrate } from '../db/migrate.ts';
-import { createPgPool, intArrayLiteral, textArrayLiteral } from '../db/postgres.ts';
+import { openStorePool } from '../db/migrate.ts';
+import { intArrayLiteral, textArrayLiteral } from '../db/postgres.ts';
 import { type CallbackWatermarkStore, KEPT_MARKER, sortedMarks } from './callback-watermark-store.ts';
 
 export interface PgCallbackWatermarkStoreOptions {
@@ -23,19 +23,14 @@ export class PgCallbackWatermarkStore implements CallbackWatermarkStore {
 
   static async connect(options: PgCallbackWatermarkStoreOptions): Promise<PgCallbackWatermarkStore> {
     // One connection: one read at the start, then at most one write every ~100 ms.
-    const pool = createPgPool({
+    const pool = await openStorePool({
       url: options.url,
       schema: options.schema,
       max: 1,
       applicationName: 'laender-gateway callbacks',
+      migrate: options.migrate,
+      table: 'callback_watermark',
     });
-    try {
-      if (options.migrate !== false) await migrate(pool, { schema: options.schema });
-      else await pool.query('SELECT 1 FROM callback_watermark LIMIT 0');
-    } catch (error) {
-      await pool.end();
-      throw error;
-    }
     return new PgCallbackWatermarkStore(pool);
   }
 

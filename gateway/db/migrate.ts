@@ -11,7 +11,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { REPO_ROOT } from '../config/load.ts';
 import { GatewayError } from '../errors/catalogue.ts';
-import { assertSchemaName } from './postgres.ts';
+import { assertSchemaName, createPgPool, type PgConnectionOptions } from './postgres.ts';
 
 export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'deploy/sql');
 const FILE = /^(\d{3})_[a-z0-9_]+\.sql$/;
@@ -134,4 +134,23 @@ export async function migrate(
     client.off('error', onError);
     client.release(broken);
   }
+}
+
+/**
+ * A PostgreSQL store's pool, ready for use: the migrations applied, or with `migrate: false` (an
+ * operator who migrates separately, `gw db migrate`) its table known to exist. A pool that does not
+ * get ready is ended rather than leaked.
+ */
+export async function openStorePool(
+  options: PgConnectionOptions & { migrate?: boolean | undefined; table: string },
+): Promise<pg.Pool> {
+  const pool = createPgPool(options);
+  try {
+    if (options.migrate !== false) await migrate(pool, { schema: options.schema });
+    else await pool.query(`SELECT 1 FROM ${options.table} LIMIT 0`);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  return pool;
 }

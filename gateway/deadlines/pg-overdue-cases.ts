@@ -7,8 +7,8 @@
  * open although answered.
  */
 import type pg from 'pg';
-import { migrate } from '../db/migrate.ts';
-import { createPgPool, inTransaction } from '../db/postgres.ts';
+import { openStorePool } from '../db/migrate.ts';
+import { inTransaction } from '../db/postgres.ts';
 import {
   answers,
   type CaseAnswer,
@@ -34,19 +34,14 @@ export class PgOverdueCaseStore implements OverdueCaseStore {
   private constructor(private readonly pool: pg.Pool) {}
 
   static async connect(options: PgOverdueCaseStoreOptions): Promise<PgOverdueCaseStore> {
-    const pool = createPgPool({
+    const pool = await openStorePool({
       url: options.url,
       schema: options.schema,
       max: options.poolSize ?? 2,
       applicationName: 'laender-gateway deadlines',
+      migrate: options.migrate,
+      table: 'answer_case',
     });
-    try {
-      if (options.migrate !== false) await migrate(pool, { schema: options.schema });
-      else await pool.query('SELECT 1 FROM answer_case LIMIT 0');
-    } catch (error) {
-      await pool.end();
-      throw error;
-    }
     return new PgOverdueCaseStore(pool);
   }
 

@@ -5,8 +5,8 @@
  * transaction that also fills the inbox, so a crash leaves both rows or neither).
  */
 import type pg from 'pg';
-import { migrate } from '../db/migrate.ts';
-import { createPgPool, inTransaction } from '../db/postgres.ts';
+import { openStorePool } from '../db/migrate.ts';
+import { inTransaction } from '../db/postgres.ts';
 import type {
   CaseTicket,
   CaseView,
@@ -48,19 +48,14 @@ export class PgMailboxStore implements MailboxStore {
   private constructor(private readonly pool: pg.Pool) {}
 
   static async connect(options: PgMailboxStoreOptions): Promise<PgMailboxStore> {
-    const pool = createPgPool({
+    const pool = await openStorePool({
       url: options.url,
       schema: options.schema,
       max: options.poolSize ?? 4,
       applicationName: 'laender-gateway mailbox',
+      migrate: options.migrate,
+      table: 'mailbox_inbox',
     });
-    try {
-      if (options.migrate !== false) await migrate(pool, { schema: options.schema });
-      else await pool.query('SELECT 1 FROM mailbox_inbox LIMIT 0');
-    } catch (error) {
-      await pool.end();
-      throw error;
-    }
     return new PgMailboxStore(pool);
   }
 

@@ -16,8 +16,8 @@
  * reservations (as a failing query does: gateway/http/message-quota.ts) and the next one tries again.
  */
 import type pg from 'pg';
-import { migrate } from '../db/migrate.ts';
-import { assertSchemaName, createPgPool } from '../db/postgres.ts';
+import { openStorePool } from '../db/migrate.ts';
+import { assertSchemaName } from '../db/postgres.ts';
 import { GatewayError } from '../errors/catalogue.ts';
 import type { AcceptedOnDay, QuotaCounter } from '../ports/quota-counter.ts';
 
@@ -97,21 +97,15 @@ export class PgQuotaCounter implements QuotaCounter {
     return opening;
   }
 
-  private async connect(): Promise<pg.Pool> {
-    const pool = createPgPool({
+  private connect(): Promise<pg.Pool> {
+    return openStorePool({
       url: this.options.url,
       schema: this.options.schema,
       max: this.options.poolSize ?? 2,
       applicationName: this.options.applicationName ?? 'laender-gateway quota',
+      migrate: this.options.migrate,
+      table: 'message_quota',
     });
-    try {
-      if (this.options.migrate !== false) await migrate(pool, { schema: this.options.schema });
-      else await pool.query('SELECT 1 FROM message_quota LIMIT 0');
-    } catch (error) {
-      await pool.end();
-      throw error;
-    }
-    return pool;
   }
 
   private ensureRow(pool: pg.Pool, systemId: string, day: string, limit: number): Promise<void> {

@@ -50,14 +50,18 @@ describe('DocumentArchiver retention', () => {
     ...over,
   });
 
-  it('archives a receipt under the retention of the contract of the route it answers', async () => {
-    // KBA acknowledges a Halterwechsel of st-kfz: its receipt travels kba-zfzr → st-kfz.
-    const receipt = request({
+  /** A receipt of KBA's for a Halterwechsel that `authority` sent. */
+  const kbaReceiptTo = (authority: string) =>
+    request({
       messageType: 'quittung.1000',
       senderSystem: 'kba-zfzr',
       senderAuthority: 'kba:zfzr',
-      receiverAuthority: 'kfz:15003000',
+      receiverAuthority: authority,
     });
+
+  it('archives a receipt under the retention of the contract of the route it answers', async () => {
+    // KBA acknowledges a Halterwechsel of st-kfz: its receipt travels kba-zfzr → st-kfz.
+    const receipt = kbaReceiptTo('kfz:15003000');
     expect(await archiver.archive(receipt)).toBe(true);
     const [stored] = await archive.get(receipt.messageId);
     // xkfz-zentrales-fahrzeugregister: 3,650 days (three of them leap days).
@@ -65,12 +69,7 @@ describe('DocumentArchiver retention', () => {
   });
 
   it('does not archive a receipt for a route no contract allows, nor a message off contract', async () => {
-    const stray = request({
-      messageType: 'quittung.1000',
-      senderSystem: 'kba-zfzr',
-      senderAuthority: 'kba:zfzr',
-      receiverAuthority: 'kfz:99000000',
-    });
+    const stray = kbaReceiptTo('kfz:99000000');
     expect(await archiver.archive(stray)).toBe(false);
     expect(await archiver.archive(request({ receiverAuthority: 'kba:other' }))).toBe(false);
     expect(await archive.get(stray.messageId)).toEqual([]);
