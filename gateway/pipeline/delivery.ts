@@ -26,7 +26,6 @@
  * no record is attempted later than maxDelayMs after its parking (plus the time to work the backlog).
  */
 
-import { hostname } from 'node:os';
 import type { AdapterContext } from '../../adapters/sdk/adapter.ts';
 import type { AdapterRegistry } from '../../adapters/sdk/registry.ts';
 import type { XoevMessage } from '../../standards/catalogue.ts';
@@ -49,6 +48,7 @@ import type { CircuitBreakers } from '../delivery/circuit-breaker.ts';
 import type { PushClient } from '../delivery/push-client.ts';
 import type { Directory, SystemEntry } from '../directory/directory.ts';
 import { isGatewayError } from '../errors/catalogue.ts';
+import { GATEWAY_INSTANCE } from '../log/instance.ts';
 import { forMessage, type Logger } from '../log/logger.ts';
 import { inTraceOf } from '../log/trace-scope.ts';
 import { type PipelineInstruments, stageStart } from '../observability/pipeline.ts';
@@ -97,12 +97,6 @@ type DeliveryEvent = Omit<AuditRecordInput, 'kind' | 'detail'> & {
   digest: string;
   sender: string;
 };
-
-/**
- * This process, in audit details and logs: which of several gateway processes did the work.
- * (Host and pid: unique among live processes, readable in an incident.)
- */
-export const GATEWAY_INSTANCE = `${hostname()}/${process.pid}`;
 
 /** How long a not-yet-due retry is deferred at most before the consumer looks at it again. */
 const MAX_DEFER_MS = 30_000;

@@ -19,6 +19,7 @@ import { toCanonicalXml } from '../../standards/xoev/xml-codec.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { deliverTopic, HEADER } from '../bus/topics.ts';
 import type { Directory } from '../directory/directory.ts';
+import { GATEWAY_INSTANCE } from '../log/instance.ts';
 import { forMessage, type Logger } from '../log/logger.ts';
 import type { DocumentSealer } from '../pipeline/ingress.ts';
 import type { AuditEntry } from '../ports/audit-store.ts';
@@ -155,7 +156,12 @@ export class ReceiptIssuer {
       if (inInbox?.stored) {
         await deps.audit.recordMany([
           ...issued,
-          { ...common, kind: 'delivered', digest, detail: { mode: 'pull', route: 'inbox' } },
+          {
+            ...common,
+            kind: 'delivered',
+            digest,
+            detail: { mode: 'pull', route: 'inbox', instance: GATEWAY_INSTANCE },
+          },
         ]);
         log.info({ type: type.id, to: senderSystem.id }, 'receipt put into the inbox');
         return { issued: true, receiptId };
