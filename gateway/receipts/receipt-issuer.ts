@@ -5,7 +5,9 @@
  * straight into its inbox (receipt-inbox.ts says why and when not); otherwise it is published to the
  * sender system's deliver topic, so the normal delivery stage hands it over (push, or the inbox when
  * its case waits), through the sender's adapter — see receipt-encoding.ts for adapters that do not
- * map receipts. Trail: accepted, signed, then delivered (inbox) or queued (bus).
+ * map receipts. Trail: accepted, signed, then delivered (inbox) or queued (bus) — written right
+ * after the inbox row or the publish, so that what a crash leaves in between is issued again at the
+ * next start (catch-up: no `accepted` yet), never audited without having happened.
  *
  * Idempotent: the receipt's id is derived from the acknowledged id (receipt-id.ts); an id already
  * `accepted` in the audit log is not issued again, and should two processes race past that check,
