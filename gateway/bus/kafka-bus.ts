@@ -11,6 +11,7 @@
  *   the partition is paused, and after `redeliveryDelayMs` (or the delay of a RedeliverLater) the
  *   consumer seeks back to the failed offset and resumes, so nothing behind it overtakes it; the
  *   other partitions keep flowing. While a handler runs, the consumer keeps heartbeating.
+ * - A consumer kafkajs gives up on (a crash it does not restart) is restarted here, with backoff.
  * - close: stops fetching, lets in-flight handlers finish (their commits included), leaves the group.
  */
 import { createRequire } from 'node:module';
@@ -72,6 +73,8 @@ export interface KafkaBusOptions {
 }
 
 const DEFAULT_REDELIVERY_DELAY_MS = 1000;
+/** Backoff of restarting a consumer kafkajs did not restart (KafkaSubscription.restartLater). */
+const CONSUMER_RESTART_MS = { first: 1000, max: 30_000 };
 /** Payload bytes per produce request when publishes are grouped (the broker's default limit is 1 MiB per batch). */
 const MAX_BATCH_BYTES = 512 * 1024;
 
@@ -493,6 +496,10 @@ class KafkaSubscription implements Subscription {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly commits = new OffsetCommits();
   private closing: Promise<void> | undefined;
+  private concurrency = 1;
+  private restartDelayMs = CONSUMER_RESTART_MS.first;
+  /** A restart under way (connect, run); close() waits for it before it disconnects. */
+  private restarting: Promise<void> | undefined;
 
   constructor(
     private readonly consumer: Consumer,
@@ -506,24 +513,70 @@ class KafkaSubscription implements Subscription {
   }
 
   async start(concurrency: number): Promise<void> {
-    // kafkajs restarts a consumer after retriable failures (broker away for a while); anything else
-    // ends it, and the subscription is then dead: say so loudly.
+    this.concurrency = concurrency;
+    // kafkajs restarts a consumer only after a crash it deems retriable, and ends it otherwise. Among
+    // the latter is KafkaJSGroupCoordinatorNotFound, which it throws when every FindCoordinator
+    // attempt failed for a reason it does not retry (a connection closed under it, NOT_COORDINATOR),
+    // as happens while a broker stops or starts (tulios/kafkajs#1445, #1630): the subscription would
+    // never receive a record again while ingress goes on accepting them. So it is restarted here.
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload;
       if (restart || this.closing) return;
+      const delayMs = this.restartDelayMs;
+      this.restartDelayMs = Math.min(delayMs * 2, CONSUMER_RESTART_MS.max);
       this.log?.error(
-        { group: this.options.group, topics: this.options.topics, err: errorMessage(error) },
-        'Kafka consumer stopped after a non-retriable error; this subscription no longer receives records',
+        { group: this.options.group, topics: this.options.topics, err: errorMessage(error), delayMs },
+        'Kafka consumer stopped after an error kafkajs does not restart from; restarting it',
       );
+      this.restartLater(delayMs);
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      this.restartDelayMs = CONSUMER_RESTART_MS.first;
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: true });
-    await this.consumer.run({
+    await this.run();
+  }
+
+  /** Starts consuming; kafkajs reports a failure to join as a CRASH event, not by rejecting. */
+  private run(): Promise<void> {
+    return this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: concurrency,
+      partitionsConsumedConcurrently: this.concurrency,
       eachBatch: (payload) => this.eachBatch(payload),
     });
+  }
+
+  /**
+   * kafkajs has disconnected the crashed consumer (it emits CRASH after that); the same consumer
+   * connects and runs again with its subscription. A connect that fails (broker still away) is
+   * tried again with a longer delay.
+   */
+  private restartLater(delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.closing) return;
+      this.restarting = (async () => {
+        try {
+          await this.consumer.connect();
+          if (this.closing) return;
+          await this.run();
+        } catch (err) {
+          if (this.closing) return;
+          const nextMs = this.restartDelayMs;
+          this.restartDelayMs = Math.min(nextMs * 2, CONSUMER_RESTART_MS.max);
+          this.log?.warn(
+            { group: this.options.group, err: errorMessage(err), delayMs: nextMs },
+            'Kafka consumer restart failed; trying again',
+          );
+          this.restartLater(nextMs);
+        }
+      })().finally(() => {
+        this.restarting = undefined;
+      });
+    }, delayMs);
+    this.timers.add(timer);
   }
 
   close(): Promise<void> {
@@ -531,6 +584,8 @@ class KafkaSubscription implements Subscription {
       this.closing = (async () => {
         for (const t of this.timers) clearTimeout(t);
         this.timers.clear();
+        // A restart's connect must not outlive the disconnect below.
+        await this.restarting;
         try {
           // kafkajs: stop fetching, wait for the running batches (our handlers and their commits),
           // leave the group, close the connections.
