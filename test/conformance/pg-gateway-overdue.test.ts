@@ -11,7 +11,7 @@ import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { loadConfig } from '../../gateway/config/load.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import { contractsWith, eventually, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
-import { type PushReceiver, startCallbackReceiver, } from '../support/push-receiver.ts';
+import { type PushReceiver, startCallbackReceiver } from '../support/push-receiver.ts';
 import { dropSchema, freshSchemaName, PG_URL } from './pg-test-schema.ts';
 
 const SECRET_ENV = 'GW_TEST_PG_OVERDUE_CALLBACK_SECRET';

@@ -26,7 +26,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../support/gateway.ts';
-import { type PushReceiver, startCallbackReceiver, } from '../support/push-receiver.ts';
+import { type PushReceiver, startCallbackReceiver } from '../support/push-receiver.ts';
 
 const SECRET_ENV = 'GW_TEST_CALLBACK_REPLAY_SECRET';
 const SECRET = 'sn-melde callback replay secret, 32 bytes and more';

@@ -15,7 +15,7 @@ import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { loadConfig, REPO_ROOT } from '../../gateway/config/load.ts';
 import { auswertung, rueckmeldung } from '../support/fixtures.ts';
 import { contractsWith, eventually, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
-import { type PushReceiver, startCallbackReceiver, } from '../support/push-receiver.ts';
+import { type PushReceiver, startCallbackReceiver } from '../support/push-receiver.ts';
 
 const SECRET_ENV = 'GW_TEST_OVERDUE_CALLBACK_SECRET';
 const SECRET = 'the sn-melde reminder secret, thirty-two bytes or more';
