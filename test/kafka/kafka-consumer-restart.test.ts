@@ -5,13 +5,12 @@
  * fault test, a delivery group that never consumed again. Here kafkajs' coordinator lookup is made
  * to fail exactly that way for one group, on the shared test broker, and KafkaBus must consume anyway.
  */
-import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import kafkajs from 'kafkajs';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { KafkaBus } from '../../gateway/bus/kafka-bus.ts';
 import { createLogger } from '../../gateway/log/logger.ts';
 import type { ConsumedRecord } from '../../gateway/ports/bus.ts';
+import { brokers, deleteByPrefix, uniquePrefix } from './support/kafka-run.ts';
 
 const require = createRequire(import.meta.url);
 // The modules kafka-bus.ts's kafkajs uses (one CommonJS instance per process).
@@ -22,17 +21,11 @@ const { KafkaJSGroupCoordinatorNotFound } = require('kafkajs/src/errors.js') as 
   KafkaJSGroupCoordinatorNotFound: new (message: string) => Error;
 };
 
-const brokers = () => {
-  const setting = inject('kafkaBrokers') ?? process.env.KAFKA_BROKERS;
-  if (!setting) throw new Error('no Kafka broker: run with --project kafka, or set KAFKA_BROKERS');
-  return setting.split(',').map((b) => b.trim());
-};
-const RUN = `t${Date.now().toString(36)}${randomUUID().slice(0, 4)}`;
+const RUN = uniquePrefix('restart');
 const logger = createLogger({
   level: process.env.KAFKA_TEST_LOG_LEVEL ?? 'silent',
   name: 'consumer-restart-test',
 });
-const touched = { topics: new Set<string>(), groups: new Set<string>() };
 
 /** For `group` only: kafkajs' coordinator lookup fails as after a broker restart, `times` times. */
 function failCoordinatorLookup(group: string, times: number): { calls: () => number; restore: () => void } {
@@ -57,7 +50,7 @@ function failCoordinatorLookup(group: string, times: number): { calls: () => num
 
 function newBus(): KafkaBus {
   return new KafkaBus({
-    brokers: brokers(),
+    brokers: brokers().split(','),
     clientId: `${RUN}-restart`,
     replicationFactor: 1,
     defaultPartitions: 1,
@@ -74,29 +67,12 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs: number
   }
 }
 
-afterAll(async () => {
-  const admin = new kafkajs.Kafka({
-    clientId: `${RUN}-cleanup`,
-    brokers: brokers(),
-    logLevel: kafkajs.logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
-  try {
-    if (touched.groups.size > 0) await admin.deleteGroups([...touched.groups]).catch(() => {});
-    const existing = new Set(await admin.listTopics());
-    const topics = [...touched.topics].filter((t) => existing.has(t));
-    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 }).catch(() => {});
-  } finally {
-    await admin.disconnect();
-  }
-});
+afterAll(() => deleteByPrefix(RUN));
 
 describe('a consumer that crashed with an error kafkajs does not restart from', () => {
   it('is restarted by KafkaBus and consumes', async () => {
     const topic = `${RUN}.restart`;
     const group = `${RUN}.restart-reader`;
-    touched.topics.add(topic);
-    touched.groups.add(group);
     const lookup = failCoordinatorLookup(group, 2);
     const bus = newBus();
     const got: ConsumedRecord[] = [];
@@ -124,8 +100,6 @@ describe('a consumer that crashed with an error kafkajs does not restart from', 
   it('is not restarted once its subscription is closed', async () => {
     const topic = `${RUN}.closed`;
     const group = `${RUN}.closed-reader`;
-    touched.topics.add(topic);
-    touched.groups.add(group);
     const lookup = failCoordinatorLookup(group, Number.POSITIVE_INFINITY);
     const bus = newBus();
     try {
