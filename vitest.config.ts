@@ -13,7 +13,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Suites start servers, child processes and a broker: 2 cores here.
     maxWorkers: 2,
-    setupFiles: ['test/setup/fast-check.ts'],
+    setupFiles: ['test/setup/fast-check.ts', 'test/setup/kept-logs.ts'],
     projects: [
       {
         extends: true,

@@ -11,6 +11,7 @@ import { type Gateway, type GatewayOptions, startGateway } from '../../gateway/a
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { loadConfig, REPO_ROOT } from '../../gateway/config/load.ts';
 import type { SystemEntry } from '../../gateway/directory/directory.ts';
+import { keptLogger } from './kept-logs.ts';
 
 export const TEST_PASSPHRASE = 'test-passphrase-not-for-production';
 
@@ -71,7 +72,9 @@ export async function startTestGateway(
     GATEWAY_REDELIVERY_DELAY_MS: '200',
     ...options.env,
   });
-  const gateway = await startGateway(config, { adapters: options.adapters, ...options.gateway });
+  // Without TEST_LOG_LEVEL the gateway's warnings are kept and shown if a test fails (kept-logs.ts).
+  const logger = process.env.TEST_LOG_LEVEL ? undefined : keptLogger(`gateway in ${dataDir}`);
+  const gateway = await startGateway(config, { adapters: options.adapters, logger, ...options.gateway });
   const clients: SystemClient[] = [];
   return {
     gateway,
