@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SqliteAuditStore } from '../audit/sqlite-audit-store.ts';
+import type { AuditEventKind } from '../ports/audit-store.ts';
 import { InProcessQuotaCounter } from '../quota/in-process-quota-counter.ts';
-import { berlinDay, berlinMidnight, MessageQuota } from './message-quota.ts';
+import { acceptedOnDayFromAudit, berlinDay, berlinMidnight, MessageQuota } from './message-quota.ts';
 
 describe('message quota', () => {
   it('counts per Berlin calendar day, across the daylight saving changes', () => {
@@ -53,5 +58,38 @@ describe('message quota', () => {
     now = new Date('2026-01-05T23:00:00Z');
     expect(await quota.take('sn-melde', 3)).toBe('2026-01-06');
     expect(seeds).toEqual(['sn-melde@2026-01-05', 'th-melde@2026-01-05', 'sn-melde@2026-01-06']);
+  });
+
+  it("a day's count starts at the accepted messages in the audit trail: not the failed ones", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gw-quota-audit-'));
+    const store = new SqliteAuditStore({ file: path.join(dir, 'audit.sqlite') });
+    try {
+      const trail = (messageId: string, kinds: AuditEventKind[]) =>
+        kinds.map((kind) => ({
+          time: '2026-01-05T10:00:00.000Z',
+          kind,
+          actor: 'system:sn-melde',
+          messageId,
+          sender: null,
+          receiver: null,
+          senderSystem: 'sn-melde',
+          receiverSystem: 'st-melde',
+          messageType: null,
+          digest: null,
+          detail: {},
+        }));
+      await store.append([
+        ...trail('queued', ['received', 'accepted', 'signed', 'queued']),
+        // The bus did not confirm it: the sender was told to send it again, nothing was accepted.
+        ...trail('failed', ['failed']),
+        // Sent again and accepted: it counts once.
+        ...trail('resent', ['failed', 'received', 'accepted', 'signed', 'queued']),
+        ...trail('refused', ['rejected']),
+      ]);
+      expect(await acceptedOnDayFromAudit(store)('sn-melde', '2026-01-05', 100)).toBe(2);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -104,13 +104,15 @@ export function registerMessageQuota(app: FastifyInstance, options: MessageQuota
   });
 }
 
-/** Statuses of a message that was accepted (everything after `received` but `rejected`). */
+/**
+ * Statuses of a message that was accepted (everything after `received` but `rejected` and
+ * `failed`: a failed message was not accepted, and its sender is told to send it again).
+ */
 const ACCEPTED_STATUSES: AuditMessageStatus[] = [
   'accepted',
   'queued',
   'delivered',
   'acknowledged',
-  'failed',
   'dead-lettered',
 ];
 

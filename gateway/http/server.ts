@@ -16,13 +16,14 @@ import Fastify, { LogController } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { auditRejection } from '../audit/rejections.ts';
 import { GatewayError } from '../errors/catalogue.ts';
+import { toGatewayError } from '../errors/to-gateway-error.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { registerOpenApi } from '../observability/openapi.ts';
 import { continueOrStartTrace, type TraceContext } from '../observability/trace-context.ts';
 import { type CertificateResolver, callerSystem } from './client-auth.ts';
 import { answerClientError } from './client-errors.ts';
-import { sendProblem, toGatewayError } from './problem.ts';
+import { sendProblem } from './problem.ts';
 import { type RateLimitOptions, registerRateLimit } from './rate-limit.ts';
 
 declare module 'fastify' {
@@ -63,7 +64,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
           senderSystem: caller?.systemId ?? null,
           detail: { code: problem.code, method: request.method, route: request.routeOptions.url ?? null },
         },
-        problem,
+        // The error as thrown: one that is not a GatewayError is mapped to a new object here, and
+        // the ingress may have audited the original already (a message's `failed`).
+        typeof error === 'object' && error !== null ? error : problem,
       );
     }
     return sendProblem(request, reply, problem);

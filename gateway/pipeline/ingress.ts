@@ -20,7 +20,7 @@ import {
   XMLDSIG_NAMESPACE,
 } from '../../standards/xoev/xml-codec.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { auditRejection } from '../audit/rejections.ts';
+import { auditFailure, auditRejection } from '../audit/rejections.ts';
 import { deliverTopic, HEADER } from '../bus/topics.ts';
 import type { Contracts } from '../directory/contracts.ts';
 import type { Directory, SystemEntry } from '../directory/directory.ts';
@@ -208,7 +208,24 @@ export class Ingress {
         this.route(system, v.spec, v.message, request.body.length, decoded.senderSignature !== undefined),
       );
       await this.rejectReplays(messageIds);
-      return await this.sealAndPublish(system, routed, request, actor, decoded.senderSignature);
+      // The messages are new from here on: a failure on the gateway's side (5xx) is each one's `failed`.
+      try {
+        return await this.sealAndPublish(system, routed, request, actor, decoded.senderSignature);
+      } catch (error) {
+        const messages = routed.map((r) => {
+          const h = header(r.message);
+          return {
+            messageId: h['identifikation.nachricht'].nachrichtenUUID,
+            sender: h.autor.kennung,
+            receiver: h.leser.kennung,
+            receiverSystem: r.receiver.id,
+            messageType: r.received.id,
+          };
+        });
+        const failure = { actor, senderSystem: system.id, requestId: request.requestId, messages };
+        await auditFailure(deps.audit, deps.logger, failure, error);
+        throw error;
+      }
     } catch (error) {
       if (error instanceof GatewayError) {
         await auditRejection(

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../gateway/db/migrate.ts';
 import { createPgPool } from '../../gateway/db/postgres.ts';
-import { toGatewayError } from '../../gateway/http/problem.ts';
+import { toGatewayError } from '../../gateway/errors/to-gateway-error.ts';
 import { PgQuotaCounter } from '../../gateway/quota/pg-quota-counter.ts';
 import { dropSchema, freshSchemaName, PG_URL, withPgClient } from './pg-test-schema.ts';
 import { runQuotaCounterConformance } from './quota-counter.conformance.ts';

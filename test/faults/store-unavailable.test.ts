@@ -8,7 +8,7 @@ import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createPgPool, inTransaction } from '../../gateway/db/postgres.ts';
-import { toGatewayError } from '../../gateway/http/problem.ts';
+import { toGatewayError } from '../../gateway/errors/to-gateway-error.ts';
 import { PG_URL } from '../conformance/pg-test-schema.ts';
 import { freePortBelowEphemeral } from '../support/ports.ts';
 

@@ -13,7 +13,15 @@ export function messageStatusRoutes(deps: { audit: AuditStore; resolveCaller: Ce
       '/v1/messages/:messageId',
       {
         config: { auth: { role: 'system' } },
-        schema: { summary: 'Lifecycle status of a message', params: z.object({ messageId: MessageIdParam }) },
+        schema: {
+          summary: 'Lifecycle status of a message',
+          description:
+            'received → accepted → queued → delivered → acknowledged; or rejected (the gateway refused ' +
+            "the message's input: 4xx), failed (received, but not accepted for a reason on the gateway's " +
+            'side: 5xx, send it again; an accepted resend moves it on), dead-lettered (accepted, but it ' +
+            'cannot be delivered).',
+          params: z.object({ messageId: MessageIdParam }),
+        },
       },
       async (request) => {
         const messageId = MESSAGE_ID(request.params.messageId);
