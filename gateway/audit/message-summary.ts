@@ -25,6 +25,8 @@ export const PROGRESS: Partial<Record<AuditEventKind, { status: AuditMessageStat
   acknowledged: { status: 'acknowledged', rank: 5 },
 };
 
+const ACCEPTED_RANK = PROGRESS.accepted!.rank;
+
 export const TERMINAL_FAILURE: Partial<Record<AuditEventKind, AuditMessageStatus>> = {
   rejected: 'rejected',
   failed: 'failed',
@@ -93,7 +95,12 @@ export function foldEntry(state: SummaryState | undefined, entry: FoldedEntry): 
     s.failureStatus = null; // a replay after dead-lettering moves the message on again
   }
   const failure = TERMINAL_FAILURE[entry.kind];
-  if (failure) s.failureStatus = failure;
+  // `rejected` and `failed` answer an attempt to have the message accepted. Once it was accepted,
+  // such an entry is a resend the gateway refused (a replayed nachrichtenUUID: 409) or could not
+  // take: it is in the trail for the auditors, and the accepted message's fate stays what it is.
+  const refusedResend =
+    s.progressRank >= ACCEPTED_RANK && (entry.kind === 'rejected' || entry.kind === 'failed');
+  if (failure && !refusedResend) s.failureStatus = failure;
   s.status = s.failureStatus ?? s.progressStatus;
   if (entry.time < s.firstTime) s.firstTime = entry.time;
   if (entry.time > s.lastTime) s.lastTime = entry.time;

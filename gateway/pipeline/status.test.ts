@@ -50,6 +50,19 @@ describe('message status from the audit trail', () => {
     ).toBe('delivered');
   });
 
+  it('keeps the status of an accepted message when a resend of it is refused or fails', () => {
+    // A replayed nachrichtenUUID is refused (409) and audited in the message's trail.
+    expect(messageView('m', trail('received', 'accepted', 'queued', 'delivered', 'rejected'))?.status).toBe(
+      'delivered',
+    );
+    expect(messageView('m', trail('received', 'accepted', 'signed', 'queued', 'failed'))?.status).toBe(
+      'queued',
+    );
+    // Before acceptance a refusal or a failure is the message's status, and a later acceptance clears it.
+    expect(messageView('m', trail('failed'))?.status).toBe('failed');
+    expect(messageView('m', trail('rejected', 'received', 'accepted'))?.status).toBe('accepted');
+  });
+
   it('is undefined for an unknown message', () => {
     expect(messageView('m', [])).toBeUndefined();
   });

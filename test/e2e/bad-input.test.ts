@@ -149,6 +149,13 @@ describe('bad input', () => {
     expect(r.status).toBe(409);
     expect((r.body as Problem).code).toBe('GW_ERR_DUPLICATE_MESSAGE');
     expect(await published()).toBe(before);
+    // The refused resend is in the message's trail; the accepted message's status is not `rejected`.
+    const view = await sn.call<{ status: string; history: { event: string }[] }>(
+      'GET',
+      `/v1/messages/${msg.id}`,
+    );
+    expect(view.body.history.map((h) => h.event)).toContain('rejected');
+    expect(view.body.status).toBe('delivered');
   });
 
   it('a wrong content type', async () => {
