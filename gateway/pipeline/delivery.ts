@@ -31,7 +31,6 @@ import type { AdapterRegistry } from '../../adapters/sdk/registry.ts';
 import type { XoevMessage } from '../../standards/catalogue.ts';
 import { catalogue } from '../../standards/index.ts';
 import { header } from '../../standards/xoev/message.ts';
-import { fromElement, validateMessage } from '../../standards/xoev/xml-codec.ts';
 import type { ArchiveRequest } from '../audit/archive/document-archiver.ts';
 import type { AuditLog, AuditRecordInput } from '../audit/audit-log.ts';
 import { RedeliverLater } from '../bus/redeliver-later.ts';
@@ -46,6 +45,7 @@ import {
 } from '../bus/topics.ts';
 import type { CircuitBreakers } from '../delivery/circuit-breaker.ts';
 import type { PushClient } from '../delivery/push-client.ts';
+import { sealedMessage } from '../delivery/sealed-message.ts';
 import type { Directory, SystemEntry } from '../directory/directory.ts';
 import { isGatewayError } from '../errors/catalogue.ts';
 import { GATEWAY_INSTANCE } from '../log/instance.ts';
@@ -341,9 +341,10 @@ export class DeliveryWorker {
       );
     let message: XoevMessage;
     try {
-      message = validateMessage(spec, fromElement(spec, root));
+      // Validated before it was sealed; read, not validated again (delivery/sealed-message.ts says why).
+      message = sealedMessage(spec, root);
     } catch (error) {
-      throw new AttemptFailed(`sealed document does not validate: ${(error as Error).message}`, true, false);
+      throw new AttemptFailed(`sealed document cannot be read: ${(error as Error).message}`, true, false);
     }
     const h = header(message);
     const messageId = h['identifikation.nachricht'].nachrichtenUUID;
