@@ -38,7 +38,8 @@
  *   store has seen or written); only when it moved do the idle workers fetch. Without it every
  *   idle partition of every group would query its partition each interval (hundreds of queries
  *   per interval with ten systems × two groups × 16 partitions: 6.5 % of the gateway's CPU in the
- *   bench profile).
+ *   bench profile). An idle worker that got no signal at all looks on its own after
+ *   `idleFallbackMs` (10 s), a safety net only.
  * - The WAL is checkpointed by a worker thread (gateway/db/wal-checkpointer.ts), not inside the
  *   publish that happens to cross SQLite's automatic checkpoint threshold.
  * - Records are never deleted (no retention yet).
@@ -72,13 +73,26 @@ export interface SqliteBusOptions {
   sync?: 'FULL' | 'NORMAL';
   /** Partitions of a topic created on first use. Default 4. */
   defaultPartitions?: number;
-  /** How often an idle partition looks for records written by other processes. Default 50 ms. */
+  /** How often this bus looks for records written by other processes (one query). Default 50 ms. */
   pollIntervalMs?: number;
+  /**
+   * How long an idle partition waits at most without any signal before it looks itself. Default
+   * 10 s. A safety net only: publishes in this process and the poll for other processes' records
+   * signal every partition that may have got records.
+   */
+  idleFallbackMs?: number;
   /** How long a partition lease or membership lives without a heartbeat. Default 3000 ms. */
   leaseTtlMs?: number;
   /** Heartbeat (lease renewal and rebalancing) interval. Default leaseTtlMs / 3. */
   heartbeatMs?: number;
   logger?: Logger;
+}
+
+interface BusTimings {
+  pollIntervalMs: number;
+  idleFallbackMs: number;
+  leaseTtlMs: number;
+  heartbeatMs: number;
 }
 
 export interface SqliteBusStats {
@@ -103,8 +117,15 @@ localSignals.setMaxListeners(0);
 const recordsSignal = (file: string, topic: string) => `records\0${file}\0${topic}`;
 /** Records of unknown topics appeared (written by another process): every idle worker looks. */
 const foreignSignal = (file: string) => `foreign\0${file}`;
-/** How long an idle partition waits at most without any signal (a safety net, not the mechanism). */
-const IDLE_FALLBACK_POLLS = 20;
+/**
+ * How long an idle partition waits at most without any signal. Every way records become visible
+ * here signals the partitions concerned (a publish in this process: its partitions; the store's
+ * poll noticing another process's records, or a sync revealing them: every partition), so this
+ * only bounds the wait should a signal ever be missed. It was 1 s: with anything published, every
+ * idle partition of every group then fetched once a second (0.14 fetches per consumed record in
+ * test/bench/embedded-ab.ts, where 18 of 20 topics are idle; 1.35 in the gateway bench).
+ */
+const DEFAULT_IDLE_FALLBACK_MS = 10_000;
 const groupSignal = (file: string, group: string) => `group\0${file}\0${group}`;
 
 /**
@@ -619,7 +640,7 @@ class SqliteSubscription implements Subscription {
   constructor(
     private readonly store: Store,
     options: SubscribeOptions,
-    private readonly config: { pollIntervalMs: number; leaseTtlMs: number; heartbeatMs: number },
+    private readonly config: BusTimings,
     private readonly logger: Logger | undefined,
     private readonly onClosed: (subscription: SqliteSubscription) => void,
   ) {
@@ -780,7 +801,7 @@ class SqliteSubscription implements Subscription {
         if (rows.length === 0) {
           // Woken by a publish here or by the store's poll noticing another process's records; the
           // fallback (no signal within the wait) looks too, if the limit moved.
-          if (await worker.sleep(this.config.pollIntervalMs * IDLE_FALLBACK_POLLS, true)) {
+          if (await worker.sleep(this.config.idleFallbackMs, true)) {
             worker.signalled = true;
           }
           continue;
@@ -851,7 +872,7 @@ class SqliteSubscription implements Subscription {
 export class SqliteBus implements Bus {
   readonly kind = 'sqlite';
   private readonly store: Store;
-  private readonly config: { pollIntervalMs: number; leaseTtlMs: number; heartbeatMs: number };
+  private readonly config: BusTimings;
   private readonly logger: Logger | undefined;
   private readonly subscriptions = new Set<SqliteSubscription>();
   private queue: PendingPublish[] = [];
@@ -890,8 +911,11 @@ export class SqliteBus implements Bus {
       throw new TypeError('defaultPartitions must be a positive integer');
     }
     const leaseTtlMs = options.leaseTtlMs ?? 3000;
+    const idleFallbackMs = options.idleFallbackMs ?? DEFAULT_IDLE_FALLBACK_MS;
+    if (!(idleFallbackMs > 0)) throw new TypeError('idleFallbackMs must be positive');
     this.config = {
       pollIntervalMs: options.pollIntervalMs ?? 50,
+      idleFallbackMs,
       leaseTtlMs,
       heartbeatMs: options.heartbeatMs ?? Math.max(10, Math.floor(leaseTtlMs / 3)),
     };

@@ -179,7 +179,8 @@ describe('WalSync with group commit', () => {
 describe('stores on WalSync (fdatasync held back)', () => {
   it('the bus neither acknowledges nor delivers a record before its sync completed', async () => {
     const file = tempFile('bus.sqlite');
-    const bus = new SqliteBus({ file, pollIntervalMs: 5, defaultPartitions: 1 });
+    // The idle fallback looks every 20 ms here: it must not reveal the record before its sync either.
+    const bus = new SqliteBus({ file, pollIntervalMs: 5, idleFallbackMs: 20, defaultPartitions: 1 });
     await bus.ensureTopics([{ name: 't', partitions: 1 }]);
     const received: ConsumedRecord[] = [];
     const subscription = await bus.subscribe({
@@ -192,7 +193,7 @@ describe('stores on WalSync (fdatasync held back)', () => {
     fsGate.holding = true;
     const published = tracked(bus.publish([{ topic: 't', key: 'k', value: Buffer.from('v'), headers: {} }]));
     await until(() => fsGate.held.length > 0);
-    // Longer than the idle fallback (20 polls): the worker fetched, and the record was committed.
+    // Longer than the idle fallback: the worker looked again, and the record was committed.
     await turns(300);
     const reader = new Database(file, { readonly: true });
     expect(reader.prepare('SELECT count(*) FROM records').pluck().get()).toBe(1);

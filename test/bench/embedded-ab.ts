@@ -5,12 +5,14 @@
  * each on a fresh file; CPU is process.cpuUsage (thread pool and worker threads included).
  *
  *   git archive <rev> gateway | tar -x -C DIR && ln -s "$PWD/node_modules" DIR/node_modules
- *   node --import tsx test/bench/embedded-ab.ts --baseline DIR [--rounds 5] [--messages 3000]
- *        [--rate 1000] [--cohort 400] [--only bus|projector]
+ *   node --import tsx test/bench/embedded-ab.ts --baseline DIR [--candidate DIR] [--rounds 5] [--messages 3000]
+ *        [--rate 1000] [--cohort 400] [--idle-topics 18] [--only bus|projector]
  *
  * Bus: messages published one per call at --rate a second (keys random, 16 partitions) to a
  * delivery topic; its group's handler publishes a receipt per record (like the delivery stage)
- * to a receipts topic that a second group consumes. Counted: SELECTs on the records table.
+ * to a receipts topic that a second group consumes. Beside them --idle-topics topics (16
+ * partitions, a group each) that get nothing, like the delivery and receipt topics of the
+ * gateway's other systems: their partitions only wait. Counted: SELECTs on the records table.
  *
  * Projector: the gateway's audit shape (13 events per message: ingress 5, delivery 2, receipt 4,
  * receipt delivery 2) in cohorts of --cohort messages, pipelined so that every projection run
@@ -32,10 +34,13 @@ import type { ConsumedRecord } from '../../gateway/ports/bus.ts';
 const { values: args } = parseArgs({
   options: {
     baseline: { type: 'string' },
+    /** The tree measured as "new"; default this one (give a tree with only your change to isolate it). */
+    candidate: { type: 'string' },
     rounds: { type: 'string', default: '5' },
     messages: { type: 'string', default: '3000' },
     rate: { type: 'string', default: '1000' },
     cohort: { type: 'string', default: '400' },
+    'idle-topics': { type: 'string', default: '18' },
     only: { type: 'string' },
   },
 });
@@ -44,6 +49,7 @@ const ROUNDS = Number(args.rounds);
 const MESSAGES = Number(args.messages);
 const RATE = Number(args.rate);
 const COHORT = Number(args.cohort);
+const IDLE_TOPICS = Number(args['idle-topics']);
 const REPO = path.resolve(import.meta.dirname, '../..');
 
 // Statement executions by what they do; both trees load the same better-sqlite3, so one patch counts both.
@@ -96,10 +102,15 @@ async function busRun(tree: Tree): Promise<Record<string, number>> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ab-bus-'));
   const bus = new tree.bus.SqliteBus({ file: path.join(dir, 'bus.db') });
   try {
+    const idleTopics = Array.from({ length: IDLE_TOPICS }, (_, i) => `idle-${i}`);
     await bus.ensureTopics([
       { name: 'deliver', partitions: 16 },
       { name: 'receipts', partitions: 16 },
+      ...idleTopics.map((name) => ({ name, partitions: 16 })),
     ]);
+    for (const topic of idleTopics) {
+      await bus.subscribe({ group: topic, topics: [topic], handler: async () => {} });
+    }
     let delivered = 0;
     let receipts = 0;
     let done: () => void = () => {};
@@ -278,6 +289,6 @@ async function ab(
 }
 
 const old = await loadTree(path.resolve(args.baseline));
-const current = await loadTree(REPO);
+const current = await loadTree(args.candidate ? path.resolve(args.candidate) : REPO);
 if (args.only !== 'projector') await ab('bus', old, current, busRun);
 if (args.only !== 'bus') await ab('projector', old, current, projectorRun);

@@ -310,9 +310,9 @@ describe('SqliteBus', () => {
   it('wakes idle partitions within a poll interval when another process publishes, without each partition polling', async () => {
     const file = tempFile();
     const topic = 'foreign';
-    // Idle partitions wait up to 20 poll intervals on their own (2 s here): a handover clearly
-    // faster than that is the store-level poll noticing the other process's records.
-    const bus = new SqliteBus({ file, ...FAST, pollIntervalMs: 100 });
+    // Idle partitions look on their own only after a minute here: a handover within a second is the
+    // store-level poll noticing the other process's records.
+    const bus = new SqliteBus({ file, ...FAST, pollIntervalMs: 100, idleFallbackMs: 60_000 });
     try {
       await bus.ensureTopics([{ name: topic, partitions: 8 }]);
       const handledAt = new Map<string, number>();
