@@ -23,7 +23,8 @@ export interface ArchiveRequest {
   receiverAuthority: string;
   /** Hex SHA-256 of signedDocument (VerifiedDocument.digest). */
   digest: string;
-  signedDocument: string;
+  /** The sealed document, as text or as its UTF-8 bytes (a caller holding those spares encoding it again). */
+  signedDocument: string | Buffer;
 }
 
 export interface DocumentArchiverOptions {
@@ -55,13 +56,14 @@ export class DocumentArchiver {
 
   /** Archives under the retention of the contract that allows this route; false if none does. */
   async archive(request: ArchiveRequest): Promise<boolean> {
-    const log = forMessage(this.options.logger, request.messageId);
+    // Made only to log: a child logger per document cost more than the retention lookup.
+    const log = () => forMessage(this.options.logger, request.messageId);
     const contracts = this.options.contracts();
     const contract = isReceiptType(request.messageType)
       ? contracts.coveringReceipt(request)
       : contracts.allowing(request);
     if (!contract) {
-      log.warn('not archived: no contract covers this route any more');
+      log().warn('not archived: no contract covers this route any more');
       return false;
     }
     try {
@@ -69,14 +71,18 @@ export class DocumentArchiver {
         messageId: request.messageId,
         digest: request.digest,
         contentType: 'application/xml',
-        document: Buffer.from(request.signedDocument, 'utf8'),
+        document:
+          typeof request.signedDocument === 'string'
+            ? Buffer.from(request.signedDocument, 'utf8')
+            : request.signedDocument,
         archivedAt: this.now().toISOString(),
         retentionDays: contract.requirements.retentionDays,
       });
-      if (stored) log.debug({ expiresOn, contract: contract.id }, 'document archived');
+      if (stored && this.options.logger.isLevelEnabled('debug'))
+        log().debug({ expiresOn, contract: contract.id }, 'document archived');
       return stored;
     } catch (error) {
-      log.error({ err: error }, 'document archive failed; the audit chain keeps the digest');
+      log().error({ err: error }, 'document archive failed; the audit chain keeps the digest');
       return false;
     }
   }

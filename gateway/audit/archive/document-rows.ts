@@ -42,7 +42,7 @@ export function documentRow(d: ArchiveDocumentInput, expiresOn: string, dayKey: 
     d.contentType,
     d.archivedAt,
     expiresOn,
-    encryptDocument(dayKey, { ...d, expiresOn }),
+    encryptDocument(dayKey, { messageId: d.messageId, digest: d.digest, expiresOn, document: d.document }),
   ];
 }
 

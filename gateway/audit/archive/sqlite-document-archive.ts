@@ -52,11 +52,22 @@ CREATE TABLE IF NOT EXISTS archive_documents (
 CREATE INDEX IF NOT EXISTS archive_documents_by_expiry ON archive_documents (expires_on) WHERE ciphertext IS NOT NULL;
 `;
 
+/** A day's key as unwrapped here. */
+interface DayKey {
+  wrapped: Buffer;
+  key: Buffer;
+  /**
+   * Known to be in the file: a put that used it committed. Until then (the key may have been
+   * created in a batch that then failed) puts read the day's row again to check it is this key.
+   */
+  committed: boolean;
+}
+
 export class SqliteDocumentArchive implements DocumentArchive {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private readonly master: Buffer;
-  private readonly dayKeys = new Map<string, { wrapped: Buffer; key: Buffer }>();
+  private readonly dayKeys = new Map<string, DayKey>();
   /** Every document of a delivery passes here: one fsync'd commit per event-loop turn, not per document. */
   private readonly writes: SqliteGroupCommit;
   /** The fsync of each commit, off the event loop; undefined with `sync: 'NORMAL'` (no fsync). */
@@ -102,9 +113,10 @@ export class SqliteDocumentArchive implements DocumentArchive {
         insertDayKey: this.db.prepare(
           'INSERT INTO archive_keys (expires_on, wrapped_key, created_at) VALUES (?, ?, ?)',
         ),
-        exists: this.db.prepare('SELECT 1 FROM archive_documents WHERE message_id = ? AND digest = ?'),
+        // A version already archived (or shredded) stays as it is: changes 0.
         insert: this.db.prepare(
-          `INSERT INTO archive_documents (${DOCUMENT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO archive_documents (${DOCUMENT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (message_id, digest) DO NOTHING`,
         ),
         byMessage: this.db.prepare<[string], DocumentRow>(
           'SELECT * FROM archive_documents WHERE message_id = ? ORDER BY archived_at, digest',
@@ -121,8 +133,8 @@ export class SqliteDocumentArchive implements DocumentArchive {
     }
   }
 
-  /** The unwrapped key of a day, created if the day has none; undefined if it was shredded. */
-  private dayKey(expiresOn: string, create: boolean): Buffer | undefined {
+  /** The key of a day as the file holds it, created if the day has none; undefined if it was shredded. */
+  private dayKey(expiresOn: string, create: boolean): DayKey | undefined {
     let wrapped = this.stmts.dayKey.get(expiresOn);
     if (!wrapped && create) {
       wrapped = newWrappedDayKey(this.master, expiresOn);
@@ -130,29 +142,42 @@ export class SqliteDocumentArchive implements DocumentArchive {
     }
     if (!wrapped) return undefined;
     const cached = this.dayKeys.get(expiresOn);
-    if (cached?.wrapped.equals(wrapped)) return cached.key;
-    const key = unwrapDayKey(this.master, wrapped, expiresOn);
-    this.dayKeys.set(expiresOn, { wrapped, key });
-    return key;
+    if (cached?.wrapped.equals(wrapped)) return cached;
+    const fresh = { wrapped, key: unwrapDayKey(this.master, wrapped, expiresOn), committed: false };
+    this.dayKeys.set(expiresOn, fresh);
+    return fresh;
   }
 
   async put(d: ArchiveDocumentInput): Promise<{ stored: boolean; expiresOn: string }> {
     assertDigest(d);
     const expiresOn = expiryDay(d.archivedAt, d.retentionDays);
     if (expiresOn < dayOf(new Date())) return { stored: false, expiresOn };
+    const known = this.dayKeys.get(expiresOn);
+    if (known?.committed) {
+      // Sealed now, right after the digest check: the bytes checked are the bytes sealed.
+      const row = documentRow(d, expiresOn, known.key);
+      const stored = await this.writes.run(() => this.stmts.insert.run(...row).changes === 1);
+      return { stored, expiresOn };
+    }
+    // The day's key is read (or made) in the transaction, and the document sealed there: a copy, as
+    // the caller's bytes may change before that commit.
+    const copy = { ...d, document: Buffer.from(d.document) };
+    let used: DayKey | undefined;
     const stored = await this.writes.run(() => {
-      if (this.stmts.exists.get(d.messageId, d.digest)) return false;
-      const key = this.dayKey(expiresOn, true)!;
-      this.stmts.insert.run(...documentRow(d, expiresOn, key));
-      return true;
+      used = this.dayKey(expiresOn, true)!;
+      return this.stmts.insert.run(...documentRow(copy, expiresOn, used.key)).changes === 1;
     });
+    // That transaction committed, and the key with it (created there or read there): later puts of
+    // its day need not read it back. Day keys are written once and only shredded after their day,
+    // and puts for past days are refused above.
+    if (used) used.committed = true;
     return { stored, expiresOn };
   }
 
   async get(messageId: string): Promise<ArchivedDocument[]> {
     const rows = this.stmts.byMessage.all(messageId);
     return rows.map((row) =>
-      toArchivedDocument(row, row.ciphertext ? this.dayKey(row.expires_on, false) : undefined),
+      toArchivedDocument(row, row.ciphertext ? this.dayKey(row.expires_on, false)?.key : undefined),
     );
   }
 
