@@ -372,7 +372,8 @@ export class DeliveryWorker {
       senderAuthority: h.autor.kennung,
       receiverAuthority: h.leser.kennung,
       digest: verified.digest,
-      signedDocument: xml,
+      // The record's bytes: the verified text, not encoded again (the archive checks the digest).
+      signedDocument: record.value,
     });
     const adapter = deps.adapters.get(system.adapter);
     if (!adapter) throw new AttemptFailed(`adapter ${system.adapter} is not installed`, false, false);
