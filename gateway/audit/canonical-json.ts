@@ -28,7 +28,7 @@ export function canonicalJson(value: unknown): string {
         throw new TypeError(`canonical JSON: not a plain object (${proto?.constructor?.name ?? 'unknown'})`);
       }
       const record = value as Record<string, unknown>;
-      const keys = Object.keys(record).sort();
+      const keys = sortedKeys(record);
       let out = '{';
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]!;
@@ -42,14 +42,40 @@ export function canonicalJson(value: unknown): string {
   }
 }
 
+/** Objects up to this many members are sorted by insertion (no comparator calls; audit details have a handful). */
+const INSERTION_SORT_MAX = 16;
+
+/**
+ * The keys in RFC 8785 order: by UTF-16 code units, which is both what `<` compares on strings and
+ * what Array.prototype.sort does without a comparator.
+ */
+function sortedKeys(record: Record<string, unknown>): string[] {
+  const keys = Object.keys(record);
+  if (keys.length > INSERTION_SORT_MAX) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
+  return keys;
+}
+
+/**
+ * A string JSON.stringify would not just wrap in quotes: one with `"`, `\`, a control character or
+ * a surrogate (code units: a well-formed pair matches too, and JSON.stringify then writes it as is).
+ * One native scan instead of a loop over the characters.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it looks for
+const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
+
 /**
  * A JSON string literal exactly as JSON.stringify writes it. Fast path: strings without `"`, `\`,
  * control characters or surrogates (almost all of them) are only wrapped in quotes.
  */
 export function quoteJson(s: string): string {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
-  }
-  return `"${s}"`;
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }

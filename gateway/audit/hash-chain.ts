@@ -92,6 +92,21 @@ export function entryHash(entry: UnhashedAuditEntry): string {
 
 const ISO_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
+const EVENT_KINDS: ReadonlySet<string> = new Set(AUDIT_EVENT_KINDS);
+
+/**
+ * The last time that passed the check (the events of one append share it), starting from one that
+ * passes it: a sentinel such as '' or null would let that value through.
+ */
+let lastValidTime = '1970-01-01T00:00:00.000Z';
+
+function isIsoMsUtc(time: unknown): boolean {
+  if (time === lastValidTime) return true;
+  if (typeof time !== 'string' || !ISO_MS_UTC.test(time) || Number.isNaN(Date.parse(time))) return false;
+  lastValidTime = time;
+  return true;
+}
+
 const NULLABLE_FIELDS = [
   'messageId',
   'sender',
@@ -114,16 +129,12 @@ export function normalizeEventInput(event: AuditEventInput): {
   idempotencyKey: string | null;
 } {
   if (typeof event !== 'object' || event === null) throw new TypeError('audit event must be an object');
-  if (
-    typeof event.time !== 'string' ||
-    !ISO_MS_UTC.test(event.time) ||
-    Number.isNaN(Date.parse(event.time))
-  ) {
+  if (!isIsoMsUtc(event.time)) {
     throw new TypeError(
       'audit event: time must be ISO 8601 UTC with milliseconds (YYYY-MM-DDTHH:mm:ss.sssZ)',
     );
   }
-  if (!(AUDIT_EVENT_KINDS as readonly string[]).includes(event.kind)) {
+  if (!EVENT_KINDS.has(event.kind)) {
     throw new TypeError(`audit event: unknown kind ${JSON.stringify(event.kind)}`);
   }
   if (typeof event.actor !== 'string' || event.actor === '') {

@@ -266,7 +266,8 @@ export class SqliteAuditStore implements AuditStore {
         for (let i = 0; i < pending.events.length; i++) {
           const key = pending.keys[i]!;
           const entry = chainEntry(pending.events[i]!, pending.chain, head);
-          if (this.insert.run(...entryRow(entry, pending.detailJson[i]!, key)).changes === 0) {
+          // An array binds as the anonymous parameters, in order (no spread of 16 arguments per entry).
+          if (this.insert.run(entryRow(entry, pending.detailJson[i]!, key)).changes === 0) {
             entries.push(toEntry(this.selectByKey.get(pending.chain, key!)!));
             continue;
           }
@@ -330,15 +331,9 @@ export class SqliteAuditStore implements AuditStore {
     const settle = () => {
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
     };
-    if (!this.walSync) {
-      settle();
-      return;
-    }
-    const synced = this.walSync.afterCommit();
-    synced.then(settle, (err: unknown) => {
+    this.pacer.settleWhenDurable(this.walSync, settle, (err: unknown) => {
       for (const pending of batch) pending.reject(err);
     });
-    this.pacer.committed(synced);
   }
 
   private statement(sql: string): Database.Statement {

@@ -1044,17 +1044,11 @@ export class SqliteBus implements Bus {
       }
       if (foreign) localSignals.emit(foreignSignal(this.store.file));
     };
-    if (!this.store.walSync) {
-      synced();
-      return;
-    }
-    const syncing = this.store.walSync.afterCommit();
-    syncing.then(synced, (error: unknown) => {
+    this.pacer.settleWhenDurable(this.store.walSync, synced, (error) => {
       this.logger?.error({ err: error, calls: batch.length }, 'bus publish fsync failed');
       const failure = this.writeFailure(error);
       for (const pending of batch) pending.reject(failure);
     });
-    this.pacer.committed(syncing);
   }
 
   private writeFailure(cause: unknown): GatewayError {

@@ -8,6 +8,8 @@
  * next (~0.3 ms later at the median with a ~0.5 ms fdatasync). Used by the group commit, the audit
  * store and the bus's publishes.
  */
+import type { WalSync } from './wal-sync.ts';
+
 export class CommitPacer {
   private scheduled = false;
   private sync: Promise<unknown> | undefined;
@@ -41,5 +43,20 @@ export class CommitPacer {
       this.queued();
     };
     sync.then(ended, ended);
+  }
+
+  /**
+   * After a commit: settles its callers at once without a WalSync (the COMMIT was as durable as the
+   * connection's `synchronous` makes it), else once the WAL sync the commit waits for completed —
+   * `fail` if it failed — and holds what is queued meanwhile until then (committed()).
+   */
+  settleWhenDurable(walSync: WalSync | undefined, settle: () => void, fail: (error: unknown) => void): void {
+    if (!walSync) {
+      settle();
+      return;
+    }
+    const synced = walSync.afterCommit();
+    synced.then(settle, fail);
+    this.committed(synced);
   }
 }

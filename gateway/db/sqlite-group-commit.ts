@@ -89,14 +89,8 @@ export class SqliteGroupCommit {
         if (outcome.ok) q.resolve(outcome.value);
         else q.reject(outcome.error);
       });
-    if (!this.walSync) {
-      settle();
-      return;
-    }
-    const synced = this.walSync.afterCommit();
-    synced.then(settle, (error: unknown) => {
+    this.pacer.settleWhenDurable(this.walSync, settle, (error) => {
       for (const q of batch) q.reject(error);
     });
-    this.pacer.committed(synced);
   }
 }
