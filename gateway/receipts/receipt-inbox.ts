@@ -16,17 +16,24 @@
  * queues behind it like any record of the case. Push senders always get theirs over the bus
  * (retries, circuit breaker, ledger).
  *
+ * What the inbox holds is the receipt: a receipt found there (put by a process that crashed before
+ * its trail, or by one writing its trail right now) is carried on with as it is — its bytes archived,
+ * its digest audited — never sealed anew. A second seal has other bytes (signature, creation time),
+ * and auditing or archiving those would name a document the sender does not have. Hence also the
+ * order: the inbox row first, then the archive of the version that is in it.
+ *
  * `put` never throws: anything that goes wrong answers `stored: false`, and the issuer falls back to
  * the bus.
  */
 import type { AdapterContext } from '../../adapters/sdk/adapter.ts';
 import type { AdapterRegistry } from '../../adapters/sdk/registry.ts';
 import type { MessageTypeSpec, XoevMessage } from '../../standards/catalogue.ts';
+import { catalogue } from '../../standards/index.ts';
 import type { ArchiveRequest } from '../audit/archive/document-archiver.ts';
 import type { SystemEntry } from '../directory/directory.ts';
 import type { Logger } from '../log/logger.ts';
 import { type PipelineInstruments, stageStart } from '../observability/pipeline.ts';
-import type { MailboxStore } from '../ports/mailbox-store.ts';
+import type { InboxItem, MailboxStore } from '../ports/mailbox-store.ts';
 
 export interface ReceiptInboxDeps {
   mailbox: MailboxStore;
@@ -54,14 +61,61 @@ export interface SealedReceipt {
   onBehalfOf: string;
 }
 
-/** `stored`: put into the inbox now, its trail is the caller's to write; otherwise the bus carries it. */
-export type InboxOutcome = { stored: true } | { stored: false; reason: string };
+/** A receipt the sender's inbox already holds: the document the sender gets, archived. */
+export interface HeldReceipt {
+  signed: string;
+  digest: string;
+}
+
+/**
+ * `stored`: put into the inbox now, its trail is the caller's to write. `putBefore`: another process
+ * put it there since the caller looked (`held`): that version is the receipt, this one is dropped.
+ * Otherwise the bus carries it.
+ */
+export type InboxOutcome =
+  | { stored: true; putBefore?: false }
+  | { stored: false; putBefore: true }
+  | { stored: false; putBefore?: false; reason: string };
 
 export class ReceiptInbox {
   private readonly now: () => Date;
 
   constructor(private readonly deps: ReceiptInboxDeps) {
     this.now = deps.now ?? (() => new Date());
+  }
+
+  /**
+   * The receipt `receiptId` if the system's inbox already holds it, archived (again: the archive
+   * keeps one copy per digest) — a crash may have come between the inbox row and the archive.
+   * Undefined for a push system, a receipt not there, and a store that cannot be read now (the
+   * issuer then goes on as for a new receipt, and `put` finds it there if it is).
+   */
+  async held(system: SystemEntry, receiptId: string, log: Logger): Promise<HeldReceipt | undefined> {
+    if (system.delivery.mode !== 'pull') return undefined;
+    let item: InboxItem | undefined;
+    try {
+      item = await this.deps.mailbox.get(system.id, receiptId);
+    } catch (error) {
+      log.warn({ err: error, to: system.id }, 'could not look for the receipt in the inbox');
+      return undefined;
+    }
+    return item && this.archiveHeld(item);
+  }
+
+  private async archiveHeld(item: InboxItem): Promise<HeldReceipt> {
+    const type = catalogue.byId(item.messageType);
+    if (type)
+      await this.deps.archive?.({
+        messageId: item.messageId,
+        standard: type.standard,
+        messageType: type.name,
+        senderSystem: item.senderSystem,
+        senderAuthority: item.senderAuthority,
+        receiverAuthority: item.receiverAuthority,
+        digest: item.digest,
+        signedDocument: item.signedDocument,
+      });
+    return { signed: item.signedDocument, digest: item.digest };
   }
 
   async put(system: SystemEntry, receipt: SealedReceipt, log: Logger): Promise<InboxOutcome> {
@@ -76,16 +130,6 @@ export class ReceiptInbox {
       const encodeStarted = stageStart();
       const native = adapter.encode(receipt.message, receipt.type, deps.adapterContext);
       deps.instruments?.stage('delivery.encode', encodeStarted);
-      const archived = deps.archive?.({
-        messageId: receipt.receiptId,
-        standard: receipt.type.standard,
-        messageType: receipt.type.name,
-        senderSystem: receipt.onBehalfOf,
-        senderAuthority: receipt.senderAuthority,
-        receiverAuthority: receipt.receiverAuthority,
-        digest: receipt.digest,
-        signedDocument: receipt.signed,
-      });
       const fresh = await deps.mailbox.putIfNew({
         systemId: system.id,
         messageId: receipt.receiptId,
@@ -99,11 +143,19 @@ export class ReceiptInbox {
         nativeBody: native.body,
         createdAt: this.now().toISOString(),
       });
-      await archived;
-      // Already there: put by another process that is writing its trail, or by one that crashed before
-      // it could. The bus path tells the two apart as for any duplicate (the delivery stage writes a
-      // missing `delivered`), so the receipt goes that way instead of guessing here.
-      if (!fresh) return { stored: false, reason: 'already in the inbox' };
+      // Put by another process since the issuer looked, which is writing that version's trail now (or
+      // crashed before it could: the next start's catch-up finds it `held`). Not archived: never sent.
+      if (!fresh) return { stored: false, putBefore: true };
+      await deps.archive?.({
+        messageId: receipt.receiptId,
+        standard: receipt.type.standard,
+        messageType: receipt.type.name,
+        senderSystem: receipt.onBehalfOf,
+        senderAuthority: receipt.senderAuthority,
+        receiverAuthority: receipt.receiverAuthority,
+        digest: receipt.digest,
+        signedDocument: receipt.signed,
+      });
       deps.instruments?.outcome('delivered');
       return { stored: true };
     } catch (error) {

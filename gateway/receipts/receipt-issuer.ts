@@ -9,6 +9,13 @@
  * after the inbox row or the publish, so that what a crash leaves in between is issued again at the
  * next start (catch-up: no `accepted` yet), never audited without having happened.
  *
+ * Issued again, a receipt is not sealed again if the sender already has it: the second seal would
+ * have other bytes (signature, creation time), and a trail naming that digest would name a document
+ * the sender never got. A pull inbox that holds it (receipt-inbox.ts, `held`) gives its bytes and
+ * digest; a `delivered` of it in the audit log (the delivery stage handed a published one over) gives
+ * the digest. What is still on the bus unconsumed cannot be seen from here: a receipt whose issuer
+ * crashed after its publish and before its trail is published anew, and the sender gets the first.
+ *
  * Idempotent: the receipt's id is derived from the acknowledged id (receipt-id.ts); an id already
  * `accepted` in the audit log is not issued again, and should two processes race past that check,
  * the delivery ledger still hands the sender one receipt (one delivery per nachrichtenUUID).
@@ -18,7 +25,7 @@
 import { createHash } from 'node:crypto';
 import { catalogue } from '../../standards/index.ts';
 import { toCanonicalXml } from '../../standards/xoev/xml-codec.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
+import type { AuditLog, AuditRecordInput } from '../audit/audit-log.ts';
 import { deliverTopic, HEADER } from '../bus/topics.ts';
 import type { Directory } from '../directory/directory.ts';
 import { GATEWAY_INSTANCE } from '../log/instance.ts';
@@ -110,17 +117,6 @@ export class ReceiptIssuer {
       if (await deps.audit.store.hasEvent(receiptId, 'accepted'))
         return { issued: false, reason: 'already-issued', receiptId };
 
-      const message = buildReceipt({
-        type,
-        receiptId,
-        referenzUUID: acknowledgedId,
-        leser: { kennung: entry.sender!, name: senderSystem.title },
-        autor: { kennung: entry.receiver!, name: receiverSystem?.title ?? entry.receiver! },
-        acknowledgedAt: new Date(entry.time),
-        now: this.now(),
-      });
-      const signed = await deps.sealer.sign(toCanonicalXml(type, message));
-      const digest = createHash('sha256').update(signed, 'utf8').digest('hex');
       // On the receiver's behalf: the receipt travels from the acknowledging system to the sender.
       const onBehalfOf = entry.receiverSystem ?? 'gateway';
       const common = {
@@ -132,14 +128,33 @@ export class ReceiptIssuer {
         receiverSystem: senderSystem.id,
         messageType: type.id,
       };
-      const issued = [
-        {
-          ...common,
-          kind: 'accepted' as const,
-          detail: { referenzUUID: acknowledgedId, receiptFor: acknowledgedId },
-        },
-        { ...common, kind: 'signed' as const, digest, detail: {} },
-      ];
+      const acceptedEvent = {
+        ...common,
+        kind: 'accepted' as const,
+        detail: { referenzUUID: acknowledgedId, receiptFor: acknowledgedId },
+      };
+      const carryOn = (held: { digest: string }) =>
+        this.completeTrail(common, acceptedEvent, held.digest, log);
+
+      // A pull inbox keeps what it got (acknowledged or not): its row answers for every route there.
+      const pullInbox = deps.inbox !== undefined && senderSystem.delivery.mode === 'pull';
+      const held = pullInbox
+        ? await deps.inbox?.held(senderSystem, receiptId, log)
+        : await this.handedOverOnTheBus(receiptId);
+      if (held) return await carryOn(held);
+
+      const message = buildReceipt({
+        type,
+        receiptId,
+        referenzUUID: acknowledgedId,
+        leser: { kennung: entry.sender!, name: senderSystem.title },
+        autor: { kennung: entry.receiver!, name: receiverSystem?.title ?? entry.receiver! },
+        acknowledgedAt: new Date(entry.time),
+        now: this.now(),
+      });
+      const signed = await deps.sealer.sign(toCanonicalXml(type, message));
+      const digest = createHash('sha256').update(signed, 'utf8').digest('hex');
+      const issued = [acceptedEvent, { ...common, kind: 'signed' as const, digest, detail: {} }];
       const inInbox = await deps.inbox?.put(
         senderSystem,
         {
@@ -155,6 +170,10 @@ export class ReceiptIssuer {
         },
         log,
       );
+      if (inInbox?.putBefore) {
+        log.info({ to: senderSystem.id }, 'receipt put into the inbox by another process meanwhile');
+        return { issued: false, reason: 'already-issued', receiptId };
+      }
       if (inInbox?.stored) {
         await deps.audit.recordMany([
           ...issued,
@@ -195,5 +214,42 @@ export class ReceiptIssuer {
       log.error({ err: error }, 'receipt could not be issued');
       return { issued: false, reason: 'error', receiptId };
     }
+  }
+
+  /** The digest the delivery stage audited for a receipt it pushed (the bytes are its to archive). */
+  private async handedOverOnTheBus(receiptId: string): Promise<{ digest: string } | undefined> {
+    const { store } = this.deps.audit;
+    if (!(await store.hasEvent(receiptId, 'delivered'))) return undefined;
+    const [delivered] = await store.query({ messageId: receiptId, kind: 'delivered', limit: 1 });
+    return delivered?.digest ? { digest: delivered.digest } : undefined;
+  }
+
+  /**
+   * The trail of a receipt the sender already has, left unfinished by the process that issued it:
+   * accepted, signed, and queued (the delivery stage handed it over from the bus and audited its
+   * `delivered`) or delivered (put into the inbox directly, `delivered` not written yet) — all with
+   * the digest of the document the sender has.
+   */
+  private async completeTrail(
+    common: Omit<AuditRecordInput, 'kind' | 'detail' | 'actor'> & { actor: string; messageId: string },
+    accepted: AuditRecordInput,
+    digest: string,
+    log: Logger,
+  ): Promise<ReceiptOutcome> {
+    const [delivered] = await this.deps.audit.store.query({
+      messageId: common.messageId,
+      kind: 'delivered',
+      limit: 1,
+    });
+    const trail: AuditRecordInput[] = [accepted, { ...common, kind: 'signed', digest, detail: {} }];
+    if (!delivered) {
+      const detail = { mode: 'pull', route: 'inbox', recovered: true, instance: GATEWAY_INSTANCE };
+      trail.push({ ...common, kind: 'delivered', digest, detail });
+    } else if (delivered.detail.route !== 'inbox') {
+      trail.push({ ...common, kind: 'queued', digest, detail: {} });
+    }
+    await this.deps.audit.recordMany(trail);
+    log.info({ to: common.receiverSystem }, 'receipt the sender already has: its trail completed');
+    return { issued: true, receiptId: common.messageId };
   }
 }

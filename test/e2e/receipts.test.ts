@@ -188,7 +188,7 @@ describe('receipts, pull mode', () => {
     expect(await kinds()).toEqual(['accepted', 'delivered', 'queued', 'signed']);
   });
 
-  it('leaves a receipt already in the inbox without its trail (a crash after the put) to the bus path', async () => {
+  it('completes the trail of a receipt already in the inbox (a crash after the put) with its digest, sealing nothing anew', async () => {
     const msg = rueckmeldung();
     const receiptId = receiptIdFor(msg.id);
     // What a process that crashed between its put and its audit append left behind.
@@ -215,9 +215,14 @@ describe('receipts, pull mode', () => {
       10_000,
       'the receipt audited as delivered',
     );
-    expect(delivered.detail).toMatchObject({ mode: 'pull', recovered: true });
+    expect(delivered.detail).toMatchObject({ mode: 'pull', route: 'inbox', recovered: true });
+    // What the inbox holds is the receipt: no second seal, no bus trip (receipts-crash-window.test.ts).
     const trail = await t.gateway.auditStore.query({ messageId: receiptId });
-    expect(trail.map((e) => e.kind).sort()).toEqual(['accepted', 'delivered', 'queued', 'signed']);
+    expect(trail.map((e) => e.kind).sort()).toEqual(['accepted', 'delivered', 'signed']);
+    expect(trail.filter((e) => e.digest !== null).map((e) => e.digest)).toEqual([
+      'left-by-a-crash',
+      'left-by-a-crash',
+    ]);
     const inbox = await t.gateway.mailbox.list('sn-melde', { limit: 1000 });
     expect(inbox.items.filter((i) => i.messageId === receiptId)).toHaveLength(1);
   });

@@ -1,0 +1,216 @@
+/**
+ * A receipt whose issuer crashed after handing it over and before writing its trail: the restart's
+ * catch-up issues it again. The sender already has the first version, so the trail and the archive
+ * must name that one — a second seal has other bytes (signature, creation time) and another digest.
+ * Reproduced with the real issuer and stores: the trail's append fails once at exactly that point,
+ * then the gateway stops and starts again. Embedded (SQLite) and on PostgreSQL.
+ */
+import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { connectDocumentArchive } from '../../gateway/audit/open-store.ts';
+import type { AuditEntry } from '../../gateway/ports/audit-store.ts';
+import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
+import { dropSchema, freshSchemaName, PG_URL } from '../conformance/pg-test-schema.ts';
+import { rueckmeldung } from '../support/fixtures.ts';
+import {
+  eventually,
+  pushContracts,
+  startTestGateway,
+  type TestGateway,
+  tempDir,
+} from '../support/gateway.ts';
+import { type PushedRequest, startPushReceiver } from '../support/push-receiver.ts';
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/**
+ * The issuer dies right after handing the receipt over: the append of its trail (the one with its
+ * `accepted`; the delivery stage never writes that kind) fails, and nothing after it runs.
+ */
+function crashBeforeTheTrailOf(t: TestGateway, receiptId: string) {
+  const audit = t.gateway.audit;
+  const recordMany = audit.recordMany.bind(audit);
+  return vi.spyOn(audit, 'recordMany').mockImplementation(async (events) => {
+    if (events.some((e) => e.messageId === receiptId && e.kind === 'accepted'))
+      throw new Error('crash before the trail');
+    return recordMany(events);
+  });
+}
+
+async function archivedDigests(t: TestGateway, messageId: string): Promise<string[]> {
+  const archive = await connectDocumentArchive(t.gateway.config);
+  try {
+    return (await archive.get(messageId)).map((d) => d.digest);
+  } finally {
+    await archive.close();
+  }
+}
+
+/** The distinct digests a trail names. */
+function digestsNamedBy(trail: AuditEntry[]): string[] {
+  return [...new Set(trail.flatMap((e) => (e.digest ? [e.digest] : [])))];
+}
+
+const stores = [
+  { store: 'sqlite', env: (): Record<string, string> => ({}) },
+  {
+    store: 'postgres',
+    env: (): Record<string, string> => ({
+      DATABASE_URL: PG_URL,
+      DATABASE_SCHEMA: freshSchemaName('receipt_crash'),
+    }),
+  },
+];
+
+describe.each(stores)('a receipt re-issued after a crash before its trail ($store)', ({ store, env }) => {
+  const cleanUp: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    for (const step of cleanUp.splice(0).reverse()) await step();
+  });
+
+  /** A gateway on `dataDir` and `settings`, stopped after the test unless the test stopped it. */
+  async function gateway(
+    dataDir: string,
+    settings: Record<string, string>,
+    contractsDir?: string,
+  ): Promise<TestGateway> {
+    const started = await startTestGateway({
+      dataDir,
+      env: settings,
+      ...(contractsDir ? { contractsDir } : {}),
+    });
+    let stopping: Promise<void> | undefined;
+    const t = { ...started, stop: () => (stopping ??= started.stop()) };
+    cleanUp.push(() => t.stop());
+    return t;
+  }
+
+  function storage() {
+    const dataDir = tempDir(`receipt-crash-${store}`);
+    const settings = env();
+    cleanUp.push(async () => {
+      rmSync(dataDir, { recursive: true, force: true });
+      if (settings.DATABASE_SCHEMA) await dropSchema(settings.DATABASE_SCHEMA);
+    });
+    return { dataDir, settings };
+  }
+
+  it('put into the pull inbox: the trail and the archive name the version in the inbox', async () => {
+    const { dataDir, settings } = storage();
+    let t = await gateway(dataDir, settings);
+    const msg = rueckmeldung();
+    const receiptId = receiptIdFor(msg.id);
+    const crash = crashBeforeTheTrailOf(t, receiptId);
+    expect((await t.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
+    await eventually(
+      async () => ((await t.gateway.mailbox.get('st-melde', msg.id)) ? true : undefined),
+      15_000,
+      'the 0201 in the st-melde inbox',
+    );
+    expect((await t.client('st-melde').call('POST', `/v1/systems/st-melde/inbox/${msg.id}/ack`)).status).toBe(
+      200,
+    );
+    const first = await eventually(
+      () => t.gateway.mailbox.get('sn-melde', receiptId),
+      15_000,
+      'the receipt in the sn-melde inbox',
+    );
+    await t.gateway.followUps.receipts.idle();
+    expect(crash).toHaveBeenCalled();
+    // What the crash left: the receipt in the inbox, no trail.
+    expect(await t.gateway.auditStore.query({ messageId: receiptId })).toEqual([]);
+    crash.mockRestore();
+    await t.stop();
+
+    t = await gateway(dataDir, settings);
+    await t.gateway.followUps.caughtUp;
+    await eventually(
+      async () => ((await t.gateway.auditStore.hasEvent(receiptId, 'delivered')) ? true : undefined),
+      15_000,
+      'the receipt audited as delivered',
+    );
+    await t.gateway.followUps.receipts.idle();
+
+    const inInbox = await t.gateway.mailbox.get('sn-melde', receiptId);
+    expect(inInbox?.digest).toBe(first.digest);
+    expect(sha256(inInbox!.signedDocument)).toBe(first.digest);
+    const trail = await t.gateway.auditStore.query({ messageId: receiptId });
+    expect(digestsNamedBy(trail)).toEqual([first.digest]);
+    expect(await archivedDigests(t, receiptId)).toEqual([first.digest]);
+    // Not sealed again, so not published either: straight to the trail the put would have written.
+    expect(trail.map((e) => e.kind).sort()).toEqual(['accepted', 'delivered', 'signed']);
+    expect(trail.find((e) => e.kind === 'delivered')?.detail).toMatchObject({
+      mode: 'pull',
+      route: 'inbox',
+      recovered: true,
+    });
+    const inbox = await t.gateway.mailbox.list('sn-melde', { limit: 1000 });
+    expect(inbox.items.filter((i) => i.messageId === receiptId)).toHaveLength(1);
+  });
+
+  it('pushed from the bus: the trail names the version the sender was pushed', async () => {
+    const { dataDir, settings } = storage();
+    const pushedToSn: PushedRequest[] = [];
+    const stReceiver = await startPushReceiver(dataDir, () => 200);
+    const snReceiver = await startPushReceiver(dataDir, (r) => {
+      pushedToSn.push(r);
+      return 204;
+    });
+    cleanUp.push(async () => {
+      await stReceiver.close();
+      await snReceiver.close();
+    });
+    const contractsDir = pushContracts({ 'st-melde': stReceiver.url, 'sn-melde': snReceiver.url });
+    let t = await gateway(dataDir, settings, contractsDir);
+    const msg = rueckmeldung();
+    const receiptId = receiptIdFor(msg.id);
+    // The receipt is published, then its issuer dies; the delivery stage pushes it meanwhile.
+    const crash = crashBeforeTheTrailOf(t, receiptId);
+    expect((await t.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
+    const pushed = await eventually(
+      async () => pushedToSn.find((r) => r.messageId === receiptId),
+      15_000,
+      'the receipt pushed to sn-melde',
+    );
+    const pushedDigest = pushed.headers['x-gateway-digest'] as string;
+    await eventually(
+      async () => ((await t.gateway.auditStore.hasEvent(receiptId, 'delivered')) ? true : undefined),
+      15_000,
+      'the push audited as delivered',
+    );
+    await t.gateway.followUps.receipts.idle();
+    expect((await t.gateway.auditStore.query({ messageId: receiptId })).map((e) => e.kind).sort()).toEqual([
+      'acknowledged',
+      'delivered',
+      'delivery-attempted',
+    ]);
+    crash.mockRestore();
+    await t.stop();
+
+    t = await gateway(dataDir, settings, contractsDir);
+    await t.gateway.followUps.caughtUp;
+    await eventually(
+      async () => ((await t.gateway.auditStore.hasEvent(receiptId, 'accepted')) ? true : undefined),
+      15_000,
+      'the receipt issued again',
+    );
+    await t.gateway.followUps.receipts.idle();
+    // A second version published now would be suppressed by the ledger; give it the time to arrive.
+    await new Promise((r) => setTimeout(r, 500));
+
+    const trail = await t.gateway.auditStore.query({ messageId: receiptId });
+    expect(digestsNamedBy(trail)).toEqual([pushedDigest]);
+    expect(await archivedDigests(t, receiptId)).toEqual([pushedDigest]);
+    expect(trail.map((e) => e.kind).sort()).toEqual([
+      'accepted',
+      'acknowledged',
+      'delivered',
+      'delivery-attempted',
+      'queued',
+      'signed',
+    ]);
+    expect(pushedToSn.filter((r) => r.messageId === receiptId)).toHaveLength(1);
+  });
+});
