@@ -15,7 +15,7 @@ import { GatewayError } from '../../gateway/errors/catalogue.ts';
 import type { MessageTypeSpec, XoevMessage } from '../../standards/catalogue.ts';
 import type { Adapter, AdapterContext, AdapterSpec, DecodedMessage, RoundTripSpec } from './adapter.ts';
 import type { NativeFormat } from './formats/native-format.ts';
-import { Mapper } from './mapper.ts';
+import { acceptedText, Mapper } from './mapper.ts';
 import type { DecodeScope } from './mapping/define.ts';
 import type { MessageMapping } from './mapping/message-mapping.ts';
 import { getAtPathKeys, pathKeys, setAtKeys } from './mapping/paths.ts';
@@ -58,15 +58,14 @@ export function mappedAdapter(options: MappedAdapterOptions): Adapter {
   function select(tree: Record<string, unknown>, scope: DecodeScope) {
     if (!typeField) return entries[0]![1];
     const value = getAtPathKeys(tree, typeKeys);
-    const native = scope.nativeName(typeField);
-    const text = scope.mapper.text(value, native, TYPE_POINTER);
+    const text = acceptedText(value) ?? scope.mapper.text(value, scope.nativeName(typeField), TYPE_POINTER);
     if (!text) return undefined;
     // Own entries only: a type value such as `toString` must not find Object.prototype's.
     const mapping = Object.hasOwn(messages, text) ? messages[text] : undefined;
     if (!mapping || !sends.includes(mapping.type.id)) {
       const allowed = entries.filter(([, m]) => sends.includes(m.type.id)).map(([v]) => v);
       scope.mapper.fail(
-        native,
+        scope.nativeName(typeField),
         TYPE_POINTER,
         `unknown message type ${JSON.stringify(text)}; expected ${allowed.map((v) => JSON.stringify(v)).join(' or ')}`,
       );

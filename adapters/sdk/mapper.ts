@@ -10,6 +10,29 @@ import { isCalendarDay } from '../../standards/xoev/nachrichtenkopf.ts';
 
 type Coded = { listURI: string; listVersionID: string; code: string };
 
+/**
+ * Where a field sits. The `*At` methods read the names only to report a problem: working them out
+ * (a format's native name, a sub-mapping's prefixed pointer) costs string building on every field of
+ * every message, and an error-free decode never needs them.
+ */
+export interface FieldNames {
+  readonly native: string;
+  readonly pointer: string;
+}
+
+/**
+ * The text Mapper.text would return for `value` when it reports nothing; undefined when it would
+ * report a problem (the caller then calls Mapper.text with the field's names, which reports it).
+ */
+export function acceptedText(value: unknown): string | undefined {
+  if (typeof value === 'string') {
+    const trimmed = value.trim();
+    return trimmed === '' || trimmed.includes('\uFFFD') ? undefined : trimmed;
+  }
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
 export class Mapper {
   readonly errors: FieldError[] = [];
 
@@ -40,6 +63,11 @@ export class Mapper {
     return trimmed;
   }
 
+  /** Mapper.text, naming the field only if it reports a problem. */
+  textAt(value: unknown, at: FieldNames): string {
+    return acceptedText(value) ?? this.text(value, at.native, at.pointer);
+  }
+
   optionalText(value: unknown, nativeField: string, pointer: string): string | undefined {
     if (value === undefined || value === null || value === '') return undefined;
     return this.text(value, nativeField, pointer);
@@ -62,6 +90,13 @@ export class Mapper {
     return false;
   }
 
+  /** Mapper.bool, naming the field only if it reports a problem. */
+  boolAt(value: unknown, at: FieldNames, truthy: readonly unknown[], falsy: readonly unknown[]): boolean {
+    if (truthy.includes(value)) return true;
+    if (falsy.includes(value)) return false;
+    return this.bool(value, at.native, at.pointer, [...truthy], [...falsy]);
+  }
+
   /** Maps a native code through `valueMap` (identity when absent) onto `list`. */
   code(
     list: CodeList,
@@ -80,6 +115,34 @@ export class Mapper {
       );
     }
     return { listURI: list.listURI, listVersionID: list.listVersionID, code: mapped ?? raw };
+  }
+
+  /** Mapper.code, naming the field only if it reports a problem. */
+  codeAt(list: CodeList, value: unknown, at: FieldNames, valueMap?: Record<string, string>): Coded {
+    const raw = acceptedText(value);
+    if (raw !== undefined) {
+      const mapped = valueMap ? valueMap[raw] : raw;
+      if (mapped !== undefined && list.has(mapped)) {
+        return { listURI: list.listURI, listVersionID: list.listVersionID, code: mapped };
+      }
+    }
+    return this.code(list, value, at.native, at.pointer, valueMap);
+  }
+
+  /** Mapper.date, naming the field only if it reports a problem. */
+  dateAt(value: unknown, at: FieldNames, format: DateFormat): string {
+    const raw = acceptedText(value);
+    return (
+      (raw === undefined ? undefined : isoDay(raw, format)) ?? this.date(value, at.native, at.pointer, format)
+    );
+  }
+
+  /** Mapper.number, naming the field only if it reports a problem. */
+  numberAt(value: unknown, at: FieldNames, format: NumberFormat = {}): number {
+    if (typeof value === 'number' && Number.isFinite(value)) return value;
+    const raw = acceptedText(value);
+    const parsed = raw === undefined ? undefined : parseNumber(raw, format);
+    return parsed ?? this.number(value, at.native, at.pointer, format);
   }
 
   /** A native date in `format` → ISO `JJJJ-MM-TT`, checking that the day exists. */
@@ -139,6 +202,62 @@ const DATE_PATTERNS: Record<DateFormat, RegExp> = {
   de: /^(?<d>\d{2})\.(?<m>\d{2})\.(?<y>\d{4})$/,
   compact: /^(?<y>\d{4})(?<m>\d{2})(?<d>\d{2})$/,
 };
+
+/** Where DATE_PATTERNS find year, month and day, and the separators between them. */
+const DATE_LAYOUT: Record<
+  DateFormat,
+  { length: number; year: number; month: number; day: number; separators: [number, number][] }
+> = {
+  iso: {
+    length: 10,
+    year: 0,
+    month: 5,
+    day: 8,
+    separators: [
+      [4, 45],
+      [7, 45],
+    ],
+  },
+  de: {
+    length: 10,
+    year: 6,
+    month: 3,
+    day: 0,
+    separators: [
+      [2, 46],
+      [5, 46],
+    ],
+  },
+  compact: { length: 8, year: 0, month: 4, day: 6, separators: [] },
+};
+
+/** The value of the ASCII digits `s[start..end)`, or -1 if one of them is not a digit. */
+function digitsAt(s: string, start: number, end: number): number {
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = s.charCodeAt(i) - 48;
+    if (!(digit >= 0 && digit <= 9)) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
+ * What Mapper.date returns for `raw` in `format` when it reports nothing (a day that exists, ISO
+ * JJJJ-MM-TT), read in place; undefined otherwise. DATE_PATTERNS with a groups object, three
+ * Number() and a template per date cost several times as much, on every date of every message.
+ */
+function isoDay(raw: string, format: DateFormat): string | undefined {
+  const layout = DATE_LAYOUT[format];
+  if (raw.length !== layout.length) return undefined;
+  for (const [index, code] of layout.separators) if (raw.charCodeAt(index) !== code) return undefined;
+  const year = digitsAt(raw, layout.year, layout.year + 4);
+  const month = digitsAt(raw, layout.month, layout.month + 2);
+  const day = digitsAt(raw, layout.day, layout.day + 2);
+  if (year < 0 || month < 0 || day < 0 || !isCalendarDay(year, month, day)) return undefined;
+  if (format === 'iso') return raw;
+  return `${raw.slice(layout.year, layout.year + 4)}-${raw.slice(layout.month, layout.month + 2)}-${raw.slice(layout.day, layout.day + 2)}`;
+}
 
 export const DATE_FORMAT_NAMES: Record<DateFormat, string> = {
   iso: 'JJJJ-MM-TT',

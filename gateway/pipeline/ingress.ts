@@ -110,8 +110,8 @@ function mediaType(contentType: string): string {
   return contentType.split(';')[0]!.trim().toLowerCase();
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 export class Ingress {
@@ -375,7 +375,9 @@ export class Ingress {
         const signStarted = stageStart();
         const signed = await deps.sealer.sign(toCanonicalXml(r.spec, r.message));
         deps.instruments?.stage('ingress.sign', signStarted);
-        return { ...r, signed, digest: sha256(signed) };
+        // Encoded once: the bytes on the bus are the bytes the digest is of.
+        const bytes = Buffer.from(signed, 'utf8');
+        return { ...r, bytes, digest: sha256(bytes) };
       }),
     );
     const records: BusRecord[] = sealed.map((s) => {
@@ -397,7 +399,7 @@ export class Ingress {
         topic: deliverTopic(deps.topicPrefix, s.receiver.id),
         // The case key keeps a message and its answers in one partition, in order.
         key: h.referenzUUID ?? h['identifikation.nachricht'].nachrichtenUUID,
-        value: Buffer.from(s.signed, 'utf8'),
+        value: s.bytes,
         headers,
       };
     });

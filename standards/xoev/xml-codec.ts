@@ -306,6 +306,16 @@ function describeChar(s: string, pattern: RegExp = NOT_XML_CHAR): string {
  */
 const MAYBE_PROBLEM_CHAR = /[^\t\n\r\u0020-\u0084\u0086-\u2027\u202A-\uD7FF\uE000-\uFFFC]/;
 
+/**
+ * MAYBE_PROBLEM_CHAR plus what escapeText / escapeAttribute replace: the writer writes a string
+ * value without any of these as it is, after this one test (instead of one for problems and one for
+ * escaping).
+ */
+const TEXT_NEEDS_CARE =
+  /[^\t\n\u0020-\u0025\u0027-\u003B\u003D\u003F-\u0084\u0086-\u2027\u202A-\uD7FF\uE000-\uFFFC]/;
+const ATTRIBUTE_NEEDS_CARE =
+  /[^\u0020-\u0021\u0023-\u0025\u0027-\u003B\u003D-\u0084\u0086-\u2027\u202A-\uD7FF\uE000-\uFFFC]/;
+
 /** The problem with a string value, if it cannot be carried through XML unchanged. */
 function stringProblem(value: string): string | undefined {
   if (!MAYBE_PROBLEM_CHAR.test(value)) return undefined;
@@ -408,6 +418,10 @@ function writeAttributes(plan: ComplexPlan, obj: Record<string, unknown>, path: 
       path.push(f.key);
       throw schemaError(path, 'is required');
     }
+    if (typeof v === 'string' && (f.plan as ScalarPlan).type === 'string' && !ATTRIBUTE_NEEDS_CARE.test(v)) {
+      out += f.open + v + f.close;
+      continue;
+    }
     path.push(f.key);
     out += f.open + escapeAttribute(lexical(f.plan as ScalarPlan, v, path)) + f.close;
     path.pop();
@@ -438,7 +452,12 @@ function writeChildren(plan: ComplexPlan, obj: Record<string, unknown>, path: Pr
 }
 
 function writeElement(f: FieldPlan, value: unknown, path: PropertyKey[]): string {
-  if (f.plan.kind === 'scalar') return f.open + escapeText(lexical(f.plan, value, path)) + f.close;
+  if (f.plan.kind === 'scalar') {
+    if (typeof value === 'string' && f.plan.type === 'string' && !TEXT_NEEDS_CARE.test(value)) {
+      return f.open + value + f.close;
+    }
+    return f.open + escapeText(lexical(f.plan, value, path)) + f.close;
+  }
   const obj = asRecord(value, path);
   if (f.plan.attributes.length === 0) return f.open + writeChildren(f.plan, obj, path) + f.close;
   return `<${f.key}${writeAttributes(f.plan, obj, path)}>${writeChildren(f.plan, obj, path)}${f.close}`;
@@ -678,6 +697,23 @@ export function fromElement(spec: MessageTypeSpec, element: XmlElement): unknown
 // ---------------------------------------------------------------------------------------------
 // Validation
 
+const compiledSchemas = new WeakMap<object, z.ZodType<XoevMessage>>();
+
+/**
+ * The message type's schema with zod's compiled fast path (z.compile, once per schema): a valid
+ * message is parsed by generated code; anything the fast path rejects is parsed again by the
+ * schema's own runtime parser, which reports the issues, so errors are the runtime's exactly. A
+ * schema zod cannot compile comes back unchanged (z.compile never throws without `strict`).
+ */
+function compiledSchema(schema: z.ZodType<XoevMessage>): z.ZodType<XoevMessage> {
+  let compiled = compiledSchemas.get(schema);
+  if (!compiled) {
+    compiled = z.compile(schema);
+    compiledSchemas.set(schema, compiled);
+  }
+  return compiled;
+}
+
 /**
  * Parses `value` with the message type's zod schema. On failure throws GatewayError with
  * GW_ERR_CODE_NOT_IN_LIST if any issue comes from a code-list check, else GW_ERR_SCHEMA_INVALID;
@@ -685,7 +721,7 @@ export function fromElement(spec: MessageTypeSpec, element: XmlElement): unknown
  * code is the code of this message type.
  */
 export function validateMessage(spec: MessageTypeSpec, value: unknown): XoevMessage {
-  const result = spec.schema.safeParse(value);
+  const result = compiledSchema(spec.schema).safeParse(value);
   if (!result.success) {
     const errors: FieldError[] = [];
     let codeList = false;

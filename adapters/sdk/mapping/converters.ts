@@ -7,6 +7,7 @@
 import type { CodeList } from '../../../standards/xoev/codelist.ts';
 import type { AdapterContext } from '../adapter.ts';
 import {
+  acceptedText,
   type DateFormat,
   formatDate,
   formatNumber,
@@ -68,7 +69,7 @@ export interface Converter<N, S> {
 export function textConverter(): Converter<unknown, string> {
   return {
     describe: 'text',
-    decode: (v, at, { mapper }) => mapper.text(v, at.native, at.pointer),
+    decode: (v, at, { mapper }) => mapper.textAt(v, at),
     encode: (v) => v,
   };
 }
@@ -76,7 +77,7 @@ export function textConverter(): Converter<unknown, string> {
 export function dateConverter(format: DateFormat): Converter<unknown, string> {
   return {
     describe: `date ${format}`,
-    decode: (v, at, { mapper }) => mapper.date(v, at.native, at.pointer, format),
+    decode: (v, at, { mapper }) => mapper.dateAt(v, at, format),
     encode: (v) => formatDate(v, format),
   };
 }
@@ -90,7 +91,7 @@ export function numberConverter(
 ): Converter<unknown, number> {
   return {
     describe: 'number',
-    decode: (v, at, { mapper }) => mapper.number(v, at.native, at.pointer, format),
+    decode: (v, at, { mapper }) => mapper.numberAt(v, at, format),
     encode: (v) => (format.asText || format.decimalSeparator === ',' ? formatNumber(v, format) : v),
   };
 }
@@ -106,13 +107,7 @@ export function boolConverter(
   return {
     describe: `one of ${[...codes.true, ...codes.false].map((c) => JSON.stringify(c)).join(', ')}`,
     decode: (v, at, { mapper }) =>
-      mapper.bool(
-        typeof v === 'string' ? v.trim() : v,
-        at.native,
-        at.pointer,
-        [...codes.true],
-        [...codes.false],
-      ),
+      mapper.boolAt(typeof v === 'string' ? v.trim() : v, at, codes.true, codes.false),
     encode: (v) => (v ? codes.true[0] : codes.false[0]),
   };
 }
@@ -125,7 +120,7 @@ export function codeConverter(
   const out = valueMap ? invert(valueMap) : undefined;
   return {
     describe: `code (${list.name})`,
-    decode: (v, at, { mapper }) => mapper.code(list, v, at.native, at.pointer, valueMap),
+    decode: (v, at, { mapper }) => mapper.codeAt(list, v, at, valueMap),
     encode(value, at, scope) {
       if (!out) return value.code;
       const native = out[value.code];
@@ -177,7 +172,9 @@ export function textsConverter(options: { separator?: string } = {}): Converter<
         mapper.fail(at.native, at.pointer, 'must be a list');
         return [];
       }
-      return items.map((item, i) => mapper.text(item, at.nativeAt(`[${i}]`), `${at.pointer}/${i}`));
+      return items.map(
+        (item, i) => acceptedText(item) ?? mapper.text(item, at.nativeAt(`[${i}]`), `${at.pointer}/${i}`),
+      );
     },
     encode: (values) => (options.separator ? values.join(options.separator) : values),
   };
@@ -188,8 +185,8 @@ export function wordsConverter(separator = ' '): Converter<unknown, string> {
   return {
     describe: `list joined by ${JSON.stringify(separator)}`,
     decode(v, at, { mapper }) {
-      if (!Array.isArray(v)) return mapper.text(v, at.native, at.pointer);
-      const words = v.map((w, i) => mapper.text(w, at.nativeAt(`[${i}]`), at.pointer));
+      if (!Array.isArray(v)) return mapper.textAt(v, at);
+      const words = v.map((w, i) => acceptedText(w) ?? mapper.text(w, at.nativeAt(`[${i}]`), at.pointer));
       return words.join(separator);
     },
     encode: (v) => v.split(separator),
@@ -201,7 +198,7 @@ export function kennungConverter(prefix: string): Converter<unknown, string> {
   return {
     describe: `${prefix} key without prefix`,
     decode: (v, at, { mapper }) => {
-      const id = mapper.text(v, at.native, at.pointer);
+      const id = mapper.textAt(v, at);
       return id ? `${prefix}:${id}` : '';
     },
     encode(value, at, scope) {
@@ -217,7 +214,7 @@ export function kennungConverter(prefix: string): Converter<unknown, string> {
 export function uuidConverter(): Converter<unknown, string> {
   return {
     describe: 'UUID',
-    decode: (v, at, { mapper }) => mapper.text(v, at.native, at.pointer).toLowerCase(),
+    decode: (v, at, { mapper }) => mapper.textAt(v, at).toLowerCase(),
     encode: (v) => v,
   };
 }
@@ -247,8 +244,7 @@ export function decimalConverter(
   return {
     describe: `amount like ${example}`,
     decode(v, at, { mapper }) {
-      const raw =
-        typeof v === 'number' ? String(v).replace('.', decimal) : mapper.text(v, at.native, at.pointer);
+      const raw = typeof v === 'number' ? String(v).replace('.', decimal) : mapper.textAt(v, at);
       if (!raw) return '';
       const m = pattern.exec(raw);
       if (!m || (digits === 0 && m[3] !== undefined)) {

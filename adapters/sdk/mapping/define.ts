@@ -19,7 +19,7 @@ import { GatewayError } from '../../../gateway/errors/catalogue.ts';
 import type { CodeList } from '../../../standards/xoev/codelist.ts';
 import type { Behoerde } from '../../../standards/xoev/nachrichtenkopf.ts';
 import type { AdapterContext } from '../adapter.ts';
-import type { DateFormat, NumberFormat } from '../mapper.ts';
+import { acceptedText, type DateFormat, type NumberFormat } from '../mapper.ts';
 import {
   type BoolCodes,
   boolConverter,
@@ -472,7 +472,10 @@ export class Fields<T> {
         natives.forEach((path, i) => {
           const value = getAtPathKeys(native, nativeKeys[i]!);
           if (!isAbsent(value))
-            parts.push(scope.mapper.text(value, scope.nativeName(path), scope.pointerOf(pointer)));
+            parts.push(
+              acceptedText(value) ??
+                scope.mapper.text(value, scope.nativeName(path), scope.pointerOf(pointer)),
+            );
         });
         if (parts.length === 0) {
           if (!options.optional)
@@ -515,13 +518,15 @@ export class Fields<T> {
       standard: pointers,
       describe: `two parts separated by ${JSON.stringify(separator)}`,
       decode(tree, draft, scope) {
-        const name = scope.nativeName(native);
-        const raw = scope.mapper.text(getAtPathKeys(tree, keys), name, scope.pointerOf(pointers[0]));
+        const value = getAtPathKeys(tree, keys);
+        const raw =
+          acceptedText(value) ??
+          scope.mapper.text(value, scope.nativeName(native), scope.pointerOf(pointers[0]));
         if (!raw) return;
         const at = raw.indexOf(separator.trim() || separator);
         if (at < 0) {
           scope.mapper.fail(
-            name,
+            scope.nativeName(native),
             scope.pointerOf(pointers[1]),
             `expected two parts separated by ${JSON.stringify(separator)}`,
           );
@@ -666,17 +671,15 @@ export class Fields<T> {
       standard: entries.map(([, a]) => a.pointer),
       describe: `one of ${entries.map(([k, a]) => `${k} (${a.pointer})`).join(', ')}`,
       decode(tree, draft, scope) {
-        const name = scope.nativeName(native);
-        const kind = scope.mapper.text(
-          getAtPathKeys(tree, keys),
-          name,
-          scope.pointerOf(entries[0]![1].pointer),
-        );
+        const value = getAtPathKeys(tree, keys);
+        const kind =
+          acceptedText(value) ??
+          scope.mapper.text(value, scope.nativeName(native), scope.pointerOf(entries[0]![1].pointer));
         if (!kind) return;
         const chosen = Object.hasOwn(alternatives, kind) ? alternatives[kind] : undefined;
         if (!chosen) {
           scope.mapper.fail(
-            name,
+            scope.nativeName(native),
             scope.pointerOf(entries[0]![1].pointer),
             `must be one of ${entries.map(([k]) => JSON.stringify(k)).join(', ')}`,
           );

@@ -108,23 +108,45 @@ export function getAtPathKeys(root: unknown, keys: readonly string[]): unknown {
   return node;
 }
 
+/**
+ * Keys of the paths and pointers that hooks pass as strings on every message (`getPath(native,
+ * 'person.gemeinde')`), split once. Bounded: a hook that builds its paths per message (with an
+ * index, say) fills it and then splits as before.
+ */
+const MAX_REMEMBERED = 4096;
+const rememberedPointers = new Map<string, readonly string[]>();
+const rememberedPaths = new Map<string, readonly string[]>();
+
+function remembered(
+  memo: Map<string, readonly string[]>,
+  text: string,
+  split: (text: string) => readonly string[],
+): readonly string[] {
+  let keys = memo.get(text);
+  if (keys === undefined) {
+    keys = Object.freeze([...split(text)]);
+    if (memo.size < MAX_REMEMBERED) memo.set(text, keys);
+  }
+  return keys;
+}
+
 export function getPointer(root: unknown, pointer: string): unknown {
-  return getAtKeys(root, pointerKeys(pointer));
+  return getAtKeys(root, remembered(rememberedPointers, pointer, pointerKeys));
 }
 
 /** Sets a value, creating intermediate objects. `undefined` leaves the tree untouched. */
 export function setPointer(root: Tree, pointer: string, value: unknown): void {
   if (value === undefined) return;
-  setAtKeys(root, pointerKeys(pointer), value);
+  setAtKeys(root, remembered(rememberedPointers, pointer, pointerKeys), value);
 }
 
 /** Reads a native dot path; absent when any step is missing (see getAtPathKeys). */
 export function getPath(root: unknown, path: string): unknown {
-  return getAtPathKeys(root, pathKeys(path));
+  return getAtPathKeys(root, remembered(rememberedPaths, path, pathKeys));
 }
 
 /** Writes a native dot path, creating intermediate objects. `undefined` writes nothing. */
 export function setPath(root: Tree, path: string, value: unknown): void {
   if (value === undefined) return;
-  setAtKeys(root, pathKeys(path), value);
+  setAtKeys(root, remembered(rememberedPaths, path, pathKeys), value);
 }
