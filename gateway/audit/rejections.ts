@@ -28,21 +28,29 @@ interface ErrorLog {
 }
 
 /**
- * Writes a `rejected` event for `rejection`; with `error`, only if that error was not audited
- * already (and marks it audited).
+ * Writes a `rejected` event for `rejection` — for each of `alsoFor` too, in the same append (the
+ * other messages of a batch, refused with it as a whole); with `error`, only if that error was not
+ * audited already (and marks it audited).
  */
 export async function auditRejection(
   audit: AuditLog,
   log: ErrorLog,
   rejection: Rejection,
   error?: object,
+  alsoFor: readonly string[] = [],
 ): Promise<void> {
   if (error !== undefined) {
     if (audited.has(error)) return;
     audited.add(error);
   }
   try {
-    await audit.record({ ...rejection, kind: 'rejected' });
+    await audit.recordMany(
+      [rejection.messageId, ...alsoFor].map((messageId) => ({
+        ...rejection,
+        messageId,
+        kind: 'rejected' as const,
+      })),
+    );
   } catch (err) {
     log.error({ err }, 'could not audit a refused request');
   }

@@ -238,6 +238,8 @@ export class Ingress {
             detail: { code: error.code, requestId: request.requestId, messages: messageIds.length },
           },
           error,
+          // A batch is refused as a whole: every message of it has the refusal in its trail.
+          messageIds.slice(1),
         );
       }
       throw error;

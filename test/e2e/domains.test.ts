@@ -138,6 +138,26 @@ describe('the three domain flows end to end', () => {
     expect(status.body.status).toBe('acknowledged');
   });
 
+  it('a batch refused as a whole (one of its records a replay) is rejected for every record', async () => {
+    const first = fresh(
+      cp1252('th-melde', '0201-nachtlauf-erfurt-jena-weimar.native.csv'),
+      '6B0E2A91-3C4D-4F5E-8A7B-9C0D1E2F3A41',
+      '6B0E2A91-3C4D-4F5E-8A7B-9C0D1E2F3A42',
+      '6B0E2A91-3C4D-4F5E-8A7B-9C0D1E2F3A43',
+    );
+    await send('th-melde', iconv.encode(first.body, 'win1252'), 'text/csv');
+    // The same batch with its second and third records new: the first is a replay, so all is refused.
+    const again = fresh(first.body, first.ids[1]!, first.ids[2]!);
+    const r = await as('th-melde').send('th-melde', iconv.encode(again.body, 'win1252'), 'text/csv');
+    expect(r.status).toBe(409);
+    const statusOf = async (id: string) =>
+      (await as('th-melde').call<{ status: string }>('GET', `/v1/messages/${id}`)).body.status;
+    expect(await statusOf(again.ids[0]!)).toBe('rejected');
+    expect(await statusOf(again.ids[1]!)).toBe('rejected');
+    // The replayed record was accepted before: the refusal is in its trail, its status stays.
+    expect(await statusOf(first.ids[0]!)).not.toBe('rejected');
+  });
+
   it('Kfz: changes of keeper from three Länder reach the central register as XKfz; its notice comes back fixed-width', async () => {
     const snKfz = fresh(
       latin1('sn-kfz', '1002-halterwechsel-dresden.native.txt'),
