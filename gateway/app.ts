@@ -261,6 +261,8 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       adapterContext,
       instruments,
       ...(archiveDocument ? { archive: archiveDocument } : {}),
+      // Receipts for the bus are archived before their publish and read back on a re-issue.
+      ...(archive ? { archivedVersions: (messageId: string) => archive.get(messageId) } : {}),
       ...(options.now ? { now: options.now } : {}),
     }),
     bus,

@@ -24,6 +24,12 @@
  *
  * `put` never throws: anything that goes wrong answers `stored: false`, and the issuer falls back to
  * the bus.
+ *
+ * A receipt the bus carries is archived by the issuer before its publish (`archiveForBus`), and a
+ * re-issue republishes that archived version (`archivedVersion`) instead of sealing anew: a record
+ * published but not yet consumed when its issuer crashed is the version the sender will get, and
+ * the issuer cannot see it on the bus. Here rather than in an issuer dependency of its own because
+ * this is the receipts' one handle on the archive the composition root passes in (app.ts).
  */
 import type { AdapterContext } from '../../adapters/sdk/adapter.ts';
 import type { AdapterRegistry } from '../../adapters/sdk/registry.ts';
@@ -33,6 +39,7 @@ import type { ArchiveRequest } from '../audit/archive/document-archiver.ts';
 import type { SystemEntry } from '../directory/directory.ts';
 import type { Logger } from '../log/logger.ts';
 import { type PipelineInstruments, stageStart } from '../observability/pipeline.ts';
+import type { ArchivedDocument } from '../ports/document-archive.ts';
 import type { InboxItem, MailboxStore } from '../ports/mailbox-store.ts';
 
 export interface ReceiptInboxDeps {
@@ -41,6 +48,8 @@ export interface ReceiptInboxDeps {
   adapters: AdapterRegistry;
   adapterContext: AdapterContext;
   archive?: (request: ArchiveRequest) => Promise<boolean>;
+  /** The archived versions of a document, oldest first (DocumentArchive.get); absent: no archive. */
+  archivedVersions?: (messageId: string) => Promise<ArchivedDocument[]>;
   instruments?: PipelineInstruments;
   now?: () => Date;
 }
@@ -118,6 +127,49 @@ export class ReceiptInbox {
     return { signed: item.signedDocument, digest: item.digest };
   }
 
+  /**
+   * Archives a receipt about to be published, so that a re-issue after a crash finds this version
+   * (`archivedVersion`). The delivery stage archives the same bytes again when it hands them over
+   * (one copy per digest). False if it could not be archived: the publish goes on (the receipt
+   * matters more), and a crash before its trail would then be re-issued as a new seal.
+   */
+  async archiveForBus(receipt: SealedReceipt): Promise<boolean> {
+    const { archive, archivedVersions } = this.deps;
+    // Without a way to read it back, archiving early would only archive what is never delivered.
+    if (!archive || !archivedVersions) return false;
+    return archive(this.archiveRequest(receipt));
+  }
+
+  /**
+   * The first version of `receiptId` in the archive, if it can still be read: the one published
+   * first, hence the one the sender gets first (the delivery ledger and the inbox drop later ones).
+   * Undefined without an archive, for a receipt not archived or shredded, and when the archive
+   * cannot be read now (the issuer then seals anew, as it did before receipts were archived early).
+   */
+  async archivedVersion(receiptId: string, log: Logger): Promise<HeldReceipt | undefined> {
+    if (!this.deps.archivedVersions) return undefined;
+    try {
+      const first = (await this.deps.archivedVersions(receiptId)).find((d) => d.status === 'available');
+      return first && { signed: first.document.toString('utf8'), digest: first.digest };
+    } catch (error) {
+      log.warn({ err: error }, 'could not look for the receipt in the archive');
+      return undefined;
+    }
+  }
+
+  private archiveRequest(receipt: SealedReceipt): ArchiveRequest {
+    return {
+      messageId: receipt.receiptId,
+      standard: receipt.type.standard,
+      messageType: receipt.type.name,
+      senderSystem: receipt.onBehalfOf,
+      senderAuthority: receipt.senderAuthority,
+      receiverAuthority: receipt.receiverAuthority,
+      digest: receipt.digest,
+      signedDocument: receipt.signed,
+    };
+  }
+
   async put(system: SystemEntry, receipt: SealedReceipt, log: Logger): Promise<InboxOutcome> {
     const { deps } = this;
     if (system.delivery.mode !== 'pull') return { stored: false, reason: 'push delivery' };
@@ -146,16 +198,7 @@ export class ReceiptInbox {
       // Put by another process since the issuer looked, which is writing that version's trail now (or
       // crashed before it could: the next start's catch-up finds it `held`). Not archived: never sent.
       if (!fresh) return { stored: false, putBefore: true };
-      await deps.archive?.({
-        messageId: receipt.receiptId,
-        standard: receipt.type.standard,
-        messageType: receipt.type.name,
-        senderSystem: receipt.onBehalfOf,
-        senderAuthority: receipt.senderAuthority,
-        receiverAuthority: receipt.receiverAuthority,
-        digest: receipt.digest,
-        signedDocument: receipt.signed,
-      });
+      await deps.archive?.(this.archiveRequest(receipt));
       deps.instruments?.outcome('delivered');
       return { stored: true };
     } catch (error) {

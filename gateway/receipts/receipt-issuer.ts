@@ -13,8 +13,13 @@
  * have other bytes (signature, creation time), and a trail naming that digest would name a document
  * the sender never got. A pull inbox that holds it (receipt-inbox.ts, `held`) gives its bytes and
  * digest; a `delivered` of it in the audit log (the delivery stage handed a published one over) gives
- * the digest. What is still on the bus unconsumed cannot be seen from here: a receipt whose issuer
- * crashed after its publish and before its trail is published anew, and the sender gets the first.
+ * the digest. What is still on the bus unconsumed cannot be seen from here, so a receipt for the bus
+ * is archived before its publish (receipt-inbox.ts, `archiveForBus`): a re-issue that finds a
+ * version in the archive publishes exactly those bytes again, with their digest, and its trail
+ * names that digest — the delivery ledger or the inbox drops whichever copy comes second, and both
+ * are the same document. Without the archive (audit.archiveDocuments off, or it could not be
+ * written or read) such a receipt is sealed anew: the sender gets the first version, the trail
+ * names the second.
  *
  * Idempotent: the receipt's id is derived from the acknowledged id (receipt-id.ts); an id already
  * `accepted` in the audit log is not issued again, and should two processes race past that check,
@@ -23,6 +28,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import type { MessageTypeSpec } from '../../standards/catalogue.ts';
 import { catalogue } from '../../standards/index.ts';
 import { toCanonicalXml } from '../../standards/xoev/xml-codec.ts';
 import type { AuditLog, AuditRecordInput } from '../audit/audit-log.ts';
@@ -48,6 +54,17 @@ export interface ReceiptIssuerDeps {
   now?: () => Date;
   /** Receipts for pull senders go straight into their inbox (receipt-inbox.ts); absent: all over the bus. */
   inbox?: ReceiptInbox;
+}
+
+/** What every event of a receipt's trail names. */
+interface ReceiptCommon {
+  actor: string;
+  messageId: string;
+  sender: string;
+  receiver: string;
+  senderSystem: string;
+  receiverSystem: string;
+  messageType: string;
 }
 
 export type ReceiptOutcome =
@@ -142,6 +159,14 @@ export class ReceiptIssuer {
         ? await deps.inbox?.held(senderSystem, receiptId, log)
         : await this.handedOverOnTheBus(receiptId);
       if (held) return await carryOn(held);
+      const publish = (signed: string, digest: string) =>
+        this.publishAndQueue({ common, accepted: acceptedEvent, type, acknowledgedId }, signed, digest, log);
+      // Archived before a publish whose trail a crash prevented: that version may be on the bus.
+      const published = await deps.inbox?.archivedVersion(receiptId, log);
+      if (published) {
+        log.info({ to: senderSystem.id }, 'receipt published before its trail: the same version again');
+        return await publish(published.signed, published.digest);
+      }
 
       const message = buildReceipt({
         type,
@@ -154,29 +179,26 @@ export class ReceiptIssuer {
       });
       const signed = await deps.sealer.sign(toCanonicalXml(type, message));
       const digest = createHash('sha256').update(signed, 'utf8').digest('hex');
-      const issued = [acceptedEvent, { ...common, kind: 'signed' as const, digest, detail: {} }];
-      const inInbox = await deps.inbox?.put(
-        senderSystem,
-        {
-          receiptId,
-          acknowledgedId,
-          type,
-          message,
-          signed,
-          digest,
-          senderAuthority: entry.receiver!,
-          receiverAuthority: entry.sender!,
-          onBehalfOf,
-        },
-        log,
-      );
+      const sealed = {
+        receiptId,
+        acknowledgedId,
+        type,
+        message,
+        signed,
+        digest,
+        senderAuthority: entry.receiver!,
+        receiverAuthority: entry.sender!,
+        onBehalfOf,
+      };
+      const inInbox = await deps.inbox?.put(senderSystem, sealed, log);
       if (inInbox?.putBefore) {
         log.info({ to: senderSystem.id }, 'receipt put into the inbox by another process meanwhile');
         return { issued: false, reason: 'already-issued', receiptId };
       }
       if (inInbox?.stored) {
         await deps.audit.recordMany([
-          ...issued,
+          acceptedEvent,
+          { ...common, kind: 'signed', digest, detail: {} },
           {
             ...common,
             kind: 'delivered',
@@ -187,33 +209,57 @@ export class ReceiptIssuer {
         log.info({ type: type.id, to: senderSystem.id }, 'receipt put into the inbox');
         return { issued: true, receiptId };
       }
-      await deps.bus.publish([
-        {
-          topic: deliverTopic(deps.topicPrefix, senderSystem.id),
-          // The case key of the acknowledged message: its receipt follows it in the same partition.
-          key: acknowledgedId,
-          value: Buffer.from(signed, 'utf8'),
-          headers: {
-            [HEADER.messageId]: receiptId,
-            [HEADER.messageType]: type.id,
-            [HEADER.standardVersion]: `${type.standard}:${type.version}`,
-            [HEADER.sender]: entry.receiver!,
-            [HEADER.receiver]: entry.sender!,
-            [HEADER.senderSystem]: onBehalfOf,
-            [HEADER.receiverSystem]: senderSystem.id,
-            [HEADER.digest]: digest,
-            [HEADER.requestId]: `receipt:${acknowledgedId}`,
-          },
-        },
-      ]);
-      await deps.audit.recordMany([...issued, { ...common, kind: 'queued', digest, detail: {} }]);
-      log.info({ type: type.id, to: senderSystem.id }, 'receipt queued');
-      return { issued: true, receiptId };
+      // Before the publish: a crash before the trail leaves this version for the re-issue to find.
+      // Not archived (the archiver logs why): published all the same, as before receipts were.
+      await deps.inbox?.archiveForBus(sealed);
+      return await publish(signed, digest);
     } catch (error) {
       // The acknowledgement stands; the receipt is missing and the log says so.
       log.error({ err: error }, 'receipt could not be issued');
       return { issued: false, reason: 'error', receiptId };
     }
+  }
+
+  /** Publishes the receipt to the sender system's deliver topic, then writes its trail. */
+  private async publishAndQueue(
+    receipt: {
+      common: ReceiptCommon;
+      accepted: AuditRecordInput;
+      type: MessageTypeSpec;
+      acknowledgedId: string;
+    },
+    signed: string,
+    digest: string,
+    log: Logger,
+  ): Promise<ReceiptOutcome> {
+    const { deps } = this;
+    const { common, type, acknowledgedId } = receipt;
+    await deps.bus.publish([
+      {
+        topic: deliverTopic(deps.topicPrefix, common.receiverSystem),
+        // The case key of the acknowledged message: its receipt follows it in the same partition.
+        key: acknowledgedId,
+        value: Buffer.from(signed, 'utf8'),
+        headers: {
+          [HEADER.messageId]: common.messageId,
+          [HEADER.messageType]: type.id,
+          [HEADER.standardVersion]: `${type.standard}:${type.version}`,
+          [HEADER.sender]: common.sender,
+          [HEADER.receiver]: common.receiver,
+          [HEADER.senderSystem]: common.senderSystem,
+          [HEADER.receiverSystem]: common.receiverSystem,
+          [HEADER.digest]: digest,
+          [HEADER.requestId]: `receipt:${acknowledgedId}`,
+        },
+      },
+    ]);
+    await deps.audit.recordMany([
+      receipt.accepted,
+      { ...common, kind: 'signed', digest, detail: {} },
+      { ...common, kind: 'queued', digest, detail: {} },
+    ]);
+    log.info({ type: type.id, to: common.receiverSystem }, 'receipt queued');
+    return { issued: true, receiptId: common.messageId };
   }
 
   /** The digest the delivery stage audited for a receipt it pushed (the bytes are its to archive). */
@@ -231,7 +277,7 @@ export class ReceiptIssuer {
    * the digest of the document the sender has.
    */
   private async completeTrail(
-    common: Omit<AuditRecordInput, 'kind' | 'detail' | 'actor'> & { actor: string; messageId: string },
+    common: ReceiptCommon,
     accepted: AuditRecordInput,
     digest: string,
     log: Logger,

@@ -4,12 +4,19 @@
  * must name that one — a second seal has other bytes (signature, creation time) and another digest.
  * Reproduced with the real issuer and stores: the trail's append fails once at exactly that point,
  * then the gateway stops and starts again. Embedded (SQLite) and on PostgreSQL.
+ * Three places the first version can be when the issuer dies: in the sender's pull inbox, already
+ * pushed from the bus, or still on the bus unconsumed (the sender's delivery held back until after
+ * the restart's catch-up).
  */
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connectDocumentArchive } from '../../gateway/audit/open-store.ts';
+import { RedeliverLater } from '../../gateway/bus/redeliver-later.ts';
+import { HEADER } from '../../gateway/bus/topics.ts';
+import { DeliveryWorker } from '../../gateway/pipeline/delivery.ts';
 import type { AuditEntry } from '../../gateway/ports/audit-store.ts';
+import type { ConsumedRecord } from '../../gateway/ports/bus.ts';
 import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
 import { dropSchema, freshSchemaName, PG_URL } from '../conformance/pg-test-schema.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
@@ -36,6 +43,29 @@ function crashBeforeTheTrailOf(t: TestGateway, receiptId: string) {
       throw new Error('crash before the trail');
     return recordMany(events);
   });
+}
+
+/**
+ * The delivery stage leaves the records of `messageId` on the bus (not consumed, not committed:
+ * the bus hands them again later) until `release` is called — a sender's delivery that is not
+ * running. Patched on the prototype, so it holds for the gateway started after it too.
+ */
+function holdDeliveryOf(messageId: string) {
+  type Handle = (systemId: string, record: ConsumedRecord) => Promise<void>;
+  const worker = DeliveryWorker.prototype as unknown as { handle: Handle };
+  const handle = worker.handle;
+  let held = true;
+  const spy = vi.spyOn(worker, 'handle').mockImplementation(function (this: unknown, systemId, record) {
+    if (held && record.headers[HEADER.messageId] === messageId)
+      return Promise.reject(new RedeliverLater(100, 'held back by the test'));
+    return handle.call(this, systemId, record);
+  });
+  return {
+    release: () => {
+      held = false;
+    },
+    spy,
+  };
 }
 
 async function archivedDigests(t: TestGateway, messageId: string): Promise<string[]> {
@@ -198,6 +228,77 @@ describe.each(stores)('a receipt re-issued after a crash before its trail ($stor
     );
     await t.gateway.followUps.receipts.idle();
     // A second version published now would be suppressed by the ledger; give it the time to arrive.
+    await new Promise((r) => setTimeout(r, 500));
+
+    const trail = await t.gateway.auditStore.query({ messageId: receiptId });
+    expect(digestsNamedBy(trail)).toEqual([pushedDigest]);
+    expect(await archivedDigests(t, receiptId)).toEqual([pushedDigest]);
+    expect(trail.map((e) => e.kind).sort()).toEqual([
+      'accepted',
+      'acknowledged',
+      'delivered',
+      'delivery-attempted',
+      'queued',
+      'signed',
+    ]);
+    expect(pushedToSn.filter((r) => r.messageId === receiptId)).toHaveLength(1);
+  });
+
+  it('published, not yet consumed: the same version is published again, and it is what the sender gets', async () => {
+    const { dataDir, settings } = storage();
+    const pushedToSn: PushedRequest[] = [];
+    const stReceiver = await startPushReceiver(dataDir, () => 200);
+    const snReceiver = await startPushReceiver(dataDir, (r) => {
+      pushedToSn.push(r);
+      return 204;
+    });
+    cleanUp.push(async () => {
+      await stReceiver.close();
+      await snReceiver.close();
+    });
+    const contractsDir = pushContracts({ 'st-melde': stReceiver.url, 'sn-melde': snReceiver.url });
+    const msg = rueckmeldung();
+    const receiptId = receiptIdFor(msg.id);
+    const delivery = holdDeliveryOf(receiptId);
+    let t = await gateway(dataDir, settings, contractsDir);
+    // The receipt is published, then its issuer dies; nothing consumes it before the stop.
+    const crash = crashBeforeTheTrailOf(t, receiptId);
+    expect((await t.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
+    await eventually(
+      async () =>
+        delivery.spy.mock.calls.some(([, r]) => r.headers[HEADER.messageId] === receiptId) ? true : undefined,
+      15_000,
+      'the receipt published to sn-melde and held back',
+    );
+    await t.gateway.followUps.receipts.idle();
+    expect(crash).toHaveBeenCalled();
+    expect(await t.gateway.auditStore.query({ messageId: receiptId })).toEqual([]);
+    crash.mockRestore();
+    await t.stop();
+    expect(pushedToSn).toEqual([]);
+
+    t = await gateway(dataDir, settings, contractsDir);
+    await t.gateway.followUps.caughtUp;
+    await eventually(
+      async () => ((await t.gateway.auditStore.hasEvent(receiptId, 'accepted')) ? true : undefined),
+      15_000,
+      'the receipt issued again',
+    );
+    await t.gateway.followUps.receipts.idle();
+    // The first version is still ahead of whatever the re-issue published.
+    delivery.release();
+    const pushed = await eventually(
+      async () => pushedToSn.find((r) => r.messageId === receiptId),
+      15_000,
+      'the receipt pushed to sn-melde',
+    );
+    const pushedDigest = pushed.headers['x-gateway-digest'] as string;
+    await eventually(
+      async () => ((await t.gateway.auditStore.hasEvent(receiptId, 'delivered')) ? true : undefined),
+      15_000,
+      'the push audited as delivered',
+    );
+    // The second record (if any) would be dropped by the ledger; give it the time to arrive.
     await new Promise((r) => setTimeout(r, 500));
 
     const trail = await t.gateway.auditStore.query({ messageId: receiptId });
