@@ -25,6 +25,7 @@ import type * as ArchiverModule from '../../gateway/audit/archive/document-archi
 import type * as ArchiveModule from '../../gateway/audit/archive/sqlite-document-archive.ts';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
 import { Contracts } from '../../gateway/directory/contracts.ts';
+import { alternatingRounds } from './support/alternating-rounds.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -62,7 +63,6 @@ const mainThreadMicros = () => {
     return Number.NaN;
   }
 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function loadTree(root: string) {
   const at = (p: string) => pathToFileURL(path.join(root, p)).href;
@@ -146,30 +146,4 @@ function transactions(archive: object): number {
 
 const old = await loadTree(path.resolve(args.baseline));
 const current = await loadTree(args.candidate ? path.resolve(args.candidate) : REPO_ROOT);
-const results: { old: Array<Record<string, number>>; new: Array<Record<string, number>> } = {
-  old: [],
-  new: [],
-};
-await archiveRun(current); // warm-up (JIT, page cache), not counted
-await archiveRun(old);
-for (let round = 0; round < ROUNDS; round++) {
-  const order = round % 2 === 0 ? (['old', 'new'] as const) : (['new', 'old'] as const);
-  for (const which of order) {
-    const r = await archiveRun(which === 'old' ? old : current);
-    results[which].push(r);
-    console.log(
-      `archive round ${round + 1} ${which}:`,
-      Object.entries(r)
-        .map(([k, v]) => `${k}=${v.toFixed(k.startsWith('cpu') ? 1 : 4)}`)
-        .join(' '),
-    );
-  }
-}
-console.log(`\narchive: medians over ${ROUNDS} rounds`);
-for (const k of Object.keys(results.old[0]!)) {
-  const o = median(results.old.map((r) => r[k]!));
-  const n = median(results.new.map((r) => r[k]!));
-  console.log(
-    `  ${k.padEnd(20)} old ${o.toFixed(3).padStart(9)}  new ${n.toFixed(3).padStart(9)}  ${o === 0 ? '' : `(${(((n - o) / o) * 100).toFixed(1)} %)`}`,
-  );
-}
+await alternatingRounds('archive', old, current, archiveRun, { rounds: ROUNDS, cpuDigits: 1 });

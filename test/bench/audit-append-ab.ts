@@ -39,6 +39,7 @@ import type {
   AuditEventKind,
   AuditStore,
 } from '../../gateway/ports/audit-store.ts';
+import { alternatingRounds } from './support/alternating-rounds.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -102,7 +103,6 @@ const mainThreadMicros = () => {
     return Number.NaN;
   }
 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function loadTree(root: string) {
   const at = (p: string) => pathToFileURL(path.join(root, p)).href;
@@ -293,43 +293,15 @@ async function jsRun(tree: Tree): Promise<Record<string, number>> {
   return { cpuUsPerEvent: (cpuMicros() - before) / counter.events };
 }
 
-async function ab(
-  name: string,
-  old: Tree,
-  current: Tree,
-  run: (tree: Tree) => Promise<Record<string, number>>,
-) {
-  const results: { old: Array<Record<string, number>>; new: Array<Record<string, number>> } = {
-    old: [],
-    new: [],
-  };
-  await run(current); // warm-up (JIT, page cache), not counted
-  await run(old);
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? (['old', 'new'] as const) : (['new', 'old'] as const);
-    for (const which of order) {
-      const r = await run(which === 'old' ? old : current);
-      results[which].push(r);
-      console.log(
-        `${name} round ${round + 1} ${which}:`,
-        Object.entries(r)
-          .map(([k, v]) => `${k}=${v.toFixed(k.startsWith('cpu') ? 2 : 3)}`)
-          .join(' '),
-      );
-    }
-  }
-  console.log(`\n${name}: medians over ${ROUNDS} rounds`);
-  for (const k of Object.keys(results.old[0]!)) {
-    const o = median(results.old.map((r) => r[k]!));
-    const n = median(results.new.map((r) => r[k]!));
-    console.log(
-      `  ${k.padEnd(18)} old ${o.toFixed(3).padStart(9)}  new ${n.toFixed(3).padStart(9)}  ${o === 0 ? '' : `(${(((n - o) / o) * 100).toFixed(1)} %)`}`,
-    );
-  }
-  console.log('');
-}
-
 const old = await loadTree(path.resolve(args.baseline));
 const current = await loadTree(REPO);
-if (args.only !== 'js') await ab(`sqlite (${MESSAGES} messages at ${RATE}/s)`, old, current, sqliteRun);
-if (args.only !== 'sqlite') await ab(`js path (${MESSAGES * 5} messages)`, old, current, jsRun);
+if (args.only !== 'js')
+  await alternatingRounds(`sqlite (${MESSAGES} messages at ${RATE}/s)`, old, current, sqliteRun, {
+    rounds: ROUNDS,
+    cpuDigits: 2,
+  });
+if (args.only !== 'sqlite')
+  await alternatingRounds(`js path (${MESSAGES * 5} messages)`, old, current, jsRun, {
+    rounds: ROUNDS,
+    cpuDigits: 2,
+  });

@@ -30,6 +30,7 @@ import type * as AuditStoreModule from '../../gateway/audit/sqlite-audit-store.t
 import type * as BusModule from '../../gateway/bus/sqlite-bus.ts';
 import type { AuditEventInput, AuditEventKind } from '../../gateway/ports/audit-store.ts';
 import type { ConsumedRecord } from '../../gateway/ports/bus.ts';
+import { alternatingRounds } from './support/alternating-rounds.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -87,7 +88,6 @@ const cpuMicros = () => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function loadTree(root: string) {
   const at = (p: string) => pathToFileURL(path.join(root, p)).href;
@@ -251,44 +251,9 @@ async function projectorRun(tree: Tree): Promise<Record<string, number>> {
   }
 }
 
-async function ab(
-  name: string,
-  old: Tree,
-  current: Tree,
-  run: (tree: Tree) => Promise<Record<string, number>>,
-): Promise<void> {
-  const results: { old: Array<Record<string, number>>; new: Array<Record<string, number>> } = {
-    old: [],
-    new: [],
-  };
-  await run(current); // warm-up (JIT, page cache), not counted
-  await run(old);
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? (['old', 'new'] as const) : (['new', 'old'] as const);
-    for (const which of order) {
-      const r = await run(which === 'old' ? old : current);
-      results[which].push(r);
-      console.log(
-        `${name} round ${round + 1} ${which}:`,
-        Object.entries(r)
-          .map(([k, v]) => `${k}=${v.toFixed(k.startsWith('cpu') ? 1 : 3)}`)
-          .join(' '),
-      );
-    }
-  }
-  const keys = Object.keys(results.old[0]!);
-  console.log(`\n${name}: medians over ${ROUNDS} rounds`);
-  for (const k of keys) {
-    const o = median(results.old.map((r) => r[k]!));
-    const n = median(results.new.map((r) => r[k]!));
-    console.log(
-      `  ${k.padEnd(18)} old ${o.toFixed(3).padStart(9)}  new ${n.toFixed(3).padStart(9)}  ${o === 0 ? '' : `(${(((n - o) / o) * 100).toFixed(1)} %)`}`,
-    );
-  }
-  console.log('');
-}
-
 const old = await loadTree(path.resolve(args.baseline));
 const current = await loadTree(args.candidate ? path.resolve(args.candidate) : REPO);
-if (args.only !== 'projector') await ab('bus', old, current, busRun);
-if (args.only !== 'bus') await ab('projector', old, current, projectorRun);
+if (args.only !== 'projector')
+  await alternatingRounds('bus', old, current, busRun, { rounds: ROUNDS, cpuDigits: 1 });
+if (args.only !== 'bus')
+  await alternatingRounds('projector', old, current, projectorRun, { rounds: ROUNDS, cpuDigits: 1 });
