@@ -6,7 +6,7 @@
  */
 import { type FieldError, GatewayError } from '../../gateway/errors/catalogue.ts';
 import type { CodeList } from '../../standards/xoev/codelist.ts';
-import { isCalendarDay } from '../../standards/xoev/nachrichtenkopf.ts';
+import { digitsAt, isCalendarDay } from '../../standards/xoev/nachrichtenkopf.ts';
 
 type Coded = { listURI: string; listVersionID: string; code: string };
 
@@ -230,17 +230,6 @@ const DATE_LAYOUT: Record<
   },
   compact: { length: 8, year: 0, month: 4, day: 6, separators: [] },
 };
-
-/** The value of the ASCII digits `s[start..end)`, or -1 if one of them is not a digit. */
-function digitsAt(s: string, start: number, end: number): number {
-  let value = 0;
-  for (let i = start; i < end; i++) {
-    const digit = s.charCodeAt(i) - 48;
-    if (!(digit >= 0 && digit <= 9)) return -1;
-    value = value * 10 + digit;
-  }
-  return value;
-}
 
 /**
  * What Mapper.date returns for `raw` in `format` when it reports nothing (a day that exists, ISO

@@ -27,7 +27,7 @@ export function isCalendarDay(year: number, month: number, day: number): boolean
 }
 
 /** The value of the ASCII digits `s[start..end)`, or -1 if one of them is not a digit. */
-function digitsAt(s: string, start: number, end: number): number {
+export function digitsAt(s: string, start: number, end: number): number {
   let value = 0;
   for (let i = start; i < end; i++) {
     const digit = s.charCodeAt(i) - 48;
