@@ -62,6 +62,7 @@ import type { Bus } from './ports/bus.ts';
 import type { MailboxStore } from './ports/mailbox-store.ts';
 import { InProcessQuotaCounter } from './quota/in-process-quota-counter.ts';
 import { PgQuotaCounter } from './quota/pg-quota-counter.ts';
+import { ReceiptArchive } from './receipts/receipt-archive.ts';
 import { registryWithReceiptFallback } from './receipts/receipt-encoding.ts';
 import { ReceiptInbox } from './receipts/receipt-inbox.ts';
 import { SignerPool } from './signing/signer-pool.ts';
@@ -245,6 +246,12 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     logger,
     instruments,
   });
+  // Receipts put into an inbox are archived after their row; those for the bus before their publish,
+  // and read back on a re-issue (receipt-archive.ts).
+  const receiptArchive =
+    archive && archiveDocument
+      ? new ReceiptArchive({ write: archiveDocument, versions: (messageId) => archive.get(messageId) })
+      : undefined;
   const followUps = startMessageFollowUps({
     audit,
     directory: () => routing.directory,
@@ -260,11 +267,10 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       adapters,
       adapterContext,
       instruments,
-      ...(archiveDocument ? { archive: archiveDocument } : {}),
-      // Receipts for the bus are archived before their publish and read back on a re-issue.
-      ...(archive ? { archivedVersions: (messageId: string) => archive.get(messageId) } : {}),
+      ...(receiptArchive ? { archive: receiptArchive } : {}),
       ...(options.now ? { now: options.now } : {}),
     }),
+    ...(receiptArchive ? { receiptArchive } : {}),
     bus,
     topicPrefix,
     tls: { certPem: pki.gatewayClient.certPem, keyPem: pki.gatewayClient.keyPem, caPems: [pki.caCertPem] },

@@ -18,6 +18,7 @@ import type { DocumentSealer } from '../pipeline/ingress.ts';
 import type { AuditEntry } from '../ports/audit-store.ts';
 import type { Bus } from '../ports/bus.ts';
 import type { OverdueCaseStore } from '../ports/overdue-case-store.ts';
+import type { ReceiptArchive } from '../receipts/receipt-archive.ts';
 import type { ReceiptInbox } from '../receipts/receipt-inbox.ts';
 import { ReceiptIssuer } from '../receipts/receipt-issuer.ts';
 import { isReceiptType } from '../receipts/receipt-type.ts';
@@ -40,6 +41,8 @@ export interface MessageFollowUpsDeps {
   sealer: DocumentSealer;
   /** Where receipts for pull senders go without the bus (receipts/receipt-inbox.ts). */
   receiptInbox?: ReceiptInbox;
+  /** Where receipts for the bus are archived before their publish (receipts/receipt-archive.ts). */
+  receiptArchive?: ReceiptArchive;
   bus: Bus;
   topicPrefix: string;
   /** The gateway's client certificate and trusted CAs (callbacks authenticate like push). */
@@ -84,6 +87,7 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
     logger,
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.receiptInbox ? { inbox: deps.receiptInbox } : {}),
+    ...(deps.receiptArchive ? { archive: deps.receiptArchive } : {}),
   });
   const overdue = new OverdueWatcher({
     store: deps.overdueCases,

@@ -25,55 +25,27 @@
  * `put` never throws: anything that goes wrong answers `stored: false`, and the issuer falls back to
  * the bus.
  *
- * A receipt the bus carries is archived by the issuer before its publish (`archiveForBus`), and a
- * re-issue republishes that archived version (`archivedVersion`) instead of sealing anew: a record
- * published but not yet consumed when its issuer crashed is the version the sender will get, and
- * the issuer cannot see it on the bus. Here rather than in an issuer dependency of its own because
- * this is the receipts' one handle on the archive the composition root passes in (app.ts).
+ * Archiving goes through receipt-archive.ts, which also keeps the receipts the bus carries.
  */
 import type { AdapterContext } from '../../adapters/sdk/adapter.ts';
 import type { AdapterRegistry } from '../../adapters/sdk/registry.ts';
-import type { MessageTypeSpec, XoevMessage } from '../../standards/catalogue.ts';
 import { catalogue } from '../../standards/index.ts';
-import type { ArchiveRequest } from '../audit/archive/document-archiver.ts';
 import type { SystemEntry } from '../directory/directory.ts';
 import type { Logger } from '../log/logger.ts';
 import { type PipelineInstruments, stageStart } from '../observability/pipeline.ts';
-import type { ArchivedDocument } from '../ports/document-archive.ts';
 import type { InboxItem, MailboxStore } from '../ports/mailbox-store.ts';
+import type { ReceiptArchive } from './receipt-archive.ts';
+import type { ReceiptVersion, SealedReceipt } from './sealed-receipt.ts';
 
 export interface ReceiptInboxDeps {
   mailbox: MailboxStore;
   /** The registry with the receipt fallback (registryWithReceiptFallback). */
   adapters: AdapterRegistry;
   adapterContext: AdapterContext;
-  archive?: (request: ArchiveRequest) => Promise<boolean>;
-  /** The archived versions of a document, oldest first (DocumentArchive.get); absent: no archive. */
-  archivedVersions?: (messageId: string) => Promise<ArchivedDocument[]>;
+  /** Absent: audit.archiveDocuments is off. */
+  archive?: ReceiptArchive;
   instruments?: PipelineInstruments;
   now?: () => Date;
-}
-
-export interface SealedReceipt {
-  receiptId: string;
-  /** The acknowledged message: the receipt's case key. */
-  acknowledgedId: string;
-  type: MessageTypeSpec;
-  /** The message that was serialized and sealed (never re-read from the sealed bytes: it is the source). */
-  message: XoevMessage;
-  signed: string;
-  digest: string;
-  /** Authorities as on the receipt: it travels from the acknowledging side to the sender. */
-  senderAuthority: string;
-  receiverAuthority: string;
-  /** The acknowledging system, on whose behalf the receipt is sent. */
-  onBehalfOf: string;
-}
-
-/** A receipt the sender's inbox already holds: the document the sender gets, archived. */
-export interface HeldReceipt {
-  signed: string;
-  digest: string;
 }
 
 /**
@@ -99,7 +71,7 @@ export class ReceiptInbox {
    * Undefined for a push system, a receipt not there, and a store that cannot be read now (the
    * issuer then goes on as for a new receipt, and `put` finds it there if it is).
    */
-  async held(system: SystemEntry, receiptId: string, log: Logger): Promise<HeldReceipt | undefined> {
+  async held(system: SystemEntry, receiptId: string, log: Logger): Promise<ReceiptVersion | undefined> {
     if (system.delivery.mode !== 'pull') return undefined;
     let item: InboxItem | undefined;
     try {
@@ -111,63 +83,19 @@ export class ReceiptInbox {
     return item && this.archiveHeld(item);
   }
 
-  private async archiveHeld(item: InboxItem): Promise<HeldReceipt> {
+  private async archiveHeld(item: InboxItem): Promise<ReceiptVersion> {
     const type = catalogue.byId(item.messageType);
     if (type)
-      await this.deps.archive?.({
-        messageId: item.messageId,
-        standard: type.standard,
-        messageType: type.name,
-        senderSystem: item.senderSystem,
+      await this.deps.archive?.keep({
+        receiptId: item.messageId,
+        type,
+        onBehalfOf: item.senderSystem,
         senderAuthority: item.senderAuthority,
         receiverAuthority: item.receiverAuthority,
         digest: item.digest,
-        signedDocument: item.signedDocument,
+        signed: item.signedDocument,
       });
     return { signed: item.signedDocument, digest: item.digest };
-  }
-
-  /**
-   * Archives a receipt about to be published, so that a re-issue after a crash finds this version
-   * (`archivedVersion`). The delivery stage archives the same bytes again when it hands them over
-   * (one copy per digest). False if it could not be archived: the publish goes on (the receipt
-   * matters more), and a crash before its trail would then be re-issued as a new seal.
-   */
-  async archiveForBus(receipt: SealedReceipt): Promise<boolean> {
-    const { archive, archivedVersions } = this.deps;
-    // Without a way to read it back, archiving early would only archive what is never delivered.
-    if (!archive || !archivedVersions) return false;
-    return archive(this.archiveRequest(receipt));
-  }
-
-  /**
-   * The first version of `receiptId` in the archive, if it can still be read: the one published
-   * first, hence the one the sender gets first (the delivery ledger and the inbox drop later ones).
-   * Undefined without an archive, for a receipt not archived or shredded, and when the archive
-   * cannot be read now (the issuer then seals anew, as it did before receipts were archived early).
-   */
-  async archivedVersion(receiptId: string, log: Logger): Promise<HeldReceipt | undefined> {
-    if (!this.deps.archivedVersions) return undefined;
-    try {
-      const first = (await this.deps.archivedVersions(receiptId)).find((d) => d.status === 'available');
-      return first && { signed: first.document.toString('utf8'), digest: first.digest };
-    } catch (error) {
-      log.warn({ err: error }, 'could not look for the receipt in the archive');
-      return undefined;
-    }
-  }
-
-  private archiveRequest(receipt: SealedReceipt): ArchiveRequest {
-    return {
-      messageId: receipt.receiptId,
-      standard: receipt.type.standard,
-      messageType: receipt.type.name,
-      senderSystem: receipt.onBehalfOf,
-      senderAuthority: receipt.senderAuthority,
-      receiverAuthority: receipt.receiverAuthority,
-      digest: receipt.digest,
-      signedDocument: receipt.signed,
-    };
   }
 
   async put(system: SystemEntry, receipt: SealedReceipt, log: Logger): Promise<InboxOutcome> {
@@ -198,7 +126,7 @@ export class ReceiptInbox {
       // Put by another process since the issuer looked, which is writing that version's trail now (or
       // crashed before it could: the next start's catch-up finds it `held`). Not archived: never sent.
       if (!fresh) return { stored: false, putBefore: true };
-      await deps.archive?.(this.archiveRequest(receipt));
+      await deps.archive?.keep(receipt);
       deps.instruments?.outcome('delivered');
       return { stored: true };
     } catch (error) {

@@ -14,12 +14,11 @@
  * the sender never got. A pull inbox that holds it (receipt-inbox.ts, `held`) gives its bytes and
  * digest; a `delivered` of it in the audit log (the delivery stage handed a published one over) gives
  * the digest. What is still on the bus unconsumed cannot be seen from here, so a receipt for the bus
- * is archived before its publish (receipt-inbox.ts, `archiveForBus`): a re-issue that finds a
- * version in the archive publishes exactly those bytes again, with their digest, and its trail
- * names that digest — the delivery ledger or the inbox drops whichever copy comes second, and both
- * are the same document. Without the archive (audit.archiveDocuments off, or it could not be
- * written or read) such a receipt is sealed anew: the sender gets the first version, the trail
- * names the second.
+ * is archived before its publish (receipt-archive.ts): a re-issue that finds a version in the
+ * archive publishes exactly those bytes again, with their digest, and its trail names that digest
+ * — the delivery ledger or the inbox drops whichever copy comes second, and both are the same
+ * document. Without the archive (audit.archiveDocuments off, or it could not be written or read)
+ * such a receipt is sealed anew: the sender gets the first version, the trail names the second.
  *
  * Idempotent: the receipt's id is derived from the acknowledged id (receipt-id.ts); an id already
  * `accepted` in the audit log is not issued again, and should two processes race past that check,
@@ -40,6 +39,7 @@ import type { DocumentSealer } from '../pipeline/ingress.ts';
 import type { AuditEntry } from '../ports/audit-store.ts';
 import type { Bus } from '../ports/bus.ts';
 import { buildReceipt } from './build-receipt.ts';
+import type { ReceiptArchive } from './receipt-archive.ts';
 import { receiptIdFor } from './receipt-id.ts';
 import type { ReceiptInbox } from './receipt-inbox.ts';
 import { isReceiptType, receiptTypeFor } from './receipt-type.ts';
@@ -54,6 +54,8 @@ export interface ReceiptIssuerDeps {
   now?: () => Date;
   /** Receipts for pull senders go straight into their inbox (receipt-inbox.ts); absent: all over the bus. */
   inbox?: ReceiptInbox;
+  /** Receipts for the bus are archived before their publish and read back on a re-issue; absent: no archive. */
+  archive?: ReceiptArchive;
 }
 
 /** What every event of a receipt's trail names. */
@@ -162,7 +164,7 @@ export class ReceiptIssuer {
       const publish = (signed: string, digest: string) =>
         this.publishAndQueue({ common, accepted: acceptedEvent, type, acknowledgedId }, signed, digest, log);
       // Archived before a publish whose trail a crash prevented: that version may be on the bus.
-      const published = await deps.inbox?.archivedVersion(receiptId, log);
+      const published = await deps.archive?.firstVersion(receiptId, log);
       if (published) {
         log.info({ to: senderSystem.id }, 'receipt published before its trail: the same version again');
         return await publish(published.signed, published.digest);
@@ -211,7 +213,7 @@ export class ReceiptIssuer {
       }
       // Before the publish: a crash before the trail leaves this version for the re-issue to find.
       // Not archived (the archiver logs why): published all the same, as before receipts were.
-      await deps.inbox?.archiveForBus(sealed);
+      await deps.archive?.keep(sealed);
       return await publish(signed, digest);
     } catch (error) {
       // The acknowledgement stands; the receipt is missing and the log says so.

@@ -2,8 +2,9 @@
  * The pipeline's handle on the document archive: finds the retention period in the contract that
  * routed the message, archives the sealed document, and shreds expired days on a schedule.
  *
- * Called once a document is handed over: by the delivery stage (DeliveryWorker.deliver) and, for
- * receipts put straight into a pull inbox, by receipts/receipt-inbox.ts. No contract names receipts:
+ * Called by the delivery stage (DeliveryWorker.deliver) when it hands a document over, and for
+ * receipts by receipts/receipt-archive.ts: after a receipt's inbox row, or before a receipt's publish
+ * to the bus (so that a re-issue after a crash sends the same version again). No contract names receipts:
  * a receipt is kept as long as the contract of the route it answers says (Contracts.coveringReceipt).
  * Failing to archive never fails a delivery: it is logged, and the audit chain still holds the
  * document's digest.
