@@ -82,6 +82,55 @@ function digestsNamedBy(trail: AuditEntry[]): string[] {
   return [...new Set(trail.flatMap((e) => (e.digest ? [e.digest] : [])))];
 }
 
+/** After a restart: catch-up has issued the receipt again, and the issuer is idle. */
+async function issuedAgain(t: TestGateway, receiptId: string): Promise<void> {
+  await t.gateway.followUps.caughtUp;
+  await eventually(
+    async () => ((await t.gateway.auditStore.hasEvent(receiptId, 'accepted')) ? true : undefined),
+    15_000,
+    'the receipt issued again',
+  );
+  await t.gateway.followUps.receipts.idle();
+}
+
+/** The digest of the receipt as pushed to the sender, once the push is audited as delivered. */
+async function pushedDigestOf(t: TestGateway, receiptId: string, pushed: PushedRequest[]): Promise<string> {
+  const push = await eventually(
+    async () => pushed.find((r) => r.messageId === receiptId),
+    15_000,
+    'the receipt pushed to sn-melde',
+  );
+  await eventually(
+    async () => ((await t.gateway.auditStore.hasEvent(receiptId, 'delivered')) ? true : undefined),
+    15_000,
+    'the push audited as delivered',
+  );
+  return push.headers['x-gateway-digest'] as string;
+}
+
+/** Trail, archive and the sender's one push all name the pushed version; the trail is complete. */
+async function expectOnlyThePushedVersion(
+  t: TestGateway,
+  receiptId: string,
+  pushed: PushedRequest[],
+  pushedDigest: string,
+): Promise<void> {
+  // A second version published would be dropped by the ledger; give it the time to arrive.
+  await new Promise((r) => setTimeout(r, 500));
+  const trail = await t.gateway.auditStore.query({ messageId: receiptId });
+  expect(digestsNamedBy(trail)).toEqual([pushedDigest]);
+  expect(await archivedDigests(t, receiptId)).toEqual([pushedDigest]);
+  expect(trail.map((e) => e.kind).sort()).toEqual([
+    'accepted',
+    'acknowledged',
+    'delivered',
+    'delivery-attempted',
+    'queued',
+    'signed',
+  ]);
+  expect(pushed.filter((r) => r.messageId === receiptId)).toHaveLength(1);
+}
+
 const stores = [
   { store: 'sqlite', env: (): Record<string, string> => ({}) },
   {
@@ -199,17 +248,7 @@ describe.each(stores)('a receipt re-issued after a crash before its trail ($stor
     // The receipt is published, then its issuer dies; the delivery stage pushes it meanwhile.
     const crash = crashBeforeTheTrailOf(t, receiptId);
     expect((await t.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
-    const pushed = await eventually(
-      async () => pushedToSn.find((r) => r.messageId === receiptId),
-      15_000,
-      'the receipt pushed to sn-melde',
-    );
-    const pushedDigest = pushed.headers['x-gateway-digest'] as string;
-    await eventually(
-      async () => ((await t.gateway.auditStore.hasEvent(receiptId, 'delivered')) ? true : undefined),
-      15_000,
-      'the push audited as delivered',
-    );
+    const pushedDigest = await pushedDigestOf(t, receiptId, pushedToSn);
     await t.gateway.followUps.receipts.idle();
     expect((await t.gateway.auditStore.query({ messageId: receiptId })).map((e) => e.kind).sort()).toEqual([
       'acknowledged',
@@ -220,28 +259,8 @@ describe.each(stores)('a receipt re-issued after a crash before its trail ($stor
     await t.stop();
 
     t = await gateway(dataDir, settings, contractsDir);
-    await t.gateway.followUps.caughtUp;
-    await eventually(
-      async () => ((await t.gateway.auditStore.hasEvent(receiptId, 'accepted')) ? true : undefined),
-      15_000,
-      'the receipt issued again',
-    );
-    await t.gateway.followUps.receipts.idle();
-    // A second version published now would be suppressed by the ledger; give it the time to arrive.
-    await new Promise((r) => setTimeout(r, 500));
-
-    const trail = await t.gateway.auditStore.query({ messageId: receiptId });
-    expect(digestsNamedBy(trail)).toEqual([pushedDigest]);
-    expect(await archivedDigests(t, receiptId)).toEqual([pushedDigest]);
-    expect(trail.map((e) => e.kind).sort()).toEqual([
-      'accepted',
-      'acknowledged',
-      'delivered',
-      'delivery-attempted',
-      'queued',
-      'signed',
-    ]);
-    expect(pushedToSn.filter((r) => r.messageId === receiptId)).toHaveLength(1);
+    await issuedAgain(t, receiptId);
+    await expectOnlyThePushedVersion(t, receiptId, pushedToSn, pushedDigest);
   });
 
   it('published, not yet consumed: the same version is published again, and it is what the sender gets', async () => {
@@ -278,40 +297,10 @@ describe.each(stores)('a receipt re-issued after a crash before its trail ($stor
     expect(pushedToSn).toEqual([]);
 
     t = await gateway(dataDir, settings, contractsDir);
-    await t.gateway.followUps.caughtUp;
-    await eventually(
-      async () => ((await t.gateway.auditStore.hasEvent(receiptId, 'accepted')) ? true : undefined),
-      15_000,
-      'the receipt issued again',
-    );
-    await t.gateway.followUps.receipts.idle();
+    await issuedAgain(t, receiptId);
     // The first version is still ahead of whatever the re-issue published.
     delivery.release();
-    const pushed = await eventually(
-      async () => pushedToSn.find((r) => r.messageId === receiptId),
-      15_000,
-      'the receipt pushed to sn-melde',
-    );
-    const pushedDigest = pushed.headers['x-gateway-digest'] as string;
-    await eventually(
-      async () => ((await t.gateway.auditStore.hasEvent(receiptId, 'delivered')) ? true : undefined),
-      15_000,
-      'the push audited as delivered',
-    );
-    // The second record (if any) would be dropped by the ledger; give it the time to arrive.
-    await new Promise((r) => setTimeout(r, 500));
-
-    const trail = await t.gateway.auditStore.query({ messageId: receiptId });
-    expect(digestsNamedBy(trail)).toEqual([pushedDigest]);
-    expect(await archivedDigests(t, receiptId)).toEqual([pushedDigest]);
-    expect(trail.map((e) => e.kind).sort()).toEqual([
-      'accepted',
-      'acknowledged',
-      'delivered',
-      'delivery-attempted',
-      'queued',
-      'signed',
-    ]);
-    expect(pushedToSn.filter((r) => r.messageId === receiptId)).toHaveLength(1);
+    const pushedDigest = await pushedDigestOf(t, receiptId, pushedToSn);
+    await expectOnlyThePushedVersion(t, receiptId, pushedToSn, pushedDigest);
   });
 });
