@@ -176,6 +176,22 @@ describe.each(stores)('a receipt re-issued after a crash before its trail ($stor
     return { dataDir, settings };
   }
 
+  /** st-melde and sn-melde both take pushes; what sn-melde (the receipts' receiver) is pushed is kept. */
+  async function pushReceivers(dataDir: string) {
+    const pushedToSn: PushedRequest[] = [];
+    const stReceiver = await startPushReceiver(dataDir, () => 200);
+    const snReceiver = await startPushReceiver(dataDir, (r) => {
+      pushedToSn.push(r);
+      return 204;
+    });
+    cleanUp.push(async () => {
+      await stReceiver.close();
+      await snReceiver.close();
+    });
+    const contractsDir = pushContracts({ 'st-melde': stReceiver.url, 'sn-melde': snReceiver.url });
+    return { pushedToSn, contractsDir };
+  }
+
   it('put into the pull inbox: the trail and the archive name the version in the inbox', async () => {
     const { dataDir, settings } = storage();
     let t = await gateway(dataDir, settings);
@@ -231,17 +247,7 @@ describe.each(stores)('a receipt re-issued after a crash before its trail ($stor
 
   it('pushed from the bus: the trail names the version the sender was pushed', async () => {
     const { dataDir, settings } = storage();
-    const pushedToSn: PushedRequest[] = [];
-    const stReceiver = await startPushReceiver(dataDir, () => 200);
-    const snReceiver = await startPushReceiver(dataDir, (r) => {
-      pushedToSn.push(r);
-      return 204;
-    });
-    cleanUp.push(async () => {
-      await stReceiver.close();
-      await snReceiver.close();
-    });
-    const contractsDir = pushContracts({ 'st-melde': stReceiver.url, 'sn-melde': snReceiver.url });
+    const { pushedToSn, contractsDir } = await pushReceivers(dataDir);
     let t = await gateway(dataDir, settings, contractsDir);
     const msg = rueckmeldung();
     const receiptId = receiptIdFor(msg.id);
@@ -265,17 +271,7 @@ describe.each(stores)('a receipt re-issued after a crash before its trail ($stor
 
   it('published, not yet consumed: the same version is published again, and it is what the sender gets', async () => {
     const { dataDir, settings } = storage();
-    const pushedToSn: PushedRequest[] = [];
-    const stReceiver = await startPushReceiver(dataDir, () => 200);
-    const snReceiver = await startPushReceiver(dataDir, (r) => {
-      pushedToSn.push(r);
-      return 204;
-    });
-    cleanUp.push(async () => {
-      await stReceiver.close();
-      await snReceiver.close();
-    });
-    const contractsDir = pushContracts({ 'st-melde': stReceiver.url, 'sn-melde': snReceiver.url });
+    const { pushedToSn, contractsDir } = await pushReceivers(dataDir);
     const msg = rueckmeldung();
     const receiptId = receiptIdFor(msg.id);
     const delivery = holdDeliveryOf(receiptId);
