@@ -10,6 +10,7 @@ import { inTransaction } from '../db/postgres.ts';
 import type {
   CaseTicket,
   CaseView,
+  CaseViewOptions,
   InboxItem,
   InboxPage,
   MailboxStore,
@@ -30,7 +31,8 @@ interface TicketRow {
   ticket: number;
   not_before: string;
   settled_at: string | null;
-  own: boolean;
+  /** Case-view rows: false for the head, true for the asked-for ticket, null for a ledger row. */
+  own: boolean | null;
 }
 
 function toCaseTicket(row: TicketRow): CaseTicket {
@@ -171,29 +173,31 @@ export class PgMailboxStore implements MailboxStore {
     return (await this.get(systemId, messageId)) ? 'already' : undefined;
   }
 
-  async caseView(
-    systemId: string,
-    caseKey: string,
-    own: { source: string } | { ticket: number },
-  ): Promise<CaseView> {
-    // One round trip: the head (own = false) and the asked-for ticket (own = true).
+  async caseView(systemId: string, caseKey: string, own: CaseViewOptions): Promise<CaseView> {
+    // One round trip: the head (own = false), the asked-for ticket (own = true) and, when asked,
+    // the ledger row of a messageId (own = NULL; a NULL $4 matches none).
     const bySource = 'source' in own;
+    const asked = own.delivered ?? null;
     const rows = (
       await this.pool.query<TicketRow>({
-        name: bySource ? 'mailbox-case-view-source' : 'mailbox-case-view-ticket',
+        name: bySource ? 'mailbox-case-view-source-ledger' : 'mailbox-case-view-ticket-ledger',
         text: `(SELECT ticket, not_before, settled_at, false AS own FROM mailbox_case_tickets
                  WHERE system_id = $1 AND case_key = $2 AND settled_at IS NULL ORDER BY ticket LIMIT 1)
                UNION ALL
                (SELECT ticket, not_before, settled_at, true AS own FROM mailbox_case_tickets
-                 WHERE ${bySource ? 'system_id = $1 AND source = $3' : 'ticket = $3::bigint'})`,
-        values: [systemId, caseKey, bySource ? own.source : String(own.ticket)],
+                 WHERE ${bySource ? 'system_id = $1 AND source = $3' : 'ticket = $3::bigint'})
+               UNION ALL
+               (SELECT NULL, NULL, NULL, NULL FROM mailbox_delivered
+                 WHERE system_id = $1 AND message_id = $4::text)`,
+        values: [systemId, caseKey, bySource ? own.source : String(own.ticket), asked],
       })
     ).rows;
-    const head = rows.find((r) => !r.own);
-    const mine = rows.find((r) => r.own);
+    const head = rows.find((r) => r.own === false);
+    const mine = rows.find((r) => r.own === true);
     return {
       ...(head ? { head: toCaseTicket(head) } : {}),
       ...(mine ? { own: { ...toCaseTicket(mine), done: mine.settled_at !== null } } : {}),
+      ...(asked !== null ? { delivered: rows.some((r) => r.own === null) } : {}),
     };
   }
 

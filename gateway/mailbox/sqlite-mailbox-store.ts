@@ -16,6 +16,7 @@ import { type WalSync, walSyncFor } from '../db/wal-sync.ts';
 import type {
   CaseTicket,
   CaseView,
+  CaseViewOptions,
   InboxItem,
   InboxPage,
   MailboxStore,
@@ -31,13 +32,16 @@ interface TicketRow {
 }
 
 interface CaseViewRow extends TicketRow {
-  role: 'head' | 'own';
+  role: 'head' | 'own' | 'delivered';
 }
 
 const TICKET_COLUMNS = 'ticket, not_before, settled_at';
 /** The case's lowest pending ticket; the first half of a case view. */
 const CASE_HEAD = `SELECT * FROM (SELECT 'head' AS role, ${TICKET_COLUMNS} FROM case_tickets
   WHERE system_id = ? AND case_key = ? AND settled_at IS NULL ORDER BY ticket LIMIT 1)`;
+/** The ledger row of a messageId (wasDelivered) as a third part of a case view; NULL asks for none. */
+const CASE_DELIVERED = `UNION ALL SELECT 'delivered' AS role, 0, '', NULL FROM delivered
+  WHERE system_id = ? AND message_id = ?`;
 
 function toCaseTicket(row: TicketRow): CaseTicket {
   return { ticket: row.ticket, notBefore: row.not_before };
@@ -111,12 +115,13 @@ export class SqliteMailboxStore implements MailboxStore {
       ),
       // One statement for both looks: every statement outside a transaction is a read transaction of
       // its own (file locks: syscalls), and a case view is asked for each delivered record.
-      caseViewBySource: this.db.prepare<[string, string, string, string], CaseViewRow>(
+      caseViewBySource: this.db.prepare<[string, string, string, string, string, string | null], CaseViewRow>(
         `${CASE_HEAD} UNION ALL SELECT 'own' AS role, ${TICKET_COLUMNS} FROM case_tickets
-         WHERE system_id = ? AND source = ?`,
+         WHERE system_id = ? AND source = ? ${CASE_DELIVERED}`,
       ),
-      caseViewByNumber: this.db.prepare<[string, string, number], CaseViewRow>(
-        `${CASE_HEAD} UNION ALL SELECT 'own' AS role, ${TICKET_COLUMNS} FROM case_tickets WHERE ticket = ?`,
+      caseViewByNumber: this.db.prepare<[string, string, number, string, string | null], CaseViewRow>(
+        `${CASE_HEAD} UNION ALL SELECT 'own' AS role, ${TICKET_COLUMNS} FROM case_tickets WHERE ticket = ?
+         ${CASE_DELIVERED}`,
       ),
       ticketBySource: this.db.prepare<[string, string], TicketRow>(
         `SELECT ${TICKET_COLUMNS} FROM case_tickets WHERE system_id = ? AND source = ?`,
@@ -196,20 +201,18 @@ export class SqliteMailboxStore implements MailboxStore {
     });
   }
 
-  async caseView(
-    systemId: string,
-    caseKey: string,
-    own: { source: string } | { ticket: number },
-  ): Promise<CaseView> {
+  async caseView(systemId: string, caseKey: string, own: CaseViewOptions): Promise<CaseView> {
+    const asked = own.delivered ?? null;
     const rows =
       'source' in own
-        ? this.stmts.caseViewBySource.all(systemId, caseKey, systemId, own.source)
-        : this.stmts.caseViewByNumber.all(systemId, caseKey, own.ticket);
+        ? this.stmts.caseViewBySource.all(systemId, caseKey, systemId, own.source, systemId, asked)
+        : this.stmts.caseViewByNumber.all(systemId, caseKey, own.ticket, systemId, asked);
     const head = rows.find((r) => r.role === 'head');
     const mine = rows.find((r) => r.role === 'own');
     return {
       ...(head ? { head: toCaseTicket(head) } : {}),
       ...(mine ? { own: { ...toCaseTicket(mine), done: mine.settled_at !== null } } : {}),
+      ...(asked !== null ? { delivered: rows.some((r) => r.role === 'delivered') } : {}),
     };
   }
 

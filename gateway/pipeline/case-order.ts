@@ -43,10 +43,20 @@ export function ticketOf(record: ConsumedRecord): number | undefined {
   return Number.isSafeInteger(ticket) && ticket > 0 ? ticket : undefined;
 }
 
+/**
+ * The delivery ledger's answer for one messageId, read with the case view (one look instead of two
+ * per record). The messageId is the record's unsealed header: deliver() uses the answer only for
+ * the identical verified nachrichtenUUID and asks the ledger itself otherwise.
+ */
+export interface LedgerLook {
+  messageId: string;
+  delivered: boolean;
+}
+
 /** What to do with a record from the deliver topic. */
 export type DeliverTopicStep =
   /** Nothing of its case waits: attempt it now. */
-  | { kind: 'attempt' }
+  | { kind: 'attempt'; ledger?: LedgerLook }
   /** This very record was handled before and its ticket settled (a redelivery, a replay). */
   | { kind: 'settled' }
   /** This record already holds a pending ticket (parked before it was committed): park it again. */
@@ -57,7 +67,7 @@ export type DeliverTopicStep =
 /** What to do with a record from the retry topic. */
 export type RetryTopicStep =
   /** Its case's turn (or a record parked without a ticket): attempt it. */
-  | { kind: 'attempt'; ticket: number | undefined }
+  | { kind: 'attempt'; ticket: number | undefined; ledger?: LedgerLook }
   /** Its ticket was settled already (a duplicate copy): drop it. */
   | { kind: 'settled' }
   /** An earlier ticket of its case is still pending: park again, not before `notBefore`. */
@@ -70,24 +80,35 @@ export class CaseOrder {
     private readonly minWaitMs: number,
   ) {}
 
-  async onDeliverTopic(systemId: string, record: ConsumedRecord): Promise<DeliverTopicStep> {
-    const view = await this.store.caseView(systemId, record.key, { source: sourceOf(record) });
+  /** `delivered`: a messageId whose ledger row to read in the same look (see LedgerLook). */
+  async onDeliverTopic(
+    systemId: string,
+    record: ConsumedRecord,
+    delivered?: string,
+  ): Promise<DeliverTopicStep> {
+    const view = await this.store.caseView(systemId, record.key, { source: sourceOf(record), delivered });
     if (view.own) {
       const { done, ...ticket } = view.own;
       return done ? { kind: 'settled' } : { kind: 'park-again', ticket };
     }
     if (view.head) return { kind: 'park-behind', head: view.head };
-    return { kind: 'attempt' };
+    return { kind: 'attempt', ledger: ledgerLook(delivered, view.delivered) };
   }
 
-  async onRetryTopic(systemId: string, record: ConsumedRecord, now: Date): Promise<RetryTopicStep> {
+  async onRetryTopic(
+    systemId: string,
+    record: ConsumedRecord,
+    now: Date,
+    delivered?: string,
+  ): Promise<RetryTopicStep> {
     const ticket = ticketOf(record);
     // Parked before per-case order existed: attempted as then (its failure takes a ticket).
     if (ticket === undefined) return { kind: 'attempt', ticket: undefined };
-    const view = await this.store.caseView(systemId, record.key, { ticket });
+    const view = await this.store.caseView(systemId, record.key, { ticket, delivered });
     // A ticket unknown to the store was settled and pruned long ago.
     if (!view.own || view.own.done) return { kind: 'settled' };
-    if (!view.head || view.head.ticket === ticket) return { kind: 'attempt', ticket };
+    if (!view.head || view.head.ticket === ticket)
+      return { kind: 'attempt', ticket, ledger: ledgerLook(delivered, view.delivered) };
     // The head's own time: it is ahead in the partition and is attempted first. A head already due
     // yet not attempted is missing from the partition (or being handled elsewhere): wait a little.
     const headDue = Date.parse(view.head.notBefore);
@@ -113,4 +134,8 @@ export class CaseOrder {
   settle(ticket: number, outcome: 'delivered' | 'dead-lettered'): Promise<void> {
     return this.store.settleTicket(ticket, outcome);
   }
+}
+
+function ledgerLook(messageId: string | undefined, delivered: boolean | undefined): LedgerLook | undefined {
+  return messageId === undefined || delivered === undefined ? undefined : { messageId, delivered };
 }

@@ -56,7 +56,7 @@ import { outgoingTraceHeaders } from '../observability/trace-context.ts';
 import type { Bus, ConsumedRecord, Subscription } from '../ports/bus.ts';
 import type { MailboxStore } from '../ports/mailbox-store.ts';
 import type { VerifiedSeal } from '../signing/own-seal.ts';
-import { CASE_TICKET_HEADER, CaseOrder, sourceOf, ticketOf } from './case-order.ts';
+import { CASE_TICKET_HEADER, CaseOrder, type LedgerLook, sourceOf, ticketOf } from './case-order.ts';
 import { AUDIT_SLOT, auditKey, DeliveryAuditChains } from './delivery-audit.ts';
 import { nextStep, type RetryPolicy } from './retry-policy.ts';
 import { SystemSubscriptions } from './system-subscriptions.ts';
@@ -221,10 +221,10 @@ export class DeliveryWorker {
   /** A record of the deliver topic: attempted now unless an earlier record of its case waits. */
   private async handle(systemId: string, record: ConsumedRecord): Promise<void> {
     const log = this.logFor(systemId, record);
-    const step = await this.caseOrder.onDeliverTopic(systemId, record);
+    const step = await this.caseOrder.onDeliverTopic(systemId, record, this.ledgerAsk(systemId, record));
     switch (step.kind) {
       case 'attempt':
-        return this.attempt(systemId, record, undefined, log);
+        return this.attempt(systemId, record, undefined, log, step.ledger);
       case 'settled':
         log().info('already handled (its case ticket is settled): nothing to do');
         return;
@@ -257,10 +257,15 @@ export class DeliveryWorker {
     const wait = Number.isFinite(due) ? due - this.now().getTime() : 0;
     if (wait > 0) throw new RedeliverLater(Math.min(wait, MAX_DEFER_MS), 'retry not due yet');
     const log = this.logFor(systemId, record);
-    const step = await this.caseOrder.onRetryTopic(systemId, record, this.now());
+    const step = await this.caseOrder.onRetryTopic(
+      systemId,
+      record,
+      this.now(),
+      this.ledgerAsk(systemId, record),
+    );
     switch (step.kind) {
       case 'attempt':
-        return this.attempt(systemId, record, step.ticket, log);
+        return this.attempt(systemId, record, step.ticket, log, step.ledger);
       case 'settled':
         log().info('duplicate parked copy of a settled record dropped');
         return;
@@ -271,16 +276,26 @@ export class DeliveryWorker {
     }
   }
 
+  /**
+   * The messageId whose ledger row the case view reads along (deliver()'s duplicate check of a push
+   * system): the record's header, unsealed, so only a hint which row to read (see LedgerLook).
+   */
+  private ledgerAsk(systemId: string, record: ConsumedRecord): string | undefined {
+    if (this.deps.directory().system(systemId)?.delivery.mode !== 'push') return undefined;
+    return record.headers[HEADER.messageId];
+  }
+
   /** One attempt; settles the record's case ticket once it is delivered or dead-lettered. */
   private async attempt(
     systemId: string,
     record: ConsumedRecord,
     ticket: number | undefined,
     log: RecordLog,
+    ledger?: LedgerLook,
   ): Promise<void> {
     const attempt = failedAttemptsOf(record.headers) + 1;
     try {
-      await this.deliver(systemId, record, attempt, log);
+      await this.deliver(systemId, record, attempt, log, ledger);
       if (ticket !== undefined) await this.caseOrder.settle(ticket, 'delivered');
     } catch (error) {
       if (!(error instanceof AttemptFailed)) throw error;
@@ -318,7 +333,13 @@ export class DeliveryWorker {
     ]);
   }
 
-  private async deliver(systemId: string, record: ConsumedRecord, attempt: number, log: RecordLog) {
+  private async deliver(
+    systemId: string,
+    record: ConsumedRecord,
+    attempt: number,
+    log: RecordLog,
+    ledger: LedgerLook | undefined,
+  ) {
     const { deps } = this;
     const system = deps.directory().system(systemId);
     if (!system) throw new AttemptFailed(`system ${systemId} is no longer in the directory`, true, false);
@@ -358,7 +379,16 @@ export class DeliveryWorker {
       messageType: spec.id,
       digest: verified.digest,
     };
-    if (system.delivery.mode === 'push' && (await deps.mailbox.wasDelivered(system.id, messageId))) {
+    // The ledger answer read with the case view counts only for the verified nachrichtenUUID. It is
+    // as current as the old separate read for what case order lets run: the case had no other
+    // pending record when it was read, and a settled one wrote its ledger row before it settled
+    // (one statement reads both, one snapshot).
+    const pushedBefore =
+      system.delivery.mode === 'push' &&
+      (ledger?.messageId === messageId
+        ? ledger.delivered
+        : await deps.mailbox.wasDelivered(system.id, messageId));
+    if (pushedBefore) {
       log().info('duplicate suppressed: already pushed');
       await this.auditDeliveredIfMissing(event, 'push', record);
       return;

@@ -43,7 +43,15 @@ export interface CaseView {
   head?: CaseTicket;
   /** The ticket the asked-for record holds (by source or by number); `done` once it was settled. */
   own?: CaseTicket & { done: boolean };
+  /** wasDelivered() of the asked-for `delivered` messageId, from the same look; absent if not asked. */
+  delivered?: boolean;
 }
+
+/**
+ * Which ticket a case view reports as `own` (a source or a ticket number), and optionally a messageId
+ * whose ledger row to look up in the same read: delivery asks both for every record.
+ */
+export type CaseViewOptions = ({ source: string } | { ticket: number }) & { delivered?: string };
 
 export interface TakeTicket {
   systemId: string;
@@ -79,12 +87,11 @@ export interface MailboxStore {
   ): Promise<{ item: InboxItem; leased: boolean } | undefined>;
   /** Acknowledges; returns the item the first time, 'already' on repeats, undefined if unknown. */
   ack(systemId: string, messageId: string): Promise<InboxItem | 'already' | undefined>;
-  /** The case's head and the ticket of `own` (a source or a ticket number), in one look. */
-  caseView(
-    systemId: string,
-    caseKey: string,
-    own: { source: string } | { ticket: number },
-  ): Promise<CaseView>;
+  /**
+   * The case's head and the ticket of `own` (a source or a ticket number), in one look; with
+   * `own.delivered`, also whether the system already got that messageId (as wasDelivered).
+   */
+  caseView(systemId: string, caseKey: string, own: CaseViewOptions): Promise<CaseView>;
   /** Takes the case's next ticket for `source`, or returns the one it already holds. Durable when resolved. */
   takeTicket(take: TakeTicket): Promise<CaseTicket>;
   /** A pending ticket was parked again: its record is not attempted before `notBefore`. */

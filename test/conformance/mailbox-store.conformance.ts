@@ -289,6 +289,41 @@ export function runMailboxStoreConformance(name: string, factory: () => Promise<
         });
       });
 
+      it('answers wasDelivered for an asked-for messageId along with the case view', async () => {
+        const pending = await take(store, 'case-l', 't/2/1', at(4));
+        const asked = (
+          own: { source: string } | { ticket: number },
+          delivered: string,
+          systemId = 'sn-melde',
+        ) => store.caseView(systemId, 'case-l', { ...own, delivered });
+        // Not asked: no answer, as before.
+        expect(await store.caseView('sn-melde', 'case-l', { source: 't/2/1' })).toEqual({});
+        expect(await asked({ source: 't/2/9' }, 'pushed-1')).toEqual({ delivered: false });
+        await store.recordPushed('sn-melde', 'pushed-1');
+        expect(await asked({ source: 't/2/9' }, 'pushed-1')).toEqual({ delivered: true });
+        expect(await asked({ ticket: 999_999_999 }, 'pushed-1')).toEqual({ delivered: true });
+        // Per system, per messageId.
+        expect(await asked({ source: 't/2/9' }, 'pushed-1', 'th-melde')).toEqual({ delivered: false });
+        expect(await asked({ source: 't/2/9' }, 'pushed-2')).toEqual({ delivered: false });
+        // With head and own ticket in the same look.
+        expect(await asked({ source: 't/2/1' }, 'pushed-1', 'st-melde')).toEqual({
+          head: pending,
+          own: { ...pending, done: false },
+          delivered: false,
+        });
+        const item = inboxItem({ systemId: 'st-melde' });
+        await store.putIfNew(item);
+        expect(await asked({ ticket: pending.ticket }, item.messageId, 'st-melde')).toEqual({
+          head: pending,
+          own: { ...pending, done: false },
+          delivered: await store.wasDelivered('st-melde', item.messageId),
+        });
+        expect(
+          (await (await another()).caseView('sn-melde', 'x', { source: 'y', delivered: 'pushed-1' }))
+            .delivered,
+        ).toBe(true);
+      });
+
       it('gives a source its one ticket, however often it asks (a redelivered record)', async () => {
         const once = await take(store, 'case-b', 't/1/7', at(1));
         expect(await take(store, 'case-b', 't/1/7', at(2))).toEqual(once);
