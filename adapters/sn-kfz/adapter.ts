@@ -77,7 +77,7 @@ export const HALTERWECHSEL = sequentialLayout('HALTERWECHSEL', [
 const MONAT: Converter<unknown, string> = {
   describe: 'month JJJJMM',
   decode(v, at, { mapper }) {
-    const raw = mapper.text(v, at.native, at.pointer);
+    const raw = mapper.textAt(v, at);
     if (!/^\d{6}$/.test(raw))
       return mapper.fail(at.native, at.pointer, `${JSON.stringify(raw)} is not a month JJJJMM`);
     return `${raw.slice(0, 4)}-${raw.slice(4)}`;

@@ -35,7 +35,7 @@ const PRODUKT = {
 const HU_MONAT: Converter<unknown, string> = {
   describe: 'month MM/JJJJ',
   decode(v, at, { mapper }) {
-    const raw = mapper.text(v, at.native, at.pointer);
+    const raw = mapper.textAt(v, at);
     const m = /^(\d{2})\/(\d{4})$/.exec(raw);
     if (!m) return mapper.fail(at.native, at.pointer, `${JSON.stringify(raw)} is not a month MM/JJJJ`);
     return `${m[2]}-${m[1]}`;

@@ -22,6 +22,7 @@ import { LISTS } from '../../standards/xkfz/1.4/schema.ts';
 import { MAPPER_CONSTRAINTS, mapperConstraints } from '../sdk/constrain.ts';
 import { xmlDialectFormat } from '../sdk/formats/xml-dialect.ts';
 import { mappedAdapter } from '../sdk/mapped-adapter.ts';
+import { acceptedText } from '../sdk/mapper.ts';
 import { defineMapping, type Fields, type Rule } from '../sdk/mapping/define.ts';
 import { defineMessageMapping } from '../sdk/mapping/message-mapping.ts';
 import { getPath, getPointer, setPath, setPointer } from '../sdk/mapping/paths.ts';
@@ -75,8 +76,12 @@ const hauptuntersuchung: Rule = {
   standard: [HU],
   describe: 'month and year as two attributes',
   decode(tree, draft, scope) {
-    const monat = scope.mapper.text(getPath(tree, 'HU.@Monat'), scope.nativeName('HU.@Monat'), HU);
-    const jahr = scope.mapper.text(getPath(tree, 'HU.@Jahr'), scope.nativeName('HU.@Jahr'), HU);
+    // The native names are worked out only for a value with a problem (acceptedText says which).
+    const monatValue = getPath(tree, 'HU.@Monat');
+    const jahrValue = getPath(tree, 'HU.@Jahr');
+    const monat =
+      acceptedText(monatValue) ?? scope.mapper.text(monatValue, scope.nativeName('HU.@Monat'), HU);
+    const jahr = acceptedText(jahrValue) ?? scope.mapper.text(jahrValue, scope.nativeName('HU.@Jahr'), HU);
     if (!/^\d{1,2}$/.test(monat) || !/^\d{4}$/.test(jahr)) {
       if (monat && jahr)
         scope.mapper.fail(scope.nativeName('HU'), HU, `${monat}/${jahr} is not a month and a year`);

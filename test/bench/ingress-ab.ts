@@ -9,6 +9,13 @@
  *   node --import tsx test/bench/ingress-ab.ts --baseline DIR [--rounds 7] [--messages 3000]
  *        [--only new] [--cpu-prof-loops N]
  *
+ * --adapters ID,ID: instead of the mix, every `fixtures/*.native.*` of those adapters, round robin
+ * (for adapters the mix does not send, e.g. th-kfz, sn-kfz; the canonical XML check still applies).
+ *
+ * Order bias: two separate copies of one tree (--baseline A --tree B, B a second `git archive`) read
+ * 0.93-0.97, not 1.00 — the tree given as --tree runs faster. For small differences run both ways
+ * (swap the trees) and take sqrt(ratio / swapped ratio).
+ *
  * --only new skips the baseline (for profiling with --cpu-prof; --cpu-prof-loops repeats the set);
  * --tree DIR makes that tree the one run alone (default: this one).
  *
@@ -18,11 +25,14 @@
  * generated code costs to compile; a short benchmark run or a fresh process pays it.
  */
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { AdapterContext } from '../../adapters/sdk/adapter.ts';
 import type * as RegistryModule from '../../adapters/sdk/registry.ts';
+import { discoverAdapters } from '../../adapters/sdk/registry.ts';
+import { contentTypeOf, mediaType } from '../../adapters/sdk/testkit.ts';
 import type * as CatalogueModule from '../../standards/index.ts';
 import type * as CodecModule from '../../standards/xoev/xml-codec.ts';
 import { mixedPayloads } from './workload.ts';
@@ -36,6 +46,7 @@ const { values: args } = parseArgs({
     'cpu-prof-loops': { type: 'string', default: '1' },
     tree: { type: 'string' },
     cold: { type: 'string' },
+    adapters: { type: 'string' },
   },
 });
 const ROUNDS = Number(args.rounds);
@@ -70,10 +81,30 @@ async function loadTree(root: string) {
 }
 type Tree = Awaited<ReturnType<typeof loadTree>>;
 
-const payloads = mixedPayloads(MESSAGES).map((p) => ({
-  ...p,
-  body: Buffer.from(p.body, 'utf8'),
-}));
+/** The native fixtures of `ids`, round robin up to MESSAGES (--adapters). */
+async function fixturePayloads(ids: string[]) {
+  const installed = await discoverAdapters(path.join(REPO, 'adapters'));
+  const files = ids.flatMap((id) => {
+    const adapter = installed.get(id);
+    if (!adapter) throw new Error(`adapter ${id} is not installed`);
+    const dir = path.join(REPO, 'adapters', id, 'fixtures');
+    return readdirSync(dir)
+      .filter((f) => f.includes('.native.'))
+      .map((f) => ({
+        systemId: id,
+        contentType: mediaType(contentTypeOf(path.join(dir, f), adapter)),
+        body: readFileSync(path.join(dir, f)),
+      }));
+  });
+  return Array.from({ length: MESSAGES }, (_, i) => files[i % files.length]!);
+}
+
+const payloads = args.adapters
+  ? await fixturePayloads(args.adapters.split(','))
+  : mixedPayloads(MESSAGES).map((p) => ({
+      ...p,
+      body: Buffer.from(p.body, 'utf8'),
+    }));
 
 /**
  * decode → validate → canonical XML, as the ingress runs them; returns the XML of every message
