@@ -25,7 +25,7 @@ import type * as ArchiverModule from '../../gateway/audit/archive/document-archi
 import type * as ArchiveModule from '../../gateway/audit/archive/sqlite-document-archive.ts';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
 import { Contracts } from '../../gateway/directory/contracts.ts';
-import { alternatingRounds } from './support/alternating-rounds.ts';
+import { alternatingRounds, cpuMicros } from './support/alternating-rounds.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,10 +47,6 @@ const SIZE = Number(args.size);
 const contracts = Contracts.fromDirectory(path.join(REPO_ROOT, 'contracts'));
 const logger = pino({ level: 'silent' });
 
-const cpuMicros = () => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-};
 /**
  * CPU of the main thread alone (Linux: /proc, in clock ticks of 10 ms; runs of a second or more keep
  * that coarse grain small): the event loop's share, without the thread pool and the checkpointer.

@@ -39,7 +39,7 @@ import type {
   AuditEventKind,
   AuditStore,
 } from '../../gateway/ports/audit-store.ts';
-import { alternatingRounds } from './support/alternating-rounds.ts';
+import { alternatingRounds, cpuMicros } from './support/alternating-rounds.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -85,10 +85,6 @@ const resetCounts = () => {
   for (const k of Object.keys(counted) as Array<keyof typeof counted>) counted[k] = 0;
 };
 
-const cpuMicros = () => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-};
 /**
  * The main thread's CPU alone (the event loop the audit path runs on, without the thread pool's
  * fdatasync): Linux's per-thread counters, in clock ticks (10 ms: a run takes seconds); NaN elsewhere.

@@ -52,6 +52,7 @@ import type * as SignerModule from '../../gateway/signing/signer.ts';
 import type * as CatalogueModule from '../../standards/index.ts';
 import type * as CodecModule from '../../standards/xoev/xml-codec.ts';
 import { pushContracts, TEST_PASSPHRASE } from '../support/gateway.ts';
+import { median } from './support/alternating-rounds.ts';
 import { mixedPayloads, RECEIVERS } from './workload.ts';
 
 /** CPU time of this process's main thread (its task has the process id), µs; 10 ms ticks. */
@@ -342,7 +343,6 @@ async function main(): Promise<void> {
     const ratios = results.new.map((r, i) => r[key]! / results.old[i]![key]!);
     return `median of the rounds' ratios ${median(ratios).toFixed(3)} (rounds: ${ratios.map((x) => x.toFixed(2)).join(' ')})`;
   };
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const trees = {
     old: await loadTree(BASE),
     new: await loadTree(args.candidate ? path.resolve(args.candidate) : REPO),

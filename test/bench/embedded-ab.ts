@@ -30,7 +30,7 @@ import type * as AuditStoreModule from '../../gateway/audit/sqlite-audit-store.t
 import type * as BusModule from '../../gateway/bus/sqlite-bus.ts';
 import type { AuditEventInput, AuditEventKind } from '../../gateway/ports/audit-store.ts';
 import type { ConsumedRecord } from '../../gateway/ports/bus.ts';
-import { alternatingRounds } from './support/alternating-rounds.ts';
+import { alternatingRounds, cpuMicros } from './support/alternating-rounds.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -82,11 +82,6 @@ const counted = { fetches: 0, summaryReads: 0, summaryInserts: 0, summaryUpdates
 }
 const resetCounts = () => {
   for (const k of Object.keys(counted) as Array<keyof typeof counted>) counted[k] = 0;
-};
-
-const cpuMicros = () => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
 };
 
 async function loadTree(root: string) {

@@ -35,6 +35,7 @@ import { discoverAdapters } from '../../adapters/sdk/registry.ts';
 import { contentTypeOf, mediaType } from '../../adapters/sdk/testkit.ts';
 import type * as CatalogueModule from '../../standards/index.ts';
 import type * as CodecModule from '../../standards/xoev/xml-codec.ts';
+import { cpuMicros, median } from './support/alternating-rounds.ts';
 import { mixedPayloads } from './workload.ts';
 
 const { values: args } = parseArgs({
@@ -53,12 +54,6 @@ const ROUNDS = Number(args.rounds);
 const MESSAGES = Number(args.messages);
 const REPO = path.resolve(import.meta.dirname, '../..');
 if (!args.baseline && args.only !== 'new') throw new Error('--baseline DIR (or --only new) is required');
-
-const cpuMicros = () => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-};
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function loadTree(root: string) {
   const at = (p: string) => pathToFileURL(path.join(root, p)).href;

@@ -6,6 +6,12 @@
  */
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** This process's CPU time so far (user + system, all threads), in µs. */
+export const cpuMicros = (): number => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
 export interface AlternatingRoundsOptions {
   rounds: number;
   /** Decimals printed per round for keys starting with `cpu` (others: 3). */
