@@ -27,7 +27,8 @@
  * entry whose publish fails (counted `not-queued`), or that a crash between the audit append and
  * the publish left unpublished, is handed over again at the next start: the callback watermarks
  * (callback-watermarks.ts) stay below it and catch-up.ts replays what lies after them. Overdue
- * reminders are not audit entries and have no such second chance.
+ * reminders are not audit entries: they get theirs from the reminder lease
+ * (deadlines/overdue-watcher.ts), which `queue()` settles once the event is on the bus.
  */
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';

@@ -33,6 +33,11 @@ function prepareStatements(db: Database.Database) {
     overdue: db.prepare(
       'SELECT * FROM answer_case WHERE answered_at IS NULL AND deadline < ? ORDER BY deadline, delivered_at, message_id',
     ),
+    claimReminder: db.prepare(
+      `UPDATE answer_case SET reminder_claimed_until = @until
+       WHERE message_id = @messageId AND answered_at IS NULL AND reminded_at IS NULL
+         AND (reminder_claimed_until IS NULL OR reminder_claimed_until <= @at)`,
+    ),
     markReminded: db.prepare(
       'UPDATE answer_case SET reminded_at = ? WHERE message_id = ? AND reminded_at IS NULL',
     ),
@@ -58,12 +63,20 @@ export class SqliteOverdueCaseStore implements OverdueCaseStore {
         message_id TEXT PRIMARY KEY, message_type TEXT NOT NULL, sender_system TEXT NOT NULL,
         receiver_system TEXT NOT NULL, land TEXT NOT NULL, contract TEXT NOT NULL,
         working_days INTEGER NOT NULL, answered_by TEXT NOT NULL, delivered_at TEXT NOT NULL,
-        deadline TEXT NOT NULL, answered_at TEXT, answer_id TEXT, reminded_at TEXT);
+        deadline TEXT NOT NULL, answered_at TEXT, answer_id TEXT, reminded_at TEXT,
+        reminder_claimed_until TEXT);
       CREATE INDEX IF NOT EXISTS answer_case_open ON answer_case (deadline) WHERE answered_at IS NULL;
       CREATE TABLE IF NOT EXISTS case_answer (
         referenz_id TEXT NOT NULL, answer_id TEXT NOT NULL, answer_type TEXT NOT NULL,
         answered_at TEXT NOT NULL, PRIMARY KEY (referenz_id, answer_id));
     `);
+    // Files made before the reminder claim became a lease get its column.
+    const columns = this.db.prepare('SELECT name FROM pragma_table_info(?)').all('answer_case') as {
+      name: string;
+    }[];
+    if (!columns.some((c) => c.name === 'reminder_claimed_until')) {
+      this.db.exec('ALTER TABLE answer_case ADD COLUMN reminder_claimed_until TEXT');
+    }
     this.stmts = prepareStatements(this.db);
     // The group commit's transactions are IMMEDIATE: the write lock is taken first, so an answer in
     // another process cannot slip between a case's insert and its look-up of earlier answers.
@@ -100,6 +113,14 @@ export class SqliteOverdueCaseStore implements OverdueCaseStore {
 
   async overdue(today: string): Promise<StoredCase[]> {
     return (this.stmts.overdue.all(today) as CaseRow[]).map(toCase);
+  }
+
+  async claimReminder(messageId: string, at: string, until: string): Promise<boolean> {
+    this.walSync.assertWritable();
+    // One statement: SQLite's write lock serialises the processes on this file.
+    const claimed = this.stmts.claimReminder.run({ messageId, at, until }).changes === 1;
+    await this.walSync.afterCommit();
+    return claimed;
   }
 
   async markReminded(messageId: string, at: string): Promise<boolean> {

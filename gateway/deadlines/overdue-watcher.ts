@@ -8,10 +8,13 @@
  *   nachrichtenUUID as its referenzUUID.
  * A case is overdue once its deadline day has passed in Berlin without an answer. `check()` lists the
  * overdue cases, sets `gateway_overdue_answers{system}` (receiving system) and sends each overdue
- * case's sender ONE reminder callback (`message.overdue`), marked in the store before it is sent.
+ * case's sender a reminder callback (`message.overdue`), at least once like every callback: the
+ * store's atomic claim is a lease (REMINDER_LEASE_MS) that makes one process or replica send it,
+ * and the case reads reminded only once the dispatcher has the event on the bus. A process that dies
+ * between the claim and the publish, or whose publish fails, leaves an expired claim, and the next
+ * check (anywhere) sends the reminder; a repeat is harmless, the event id lets receivers drop it.
  * It runs on every API read, every scrape and every `intervalMs`. The cases live in an
- * OverdueCaseStore (SQLite in the data directory, or PostgreSQL shared by the replicas, where the
- * store's atomic claim makes one replica send each reminder).
+ * OverdueCaseStore (SQLite in the data directory, or PostgreSQL shared by the replicas).
  *
  * observe() runs for every audit entry, at the pace of the pipeline: it keeps only what concerns a
  * case (a delivery under a deadline rule, a non-receipt with a referenzUUID), as copies of the few
@@ -62,6 +65,14 @@ function detached(text: string): string {
 /** What waits for the store: a case to open or an answer to record, in the order seen. */
 type CaseEvent = { open: OpenCase } | { answer: CaseAnswer };
 
+/**
+ * How long a claimed reminder is left to its claimer. Far longer than a healthy publish takes, so in
+ * normal operation one replica sends each reminder; short enough that a reminder its claimer died
+ * with (or could not publish) goes out a few minutes late, at the first check after it. A publish
+ * slower than this means at most a repeat, which receivers drop by the event id.
+ */
+export const REMINDER_LEASE_MS = 5 * 60_000;
+
 function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
 }
@@ -74,6 +85,8 @@ export class OverdueWatcher {
   private queue: Promise<void> = Promise.resolve();
   /** Events not yet taken by a batch; the batch scheduled when this became non-empty takes them all. */
   private waiting: CaseEvent[] = [];
+  /** Reminders being sent: stop() lets them reach the bus and be marked before the store closes. */
+  private readonly reminding = new Set<Promise<void>>();
 
   constructor(private readonly deps: OverdueWatcherDeps) {
     this.store = deps.store;
@@ -124,30 +137,46 @@ export class OverdueWatcher {
     const perSystem = new Map<string, number>(this.deps.directory().systems.map((s) => [s.id, 0]));
     for (const c of overdue) perSystem.set(c.receiverSystem, (perSystem.get(c.receiverSystem) ?? 0) + 1);
     this.deps.report?.(perSystem);
-    const at = this.now().toISOString();
-    const result: OverdueCase[] = [];
-    for (const c of overdue) {
-      if (c.remindedAt === null && (await this.store.markReminded(c.messageId, at))) {
-        c.remindedAt = at;
-        forMessage(this.deps.logger, c.messageId).warn(
-          { deadline: c.deadline, receiverSystem: c.receiverSystem },
-          'answer overdue; reminding the sender',
-        );
-        this.deps.callbacks?.notify(
-          c.senderSystem,
-          callbackEvent({
-            messageId: c.messageId,
-            messageType: c.messageType,
-            status: 'overdue',
-            time: at,
-            receiverSystem: c.receiverSystem,
-            deadline: c.deadline,
-          }),
-        );
-      }
-      result.push({ ...c, daysOverdue: daysBetween(c.deadline, today) });
+    const now = this.now();
+    const at = now.toISOString();
+    const until = new Date(now.getTime() + REMINDER_LEASE_MS).toISOString();
+    await Promise.all(
+      overdue
+        .filter((c) => c.remindedAt === null)
+        .map((c) => {
+          const sending = this.remind(c, at, until);
+          // The check reports a failure; the tracked copy only waits (and must not reject unhandled).
+          const tracked = sending.catch(() => {}).finally(() => this.reminding.delete(tracked));
+          this.reminding.add(tracked);
+          return sending;
+        }),
+    );
+    return overdue.map((c) => ({ ...c, daysOverdue: daysBetween(c.deadline, today) }));
+  }
+
+  /** Sends the reminder of `c` if this check claims it; sets `c.remindedAt` once it is on the bus. */
+  private async remind(c: StoredCase, at: string, until: string): Promise<void> {
+    if (!(await this.store.claimReminder(c.messageId, at, until))) return;
+    const log = forMessage(this.deps.logger, c.messageId);
+    log.warn(
+      { deadline: c.deadline, receiverSystem: c.receiverSystem },
+      'answer overdue; reminding the sender',
+    );
+    const event = callbackEvent({
+      messageId: c.messageId,
+      messageType: c.messageType,
+      status: 'overdue',
+      time: at,
+      receiverSystem: c.receiverSystem,
+      deadline: c.deadline,
+    });
+    // Without a dispatcher nothing is owed; queue() counts and logs a failed publish itself.
+    const queued = this.deps.callbacks ? await this.deps.callbacks.queue(c.senderSystem, event) : true;
+    if (!queued) {
+      log.warn({ retryAfter: until }, 'overdue reminder not on the bus; sent again once its claim expires');
+      return;
     }
-    return result;
+    if (await this.store.markReminded(c.messageId, at)) c.remindedAt = at;
   }
 
   /** One case, answered or not (tests, diagnostics). */
@@ -160,6 +189,7 @@ export class OverdueWatcher {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.queue;
+    await Promise.allSettled([...this.reminding]);
     await this.store.close();
   }
 

@@ -1,7 +1,7 @@
 /**
- * The open answer cases in PostgreSQL (deploy/sql/007_answer_cases.sql), shared by every replica:
- * each lists the same overdue cases, and the reminder of a case is claimed by one conditional
- * UPDATE, so exactly one replica sends it. Opening a case and recording an answer to it take the
+ * The open answer cases in PostgreSQL (deploy/sql/007_answer_cases.sql, 010_answer_case_reminder_claim.sql),
+ * shared by every replica: each lists the same overdue cases, and the reminder of a case is claimed
+ * (for a while: a lease) by one conditional UPDATE, so one replica sends it. Opening a case and recording an answer to it take the
  * same transaction-scoped advisory lock (keyed by the case's message id): otherwise two replicas
  * opening and answering at once would each miss the other's uncommitted row and leave the case
  * open although answered.
@@ -105,8 +105,19 @@ export class PgOverdueCaseStore implements OverdueCaseStore {
     return result.rows.map(toCase);
   }
 
+  async claimReminder(messageId: string, at: string, until: string): Promise<boolean> {
+    // One statement: the row lock makes a second replica's UPDATE wait and then see the live claim.
+    const result = await this.pool.query({
+      name: 'answer-case-claim-reminder',
+      text: `UPDATE answer_case SET reminder_claimed_until = $3
+             WHERE message_id = $1 AND answered_at IS NULL AND reminded_at IS NULL
+               AND (reminder_claimed_until IS NULL OR reminder_claimed_until <= $2)`,
+      values: [messageId, at, until],
+    });
+    return result.rowCount === 1;
+  }
+
   async markReminded(messageId: string, at: string): Promise<boolean> {
-    // One statement: the row lock makes a second replica's UPDATE wait and then see reminded_at set.
     const result = await this.pool.query({
       name: 'answer-case-remind',
       text: 'UPDATE answer_case SET reminded_at = $1 WHERE message_id = $2 AND reminded_at IS NULL',

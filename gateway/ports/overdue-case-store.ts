@@ -50,7 +50,14 @@ export interface OverdueCaseStore {
   answer(a: CaseAnswer): Promise<boolean>;
   /** Unanswered cases whose deadline day is before `today` (YYYY-MM-DD), oldest deadline first. */
   overdue(today: string): Promise<StoredCase[]>;
-  /** Claims the reminder of a case: true for exactly one caller across all instances sharing the storage. */
+  /**
+   * Claims the reminder of an unanswered, unreminded case at `at` until `until`: true for exactly one
+   * caller across all instances sharing the storage while the claim lasts. A claim that expired
+   * (`until` <= `at` of a later call) without markReminded can be taken again: its holder died
+   * before the reminder was on the bus, or could not put it there.
+   */
+  claimReminder(messageId: string, at: string, until: string): Promise<boolean>;
+  /** Records that the reminder is on the bus; true if it was not recorded before. */
   markReminded(messageId: string, at: string): Promise<boolean>;
   get(messageId: string): Promise<StoredCase | undefined>;
   close(): Promise<void>;

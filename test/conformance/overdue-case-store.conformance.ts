@@ -2,7 +2,8 @@
  * The OverdueCaseStore conformance suite: what the SQLite and the PostgreSQL case stores must both
  * honour — a case opens once, is overdue from the day after its deadline until one of its answer
  * types answers it (also when the answer came first), and two instances on one storage (two
- * gateway processes or replicas) see the same cases and claim each reminder exactly once.
+ * gateway processes or replicas) see the same cases and claim each reminder exactly once while
+ * the claim lasts (an expired claim without a mark is claimed again: overdue-reminder.conformance.ts).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { answers, type OpenCase, type OverdueCaseStore } from '../../gateway/ports/overdue-case-store.ts';
@@ -121,14 +122,49 @@ export function runOverdueCaseStoreConformance(
       ]);
     });
 
-    it('marks the reminder once', async () => {
+    it('claims a reminder until its claim expires, and not once it is marked', async () => {
       const c = openCase();
       await store.open(c);
-      expect(await store.markReminded(c.messageId, '2026-12-30T00:00:00.000Z')).toBe(true);
-      expect(await store.markReminded(c.messageId, '2026-12-31T00:00:00.000Z')).toBe(false);
-      expect((await store.get(c.messageId))?.remindedAt).toBe('2026-12-30T00:00:00.000Z');
+      const second = await another();
       expect(
-        await store.markReminded('a0000000-0000-4000-8000-fffffffffffe', '2026-12-30T00:00:00.000Z'),
+        await store.claimReminder(c.messageId, '2026-12-30T09:00:00.000Z', '2026-12-30T09:05:00.000Z'),
+      ).toBe(true);
+      // Live: nobody else takes it, nor does the holder claim it twice.
+      expect(
+        await second.claimReminder(c.messageId, '2026-12-30T09:04:59.999Z', '2026-12-30T09:09:59.999Z'),
+      ).toBe(false);
+      expect(
+        await store.claimReminder(c.messageId, '2026-12-30T09:01:00.000Z', '2026-12-30T09:06:00.000Z'),
+      ).toBe(false);
+      expect((await store.get(c.messageId))?.remindedAt).toBeNull();
+      // Expired without a mark (its holder died, or could not publish): claimed again.
+      expect(
+        await second.claimReminder(c.messageId, '2026-12-30T09:05:00.000Z', '2026-12-30T09:10:00.000Z'),
+      ).toBe(true);
+      expect(await second.markReminded(c.messageId, '2026-12-30T09:05:00.000Z')).toBe(true);
+      expect(await store.markReminded(c.messageId, '2026-12-30T09:06:00.000Z')).toBe(false);
+      expect((await store.get(c.messageId))?.remindedAt).toBe('2026-12-30T09:05:00.000Z');
+      expect(
+        await store.claimReminder(c.messageId, '2027-01-30T00:00:00.000Z', '2027-01-30T00:05:00.000Z'),
+      ).toBe(false);
+      const unknown = 'a0000000-0000-4000-8000-fffffffffffe';
+      expect(await store.claimReminder(unknown, '2026-12-30T00:00:00.000Z', '2026-12-30T00:05:00.000Z')).toBe(
+        false,
+      );
+      expect(await store.markReminded(unknown, '2026-12-30T00:00:00.000Z')).toBe(false);
+    });
+
+    it('does not claim the reminder of an answered case', async () => {
+      const c = openCase();
+      await store.open(c);
+      await store.answer({
+        referenzUUID: c.messageId,
+        answerId: answerId(),
+        answerType: ANSWER,
+        answeredAt: '2026-12-30T08:00:00.000Z',
+      });
+      expect(
+        await store.claimReminder(c.messageId, '2026-12-30T09:00:00.000Z', '2026-12-30T09:05:00.000Z'),
       ).toBe(false);
     });
 
@@ -141,15 +177,21 @@ export function runOverdueCaseStoreConformance(
       expect((await store.overdue('2027-01-01')).map((c) => c.messageId).sort()).toEqual(ids);
       expect((await second.overdue('2027-01-01')).map((c) => c.messageId).sort()).toEqual(ids);
       // Both check at once, as two replicas scraped at the same moment would.
+      const until = '2027-01-01T00:05:00.000Z';
       const claims = await Promise.all(
         cases.flatMap((c) => [
-          store.markReminded(c.messageId, '2027-01-01T00:00:00.000Z'),
-          second.markReminded(c.messageId, '2027-01-01T00:00:00.001Z'),
+          store.claimReminder(c.messageId, '2027-01-01T00:00:00.000Z', until),
+          second.claimReminder(c.messageId, '2027-01-01T00:00:00.001Z', until),
         ]),
       );
       for (let i = 0; i < cases.length; i++) {
         expect(Number(claims[2 * i]) + Number(claims[2 * i + 1]), cases[i]!.messageId).toBe(1);
       }
+      await Promise.all(
+        cases.map((c, i) =>
+          (claims[2 * i] ? store : second).markReminded(c.messageId, '2027-01-01T00:00:01.000Z'),
+        ),
+      );
       expect((await second.overdue('2027-01-01')).every((c) => c.remindedAt !== null)).toBe(true);
     });
 

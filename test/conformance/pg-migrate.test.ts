@@ -36,6 +36,7 @@ describe('PostgreSQL migrations', () => {
       '007_answer_cases.sql',
       '008_message_quota.sql',
       '009_callback_watermark.sql',
+      '010_answer_case_reminder_claim.sql',
     ]);
   });
 
@@ -55,10 +56,11 @@ describe('PostgreSQL migrations', () => {
           '007_answer_cases.sql',
           '008_message_quota.sql',
           '009_callback_watermark.sql',
+          '010_answer_case_reminder_claim.sql',
         ],
-        current: 9,
+        current: 10,
       });
-      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 9 });
+      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 10 });
       const tables = await withPgClient(null, async (c) =>
         (
           await c.query(
@@ -107,7 +109,7 @@ describe('PostgreSQL migrations', () => {
     const pools = Array.from({ length: 5 }, () => createPgPool({ url: PG_URL, schema: s, max: 1 }));
     try {
       const results = await Promise.all(pools.map((pool) => migrate(pool, { schema: s })));
-      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 9]);
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 10]);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
@@ -135,7 +137,7 @@ describe('PostgreSQL migrations', () => {
       // A failing migration leaves nothing half-applied.
       const t = schema();
       writeFileSync(
-        join(dir, '010_broken.sql'),
+        join(dir, '011_broken.sql'),
         'CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;\n',
       );
       cpSync(join(MIGRATIONS_DIR, '002_mailbox.sql'), join(dir, '002_mailbox.sql'));
@@ -148,7 +150,7 @@ describe('PostgreSQL migrations', () => {
           ),
           halfDone: (await c.query(`SELECT to_regclass('half_done') AS t`)).rows[0].t,
         }));
-        expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8, 9], halfDone: null });
+        expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], halfDone: null });
       } finally {
         await fresh.end();
       }
@@ -163,7 +165,7 @@ describe('PostgreSQL migrations', () => {
     dirs.push(dir);
     cpSync(MIGRATIONS_DIR, dir, { recursive: true });
     // A slow step: long enough for another connection to find the backend and terminate it.
-    writeFileSync(join(dir, '010_slow.sql'), 'CREATE TABLE slow_done (x int);\nSELECT pg_sleep(30);\n');
+    writeFileSync(join(dir, '011_slow.sql'), 'CREATE TABLE slow_done (x int);\nSELECT pg_sleep(30);\n');
     const pool = createPgPool({ url: PG_URL, schema: s, max: 1, applicationName: `gw-migrate-${s}` });
     const uncaught: unknown[] = [];
     const onUncaught = (error: unknown) => uncaught.push(error);
@@ -197,12 +199,12 @@ describe('PostgreSQL migrations', () => {
         ),
         slowDone: (await c.query(`SELECT to_regclass('slow_done') AS t`)).rows[0].t,
       }));
-      expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8, 9], slowDone: null });
-      // The broken connection was dropped, the advisory lock went with it: the next run applies 010.
-      writeFileSync(join(dir, '010_slow.sql'), 'CREATE TABLE slow_done (x int);\n');
+      expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], slowDone: null });
+      // The broken connection was dropped, the advisory lock went with it: the next run applies 011.
+      writeFileSync(join(dir, '011_slow.sql'), 'CREATE TABLE slow_done (x int);\n');
       expect(await migrate(pool, { schema: s, dir })).toMatchObject({
-        applied: ['010_slow.sql'],
-        current: 10,
+        applied: ['011_slow.sql'],
+        current: 11,
       });
     } finally {
       process.off('uncaughtException', onUncaught);

@@ -3,7 +3,8 @@
  * within three working days of the receiving system's Land. Across Christmas (a weekend and two
  * public holidays) and Buß- und Bettag (a holiday in Sachsen only), overdue cases appear in
  * GET /v1/operations/overdue (operators), in gateway_overdue_answers, and trigger one signed
- * reminder callback each; an answer closes the case.
+ * reminder callback each; an answer closes the case. A reminder claimed by a process that died
+ * before it was on the bus is sent once the claim expires.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { type Gateway, startGateway } from '../../gateway/app.ts';
 import type { CallbackEvent } from '../../gateway/callbacks/callback-event.ts';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { loadConfig, REPO_ROOT } from '../../gateway/config/load.ts';
+import { SqliteOverdueCaseStore } from '../../gateway/deadlines/overdue-cases.ts';
 import { auswertung, rueckmeldung } from '../support/fixtures.ts';
 import { contractsWith, eventually, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
 import { type PushReceiver, startCallbackReceiver } from '../support/push-receiver.ts';
@@ -217,5 +219,32 @@ describe('answer deadlines and overdue answers', () => {
     expect(await ids()).not.toContain(late.id);
     const after = await client(null).call<string>('GET', '/metrics');
     expect(after.body).toMatch(/gateway_overdue_answers\{system="st-melde"\} 0\b/);
+  });
+
+  it('a reminder whose claimer died before publishing it is sent once the claim expires', async () => {
+    clock = new Date('2027-01-11T09:00:00.000Z');
+    const msg = rueckmeldung();
+    await deliver('sn-melde', msg.body, 'application/json', msg.id, 'st-melde');
+    // Another process on this data directory claimed the reminder and died before publishing it.
+    const crashed = new SqliteOverdueCaseStore(path.join(dataDir, 'deadlines.sqlite'));
+    try {
+      expect(
+        await crashed.claimReminder(msg.id, '2027-01-20T09:00:00.000Z', '2027-01-20T09:05:00.000Z'),
+      ).toBe(true);
+    } finally {
+      await crashed.close();
+    }
+    const listed = async () => (await overdue()).body.cases.find((c) => c.messageId === msg.id);
+    clock = new Date('2027-01-20T09:04:00.000Z'); // its claim is still live
+    expect(await listed()).toMatchObject({ remindedAt: null });
+    clock = new Date('2027-01-20T09:05:00.000Z');
+    expect(await listed()).toMatchObject({ remindedAt: '2027-01-20T09:05:00.000Z' });
+    await eventually(async () => (reminderFor(msg.id).length ? true : undefined));
+    expect(reminderFor(msg.id)).toHaveLength(1);
+    // Sent by the check at 09:05, none before: the event carries the time of the check that sent it.
+    expect(reminderFor(msg.id)[0]).toMatchObject({
+      ok: true,
+      event: { type: 'message.overdue', time: '2027-01-20T09:05:00.000Z' },
+    });
   });
 });
