@@ -2,7 +2,8 @@
  * The callback watermarks of one process, on a real SQLite store: nothing is written before the
  * catch-up releases them, a mark never passes a callback still being published or one that could
  * not be put on the bus, a mark is written only once it has been clear for settleMs, and a clean
- * stop writes the exact marks. A fresh storage owes nothing: its marks start at the heads.
+ * stop writes the exact marks, and no mark of a chain held by a takeover's replay is written. A
+ * fresh storage owes nothing: its marks start at the heads.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -118,6 +119,33 @@ describe('callback watermarks', () => {
     await w.stop();
     open.splice(0);
     expect(await stored()).toEqual(new Map([['main', 20]]));
+  });
+
+  it('writes no mark of a held chain, also at a clean stop, and moves on once the hold ends', async () => {
+    const w = watermarks();
+    await w.startingPoints([head('taken', 4), head('other', 2)]);
+    w.release();
+    const release = w.hold('taken');
+    w.passed('taken', 9);
+    w.passed('other', 6);
+    await tick();
+    expect(await stored()).toEqual(
+      new Map([
+        ['taken', 4],
+        ['other', 6],
+      ]),
+    );
+    release();
+    await tick();
+    expect((await stored())?.get('taken')).toBe(9);
+    expect(await w.storedMark('taken')).toBe(9);
+    expect(await w.storedMark('unknown')).toBe(0);
+
+    w.hold('taken');
+    w.passed('taken', 12);
+    await w.stop();
+    open.splice(0);
+    expect((await stored())?.get('taken')).toBe(9);
   });
 
   it('writes a mark only once it has been clear for settleMs', async () => {

@@ -17,17 +17,16 @@ import type { Logger } from '../log/logger.ts';
 import type { AuditEntry, AuditEventKind, AuditStore } from '../ports/audit-store.ts';
 import type { ReceiptIssuer } from '../receipts/receipt-issuer.ts';
 import type { CallbackWatermarks } from './callback-watermarks.ts';
+import { CATCH_UP_WINDOW, owedCallbacks } from './owed-callbacks.ts';
 
-/** How many entries per chain are looked at: the recent past, not the whole log. */
-export const CATCH_UP_WINDOW = 10_000;
-
-/** The kinds of entries that stand for a callback (callback-event.ts, eventOfEntry). */
-const CALLBACK_KINDS = ['delivered', 'acknowledged', 'failed', 'dead-lettered'] as const;
+export { CATCH_UP_WINDOW };
 
 export interface CallbackCatchUp {
   watermarks: CallbackWatermarks;
   /** Hands one entry to the callbacks, as the audit listener does. */
   handOver: (entry: AuditEntry) => void;
+  /** Told that every callback owed on `chain` up to `seq` was handed over (chain-takeovers.ts). */
+  caughtUp?: (chain: string, seq: number) => void;
 }
 
 export async function catchUpFollowUps(deps: {
@@ -68,14 +67,12 @@ export async function catchUpFollowUps(deps: {
       }
       const from = Math.max(fromSeq, watermark + 1);
       if (from <= head.seq) {
-        const owed: AuditEntry[] = [];
-        for (const kind of CALLBACK_KINDS) owed.push(...(await recent(kind, from)));
-        // In the order they happened: a message's delivered before its acknowledged.
-        owed.sort((a, b) => a.seq - b.seq);
+        const owed = await owedCallbacks(deps.store, head.chain, from, head.seq, window);
         for (const entry of owed) deps.callbacks.handOver(entry);
         callbacks += owed.length;
       }
       deps.callbacks.watermarks.passed(head.chain, head.seq);
+      deps.callbacks.caughtUp?.(head.chain, head.seq);
     }
   }
   deps.callbacks?.watermarks.release();

@@ -27,6 +27,7 @@ import { eventOfEntry } from './callback-event.ts';
 import type { CallbackWatermarkStore } from './callback-watermark-store.ts';
 import { CallbackWatermarks } from './callback-watermarks.ts';
 import { catchUpFollowUps } from './catch-up.ts';
+import { ChainTakeovers } from './chain-takeovers.ts';
 import type { NotifyingAuditLog } from './notifying-audit-log.ts';
 
 export interface MessageFollowUpsDeps {
@@ -122,11 +123,20 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
     else callbackWatermarks.passed(entry.chain, entry.seq);
   };
 
+  // A chain another process wrote to before this one appends to it: its callbacks after the stored mark are handed over again.
+  const takeovers = new ChainTakeovers({
+    store: deps.audit.store,
+    watermarks: callbackWatermarks,
+    handOver,
+    logger,
+  });
+
   let stopped = false;
   deps.audit.onEntry((entry) => {
     if (stopped) return;
     overdue.observe(entry);
     void receipts.issueFor(entry);
+    takeovers.appended(entry);
     handOver(entry);
   });
   overdue.start();
@@ -136,7 +146,11 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
     store: deps.audit.store,
     receipts,
     overdue,
-    callbacks: { watermarks: callbackWatermarks, handOver },
+    callbacks: {
+      watermarks: callbackWatermarks,
+      handOver,
+      caughtUp: (chain, seq) => takeovers.caughtUp(chain, seq),
+    },
     logger,
   }).catch((error) =>
     logger.error({ err: error }, 'catching up on receipts, deadlines and callbacks failed'),
@@ -151,6 +165,7 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
     async stop() {
       stopped = true;
       await caughtUp;
+      await takeovers.idle();
       await receipts.idle();
       // The watcher first: a reminder it marks as sent while stopping still reaches the bus.
       await overdue.stop();

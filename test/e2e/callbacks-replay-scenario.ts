@@ -6,13 +6,17 @@
  * gateway on the same storage hands the callback to the dispatcher again at its start and the
  * sender's HTTPS receiver gets it; the callbacks below the watermark are not sent a second time. A
  * deployment without watermarks (fresh, or from before them) owes nothing: it starts at the heads.
+ * A running gateway that takes over a chain another process wrote to and crashed on (a partition's
+ * delivery chain after a rebalance) sends the callbacks after that chain's stored mark once.
  * Real HTTPS receiver; run with the embedded stores and with PostgreSQL (callbacks-replay.test.ts).
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.ts';
+import { AuditLog } from '../../gateway/audit/audit-log.ts';
 import type { CallbackEvent } from '../../gateway/callbacks/callback-event.ts';
 import type { CallbackWatermarkStore } from '../../gateway/callbacks/callback-watermark-store.ts';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
@@ -211,6 +215,59 @@ export function describeCallbackReplay(label: string, storage: ReplayStorage): v
         await client?.close();
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       }
+    });
+
+    it('sends once the callback another process left unpublished on a chain this gateway then appends to', async () => {
+      const gateway = await start();
+      const suffix = randomUUID().slice(0, 8);
+      const takenOver = `delivery.st-melde.takeover-${suffix}`;
+      const covered = `delivery.st-melde.covered-${suffix}`;
+      // Another process's appends (no listener, no publish), as a process SIGKILLed before its
+      // callbacks reached the bus leaves them; its marks stored where this gateway reads them.
+      const delivery = (messageId: string) => ({
+        kind: 'delivered' as const,
+        actor: 'gateway',
+        messageId,
+        senderSystem: 'sn-melde',
+        receiverSystem: 'st-melde',
+        messageType: 'xmeld:25.11:rueckmeldung.anmeldunginland.0201',
+      });
+      const other = (chain: string) => new AuditLog(gateway.auditStore, { chain });
+      const published = randomUUID();
+      const lost = randomUUID();
+      const coveredId = randomUUID();
+      const first = await other(takenOver).record(delivery(published));
+      const lostEntry = await other(takenOver).record(delivery(lost));
+      const coveredEntry = await other(covered).record(delivery(coveredId));
+      const marks = await storage.open(dataDir);
+      try {
+        await marks.advance(
+          new Map([
+            [takenOver, first.seq],
+            [covered, coveredEntry.seq],
+          ]),
+        );
+      } finally {
+        await marks.close();
+      }
+
+      // This gateway takes both chains over: its own entries need no callback.
+      const own = { kind: 'received' as const, actor: 'gateway', messageId: randomUUID() };
+      const ownEntry = await gateway.audit.withChain(takenOver).record(own);
+      await gateway.audit.withChain(covered).record({ ...own, messageId: randomUUID() });
+      expect(ownEntry.seq).toBe(lostEntry.seq + 1);
+
+      expect(await callbackOf(lost)).toMatchObject({ messageId: lost, status: 'delivered' });
+      await eventually(
+        async () => (((await storedMarks())?.get(takenOver) ?? 0) >= ownEntry.seq ? true : undefined),
+        5_000,
+        'the watermark past the replayed entry and the own one',
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      expect(copiesOf(lost)).toHaveLength(1);
+      // Below the stored marks: their callbacks are on the bus already, not sent again.
+      expect(copiesOf(published)).toEqual([]);
+      expect(copiesOf(coveredId)).toEqual([]);
     });
 
     it('owes nothing where watermarks were never kept: it starts at the current heads', async () => {
