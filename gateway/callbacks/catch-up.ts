@@ -19,8 +19,6 @@ import type { ReceiptIssuer } from '../receipts/receipt-issuer.ts';
 import type { CallbackWatermarks } from './callback-watermarks.ts';
 import { CATCH_UP_WINDOW, owedCallbacks } from './owed-callbacks.ts';
 
-export { CATCH_UP_WINDOW };
-
 export interface CallbackCatchUp {
   watermarks: CallbackWatermarks;
   /** Hands one entry to the callbacks, as the audit listener does. */

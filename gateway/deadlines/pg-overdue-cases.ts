@@ -1,7 +1,8 @@
 /**
- * The open answer cases in PostgreSQL (deploy/sql/007_answer_cases.sql, 010_answer_case_reminder_claim.sql),
- * shared by every replica: each lists the same overdue cases, and the reminder of a case is claimed
- * (for a while: a lease) by one conditional UPDATE, so one replica sends it. Opening a case and recording an answer to it take the
+ * The open answer cases in PostgreSQL (deploy/sql/007_answer_cases.sql and
+ * 010_answer_case_reminder_claim.sql), shared by every replica: each lists the same overdue cases,
+ * and the reminder of a case is claimed (for a while: a lease) by one conditional UPDATE, so one
+ * replica sends it. Opening a case and recording an answer to it take the
  * same transaction-scoped advisory lock (keyed by the case's message id): otherwise two replicas
  * opening and answering at once would each miss the other's uncommitted row and leave the case
  * open although answered.

@@ -266,9 +266,11 @@ export class ReceiptIssuer {
 
   /** The digest the delivery stage audited for a receipt it pushed (the bytes are its to archive). */
   private async handedOverOnTheBus(receiptId: string): Promise<{ digest: string } | undefined> {
-    const { store } = this.deps.audit;
-    if (!(await store.hasEvent(receiptId, 'delivered'))) return undefined;
-    const [delivered] = await store.query({ messageId: receiptId, kind: 'delivered', limit: 1 });
+    const [delivered] = await this.deps.audit.store.query({
+      messageId: receiptId,
+      kind: 'delivered',
+      limit: 1,
+    });
     return delivered?.digest ? { digest: delivered.digest } : undefined;
   }
 
