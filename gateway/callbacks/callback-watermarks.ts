@@ -14,12 +14,14 @@
  * after a later one of the same chain. At a clean stop every publish has resolved and the exact
  * marks are written.
  *
- * A chain this process starts appending to after another wrote to it (a partition's chain taken
- * over after a crash) is held at its first touch until the callbacks after its stored mark are
- * handed over again (chain-takeovers.ts). What one per-chain mark still cannot tell: on a chain
- * with two live writers (a shared GATEWAY_AUDIT_CHAIN), a callback one of them loses by crashing
- * after the other's first touch is passed by the other's mark. Marks per writing process would
- * close that; one chain per process (the default) has no such case.
+ * Where another process appended to a chain between two of this process's entries (a partition's
+ * chain taken over after a crash, or one that comes back after a rebalance), the mark is held below
+ * those entries until their callbacks after the stored mark are handed over again
+ * (chain-takeovers.ts): on a partition's chain at every such gap, on any other chain at its first
+ * touch only. What one per-chain mark still cannot tell: on a chain with two live writers that is
+ * not a partition's (a GATEWAY_AUDIT_CHAIN shared by processes on one PostgreSQL), a callback one
+ * of them loses by crashing after the other's first touch is passed by the other's mark. Marks per
+ * writing process would close that; one chain per process has no such case.
  *
  * A callback that could not be put on the bus (counted `not-queued` by the dispatcher) holds its
  * chain's watermark below it for the life of the process, so the next start sends it again.
@@ -49,8 +51,6 @@ interface ChainProgress {
   publishing: Map<number, number>;
   /** Lowest seq whose callback could not be put on the bus. */
   lost: number;
-  /** Holds on the whole chain (a takeover's replay under way): no mark is written while any is left. */
-  held: number;
 }
 
 export class CallbackWatermarks {
@@ -79,6 +79,11 @@ export class CallbackWatermarks {
 
   get storeKind(): CallbackWatermarkStore['kind'] {
     return this.options.store.kind;
+  }
+
+  /** How long after a publish resolved its mark is written at the latest (in any process with these settings). */
+  get markLagMs(): number {
+    return this.settleMs + this.intervalMs;
   }
 
   /**
@@ -122,18 +127,6 @@ export class CallbackWatermarks {
     return stored ? (stored.get(chain) ?? 0) : undefined;
   }
 
-  /** Holds the chain's mark where it is written until the returned release is called. */
-  hold(chain: string): () => void {
-    const progress = this.progressOf(chain);
-    progress.held++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      progress.held--;
-    };
-  }
-
   /** Starts writing the watermarks: the catch-up has handed over every chain's owed callbacks. */
   release(): void {
     if (this.released || this.stopped) return;
@@ -160,7 +153,7 @@ export class CallbackWatermarks {
   private progressOf(chain: string): ChainProgress {
     let progress = this.chains.get(chain);
     if (!progress) {
-      progress = { seen: 0, publishing: new Map(), lost: Number.POSITIVE_INFINITY, held: 0 };
+      progress = { seen: 0, publishing: new Map(), lost: Number.POSITIVE_INFINITY };
       this.chains.set(chain, progress);
     }
     return progress;
@@ -170,11 +163,6 @@ export class CallbackWatermarks {
   private clearMarks(): Map<string, number> {
     const marks = new Map<string, number>();
     for (const [chain, progress] of this.chains) {
-      if (progress.held > 0) {
-        // Below any mark that could be written: the chain moves on once the hold ends.
-        marks.set(chain, -1);
-        continue;
-      }
       let mark = Math.min(progress.seen, progress.lost - 1);
       for (const seq of progress.publishing.keys()) if (seq - 1 < mark) mark = seq - 1;
       marks.set(chain, mark);

@@ -2,16 +2,18 @@
  * Taking over a chain, on a real SQLite audit store and watermark store: a chain that only this
  * process writes after what the catch-up covered reads no store and replays nothing; a chain
  * another process wrote to after that gets the callbacks after its stored mark handed over again,
- * never this process's own entries, and its mark is held until they are handed over.
+ * never this process's own entries, and its mark is held until they are handed over. A partition's
+ * chain that comes back after another process appended to it meanwhile is taken over again; the
+ * main chain, shared on purpose, is decided once.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AuditLog } from '../audit/audit-log.ts';
 import { SqliteAuditStore } from '../audit/sqlite-audit-store.ts';
 import { createLogger } from '../log/logger.ts';
-import type { AuditEntry } from '../ports/audit-store.ts';
+import type { AuditEntry, AuditStore } from '../ports/audit-store.ts';
 import { CallbackWatermarks } from './callback-watermarks.ts';
 import { ChainTakeovers } from './chain-takeovers.ts';
 import { SqliteCallbackWatermarkStore } from './sqlite-callback-watermark-store.ts';
@@ -122,6 +124,170 @@ describe('chain takeovers', () => {
     // Decided once: later entries read nothing.
     takeovers.appended(await mine.record(delivered('mine-3')));
     await takeovers.idle();
+    expect(reads).toBe(0);
+  });
+
+  /** Hands each entry over as message-follow-ups.ts does: its callback published at once. */
+  const publishingAtOnce = () =>
+    new ChainTakeovers({
+      store: audit,
+      watermarks,
+      handOver: (e) => {
+        handedOver.push(e);
+        watermarks.publishing(e.chain, e.seq, Promise.resolve(true));
+      },
+      logger,
+    });
+  const storedMark = async (chain: string) => (await marks.read())?.get(chain);
+  /** What this process appends: told to the takeovers, then handed over (the audit listener's order). */
+  const appendAs = (t: ChainTakeovers, log: AuditLog) => async (messageId: string) => {
+    const entry = await log.record(delivered(messageId));
+    t.appended(entry);
+    watermarks.passed(entry.chain, entry.seq);
+    return entry;
+  };
+
+  it('takes a partition chain over again when it comes back after another process appended to it', async () => {
+    const chain = 'delivery.st-melde.5';
+    takeovers = publishingAtOnce();
+    watermarks.release();
+    const mine = appendAs(takeovers, new AuditLog(audit, { chain }));
+    const other = new AuditLog(audit, { chain });
+    await mine('mine-1');
+    const before = await mine('mine-2');
+    await takeovers.idle();
+    // This process's own chain so far: nothing read, its mark written.
+    await vi.waitFor(async () => expect(await storedMark(chain)).toBe(before.seq));
+
+    // The partition moves away: the other process publishes one callback and writes its mark, then
+    // appends one more and crashes before that callback reaches the bus.
+    const published = await other.record(delivered('published'));
+    await marks.advance(new Map([[chain, published.seq]]));
+    const lost = await other.record(delivered('lost'));
+    // The partition comes back.
+    handedOver = [];
+    reads = 0;
+    const back = await mine('mine-3');
+    expect(back.seq).toBe(lost.seq + 1);
+    await takeovers.idle();
+    expect(handedOver.map((e) => e.messageId)).toEqual(['lost']);
+    expect(reads).toBe(1);
+    await vi.waitFor(async () => expect(await storedMark(chain)).toBe(back.seq));
+
+    // Its own again from here: one map lookup per entry, nothing read.
+    reads = 0;
+    await mine('mine-4');
+    await takeovers.idle();
+    expect(reads).toBe(0);
+    expect(handedOver.map((e) => e.messageId)).toEqual(['lost']);
+  });
+
+  it('holds the mark of a partition chain below the gap until its replay has handed it over', async () => {
+    const chain = 'delivery.st-melde.6';
+    takeovers = new ChainTakeovers({
+      store: audit,
+      watermarks,
+      handOver: (e) => {
+        handedOver.push(e);
+        watermarks.publishing(e.chain, e.seq, Promise.resolve(true));
+      },
+      logger,
+      replayDelayMs: 60_000,
+    });
+    watermarks.release();
+    const mine = appendAs(takeovers, new AuditLog(audit, { chain }));
+    const other = new AuditLog(audit, { chain });
+    const own = await mine('mine-1');
+    const lost = await other.record(delivered('lost'));
+    await mine('mine-2');
+    // The replay waits for the other writer's mark: meanwhile this process's mark stops below the gap.
+    await vi.waitFor(async () => expect(await storedMark(chain)).toBe(own.seq));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await storedMark(chain)).toBe(own.seq);
+    expect(handedOver).toEqual([]);
+    await takeovers.idle();
+    expect(handedOver.map((e) => e.seq)).toEqual([lost.seq]);
+  });
+
+  it('widens a waiting replay by the gaps found meanwhile, never replaying its own entries', async () => {
+    const chain = 'delivery.st-melde.7';
+    takeovers = new ChainTakeovers({
+      store: audit,
+      watermarks,
+      handOver: (e) => handedOver.push(e),
+      logger,
+      replayDelayMs: 60_000,
+    });
+    const mine = appendAs(takeovers, new AuditLog(audit, { chain }));
+    const other = new AuditLog(audit, { chain });
+    await mine('mine-1');
+    // Away, back, away again, back again while the first replay still waits.
+    await other.record(delivered('other-1'));
+    await mine('mine-2');
+    await other.record(delivered('other-2'));
+    await mine('mine-3');
+    await takeovers.idle();
+    expect(handedOver.map((e) => e.messageId)).toEqual(['other-1', 'other-2']);
+    expect(reads).toBe(1);
+  });
+
+  it('hands over what another process appended while a replay of the chain was reading', async () => {
+    const chain = 'delivery.st-melde.8';
+    // The replay's reads answer only when the test says so, with what the store held when asked.
+    let answer!: () => void;
+    const answered = new Promise<void>((r) => (answer = r));
+    let queries = 0;
+    const gated: AuditStore = Object.create(audit);
+    gated.query = (filter) => {
+      queries++;
+      const result = audit.query(filter);
+      return answered.then(() => result);
+    };
+    takeovers = new ChainTakeovers({
+      store: gated,
+      watermarks,
+      handOver: (e) => handedOver.push(e),
+      logger,
+      replayDelayMs: 0,
+    });
+    const mine = appendAs(takeovers, new AuditLog(audit, { chain }));
+    const other = new AuditLog(audit, { chain });
+    await other.record(delivered('other-1'));
+    await mine('mine-1');
+    await vi.waitFor(() => expect(queries).toBeGreaterThan(0));
+    // The partition leaves and comes back while the first replay reads.
+    await other.record(delivered('other-2'));
+    await mine('mine-2');
+    answer();
+    await takeovers.idle();
+    expect(handedOver.map((e) => e.messageId)).toEqual(['other-1', 'other-2']);
+  });
+
+  it("replays nothing for its own entries whose listener ran after a later one's", async () => {
+    const chain = 'delivery.st-melde.9';
+    const log = new AuditLog(audit, { chain });
+    const first = await log.record(delivered('mine-1'));
+    takeovers.appended(first);
+    const [second, third] = await Promise.all([
+      log.record(delivered('mine-2')),
+      log.record(delivered('mine-3')),
+    ]);
+    expect(third!.seq).toBe(second!.seq + 1);
+    takeovers.appended(third!);
+    takeovers.appended(second!);
+    await takeovers.idle();
+    expect(handedOver).toEqual([]);
+  });
+
+  it('decides the main chain once: the appends of processes sharing it interleave all the time', async () => {
+    const chain = 'main';
+    const mine = appendAs(takeovers, new AuditLog(audit, { chain }));
+    const other = new AuditLog(audit, { chain });
+    await mine('mine-1');
+    await other.record(delivered('other-1'));
+    await mine('mine-2');
+    await takeovers.idle();
+    expect(handedOver).toEqual([]);
     expect(reads).toBe(0);
   });
 });

@@ -37,6 +37,10 @@ describe('configuration', () => {
   it('fails with a message naming the setting', () => {
     expect(() => loadConfig({ GATEWAY_PORT: 'eighty' })).toThrow(/GATEWAY_PORT \(port\)/);
     expect(() => loadConfig({ GATEWAY_BUS: 'rabbit' })).toThrow(/GATEWAY_BUS \(bus.kind\)/);
+    // The partitions' chains are named so; a process's own chain may not pose as one.
+    expect(() => loadConfig({ GATEWAY_AUDIT_CHAIN: 'delivery.st-melde.0' })).toThrow(
+      /GATEWAY_AUDIT_CHAIN \(audit.chain\)/,
+    );
     const file = path.join(tempDir('config'), 'gateway.yaml');
     writeFileSync(file, 'prot: 7443\n');
     expect(() => loadConfig({ GATEWAY_CONFIG: file })).toThrow(/prot/);

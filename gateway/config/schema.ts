@@ -76,6 +76,8 @@ export const ConfigSchema = z
         chain: z
           .string()
           .regex(/^[A-Za-z0-9._:-]{1,64}$/)
+          // `delivery.` names the partitions' chains (pipeline/delivery-audit.ts), which change writers.
+          .refine((name) => !name.startsWith('delivery.'), 'must not start with "delivery."')
           .default('main'),
         // A signed checkpoint after this many events appended by this process, or this many seconds.
         checkpointEveryEvents: z.coerce.number().int().min(1).default(10_000),

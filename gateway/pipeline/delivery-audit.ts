@@ -5,6 +5,11 @@
  * idempotency key `<topic>/<partition>/<offset>/<n>`: a redelivered or replayed record meets its own
  * keys and writes nothing again. One chain per partition also spreads the appends of many workers
  * over many chains; the checkpointer signs the heads of all chains (AuditStore.createCheckpoint).
+ *
+ * A partition's chain is written by whoever holds the partition, and the deliver and retry topic of
+ * one partition number are held by two consumer groups each on its own: the writers of such a chain
+ * change with every rebalance, and two live processes may write it at once. The callbacks treat
+ * every turn of writers on it as a takeover (callbacks/chain-takeovers.ts, isPartitionChain).
  */
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { ConsumedRecord } from '../ports/bus.ts';
@@ -19,8 +24,15 @@ export const AUDIT_SLOT = {
 } as const;
 export type AuditSlot = (typeof AUDIT_SLOT)[keyof typeof AUDIT_SLOT];
 
+const PARTITION_CHAIN_PREFIX = 'delivery.';
+
 export function deliveryChain(systemId: string, partition: number): string {
-  return `delivery.${systemId}.${partition}`;
+  return `${PARTITION_CHAIN_PREFIX}${systemId}.${partition}`;
+}
+
+/** Whether `chain` is a partition's chain (deliveryChain), whose writers change with a rebalance. */
+export function isPartitionChain(chain: string): boolean {
+  return chain.startsWith(PARTITION_CHAIN_PREFIX);
 }
 
 export function auditKey(record: ConsumedRecord, slot: AuditSlot): string {
