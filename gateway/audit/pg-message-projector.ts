@@ -10,37 +10,51 @@
  * catchUp() first, so a search sees everything appended before it.
  *
  * What this process appended it keeps in memory until projected, so a run reads back from the
- * database only what other processes appended (or what it no longer holds).
+ * database only what other processes appended (or what it no longer holds). The entries' detail
+ * is read only where the fold reads it (the replay generations, message-summary.ts).
  */
 import type pg from 'pg';
 import { inTransaction, intArrayLiteral, textArrayLiteral } from '../db/postgres.ts';
 import type { AuditEntry } from '../ports/audit-store.ts';
 import { ChainTailMemory } from './chain-tail-memory.ts';
-import { foldEntry, inEventOrder, type SummaryState } from './message-summary.ts';
+import {
+  type FoldedEntry,
+  foldEntry,
+  GENERATION_KINDS,
+  inEventOrder,
+  type SummaryState,
+} from './message-summary.ts';
 
 const STATE_COLUMNS = `message_id AS "messageId", first_time AS "firstTime", last_time AS "lastTime", status,
   progress_rank AS "progressRank", progress_status AS "progressStatus", failure_status AS "failureStatus",
   message_type AS "messageType", sender, receiver, sender_system AS "senderSystem",
-  receiver_system AS "receiverSystem", digest, events`;
+  receiver_system AS "receiverSystem", digest, events, replay_generation AS "replayGeneration",
+  dead_letter_generation AS "deadLetterGeneration"`;
+
+/** What a run needs of an entry: where it is in its chain, and what the fold reads. */
+type ProjectedEntry = FoldedEntry & Pick<AuditEntry, 'chain' | 'seq'>;
 
 const SQL = {
   lag: `SELECT c.chain, COALESCE(p.seq, 0) AS done, c.seq AS head FROM audit_chains c
     LEFT JOIN audit_projection p ON p.chain = c.chain WHERE c.seq > COALESCE(p.seq, 0) ORDER BY c.chain`,
   entries: `SELECT e.chain, e.seq, e.time, e.kind, e.message_id AS "messageId", e.sender, e.receiver,
       e.sender_system AS "senderSystem", e.receiver_system AS "receiverSystem", e.message_type AS "messageType",
-      e.digest
+      e.digest, CASE WHEN e.kind = ANY($4::text[]) THEN e.detail END AS detail
     FROM audit_entries e JOIN unnest($1::text[], $2::int8[], $3::int8[]) AS r(chain, lo, hi)
     ON e.chain = r.chain AND e.seq > r.lo AND e.seq <= r.hi WHERE e.message_id IS NOT NULL`,
   states: `SELECT ${STATE_COLUMNS} FROM audit_messages WHERE message_id = ANY($1::text[])`,
   upsert: `INSERT INTO audit_messages (message_id, first_time, last_time, status, progress_rank, progress_status,
-      failure_status, message_type, sender, receiver, sender_system, receiver_system, digest, events)
+      failure_status, message_type, sender, receiver, sender_system, receiver_system, digest, events,
+      replay_generation, dead_letter_generation)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int2[], $6::text[], $7::text[],
-      $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int4[])
+      $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int4[], $15::int4[],
+      $16::int4[])
     ON CONFLICT (message_id) DO UPDATE SET first_time = excluded.first_time, last_time = excluded.last_time,
       status = excluded.status, progress_rank = excluded.progress_rank, progress_status = excluded.progress_status,
       failure_status = excluded.failure_status, message_type = excluded.message_type, sender = excluded.sender,
       receiver = excluded.receiver, sender_system = excluded.sender_system,
-      receiver_system = excluded.receiver_system, digest = excluded.digest, events = excluded.events`,
+      receiver_system = excluded.receiver_system, digest = excluded.digest, events = excluded.events,
+      replay_generation = excluded.replay_generation, dead_letter_generation = excluded.dead_letter_generation`,
   watermarks: `INSERT INTO audit_projection (chain, seq) SELECT * FROM unnest($1::text[], $2::int8[])
     ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq`,
 };
@@ -133,7 +147,7 @@ export class PgMessageProjector {
       ).rows;
       if (lag.length === 0) return 0;
       const upTo = lag.map((l) => Math.min(l.head, l.done + this.maxPerChain));
-      const entries: AuditEntry[] = [];
+      const entries: ProjectedEntry[] = [];
       const toRead: number[] = [];
       lag.forEach((l, i) => {
         const local = this.remembered.recall(l.chain, l.done, upTo[i]!);
@@ -142,16 +156,19 @@ export class PgMessageProjector {
         } else toRead.push(i);
       });
       if (toRead.length > 0) {
-        const read = await client.query<AuditEntry>({
+        const read = await client.query<Omit<ProjectedEntry, 'detail'> & { detail: string | null }>({
           name: 'projector-entries',
           text: SQL.entries,
           values: [
             toRead.map((i) => lag[i]!.chain),
             toRead.map((i) => lag[i]!.done),
             toRead.map((i) => upTo[i]!),
+            GENERATION_KINDS,
           ],
         });
-        for (const e of read.rows) entries.push(e);
+        for (const e of read.rows) {
+          entries.push(e.detail === null ? (e as ProjectedEntry) : { ...e, detail: JSON.parse(e.detail) });
+        }
       }
       entries.sort(inEventOrder);
       const ids = [...new Set(entries.map((e) => e.messageId!))];
@@ -186,6 +203,8 @@ export class PgMessageProjector {
             text((s) => s.receiverSystem),
             text((s) => s.digest),
             intArrayLiteral(rows.map((s) => s.events)),
+            generationsLiteral(rows.map((s) => s.replayGeneration)),
+            generationsLiteral(rows.map((s) => s.deadLetterGeneration)),
           ],
         });
       }
@@ -208,4 +227,9 @@ export class PgMessageProjector {
     this.timer = undefined;
     while (this.running) await this.running.catch(() => 0);
   }
+}
+
+/** An int4[] literal whose elements may be NULL (no generation recorded). */
+function generationsLiteral(values: Array<number | null | undefined>): string {
+  return `{${values.map((v) => (v === null || v === undefined ? 'NULL' : String(v))).join(',')}}`;
 }

@@ -21,19 +21,35 @@
  * almost always the unindexed progress columns and status — so SQLite leaves the other indexes
  * alone. And it keeps the rows it wrote for the next run, which then reads back only rows it did
  * not write last (valid while nobody else projected in between: the watermarks say so).
+ *
+ * The fold's replay generations (message-summary.ts) live in two columns of their own, added in
+ * place to files made before them; the entries' detail is read only where the fold reads it.
  */
 import type Database from 'better-sqlite3';
 import type { AuditEntry, ChainHead } from '../ports/audit-store.ts';
 import { ChainTailMemory } from './chain-tail-memory.ts';
-import { type FoldedEntry, foldEntry, inEventOrder, type SummaryState } from './message-summary.ts';
+import {
+  type FoldedEntry,
+  foldEntry,
+  GENERATION_KINDS,
+  inEventOrder,
+  type SummaryState,
+} from './message-summary.ts';
 
 const STATE_COLUMNS = `message_id AS messageId, first_time AS firstTime, last_time AS lastTime, status,
   progress_rank AS progressRank, progress_status AS progressStatus, failure_status AS failureStatus,
   message_type AS messageType, sender, receiver, sender_system AS senderSystem,
-  receiver_system AS receiverSystem, digest, events`;
+  receiver_system AS receiverSystem, digest, events, replay_generation AS replayGeneration,
+  dead_letter_generation AS deadLetterGeneration`;
+
+/** The fold state columns that came after the table (SQLite adds columns in place, at the end). */
+const GENERATION_COLUMNS = ['replay_generation', 'dead_letter_generation'] as const;
 
 /** What a run needs of an entry: where it is in its chain, and what the fold reads. */
 type ProjectedEntry = FoldedEntry & Pick<AuditEntry, 'chain' | 'seq'>;
+
+/** An entry as read from the file: detail as stored (JSON text), and only for GENERATION_KINDS. */
+type EntryRow = Omit<ProjectedEntry, 'detail'> & { detail: string | null };
 
 /** Columns a later event of a message rarely changes (set once, or moved only by an earlier event). */
 const SETTLED_COLUMNS = [
@@ -72,7 +88,7 @@ export class SqliteMessageProjector {
   private readonly eagerAfter: number;
   private readonly maxPerChain: number;
   private readonly selectWatermarks: Database.Statement<[], { chain: string; seq: number }>;
-  private readonly selectEntries: Database.Statement<[string, number, number], ProjectedEntry>;
+  private readonly selectEntries: Database.Statement<[string, number, number], EntryRow>;
   private readonly selectState: Database.Statement<[string], SummaryState>;
   private readonly insertState: Database.Statement;
   /** The update of an existing row, by which columns changed: every index a SET column is in is rewritten. */
@@ -94,21 +110,26 @@ export class SqliteMessageProjector {
     this.delayMs = options.delayMs ?? 500;
     this.eagerAfter = options.eagerAfter ?? 5000;
     this.maxPerChain = options.maxPerChain ?? 20_000;
+    addGenerationColumns(db);
     this.selectWatermarks = db.prepare('SELECT chain, seq FROM audit_projection');
     this.selectEntries = db.prepare(
       `SELECT chain, seq, time, kind, message_id AS messageId, sender, receiver, sender_system AS senderSystem,
-         receiver_system AS receiverSystem, message_type AS messageType, digest
+         receiver_system AS receiverSystem, message_type AS messageType, digest,
+         CASE WHEN kind IN (${GENERATION_KINDS.map((k) => `'${k}'`).join(', ')}) THEN detail END AS detail
        FROM audit_entries WHERE chain = ? AND seq > ? AND seq <= ? ORDER BY seq`,
     );
     this.selectState = db.prepare(`SELECT ${STATE_COLUMNS} FROM audit_messages WHERE message_id = ?`);
     this.insertState = db.prepare(
       `INSERT INTO audit_messages (message_id, first_time, last_time, status, progress_rank, progress_status,
-         failure_status, message_type, sender, receiver, sender_system, receiver_system, digest, events)
+         failure_status, message_type, sender, receiver, sender_system, receiver_system, digest, events,
+         replay_generation, dead_letter_generation)
        VALUES (@messageId, @firstTime, @lastTime, @status, @progressRank, @progressStatus, @failureStatus,
-         @messageType, @sender, @receiver, @senderSystem, @receiverSystem, @digest, @events)`,
+         @messageType, @sender, @receiver, @senderSystem, @receiverSystem, @digest, @events,
+         @replayGeneration, @deadLetterGeneration)`,
     );
     const progress = `last_time = @lastTime, progress_rank = @progressRank, progress_status = @progressStatus,
-      failure_status = @failureStatus, events = @events`;
+      failure_status = @failureStatus, events = @events, replay_generation = @replayGeneration,
+      dead_letter_generation = @deadLetterGeneration`;
     this.updateProgress = db.prepare(`UPDATE audit_messages SET ${progress} WHERE message_id = @messageId`);
     this.updateProgressAndStatus = db.prepare(
       `UPDATE audit_messages SET ${progress}, status = @status WHERE message_id = @messageId`,
@@ -201,10 +222,15 @@ export class SqliteMessageProjector {
     const entries: ProjectedEntry[] = [];
     const upTo = lag.map((l) => Math.min(l.head, l.done + this.maxPerChain));
     lag.forEach((l, i) => {
-      const range =
-        this.remembered.recall(l.chain, l.done, upTo[i]!) ??
-        this.selectEntries.all(l.chain, l.done, upTo[i]!);
-      for (const e of range) if (e.messageId !== null) entries.push(e);
+      const local = this.remembered.recall(l.chain, l.done, upTo[i]!);
+      if (local) {
+        for (const e of local) if (e.messageId !== null) entries.push(e);
+      } else {
+        for (const e of this.selectEntries.all(l.chain, l.done, upTo[i]!)) {
+          if (e.messageId === null) continue;
+          entries.push(e.detail === null ? (e as ProjectedEntry) : { ...e, detail: JSON.parse(e.detail) });
+        }
+      }
     });
     // The status API's order (gateway/pipeline/status.ts): only time orders events across chains.
     entries.sort(inEventOrder);
@@ -249,6 +275,23 @@ export class SqliteMessageProjector {
     this.remembered.clear();
     this.kept = undefined;
   }
+}
+
+/**
+ * Adds the replay generation columns to a file made before them. Under the write lock, looked at
+ * again: another process opening the same file may have added them meanwhile.
+ */
+function addGenerationColumns(db: Database.Database): void {
+  const missing = () => {
+    const columns = db.prepare('SELECT name FROM pragma_table_info(?)').all('audit_messages') as {
+      name: string;
+    }[];
+    return GENERATION_COLUMNS.filter((column) => !columns.some((c) => c.name === column));
+  };
+  if (missing().length === 0) return;
+  db.transaction(() => {
+    for (const column of missing()) db.exec(`ALTER TABLE audit_messages ADD COLUMN ${column} INTEGER`);
+  }).immediate();
 }
 
 function sameWatermarks(a: Map<string, number>, b: Map<string, number>): boolean {

@@ -83,6 +83,12 @@ export const HEADER = {
   deadLetteredAt: 'gw-dead-lettered-at',
   /** On a replayed deliver record: the dead-letter entry it came from, `<partition>/<offset>`. */
   replayedFrom: 'gw-replayed-from',
+  /**
+   * How many times the record was replayed from the dead-letter queue (decimal; absent: 0). It
+   * stays with the record through retries and dead-lettering, and the `replayed` and `dead-lettered`
+   * audit entries record it: it orders them by cause where their times tie (audit/message-summary.ts).
+   */
+  replayGeneration: 'gw-replay-generation',
   /** On a dead-letter topic record that is a marker rather than a document: `replayed`. */
   deadLetterEvent: 'gw-dlq-event',
   /** On a `replayed` marker: the entry it resolves, `<partition>/<offset>`. */
@@ -101,6 +107,12 @@ export const DELIVERY_HISTORY_HEADERS: readonly string[] = [
   HEADER.deadLetterEvent,
   HEADER.deadLetterEntry,
 ];
+
+/** The replay generation of a record (HEADER.replayGeneration); 0 when absent or not a non-negative integer. */
+export function replayGenerationOf(headers: Record<string, string>): number {
+  const n = Number(headers[HEADER.replayGeneration] ?? 0);
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
 
 /** The failed attempts a record's headers count (HEADER.attempts); 0 when absent or not a positive integer. */
 export function failedAttemptsOf(headers: Record<string, string>): number {

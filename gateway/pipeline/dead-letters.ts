@@ -10,6 +10,11 @@
  * marker in one publish call — one transaction on the SQLite bus — then audits `replayed`. A crash
  * between the two leaves the entry listed; replaying it again is harmless, since delivery is
  * deduplicated by nachrichtenUUID. A message that fails again is dead-lettered as a new entry.
+ *
+ * The republished record is one replay generation past the entry (HEADER.replayGeneration), and
+ * `replayed` records that generation: the delivery worker may dead-letter the record again within
+ * the same millisecond, or before `replayed` is even appended, and the status follows the
+ * generations rather than the clock (audit/message-summary.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -20,6 +25,7 @@ import {
   deadLetterTopic,
   deliverTopic,
   HEADER,
+  replayGenerationOf,
 } from '../bus/topics.ts';
 import type { Bus, BusRecord, ConsumedRecord } from '../ports/bus.ts';
 
@@ -39,6 +45,9 @@ export interface DeadLetterEntry {
 interface StoredEntry extends DeadLetterEntry {
   record: ConsumedRecord;
 }
+
+/** The replay generation a replay of `entry` starts. */
+const nextGeneration = (entry: StoredEntry) => replayGenerationOf(entry.record.headers) + 1;
 
 export interface DeadLetterQueueDeps {
   bus: Bus;
@@ -101,7 +110,11 @@ export class DeadLetterQueue {
         topic: deliverTopic(deps.topicPrefix, systemId),
         key: e.record.key,
         value: e.record.value,
-        headers: { ...headers, [HEADER.replayedFrom]: e.position },
+        headers: {
+          ...headers,
+          [HEADER.replayedFrom]: e.position,
+          [HEADER.replayGeneration]: String(nextGeneration(e)),
+        },
       });
     }
     for (const e of chosen) {
@@ -125,7 +138,12 @@ export class DeadLetterQueue {
         receiverSystem: systemId,
         senderSystem: e.senderSystem,
         messageType: e.messageType,
-        detail: { from: 'dead-letter', position: e.position, attempts: e.attempts },
+        detail: {
+          from: 'dead-letter',
+          position: e.position,
+          attempts: e.attempts,
+          replayGeneration: nextGeneration(e),
+        },
       })),
     );
     return chosen.map(({ record: _record, ...entry }) => entry);

@@ -40,6 +40,7 @@ import {
   deliveryGroup,
   failedAttemptsOf,
   HEADER,
+  replayGenerationOf,
   retryGroup,
   retryTopic,
 } from '../bus/topics.ts';
@@ -660,7 +661,13 @@ export class DeliveryWorker {
       receiverSystem: systemId,
       senderSystem: record.headers[HEADER.senderSystem] ?? null,
       messageType: record.headers[HEADER.messageType] ?? null,
-      detail: { reason: reason.slice(0, 500), attempts, instance: GATEWAY_INSTANCE },
+      detail: {
+        reason: reason.slice(0, 500),
+        attempts,
+        instance: GATEWAY_INSTANCE,
+        // Orders it after the `replayed` it follows, whose time may tie (audit/message-summary.ts).
+        replayGeneration: replayGenerationOf(record.headers),
+      },
     });
     // Settled, the case moves on (see case-order.ts); a record without a ticket takes a settled one,
     // so that a redelivered or replayed copy is recognised and not dead-lettered twice.
