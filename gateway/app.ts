@@ -53,6 +53,7 @@ import { metricsRefresher } from './observability/scrape.ts';
 import { DeadLetterQueue } from './pipeline/dead-letters.ts';
 import { DeliveryWorker } from './pipeline/delivery.ts';
 import { Ingress } from './pipeline/ingress.ts';
+import { PgMessageIdLeases } from './pipeline/pg-message-id-leases.ts';
 import { senderSignatureVerifier } from './pipeline/sender-signature.ts';
 import type { Pki } from './pki/bootstrap.ts';
 import { openPki } from './pki/open.ts';
@@ -205,6 +206,10 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     },
   };
   const topicPrefix = config.kafka.topicPrefix;
+  // Processes sharing PostgreSQL claim message ids there too (replay protection across processes).
+  const sharedClaims = config.databaseUrl
+    ? await PgMessageIdLeases.connect({ url: config.databaseUrl, schema: config.databaseSchema, logger })
+    : undefined;
 
   const ingress = new Ingress({
     adapters,
@@ -218,6 +223,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     logger,
     instruments,
     alreadyAccepted: (messageId) => auditStore.hasEvent(messageId, 'accepted'),
+    ...(sharedClaims ? { sharedClaims } : {}),
     verifySender: senderSignatureVerifier({
       systemCertPath: (id) => pki.systemCertPath(id),
       verifySignedBy: (xml, pinned, parsed) => trust.verifySignedBy(xml, pinned, parsed),
@@ -424,6 +430,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       await bus.close();
       await mailbox.close();
       await quotaCounter.close();
+      await sharedClaims?.close();
       await archiver?.stop();
       await archive?.close();
       await checkpointer.stop();

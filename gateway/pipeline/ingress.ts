@@ -29,9 +29,11 @@ import type { Logger } from '../log/logger.ts';
 import { type PipelineInstruments, stageStart } from '../observability/pipeline.ts';
 import { traceIdOf } from '../observability/trace-context.ts';
 import type { Bus, BusRecord } from '../ports/bus.ts';
+import type { SharedMessageIdClaims } from '../ports/shared-message-id-claims.ts';
 import type { VerifiedDocument } from '../signing/verifier.ts';
 import { parseXmlSafely } from '../xml/safe-parse.ts';
 import { checkDeclaredCharset } from './declared-charset.ts';
+import { MessageIdClaims } from './message-id-claims.ts';
 
 export interface DocumentSealer {
   /** Signs a canonical unsigned document; returns the signed document. */
@@ -52,6 +54,11 @@ export interface IngressDeps {
   instruments?: PipelineInstruments;
   /** True if a message with this nachrichtenUUID was accepted before (replay protection). */
   alreadyAccepted(messageId: string): Promise<boolean>;
+  /**
+   * Claims shared with the other processes of the installation (PostgreSQL), asked after this
+   * process's own; absent where there is one process (SQLite).
+   */
+  sharedClaims?: SharedMessageIdClaims;
   /**
    * Verifies the enveloped signature of a sending system on a standard document, against that
    * system's pinned certificate; `parsed` is the document as the ingress parsed it (parseXmlSafely),
@@ -115,6 +122,9 @@ function sha256(bytes: Buffer): string {
 }
 
 export class Ingress {
+  /** The ids of the requests in this ingress right now (replay protection while `accepted` is unwritten). */
+  private readonly claims = new MessageIdClaims();
+
   constructor(private readonly deps: IngressDeps) {}
 
   /** A native payload: the sender system's adapter decodes it into one or more standard messages. */
@@ -183,6 +193,7 @@ export class Ingress {
     const { deps } = this;
     const actor = `system:${request.systemId}`;
     let messageIds: string[] = [];
+    let claim: { release(): void } | undefined;
     try {
       const system = deps.directory().system(request.systemId);
       // Both doors reach here with the certificate's system: one the directory does not (or no longer)
@@ -207,6 +218,7 @@ export class Ingress {
       const routed = valid.map((v) =>
         this.route(system, v.spec, v.message, request.body.length, decoded.senderSignature !== undefined),
       );
+      claim = await this.claimIds(messageIds);
       await this.rejectReplays(messageIds);
       // The messages are new from here on: a failure on the gateway's side (5xx) is each one's `failed`.
       try {
@@ -243,6 +255,10 @@ export class Ingress {
         );
       }
       throw error;
+    } finally {
+      // Accepted: `accepted` is in the store, which refuses the ids from now on. Refused or failed:
+      // the ids are free again for the sender's retry.
+      claim?.release();
     }
   }
 
@@ -347,20 +363,55 @@ export class Ingress {
     }
   }
 
-  private async rejectReplays(messageIds: string[]): Promise<void> {
-    const seen = new Set<string>();
-    for (const id of messageIds) {
-      if (seen.has(id) || (await this.deps.alreadyAccepted(id))) {
-        throw new GatewayError('GW_ERR_DUPLICATE_MESSAGE', `nachrichtenUUID ${id} was already accepted`, {
-          errors: [
-            {
-              pointer: '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID',
-              detail: 'already used',
-            },
-          ],
-        });
+  /**
+   * Claims the request's ids against other requests in this process (message-id-claims.ts), then
+   * against the other processes (sharedClaims), before the store is asked. An id another request
+   * holds is being accepted right now: that request's answer decides this one's, so this one waits
+   * for it and tries again (accepted: the store refuses the id below; refused or failed: the id is
+   * this request's to try). Waiting, not 409: 409 says "already accepted", and the holder may fail.
+   */
+  private async claimIds(messageIds: string[]): Promise<{ release(): void }> {
+    let local: { release(): void };
+    for (;;) {
+      const claim = this.claims.claim(messageIds);
+      if (claim.claimed) {
+        local = claim;
+        break;
       }
-      seen.add(id);
+      if (!claim.released)
+        throw duplicateMessage(`nachrichtenUUID ${claim.heldId} occurs more than once in the request`);
+      await claim.released;
+    }
+    const shared = this.deps.sharedClaims;
+    if (!shared) return local;
+    try {
+      await shared.claim(messageIds);
+    } catch (error) {
+      local.release();
+      throw error;
+    }
+    return {
+      // Off the answer's path; the ids stay claimed here until the shared claim is gone, so that
+      // a request of this process waiting for them does not meet this one's claim in the database.
+      release: () => {
+        shared
+          .release(messageIds)
+          .catch((err: unknown) =>
+            this.deps.logger.warn(
+              { err, messageId: messageIds[0] },
+              'could not release the message id claims',
+            ),
+          )
+          .finally(() => local.release());
+      },
+    };
+  }
+
+  /** Refuses ids accepted before; called while the request holds their claims. */
+  private async rejectReplays(messageIds: string[]): Promise<void> {
+    for (const id of messageIds) {
+      if (await this.deps.alreadyAccepted(id))
+        throw duplicateMessage(`nachrichtenUUID ${id} was already accepted`);
     }
   }
 
@@ -475,6 +526,14 @@ export class Ingress {
       ...(s.conversion ? { convertedTo: s.spec.id } : {}),
     }));
   }
+}
+
+function duplicateMessage(detail: string): GatewayError {
+  return new GatewayError('GW_ERR_DUPLICATE_MESSAGE', detail, {
+    errors: [
+      { pointer: '/nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID', detail: 'already used' },
+    ],
+  });
 }
 
 /** The decoded message, validated; in a batch the error names the record it came from. */

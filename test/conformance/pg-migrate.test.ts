@@ -37,6 +37,8 @@ describe('PostgreSQL migrations', () => {
       '008_message_quota.sql',
       '009_callback_watermark.sql',
       '010_answer_case_reminder_claim.sql',
+      '011_audit_message_replay_generation.sql',
+      '012_message_id_claim.sql',
     ]);
   });
 
@@ -57,10 +59,12 @@ describe('PostgreSQL migrations', () => {
           '008_message_quota.sql',
           '009_callback_watermark.sql',
           '010_answer_case_reminder_claim.sql',
+          '011_audit_message_replay_generation.sql',
+          '012_message_id_claim.sql',
         ],
-        current: 10,
+        current: 12,
       });
-      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 10 });
+      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 12 });
       const tables = await withPgClient(null, async (c) =>
         (
           await c.query(
@@ -85,6 +89,7 @@ describe('PostgreSQL migrations', () => {
         'mailbox_case_tickets',
         'mailbox_delivered',
         'mailbox_inbox',
+        'message_id_claim',
         'message_quota',
         'schema_migrations',
       ]);
@@ -109,7 +114,7 @@ describe('PostgreSQL migrations', () => {
     const pools = Array.from({ length: 5 }, () => createPgPool({ url: PG_URL, schema: s, max: 1 }));
     try {
       const results = await Promise.all(pools.map((pool) => migrate(pool, { schema: s })));
-      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 10]);
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 12]);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
@@ -137,7 +142,7 @@ describe('PostgreSQL migrations', () => {
       // A failing migration leaves nothing half-applied.
       const t = schema();
       writeFileSync(
-        join(dir, '011_broken.sql'),
+        join(dir, '013_broken.sql'),
         'CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;\n',
       );
       cpSync(join(MIGRATIONS_DIR, '002_mailbox.sql'), join(dir, '002_mailbox.sql'));
@@ -150,7 +155,7 @@ describe('PostgreSQL migrations', () => {
           ),
           halfDone: (await c.query(`SELECT to_regclass('half_done') AS t`)).rows[0].t,
         }));
-        expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], halfDone: null });
+        expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], halfDone: null });
       } finally {
         await fresh.end();
       }
@@ -165,7 +170,7 @@ describe('PostgreSQL migrations', () => {
     dirs.push(dir);
     cpSync(MIGRATIONS_DIR, dir, { recursive: true });
     // A slow step: long enough for another connection to find the backend and terminate it.
-    writeFileSync(join(dir, '011_slow.sql'), 'CREATE TABLE slow_done (x int);\nSELECT pg_sleep(30);\n');
+    writeFileSync(join(dir, '013_slow.sql'), 'CREATE TABLE slow_done (x int);\nSELECT pg_sleep(30);\n');
     const pool = createPgPool({ url: PG_URL, schema: s, max: 1, applicationName: `gw-migrate-${s}` });
     const uncaught: unknown[] = [];
     const onUncaught = (error: unknown) => uncaught.push(error);
@@ -199,12 +204,12 @@ describe('PostgreSQL migrations', () => {
         ),
         slowDone: (await c.query(`SELECT to_regclass('slow_done') AS t`)).rows[0].t,
       }));
-      expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], slowDone: null });
-      // The broken connection was dropped, the advisory lock went with it: the next run applies 011.
-      writeFileSync(join(dir, '011_slow.sql'), 'CREATE TABLE slow_done (x int);\n');
+      expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], slowDone: null });
+      // The broken connection was dropped, the advisory lock went with it: the next run applies 013.
+      writeFileSync(join(dir, '013_slow.sql'), 'CREATE TABLE slow_done (x int);\n');
       expect(await migrate(pool, { schema: s, dir })).toMatchObject({
-        applied: ['011_slow.sql'],
-        current: 11,
+        applied: ['013_slow.sql'],
+        current: 13,
       });
     } finally {
       process.off('uncaughtException', onUncaught);
