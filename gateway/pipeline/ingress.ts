@@ -193,7 +193,8 @@ export class Ingress {
     const { deps } = this;
     const actor = `system:${request.systemId}`;
     let messageIds: string[] = [];
-    let claim: { release(): void } | undefined;
+    let claim: ClaimedIds | undefined;
+    let accepted = false;
     try {
       const system = deps.directory().system(request.systemId);
       // Both doors reach here with the certificate's system: one the directory does not (or no longer)
@@ -222,7 +223,9 @@ export class Ingress {
       await this.rejectReplays(messageIds);
       // The messages are new from here on: a failure on the gateway's side (5xx) is each one's `failed`.
       try {
-        return await this.sealAndPublish(system, routed, request, actor, decoded.senderSignature);
+        const messages = await this.sealAndPublish(system, routed, request, actor, decoded.senderSignature);
+        accepted = true;
+        return messages;
       } catch (error) {
         const messages = routed.map((r) => {
           const h = header(r.message);
@@ -258,7 +261,7 @@ export class Ingress {
     } finally {
       // Accepted: `accepted` is in the store, which refuses the ids from now on. Refused or failed:
       // the ids are free again for the sender's retry.
-      claim?.release();
+      claim?.release({ accepted });
     }
   }
 
@@ -369,8 +372,10 @@ export class Ingress {
    * holds is being accepted right now: that request's answer decides this one's, so this one waits
    * for it and tries again (accepted: the store refuses the id below; refused or failed: the id is
    * this request's to try). Waiting, not 409: 409 says "already accepted", and the holder may fail.
+   * Another process's claim may also be one whose request was accepted and which is left to expire:
+   * the store is asked before waiting for it.
    */
-  private async claimIds(messageIds: string[]): Promise<{ release(): void }> {
+  private async claimIds(messageIds: string[]): Promise<ClaimedIds> {
     let local: { release(): void };
     for (;;) {
       const claim = this.claims.claim(messageIds);
@@ -385,17 +390,18 @@ export class Ingress {
     const shared = this.deps.sharedClaims;
     if (!shared) return local;
     try {
-      await shared.claim(messageIds);
+      await shared.claim(messageIds, () => this.rejectReplays(messageIds));
     } catch (error) {
       local.release();
       throw error;
     }
     return {
-      // Off the answer's path; the ids stay claimed here until the shared claim is gone, so that
-      // a request of this process waiting for them does not meet this one's claim in the database.
-      release: () => {
+      // Off the answer's path; the ids stay claimed here until the shared claim is deleted, so that
+      // a request of this process waiting for them does not meet this one's claim in the database
+      // (accepted, the row is left to expire: such a request takes it over and is refused by the store).
+      release: (outcome) => {
         shared
-          .release(messageIds)
+          .release(messageIds, outcome)
           .catch((err: unknown) =>
             this.deps.logger.warn(
               { err, messageId: messageIds[0] },
@@ -526,6 +532,11 @@ export class Ingress {
       ...(s.conversion ? { convertedTo: s.spec.id } : {}),
     }));
   }
+}
+
+/** A request's claims on its ids; released once it is answered, saying whether it was accepted. */
+interface ClaimedIds {
+  release(outcome: { accepted: boolean }): void;
 }
 
 function duplicateMessage(detail: string): GatewayError {

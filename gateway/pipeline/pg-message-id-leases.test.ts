@@ -2,7 +2,8 @@
  * The cross-process message id claims against the machine's PostgreSQL: two instances on one schema
  * stand for two gateway processes of one installation.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { dropSchema, freshSchemaName, PG_URL, withPgClient } from '../../test/conformance/pg-test-schema.ts';
 import { createLogger } from '../log/logger.ts';
 import { PgMessageIdLeases } from './pg-message-id-leases.ts';
@@ -11,14 +12,11 @@ const schema = freshSchemaName('idclaims');
 const logger = createLogger({ level: 'silent' });
 const opened: PgMessageIdLeases[] = [];
 
-async function process_(leaseMs = 20_000): Promise<PgMessageIdLeases> {
-  const leases = await PgMessageIdLeases.connect({
-    url: PG_URL,
-    schema,
-    logger,
-    leaseMs,
-    pollMs: { first: 10, max: 50 },
-  });
+async function process_(
+  leaseMs = 20_000,
+  pollMs: { first: number; max: number } = { first: 10, max: 50 },
+): Promise<PgMessageIdLeases> {
+  const leases = await PgMessageIdLeases.connect({ url: PG_URL, schema, logger, leaseMs, pollMs });
   opened.push(leases);
   return leases;
 }
@@ -34,6 +32,10 @@ async function holders(): Promise<Record<string, string>> {
     ),
   );
 }
+
+/** The trail's answer while nothing was accepted. */
+const nothingAccepted = async (): Promise<void> => {};
+const FAILED = { accepted: false };
 
 /** Whether `promise` is still pending after `ms`. */
 async function pendingAfter(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -52,15 +54,15 @@ describe('message id claims across processes (PostgreSQL)', () => {
   it('claims a batch all or none; the other process waits until the holder releases', async () => {
     const a = await process_();
     const b = await process_();
-    await a.claim(['x', 'y']);
-    const waiting = b.claim(['z', 'y']);
+    await a.claim(['x', 'y'], nothingAccepted);
+    const waiting = b.claim(['z', 'y'], nothingAccepted);
     expect(await pendingAfter(waiting, 200)).toBe(true);
     // While b waits, it holds none of its ids: not even z, which nobody else holds.
     expect(await holders()).toEqual({ x: a.holder, y: a.holder });
-    await a.release(['x', 'y']);
+    await a.release(['x', 'y'], FAILED);
     await waiting;
     expect(await holders()).toEqual({ y: b.holder, z: b.holder });
-    await b.release(['z', 'y']);
+    await b.release(['z', 'y'], FAILED);
     expect(await holders()).toEqual({});
   });
 
@@ -68,11 +70,11 @@ describe('message id claims across processes (PostgreSQL)', () => {
     const leaseMs = 800;
     const dead = await process_(leaseMs);
     const b = await process_(leaseMs);
-    await dead.claim(['x']);
+    await dead.claim(['x'], nothingAccepted);
     const diedAt = Date.now();
     // Dies without releasing: no more renewals, the row stays.
     await dead.close();
-    await b.claim(['x']);
+    await b.claim(['x'], nothingAccepted);
     const waited = Date.now() - diedAt;
     expect(waited).toBeGreaterThanOrEqual(leaseMs - 100);
     expect(waited).toBeLessThan(leaseMs + 1_500);
@@ -83,10 +85,10 @@ describe('message id claims across processes (PostgreSQL)', () => {
     const leaseMs = 400;
     const a = await process_(leaseMs);
     const b = await process_(leaseMs);
-    await a.claim(['x']);
-    const waiting = b.claim(['x']);
+    await a.claim(['x'], nothingAccepted);
+    const waiting = b.claim(['x'], nothingAccepted);
     expect(await pendingAfter(waiting, leaseMs * 3)).toBe(true);
-    await a.release(['x']);
+    await a.release(['x'], FAILED);
     await waiting;
     expect(await holders()).toEqual({ x: b.holder });
   });
@@ -95,7 +97,7 @@ describe('message id claims across processes (PostgreSQL)', () => {
     const leaseMs = 400;
     const a = await process_(leaseMs);
     const b = await process_(leaseMs);
-    await a.claim(['y']);
+    await a.claim(['y'], nothingAccepted);
     // A row of a's that a failed release left behind (a no longer holds x), while a renews y.
     await withPgClient(schema, (c) =>
       c.query(`INSERT INTO message_id_claim VALUES ('x', $1, now() + make_interval(secs => $2))`, [
@@ -103,26 +105,119 @@ describe('message id claims across processes (PostgreSQL)', () => {
         leaseMs / 1000,
       ]),
     );
-    await b.claim(['x']);
+    await b.claim(['x'], nothingAccepted);
     // y, which a does hold, is renewed.
-    const waitingForY = b.claim(['y']);
+    const waitingForY = b.claim(['y'], nothingAccepted);
     expect(await pendingAfter(waitingForY, leaseMs * 3)).toBe(true);
     expect(await holders()).toEqual({ x: b.holder, y: a.holder });
-    await a.release(['y']);
+    await a.release(['y'], FAILED);
     await waitingForY;
   });
 
   it('takes back its own row that a failed release left behind', async () => {
     const a = await process_();
-    await a.claim(['x']);
+    await a.claim(['x'], nothingAccepted);
     // As if the release had not reached the database: the row is still a's, the request is done.
-    await a.claim(['x']);
+    await a.claim(['x'], nothingAccepted);
     expect(await holders()).toEqual({ x: a.holder });
+  });
+
+  it("leaves an accepted request's rows to expire; another process meeting one asks the trail and is refused at once", async () => {
+    const leaseMs = 800;
+    const a = await process_(leaseMs);
+    const b = await process_(leaseMs);
+    const trail = new Set<string>();
+    const refuseAccepted = (ids: string[]) => async () => {
+      const accepted = ids.find((id) => trail.has(id));
+      if (accepted) throw new Error(`${accepted} was accepted`);
+    };
+    await a.claim(['x', 'y'], refuseAccepted(['x', 'y']));
+    // a holds w for a request still in flight: its renewals go on.
+    await a.claim(['w'], nothingAccepted);
+    trail.add('x').add('y');
+    await a.release(['x', 'y'], { accepted: true });
+    expect(await holders()).toEqual({ w: a.holder, x: a.holder, y: a.holder });
+    const started = Date.now();
+    await expect(b.claim(['y', 'z'], refuseAccepted(['y', 'z']))).rejects.toThrow('y was accepted');
+    expect(Date.now() - started).toBeLessThan(leaseMs / 2);
+    // Refused with nothing claimed: z was taken with y and given back.
+    expect(await holders()).toEqual({ w: a.holder, x: a.holder, y: a.holder });
+    // Not renewed any more, unlike w: after the lease y is free (the ingress would have the trail refuse it).
+    await new Promise((r) => setTimeout(r, leaseMs * 1.5));
+    await b.claim(['y'], nothingAccepted);
+    expect(await holders()).toMatchObject({ w: a.holder, y: b.holder });
+  });
+
+  it('sweeps expired rows once per lease, of dead processes and of accepted requests', async () => {
+    const leaseMs = 300;
+    const a = await process_(leaseMs);
+    // A dead process's claim, expired after a connected (so not cleared on connect).
+    await withPgClient(schema, (c) =>
+      c.query(`INSERT INTO message_id_claim VALUES ('dead', 'gone:1', now() - interval '1 second')`),
+    );
+    await a.claim(['x'], nothingAccepted);
+    await a.release(['x'], { accepted: true });
+    expect(await holders()).toEqual({ dead: 'gone:1', x: a.holder });
+    // x expires after one lease; the sweep runs every lease.
+    await new Promise((r) => setTimeout(r, leaseMs * 3.5));
+    expect(await holders()).toEqual({});
+  });
+
+  it("claims made together go as one statement; one request's held id neither blocks nor claims for the others", async () => {
+    const a = await process_();
+    // Polling slowly: the blocked request must not take x again while the table is looked at.
+    const b = await process_(20_000, { first: 1_000, max: 1_000 });
+    await a.claim(['y'], nothingAccepted);
+    const queries = vi.spyOn(pg.Pool.prototype, 'query');
+    try {
+      const claimStatements = () =>
+        queries.mock.calls.filter(([q]) => (q as { name?: string }).name === 'message-id-claim').length;
+      let askedTrail = 0;
+      const blocked = b.claim(['x', 'y'], async () => {
+        askedTrail++;
+      });
+      await Promise.all([b.claim(['v', 'z'], nothingAccepted), b.claim(['w'], nothingAccepted)]);
+      expect(claimStatements()).toBe(1);
+      // The blocked request gave x back before it asked the trail.
+      await vi.waitFor(() => expect(askedTrail).toBeGreaterThan(0));
+      expect(await holders()).toEqual({ v: b.holder, w: b.holder, y: a.holder, z: b.holder });
+      expect(await pendingAfter(blocked, 200)).toBe(true);
+      await a.release(['y'], FAILED);
+      await blocked;
+      expect(await holders()).toMatchObject({ x: b.holder, y: b.holder });
+    } finally {
+      queries.mockRestore();
+    }
+  });
+
+  it('overlapping batches of two processes, claimed and released together, never deadlock', async () => {
+    const a = await process_();
+    const b = await process_();
+    const ids = Array.from({ length: 24 }, (_, i) => `id-${String(i).padStart(2, '0')}`);
+    const pick = () => [0, 1, 2].map(() => ids[Math.floor(Math.random() * ids.length)]!);
+    // One process's concurrent requests never share an id (the in-process claims see to that).
+    const requests = async (leases: PgMessageIdLeases) => {
+      const batches = Array.from({ length: 8 }, pick);
+      const seen = new Set<string>();
+      const distinct = batches.filter((ids) => {
+        const fresh = new Set(ids).size === ids.length && ids.every((id) => !seen.has(id));
+        if (fresh) for (const id of ids) seen.add(id);
+        return fresh;
+      });
+      await Promise.all(
+        distinct.map(async (ids) => {
+          await leases.claim(ids, nothingAccepted);
+          await leases.release(ids, FAILED);
+        }),
+      );
+    };
+    for (let round = 0; round < 20; round++) await Promise.all([requests(a), requests(b)]);
+    expect(await holders()).toEqual({});
   });
 
   it('a new process clears expired claims of dead ones when it connects', async () => {
     const dead = await process_(200);
-    await dead.claim(['x', 'y']);
+    await dead.claim(['x', 'y'], nothingAccepted);
     await dead.close();
     await new Promise((r) => setTimeout(r, 400));
     await process_();

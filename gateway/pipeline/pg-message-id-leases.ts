@@ -3,16 +3,25 @@
  * (deploy/sql/012_message_id_claim.sql): without them, two processes given the same id at once both
  * find the audit trail silent and both publish (the in-process claims cannot see each other).
  *
- * - A claim is one upsert of all the request's ids: a row is taken when it is free, expired, or this
+ * - A claim takes all the request's ids or none: a row is taken when it is free, expired, or this
  *   process's own (the in-process claims let one request per id of this process get here, so an own
- *   row is a release that has not arrived yet). Fewer rows than ids: the taken ones are given back,
- *   all or none, and the request polls (backing off) until the holder releases or its lease expires.
- *   It waits rather than being answered 409: 409 says "already accepted", and the holder may fail.
+ *   row is a release that has not arrived yet, or the lapsing claim of an accepted request). Fewer
+ *   rows than ids: the taken ones are given back. The request then asks the trail whether one of
+ *   the ids was accepted (409 at once: an accepting holder leaves its rows to expire), and if not,
+ *   polls (backing off) until the holder releases or its lease expires. It waits rather than being
+ *   answered 409 while nothing was accepted: 409 says "already accepted", and the holder may fail.
  * - A claim is a lease of LEASE_MS, renewed every quarter of it by one timer for the ids this
  *   process holds: a process that dies holds its ids LEASE_MS at most, and a request waiting for one
  *   then goes ahead (a sender's retry is delayed that long, never refused).
- * - Released once the request is answered: accepted, `accepted` is in the trail, which refuses the
- *   ids from then on; refused or failed, the ids are free again.
+ * - Accepted, a request's rows are no longer renewed and left to expire: `accepted` is in the trail,
+ *   which refuses the ids from then on, and a DELETE per request would be a round trip on every
+ *   message. Refused or failed, they are deleted: the ids are free again for the sender's retry.
+ *   Every LEASE_MS each process deletes the expired rows, so the table holds about two leases'
+ *   worth of accepted ids.
+ * - Claims made together (concurrent requests) go to PostgreSQL as one upsert, and so do deletions
+ *   (coalesced-statement.ts); each request still gets its ids all or none. Every statement locks
+ *   its rows in id order (COLLATE "C"), so two processes' statements cannot deadlock; the sweep
+ *   skips rows others have locked, and waits for none.
  *
  * What it does not cover: a holder that stalls longer than LEASE_MS between two renewals (a blocked
  *   event loop, a stopped VM) loses its claims while it may still publish; another process may then
@@ -21,6 +30,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { CoalescedStatement } from '../db/coalesced-statement.ts';
 import { openStorePool } from '../db/migrate.ts';
 import { assertSchemaName } from '../db/postgres.ts';
 import { GatewayError } from '../errors/catalogue.ts';
@@ -37,10 +47,22 @@ export interface PgMessageIdLeasesOptions {
   migrate?: boolean;
   poolSize?: number;
   logger: Logger;
-  /** Tests: a shorter lease (renewed at a quarter of it) and polling. */
+  /** Tests: a shorter lease (renewed at a quarter of it, swept once per lease) and polling. */
   leaseMs?: number;
   pollMs?: { first: number; max: number };
 }
+
+/** One request's part of a coalesced claim. */
+interface ClaimOutcome {
+  claimed: boolean;
+  /** The ids the statement took for the request; given back unless `claimed`. */
+  taken: string[];
+}
+
+/** Deletes this holder's rows of the ids, locking them in id order first. */
+const DELETE_OWN_ROWS = `DELETE FROM message_id_claim WHERE message_id IN (
+  SELECT message_id FROM message_id_claim WHERE message_id = ANY($1::text[]) AND holder = $2
+  ORDER BY message_id FOR UPDATE)`;
 
 export class PgMessageIdLeases implements SharedMessageIdClaims {
   /** This process, as the holder of its claims. */
@@ -48,11 +70,18 @@ export class PgMessageIdLeases implements SharedMessageIdClaims {
   private readonly leaseMs: number;
   private readonly pollMs: { first: number; max: number };
   /**
-   * Ids this process holds: renewed while there are any. Only these: a row whose release did not
-   * reach the database must expire, not live on with this process's other claims.
+   * Ids this process holds for requests in flight: renewed while there are any. Only these: a row
+   * whose release did not reach the database, or whose request was accepted, must expire.
    */
   private readonly held = new Set<string>();
+  private readonly claims = new CoalescedStatement((requests: (readonly string[])[]) =>
+    this.claimTogether(requests),
+  );
+  private readonly deletions = new CoalescedStatement((requests: (readonly string[])[]) =>
+    this.deleteTogether(requests),
+  );
   private renewal: NodeJS.Timeout | undefined;
+  private readonly sweep: NodeJS.Timeout;
   private closed = false;
 
   private constructor(
@@ -61,6 +90,12 @@ export class PgMessageIdLeases implements SharedMessageIdClaims {
   ) {
     this.leaseMs = options.leaseMs ?? LEASE_MS;
     this.pollMs = options.pollMs ?? { first: 20, max: 500 };
+    this.sweep = setInterval(() => {
+      sweepExpired(pool).catch((err: unknown) =>
+        options.logger.warn({ err }, 'could not delete expired message id claims'),
+      );
+    }, this.leaseMs);
+    this.sweep.unref();
   }
 
   static async connect(options: PgMessageIdLeasesOptions): Promise<PgMessageIdLeases> {
@@ -73,64 +108,85 @@ export class PgMessageIdLeases implements SharedMessageIdClaims {
       migrate: options.migrate,
       table: 'message_id_claim',
     });
-    // Claims left by processes that died: expired, so nobody waits for them; only their rows go.
-    await pool.query('DELETE FROM message_id_claim WHERE expires_at < now()');
+    // Expired claims (of processes that died, of accepted requests) would wait for the first sweep.
+    await sweepExpired(pool);
     return new PgMessageIdLeases(pool, options);
   }
 
-  async claim(messageIds: readonly string[]): Promise<void> {
+  async claim(messageIds: readonly string[], refuseAccepted: () => Promise<void>): Promise<void> {
     let wait = this.pollMs.first;
     for (;;) {
       if (this.closed) throw new GatewayError('GW_ERR_NOT_READY', 'the gateway is shutting down');
-      if (await this.tryClaim(messageIds)) return;
+      const { claimed, taken } = await this.claims.call(messageIds);
+      if (claimed) {
+        for (const id of messageIds) this.held.add(id);
+        this.startRenewal();
+        return;
+      }
+      if (taken.length > 0) await this.deletions.call(taken);
+      await refuseAccepted();
       await new Promise((resolve) => setTimeout(resolve, wait));
       wait = Math.min(wait * 2, this.pollMs.max);
     }
   }
 
-  async release(messageIds: readonly string[]): Promise<void> {
+  async release(messageIds: readonly string[], outcome: { accepted: boolean }): Promise<void> {
     for (const id of messageIds) this.held.delete(id);
     if (this.held.size === 0) this.stopRenewal();
-    await this.pool.query({
-      name: 'message-id-claim-release',
-      text: 'DELETE FROM message_id_claim WHERE message_id = ANY($1::text[]) AND holder = $2',
-      values: [messageIds, this.holder],
-    });
+    if (!outcome.accepted) await this.deletions.call(messageIds);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.stopRenewal();
+    clearInterval(this.sweep);
     await this.pool.end();
   }
 
   /**
-   * One upsert for all ids; true if all are this process's now, else none is. In id order, so that
-   * two processes claiming overlapping batches lock the rows in one order (no deadlock).
+   * One upsert for the ids of all requests claiming together, in id order. An id two of them
+   * claim (the in-process claims keep that from happening) is the first one's: the other is
+   * answered as if another process held it.
    */
-  private async tryClaim(messageIds: readonly string[]): Promise<boolean> {
+  private async claimTogether(requests: (readonly string[])[]): Promise<ClaimOutcome[]> {
+    const claimant = new Map<string, number>();
+    const outcomes = requests.map((): ClaimOutcome & { wanted: number } => ({
+      claimed: true,
+      taken: [],
+      wanted: 0,
+    }));
+    requests.forEach((ids, r) => {
+      for (const id of ids) {
+        const first = claimant.get(id);
+        if (first === undefined) {
+          claimant.set(id, r);
+          outcomes[r]!.wanted++;
+        } else if (first !== r) outcomes[r]!.claimed = false;
+      }
+    });
     const taken = await this.pool.query<{ message_id: string }>({
       name: 'message-id-claim',
       text: `INSERT INTO message_id_claim (message_id, holder, expires_at)
-             SELECT id, $2, now() + make_interval(secs => $3) FROM unnest($1::text[]) AS id ORDER BY id
+             SELECT id, $2, now() + make_interval(secs => $3)
+             FROM unnest($1::text[]) AS id ORDER BY id COLLATE "C"
              ON CONFLICT (message_id) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
              WHERE message_id_claim.expires_at < now() OR message_id_claim.holder = EXCLUDED.holder
              RETURNING message_id`,
-      values: [messageIds, this.holder, this.leaseMs / 1000],
+      values: [[...claimant.keys()], this.holder, this.leaseMs / 1000],
     });
-    if (taken.rowCount === messageIds.length) {
-      for (const id of messageIds) this.held.add(id);
-      this.startRenewal();
-      return true;
-    }
-    if (taken.rowCount)
-      await this.pool.query({
-        name: 'message-id-claim-release',
-        text: 'DELETE FROM message_id_claim WHERE message_id = ANY($1::text[]) AND holder = $2',
-        values: [taken.rows.map((r) => r.message_id), this.holder],
-      });
-    return false;
+    for (const { message_id } of taken.rows) outcomes[claimant.get(message_id)!]!.taken.push(message_id);
+    return outcomes.map((o) => ({ claimed: o.claimed && o.taken.length === o.wanted, taken: o.taken }));
+  }
+
+  /** Deletes this process's rows of the ids of all requests giving theirs back together. */
+  private async deleteTogether(requests: (readonly string[])[]): Promise<undefined[]> {
+    await this.pool.query({
+      name: 'message-id-claim-delete',
+      text: DELETE_OWN_ROWS,
+      values: [requests.flat(), this.holder],
+    });
+    return requests.map(() => undefined);
   }
 
   private startRenewal(): void {
@@ -140,7 +196,9 @@ export class PgMessageIdLeases implements SharedMessageIdClaims {
         .query({
           name: 'message-id-claim-renew',
           text: `UPDATE message_id_claim SET expires_at = now() + make_interval(secs => $3)
-                 WHERE message_id = ANY($2::text[]) AND holder = $1`,
+                 WHERE message_id IN (
+                   SELECT message_id FROM message_id_claim WHERE message_id = ANY($2::text[]) AND holder = $1
+                   ORDER BY message_id FOR UPDATE)`,
           values: [this.holder, [...this.held], this.leaseMs / 1000],
         })
         .catch((err: unknown) => this.options.logger.warn({ err }, 'could not renew the message id claims'));
@@ -152,4 +210,17 @@ export class PgMessageIdLeases implements SharedMessageIdClaims {
     clearInterval(this.renewal);
     this.renewal = undefined;
   }
+}
+
+/**
+ * Deletes the expired claims: of accepted requests, and of processes that died. Skips the rows
+ * another statement has locked (a claim taking one over): the sweep waits for nobody, so it
+ * cannot deadlock with the claims, which lock in id order.
+ */
+function sweepExpired(pool: pg.Pool): Promise<unknown> {
+  return pool.query({
+    name: 'message-id-claim-sweep',
+    text: `DELETE FROM message_id_claim WHERE message_id IN (
+             SELECT message_id FROM message_id_claim WHERE expires_at < now() FOR UPDATE SKIP LOCKED)`,
+  });
 }

@@ -1,44 +1,76 @@
 /**
- * In-process A/B of the ingress's replay check with PostgreSQL: before (the audit trail asked per id)
- * and now (the in-process claim, the cross-process lease in PostgreSQL, the trail asked, the lease
- * released off the answer's path and then the in-process claim). Per request: this thread's CPU and
- * the wall time until the request could go on to sealing, at 1 and at 16 requests in flight. Needs
- * the machine's PostgreSQL (TEST_DATABASE_URL overrides); uses a fresh schema and drops it.
+ * In-process A/B of the ingress's replay check with PostgreSQL, an earlier tree against this one:
+ * the in-process claim, the cross-process lease in PostgreSQL, the trail asked, then the lease given
+ * up as an accepted request gives it up (the earlier tree: a DELETE off the answer's path, then the
+ * in-process claim; this one: left to expire) — and, for reference, the trail asked alone. Per
+ * request: this thread's CPU and the wall time until the request could go on to sealing, at 1 and
+ * at 16 requests in flight. Needs the machine's PostgreSQL (TEST_DATABASE_URL overrides); uses a
+ * fresh schema and drops it.
  *
- *   node --import tsx test/bench/message-id-claims-ab.ts [--rounds 7] [--requests 2000]
+ *   git archive <rev> gateway adapters standards test | tar -x -C DIR && ln -s "$PWD/node_modules" DIR/node_modules
+ *   node --import tsx test/bench/message-id-claims-ab.ts --baseline DIR [--rounds 7] [--requests 2000]
  */
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PgAuditStore } from '../../gateway/audit/pg-audit-store.ts';
 import { createLogger } from '../../gateway/log/logger.ts';
 import { MessageIdClaims } from '../../gateway/pipeline/message-id-claims.ts';
 import { PgMessageIdLeases } from '../../gateway/pipeline/pg-message-id-leases.ts';
 import { dropSchema, freshSchemaName, PG_URL } from '../conformance/pg-test-schema.ts';
-import { alternatingRounds, cpuMicros } from './support/alternating-rounds.ts';
+import { alternatingRounds, cpuMicros, median } from './support/alternating-rounds.ts';
 
 const { values: args } = parseArgs({
-  options: { rounds: { type: 'string', default: '7' }, requests: { type: 'string', default: '2000' } },
+  options: {
+    baseline: { type: 'string' },
+    rounds: { type: 'string', default: '7' },
+    requests: { type: 'string', default: '2000' },
+  },
 });
+if (!args.baseline) throw new Error('--baseline DIR (an earlier tree with node_modules linked) is required');
 const REQUESTS = Number(args.requests);
 const schema = freshSchemaName('claimsab');
+const logger = createLogger({ level: 'silent' });
 const store = await PgAuditStore.connect({ url: PG_URL, schema });
-const leases = await PgMessageIdLeases.connect({
+
+/** The earlier tree's leases: claim(ids), then release(ids) deletes. */
+interface BaselineLeases {
+  claim(ids: readonly string[]): Promise<void>;
+  release(ids: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+const baselineModule = (await import(
+  pathToFileURL(path.join(path.resolve(args.baseline), 'gateway/pipeline/pg-message-id-leases.ts')).href
+)) as { PgMessageIdLeases: { connect(o: object): Promise<BaselineLeases> } };
+const leases = await PgMessageIdLeases.connect({ url: PG_URL, schema, logger });
+// On the table this tree's migrations made (an archive of gateway/ alone has no deploy/sql).
+const baselineLeases = await baselineModule.PgMessageIdLeases.connect({
   url: PG_URL,
   schema,
-  logger: createLogger({ level: 'silent' }),
+  logger,
+  migrate: false,
 });
 const claims = new MessageIdClaims();
 
 type Check = (id: string) => Promise<void>;
-const before: Check = async (id) => {
+const refuseAccepted = (id: string) => async () => {
   if (await store.hasEvent(id, 'accepted')) throw new Error('replay');
 };
-const now: Check = async (id) => {
+const storeAlone: Check = (id) => refuseAccepted(id)();
+const old: Check = async (id) => {
   const local = claims.claim([id]);
   if (!local.claimed) throw new Error('held');
-  await leases.claim([id]);
-  if (await store.hasEvent(id, 'accepted')) throw new Error('replay');
-  void leases.release([id]).finally(() => local.release());
+  await baselineLeases.claim([id]);
+  await refuseAccepted(id)();
+  void baselineLeases.release([id]).finally(() => local.release());
+};
+const current: Check = async (id) => {
+  const local = claims.claim([id]);
+  if (!local.claimed) throw new Error('held');
+  await leases.claim([id], refuseAccepted(id));
+  await refuseAccepted(id)();
+  void leases.release([id], { accepted: true }).finally(() => local.release());
 };
 
 async function run(check: Check): Promise<Record<string, number>> {
@@ -55,15 +87,25 @@ async function run(check: Check): Promise<Record<string, number>> {
     );
     out[`wall${inFlight}Us`] = ((performance.now() - t0) * 1000) / REQUESTS;
     out[`cpu${inFlight}Us`] = (cpuMicros() - cpu0) / REQUESTS;
-    // The releases of `now` still in flight finish before the next measurement.
+    // The releases still in flight finish before the next measurement.
     await new Promise((r) => setTimeout(r, 50));
   }
   return out;
 }
 
 try {
-  await alternatingRounds('replay check (PostgreSQL)', before, now, run, { rounds: Number(args.rounds) });
+  await alternatingRounds('replay check (PostgreSQL)', old, current, run, { rounds: Number(args.rounds) });
+  const alone: Record<string, number>[] = [];
+  for (let round = 0; round < Number(args.rounds); round++) alone.push(await run(storeAlone));
+  console.log('for reference, the trail asked alone (no claims): medians');
+  for (const k of Object.keys(alone[0]!))
+    console.log(
+      `  ${k.padEnd(20)} ${median(alone.map((r) => r[k]!))
+        .toFixed(3)
+        .padStart(9)}`,
+    );
 } finally {
+  await baselineLeases.close();
   await leases.close();
   await store.close();
   await dropSchema(schema);
