@@ -21,6 +21,14 @@ export function retryTopic(prefix: string, systemId: string): string {
   return `${prefix}.retry.${systemId}`;
 }
 
+/**
+ * Whether `topic` is `systemId`'s retry topic, whatever the prefix: the name after the prefix is
+ * `retry.<systemId>` there and `deliver.<systemId>` on the deliver topic, so the end tells them apart.
+ */
+export function isRetryTopic(topic: string, systemId: string): boolean {
+  return topic.endsWith(`.retry.${systemId}`);
+}
+
 export function deadLetterTopic(prefix: string, systemId: string): string {
   return `${prefix}.dlq.${systemId}`;
 }

@@ -14,14 +14,14 @@
  * after a later one of the same chain. At a clean stop every publish has resolved and the exact
  * marks are written.
  *
- * Where another process appended to a chain between two of this process's entries (a partition's
- * chain taken over after a crash, or one that comes back after a rebalance), the mark is held below
- * those entries until their callbacks after the stored mark are handed over again
- * (chain-takeovers.ts): on a partition's chain at every such gap, on any other chain at its first
- * touch only. What one per-chain mark still cannot tell: on a chain with two live writers that is
- * not a partition's (a GATEWAY_AUDIT_CHAIN shared by processes on one PostgreSQL), a callback one
- * of them loses by crashing after the other's first touch is passed by the other's mark. Marks per
- * writing process would close that; one chain per process has no such case.
+ * Where another process appended to a chain between two of this process's entries, the mark is
+ * held below those entries until their callbacks after the stored mark are handed over again
+ * (chain-takeovers.ts). Partition chains have one writer at a time, and every gap on them is
+ * replayed after replayDelayMs: a rebalance or crash turn costs no duplicates once the marks caught
+ * up; a brief overlap during a rebalance may re-send a few. The main chain, shared by replicas on
+ * one PostgreSQL, is decided at its first touch; still open there: a callback a replica loses by
+ * crashing after another replica's first touch is passed by the other's mark. Per-process chains
+ * (GATEWAY_AUDIT_CHAIN per replica) or marks per writing process would close it.
  *
  * A callback that could not be put on the bus (counted `not-queued` by the dispatcher) holds its
  * chain's watermark below it for the life of the process, so the next start sends it again.

@@ -3,8 +3,10 @@
  * process writes after what the catch-up covered reads no store and replays nothing; a chain
  * another process wrote to after that gets the callbacks after its stored mark handed over again,
  * never this process's own entries, and its mark is held until they are handed over. A partition's
- * chain that comes back after another process appended to it meanwhile is taken over again; the
- * main chain, shared on purpose, is decided once.
+ * chain that comes back after another process appended to it meanwhile is taken over again; a gap
+ * found while another waits is replayed only after a wait of its own, so a live writer whose mark
+ * advances as usual is never replayed, however often it takes turns; a crashed one is. The main
+ * chain, shared by replicas on purpose, is decided at its first touch.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,6 +59,7 @@ describe('chain takeovers', () => {
     takeovers = new ChainTakeovers({ store: audit, watermarks, handOver: (e) => handedOver.push(e), logger });
   });
   afterEach(async () => {
+    vi.restoreAllMocks();
     await watermarks.stop();
     await audit.close();
     rmSync(dir, { recursive: true, force: true });
@@ -121,7 +124,7 @@ describe('chain takeovers', () => {
     await new Promise((r) => setTimeout(r, 30));
     expect(await storedMark()).toBe(second.seq);
     reads = 0;
-    // Decided once: later entries read nothing.
+    // Its own again: later entries read nothing.
     takeovers.appended(await mine.record(delivered('mine-3')));
     await takeovers.idle();
     expect(reads).toBe(0);
@@ -209,26 +212,86 @@ describe('chain takeovers', () => {
     expect(handedOver.map((e) => e.seq)).toEqual([lost.seq]);
   });
 
-  it('widens a waiting replay by the gaps found meanwhile, never replaying its own entries', async () => {
+  it('replays the gaps found while one waits only after a wait of their own, never its own entries', async () => {
     const chain = 'delivery.st-melde.7';
+    // The replays' waits end when the test says so; every other timer runs as it would.
+    const DELAY = 123_456;
+    const waits: (() => void)[] = [];
+    const realSetTimeout = globalThis.setTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      if (ms !== DELAY) return realSetTimeout(fn, ms);
+      waits.push(fn);
+      return realSetTimeout(() => {}, 0);
+    }) as typeof setTimeout);
     takeovers = new ChainTakeovers({
       store: audit,
       watermarks,
       handOver: (e) => handedOver.push(e),
       logger,
-      replayDelayMs: 60_000,
+      replayDelayMs: DELAY,
     });
     const mine = appendAs(takeovers, new AuditLog(audit, { chain }));
     const other = new AuditLog(audit, { chain });
     await mine('mine-1');
-    // Away, back, away again, back again while the first replay still waits.
+    // Away, back, away again, back again (twice) while the first replay still waits.
     await other.record(delivered('other-1'));
     await mine('mine-2');
     await other.record(delivered('other-2'));
     await mine('mine-3');
-    await takeovers.idle();
-    expect(handedOver.map((e) => e.messageId)).toEqual(['other-1', 'other-2']);
+    await other.record(delivered('other-3'));
+    await mine('mine-4');
+    expect(waits).toHaveLength(1);
+    // The first wait ends: only the gap found before it began is replayed, and the next wait begins.
+    waits[0]!();
+    await vi.waitFor(() => expect(handedOver.map((e) => e.messageId)).toEqual(['other-1']));
     expect(reads).toBe(1);
+    expect(waits).toHaveLength(2);
+    // The gaps found meanwhile, together, once their own wait ends: one more read.
+    waits[1]!();
+    await vi.waitFor(() =>
+      expect(handedOver.map((e) => e.messageId)).toEqual(['other-1', 'other-2', 'other-3']),
+    );
+    expect(reads).toBe(2);
+    await takeovers.idle();
+  });
+
+  it("never hands a live writer's entries over however often the two take turns, still a crashed one's", async () => {
+    const chain = 'delivery.st-melde.10';
+    // Both stacks as a gateway runs them, scaled down: a mark written 80 ms after its publish at most.
+    const timing = { intervalMs: 20, settleMs: 60 };
+    // (The one made before is never released: it writes nothing.)
+    watermarks = new CallbackWatermarks({ store: marks, logger, ...timing });
+    takeovers = publishingAtOnce();
+    watermarks.release();
+    const mine = appendAs(takeovers, new AuditLog(audit, { chain }));
+    // The live writer: its callbacks published at once, its mark advancing as any process's does.
+    const liveMarks = new SqliteCallbackWatermarkStore(path.join(dir, 'callbacks.sqlite'));
+    const live = new CallbackWatermarks({ store: liveMarks, logger, ...timing });
+    live.release();
+    const liveLog = new AuditLog(audit, { chain });
+    const liveAppend = async (messageId: string) => {
+      const entry = await liveLog.record(delivered(messageId));
+      live.publishing(chain, entry.seq, Promise.resolve(true));
+      return entry;
+    };
+    try {
+      const until = Date.now() + 1_000;
+      for (let i = 0; Date.now() < until; i++) {
+        await mine(`mine-${i}`);
+        await liveAppend(`live-${i}`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      // The live writer pauses; another one appends and crashes before its callback reaches the bus.
+      const lost = await new AuditLog(audit, { chain }).record(delivered('lost'));
+      await mine('mine-last');
+      // Every replay on its own time (idle() would cut the last waits short).
+      await new Promise((r) => setTimeout(r, 600));
+      await takeovers.idle();
+      expect(handedOver.filter((e) => e.messageId?.startsWith('live-')).map((e) => e.messageId)).toEqual([]);
+      expect(handedOver.map((e) => e.seq)).toEqual([lost.seq]);
+    } finally {
+      await live.stop();
+    }
   });
 
   it('hands over what another process appended while a replay of the chain was reading', async () => {
@@ -279,13 +342,41 @@ describe('chain takeovers', () => {
     expect(handedOver).toEqual([]);
   });
 
-  it('decides the main chain once: the appends of processes sharing it interleave all the time', async () => {
+  it('decides the main chain at its first touch: its first gap replayed once, no interleave after', async () => {
+    const chain = 'main';
+    takeovers = publishingAtOnce();
+    watermarks.release();
+    const mine = appendAs(takeovers, new AuditLog(audit, { chain }));
+    const other = new AuditLog(audit, { chain });
+    // Before this process's first touch a writer sharing the chain lost one callback in a crash.
+    const lost = await other.record(delivered('lost'));
+    await mine('mine-1');
+    // Replicas sharing the chain interleave all the time, while that gap waits and after.
+    for (let i = 0; i < 3; i++) {
+      await other.record(delivered(`other-${i}`));
+      await mine(`mine-${i + 2}`);
+    }
+    await takeovers.idle();
+    expect(handedOver.map((e) => e.seq)).toEqual([lost.seq]);
+    expect(reads).toBe(1);
+    for (let i = 3; i < 6; i++) {
+      await other.record(delivered(`other-${i}`));
+      await mine(`mine-${i + 2}`);
+    }
+    await takeovers.idle();
+    expect(handedOver.map((e) => e.seq)).toEqual([lost.seq]);
+    expect(reads).toBe(1);
+  });
+
+  it('decides the main chain at its first touch right after the catch-up: no interleave is replayed', async () => {
     const chain = 'main';
     const mine = appendAs(takeovers, new AuditLog(audit, { chain }));
     const other = new AuditLog(audit, { chain });
     await mine('mine-1');
     await other.record(delivered('other-1'));
     await mine('mine-2');
+    await other.record(delivered('other-2'));
+    await mine('mine-3');
     await takeovers.idle();
     expect(handedOver).toEqual([]);
     expect(reads).toBe(0);

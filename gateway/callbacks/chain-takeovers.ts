@@ -1,9 +1,8 @@
 /**
- * Taking over a chain another process wrote to: delivery events go to per-partition chains
- * (pipeline/delivery-audit.ts) that move with the partition on a rebalance. A process that crashed
- * after appending an entry and before its callback reached the bus leaves it after the chain's
- * stored watermark; the process that takes the partition over appends after it, and its own mark
- * would pass that entry with nobody replaying it (the gap named in callback-watermarks.ts).
+ * Taking over a chain another process wrote to. A process that crashed after appending an entry
+ * and before its callback reached the bus leaves it after the chain's stored watermark; another
+ * process appending after it would pass that entry with its own mark, nobody replaying it (the gap
+ * named in callback-watermarks.ts).
  *
  * So every entry this process appends is compared with the last one it appended to that chain (or
  * what the catch-up at its start covered, or nothing for a chain it did not know then): right after
@@ -14,28 +13,25 @@
  * Until they are, the chain's mark is held below the gap; this process's own entries before it
  * are not held up, and nothing above the entry that found the gap is replayed or passed.
  *
- * Every gap, not only the first: a partition that goes to another process and comes back finds the
- * entries that process appended meanwhile — perhaps never published, if it crashed. Why not a hook
- * on the bus's revocation instead: the Bus port tells nobody about assignments (ports/bus.ts), and
- * the deliver and retry topics of one partition number are assigned by two groups each on its own,
- * so no single revocation says "someone else may write this chain now"; the seqs say it exactly.
+ * Partition chains (pipeline/delivery-audit.ts, isPartitionChain) have one writer at a time, the
+ * holder of the topic-partition, and every gap on them is replayed, replayDelayMs after it was
+ * found: by then the previous writer's stored mark, if it is alive, has passed what it appended
+ * (marks are written markLagMs after a publish), so S lies past those entries and only what a
+ * crashed writer left is sent again. A rebalance or crash turn so costs no duplicates once the
+ * marks caught up; a brief overlap during a rebalance, both writing, may re-send a few (each holds
+ * its merged mark below the other's entries). Gaps found while one waits go to the next gap, whose
+ * wait begins when that one's ends: at most one replay (one mark read, one query per callback kind)
+ * per chain and replayDelayMs. The entries this process appends while a gap of the chain is
+ * unreplayed are remembered as its own and never replayed — also one whose listener ran after a
+ * later one's, which looked like a gap. Why not a hook on the bus's revocation: the Bus port tells
+ * nobody about assignments (ports/bus.ts); the seqs say "someone else wrote here" exactly.
  *
- * Only a partition's chain (isPartitionChain) is looked at again. Any other chain — the main chain
- * of `audit.chain`, shared on purpose by processes on one PostgreSQL, whose appends interleave all
- * the time — is decided at its first gap (or first contiguous append) and not looked at again:
- * a replay per interleave would send the callbacks of live writers again for nothing. What stays
- * open there is named in callback-watermarks.ts.
- *
- * Two live writers on one partition chain (the deliver group's member here, the retry group's
- * there) make a gap at every turn. The replay of a gap waits until the other writer's mark, if it
- * is alive, has passed what it appended (replayDelayMs): then S lies past those entries and nothing
- * is sent twice; only what a crashed writer left is replayed. Gaps found while one waits widen it:
- * at most one replay (one mark read, one query per callback kind) per chain and wait, whatever the
- * rate of turns. The entries this process appends while any replay of the chain is under way are
- * remembered as its own and never replayed — also one whose listener ran after a later one's, which
- * looked like a gap. On a partition's chain this closes the two-live-writers case named in
- * callback-watermarks.ts as well: each writer's mark passes the other's entries only once they lie
- * below the stored mark or were handed over again.
+ * The main chain (`audit.chain`), shared by replicas on one PostgreSQL whose appends interleave all
+ * the time, is decided at its first touch (its first gap replayed, or a first append right after
+ * the catch-up) and not looked at again: a replay per interleave would re-send live writers'
+ * callbacks. Still open there: a callback a replica loses by crashing after another replica's first
+ * touch is passed by the other's mark. Per-process chains (GATEWAY_AUDIT_CHAIN per replica) or
+ * marks per writing process would close it.
  *
  * A replay under way when the partition leaves again is harmless: it reads only up to the entry
  * that found its gap, hands over what another writer may have left (again at worst), and holds
@@ -47,15 +43,15 @@ import type { AuditEntry, AuditStore } from '../ports/audit-store.ts';
 import type { CallbackWatermarks } from './callback-watermarks.ts';
 import { CATCH_UP_WINDOW, owedCallbacks } from './owed-callbacks.ts';
 
-/** A chain that is not looked at again (not a partition's chain, its first decision taken). */
+/** A chain that is not looked at again (not a partition's chain, its first touch decided). */
 const DECIDED = 'decided';
 
-/** The entries another process appended between two of this process's, whose replay waits. */
+/** Entries another process appended between two of this process's, replayed together. */
 interface Gap {
   from: number;
   to: number;
-  /** Ends the wait now (idle()). */
-  start: () => void;
+  /** Releases the chain's mark from below `from` (true: handed over; false: the replay failed). */
+  handedOver: (done: boolean) => void;
 }
 
 interface ChainState {
@@ -63,12 +59,14 @@ interface ChainState {
   last: number;
   /** Whether every gap is replayed (a partition's chain), or only one at the first touch. */
   everyGap: boolean;
-  /** While any replay of the chain is under way: the seqs this process appended meanwhile. */
+  /** While any gap of the chain is not yet replayed: the seqs this process appended meanwhile. */
   own: Set<number> | undefined;
-  /** Replays of the chain started and not finished. */
-  replays: number;
-  /** The gap whose replay waits for the other writer's mark, widened by the gaps found meanwhile. */
-  waiting: Gap | undefined;
+  /** Gaps found and not yet replayed (waiting, next, or reading), in the order found. */
+  unreplayed: Gap[];
+  /** The gap whose replay waits out replayDelayMs; nothing is added to it any more. */
+  waiting: { gap: Gap; start: () => void } | undefined;
+  /** The gaps found while one waits, merged: replayed replayDelayMs after that wait ends. */
+  next: Gap | undefined;
 }
 
 export class ChainTakeovers {
@@ -104,7 +102,7 @@ export class ChainTakeovers {
   appended(entry: AuditEntry): void {
     const state = this.chains.get(entry.chain);
     if (state === DECIDED) return;
-    // The hot case: right after this process's last entry on the chain, no replay under way.
+    // The hot case: right after this process's last entry on the chain, no gap unreplayed.
     if (state !== undefined && state.own === undefined && entry.seq === state.last + 1) {
       state.last = entry.seq;
       return;
@@ -112,11 +110,12 @@ export class ChainTakeovers {
     this.notRightAfter(entry, state);
   }
 
-  /** Resolves once every replay started has handed its callbacks over (or failed); none waits any longer. */
+  /** Resolves once every gap found has been replayed (or its replay failed); none waits any longer. */
   async idle(): Promise<void> {
     while (this.pending.size > 0) {
+      // Waiting gaps start now; a next gap, made the waiting one as that starts, at the next turn.
       for (const state of this.chains.values()) if (state !== DECIDED) state.waiting?.start();
-      await Promise.all(this.pending);
+      await Promise.race(this.pending);
     }
   }
 
@@ -130,8 +129,9 @@ export class ChainTakeovers {
         last: covered,
         everyGap: isPartitionChain(entry.chain),
         own: undefined,
-        replays: 0,
+        unreplayed: [],
         waiting: undefined,
+        next: undefined,
       };
       this.chains.set(entry.chain, state);
     }
@@ -140,43 +140,63 @@ export class ChainTakeovers {
     if (entry.seq <= state.last) return;
     const from = state.last + 1;
     state.last = entry.seq;
-    if (entry.seq > from && (state.everyGap || state.replays === 0))
-      this.replay(entry.chain, state, from, entry.seq - 1);
-    else if (!state.everyGap && state.replays === 0) this.chains.set(entry.chain, DECIDED);
+    // The main chain: only its first touch is looked at; what follows while that gap waits is not.
+    const firstTouch = state.unreplayed.length === 0;
+    if (entry.seq > from && (state.everyGap || firstTouch))
+      this.found(entry.chain, state, from, entry.seq - 1);
+    else if (!state.everyGap && firstTouch) this.chains.set(entry.chain, DECIDED);
   }
 
-  private replay(chain: string, state: ChainState, from: number, to: number): void {
-    if (state.waiting) {
-      // Its own entries between the two gaps are in `own`: appended while the first one waits.
-      state.waiting.to = to;
-      return;
-    }
-    // The entry that found the gap is this process's own: a later gap widening this one covers it.
+  /** Another process appended `from`..`to`; the entry after them is this process's. */
+  private found(chain: string, state: ChainState, from: number, to: number): void {
+    // The entry that found the gap is this process's own: the replay of a gap merged with it skips it.
     state.own ??= new Set();
     state.own.add(to + 1);
-    state.replays++;
+    if (state.next) {
+      // Found after the waiting gap's wait began: not old enough for that replay, merged into the next.
+      state.next.to = to;
+      return;
+    }
+    const gap = this.holdBelow(chain, state, from, to);
+    if (state.waiting) state.next = gap;
+    else this.wait(chain, state, gap);
+  }
+
+  /** A gap not yet replayed: the chain's mark is held below it like a callback being published. */
+  private holdBelow(chain: string, state: ChainState, from: number, to: number): Gap {
     let handedOver!: (done: boolean) => void;
-    // Holds the chain's mark below the gap like a callback being published; if the replay fails,
-    // like one that could not be: never passed by this process, the next start replays it.
+    // If the replay fails, like a callback that could not be published: never passed by this
+    // process, the next start replays it.
     this.deps.watermarks.publishing(chain, from, new Promise<boolean>((resolve) => (handedOver = resolve)));
-    const gap: Gap = { from, to, start: () => {} };
-    state.waiting = gap;
+    const gap = { from, to, handedOver };
+    state.unreplayed.push(gap);
+    return gap;
+  }
+
+  /** Replays `gap` after replayDelayMs: a live writer's stored mark has passed its entries by then. */
+  private wait(chain: string, state: ChainState, gap: Gap): void {
+    let start!: () => void;
     const waited = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, this.replayDelayMs);
-      gap.start = () => {
+      start = () => {
         clearTimeout(timer);
         resolve();
       };
     });
+    state.waiting = { gap, start };
     const replay = waited
       .then(() => {
-        if (state.waiting === gap) state.waiting = undefined;
+        state.waiting = undefined;
+        // The gaps found during this wait are all older than their own wait, which begins now.
+        const next = state.next;
+        state.next = undefined;
+        if (next) this.wait(chain, state, next);
         return this.handOverGap(chain, gap, state.own!);
       })
       .then(
-        () => handedOver(true),
+        () => gap.handedOver(true),
         (error: unknown) => {
-          handedOver(false);
+          gap.handedOver(false);
           this.deps.logger.error(
             { err: error, chain },
             'replaying the callbacks of a chain another process wrote to failed',
@@ -185,11 +205,19 @@ export class ChainTakeovers {
       )
       .finally(() => {
         this.pending.delete(replay);
-        if (--state.replays > 0) return;
-        state.own = undefined;
-        if (!state.everyGap) this.chains.set(chain, DECIDED);
+        this.replayed(chain, state, gap);
       });
     this.pending.add(replay);
+  }
+
+  /** Forgets the own entries no gap left to replay covers: while turns go on, `own` never empties. */
+  private replayed(chain: string, state: ChainState, gap: Gap): void {
+    state.unreplayed.splice(state.unreplayed.indexOf(gap), 1);
+    const lowest = state.unreplayed[0];
+    if (lowest === undefined) {
+      state.own = undefined;
+      if (!state.everyGap) this.chains.set(chain, DECIDED);
+    } else for (const seq of state.own!) if (seq < lowest.from) state.own!.delete(seq);
   }
 
   private async handOverGap(chain: string, gap: Gap, own: ReadonlySet<number>): Promise<void> {

@@ -1,17 +1,21 @@
 /**
  * The delivery stage's audit events are idempotent per bus record (issue 7: "the bus is the commit
  * point; replaying a partition writes nothing twice"). Every event goes to the chain of the record's
- * partition, `delivery.<system>.<partition>` (deliver and retry topic of a system share it), with the
- * idempotency key `<topic>/<partition>/<offset>/<n>`: a redelivered or replayed record meets its own
- * keys and writes nothing again. One chain per partition also spreads the appends of many workers
- * over many chains; the checkpointer signs the heads of all chains (AuditStore.createCheckpoint).
+ * topic-partition — `delivery.<system>.<partition>` for the deliver topic,
+ * `delivery.<system>.<partition>.retry` for the retry topic — with the idempotency key
+ * `<topic>/<partition>/<offset>/<n>`: a redelivered or replayed record meets its own keys and writes
+ * nothing again. One chain per partition also spreads the appends of many workers over many
+ * chains; the checkpointer signs the heads of all chains (AuditStore.createCheckpoint).
  *
- * A partition's chain is written by whoever holds the partition, and the deliver and retry topic of
- * one partition number are held by two consumer groups each on its own: the writers of such a chain
- * change with every rebalance, and two live processes may write it at once. The callbacks treat
- * every turn of writers on it as a takeover (callbacks/chain-takeovers.ts, isPartitionChain).
+ * One chain per topic-partition, not per partition number: the deliver and retry topics are
+ * consumed by two groups assigned each on its own, so a chain both shared would have two live
+ * writers taking turns all the time. This way a chain has one writer at a time, the holder of its
+ * topic-partition; only a rebalance or a crash changes it (callbacks/chain-takeovers.ts,
+ * isPartitionChain). A message's delivery events may so lie on two chains; the status fold orders
+ * them across chains anyway (audit/message-summary.ts).
  */
 import type { AuditLog } from '../audit/audit-log.ts';
+import { isRetryTopic } from '../bus/topics.ts';
 import type { ConsumedRecord } from '../ports/bus.ts';
 
 /** `<n>` of the key: which of the events one record can cause. */
@@ -30,7 +34,12 @@ export function deliveryChain(systemId: string, partition: number): string {
   return `${PARTITION_CHAIN_PREFIX}${systemId}.${partition}`;
 }
 
-/** Whether `chain` is a partition's chain (deliveryChain), whose writers change with a rebalance. */
+/** The chain of a retry topic's partition: beside the deliver topic's, never shared with it. */
+export function retryChain(systemId: string, partition: number): string {
+  return `${deliveryChain(systemId, partition)}.retry`;
+}
+
+/** Whether `chain` is a partition's chain (deliveryChain, retryChain), written by one process at a time. */
 export function isPartitionChain(chain: string): boolean {
   return chain.startsWith(PARTITION_CHAIN_PREFIX);
 }
@@ -46,7 +55,9 @@ export class DeliveryAuditChains {
   constructor(private readonly audit: AuditLog) {}
 
   of(systemId: string, record: ConsumedRecord): AuditLog {
-    const chain = deliveryChain(systemId, record.partition);
+    const chain = isRetryTopic(record.topic, systemId)
+      ? retryChain(systemId, record.partition)
+      : deliveryChain(systemId, record.partition);
     let log = this.chains.get(chain);
     if (!log) {
       log = this.audit.withChain(chain);

@@ -60,10 +60,20 @@ describe('delivery order per case across retries (SQLite bus)', () => {
       const times = ids.map((id) => delivered.find((e) => e.messageId === id)!.time);
       expect([...times].sort()).toEqual(times);
     }
-    // Delivery events live in the chains of st-melde's partitions.
-    const ours = new Set(result.cases.flat());
-    const chains = new Set(delivered.filter((e) => ours.has(e.messageId!)).map((e) => e.chain));
-    expect([...chains].every((c) => /^delivery\.st-melde\.[01]$/.test(c))).toBe(true);
+    // Delivery events live in the chains of st-melde's topic-partitions: a message the receiver
+    // refused was delivered from the retry topic, whose partitions have chains of their own.
+    const ours = result.cases.flat();
+    const chainOf = (id: string) => delivered.find((e) => e.messageId === id)!.chain;
+    expect(ours.every((id) => /^delivery\.st-melde\.[01](\.retry)?$/.test(chainOf(id)))).toBe(true);
+    const refused = ours.filter((id) => (receiver.refusals.get(id) ?? 0) > 0);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const id of refused) expect(chainOf(id)).toMatch(/^delivery\.st-melde\.[01]\.retry$/);
+    // Their failed first attempts came from the deliver topic, on its partitions' chains.
+    const attempted = await t.gateway.auditStore.query({ kind: 'delivery-attempted', limit: 10_000 });
+    const attemptChains = new Set(
+      attempted.filter((e) => refused.includes(e.messageId!)).map((e) => e.chain),
+    );
+    expect([...attemptChains].some((c) => /^delivery\.st-melde\.[01]$/.test(c))).toBe(true);
   });
 
   it('goes on with a case whose parked head is dead-lettered: the rest arrives, in order', async () => {
@@ -103,6 +113,8 @@ describe('delivery order per case across retries (SQLite bus)', () => {
       expect(firstTry(ids[k + 1]!)).toBeGreaterThan(settledAt(ids[k]!));
     const dead = await t.gateway.auditStore.query({ messageId: ids[0]!, kind: 'dead-lettered' });
     expect(dead).toHaveLength(1);
+    // Dead-lettered by the retry consumer, on its partition's chain.
+    expect(dead[0]!.chain).toMatch(/^delivery\.st-melde\.[01]\.retry$/);
     // The head was dead-lettered before the rest of its case was delivered.
     const delivered = await t.gateway.auditStore.query({ kind: 'delivered', limit: 10_000 });
     for (const id of rest)
