@@ -162,7 +162,14 @@ describe('the browser verifier and the gateway verifier', () => {
         ],
         [
           'signature',
-          { ...proof, checkpoint: { ...cp, signature: `A${cp.signature.slice(1)}` } },
+          // Another first character: one in 64 signatures starts with `A` already.
+          {
+            ...proof,
+            checkpoint: {
+              ...cp,
+              signature: `${cp.signature.startsWith('A') ? 'B' : 'A'}${cp.signature.slice(1)}`,
+            },
+          },
           undefined,
           key.pem,
         ],
