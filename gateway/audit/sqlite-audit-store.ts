@@ -220,6 +220,12 @@ export class SqliteAuditStore implements AuditStore {
           const projected = exists('audit_messages') && !exists('audit_projection');
           this.db.exec(SCHEMA_V2);
           this.db.exec(SCHEMA_V3);
+          // The fold's replay generations (message-summary.ts), added in place to files made before them.
+          const searchColumns = this.db.pragma('table_info(audit_messages)') as Array<{ name: string }>;
+          for (const column of ['replay_generation', 'dead_letter_generation']) {
+            if (!searchColumns.some((c) => c.name === column))
+              this.db.exec(`ALTER TABLE audit_messages ADD COLUMN ${column} INTEGER`);
+          }
           if (projected) {
             this.db.exec(
               `INSERT INTO audit_projection (chain, seq) SELECT chain, seq FROM (${SELECT_HEADS})`,

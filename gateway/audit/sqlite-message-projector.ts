@@ -22,8 +22,9 @@
  * alone. And it keeps the rows it wrote for the next run, which then reads back only rows it did
  * not write last (valid while nobody else projected in between: the watermarks say so).
  *
- * The fold's replay generations (message-summary.ts) live in two columns of their own, added in
- * place to files made before them; the entries' detail is read only where the fold reads it.
+ * The fold's replay generations (message-summary.ts) live in two columns of their own (added in
+ * place by the store to files made before them); the entries' detail is read only where the fold
+ * reads it.
  */
 import type Database from 'better-sqlite3';
 import type { AuditEntry, ChainHead } from '../ports/audit-store.ts';
@@ -41,9 +42,6 @@ const STATE_COLUMNS = `message_id AS messageId, first_time AS firstTime, last_ti
   message_type AS messageType, sender, receiver, sender_system AS senderSystem,
   receiver_system AS receiverSystem, digest, events, replay_generation AS replayGeneration,
   dead_letter_generation AS deadLetterGeneration`;
-
-/** The fold state columns that came after the table (SQLite adds columns in place, at the end). */
-const GENERATION_COLUMNS = ['replay_generation', 'dead_letter_generation'] as const;
 
 /** What a run needs of an entry: where it is in its chain, and what the fold reads. */
 type ProjectedEntry = FoldedEntry & Pick<AuditEntry, 'chain' | 'seq'>;
@@ -110,7 +108,6 @@ export class SqliteMessageProjector {
     this.delayMs = options.delayMs ?? 500;
     this.eagerAfter = options.eagerAfter ?? 5000;
     this.maxPerChain = options.maxPerChain ?? 20_000;
-    addGenerationColumns(db);
     this.selectWatermarks = db.prepare('SELECT chain, seq FROM audit_projection');
     this.selectEntries = db.prepare(
       `SELECT chain, seq, time, kind, message_id AS messageId, sender, receiver, sender_system AS senderSystem,
@@ -275,23 +272,6 @@ export class SqliteMessageProjector {
     this.remembered.clear();
     this.kept = undefined;
   }
-}
-
-/**
- * Adds the replay generation columns to a file made before them. Under the write lock, looked at
- * again: another process opening the same file may have added them meanwhile.
- */
-function addGenerationColumns(db: Database.Database): void {
-  const missing = () => {
-    const columns = db.prepare('SELECT name FROM pragma_table_info(?)').all('audit_messages') as {
-      name: string;
-    }[];
-    return GENERATION_COLUMNS.filter((column) => !columns.some((c) => c.name === column));
-  };
-  if (missing().length === 0) return;
-  db.transaction(() => {
-    for (const column of missing()) db.exec(`ALTER TABLE audit_messages ADD COLUMN ${column} INTEGER`);
-  }).immediate();
 }
 
 function sameWatermarks(a: Map<string, number>, b: Map<string, number>): boolean {
