@@ -42,7 +42,7 @@ const ACCEPTED_RANK = PROGRESS.accepted!.rank;
  * events, a dead-letter among them, can carry an earlier time or the same millisecond: they never
  * undo a dead-letter (a resend of the message is refused, so none of them can follow one).
  */
-const INGRESS_KINDS: ReadonlySet<AuditEventKind> = new Set([
+export const INGRESS_KINDS: ReadonlySet<AuditEventKind> = new Set([
   'received',
   'accepted',
   'signed',
@@ -100,6 +100,8 @@ export function recordedReplayGeneration(entry: Pick<FoldedEntry, 'kind' | 'deta
  * The order in which a message's events are folded, everywhere (status API, both projectors):
  * several processes append to their own chains, so only time orders events across chains; chain
  * and seq break ties. Code-unit comparison, not localeCompare: the order must not depend on a locale.
+ * The fold's outcome does not hang on this order where cause and clock disagree (the generations,
+ * INGRESS_KINDS); the status API shows the history in causal order (pipeline/causal-history.ts).
  */
 export function inEventOrder(
   a: Pick<AuditEntry, 'time' | 'chain' | 'seq'>,

@@ -2,9 +2,19 @@
  * A message's lifecycle status, derived from its audit trail — the audit log is the single record
  * of what happened, so the status API can never disagree with what auditors see. The fold is the
  * search index's (audit/message-summary.ts), so the two cannot disagree either.
+ *
+ * The status is folded in inEventOrder, as the projectors fold, and follows cause by the fold's own
+ * rules (replay generations; the ingress's entries never undo a dead-letter). The history is the
+ * trail in causal order (causal-history.ts): each chain in seq order; the ingress's entries before
+ * any delivery entry; a replay of generation n after the dead-letters of lower generations and
+ * before the delivery entries of generation n; within a generation, lower attempt numbers first;
+ * a receiver's fetch or pull acknowledgement after the first delivery; otherwise by time, then
+ * chain, then seq. Each item names its (chain, seq): where an auditor finds the entry, and what an
+ * inclusion proof asks for.
  */
 import { foldEntry, inEventOrder, type SummaryState } from '../audit/message-summary.ts';
 import type { AuditEntry, AuditEventKind, AuditMessageStatus } from '../ports/audit-store.ts';
+import { inCausalOrder } from './causal-history.ts';
 
 export type MessageStatus = AuditMessageStatus;
 
@@ -18,6 +28,7 @@ export interface MessageView {
   receiverSystem: string | null;
   digest: string | null;
   history: {
+    chain: string;
     seq: number;
     time: string;
     event: AuditEventKind;
@@ -28,9 +39,8 @@ export interface MessageView {
 
 export function messageView(messageId: string, trail: AuditEntry[]): MessageView | undefined {
   if (trail.length === 0) return undefined;
-  trail = [...trail].sort(inEventOrder);
   let state: SummaryState | undefined;
-  for (const entry of trail) state = foldEntry(state, { ...entry, messageId });
+  for (const entry of [...trail].sort(inEventOrder)) state = foldEntry(state, { ...entry, messageId });
   const s = state!;
   return {
     messageId,
@@ -41,7 +51,8 @@ export function messageView(messageId: string, trail: AuditEntry[]): MessageView
     senderSystem: s.senderSystem,
     receiverSystem: s.receiverSystem,
     digest: s.digest,
-    history: trail.map((e) => ({
+    history: inCausalOrder(trail).map((e) => ({
+      chain: e.chain,
       seq: e.seq,
       time: e.time,
       event: e.kind,

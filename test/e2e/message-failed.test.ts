@@ -149,6 +149,7 @@ describe.each(STORES)(
       });
       expect(status.body.history).toEqual([
         {
+          chain: expect.any(String),
           seq: expect.any(Number),
           time: expect.any(String),
           event: 'failed',

@@ -183,17 +183,25 @@ describe('walking skeleton, push mode', () => {
       5_000,
       'status acknowledged',
     );
-    const status = await t
-      .client('sn-melde')
-      .call<{ status: string; history: { event: string; detail: { status?: number } }[] }>(
-        'GET',
-        `/v1/messages/${msg.id}`,
-      );
+    const status = await t.client('sn-melde').call<{
+      status: string;
+      history: { chain: string; seq: number; event: string; detail: { status?: number; attempt?: number } }[];
+    }>('GET', `/v1/messages/${msg.id}`);
     expect(status.body.status).toBe('acknowledged');
-    const attempts = status.body.history
-      .filter((h) => h.event === 'delivery-attempted')
-      .map((h) => h.detail.status);
-    expect(attempts).toEqual([503, 503, 204]);
+    const history = status.body.history;
+    const attempts = history.filter((h) => h.event === 'delivery-attempted');
+    expect(attempts.map((h) => h.detail.status)).toEqual([503, 503, 204]);
+    // In causal order, whatever the clocks: the ingress's entries (appended after the publish) before
+    // the first attempt, the attempts in order across the deliver and the retry topic's chains; each
+    // entry named by the (chain, seq) an auditor finds it under.
+    expect(attempts.map((h) => h.detail.attempt)).toEqual([1, 2, 3]);
+    const ingress = ['received', 'accepted', 'converted', 'signed', 'queued'];
+    const lastIngress = history.findLastIndex((h) => ingress.includes(h.event));
+    expect(history.findIndex((h) => h.chain.startsWith('delivery.'))).toBe(lastIngress + 1);
+    const stored = await t.gateway.auditStore.query({ messageId: msg.id });
+    expect(history.map((h) => `${h.chain}#${h.seq}:${h.event}`).sort()).toEqual(
+      stored.map((e) => `${e.chain}#${e.seq}:${e.kind}`).sort(),
+    );
     // Give a duplicate time to show up if there were one.
     await new Promise((r) => setTimeout(r, 500));
     expect(received.filter((r) => r.messageId === msg.id)).toHaveLength(1);

@@ -3,9 +3,42 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { GatewayError } from '../../errors/catalogue.ts';
 import { messageView } from '../../pipeline/status.ts';
-import type { AuditStore } from '../../ports/audit-store.ts';
+import { AUDIT_EVENT_KINDS, AUDIT_MESSAGE_STATUSES, type AuditStore } from '../../ports/audit-store.ts';
 import { type CertificateResolver, requireAnySystem } from '../client-auth.ts';
 import { MESSAGE_ID, MessageIdParam } from './params.ts';
+
+export const MessageStatusView = z.object({
+  messageId: z.string(),
+  status: z.enum(AUDIT_MESSAGE_STATUSES),
+  messageType: z.string().nullable(),
+  sender: z.string().nullable(),
+  receiver: z.string().nullable(),
+  senderSystem: z.string().nullable(),
+  receiverSystem: z.string().nullable(),
+  digest: z.string().nullable().describe('hex SHA-256 of the sealed document'),
+  history: z
+    .array(
+      z.object({
+        chain: z.string().describe('the audit chain holding the entry'),
+        seq: z
+          .number()
+          .int()
+          .describe("the entry's position in its chain: (chain, seq) names it for a proof"),
+        time: z.string(),
+        event: z.enum(AUDIT_EVENT_KINDS),
+        actor: z.string(),
+        detail: z.record(z.string(), z.unknown()),
+      }),
+    )
+    .describe(
+      "the message's audit entries in causal order: each chain's entries in seq order; the ingress's " +
+        '(received, accepted, converted, signed, queued) before any delivery entry; a replay of ' +
+        'generation n (detail.replayGeneration) after the dead-letters of lower generations and before ' +
+        "generation n's delivery entries; within a generation, lower attempt numbers first; a fetch or " +
+        'pull acknowledgement after the first delivery; otherwise by time, then chain, then seq. ' +
+        'Several processes append to their own chains, so times may run against this order.',
+    ),
+});
 
 export function messageStatusRoutes(deps: { audit: AuditStore; resolveCaller: CertificateResolver }) {
   return async (app: FastifyInstance) => {
@@ -21,6 +54,7 @@ export function messageStatusRoutes(deps: { audit: AuditStore; resolveCaller: Ce
             'side: 5xx, send it again; an accepted resend moves it on), dead-lettered (accepted, but it ' +
             'cannot be delivered).',
           params: z.object({ messageId: MessageIdParam }),
+          response: { 200: MessageStatusView },
         },
       },
       async (request) => {
@@ -31,7 +65,7 @@ export function messageStatusRoutes(deps: { audit: AuditStore; resolveCaller: Ce
         if (!view || (view.senderSystem !== caller.systemId && view.receiverSystem !== caller.systemId)) {
           throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} visible to ${caller.systemId}`);
         }
-        return view;
+        return view satisfies z.infer<typeof MessageStatusView>;
       },
     );
   };
