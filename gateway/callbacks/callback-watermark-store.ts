@@ -24,6 +24,12 @@ export interface CallbackWatermarkStore {
    * fresh deployment, or one from before watermarks): then nothing is owed from the past.
    */
   read(): Promise<Map<string, number> | undefined>;
+  /**
+   * The watermark of one chain (0 if it has none); undefined if watermarks were never kept here, as
+   * for read(). The replay of one chain's gap needs only its mark (chain-takeovers.ts): two rows read
+   * by key, however many chains the storage holds.
+   */
+  readMark(chain: string): Promise<number | undefined>;
   /** Raises the chains' watermarks to these seqs (a lower one is ignored) and marks the storage as kept. */
   advance(marks: ReadonlyMap<string, number>): Promise<void>;
   close(): Promise<void>;
@@ -47,4 +53,10 @@ export async function connectCallbackWatermarkStore(
 /** The marks in a fixed order: two writers upserting several rows lock them in the same order. */
 export function sortedMarks(marks: ReadonlyMap<string, number>): [string, number][] {
   return [...marks].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** readMark's answer from the rows of KEPT_MARKER and `chain`, however many of the two exist. */
+export function markOf(rows: readonly { chain: string; seq: number }[], chain: string): number | undefined {
+  if (!rows.some((r) => r.chain === KEPT_MARKER)) return undefined;
+  return rows.find((r) => r.chain === chain)?.seq ?? 0;
 }

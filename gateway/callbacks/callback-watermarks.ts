@@ -18,10 +18,11 @@
  * held below those entries until their callbacks after the stored mark are handed over again
  * (chain-takeovers.ts). Partition chains have one writer at a time, and every gap on them is
  * replayed after replayDelayMs: a rebalance or crash turn costs no duplicates once the marks caught
- * up; a brief overlap during a rebalance may re-send a few. The main chain, shared by replicas on
- * one PostgreSQL, is decided at its first touch; still open there: a callback a replica loses by
- * crashing after another replica's first touch is passed by the other's mark. Per-process chains
- * (GATEWAY_AUDIT_CHAIN per replica) or marks per writing process would close it.
+ * up; a brief overlap during a rebalance may re-send a few. The main chain (`audit.chain`) is
+ * decided at its first touch. Where replicas share one, a case stays open: a callback a replica
+ * loses by crashing after another replica's first touch is passed by the other's mark. The shipped
+ * deployments give each replica its own chain under a stable name (deploy/README.md, "One audit
+ * chain per replica"); marks per writing process would close it for a shared chain too.
  *
  * A callback that could not be put on the bus (counted `not-queued` by the dispatcher) holds its
  * chain's watermark below it for the life of the process, so the next start sends it again.
@@ -123,8 +124,7 @@ export class CallbackWatermarks {
 
   /** The stored watermark of `chain` (0 if it has none); undefined where watermarks were never kept. */
   async storedMark(chain: string): Promise<number | undefined> {
-    const stored = await this.options.store.read();
-    return stored ? (stored.get(chain) ?? 0) : undefined;
+    return this.options.store.readMark(chain);
   }
 
   /** Starts writing the watermarks: the catch-up has handed over every chain's owed callbacks. */

@@ -6,7 +6,8 @@
  * chain that comes back after another process appended to it meanwhile is taken over again; a gap
  * found while another waits is replayed only after a wait of its own, so a live writer whose mark
  * advances as usual is never replayed, however often it takes turns; a crashed one is. The main
- * chain, shared by replicas on purpose, is decided at its first touch.
+ * chain, shared by replicas on purpose, is decided at its first touch. A replay reads its own
+ * chain's stored mark, not every chain's.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,6 +36,9 @@ describe('chain takeovers', () => {
   let marks: SqliteCallbackWatermarkStore;
   let watermarks: CallbackWatermarks;
   let reads: number;
+  let allMarksReads: number;
+  /** The stored marks as the test reads them, not counted. */
+  let storedMarks: () => Promise<Map<string, number> | undefined>;
   let handedOver: AuditEntry[];
   let takeovers: ChainTakeovers;
 
@@ -46,12 +50,20 @@ describe('chain takeovers', () => {
       projectionDelayMs: 1e9,
     });
     marks = new SqliteCallbackWatermarkStore(path.join(dir, 'callbacks.sqlite'));
+    // Counted: the mark reads of the replays. A replay reads its own chain's mark, never every chain's.
     const read = marks.read.bind(marks);
+    const readMark = marks.readMark.bind(marks);
     reads = 0;
-    marks.read = () => {
+    allMarksReads = 0;
+    marks.readMark = (chain) => {
       reads++;
+      return readMark(chain);
+    };
+    marks.read = () => {
+      allMarksReads++;
       return read();
     };
+    storedMarks = read;
     // Kept storage: the marks below are what earlier processes wrote.
     await marks.advance(new Map());
     watermarks = new CallbackWatermarks({ store: marks, logger, intervalMs: 5, settleMs: 0 });
@@ -60,6 +72,7 @@ describe('chain takeovers', () => {
   });
   afterEach(async () => {
     vi.restoreAllMocks();
+    expect(allMarksReads).toBe(0);
     await watermarks.stop();
     await audit.close();
     rmSync(dir, { recursive: true, force: true });
@@ -117,7 +130,7 @@ describe('chain takeovers', () => {
     expect(handedOver[0]!.seq).toBe(lost.seq);
     expect(reads).toBe(1);
     // The mark waits for the replayed callback, then passes this process's own entries.
-    const storedMark = async () => (await marks.read())?.get(chain);
+    const storedMark = async () => (await storedMarks())?.get(chain);
     await new Promise((r) => setTimeout(r, 30));
     expect(await storedMark()).toBe(lost.seq - 1);
     publishLost(true);
@@ -128,6 +141,34 @@ describe('chain takeovers', () => {
     takeovers.appended(await mine.record(delivered('mine-3')));
     await takeovers.idle();
     expect(reads).toBe(0);
+  });
+
+  it("reads only the gap's chain's mark, among 200 chains' marks stored", async () => {
+    const chain = 'delivery.st-melde.1';
+    const other = new AuditLog(audit, { chain });
+    const published = await other.record(delivered('published'));
+    const lost = await other.record(delivered('lost'));
+    // Neighbours whose names share a prefix with the chain, their marks far off from its own.
+    const stored = new Map<string, number>();
+    for (let p = 0; stored.size < 200; p++)
+      for (const system of ['st-melde', 'st-melde-test']) {
+        stored.set(`delivery.${system}.${p}`, p === 1 && system === 'st-melde' ? published.seq : 1_000 + p);
+        stored.set(`delivery.${system}.${p}.retry`, 0);
+      }
+    await marks.advance(stored);
+    expect((await storedMarks())?.size).toBe(200);
+    takeovers = new ChainTakeovers({
+      store: audit,
+      watermarks,
+      handOver: (e) => handedOver.push(e),
+      logger,
+      replayDelayMs: 0,
+    });
+    takeovers.appended(await new AuditLog(audit, { chain }).record(delivered('mine')));
+    await takeovers.idle();
+    expect(handedOver.map((e) => e.seq)).toEqual([lost.seq]);
+    expect(reads).toBe(1);
+    // (afterEach: no replay read every chain's mark.)
   });
 
   /** Hands each entry over as message-follow-ups.ts does: its callback published at once. */
@@ -141,7 +182,7 @@ describe('chain takeovers', () => {
       },
       logger,
     });
-  const storedMark = async (chain: string) => (await marks.read())?.get(chain);
+  const storedMark = async (chain: string) => (await storedMarks())?.get(chain);
   /** What this process appends: told to the takeovers, then handed over (the audit listener's order). */
   const appendAs = (t: ChainTakeovers, log: AuditLog) => async (messageId: string) => {
     const entry = await log.record(delivered(messageId));

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { openStorePool } from '../db/migrate.ts';
 import { intArrayLiteral, textArrayLiteral } from '../db/postgres.ts';
-import { type CallbackWatermarkStore, KEPT_MARKER, sortedMarks } from './callback-watermark-store.ts';
+import { type CallbackWatermarkStore, KEPT_MARKER, markOf, sortedMarks } from './callback-watermark-store.ts';
 
 export interface PgCallbackWatermarkStoreOptions {
   url: string;
@@ -22,7 +22,7 @@ export class PgCallbackWatermarkStore implements CallbackWatermarkStore {
   private constructor(private readonly pool: pg.Pool) {}
 
   static async connect(options: PgCallbackWatermarkStoreOptions): Promise<PgCallbackWatermarkStore> {
-    // One connection: one read at the start, then at most one write every ~100 ms.
+    // One connection: one read at the start, one mark read per replayed gap, at most one write every ~100 ms.
     const pool = await openStorePool({
       url: options.url,
       schema: options.schema,
@@ -40,6 +40,15 @@ export class PgCallbackWatermarkStore implements CallbackWatermarkStore {
     );
     if (!rows.some((r) => r.chain === KEPT_MARKER)) return undefined;
     return new Map(rows.filter((r) => r.chain !== KEPT_MARKER).map((r) => [r.chain, r.seq]));
+  }
+
+  async readMark(chain: string): Promise<number | undefined> {
+    const { rows } = await this.pool.query<{ chain: string; seq: number }>({
+      name: 'callback-watermark-read-mark',
+      text: 'SELECT chain, seq FROM callback_watermark WHERE chain IN ($1, $2)',
+      values: [KEPT_MARKER, chain],
+    });
+    return markOf(rows, chain);
   }
 
   async advance(marks: ReadonlyMap<string, number>): Promise<void> {

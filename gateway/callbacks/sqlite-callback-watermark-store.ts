@@ -5,13 +5,14 @@
  * leaves an older watermark, and an older watermark means callbacks sent again, never lost.
  */
 import Database from 'better-sqlite3';
-import { type CallbackWatermarkStore, KEPT_MARKER, sortedMarks } from './callback-watermark-store.ts';
+import { type CallbackWatermarkStore, KEPT_MARKER, markOf, sortedMarks } from './callback-watermark-store.ts';
 
 export class SqliteCallbackWatermarkStore implements CallbackWatermarkStore {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private readonly raise: Database.Statement<[string, number]>;
   private readonly all: Database.Statement<[], { chain: string; seq: number }>;
+  private readonly one: Database.Statement<[string, string], { chain: string; seq: number }>;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -26,12 +27,17 @@ export class SqliteCallbackWatermarkStore implements CallbackWatermarkStore {
        ON CONFLICT (chain) DO UPDATE SET seq = max(seq, excluded.seq)`,
     );
     this.all = this.db.prepare('SELECT chain, seq FROM callback_watermark');
+    this.one = this.db.prepare('SELECT chain, seq FROM callback_watermark WHERE chain IN (?, ?)');
   }
 
   async read(): Promise<Map<string, number> | undefined> {
     const rows = this.all.all();
     if (!rows.some((r) => r.chain === KEPT_MARKER)) return undefined;
     return new Map(rows.filter((r) => r.chain !== KEPT_MARKER).map((r) => [r.chain, r.seq]));
+  }
+
+  async readMark(chain: string): Promise<number | undefined> {
+    return markOf(this.one.all(KEPT_MARKER, chain), chain);
   }
 
   async advance(marks: ReadonlyMap<string, number>): Promise<void> {

@@ -48,21 +48,42 @@ export function auditKey(record: ConsumedRecord, slot: AuditSlot): string {
   return `${record.topic}/${record.partition}/${record.offset}/${slot}`;
 }
 
-/** The AuditLog of each partition's chain, made once. */
+/**
+ * The AuditLog of each partition's chain, made once. `of` runs for every delivery event, so a known
+ * topic-partition is found by the record's topic and partition alone, with no chain name built.
+ */
 export class DeliveryAuditChains {
-  private readonly chains = new Map<string, AuditLog>();
+  /** Per system, per topic: the logs by partition. Keyed by system too: the name depends on it. */
+  private readonly bySystem = new Map<string, Map<string, AuditLog[]>>();
+  /** Still one log per chain name, should two topics ever give the same one. */
+  private readonly byChain = new Map<string, AuditLog>();
 
   constructor(private readonly audit: AuditLog) {}
 
   of(systemId: string, record: ConsumedRecord): AuditLog {
+    return this.bySystem.get(systemId)?.get(record.topic)?.[record.partition] ?? this.made(systemId, record);
+  }
+
+  private made(systemId: string, record: ConsumedRecord): AuditLog {
     const chain = isRetryTopic(record.topic, systemId)
       ? retryChain(systemId, record.partition)
       : deliveryChain(systemId, record.partition);
-    let log = this.chains.get(chain);
+    let log = this.byChain.get(chain);
     if (!log) {
       log = this.audit.withChain(chain);
-      this.chains.set(chain, log);
+      this.byChain.set(chain, log);
     }
+    let topics = this.bySystem.get(systemId);
+    if (!topics) {
+      topics = new Map();
+      this.bySystem.set(systemId, topics);
+    }
+    let partitions = topics.get(record.topic);
+    if (!partitions) {
+      partitions = [];
+      topics.set(record.topic, partitions);
+    }
+    partitions[record.partition] = log;
     return log;
   }
 }
