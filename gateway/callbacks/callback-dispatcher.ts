@@ -22,7 +22,7 @@
  * on the same bus (or another member of the group) takes them over with their attempt counts.
  *
  * At least once: an attempt whose 2xx was not committed before a crash is sent again; the event id
- * (from messageId and status) lets receivers drop duplicates. Besides a give-up, an event is lost
+ * (callback-event.ts) lets receivers drop duplicates. Besides a give-up, an event is lost
  * only if its system's secret is unusable (counted `misconfigured`, as before). An event of an audit
  * entry whose publish fails (counted `not-queued`), or that a crash between the audit append and
  * the publish left unpublished, is handed over again at the next start: the callback watermarks

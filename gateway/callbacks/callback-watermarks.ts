@@ -28,8 +28,8 @@
  * chain's watermark below it for the life of the process, so the next start sends it again.
  *
  * At least once: a replayed callback whose publish had in fact succeeded before the crash (or
- * after the last written mark) is on the bus twice, with the same event id (derived from message id
- * and status, callback-event.ts); receivers drop the duplicate by that id.
+ * after the last written mark) is on the bus twice, with the same event id (derived from the audit
+ * entry alone, callback-event.ts); receivers drop the duplicate by that id.
  */
 import type { Logger } from '../log/logger.ts';
 import type { ChainHead } from '../ports/audit-store.ts';

@@ -8,8 +8,8 @@
  * Callbacks are handed over again only for the entries after their chain's callback watermark
  * (callback-watermarks.ts: up to there every callback is on the bus), within the same window; not
  * the whole window, which would send every recent event again for the few a crash lost. A replayed
- * callback whose publish had in fact succeeded is on the bus twice with the same event id (message
- * id and status, callback-event.ts): at least once, the receiver drops the duplicate. A fresh
+ * callback whose publish had in fact succeeded is on the bus twice with the same event id (built
+ * from the entry alone, callback-event.ts): at least once, the receiver drops the duplicate. A fresh
  * deployment (no watermarks kept yet) owes nothing: its watermarks start at the current heads.
  */
 import type { OverdueWatcher } from '../deadlines/overdue-watcher.ts';
@@ -17,7 +17,7 @@ import type { Logger } from '../log/logger.ts';
 import type { AuditEntry, AuditEventKind, AuditStore } from '../ports/audit-store.ts';
 import type { ReceiptIssuer } from '../receipts/receipt-issuer.ts';
 import type { CallbackWatermarks } from './callback-watermarks.ts';
-import { CATCH_UP_WINDOW, owedCallbacks } from './owed-callbacks.ts';
+import { CATCH_UP_WINDOW, OLDER_NOT_SENT, owedCallbacks, windowStart } from './owed-callbacks.ts';
 
 export interface CallbackCatchUp {
   watermarks: CallbackWatermarks;
@@ -42,7 +42,7 @@ export async function catchUpFollowUps(deps: {
   const heads = await deps.store.heads();
   const owedAfter = await deps.callbacks?.watermarks.startingPoints(heads);
   for (const head of heads) {
-    const fromSeq = Math.max(1, head.seq - window + 1);
+    const fromSeq = windowStart(head.seq, window);
     const recent = (kind: AuditEventKind, from = fromSeq) =>
       deps.store.query({ chain: head.chain, kind, fromSeq: from, toSeq: head.seq, limit: window });
     // Deliveries before answers, so that an answer finds its case (the store copes either way).
@@ -58,10 +58,7 @@ export async function catchUpFollowUps(deps: {
     if (deps.callbacks && owedAfter) {
       const watermark = owedAfter.get(head.chain) ?? 0;
       if (watermark < fromSeq - 1) {
-        deps.logger.warn(
-          { chain: head.chain, watermark, fromSeq },
-          'callbacks of entries older than the catch-up window are not sent again',
-        );
+        deps.logger.warn({ chain: head.chain, watermark, fromSeq }, OLDER_NOT_SENT);
       }
       const from = Math.max(fromSeq, watermark + 1);
       if (from <= head.seq) {

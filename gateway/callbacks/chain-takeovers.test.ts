@@ -226,6 +226,42 @@ describe('chain takeovers', () => {
     expect(handedOver.map((e) => e.messageId)).toEqual(['lost']);
   });
 
+  it('replays the most recent window of a wide gap, one cut-off for every kind, and warns of the older', async () => {
+    const chain = 'delivery.st-melde.8';
+    const WINDOW = 5;
+    takeovers = new ChainTakeovers({
+      store: audit,
+      watermarks,
+      handOver: (e) => {
+        handedOver.push(e);
+        watermarks.publishing(e.chain, e.seq, Promise.resolve(true));
+      },
+      logger,
+      window: WINDOW,
+    });
+    const warn = vi.spyOn(logger, 'warn');
+    watermarks.release();
+    const mine = appendAs(takeovers, new AuditLog(audit, { chain }));
+    const own = await mine('mine-1');
+    await takeovers.idle();
+    await vi.waitFor(async () => expect(await storedMark(chain)).toBe(own.seq));
+    // Another process appends a gap wider than the window, its kinds interleaved, and crashes: no mark.
+    const other = new AuditLog(audit, { chain });
+    const gap: AuditEntry[] = [];
+    for (let i = 0; i < 4 * WINDOW; i++)
+      gap.push(
+        await other.record({ ...delivered(`other-${i}`), kind: i % 2 ? 'acknowledged' : 'delivered' }),
+      );
+    await mine('mine-2');
+    await takeovers.idle();
+    // As the catch-up would: the last WINDOW seqs of the gap, whatever their kinds.
+    expect(handedOver.map((e) => e.seq)).toEqual(gap.slice(-WINDOW).map((e) => e.seq));
+    expect(warn).toHaveBeenCalledWith(
+      { chain, watermark: own.seq, fromSeq: gap.at(-WINDOW)!.seq, gap: [gap[0]!.seq, gap.at(-1)!.seq] },
+      'callbacks of entries older than the catch-up window are not sent again',
+    );
+  });
+
   it('holds the mark of a partition chain below the gap until its replay has handed it over', async () => {
     const chain = 'delivery.st-melde.6';
     takeovers = new ChainTakeovers({

@@ -11,7 +11,9 @@
  * those after the chain's stored mark S, except this process's own, are handed to the dispatcher
  * again, the same path the catch-up takes, at least once (receivers drop repeats by event id).
  * Until they are, the chain's mark is held below the gap; this process's own entries before it
- * are not held up, and nothing above the entry that found the gap is replayed or passed.
+ * are not held up, and nothing above the entry that found the gap is replayed or passed. A gap is
+ * read like the catch-up reads a chain (owed-callbacks.ts): its most recent CATCH_UP_WINDOW seqs,
+ * one cut-off for every kind; callbacks owed before them are not sent again, with the same warning.
  *
  * Partition chains (pipeline/delivery-audit.ts, isPartitionChain) have one writer at a time, the
  * holder of the topic-partition, and every gap on them is replayed, replayDelayMs after it was
@@ -26,12 +28,14 @@
  * later one's, which looked like a gap. Why not a hook on the bus's revocation: the Bus port tells
  * nobody about assignments (ports/bus.ts); the seqs say "someone else wrote here" exactly.
  *
- * The main chain (`audit.chain`), shared by replicas on one PostgreSQL whose appends interleave all
- * the time, is decided at its first touch (its first gap replayed, or a first append right after
- * the catch-up) and not looked at again: a replay per interleave would re-send live writers'
- * callbacks. Still open there: a callback a replica loses by crashing after another replica's first
- * touch is passed by the other's mark. Per-process chains (GATEWAY_AUDIT_CHAIN per replica) or
- * marks per writing process would close it.
+ * The main chain (`audit.chain`) — one per replica in the shipped deployments, but replicas on one
+ * PostgreSQL may share one, whose appends then interleave all the time — is decided at its first
+ * touch (its first gap replayed, or a first append right after the catch-up) and not looked at
+ * again: a replay per interleave would re-send live writers' callbacks. Still open where replicas
+ * share it: a callback a replica loses by crashing after another replica's first touch is passed by
+ * the other's mark. The shipped manifests give each replica its own stably named chain
+ * (deploy/README.md, "One audit chain per replica"); marks per writing process would close it for
+ * a shared chain too.
  *
  * A replay under way when the partition leaves again is harmless: it reads only up to the entry
  * that found its gap, hands over what another writer may have left (again at worst), and holds
@@ -41,7 +45,7 @@ import type { Logger } from '../log/logger.ts';
 import { isPartitionChain } from '../pipeline/delivery-audit.ts';
 import type { AuditEntry, AuditStore } from '../ports/audit-store.ts';
 import type { CallbackWatermarks } from './callback-watermarks.ts';
-import { CATCH_UP_WINDOW, owedCallbacks } from './owed-callbacks.ts';
+import { CATCH_UP_WINDOW, OLDER_NOT_SENT, owedCallbacks, windowStart } from './owed-callbacks.ts';
 
 /** A chain that is not looked at again (not a partition's chain, its first touch decided). */
 const DECIDED = 'decided';
@@ -224,15 +228,14 @@ export class ChainTakeovers {
     const stored = await this.deps.watermarks.storedMark(chain);
     // Where watermarks were never kept nothing is owed (callback-watermarks.ts, startingPoints).
     if (stored === undefined) return;
-    const fromSeq = Math.max(stored + 1, gap.from);
-    if (fromSeq > gap.to) return;
-    const entries = await owedCallbacks(
-      this.deps.store,
-      chain,
-      fromSeq,
-      gap.to,
-      this.deps.window ?? CATCH_UP_WINDOW,
-    );
+    const owedFrom = Math.max(stored + 1, gap.from);
+    if (owedFrom > gap.to) return;
+    // The window rule of the catch-up (owed-callbacks.ts): the most recent entries of the gap.
+    const window = this.deps.window ?? CATCH_UP_WINDOW;
+    const fromSeq = Math.max(owedFrom, windowStart(gap.to, window));
+    if (owedFrom < fromSeq)
+      this.deps.logger.warn({ chain, watermark: stored, fromSeq, gap: [gap.from, gap.to] }, OLDER_NOT_SENT);
+    const entries = await owedCallbacks(this.deps.store, chain, fromSeq, gap.to, window);
     const owed = entries.filter((entry) => !own.has(entry.seq));
     for (const entry of owed) this.deps.handOver(entry);
     if (owed.length > 0)

@@ -2,7 +2,8 @@
  * Callbacks end to end: a system registers a callback URL and secret in the directory; the gateway
  * POSTs HMAC-signed events of the messages it sent (delivered, acknowledged, dead-lettered) to a
  * real HTTPS receiver, which verifies them with the exported verifyCallback. Failed callbacks are
- * retried without holding up delivery; tampered, old and replayed callbacks are refused.
+ * retried without holding up delivery; tampered, old and replayed callbacks are refused. A message
+ * dead-lettered again after an operator's replay is reported again, under an event id of its own.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -246,6 +247,42 @@ describe('callbacks', () => {
     expect(deadLettered.verification.ok).toBe(true);
     expect(deadLettered.event).toMatchObject({ type: 'message.dead-lettered', receiverSystem: 'st-melde' });
     expect(eventsFor(msg.id).map((r) => r.event.status)).not.toContain('acknowledged');
+  });
+
+  it('reports each dead-letter of a replayed message as an event of its own', async () => {
+    const msg = rueckmeldung();
+    refusedBySt.add(msg.id);
+    expect((await t.client('sn-melde').send('sn-melde', msg.body, 'application/json')).status).toBe(202);
+    const deadLettered = (n: number) =>
+      eventually(
+        async () => {
+          const events = eventsFor(msg.id).filter((r) => r.event.status === 'dead-lettered');
+          return events.length >= n ? events : undefined;
+        },
+        15_000,
+        `dead-lettered callback ${n}`,
+      );
+    await deadLettered(1);
+    // An operator replays it; st-melde refuses it again.
+    const { token } = await t.gateway.tokens.issue({
+      role: 'operator',
+      scope: '*',
+      name: 'operator',
+      lifetimeMs: 3_600_000,
+      createdBy: 'test',
+      permissions: [],
+    });
+    const replay = await t
+      .client(null)
+      .call('POST', `/v1/operations/dead-letters/st-melde/${msg.id}/replay`, undefined, {
+        authorization: `Bearer ${token}`,
+      });
+    expect(replay.status, JSON.stringify(replay.body)).toBe(200);
+    const both = await deadLettered(2);
+    expect(both.every((r) => r.verification.ok)).toBe(true);
+    // A receiver dropping repeats by id keeps both: they are two events, not one sent twice.
+    expect(new Set(both.map((r) => r.event.id)).size).toBe(2);
+    expect(both.map((r) => r.event)).toMatchObject([{ replayGeneration: 0 }, { replayGeneration: 1 }]);
   });
 });
 
