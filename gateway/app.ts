@@ -14,8 +14,8 @@ import type { AuditKey } from './audit/audit-key.ts';
 import type { AuditLog } from './audit/audit-log.ts';
 import { Checkpointer } from './audit/checkpointer.ts';
 import { connectAuditStore, connectDocumentArchive, openAuditKey } from './audit/open-store.ts';
+import { connectTokenStore } from './auth/open-token-store.ts';
 import { routeAuth, withAuth } from './auth/route-auth.ts';
-import { TokenStore } from './auth/tokens.ts';
 import { KafkaBus } from './bus/kafka-bus.ts';
 import { SqliteBus } from './bus/sqlite-bus.ts';
 import type { CallbackRetryPolicy } from './callbacks/callback-dispatcher.ts';
@@ -61,6 +61,7 @@ import { LiveTrust } from './pki/trust.ts';
 import type { AuditStore } from './ports/audit-store.ts';
 import type { Bus } from './ports/bus.ts';
 import type { MailboxStore } from './ports/mailbox-store.ts';
+import type { TokenStore } from './ports/token-store.ts';
 import { InProcessQuotaCounter } from './quota/in-process-quota-counter.ts';
 import { PgQuotaCounter } from './quota/pg-quota-counter.ts';
 import { ReceiptArchive } from './receipts/receipt-archive.ts';
@@ -190,7 +191,8 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   const trust = new LiveTrust(pki, { logger });
   const sealer = new SignerPool({ threads: config.pki.signerThreads, key: trust.signingKey(), logger });
   trust.onSigningKeyChange((key) => sealer.setKey(key));
-  const tokens = TokenStore.inDataDir(config.dataDir);
+  // Beside the rest of the state: in PostgreSQL every replica checks the same tokens.
+  const tokens = await connectTokenStore(config);
 
   const adapterContext: AdapterContext = {
     newUUID: randomUUID,
@@ -426,7 +428,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       await pusher.close();
       await sealer.close();
       trust.close();
-      tokens.close();
+      await tokens.close();
       await bus.close();
       await mailbox.close();
       await quotaCounter.close();

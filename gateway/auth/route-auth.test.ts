@@ -17,13 +17,13 @@ import { createLogger } from '../log/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { ensurePki, type Pki } from '../pki/bootstrap.ts';
 import { routeAuth, withAuth } from './route-auth.ts';
-import { TokenStore } from './tokens.ts';
+import { SqliteTokenStore } from './sqlite-token-store.ts';
 
 let work: string;
 let pki: Pki;
 let app: FastifyInstance;
 let url: string;
-let tokens: TokenStore;
+let tokens: SqliteTokenStore;
 let auditStore: SqliteAuditStore;
 const revoked = new Set<string>();
 const clients: SystemClient[] = [];
@@ -38,8 +38,8 @@ function bearer(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
 
-function issue(role: 'auditor' | 'operator', scope = '*'): string {
-  return tokens.issue({ role, scope, lifetimeMs: 60_000, createdBy: 'test' }).token;
+async function issue(role: 'auditor' | 'operator', scope = '*'): Promise<string> {
+  return (await tokens.issue({ role, scope, lifetimeMs: 60_000, createdBy: 'test' })).token;
 }
 
 async function rejections(): Promise<number> {
@@ -56,7 +56,7 @@ beforeAll(async () => {
     rsaBits: 2048,
     serverNames: ['localhost', '127.0.0.1'],
   });
-  tokens = new TokenStore(path.join(work, 'auth.sqlite'));
+  tokens = new SqliteTokenStore(path.join(work, 'auth.sqlite'));
   auditStore = new SqliteAuditStore({ file: path.join(work, 'audit.sqlite') });
   const audit = new AuditLog(auditStore);
   const resolveCaller: CertificateResolver = Object.assign(
@@ -112,7 +112,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
   await app?.close();
-  tokens?.close();
+  await tokens?.close();
   await auditStore?.close();
   rmSync(work, { recursive: true, force: true });
 });
@@ -139,7 +139,7 @@ describe('route auth', () => {
   it('deny by default: a /v1 route without a declaration refuses even a valid operator', async () => {
     await expectRefusal(client(null).call('GET', '/v1/forgot-to-declare'), 403, 'GW_ERR_FORBIDDEN');
     await expectRefusal(
-      client(null).call('GET', '/v1/forgot-to-declare', undefined, bearer(issue('operator'))),
+      client(null).call('GET', '/v1/forgot-to-declare', undefined, bearer(await issue('operator'))),
       403,
       'GW_ERR_FORBIDDEN',
     );
@@ -150,7 +150,8 @@ describe('route auth', () => {
     expect((await client(null).call('GET', '/v1/catalogue')).status).toBe(200);
     await expectRefusal(client(null).call('GET', '/v1/catalogue/admin'), 401, 'GW_ERR_TOKEN_REQUIRED');
     expect(
-      (await client(null).call('GET', '/v1/catalogue/admin', undefined, bearer(issue('operator')))).status,
+      (await client(null).call('GET', '/v1/catalogue/admin', undefined, bearer(await issue('operator'))))
+        .status,
     ).toBe(200);
   });
 
@@ -159,7 +160,7 @@ describe('route auth', () => {
     expect(anonymous.headers['www-authenticate']).toBe('Bearer realm="laender-gateway"');
     await expectRefusal(client(null).call('GET', '/v1/audit-only'), 401, 'GW_ERR_TOKEN_REQUIRED');
     await expectRefusal(
-      client(null).call('GET', '/v1/audit-only', undefined, bearer(issue('operator'))),
+      client(null).call('GET', '/v1/audit-only', undefined, bearer(await issue('operator'))),
       403,
       'GW_ERR_ROLE_FORBIDDEN',
     );
@@ -173,19 +174,19 @@ describe('route auth', () => {
       'GET',
       '/v1/audit-only',
       undefined,
-      bearer(issue('auditor', 'land:SN')),
+      bearer(await issue('auditor', 'land:SN')),
     );
     expect(ok.status).toBe(200);
     expect(ok.body.principal).toMatchObject({ role: 'auditor', scope: { kind: 'land', land: 'SN' } });
-    expect((await client(null).call('GET', '/v1/people', undefined, bearer(issue('operator')))).body).toEqual(
-      {
-        role: 'operator',
-      },
-    );
+    expect(
+      (await client(null).call('GET', '/v1/people', undefined, bearer(await issue('operator')))).body,
+    ).toEqual({
+      role: 'operator',
+    });
   });
 
   it('a revoked or expired token is refused from the next request on, and the refusal names it', async () => {
-    const { token, record } = tokens.issue({
+    const { token, record } = await tokens.issue({
       role: 'auditor',
       scope: '*',
       lifetimeMs: 60_000,
@@ -193,7 +194,7 @@ describe('route auth', () => {
     });
     const auditor = client(null);
     expect((await auditor.call('GET', '/v1/audit-only', undefined, bearer(token))).status).toBe(200);
-    tokens.revoke(record.id);
+    await tokens.revoke(record.id);
     await expectRefusal(
       auditor.call('GET', '/v1/audit-only', undefined, bearer(token)),
       401,
@@ -222,7 +223,7 @@ describe('route auth', () => {
       'GW_ERR_CLIENT_CERT_FORBIDDEN',
     );
     await expectRefusal(
-      client(null).call('GET', '/v1/systems/sn-melde/thing', undefined, bearer(issue('operator'))),
+      client(null).call('GET', '/v1/systems/sn-melde/thing', undefined, bearer(await issue('operator'))),
       403,
       'GW_ERR_ROLE_FORBIDDEN',
     );

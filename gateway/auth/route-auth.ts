@@ -25,8 +25,8 @@ import {
   requireAnySystem,
   revokedCaller,
 } from '../http/client-auth.ts';
+import type { TokenStore } from '../ports/token-store.ts';
 import { actorOf, type Principal, type Role } from './roles.ts';
-import type { TokenStore } from './tokens.ts';
 
 export type RouteAuth = { public: true } | { role: Role | readonly Role[] };
 
@@ -59,7 +59,11 @@ function presentsCertificate(request: FastifyRequest): boolean {
   return (request.raw.socket as TLSSocket).authorized === true;
 }
 
-function authenticate(request: FastifyRequest, roles: readonly Role[], options: RouteAuthOptions): Principal {
+async function authenticate(
+  request: FastifyRequest,
+  roles: readonly Role[],
+  options: RouteAuthOptions,
+): Promise<Principal> {
   const header = request.headers.authorization;
   if (header !== undefined) {
     const token = BEARER.exec(header)?.[1];
@@ -68,7 +72,7 @@ function authenticate(request: FastifyRequest, roles: readonly Role[], options: 
         headers: WWW_AUTHENTICATE,
       });
     }
-    const record = options.tokens.authenticate(token);
+    const record = await options.tokens.authenticate(token);
     const principal: Principal = {
       role: record.role,
       tokenId: record.id,
@@ -140,7 +144,7 @@ export function routeAuth(options: RouteAuthOptions): (app: FastifyInstance) => 
       const roles = declaredRoles(auth);
       if (roles === 'public') return;
       try {
-        request.principal = authenticate(request, roles, options);
+        request.principal = await authenticate(request, roles, options);
       } catch (error) {
         if (isGatewayError(error)) {
           const revoked = revokedCaller(request, options.resolveCaller);

@@ -92,17 +92,19 @@ describe('answer deadlines shared by two gateways on one PostgreSQL', () => {
       deadline: '2026-11-20',
     });
 
-    const token = (gateway: Gateway) =>
-      gateway.tokens.issue({
-        role: 'operator',
-        scope: '*',
-        name: 'Leitstand',
-        lifetimeMs: 3_600_000,
-        createdBy: 'test',
-      }).token;
-    const list = (gateway: Gateway) =>
+    const token = async (gateway: Gateway) =>
+      (
+        await gateway.tokens.issue({
+          role: 'operator',
+          scope: '*',
+          name: 'Leitstand',
+          lifetimeMs: 3_600_000,
+          createdBy: 'test',
+        })
+      ).token;
+    const list = async (gateway: Gateway) =>
       client(gateway, null).call<OverdueList>('GET', '/v1/operations/overdue', undefined, {
-        authorization: `Bearer ${token(gateway)}`,
+        authorization: `Bearer ${await token(gateway)}`,
       });
     clock = new Date('2026-11-23T09:00:00.000Z'); // Monday: the Friday deadline has passed
     // Both replicas read (and so check) at the same moment.

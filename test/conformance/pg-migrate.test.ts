@@ -39,6 +39,7 @@ describe('PostgreSQL migrations', () => {
       '010_answer_case_reminder_claim.sql',
       '011_audit_message_replay_generation.sql',
       '012_message_id_claim.sql',
+      '013_tokens.sql',
     ]);
   });
 
@@ -61,10 +62,11 @@ describe('PostgreSQL migrations', () => {
           '010_answer_case_reminder_claim.sql',
           '011_audit_message_replay_generation.sql',
           '012_message_id_claim.sql',
+          '013_tokens.sql',
         ],
-        current: 12,
+        current: 13,
       });
-      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 12 });
+      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 13 });
       const tables = await withPgClient(null, async (c) =>
         (
           await c.query(
@@ -84,6 +86,7 @@ describe('PostgreSQL migrations', () => {
         'audit_entries',
         'audit_messages',
         'audit_projection',
+        'auth_token',
         'callback_watermark',
         'case_answer',
         'mailbox_case_tickets',
@@ -114,7 +117,7 @@ describe('PostgreSQL migrations', () => {
     const pools = Array.from({ length: 5 }, () => createPgPool({ url: PG_URL, schema: s, max: 1 }));
     try {
       const results = await Promise.all(pools.map((pool) => migrate(pool, { schema: s })));
-      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 12]);
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 13]);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
@@ -142,7 +145,7 @@ describe('PostgreSQL migrations', () => {
       // A failing migration leaves nothing half-applied.
       const t = schema();
       writeFileSync(
-        join(dir, '013_broken.sql'),
+        join(dir, '014_broken.sql'),
         'CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;\n',
       );
       cpSync(join(MIGRATIONS_DIR, '002_mailbox.sql'), join(dir, '002_mailbox.sql'));
@@ -155,7 +158,7 @@ describe('PostgreSQL migrations', () => {
           ),
           halfDone: (await c.query(`SELECT to_regclass('half_done') AS t`)).rows[0].t,
         }));
-        expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], halfDone: null });
+        expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], halfDone: null });
       } finally {
         await fresh.end();
       }
@@ -170,7 +173,7 @@ describe('PostgreSQL migrations', () => {
     dirs.push(dir);
     cpSync(MIGRATIONS_DIR, dir, { recursive: true });
     // A slow step: long enough for another connection to find the backend and terminate it.
-    writeFileSync(join(dir, '013_slow.sql'), 'CREATE TABLE slow_done (x int);\nSELECT pg_sleep(30);\n');
+    writeFileSync(join(dir, '014_slow.sql'), 'CREATE TABLE slow_done (x int);\nSELECT pg_sleep(30);\n');
     const pool = createPgPool({ url: PG_URL, schema: s, max: 1, applicationName: `gw-migrate-${s}` });
     const uncaught: unknown[] = [];
     const onUncaught = (error: unknown) => uncaught.push(error);
@@ -204,12 +207,12 @@ describe('PostgreSQL migrations', () => {
         ),
         slowDone: (await c.query(`SELECT to_regclass('slow_done') AS t`)).rows[0].t,
       }));
-      expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], slowDone: null });
-      // The broken connection was dropped, the advisory lock went with it: the next run applies 013.
-      writeFileSync(join(dir, '013_slow.sql'), 'CREATE TABLE slow_done (x int);\n');
+      expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], slowDone: null });
+      // The broken connection was dropped, the advisory lock went with it: the next run applies 014.
+      writeFileSync(join(dir, '014_slow.sql'), 'CREATE TABLE slow_done (x int);\n');
       expect(await migrate(pool, { schema: s, dir })).toMatchObject({
-        applied: ['013_slow.sql'],
-        current: 13,
+        applied: ['014_slow.sql'],
+        current: 14,
       });
     } finally {
       process.off('uncaughtException', onUncaught);

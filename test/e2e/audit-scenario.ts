@@ -125,16 +125,18 @@ export async function startAuditScenario(env: Record<string, string> = {}): Prom
         ...(permissions ? { permissions } : {}),
       });
     const issued = {
-      sn: issue('auditor', 'land:SN', 'Prüferin Sachsen'),
-      th: issue('auditor', 'land:TH', 'Prüfer Thüringen'),
-      stMelde: issue('auditor', 'system:st-melde', 'Prüfer Meldewesen Sachsen-Anhalt'),
-      all: issue('auditor', '*', 'Datenschutzaufsicht'),
-      payload: issue('auditor', 'land:SN', 'Prüferin mit Dokumentzugriff', undefined, ['audit-payload']),
-      operator: issue('operator', '*', 'Betrieb'),
-      expired: issue('auditor', 'land:SN', 'abgelaufen', new Date(Date.now() - 2 * 3_600_000)),
-      revoked: issue('auditor', 'land:SN', 'gesperrt'),
+      sn: await issue('auditor', 'land:SN', 'Prüferin Sachsen'),
+      th: await issue('auditor', 'land:TH', 'Prüfer Thüringen'),
+      stMelde: await issue('auditor', 'system:st-melde', 'Prüfer Meldewesen Sachsen-Anhalt'),
+      all: await issue('auditor', '*', 'Datenschutzaufsicht'),
+      payload: await issue('auditor', 'land:SN', 'Prüferin mit Dokumentzugriff', undefined, [
+        'audit-payload',
+      ]),
+      operator: await issue('operator', '*', 'Betrieb'),
+      expired: await issue('auditor', 'land:SN', 'abgelaufen', new Date(Date.now() - 2 * 3_600_000)),
+      revoked: await issue('auditor', 'land:SN', 'gesperrt'),
     };
-    t.gateway.tokens.revoke(issued.revoked.record.id);
+    await t.gateway.tokens.revoke(issued.revoked.record.id);
 
     const snToSt: string[] = [];
     for (let i = 0; i < 3; i++) {

@@ -83,12 +83,12 @@ export function deadLetterApiScenario(
           createdBy: 'test',
           permissions,
         });
-      const operator = issue('operator', '*');
+      const operator = await issue('operator', '*');
       tokens.operator = operator.token;
       tokens.operatorId = operator.record.id;
-      tokens.payload = issue('operator', '*', ['audit-payload']).token;
-      tokens.landSn = issue('operator', 'land:SN').token;
-      tokens.auditor = issue('auditor', '*').token;
+      tokens.payload = (await issue('operator', '*', ['audit-payload'])).token;
+      tokens.landSn = (await issue('operator', 'land:SN')).token;
+      tokens.auditor = (await issue('auditor', '*')).token;
     });
     afterAll(async () => {
       await t?.stop();

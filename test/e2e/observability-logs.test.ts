@@ -69,7 +69,7 @@ describe('logs carry no personal data, keys or tokens', () => {
     expect((await sn.send('sn-melde', m.body, 'application/json')).status).toBe(409);
 
     // … tokens used, misused and wrong.
-    const operator = o.gateway.tokens.issue({
+    const operator = await o.gateway.tokens.issue({
       role: 'operator',
       scope: '*',
       name: 'Betrieb',

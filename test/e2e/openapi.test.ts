@@ -134,12 +134,14 @@ describe('OpenAPI at /docs', () => {
     const entry = doc.paths['/v1/operations/dead-letters/{systemId}/{entry}']!.get!.parameters!;
     const validSystem = ajv.compile(entry.find((p) => p.name === 'systemId')!.schema);
     const validEntry = ajv.compile(entry.find((p) => p.name === 'entry')!.schema);
-    const operator = t.gateway.tokens.issue({
-      role: 'operator',
-      scope: '*',
-      lifetimeMs: 600_000,
-      createdBy: 'test',
-    }).token;
+    const operator = (
+      await t.gateway.tokens.issue({
+        role: 'operator',
+        scope: '*',
+        lifetimeMs: 600_000,
+        createdBy: 'test',
+      })
+    ).token;
     const show = (system: string, e: string) =>
       t.client(null).call<{ code: string }>('GET', `/v1/operations/dead-letters/${system}/${e}`, undefined, {
         authorization: `Bearer ${operator}`,

@@ -97,16 +97,18 @@ describe('answer deadlines and overdue answers', () => {
       GATEWAY_REDELIVERY_DELAY_MS: '200',
     });
     gateway = await startGateway(config, { now: () => clock });
-    const issue = (scope: string) =>
-      gateway.tokens.issue({
-        role: 'operator',
-        scope,
-        name: 'Leitstand',
-        lifetimeMs: 3_600_000,
-        createdBy: 'test',
-      }).token;
-    operatorToken = issue('*');
-    scopedToken = issue('system:th-melde');
+    const issue = async (scope: string) =>
+      (
+        await gateway.tokens.issue({
+          role: 'operator',
+          scope,
+          name: 'Leitstand',
+          lifetimeMs: 3_600_000,
+          createdBy: 'test',
+        })
+      ).token;
+    operatorToken = await issue('*');
+    scopedToken = await issue('system:th-melde');
   });
   afterAll(async () => {
     await Promise.all([...clients.values()].map((c) => c.close()));

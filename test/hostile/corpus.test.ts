@@ -832,7 +832,7 @@ describe('hostile-input corpus', () => {
   it('refuses every case with its exact code, audits it, publishes nothing, stays ready and keeps its memory flat', async () => {
     buildCorpus();
     // Everything below needs the running gateway's PKI (signatures, certificates, tokens).
-    addTrustCases();
+    await addTrustCases();
     expect(cases.length).toBeGreaterThanOrEqual(300);
     // The originals of the replays, accepted and settled in their inboxes before the corpus runs.
     for (const original of replays) {
@@ -913,7 +913,7 @@ describe('hostile-input corpus', () => {
   }, 600_000);
 
   /** Signature wrapping, replays, certificates and tokens: need the running gateway's PKI. */
-  function addTrustCases(): void {
+  async function addTrustCases(): Promise<void> {
     // Signature wrapping and tampering on POST /v1/messages (sn-melde signs its own documents).
     const otherCert = new X509Certificate(
       readFileSync(path.join(t.dataDir, 'pki', 'systems', 'st-melde.crt')),
@@ -1144,27 +1144,29 @@ describe('hostile-input corpus', () => {
     );
 
     // Tokens on the auditor API: missing, malformed, expired, revoked, wrong role, wrong scope.
-    const issue = (role: 'auditor' | 'operator', scope: string, now?: Date) =>
-      t.gateway.tokens.issue({
-        role,
-        scope,
-        name: 'hostile corpus',
-        lifetimeMs: 3_600_000,
-        createdBy: 'test',
-        ...(now ? { now } : {}),
-      }).token;
-    const expired = issue('auditor', 'land:SN', new Date(Date.now() - 2 * 3_600_000));
-    const revokedToken = t.gateway.tokens.issue({
+    const issue = async (role: 'auditor' | 'operator', scope: string, now?: Date) =>
+      (
+        await t.gateway.tokens.issue({
+          role,
+          scope,
+          name: 'hostile corpus',
+          lifetimeMs: 3_600_000,
+          createdBy: 'test',
+          ...(now ? { now } : {}),
+        })
+      ).token;
+    const expired = await issue('auditor', 'land:SN', new Date(Date.now() - 2 * 3_600_000));
+    const revokedToken = await t.gateway.tokens.issue({
       role: 'auditor',
       scope: 'land:SN',
       name: 'revoked',
       lifetimeMs: 3_600_000,
       createdBy: 'test',
     });
-    t.gateway.tokens.revoke(revokedToken.record.id);
-    const auditorSn = issue('auditor', 'land:SN');
-    const auditorTh = issue('auditor', 'land:TH');
-    const operator = issue('operator', '*');
+    await t.gateway.tokens.revoke(revokedToken.record.id);
+    const auditorSn = await issue('auditor', 'land:SN');
+    const auditorTh = await issue('auditor', 'land:TH');
+    const operator = await issue('operator', '*');
     const withToken =
       (token: string | null, route: string, client = () => as(null)) =>
       () =>

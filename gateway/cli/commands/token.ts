@@ -6,21 +6,24 @@
 import { Command, Option } from 'commander';
 import { AuditLog, type AuditRecordInput } from '../../audit/audit-log.ts';
 import { openAuditStore } from '../../audit/open-store.ts';
+import { connectTokenStore } from '../../auth/open-token-store.ts';
 import type { Permission, PersonRole } from '../../auth/roles.ts';
-import { parseDuration, statusOf, TokenStore } from '../../auth/tokens.ts';
+import { parseDuration, statusOf } from '../../auth/tokens.ts';
 import { loadConfig } from '../../config/load.ts';
 import { GatewayError } from '../../errors/catalogue.ts';
+import type { TokenStore } from '../../ports/token-store.ts';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 async function withStores<T>(fn: (tokens: TokenStore, audit: AuditLog) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const tokens = TokenStore.inDataDir(config.dataDir);
+  // The server's rule (open-token-store.ts): with DATABASE_URL every replica reads what this writes.
+  const tokens = await connectTokenStore(config);
   const store = openAuditStore(config);
   try {
     return await fn(tokens, new AuditLog(store));
   } finally {
-    tokens.close();
+    await tokens.close();
     await store.close();
   }
 }
@@ -40,7 +43,7 @@ async function issue(options: {
       'an auditor token needs --scope (land:SN, system:<id> or *)',
     );
   await withStores(async (tokens, audit) => {
-    const { token, record } = tokens.issue({
+    const { token, record } = await tokens.issue({
       role: options.role,
       scope,
       lifetimeMs: parseDuration(options.expires),
@@ -70,7 +73,7 @@ async function issue(options: {
 async function list(options: { json?: boolean }): Promise<void> {
   await withStores(async (tokens) => {
     const now = new Date();
-    const records = tokens.list().map((record) => ({ ...record, status: statusOf(record, now) }));
+    const records = (await tokens.list()).map((record) => ({ ...record, status: statusOf(record, now) }));
     if (options.json) {
       out(JSON.stringify(records, null, 2));
       return;
@@ -100,7 +103,7 @@ async function list(options: { json?: boolean }): Promise<void> {
 
 async function revoke(id: string): Promise<void> {
   await withStores(async (tokens, audit) => {
-    const result = tokens.revoke(id);
+    const result = await tokens.revoke(id);
     if (!result) throw new GatewayError('GW_ERR_NOT_FOUND', `no token ${id}`);
     if (!result.changed) {
       out(`token ${id} was already revoked at ${result.record.revokedAt}`);

@@ -1,0 +1,266 @@
+/**
+ * The TokenStore conformance suite: what the SQLite and the PostgreSQL stores must both honour — a
+ * token authenticates with its role, scope and permissions; a wrong secret, an unknown id or a
+ * malformed token is refused; expiry and revocation refuse from the next check on; the secret is
+ * never stored; and two instances on one storage (two replicas, or `gw token` beside the server)
+ * see each other's tokens and revocations at once, with no cache in between.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseDuration, statusOf } from '../../gateway/auth/tokens.ts';
+import { isGatewayError } from '../../gateway/errors/catalogue.ts';
+import type { IssueTokenInput, TokenStore } from '../../gateway/ports/token-store.ts';
+
+export interface TokenStoreFixture {
+  store: TokenStore;
+  /** Another instance on the same storage, as a second gateway process or replica would open it. */
+  another: () => Promise<TokenStore>;
+  /** Everything stored, as text (file bytes, or the rows), to show that no secret is in it. */
+  storedText: () => Promise<string>;
+  cleanup: () => Promise<void>;
+}
+
+/** The error's code and message, or what else happened. */
+async function refusal(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    return isGatewayError(error) ? `${error.code}: ${error.message}` : String(error);
+  }
+  return 'admitted';
+}
+
+const auditor = (extra: Partial<IssueTokenInput> = {}): IssueTokenInput => ({
+  role: 'auditor',
+  scope: 'land:SN',
+  name: 'Datenschutz Sachsen',
+  lifetimeMs: parseDuration('30d'),
+  createdBy: 'cli',
+  ...extra,
+});
+
+export function runTokenStoreConformance(name: string, fixture: () => Promise<TokenStoreFixture>): void {
+  describe(`TokenStore conformance (${name})`, () => {
+    let f: TokenStoreFixture;
+    const opened: TokenStore[] = [];
+    const another = async () => {
+      const store = await f.another();
+      opened.push(store);
+      return store;
+    };
+
+    beforeEach(async () => {
+      f = await fixture();
+    });
+    afterEach(async () => {
+      for (const store of opened.splice(0)) await store.close();
+      await f.store.close();
+      await f.cleanup();
+    });
+
+    it('issues a token that authenticates with its role, scope and name; only a hash is stored', async () => {
+      const { token, record } = await f.store.issue(auditor());
+      expect(token).toMatch(/^gwt_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+      expect(token.slice(4, 16)).toBe(record.id);
+      const holder = await f.store.authenticate(token);
+      expect(holder).toEqual({ ...record, parsedScope: { kind: 'land', land: 'SN' } });
+      expect(holder).toMatchObject({
+        role: 'auditor',
+        scope: 'land:SN',
+        name: 'Datenschutz Sachsen',
+        createdBy: 'cli',
+        revokedAt: null,
+        permissions: [],
+      });
+      const secret = token.slice(17);
+      const stored = await f.storedText();
+      expect(stored).toContain(record.id);
+      expect(stored).not.toContain(secret);
+    });
+
+    it('keeps scope kinds and permissions as issued, and refuses invalid ones', async () => {
+      const operator = await f.store.issue({
+        role: 'operator',
+        scope: '*',
+        lifetimeMs: 60_000,
+        createdBy: 'test',
+        permissions: ['audit-payload', 'audit-payload'],
+      });
+      expect(operator.record.permissions).toEqual(['audit-payload']);
+      expect(operator.record.name).toBe('');
+      expect(await f.store.authenticate(operator.token)).toMatchObject({
+        role: 'operator',
+        scope: '*',
+        parsedScope: { kind: 'all' },
+        permissions: ['audit-payload'],
+      });
+      const system = await f.store.issue(auditor({ scope: 'system:st-melde' }));
+      expect((await f.store.authenticate(system.token)).parsedScope).toEqual({
+        kind: 'system',
+        systemId: 'st-melde',
+      });
+      for (const scope of ['land:XX', 'land:sn', 'all', 'system:', '']) {
+        expect(await refusal(f.store.issue(auditor({ scope })))).toMatch(/^GW_ERR_BAD_REQUEST/);
+      }
+      expect(await refusal(f.store.issue(auditor({ lifetimeMs: parseDuration('400d') })))).toMatch(
+        /^GW_ERR_BAD_REQUEST/,
+      );
+      expect(await refusal(f.store.issue(auditor({ lifetimeMs: 0 })))).toMatch(/^GW_ERR_BAD_REQUEST/);
+      expect(
+        await refusal(f.store.issue(auditor({ permissions: ['everything' as 'audit-payload'] }))),
+      ).toMatch(/^GW_ERR_BAD_REQUEST: unknown permission/);
+      // Nothing refused was stored.
+      expect((await f.store.list()).map((r) => r.id).sort()).toEqual(
+        [operator.record.id, system.record.id].sort(),
+      );
+    });
+
+    it('refuses a wrong secret, an unknown id and malformed tokens', async () => {
+      const { token, record } = await f.store.issue(auditor());
+      const last = token.at(-1) === 'A' ? 'B' : 'A';
+      expect(await refusal(f.store.authenticate(token.slice(0, -1) + last))).toBe(
+        'GW_ERR_TOKEN_INVALID: unknown token',
+      );
+      const other = await f.store.issue(auditor());
+      // Another token's id with this one's secret.
+      expect(await refusal(f.store.authenticate(`gwt_${other.record.id}_${token.slice(17)}`))).toBe(
+        'GW_ERR_TOKEN_INVALID: unknown token',
+      );
+      expect(await refusal(f.store.authenticate(`gwt_000000000000_${token.slice(17)}`))).toBe(
+        'GW_ERR_TOKEN_INVALID: unknown token',
+      );
+      for (const malformed of [
+        'nonsense',
+        '',
+        token.slice(0, -1),
+        `${token}A`,
+        token.toUpperCase(),
+        `gwt_${record.id.slice(1)}_${token.slice(17)}`,
+        `gwt_${record.id}_${token.slice(17, -1)}=`,
+        `xyz_${record.id}_${token.slice(17)}`,
+        `gwt_${record.id}' OR '1'='1_${token.slice(17)}`,
+      ]) {
+        expect(await refusal(f.store.authenticate(malformed))).toBe('GW_ERR_TOKEN_INVALID: malformed token');
+      }
+      expect((await f.store.authenticate(token)).id).toBe(record.id);
+    });
+
+    it('expires at the end of its lifetime', async () => {
+      const issuedAt = new Date('2030-01-01T00:00:00.000Z');
+      const { token, record } = await f.store.issue(
+        auditor({ scope: '*', lifetimeMs: parseDuration('12h'), now: issuedAt }),
+      );
+      expect(record.createdAt).toBe('2030-01-01T00:00:00.000Z');
+      expect(record.expiresAt).toBe('2030-01-01T12:00:00.000Z');
+      expect((await f.store.authenticate(token, new Date('2030-01-01T11:59:59.999Z'))).id).toBe(record.id);
+      expect(await refusal(f.store.authenticate(token, new Date('2030-01-01T12:00:00.000Z')))).toBe(
+        `GW_ERR_TOKEN_INVALID: token ${record.id} is expired`,
+      );
+      const [listed] = await f.store.list();
+      expect(listed).toEqual(record);
+      expect(statusOf(listed!, new Date('2030-01-02T00:00:00Z'))).toBe('expired');
+    });
+
+    it('revokes once: refused from the next check on, listed as revoked; an unknown id is undefined', async () => {
+      const { token, record } = await f.store.issue(auditor());
+      const at = new Date('2030-06-01T08:00:00.000Z');
+      expect(await f.store.revoke(record.id, at)).toEqual({
+        record: { ...record, revokedAt: at.toISOString() },
+        changed: true,
+      });
+      expect(await refusal(f.store.authenticate(token))).toBe(
+        `GW_ERR_TOKEN_INVALID: token ${record.id} is revoked`,
+      );
+      const again = await f.store.revoke(record.id);
+      expect(again).toEqual({ record: { ...record, revokedAt: at.toISOString() }, changed: false });
+      expect(await f.store.revoke('ffffffffffff')).toBeUndefined();
+      const listed = (await f.store.list()).find((r) => r.id === record.id)!;
+      expect(statusOf(listed)).toBe('revoked');
+    });
+
+    it('lists every token oldest first, without secrets or hashes', async () => {
+      const issued = [];
+      for (const [i, role] of (['operator', 'auditor', 'auditor'] as const).entries()) {
+        issued.push(
+          await f.store.issue({
+            role,
+            scope: role === 'operator' ? '*' : 'land:TH',
+            name: `holder ${i}`,
+            lifetimeMs: 3_600_000,
+            createdBy: 'cli',
+            now: new Date(Date.UTC(2030, 0, 3 - i)),
+          }),
+        );
+      }
+      const listed = await f.store.list();
+      expect(listed).toEqual(issued.map((i) => i.record).reverse());
+      const text = JSON.stringify(listed);
+      for (const { token } of issued) expect(text).not.toContain(token.slice(17));
+      expect(Object.keys(listed[0]!).sort()).toEqual(
+        [
+          'createdAt',
+          'createdBy',
+          'expiresAt',
+          'id',
+          'name',
+          'permissions',
+          'revokedAt',
+          'role',
+          'scope',
+        ].sort(),
+      );
+    });
+
+    it('two instances on one storage (two replicas): a token issued by one admits at the other, a revocation by one refuses at the other at once', async () => {
+      const replica = await another();
+      const { token, record } = await f.store.issue(auditor({ permissions: ['audit-payload'] }));
+      expect(await replica.authenticate(token)).toEqual({
+        ...record,
+        parsedScope: { kind: 'land', land: 'SN' },
+      });
+      // Both checked it, each could have kept an answer: the revocation must reach the very next check.
+      expect((await f.store.authenticate(token)).id).toBe(record.id);
+      expect((await replica.revoke(record.id))?.changed).toBe(true);
+      expect(await refusal(f.store.authenticate(token))).toBe(
+        `GW_ERR_TOKEN_INVALID: token ${record.id} is revoked`,
+      );
+      expect(await refusal(replica.authenticate(token))).toBe(
+        `GW_ERR_TOKEN_INVALID: token ${record.id} is revoked`,
+      );
+      expect((await f.store.revoke(record.id))?.changed).toBe(false);
+
+      const second = await replica.issue({
+        role: 'operator',
+        scope: '*',
+        lifetimeMs: 60_000,
+        createdBy: 'cli',
+      });
+      expect((await f.store.authenticate(second.token)).id).toBe(second.record.id);
+      expect((await f.store.list()).map((r) => r.id)).toEqual(
+        expect.arrayContaining([record.id, second.record.id]),
+      );
+      expect(await f.store.list()).toEqual(await replica.list());
+    });
+
+    it('a third instance opened later finds the tokens issued before (a restarted replica)', async () => {
+      const { token, record } = await f.store.issue(auditor());
+      await f.store.revoke((await f.store.issue(auditor())).record.id);
+      const restarted = await another();
+      expect((await restarted.authenticate(token)).id).toBe(record.id);
+      expect((await restarted.list()).map((r) => statusOf(r)).sort()).toEqual(['active', 'revoked']);
+    });
+
+    it('answers many concurrent checks and revokes racing from two instances revoke exactly once', async () => {
+      const replica = await another();
+      const { token, record } = await f.store.issue(auditor());
+      const checks = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => (i % 2 ? replica : f.store).authenticate(token)),
+      );
+      expect(new Set(checks.map((c) => c.id))).toEqual(new Set([record.id]));
+      const revokes = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? replica : f.store).revoke(record.id)),
+      );
+      expect(revokes.filter((r) => r?.changed)).toHaveLength(1);
+      for (const r of revokes) expect(r?.record.revokedAt).toEqual(expect.any(String));
+    });
+  });
+}
