@@ -27,6 +27,7 @@ import { eventOfEntry } from './callback-event.ts';
 import type { CallbackWatermarkStore } from './callback-watermark-store.ts';
 import { CallbackWatermarks } from './callback-watermarks.ts';
 import { catchUpFollowUps } from './catch-up.ts';
+import { catchUpUntilDone } from './catch-up-retry.ts';
 import { ChainTakeovers } from './chain-takeovers.ts';
 import type { NotifyingAuditLog } from './notifying-audit-log.ts';
 
@@ -140,21 +141,24 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
     handOver(entry);
   });
   overdue.start();
-  // What a stopped process left undone (catch-up.ts); in the background, it never delays the start.
-  // If it fails, the callback watermarks stay where they are (nothing is written): the next start replays.
-  const caughtUp = catchUpFollowUps({
-    store: deps.audit.store,
-    receipts,
-    overdue,
-    callbacks: {
-      watermarks: callbackWatermarks,
-      handOver,
-      caughtUp: (chain, seq) => takeovers.caughtUp(chain, seq),
-    },
-    logger,
-  }).catch((error) =>
-    logger.error({ err: error }, 'catching up on receipts, deadlines and callbacks failed'),
+  // What a stopped process left undone (catch-up.ts); in the background, it never delays the start,
+  // and a failed one is tried again (catch-up-retry.ts).
+  const catchingUp = catchUpUntilDone(
+    () =>
+      catchUpFollowUps({
+        store: deps.audit.store,
+        receipts,
+        overdue,
+        callbacks: {
+          watermarks: callbackWatermarks,
+          handOver,
+          caughtUp: (chain, seq) => takeovers.caughtUp(chain, seq),
+        },
+        logger,
+      }),
+    { logger },
   );
+  const caughtUp = catchingUp.done;
 
   return {
     receipts,
@@ -164,6 +168,7 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
     caughtUp: caughtUp.then(() => undefined),
     async stop() {
       stopped = true;
+      catchingUp.stop();
       await caughtUp;
       await takeovers.idle();
       await receipts.idle();

@@ -1,0 +1,58 @@
+/**
+ * The start-up catch-up (catch-up.ts), tried again until it succeeds. Until it has, no callback
+ * watermark is written (callback-watermarks.ts, release()) and every chain's first append looks like
+ * a gap: a catch-up that failed once (the database briefly away at start) and was left for the next
+ * start would keep this process's marks still for its whole life, and make that start replay all of
+ * it. Running it again is safe: its follow-ups are idempotent, callbacks at least once.
+ */
+import type { Logger } from '../log/logger.ts';
+
+export interface CatchUpRetryOptions {
+  /** The first wait after a failure; it doubles up to maxDelayMs. */
+  firstDelayMs?: number;
+  maxDelayMs?: number;
+  logger: Logger;
+}
+
+export interface CatchUpRun {
+  /** Resolves when the catch-up succeeded, or when stop() ended the retries; never rejects. */
+  done: Promise<void>;
+  /** No further attempt; a wait under way ends at once. */
+  stop(): void;
+}
+
+export function catchUpUntilDone(catchUp: () => Promise<unknown>, options: CatchUpRetryOptions): CatchUpRun {
+  const firstDelayMs = options.firstDelayMs ?? 1_000;
+  const maxDelayMs = options.maxDelayMs ?? 60_000;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const done = (async () => {
+    for (let delayMs = firstDelayMs; !stopped; delayMs = Math.min(delayMs * 2, maxDelayMs)) {
+      try {
+        await catchUp();
+        return;
+      } catch (error) {
+        if (stopped) return;
+        options.logger.error(
+          { err: error, retryInMs: delayMs },
+          'catching up on receipts, deadlines and callbacks failed; trying again',
+        );
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delayMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+    }
+  })();
+  return {
+    done,
+    stop() {
+      stopped = true;
+      wake?.();
+    },
+  };
+}
