@@ -225,7 +225,11 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     logger,
     instruments,
     alreadyAccepted: (messageId) => auditStore.hasEvent(messageId, 'accepted'),
+    // A request waits this long for its audit entries after a failed append: a sixth of the time a
+    // request may take to arrive, at most 5 s (published-audit.ts).
+    auditWithinRequestMs: Math.min(5_000, Math.floor(config.requestTimeoutMs / 6)),
     ...(sharedClaims ? { sharedClaims } : {}),
+    messageIdWaitMs: config.messageIdWaitMs,
     verifySender: senderSignatureVerifier({
       systemCertPath: (id) => pki.systemCertPath(id),
       verifySignedBy: (xml, pinned, parsed) => trust.verifySignedBy(xml, pinned, parsed),
@@ -421,7 +425,9 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       if (stopped) return;
       stopped = true;
       // Stop taking requests first, then let in-flight deliveries finish, then close the stores.
-      await http.close();
+      // Pending audit entries of published messages are waited for (bounded) while requests drain:
+      // a resend of one of those messages waits for them.
+      await Promise.all([http.close(), ingress.settleAudit()]);
       routing.close();
       await worker.stop();
       await followUps.stop();

@@ -93,6 +93,9 @@ const SQL = {
     ON e.chain = r.chain AND e.seq > r.lo AND e.seq <= r.hi ORDER BY e.chain, e.seq`,
 };
 
+/** SQLSTATE of a unique index refusing a row (here: an idempotency key the chain holds). */
+const UNIQUE_VIOLATION = '23505';
+
 const STRING_FIELDS = [
   'time',
   'kind',
@@ -295,10 +298,14 @@ export class PgAuditStore implements AuditStore {
     return batch;
   }
 
-  /** A batch hashed ahead on assumed heads; none if a head is unknown or replays need the database. */
+  /**
+   * A batch hashed ahead on assumed heads; none if a head is unknown. Idempotency keys are assumed
+   * new (a replay is the exception): a key the chain holds fails the plan's INSERT on the unique
+   * index, and the batch is linked again with its stored entries (commitWithRetry).
+   */
   private plan(batch: PendingAppend[], hint: Map<string, Head>): Linked | undefined {
     for (const pending of batch) {
-      if (!hint.has(pending.chain) || pending.keys.some((k) => k !== null)) return undefined;
+      if (!hint.has(pending.chain)) return undefined;
     }
     return link(batch, new Map(batch.map((p) => [p.chain, hint.get(p.chain)!])), new Map());
   }
@@ -308,6 +315,11 @@ export class PgAuditStore implements AuditStore {
       try {
         return await inTransaction(this.pool, (client) => this.commit(client, batch, plan));
       } catch (error) {
+        // A planned key the chain holds already (a replay): again, looking the keys up.
+        if (plan && (error as { code?: string }).code === UNIQUE_VIOLATION) {
+          plan = undefined;
+          continue;
+        }
         if (attempt >= 3 || !isRetryable(error)) throw error;
       }
     }

@@ -56,6 +56,15 @@ export async function auditRejection(
   }
 }
 
+/**
+ * Marks `error` audited without writing anything: an answer whose messages are neither refused nor
+ * failed (published, their ingress entries still being written: GW_ERR_AUDIT_PENDING), so that no
+ * later handler audits it as a refusal.
+ */
+export function markAudited(error: object): void {
+  audited.add(error);
+}
+
 /** A message of a request that failed, as far as the ingress knows it. */
 export interface FailedMessage {
   messageId: string;

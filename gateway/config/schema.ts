@@ -27,6 +27,13 @@ export const ConfigSchema = z
       .default(1024 * 1024),
     /** Slow-loris guard: a request must arrive completely (headers and body) within this time. */
     requestTimeoutMs: z.coerce.number().int().min(1_000).default(30_000),
+    /**
+     * How long a request waits for another request holding one of its nachrichtenUUIDs (in this
+     * process or another one) to be answered, before it is answered 503 GW_ERR_MESSAGE_ID_IN_FLIGHT
+     * with Retry-After: a holder normally answers within milliseconds, and a stalled one is waited
+     * out by the sender's retry rather than by an HTTP request held open up to the claim's lease.
+     */
+    messageIdWaitMs: z.coerce.number().int().min(100).max(60_000).default(5_000),
     /** Requests per minute per connected system, unless its directory entry sets requestsPerMinute. */
     requestsPerMinute: z.coerce.number().int().positive().default(120_000),
     bus: z
@@ -138,6 +145,7 @@ export const ENV_SETTINGS: Record<string, string> = {
   GATEWAY_LOG_LEVEL: 'logLevel',
   GATEWAY_BODY_LIMIT_BYTES: 'bodyLimitBytes',
   GATEWAY_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
+  GATEWAY_MESSAGE_ID_WAIT_MS: 'messageIdWaitMs',
   GATEWAY_REQUESTS_PER_MINUTE: 'requestsPerMinute',
   GATEWAY_BUS: 'bus.kind',
   GATEWAY_SQLITE_SYNC: 'bus.sqliteSync',

@@ -54,6 +54,19 @@ export const ERRORS = {
   GW_ERR_QUOTA_EXCEEDED: { status: 429, title: 'The system sent its quota of messages for the day' },
   GW_ERR_BUS_UNAVAILABLE: { status: 503, title: 'The message bus is unavailable; nothing was accepted' },
   GW_ERR_NOT_READY: { status: 503, title: 'The gateway is not ready' },
+  GW_ERR_AUDIT_PENDING: {
+    status: 503,
+    title: 'The message was queued and will be delivered; its audit record is still being written',
+  },
+  GW_ERR_MESSAGE_ID_IN_FLIGHT: {
+    status: 503,
+    title: 'Another request with this nachrichtenUUID is still in flight; nothing was accepted, retry later',
+  },
+  GW_ERR_MESSAGE_ID_CLAIM_LOST: {
+    status: 503,
+    title:
+      'The claim on this nachrichtenUUID could not be confirmed before publishing; nothing was accepted, retry later',
+  },
   GW_ERR_SIGNATURE_INVALID: { status: 422, title: 'The XML signature is invalid' },
   GW_ERR_SIGNATURE_REQUIRED: { status: 422, title: 'The contract requires the sender to sign the document' },
   GW_ERR_XML_FORBIDDEN_CONSTRUCT: {

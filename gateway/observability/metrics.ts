@@ -23,7 +23,17 @@ export const PIPELINE_STAGES = [
 ] as const;
 export type PipelineStage = (typeof PIPELINE_STAGES)[number];
 
-export const MESSAGE_OUTCOMES = ['accepted', 'delivered', 'retried', 'dead-lettered'] as const;
+/**
+ * `audit-pending`: published, but answered 503 GW_ERR_AUDIT_PENDING while its ingress audit entries
+ * were still being written (pipeline/published-audit.ts); counted `accepted` too once they land.
+ */
+export const MESSAGE_OUTCOMES = [
+  'accepted',
+  'audit-pending',
+  'delivered',
+  'retried',
+  'dead-lettered',
+] as const;
 export type MessageOutcome = (typeof MESSAGE_OUTCOMES)[number];
 
 export function createMetrics() {
@@ -54,7 +64,7 @@ export function createMetrics() {
     }),
     messages: new Counter({
       name: 'gateway_messages_total',
-      help: 'Messages by outcome: accepted at ingress, delivered, parked for retry, dead-lettered',
+      help: 'Messages by outcome: accepted at ingress (audit-pending: answered before its audit entries were written), delivered, parked for retry, dead-lettered',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

@@ -19,8 +19,8 @@ import {
   validateMessage,
   XMLDSIG_NAMESPACE,
 } from '../../standards/xoev/xml-codec.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
-import { auditFailure, auditRejection } from '../audit/rejections.ts';
+import type { AuditLog, AuditRecordInput } from '../audit/audit-log.ts';
+import { auditFailure, auditRejection, markAudited } from '../audit/rejections.ts';
 import { deliverTopic, HEADER } from '../bus/topics.ts';
 import type { Contracts } from '../directory/contracts.ts';
 import type { Directory, SystemEntry } from '../directory/directory.ts';
@@ -29,11 +29,12 @@ import type { Logger } from '../log/logger.ts';
 import { type PipelineInstruments, stageStart } from '../observability/pipeline.ts';
 import { traceIdOf } from '../observability/trace-context.ts';
 import type { Bus, BusRecord } from '../ports/bus.ts';
-import type { SharedMessageIdClaims } from '../ports/shared-message-id-claims.ts';
+import type { SharedMessageIdClaims, SharedMessageIdLease } from '../ports/shared-message-id-claims.ts';
 import type { VerifiedDocument } from '../signing/verifier.ts';
 import { parseXmlSafely } from '../xml/safe-parse.ts';
 import { checkDeclaredCharset } from './declared-charset.ts';
-import { MessageIdClaims } from './message-id-claims.ts';
+import { MessageIdClaims, messageIdInFlight } from './message-id-claims.ts';
+import { AuditPendingError, keyIngressEntries, PublishedAudit } from './published-audit.ts';
 
 export interface DocumentSealer {
   /** Signs a canonical unsigned document; returns the signed document. */
@@ -59,12 +60,19 @@ export interface IngressDeps {
    * process's own; absent where there is one process (SQLite).
    */
   sharedClaims?: SharedMessageIdClaims;
+  /** How long a request waits for another one holding one of its ids (config messageIdWaitMs). */
+  messageIdWaitMs: number;
   /**
    * Verifies the enveloped signature of a sending system on a standard document, against that
    * system's pinned certificate; `parsed` is the document as the ingress parsed it (parseXmlSafely),
    * so that it is not parsed twice. Throws GW_ERR_SIGNATURE_INVALID.
    */
   verifySender(xml: string, systemId: string, parsed: Document): Promise<VerifiedDocument>;
+  /**
+   * How long a request waits for its audit entries when their first append after the publish
+   * failed (published-audit.ts); default 5 s.
+   */
+  auditWithinRequestMs?: number;
 }
 
 export interface NativeRequest {
@@ -125,7 +133,21 @@ export class Ingress {
   /** The ids of the requests in this ingress right now (replay protection while `accepted` is unwritten). */
   private readonly claims = new MessageIdClaims();
 
-  constructor(private readonly deps: IngressDeps) {}
+  /** The audit entries of published messages that did not land at the first append. */
+  private readonly publishedAudit: PublishedAudit;
+
+  constructor(private readonly deps: IngressDeps) {
+    this.publishedAudit = new PublishedAudit({
+      audit: deps.audit,
+      logger: deps.logger,
+      withinRequestMs: deps.auditWithinRequestMs ?? 5_000,
+    });
+  }
+
+  /** At shutdown: waits (bounded) for the audit entries of published messages still pending. */
+  settleAudit(timeoutMs?: number): Promise<void> {
+    return this.publishedAudit.settle(timeoutMs);
+  }
 
   /** A native payload: the sender system's adapter decodes it into one or more standard messages. */
   acceptNative(request: NativeRequest): Promise<AcceptedMessage[]> {
@@ -221,12 +243,30 @@ export class Ingress {
       );
       claim = await this.claimIds(messageIds);
       await this.rejectReplays(messageIds);
+      // Fencing: a claim lost while this request stalled (another process may have accepted the ids
+      // meanwhile) publishes nothing. What remains unfenced is the seal and the publish after this
+      // (about a millisecond and the bus's round trip), which the confirm's margin covers.
+      await claim.confirm();
       // The messages are new from here on: a failure on the gateway's side (5xx) is each one's `failed`.
       try {
         const messages = await this.sealAndPublish(system, routed, request, actor, decoded.senderSignature);
         accepted = true;
         return messages;
       } catch (error) {
+        if (error instanceof AuditPendingError) {
+          // Published: neither failed nor refused. The claims are held until the entries landed, so
+          // that a retry waits and is then refused by the store, instead of being published again.
+          markAudited(error);
+          deps.instruments?.outcome('audit-pending', messageIds.length);
+          const held = claim;
+          claim = undefined;
+          // Given up at shutdown (false), they are still on the bus: accepted, not free for a resend.
+          void error.landed.then((landed) => {
+            if (landed) deps.instruments?.outcome('accepted', messageIds.length);
+            held?.release({ accepted: true });
+          });
+          throw error;
+        }
         const messages = routed.map((r) => {
           const h = header(r.message);
           return {
@@ -376,7 +416,10 @@ export class Ingress {
    * the store is asked before waiting for it.
    */
   private async claimIds(messageIds: string[]): Promise<ClaimedIds> {
-    let local: { release(): void };
+    // One bound for both waits: past it, 503 GW_ERR_MESSAGE_ID_IN_FLIGHT, and the sender retries.
+    const waitMs = this.deps.messageIdWaitMs;
+    const waitUntil = performance.now() + waitMs;
+    let local: ClaimedIds & { release(): void };
     for (;;) {
       const claim = this.claims.claim(messageIds);
       if (claim.claimed) {
@@ -385,17 +428,19 @@ export class Ingress {
       }
       if (!claim.released)
         throw duplicateMessage(`nachrichtenUUID ${claim.heldId} occurs more than once in the request`);
-      await claim.released;
+      if (!(await settlesBefore(claim.released, waitUntil))) throw messageIdInFlight(claim.heldId, waitMs);
     }
     const shared = this.deps.sharedClaims;
     if (!shared) return local;
+    let lease: SharedMessageIdLease;
     try {
-      await shared.claim(messageIds, () => this.rejectReplays(messageIds));
+      lease = await shared.claim(messageIds, () => this.rejectReplays(messageIds), { waitUntil });
     } catch (error) {
       local.release();
       throw error;
     }
     return {
+      confirm: () => lease.confirm(),
       // Off the answer's path; the ids stay claimed here until the shared claim is deleted, so that
       // a request of this process waiting for them does not meet this one's claim in the database
       // (accepted, the row is left to expire: such a request takes it over and is refused by the store).
@@ -429,6 +474,13 @@ export class Ingress {
     senderSignature: SenderSignature | undefined,
   ): Promise<AcceptedMessage[]> {
     const { deps } = this;
+    if (this.publishedAudit.isFull()) {
+      throw new GatewayError(
+        'GW_ERR_NOT_READY',
+        `the audit entries of ${this.publishedAudit.pendingCount} published messages are still being written; nothing accepted, retry later`,
+        { headers: { 'retry-after': '5' } },
+      );
+    }
     const sealed = await Promise.all(
       routed.map(async (r) => {
         const signStarted = stageStart();
@@ -480,37 +532,52 @@ export class Ingress {
         },
       );
     }
-    await deps.audit.recordMany(
-      sealed.flatMap((s) => {
-        const h = header(s.message);
-        const common = {
-          actor,
-          messageId: h['identifikation.nachricht'].nachrichtenUUID,
-          sender: h.autor.kennung,
-          receiver: h.leser.kennung,
-          senderSystem: system.id,
-          receiverSystem: s.receiver.id,
-          messageType: s.received.id,
-        };
-        const sealedAs = { ...common, actor: 'gateway', messageType: s.spec.id, digest: s.digest };
-        return [
-          {
-            ...common,
-            kind: 'received' as const,
-            detail: {
-              requestId: request.requestId,
-              ...(senderSignature ? { senderSignature } : {}),
-            },
+    const { requestId } = request;
+    const entries: AuditRecordInput[] = sealed.flatMap((s) => {
+      const h = header(s.message);
+      const common = {
+        actor,
+        messageId: h['identifikation.nachricht'].nachrichtenUUID,
+        sender: h.autor.kennung,
+        receiver: h.leser.kennung,
+        senderSystem: system.id,
+        receiverSystem: s.receiver.id,
+        messageType: s.received.id,
+      };
+      const sealedAs = { ...common, actor: 'gateway', messageType: s.spec.id, digest: s.digest };
+      return [
+        {
+          ...common,
+          kind: 'received' as const,
+          detail: {
+            requestId,
+            ...(senderSignature ? { senderSignature } : {}),
           },
-          { ...common, kind: 'accepted' as const, detail: { referenzUUID: h.referenzUUID ?? null } },
-          ...(s.conversion
-            ? [{ ...sealedAs, kind: 'converted' as const, detail: { from: s.received.id, to: s.spec.id } }]
-            : []),
-          { ...sealedAs, kind: 'signed' as const, detail: {} },
-          { ...sealedAs, kind: 'queued' as const, detail: {} },
-        ];
-      }),
-    );
+        },
+        { ...common, kind: 'accepted' as const, detail: { referenzUUID: h.referenzUUID ?? null } },
+        ...(s.conversion
+          ? [{ ...sealedAs, kind: 'converted' as const, detail: { from: s.received.id, to: s.spec.id } }]
+          : []),
+        { ...sealedAs, kind: 'signed' as const, detail: {} },
+        { ...sealedAs, kind: 'queued' as const, detail: {} },
+      ];
+    });
+    // Keyed, so that a retry of an append whose commit went through is not written twice.
+    keyIngressEntries(requestId, entries);
+    try {
+      await deps.audit.recordMany(entries);
+    } catch (error) {
+      // On the bus: accepted. The entries must land (retried, keyed); no `failed` for these messages.
+      await this.publishedAudit.retry(
+        {
+          requestId,
+          messageIds: sealed.map((s) => header(s.message)['identifikation.nachricht'].nachrichtenUUID),
+          traceId: traceIdOf(request.traceparent),
+          entries,
+        },
+        error,
+      );
+    }
     deps.instruments?.outcome('accepted', sealed.length);
     for (const s of sealed) {
       deps.logger.info(
@@ -536,7 +603,25 @@ export class Ingress {
 
 /** A request's claims on its ids; released once it is answered, saying whether it was accepted. */
 interface ClaimedIds {
+  /**
+   * Called right before publishing: rejects with a 503 if the claims were lost (another process's
+   * lease takeover after this one stalled). Undefined: still held, known without asking anyone.
+   */
+  confirm(): Promise<void> | undefined;
   release(outcome: { accepted: boolean }): void;
+}
+
+/** Whether `promise` settles before performance.now() reaches `until`. */
+async function settlesBefore(promise: Promise<void>, until: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, until - performance.now()));
+  });
+  try {
+    return await Promise.race([promise.then(() => true as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function duplicateMessage(detail: string): GatewayError {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type MessageIdClaim, MessageIdClaims } from './message-id-claims.ts';
+import { type MessageIdClaim, MessageIdClaims, messageIdInFlight } from './message-id-claims.ts';
 
 function claimed(claim: MessageIdClaim): { release(): void } {
   if (!claim.claimed) throw new Error(`not claimed: ${claim.heldId} is held`);
@@ -68,5 +68,17 @@ describe('message id claims', () => {
     claimed(claims.claim(['a']));
     first.release();
     expect(claims.claim(['a'])).toMatchObject({ claimed: false, heldId: 'a' });
+  });
+  it('confirms a claim for nothing: one process cannot lose it to another', () => {
+    const claims = new MessageIdClaims();
+    const claim = claims.claim(['a']);
+    if (!claim.claimed) throw new Error('expected the claim');
+    expect(claim.confirm()).toBeUndefined();
+  });
+
+  it('answers a request that gave up waiting with a retryable 503', () => {
+    const error = messageIdInFlight('a', 2_500);
+    expect(error).toMatchObject({ code: 'GW_ERR_MESSAGE_ID_IN_FLIGHT', status: 503 });
+    expect(error.headers['retry-after']).toBe('3');
   });
 });

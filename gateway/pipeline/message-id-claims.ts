@@ -11,11 +11,25 @@
  * ingress does): 409 means "already accepted" (errors/catalogue.ts), so a sender may drop a message
  * it gets 409 for, and answering it while the holder may still fail could lose the message.
  *
+ * The wait is bounded (config messageIdWaitMs, messageIdInFlight below): a holder normally answers
+ * in milliseconds, and one that does not (a publish hanging on the bus) must not hold its waiters'
+ * HTTP requests open for as long as it hangs.
+ *
  * In-process only; processes sharing PostgreSQL claim their ids there as well, after these
  * (ports/shared-message-id-claims.ts, pg-message-id-leases.ts).
  */
+import { GatewayError } from '../errors/catalogue.ts';
+
 export type MessageIdClaim =
-  | { claimed: true; release(): void }
+  | {
+      claimed: true;
+      release(): void;
+      /**
+       * Whether the ids are still this request's, asked right before publishing: always, here (one
+       * process, and a claim is only given up by its own request); undefined means "yes, at once".
+       */
+      confirm(): undefined;
+    }
   | {
       claimed: false;
       /** The first id of the request that is held. Nothing was claimed. */
@@ -51,6 +65,7 @@ export class MessageIdClaims {
     }
     return {
       claimed: true,
+      confirm: heldHere,
       release: () => {
         // Only what is still this request's: a second release must not free another request's claim.
         for (const id of messageIds) if (this.held.get(id) === holding) this.held.delete(id);
@@ -65,4 +80,22 @@ export class MessageIdClaims {
   get size(): number {
     return this.held.size;
   }
+}
+
+/** An in-process claim cannot be lost: nothing to ask, nothing to wait for. */
+function heldHere(): undefined {
+  return undefined;
+}
+
+/**
+ * The answer to a request that waited `waitedMs` for the holder of one of its ids (in this process
+ * or another one) and gave up: nothing was claimed or published, and the sender's retry decides (the
+ * holder accepted: 409; it failed or its claim lapsed: accepted).
+ */
+export function messageIdInFlight(heldId: string | undefined, waitedMs: number): GatewayError {
+  return new GatewayError(
+    'GW_ERR_MESSAGE_ID_IN_FLIGHT',
+    `${heldId ? `nachrichtenUUID ${heldId}` : 'a nachrichtenUUID of the request'} is held by another request still in flight after ${waitedMs} ms; retry later`,
+    { headers: { 'retry-after': String(Math.max(1, Math.ceil(waitedMs / 1000))) } },
+  );
 }

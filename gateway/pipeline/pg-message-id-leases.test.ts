@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { dropSchema, freshSchemaName, PG_URL, withPgClient } from '../../test/conformance/pg-test-schema.ts';
+import { GatewayError } from '../errors/catalogue.ts';
 import { createLogger } from '../log/logger.ts';
 import { PgMessageIdLeases } from './pg-message-id-leases.ts';
 
@@ -15,8 +16,16 @@ const opened: PgMessageIdLeases[] = [];
 async function process_(
   leaseMs = 20_000,
   pollMs: { first: number; max: number } = { first: 10, max: 50 },
+  options: { confirmMarginMs?: number } = {},
 ): Promise<PgMessageIdLeases> {
-  const leases = await PgMessageIdLeases.connect({ url: PG_URL, schema, logger, leaseMs, pollMs });
+  const leases = await PgMessageIdLeases.connect({
+    url: PG_URL,
+    schema,
+    logger,
+    leaseMs,
+    pollMs,
+    ...options,
+  });
   opened.push(leases);
   return leases;
 }
@@ -37,6 +46,43 @@ async function holders(): Promise<Record<string, string>> {
 const nothingAccepted = async (): Promise<void> => {};
 const FAILED = { accepted: false };
 
+/** When the table says the id's claim expires (ms since the epoch, by the database's clock). */
+async function expiresAt(id: string): Promise<number> {
+  return withPgClient(schema, async (c) =>
+    (
+      await c.query('SELECT expires_at FROM message_id_claim WHERE message_id = $1', [id])
+    ).rows[0].expires_at.getTime(),
+  );
+}
+
+/** The statements a process sends while `body` runs (pg.Pool.prototype.query spied on). */
+async function statementsDuring<T>(
+  holder: string,
+  body: () => Promise<T>,
+): Promise<{ result: T; names: string[] }> {
+  const queries = vi.spyOn(pg.Pool.prototype, 'query');
+  try {
+    const result = await body();
+    const names = queries.mock.calls
+      .map(([q]) => q as { name?: string; values?: unknown[] })
+      .filter((q) => q.values?.includes(holder))
+      .map((q) => q.name ?? '');
+    return { result, names };
+  } finally {
+    queries.mockRestore();
+  }
+}
+
+/** The error `promise` rejects with, as a GatewayError. */
+async function gatewayErrorOf(promise: Promise<unknown> | undefined): Promise<GatewayError> {
+  const error = await Promise.resolve(promise).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof GatewayError)) throw new Error(`expected a GatewayError, got ${String(error)}`);
+  return error;
+}
+
 /** Whether `promise` is still pending after `ms`. */
 async function pendingAfter(promise: Promise<unknown>, ms: number): Promise<boolean> {
   const marker = Symbol('pending');
@@ -53,7 +99,8 @@ describe('message id claims across processes (PostgreSQL)', () => {
 
   it('claims a batch all or none; the other process waits until the holder releases', async () => {
     const a = await process_();
-    const b = await process_();
+    // Polling slowly: between two tries the table shows what b holds while waiting (z taken, then given back).
+    const b = await process_(20_000, { first: 1_000, max: 1_000 });
     await a.claim(['x', 'y'], nothingAccepted);
     const waiting = b.claim(['z', 'y'], nothingAccepted);
     expect(await pendingAfter(waiting, 200)).toBe(true);
@@ -222,5 +269,93 @@ describe('message id claims across processes (PostgreSQL)', () => {
     await new Promise((r) => setTimeout(r, 400));
     await process_();
     expect(await holders()).toEqual({});
+  });
+  it('a waiting request gives up at its bound, claiming nothing: 503 GW_ERR_MESSAGE_ID_IN_FLIGHT with Retry-After', async () => {
+    const a = await process_();
+    const b = await process_();
+    await a.claim(['x'], nothingAccepted);
+    const started = performance.now();
+    const error = await gatewayErrorOf(
+      b.claim(['z', 'x'], nothingAccepted, { waitUntil: performance.now() + 300 }),
+    );
+    const waited = performance.now() - started;
+    expect(error.code).toBe('GW_ERR_MESSAGE_ID_IN_FLIGHT');
+    expect(error.status).toBe(503);
+    expect(Number(error.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // At the bound, not at the lease's end (20 s).
+    expect(waited).toBeGreaterThanOrEqual(290);
+    expect(waited).toBeLessThan(1_500);
+    expect(await holders()).toEqual({ x: a.holder });
+  });
+
+  it('confirms a fresh lease without a round trip to the database', async () => {
+    const a = await process_();
+    const lease = await a.claim(['x', 'y'], nothingAccepted);
+    const { result, names } = await statementsDuring(a.holder, async () => lease.confirm());
+    expect(result).toBeUndefined();
+    expect(names).toEqual([]);
+  });
+
+  it('extends a lease too close to its end when confirmed, with one conditional UPDATE', async () => {
+    // Any lease is within the margin of its end: the confirm must extend it.
+    const a = await process_(20_000, undefined, { confirmMarginMs: 19_990 });
+    const lease = await a.claim(['x', 'y'], nothingAccepted);
+    const before = await expiresAt('x');
+    await new Promise((r) => setTimeout(r, 50));
+    const { names } = await statementsDuring(a.holder, async () => lease.confirm());
+    expect(names).toEqual(['message-id-claim-renew']);
+    expect(await expiresAt('x')).toBeGreaterThan(before);
+    expect(await expiresAt('y')).toBeGreaterThan(before);
+    expect(await holders()).toEqual({ x: a.holder, y: a.holder });
+  });
+
+  it('a holder that stalled past its lease, taken over meanwhile, fails its confirm and learns so from the database', async () => {
+    const leaseMs = 600;
+    const a = await process_(leaseMs);
+    const b = await process_(leaseMs);
+    const lease = await a.claim(['x'], nothingAccepted);
+    // a stalls: its renewals do not reach the database (a stopped VM, a blocked event loop).
+    let stalled = true;
+    const original = pg.Pool.prototype.query;
+    const queries = vi.spyOn(pg.Pool.prototype, 'query').mockImplementation(function (
+      this: pg.Pool,
+      ...args: unknown[]
+    ) {
+      const q = args[0] as { name?: string; values?: unknown[] };
+      if (stalled && q.name === 'message-id-claim-renew' && q.values?.includes(a.holder))
+        return new Promise(() => {});
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original);
+    try {
+      // b waits for the lease to end, takes the id over, publishes and is accepted.
+      await b.claim(['x'], nothingAccepted);
+      await b.release(['x'], { accepted: true });
+      expect(await holders()).toEqual({ x: b.holder });
+      stalled = false;
+      // a goes on: its clocks say the lease ran out, so it asks the database, which says b's.
+      const error = await gatewayErrorOf(lease.confirm());
+      expect(error.code).toBe('GW_ERR_MESSAGE_ID_CLAIM_LOST');
+      expect(error.status).toBe(503);
+      expect(error.headers['retry-after']).toBeDefined();
+      // And b's row is untouched by a's attempt.
+      expect(await holders()).toEqual({ x: b.holder });
+    } finally {
+      queries.mockRestore();
+    }
+  });
+
+  it('a holder whose renewal found its row taken over fails its confirm at once', async () => {
+    const leaseMs = 400;
+    const a = await process_(leaseMs);
+    const lease = await a.claim(['x', 'y'], nothingAccepted);
+    // As if a had stalled, the row expired, and another process claimed y (without a's clocks noticing).
+    await withPgClient(schema, (c) =>
+      c.query(`UPDATE message_id_claim SET holder = 'other:1' WHERE message_id = 'y'`),
+    );
+    // The next renewal (every quarter of the lease) does not find y a's any more.
+    await new Promise((r) => setTimeout(r, leaseMs / 2));
+    const { result, names } = await statementsDuring(a.holder, async () => gatewayErrorOf(lease.confirm()));
+    expect(result.code).toBe('GW_ERR_MESSAGE_ID_CLAIM_LOST');
+    expect(names).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * In-process A/B of the ingress's replay check with PostgreSQL, an earlier tree against this one:
- * the in-process claim, the cross-process lease in PostgreSQL, the trail asked, then the lease given
- * up as an accepted request gives it up (the earlier tree: a DELETE off the answer's path, then the
- * in-process claim; this one: left to expire) — and, for reference, the trail asked alone. Per
+ * the in-process claim, the cross-process lease in PostgreSQL, the trail asked, (this tree) the
+ * fencing confirm before the publish, then the lease given up as an accepted request gives it up
+ * (left to expire) — and, for reference, the trail asked alone. Per
  * request: this thread's CPU and the wall time until the request could go on to sealing, at 1 and
  * at 16 requests in flight. Needs the machine's PostgreSQL (TEST_DATABASE_URL overrides); uses a
  * fresh schema and drops it.
@@ -34,10 +34,13 @@ const schema = freshSchemaName('claimsab');
 const logger = createLogger({ level: 'silent' });
 const store = await PgAuditStore.connect({ url: PG_URL, schema });
 
-/** The earlier tree's leases: claim(ids), then release(ids) deletes. */
+/**
+ * The earlier tree's leases: claim(ids, refuseAccepted), nothing to confirm; release(ids, outcome)
+ * (trees before the accepted claims were left to expire take no outcome, and delete).
+ */
 interface BaselineLeases {
-  claim(ids: readonly string[]): Promise<void>;
-  release(ids: readonly string[]): Promise<void>;
+  claim(ids: readonly string[], refuseAccepted: () => Promise<void>): Promise<unknown>;
+  release(ids: readonly string[], outcome: { accepted: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 const baselineModule = (await import(
@@ -61,15 +64,18 @@ const storeAlone: Check = (id) => refuseAccepted(id)();
 const old: Check = async (id) => {
   const local = claims.claim([id]);
   if (!local.claimed) throw new Error('held');
-  await baselineLeases.claim([id]);
+  await baselineLeases.claim([id], refuseAccepted(id));
   await refuseAccepted(id)();
-  void baselineLeases.release([id]).finally(() => local.release());
+  void baselineLeases.release([id], { accepted: true }).finally(() => local.release());
 };
 const current: Check = async (id) => {
   const local = claims.claim([id]);
   if (!local.claimed) throw new Error('held');
-  await leases.claim([id], refuseAccepted(id));
+  const lease = await leases.claim([id], refuseAccepted(id), { waitUntil: performance.now() + 5_000 });
   await refuseAccepted(id)();
+  // The fencing check right before the publish, as the ingress makes it (a fresh lease: no round trip).
+  await local.confirm();
+  await lease.confirm();
   void leases.release([id], { accepted: true }).finally(() => local.release());
 };
 

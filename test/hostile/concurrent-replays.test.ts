@@ -210,3 +210,52 @@ describe('hostile input: replayed message ids while the original is in flight', 
     expect((await sendNative(msg.body)).status).toBe(409);
   });
 });
+
+describe('hostile input: a replay waiting for an original that hangs in flight', () => {
+  /** The configured bound of the wait (GATEWAY_MESSAGE_ID_WAIT_MS), short for the test. */
+  const WAIT_MS = 400;
+  let t: TestGateway;
+  const gate = new PublishGate();
+
+  beforeAll(async () => {
+    t = await startTestGateway({ env: { GATEWAY_MESSAGE_ID_WAIT_MS: String(WAIT_MS) } });
+    const bus = t.gateway.bus;
+    const publish = bus.publish.bind(bus);
+    bus.publish = async (records) => {
+      await gate.pass(records);
+      return publish(records);
+    };
+  });
+  afterEach(() => gate.open());
+  afterAll(async () => t?.stop());
+
+  const sendNative = (body: string) => t.client('sn-melde').send('sn-melde', body, 'application/json');
+
+  it('answers the replay 503 GW_ERR_MESSAGE_ID_IN_FLIGHT with Retry-After at the bound, audited, nothing published; the original goes on', async () => {
+    const msg = rueckmeldung();
+    gate.close();
+    const original = sendNative(msg.body);
+    await gate.reached;
+    const started = Date.now();
+    // Not answered at all would hold the sender's connection as long as the original hangs.
+    const replay = await Promise.race([
+      sendNative(msg.body),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), WAIT_MS + 4_000)),
+    ]);
+    const waited = Date.now() - started;
+    if (!replay) throw new Error('the replay was not answered while the original hung');
+    expect(replay.status, JSON.stringify(replay.body)).toBe(503);
+    expect(replay.body as Problem).toMatchObject({ code: 'GW_ERR_MESSAGE_ID_IN_FLIGHT', status: 503 });
+    expect(Number(replay.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(waited).toBeGreaterThanOrEqual(WAIT_MS - 50);
+    const refusals = await t.gateway.auditStore.query({ kind: 'rejected', messageId: msg.id });
+    expect(refusals.map((e) => e.detail.code)).toEqual(['GW_ERR_MESSAGE_ID_IN_FLIGHT']);
+    expect(await t.gateway.auditStore.query({ kind: 'queued', messageId: msg.id })).toHaveLength(0);
+    gate.open();
+    expect((await original).status).toBe(202);
+    expect(await t.gateway.auditStore.query({ kind: 'accepted', messageId: msg.id })).toHaveLength(1);
+    expect(await t.gateway.auditStore.query({ kind: 'queued', messageId: msg.id })).toHaveLength(1);
+    // The sender's retry after the 503: the original was accepted meanwhile.
+    expect((await sendNative(msg.body)).status).toBe(409);
+  });
+});
