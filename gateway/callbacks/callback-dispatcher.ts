@@ -10,7 +10,8 @@
  * consumer groups here, one on its callback topic and one on its callback retry topic
  * (topics.ts), and only its own: a receiver that is down or slow holds up its own partitions, never
  * another system's callbacks. The groups follow the directory (`sync()` after a reload); a
- * system that drops its callback keeps its unsent events on the bus until it registers one again.
+ * system that drops its callback has what is still on its topics committed unsent (logged) once its
+ * consumers reach it, until it registers one again.
  *
  * A failed attempt (network error, timeout, non-2xx) parks the event in the retry topic with its
  * attempt count and a not-before time (HEADER.attempts, HEADER.notBefore; exponential backoff with
@@ -23,7 +24,8 @@
  *
  * At least once: an attempt whose 2xx was not committed before a crash is sent again; the event id
  * (callback-event.ts) lets receivers drop duplicates. Besides a give-up, an event is lost
- * only if its system's secret is unusable (counted `misconfigured`, as before). An event of an audit
+ * only if its system's secret is unusable (counted `misconfigured`), or if its record on the bus is
+ * not one the gateway could have built (counted `invalid`). An event of an audit
  * entry whose publish fails (counted `not-queued`), or that a crash between the audit append and
  * the publish left unpublished, is handed over again at the next start: the callback watermarks
  * (callback-watermarks.ts) stay below it and catch-up.ts replays what lies after them. Overdue
@@ -62,7 +64,13 @@ export const DEFAULT_CALLBACK_RETRY: CallbackRetryPolicy = {
   maxDelayMs: 300_000,
 };
 
-export type CallbackOutcome = 'delivered' | 'retried' | 'gave-up' | 'misconfigured' | 'not-queued';
+export type CallbackOutcome =
+  | 'delivered'
+  | 'retried'
+  | 'gave-up'
+  | 'misconfigured'
+  | 'not-queued'
+  | 'invalid';
 
 export interface CallbackDispatcherDeps {
   bus: Bus;
@@ -237,6 +245,8 @@ export class CallbackDispatcher {
     const messageId = record.headers[HEADER.messageId] ?? record.key;
     const event = parseCallbackEvent(record.value);
     if (!event) {
+      // Not signed and not sent: the gateway signs only events it could have built (parseCallbackEvent).
+      deps.count?.('invalid');
       forMessage(deps.logger, messageId, { callbackTo: systemId }).error('not a callback event; dropped');
       return;
     }

@@ -6,7 +6,7 @@
  * each chain's watermark to the dispatcher again.
  *
  * Off the hot path: handing an entry over is a map update; the watermarks are written at most every
- * `intervalMs` (one statement for all chains that moved, nothing when none did). A written mark is
+ * `intervalMs` (one transaction for all chains that moved, nothing when none did). A written mark is
  * one that has been clear for `settleMs`: two processes may append to one chain (a shared
  * GATEWAY_AUDIT_CHAIN, a partition's chain after a rebalance) and each sees only its own entries,
  * so a mark written at once could pass another process's entry whose publish is still under way;

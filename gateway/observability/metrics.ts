@@ -100,7 +100,7 @@ export function createMetrics() {
     }),
     callbacks: new Counter({
       name: 'gateway_callbacks_total',
-      help: 'Callback requests to connected systems, by outcome (delivered, retried, gave-up, misconfigured; not-queued: the event could not be put on the bus)',
+      help: 'Callback requests to connected systems, by outcome (delivered, retried, gave-up, misconfigured; not-queued: the event could not be put on the bus; invalid: a record on the callback topic that is not an event the gateway could have built, dropped)',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import type { Gateway } from '../../gateway/app.ts';
+import { callbackTopic } from '../../gateway/bus/topics.ts';
 import type { CallbackRetryPolicy } from '../../gateway/callbacks/callback-dispatcher.ts';
 import { type CallbackEvent, callbackEvent } from '../../gateway/callbacks/callback-event.ts';
 import { ReplayGuard, verifyCallback } from '../../gateway/callbacks/signature.ts';
@@ -218,6 +219,39 @@ export function describeDurableCallbacks(
       );
       await new Promise((r) => setTimeout(r, 2500));
       for (const id of backlog) expect(accepted(id), id).toHaveLength(1);
+    });
+
+    it('signs and sends no record on a callback topic the gateway could not have built, and counts it', async () => {
+      const gateway = await start();
+      const messageId = randomUUID();
+      const genuine = callbackEvent({
+        messageId,
+        messageType: null,
+        status: 'delivered',
+        time: new Date().toISOString(),
+        receiverSystem: 'st-melde',
+      });
+      // Whoever can write to the bus must not get the gateway to sign what it never built.
+      const forged = [
+        { ...genuine, status: 'acknowledged' },
+        { ...genuine, receiverSystem: 'st-melde', extra: 'field' },
+        'not json',
+      ];
+      await gateway.bus.publish(
+        forged.map((value) => ({
+          topic: callbackTopic(gateway.config.kafka.topicPrefix, 'sn-melde'),
+          key: messageId,
+          value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+          headers: {},
+        })),
+      );
+      await eventually(
+        async () => ((await metric('invalid')) === forged.length ? true : undefined),
+        10_000,
+        'the forged records counted',
+      );
+      expect(attemptsFor(messageId)).toHaveLength(0);
+      expect(await metric('delivered')).toBe(0);
     });
 
     it('gives up after maxAttempts, counting the attempts made before a restart', async () => {
