@@ -96,6 +96,14 @@ const SQL = {
 /** SQLSTATE of a unique index refusing a row (here: an idempotency key the chain holds). */
 const UNIQUE_VIOLATION = '23505';
 
+/**
+ * How long after a key conflict batches with idempotency keys are linked with their stored entries
+ * looked up instead of hashed ahead. Replays come in runs (a partition delivered again after a
+ * rebalance or a crash, an append retried): each conflict costs an aborted transaction, and the
+ * look-up costs less than that while they last.
+ */
+const KEY_CONFLICT_LOOKUP_MS = 10_000;
+
 const STRING_FIELDS = [
   'time',
   'kind',
@@ -181,7 +189,9 @@ export class PgAuditStore implements AuditStore {
   private draining: Promise<void> | null = null;
   /** Heads this process last committed (or is committing), to hash the next batch ahead. */
   private readonly knownHeads = new Map<string, Head>();
-  private readonly counters = { transactions: 0, events: 0, hashedAhead: 0, rehashed: 0 };
+  private readonly counters = { transactions: 0, events: 0, hashedAhead: 0, rehashed: 0, keyConflicts: 0 };
+  /** performance.now() until which keyed batches are not hashed ahead (KEY_CONFLICT_LOOKUP_MS). */
+  private keysLookedUpUntil = 0;
   private closed = false;
   private readonly projector: PgMessageProjector;
 
@@ -301,11 +311,14 @@ export class PgAuditStore implements AuditStore {
   /**
    * A batch hashed ahead on assumed heads; none if a head is unknown. Idempotency keys are assumed
    * new (a replay is the exception): a key the chain holds fails the plan's INSERT on the unique
-   * index, and the batch is linked again with its stored entries (commitWithRetry).
+   * index, and the batch is linked again with its stored entries (commitWithRetry); for a while after
+   * that, keyed batches are not hashed ahead (KEY_CONFLICT_LOOKUP_MS).
    */
   private plan(batch: PendingAppend[], hint: Map<string, Head>): Linked | undefined {
+    const lookUpKeys = performance.now() < this.keysLookedUpUntil;
     for (const pending of batch) {
       if (!hint.has(pending.chain)) return undefined;
+      if (lookUpKeys && pending.keys.some((k) => k !== null)) return undefined;
     }
     return link(batch, new Map(batch.map((p) => [p.chain, hint.get(p.chain)!])), new Map());
   }
@@ -317,6 +330,8 @@ export class PgAuditStore implements AuditStore {
       } catch (error) {
         // A planned key the chain holds already (a replay): again, looking the keys up.
         if (plan && (error as { code?: string }).code === UNIQUE_VIOLATION) {
+          this.keysLookedUpUntil = performance.now() + KEY_CONFLICT_LOOKUP_MS;
+          this.counters.keyConflicts++;
           plan = undefined;
           continue;
         }
@@ -401,8 +416,17 @@ export class PgAuditStore implements AuditStore {
     return stored;
   }
 
-  /** Append transactions, events written, batches hashed ahead and batches hashed again (another writer moved a head). */
-  stats(): { transactions: number; events: number; hashedAhead: number; rehashed: number } {
+  /**
+   * Append transactions, events written, batches hashed ahead, batches hashed again (another writer
+   * moved a head), and batches hashed ahead whose idempotency key the chain held (linked again).
+   */
+  stats(): {
+    transactions: number;
+    events: number;
+    hashedAhead: number;
+    rehashed: number;
+    keyConflicts: number;
+  } {
     return { ...this.counters };
   }
 

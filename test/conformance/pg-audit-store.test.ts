@@ -52,3 +52,39 @@ describe('PgAuditStore, two instances on one schema', () => {
     }
   });
 });
+
+describe('PgAuditStore, batches with idempotency keys', () => {
+  it('hashes new keys ahead, links a replayed key with its stored entry, then looks keys up for a while', async () => {
+    const schema = freshSchemaName('keys');
+    const store = await PgAuditStore.connect({ url: PG_URL, schema });
+    try {
+      const keyed = (key: string) => auditEvent({ idempotencyKey: key, detail: { key } });
+      await store.append([auditEvent()], 'delivery.x.0'); // the head is known from here on
+      const first = await store.append([keyed('a'), keyed('b')], 'delivery.x.0');
+      expect(store.stats()).toMatchObject({ hashedAhead: 1, keyConflicts: 0 });
+
+      // A partition delivered again: the key is held, so the planned INSERT fails and the batch is
+      // linked again, returning the stored entry and appending only what is new.
+      const replay = await store.append([keyed('b'), keyed('c')], 'delivery.x.0');
+      expect(replay[0]).toEqual(first[1]);
+      expect(replay[1]!.seq).toBe(first[1]!.seq + 1);
+      expect(store.stats()).toMatchObject({ keyConflicts: 1 });
+
+      // Replays come in runs: the next keyed batch is not hashed ahead into another conflict.
+      const ahead = store.stats().hashedAhead;
+      const again = await store.append([keyed('c'), keyed('d')], 'delivery.x.0');
+      expect(again[0]).toEqual(replay[1]);
+      expect(store.stats()).toMatchObject({ hashedAhead: ahead, keyConflicts: 1 });
+      // Unkeyed batches are still hashed ahead.
+      await store.append([auditEvent()], 'delivery.x.0');
+      expect(store.stats().hashedAhead).toBe(ahead + 1);
+
+      const stored = await store.query({ chain: 'delivery.x.0' });
+      expect(stored.map((e) => e.detail.key ?? null)).toEqual([null, 'a', 'b', 'c', 'd', null]);
+      expect(verifyChain(stored)).toMatchObject({ ok: true, count: 6 });
+    } finally {
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+});
