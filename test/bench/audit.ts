@@ -157,6 +157,9 @@ function shapedEvent(kind: AuditEventKind, m: ShapedMessage, idempotencyKey?: st
 /** The appends of one message's life (13 events), as messageShapedRate and messageArrivalsCost make them. */
 function shapedAppends(store: AuditStore) {
   const offsets = new Map<string, number>();
+  // Offsets start again at each call, on the same chains: without its own prefix every delivery of a
+  // later measurement would be a replay of an earlier one's key (linked to the stored entry, not appended).
+  const run = randomUUID().slice(0, 8);
   const receiptOf = (m: ShapedMessage): ShapedMessage => ({ ...m, id: `r-${m.id}`, system: 'sn-melde' });
   const deliver = (m: ShapedMessage) => {
     const chain = `delivery.${m.system}.${m.partition}`;
@@ -164,7 +167,7 @@ function shapedAppends(store: AuditStore) {
     offsets.set(chain, offset);
     const kinds = ['delivered', 'acknowledged'] as const;
     return store.append(
-      kinds.map((kind, n) => shapedEvent(kind, m, `${m.system}/${m.partition}/${offset}/${n}`)),
+      kinds.map((kind, n) => shapedEvent(kind, m, `${run}/${m.system}/${m.partition}/${offset}/${n}`)),
       chain,
     );
   };
