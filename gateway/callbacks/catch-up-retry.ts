@@ -5,6 +5,7 @@
  * start would keep this process's marks still for its whole life, and make that start replay all of
  * it. Running it again is safe: its follow-ups are idempotent, callbacks at least once.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log/logger.ts';
 
 export interface CatchUpRetryOptions {
@@ -24,35 +25,22 @@ export interface CatchUpRun {
 export function catchUpUntilDone(catchUp: () => Promise<unknown>, options: CatchUpRetryOptions): CatchUpRun {
   const firstDelayMs = options.firstDelayMs ?? 1_000;
   const maxDelayMs = options.maxDelayMs ?? 60_000;
-  let stopped = false;
-  let wake: (() => void) | undefined;
+  const stopping = new AbortController();
   const done = (async () => {
-    for (let delayMs = firstDelayMs; !stopped; delayMs = Math.min(delayMs * 2, maxDelayMs)) {
+    for (let delayMs = firstDelayMs; !stopping.signal.aborted; delayMs = Math.min(delayMs * 2, maxDelayMs)) {
       try {
         await catchUp();
         return;
       } catch (error) {
-        if (stopped) return;
+        if (stopping.signal.aborted) return;
         options.logger.error(
           { err: error, retryInMs: delayMs },
           'catching up on receipts, deadlines and callbacks failed; trying again',
         );
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delayMs);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = undefined;
+        // Ends early, rejecting, when stopped.
+        await sleep(delayMs, undefined, { signal: stopping.signal }).catch(() => {});
       }
     }
   })();
-  return {
-    done,
-    stop() {
-      stopped = true;
-      wake?.();
-    },
-  };
+  return { done, stop: () => stopping.abort() };
 }

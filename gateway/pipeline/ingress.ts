@@ -35,6 +35,7 @@ import { parseXmlSafely } from '../xml/safe-parse.ts';
 import { checkDeclaredCharset } from './declared-charset.ts';
 import { MessageIdClaims, messageIdInFlight } from './message-id-claims.ts';
 import { AuditPendingError, keyIngressEntries, PublishedAudit } from './published-audit.ts';
+import { settledWithin } from './settled-within.ts';
 
 export interface DocumentSealer {
   /** Signs a canonical unsigned document; returns the signed document. */
@@ -428,7 +429,8 @@ export class Ingress {
       }
       if (!claim.released)
         throw duplicateMessage(`nachrichtenUUID ${claim.heldId} occurs more than once in the request`);
-      if (!(await settlesBefore(claim.released, waitUntil))) throw messageIdInFlight(claim.heldId, waitMs);
+      if (!(await settledWithin(claim.released, waitUntil - performance.now())))
+        throw messageIdInFlight(claim.heldId, waitMs);
     }
     const shared = this.deps.sharedClaims;
     if (!shared) return local;
@@ -609,19 +611,6 @@ interface ClaimedIds {
    */
   confirm(): Promise<void> | undefined;
   release(outcome: { accepted: boolean }): void;
-}
-
-/** Whether `promise` settles before performance.now() reaches `until`. */
-async function settlesBefore(promise: Promise<void>, until: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, until - performance.now()));
-  });
-  try {
-    return await Promise.race([promise.then(() => true as const), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function duplicateMessage(detail: string): GatewayError {

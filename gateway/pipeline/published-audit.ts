@@ -27,9 +27,12 @@
  * on a retry carries the time it was written, possibly after the message's `delivered`: the status
  * fold ranks progress and never moves back (audit/message-summary.ts), so the status is unaffected.
  */
+import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditLog, AuditRecordInput } from '../audit/audit-log.ts';
 import { GatewayError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
+import { settledWithin } from './settled-within.ts';
 
 /**
  * Gives each of a request's ingress entries its idempotency key: `ingress/<time>/<requestId>/<n>`,
@@ -104,8 +107,8 @@ export class PublishedAudit {
   private pendingMessages = 0;
   /** Set by settle() once it stops waiting: the appends still pending end. */
   private givenUp = false;
-  /** Cuts the pauses short (settle(): try now, or stop). */
-  private readonly sleepers = new Set<() => void>();
+  /** Aborted to cut the pauses under way short (settle(): try now, or stop); then a new one. */
+  private pauses = unboundedController();
 
   constructor(private readonly options: PublishedAuditOptions) {
     this.backoff = options.backoffMs ?? DEFAULT_BACKOFF;
@@ -143,15 +146,7 @@ export class PublishedAudit {
       this.pending.delete(batch);
       this.pendingMessages -= batch.messageIds.length;
     });
-    let timer: NodeJS.Timeout | undefined;
-    const inTime = await Promise.race([
-      landed,
-      new Promise<'late'>((resolve) => {
-        timer = setTimeout(() => resolve('late'), Math.max(0, deadline - performance.now()));
-      }),
-    ]);
-    clearTimeout(timer);
-    if (inTime === true) return;
+    if ((await settledWithin(landed, deadline - performance.now()))?.value === true) return;
     for (const messageId of batch.messageIds) {
       logger.error(
         { messageId, requestId: batch.requestId, traceId: batch.traceId },
@@ -173,14 +168,7 @@ export class PublishedAudit {
   async settle(timeoutMs = DEFAULT_SETTLE_MS): Promise<void> {
     if (this.pending.size === 0) return;
     this.wakeAll();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(this.pending.values()),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await settledWithin(Promise.all(this.pending.values()), timeoutMs);
     this.givenUp = true;
     this.wakeAll();
     for (const batch of this.pending.keys()) {
@@ -228,19 +216,20 @@ export class PublishedAudit {
     }
   }
 
+  /** A pause that wakeAll() ends early. */
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.sleepers.add(wake);
-    });
+    return sleep(ms, undefined, { signal: this.pauses.signal }).catch(() => {});
   }
 
   private wakeAll(): void {
-    for (const wake of [...this.sleepers]) wake();
+    this.pauses.abort();
+    this.pauses = unboundedController();
   }
+}
+
+/** One abort listener per pending batch, up to maxPendingMessages: no leak warning past ten. */
+function unboundedController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
