@@ -7,8 +7,16 @@
 import type pg from 'pg';
 import { openStorePool } from '../db/migrate.ts';
 import { textArrayLiteral } from '../db/postgres.ts';
-import type { AuthenticatedToken, IssueTokenInput, TokenRecord, TokenStore } from '../ports/token-store.ts';
+import type {
+  AuthenticatedToken,
+  ImportResult,
+  IssueTokenInput,
+  StoredToken,
+  TokenRecord,
+  TokenStore,
+} from '../ports/token-store.ts';
 import type { Permission, PersonRole } from './roles.ts';
+import { checkStoredToken } from './token-import.ts';
 import { holderOf, mintToken, presentedToken } from './tokens.ts';
 
 export interface PgTokenStoreOptions {
@@ -45,6 +53,10 @@ function recordOf(row: Omit<Row, 'secret_hash'>): TokenRecord {
     revokedAt: row.revoked_at,
     permissions: row.permissions,
   };
+}
+
+function storedOf(row: Row): StoredToken {
+  return { record: recordOf(row), secretHash: row.secret_hash };
 }
 
 export class PgTokenStore implements TokenStore {
@@ -118,6 +130,45 @@ export class PgTokenStore implements TokenStore {
       `SELECT ${COLUMNS} FROM auth_token ORDER BY created_at, id`,
     );
     return rows.map(recordOf);
+  }
+
+  async exportAll(): Promise<StoredToken[]> {
+    const { rows } = await this.pool.query<Row>(
+      `SELECT secret_hash, ${COLUMNS} FROM auth_token ORDER BY created_at, id`,
+    );
+    return rows.map(storedOf);
+  }
+
+  async importRecord(token: StoredToken): Promise<ImportResult> {
+    checkStoredToken(token);
+    const { record } = token;
+    const inserted = await this.pool.query({
+      name: 'auth-token-import',
+      text: `INSERT INTO auth_token (id, secret_hash, role, scope, name, created_at, created_by, expires_at, revoked_at, permissions)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[])
+             ON CONFLICT (id) DO NOTHING`,
+      values: [
+        record.id,
+        token.secretHash,
+        record.role,
+        record.scope,
+        record.name,
+        record.createdAt,
+        record.createdBy,
+        record.expiresAt,
+        record.revokedAt,
+        textArrayLiteral(record.permissions),
+      ],
+    });
+    if (inserted.rowCount === 1) return { imported: true };
+    // A statement of its own: its snapshot sees the row of a concurrent import that won the id.
+    const { rows } = await this.pool.query<Row>({
+      name: 'auth-token-stored',
+      text: `SELECT secret_hash, ${COLUMNS} FROM auth_token WHERE id = $1`,
+      values: [record.id],
+    });
+    // Tokens are never deleted, so the row that won the id is still there.
+    return { imported: false, existing: storedOf(rows[0]!) };
   }
 
   async close(): Promise<void> {

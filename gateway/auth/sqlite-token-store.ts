@@ -3,11 +3,20 @@
  * directory shares the file (WAL), so a revocation by `gw token revoke` refuses the server's next
  * request. The statements are synchronous; the port's promises only carry their results.
  */
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuthenticatedToken, IssueTokenInput, TokenRecord, TokenStore } from '../ports/token-store.ts';
+import { GatewayError } from '../errors/catalogue.ts';
+import type {
+  AuthenticatedToken,
+  ImportResult,
+  IssueTokenInput,
+  StoredToken,
+  TokenRecord,
+  TokenStore,
+} from '../ports/token-store.ts';
 import type { Permission } from './roles.ts';
+import { checkStoredToken } from './token-import.ts';
 import { holderOf, mintToken, presentedToken, TOKENS_FILE } from './tokens.ts';
 
 const SCHEMA = `
@@ -36,14 +45,26 @@ function recordOf(row: Omit<Row, 'secretHash'> & { secretHash?: Buffer }): Token
   return { ...rest, permissions: permissions === '' ? [] : (permissions.split(',') as Permission[]) };
 }
 
+function storedOf(row: Row): StoredToken {
+  return { record: recordOf(row), secretHash: row.secretHash };
+}
+
+const SELECT_STORED = `SELECT id, secret_hash AS secretHash, role, scope, name, created_at AS createdAt,
+       created_by AS createdBy, expires_at AS expiresAt, revoked_at AS revokedAt, permissions
+  FROM tokens`;
+
 export class SqliteTokenStore implements TokenStore {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private readonly byId: Database.Statement<[string], Row>;
 
-  constructor(file: string) {
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    this.db = new Database(file);
+  /** `existing`: the file must already be a token store (see openExisting); else it is created. */
+  constructor(file: string, existing = false) {
+    if (existing) this.db = SqliteTokenStore.existingTokenFile(file);
+    else {
+      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      this.db = new Database(file);
+    }
     // Hashes only, but still nobody else's business; SQLite gives -wal/-shm the same mode.
     chmodSync(file, 0o600);
     this.db.pragma('journal_mode = WAL');
@@ -54,15 +75,30 @@ export class SqliteTokenStore implements TokenStore {
     if (!columns.some((c) => c.name === 'permissions')) {
       this.db.exec("ALTER TABLE tokens ADD COLUMN permissions TEXT NOT NULL DEFAULT ''");
     }
-    this.byId = this.db.prepare(
-      `SELECT id, secret_hash AS secretHash, role, scope, name, created_at AS createdAt,
-              created_by AS createdBy, expires_at AS expiresAt, revoked_at AS revokedAt, permissions
-         FROM tokens WHERE id = ?`,
-    );
+    this.byId = this.db.prepare(`${SELECT_STORED} WHERE id = ?`);
   }
 
   static inDataDir(dataDir: string): SqliteTokenStore {
     return new SqliteTokenStore(path.join(dataDir, TOKENS_FILE));
+  }
+
+  /**
+   * An auth.sqlite that must already hold tokens: the source of `gw token import`. A mistyped path
+   * or another database (audit.sqlite) is refused untouched, instead of becoming an empty store.
+   */
+  static openExisting(file: string): SqliteTokenStore {
+    return new SqliteTokenStore(file, true);
+  }
+
+  private static existingTokenFile(file: string): Database.Database {
+    if (!existsSync(file)) throw new GatewayError('GW_ERR_NOT_FOUND', `no token store at ${file}`);
+    const db = new Database(file, { fileMustExist: true });
+    const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tokens'").get();
+    if (!table) {
+      db.close();
+      throw new GatewayError('GW_ERR_BAD_REQUEST', `${file} is not a token store (it has no tokens table)`);
+    }
+    return db;
   }
 
   async issue(input: IssueTokenInput): Promise<{ token: string; record: TokenRecord }> {
@@ -111,6 +147,36 @@ export class SqliteTokenStore implements TokenStore {
         )
         .all() as Omit<Row, 'secretHash'>[]
     ).map(recordOf);
+  }
+
+  async exportAll(): Promise<StoredToken[]> {
+    return (this.db.prepare(`${SELECT_STORED} ORDER BY created_at, id`).all() as Row[]).map(storedOf);
+  }
+
+  async importRecord(token: StoredToken): Promise<ImportResult> {
+    checkStoredToken(token);
+    const { record } = token;
+    // ON CONFLICT, not INSERT OR IGNORE: that would also skip a row failing a CHECK, silently.
+    const inserted = this.db
+      .prepare(
+        `INSERT INTO tokens (id, secret_hash, role, scope, name, created_at, created_by, expires_at, revoked_at, permissions)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      )
+      .run(
+        record.id,
+        token.secretHash,
+        record.role,
+        record.scope,
+        record.name,
+        record.createdAt,
+        record.createdBy,
+        record.expiresAt,
+        record.revokedAt,
+        record.permissions.join(','),
+      ).changes;
+    if (inserted > 0) return { imported: true };
+    // Tokens are never deleted, so the row that won the id is still there.
+    return { imported: false, existing: storedOf(this.byId.get(record.id)!) };
   }
 
   async close(): Promise<void> {

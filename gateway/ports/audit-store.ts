@@ -25,6 +25,8 @@ export const AUDIT_EVENT_KINDS = [
   'contract-changed',
   'token-issued',
   'audit-export',
+  /** A token copied from another store by `gw token import` (detail: tokenId, role, scope, source). */
+  'token-imported',
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 

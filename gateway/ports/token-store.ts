@@ -36,6 +36,19 @@ export interface IssueTokenInput {
   permissions?: Permission[];
 }
 
+/**
+ * A token as a store keeps it: the record and the SHA-256 of its secret (never the secret itself).
+ * Only for moving tokens between stores (`gw token import`): the hash is what lets the holder's
+ * existing secret keep working in the new store.
+ */
+export interface StoredToken {
+  record: TokenRecord;
+  secretHash: Buffer;
+}
+
+/** What importRecord() did: wrote the token, or found its id taken and left the stored one as it was. */
+export type ImportResult = { imported: true } | { imported: false; existing: StoredToken };
+
 /** The holder of a token that passed authenticate(). */
 export type AuthenticatedToken = TokenRecord & { parsedScope: Scope };
 
@@ -53,5 +66,15 @@ export interface TokenStore {
   revoke(id: string, now?: Date): Promise<{ record: TokenRecord; changed: boolean } | undefined>;
   /** Every token, oldest first (never a secret or its hash). */
   list(): Promise<TokenRecord[]>;
+  /** Every token with its secret's hash, oldest first: the source side of `gw token import`. */
+  exportAll(): Promise<StoredToken[]>;
+  /**
+   * Writes a token exactly as given (id, hash, times, revocation) if no token has its id; else
+   * writes nothing and returns the stored one, whatever it holds: the caller judges a match or a
+   * conflict (gateway/auth/token-import.ts). Atomic per token, so two imports racing on one id store
+   * it once. A record a store could not have minted (checkStoredToken) is refused with
+   * GW_ERR_BAD_REQUEST and nothing is written.
+   */
+  importRecord(token: StoredToken): Promise<ImportResult>;
   close(): Promise<void>;
 }

@@ -3,17 +3,22 @@
  * token authenticates with its role, scope and permissions; a wrong secret, an unknown id or a
  * malformed token is refused; expiry and revocation refuse from the next check on; the secret is
  * never stored; and two instances on one storage (two replicas, or `gw token` beside the server)
- * see each other's tokens and revocations at once, with no cache in between.
+ * see each other's tokens and revocations at once, with no cache in between. Tokens move between
+ * stores as stored (`gw token import`): exported with their hashes, imported exactly, once, never
+ * over a token already holding the id.
  */
+import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseDuration, statusOf } from '../../gateway/auth/tokens.ts';
 import { isGatewayError } from '../../gateway/errors/catalogue.ts';
-import type { IssueTokenInput, TokenStore } from '../../gateway/ports/token-store.ts';
+import type { IssueTokenInput, StoredToken, TokenStore } from '../../gateway/ports/token-store.ts';
 
 export interface TokenStoreFixture {
   store: TokenStore;
   /** Another instance on the same storage, as a second gateway process or replica would open it. */
   another: () => Promise<TokenStore>;
+  /** An empty store of the same kind on storage of its own: the target of an import. */
+  fresh: () => Promise<TokenStore>;
   /** Everything stored, as text (file bytes, or the rows), to show that no secret is in it. */
   storedText: () => Promise<string>;
   cleanup: () => Promise<void>;
@@ -28,6 +33,8 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
   }
   return 'admitted';
 }
+
+const sha256 = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
 
 const auditor = (extra: Partial<IssueTokenInput> = {}): IssueTokenInput => ({
   role: 'auditor',
@@ -44,6 +51,11 @@ export function runTokenStoreConformance(name: string, fixture: () => Promise<To
     const opened: TokenStore[] = [];
     const another = async () => {
       const store = await f.another();
+      opened.push(store);
+      return store;
+    };
+    const fresh = async () => {
+      const store = await f.fresh();
       opened.push(store);
       return store;
     };
@@ -261,6 +273,135 @@ export function runTokenStoreConformance(name: string, fixture: () => Promise<To
       );
       expect(revokes.filter((r) => r?.changed)).toHaveLength(1);
       for (const r of revokes) expect(r?.record.revokedAt).toEqual(expect.any(String));
+    });
+
+    it('exports every token with the SHA-256 of its secret, oldest first, as list() gives the records', async () => {
+      const issued: Awaited<ReturnType<TokenStore['issue']>>[] = [];
+      for (const i of [0, 1, 2]) {
+        issued.push(
+          await f.store.issue(auditor({ name: `holder ${i}`, now: new Date(Date.UTC(2030, 0, 3 - i)) })),
+        );
+      }
+      await f.store.revoke(issued[1]!.record.id, new Date('2030-01-05T00:00:00.000Z'));
+      const exported = await f.store.exportAll();
+      expect(exported.map((t) => t.record)).toEqual(await f.store.list());
+      expect(exported.map((t) => t.record.id)).toEqual(issued.map((i) => i.record.id).reverse());
+      for (const { token, record } of issued) {
+        const stored = exported.find((t) => t.record.id === record.id)!;
+        expect(Buffer.isBuffer(stored.secretHash)).toBe(true);
+        expect(stored.secretHash.equals(sha256(token.slice(17)))).toBe(true);
+      }
+      expect(exported.find((t) => t.record.id === issued[1]!.record.id)?.record.revokedAt).toBe(
+        '2030-01-05T00:00:00.000Z',
+      );
+    });
+
+    it('imports tokens exactly as stored elsewhere: the same secret admits with role, scope and permissions; revoked stays revoked, expired stays expired', async () => {
+      const live = await f.store.issue(
+        auditor({ permissions: ['audit-payload'], name: 'Prüferin', createdBy: 'operator-7' }),
+      );
+      const revoked = await f.store.issue({
+        role: 'operator',
+        scope: '*',
+        lifetimeMs: parseDuration('30d'),
+        createdBy: 'cli',
+      });
+      await f.store.revoke(revoked.record.id, new Date('2026-11-01T10:00:00.123Z'));
+      const expired = await f.store.issue(
+        auditor({ scope: 'system:st-melde', lifetimeMs: 60_000, now: new Date('2026-01-01T00:00:00.000Z') }),
+      );
+      const target = await fresh();
+      expect(await target.list()).toEqual([]);
+      for (const token of await f.store.exportAll())
+        expect(await target.importRecord(token)).toEqual({ imported: true });
+
+      expect(await target.list()).toEqual(await f.store.list());
+      expect(await target.exportAll()).toEqual(await f.store.exportAll());
+      expect(await target.authenticate(live.token)).toEqual({
+        ...live.record,
+        parsedScope: { kind: 'land', land: 'SN' },
+      });
+      expect(await refusal(target.authenticate(revoked.token))).toBe(
+        `GW_ERR_TOKEN_INVALID: token ${revoked.record.id} is revoked`,
+      );
+      expect((await target.list()).find((r) => r.id === revoked.record.id)?.revokedAt).toBe(
+        '2026-11-01T10:00:00.123Z',
+      );
+      expect(await refusal(target.authenticate(expired.token))).toBe(
+        `GW_ERR_TOKEN_INVALID: token ${expired.record.id} is expired`,
+      );
+      // Imported, it is a token like any other: the target can revoke it.
+      expect((await target.revoke(live.record.id))?.changed).toBe(true);
+      expect(await refusal(target.authenticate(live.token))).toBe(
+        `GW_ERR_TOKEN_INVALID: token ${live.record.id} is revoked`,
+      );
+      expect((await f.store.authenticate(live.token)).id).toBe(live.record.id);
+    });
+
+    it('an import finding the id taken writes nothing and returns the stored token, identical or not', async () => {
+      const { token, record } = await f.store.issue(auditor());
+      const [stored] = await f.store.exportAll();
+      // The store the token was issued in already holds it.
+      expect(await f.store.importRecord(stored!)).toEqual({ imported: false, existing: stored });
+
+      const target = await fresh();
+      expect(await target.importRecord(stored!)).toEqual({ imported: true });
+      expect(await target.importRecord(stored!)).toEqual({ imported: false, existing: stored });
+      const other: StoredToken = {
+        record: {
+          ...record,
+          name: 'someone else',
+          revokedAt: '2030-01-01T00:00:00.000Z',
+          permissions: ['audit-payload'],
+        },
+        secretHash: sha256('B'.repeat(43)),
+      };
+      expect(await target.importRecord(other)).toEqual({ imported: false, existing: stored });
+      expect(await target.exportAll()).toEqual([stored]);
+      expect((await target.authenticate(token)).id).toBe(record.id);
+      expect(await refusal(target.authenticate(`gwt_${record.id}_${'B'.repeat(43)}`))).toBe(
+        'GW_ERR_TOKEN_INVALID: unknown token',
+      );
+    });
+
+    it('refuses to import a token no store could have minted, and writes nothing', async () => {
+      await f.store.issue(auditor({ permissions: ['audit-payload'] }));
+      const [good] = await f.store.exportAll();
+      const target = await fresh();
+      const bad: [string, Partial<StoredToken['record']>, Buffer?][] = [
+        ['id not hex', { id: 'XYZXYZXYZXYZ' }],
+        ['id too short', { id: '0123456789a' }],
+        ['hash too short', {}, good!.secretHash.subarray(1)],
+        ['role system', { role: 'system' as 'auditor' }],
+        ['unknown Land', { scope: 'land:XX' }],
+        ['scope not canonical', { scope: 'land:sn' }],
+        ['unknown permission', { permissions: ['everything' as 'audit-payload'] }],
+        ['repeated permission', { permissions: ['audit-payload', 'audit-payload'] }],
+        ['date without time', { createdAt: '2030-01-01' }],
+        ['expiry without milliseconds', { expiresAt: '2030-01-01T00:00:00Z' }],
+        ['revocation not a time', { revokedAt: 'yesterday' }],
+      ];
+      for (const [why, change, hash] of bad) {
+        const token = { record: { ...good!.record, ...change }, secretHash: hash ?? good!.secretHash };
+        expect(`${why}: ${await refusal(target.importRecord(token))}`).toMatch(
+          new RegExp(`^${why}: GW_ERR_BAD_REQUEST: token .* cannot be imported`),
+        );
+      }
+      expect(await target.exportAll()).toEqual([]);
+    });
+
+    it('two instances importing the same token at once store it once', async () => {
+      const source = await fresh();
+      const { token, record } = await source.issue(auditor());
+      const [stored] = await source.exportAll();
+      const replica = await another();
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? replica : f.store).importRecord(stored!)),
+      );
+      expect(results.filter((r) => r.imported)).toHaveLength(1);
+      for (const r of results) if (!r.imported) expect(r.existing).toEqual(stored);
+      expect(await f.store.exportAll()).toEqual([stored]);
+      expect((await replica.authenticate(token)).id).toBe(record.id);
     });
   });
 }

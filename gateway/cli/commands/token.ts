@@ -1,22 +1,28 @@
 /**
- * `gw token issue|list|revoke` — bearer tokens for people. The token is printed once, on stdout
- * alone (so `TOKEN=$(gw token issue …)` works); only its hash is stored. Issuance and revocation
- * are appended to the audit log the server uses.
+ * `gw token issue|list|revoke|import` — bearer tokens for people. The token is printed once, on
+ * stdout alone (so `TOKEN=$(gw token issue …)` works); only its hash is stored. Issuance, revocation
+ * and import are appended to the audit log the server uses.
  */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { AuditLog, type AuditRecordInput } from '../../audit/audit-log.ts';
 import { openAuditStore } from '../../audit/open-store.ts';
 import { connectTokenStore } from '../../auth/open-token-store.ts';
 import type { Permission, PersonRole } from '../../auth/roles.ts';
-import { parseDuration, statusOf } from '../../auth/tokens.ts';
-import { loadConfig } from '../../config/load.ts';
+import { SqliteTokenStore } from '../../auth/sqlite-token-store.ts';
+import { importTokens, type TokenImportOutcome } from '../../auth/token-import.ts';
+import { parseDuration, statusOf, TOKENS_FILE } from '../../auth/tokens.ts';
+import { loadConfig, type ResolvedConfig } from '../../config/load.ts';
 import { GatewayError } from '../../errors/catalogue.ts';
-import type { TokenStore } from '../../ports/token-store.ts';
+import type { StoredToken, TokenStore } from '../../ports/token-store.ts';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-async function withStores<T>(fn: (tokens: TokenStore, audit: AuditLog) => Promise<T>): Promise<T> {
-  const config = loadConfig();
+async function withStores<T>(
+  fn: (tokens: TokenStore, audit: AuditLog) => Promise<T>,
+  config: ResolvedConfig = loadConfig(),
+): Promise<T> {
   // The server's rule (open-token-store.ts): with DATABASE_URL every replica reads what this writes.
   const tokens = await connectTokenStore(config);
   const store = openAuditStore(config);
@@ -121,6 +127,96 @@ async function revoke(id: string): Promise<void> {
   });
 }
 
+/** One file under two names (a symlink, `./data` vs its absolute path) counts as the same. */
+function sameFile(a: string, b: string): boolean {
+  if (path.resolve(a) === path.resolve(b)) return true;
+  if (!existsSync(a) || !existsSync(b)) return false;
+  const [sa, sb] = [statSync(a), statSync(b)];
+  return sa.dev === sb.dev && sa.ino === sb.ino;
+}
+
+function describeToken({ record }: StoredToken): string {
+  return `${record.id}  ${record.role}  ${record.scope}  ${statusOf(record)}`;
+}
+
+function outcomeLine(outcome: TokenImportOutcome, dryRun: boolean): string {
+  switch (outcome.kind) {
+    case 'imported':
+      return `${dryRun ? 'would import' : 'imported'}  ${describeToken(outcome.token)}`;
+    case 'present':
+      return `present   ${describeToken(outcome.token)}`;
+    case 'conflict': {
+      const { token, existing, differs } = outcome;
+      // The one conflict with an obvious remedy: revoked in the old file after the switch.
+      const hint =
+        differs.length === 1 && differs[0] === 'revokedAt' && token.record.revokedAt && !existing.revokedAt
+          ? `; revoked in the source only — \`gw token revoke ${token.record.id}\` revokes it here`
+          : '';
+      return `conflict  ${describeToken(token)}: the target's token differs in ${differs.join(', ')} and is kept${hint}`;
+    }
+  }
+}
+
+async function importCommand(options: {
+  from?: string;
+  dryRun?: boolean;
+  skipConflicts?: boolean;
+}): Promise<void> {
+  const config = loadConfig();
+  const embedded = path.join(config.dataDir, TOKENS_FILE);
+  const source = path.resolve(options.from ?? embedded);
+  if (!config.databaseUrl && sameFile(source, embedded)) {
+    throw new GatewayError(
+      'GW_ERR_BAD_REQUEST',
+      `${source} is the configured token store itself: set DATABASE_URL to import into PostgreSQL, or name another file with --from`,
+    );
+  }
+  const from = SqliteTokenStore.openExisting(source);
+  let tokens: StoredToken[];
+  try {
+    tokens = await from.exportAll();
+  } finally {
+    await from.close();
+  }
+  const dryRun = options.dryRun === true;
+  const outcomes = await withStores(
+    (target, audit) =>
+      importTokens(tokens, target, {
+        dryRun,
+        // One event per token written, never the hash; an import that finds the token adds none.
+        onImported: async ({ record }) => {
+          await audit.record({
+            kind: 'token-imported',
+            actor: 'cli',
+            detail: {
+              tokenId: record.id,
+              role: record.role,
+              scope: record.scope,
+              permissions: record.permissions,
+              expiresAt: record.expiresAt,
+              revokedAt: record.revokedAt,
+              source,
+            },
+          });
+        },
+      }),
+    config,
+  );
+  for (const outcome of outcomes) out(outcomeLine(outcome, dryRun));
+  const count = (kind: TokenImportOutcome['kind']) => outcomes.filter((o) => o.kind === kind).length;
+  const revoked = outcomes.filter((o) => o.kind === 'imported' && o.token.record.revokedAt !== null).length;
+  const conflicts = count('conflict');
+  out(
+    `${tokens.length} tokens in ${source}: ${dryRun ? 'would import' : 'imported'} ${count('imported')} (${revoked} revoked), already present ${count('present')}, conflicts ${conflicts}`,
+  );
+  if (conflicts > 0 && !options.skipConflicts) {
+    process.stderr.write(
+      `gw: ${conflicts} token(s) conflict with the target's and were left as they are there; resolve them (gw token list, gw token revoke) or pass --skip-conflicts\n`,
+    );
+    process.exitCode = 1;
+  }
+}
+
 export function tokenCommand(): Command {
   const token = new Command('token').description('bearer tokens for auditors and operators');
   token
@@ -151,5 +247,22 @@ export function tokenCommand(): Command {
     .description('revoke a token by id')
     .argument('<id>', 'the id `gw token list` shows')
     .action(revoke);
+  token
+    .command('import')
+    .summary('copy tokens from an auth.sqlite into the configured store (PostgreSQL with DATABASE_URL)')
+    .description(
+      'copy tokens, with their hashes, times and revocations, from an auth.sqlite into the configured store ' +
+        '(PostgreSQL with DATABASE_URL): holders keep their secrets, revoked tokens stay revoked. ' +
+        'A token the target already holds identically is skipped, so running it again imports nothing; ' +
+        'one it holds differently is a conflict: reported, never overwritten, exit 1 unless --skip-conflicts. ' +
+        'Each imported token is audited (token-imported)',
+    )
+    .option(
+      '--from <file>',
+      'the auth.sqlite to read (default: <dataDir>/auth.sqlite); its tokens are left as they are',
+    )
+    .option('--dry-run', 'only list what would be imported, present or in conflict; write nothing')
+    .option('--skip-conflicts', 'exit 0 even if some tokens conflict (they are still left as they are)')
+    .action(importCommand);
   return token;
 }

@@ -27,6 +27,7 @@ const EVENT_LABELS = {
   'contract-changed': 'Vertrag geändert',
   'token-issued': 'Token ausgestellt',
   'audit-export': 'Protokollauszug',
+  'token-imported': 'Token übernommen',
 };
 
 const STATUS_LABELS = {
