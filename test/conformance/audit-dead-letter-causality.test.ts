@@ -13,12 +13,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../gateway/audit/audit-log.ts';
-import { PgAuditStore } from '../../gateway/audit/pg-audit-store.ts';
 import { SqliteAuditStore } from '../../gateway/audit/sqlite-audit-store.ts';
 import { deliveryChain } from '../../gateway/pipeline/delivery-audit.ts';
 import { messageView } from '../../gateway/pipeline/status.ts';
 import type { AuditEventKind, AuditStore } from '../../gateway/ports/audit-store.ts';
-import { dropSchema, freshSchemaName, PG_URL } from './pg-test-schema.ts';
+import { auditStorePairs } from './audit-store-pairs.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -30,45 +29,9 @@ function tempFile(): string {
   return path.join(dir, 'audit.db');
 }
 
-interface Fixture {
-  /** Appends, and projects what it appended from memory. */
-  store: AuditStore;
-  /** Another process on the same data: it projects from the stored entries. */
-  other: AuditStore;
-  cleanup: () => Promise<void>;
-}
-
-const STORES: Record<string, () => Promise<Fixture>> = {
-  sqlite: async () => {
-    // No background runs: each search's catch-up is one projection run, so the test decides what
-    // a run finds.
-    const file = tempFile();
-    const store = new SqliteAuditStore({ file, sync: 'NORMAL', projectionDelayMs: 1e9 });
-    const other = new SqliteAuditStore({ file, sync: 'NORMAL', projectionDelayMs: 1e9 });
-    return {
-      store,
-      other,
-      cleanup: async () => {
-        await store.close();
-        await other.close();
-      },
-    };
-  },
-  postgres: async () => {
-    const schema = freshSchemaName('dlcause');
-    const store = await PgAuditStore.connect({ url: PG_URL, schema });
-    const other = await PgAuditStore.connect({ url: PG_URL, schema });
-    return {
-      store,
-      other,
-      cleanup: async () => {
-        await store.close();
-        await other.close();
-        await dropSchema(schema);
-      },
-    };
-  },
-};
+// No background runs: each search's catch-up is one projection run, so the test decides what a run
+// finds.
+const NO_BACKGROUND_PROJECTION = { projectionDelayMs: 1e9 };
 
 const T0 = Date.UTC(2026, 10, 29, 9, 0, 0);
 
@@ -88,9 +51,11 @@ function messageAudit(store: AuditStore, messageId: string) {
   };
   /** `generation` undefined: an entry as written before replay generations existed. */
   const generation = (g: number | undefined) => (g === undefined ? {} : { replayGeneration: g });
-  return {
+  const audit = {
+    /** Sets the clock to `ms` after T0 for what is recorded next (`await m.at(20).replayed(1)`). */
     at: (ms: number) => {
       clock = T0 + ms;
+      return audit;
     },
     ingress: () =>
       main.recordMany(
@@ -117,140 +82,128 @@ function messageAudit(store: AuditStore, messageId: string) {
       }),
     delivered: () => delivery.record({ ...common, kind: 'delivered', actor: 'gateway' }),
   };
+  return audit;
+}
+type MessageAudit = ReturnType<typeof messageAudit>;
+
+interface Statuses {
+  api: string | undefined;
+  search: string | undefined;
 }
 
-async function statuses(store: AuditStore, searched: AuditStore, messageId: string) {
+async function statuses(store: AuditStore, searched: AuditStore, messageId: string): Promise<Statuses> {
   const view = messageView(messageId, await store.query({ messageId }));
   const row = (await searched.searchMessages({ messageId, limit: 1 })).items[0];
   return { api: view?.status, search: row?.status };
 }
 
-const cases = Object.entries(STORES).flatMap(([name, open]) =>
+/** What the status API and the search rows both say. */
+const both = (status: string): Statuses => ({ api: status, search: status });
+
+const cases = Object.entries(auditStorePairs('dlcause', NO_BACKGROUND_PROJECTION)).flatMap(([name, open]) =>
   (['the appending process', 'another process'] as const).map((projector) => ({ name, open, projector })),
 );
 
-for (const { name, open: openStore, projector } of cases) {
-  /** The appending store, and the one whose search rows are asked (and so projects them). */
-  const open = async () => {
-    const fixture = await openStore();
-    const searched = projector === 'another process' ? fixture.other : fixture.store;
-    return {
-      store: fixture.store,
-      cleanup: fixture.cleanup,
-      statuses: (messageId: string) => statuses(fixture.store, searched, messageId),
-    };
-  };
+for (const { name, open, projector } of cases) {
+  /**
+   * A test on fresh stores: `m` audits `messageId`; `statuses()` reads the status API of the
+   * appending store and the search row of the one that projects.
+   */
+  const scenario = (
+    title: string,
+    messageId: string,
+    steps: (m: MessageAudit, statuses: () => Promise<Statuses>) => Promise<void>,
+  ) =>
+    it(title, async () => {
+      const { store, other, cleanup } = await open();
+      const searched = projector === 'another process' ? other : store;
+      try {
+        await steps(messageAudit(store, messageId), () => statuses(store, searched, messageId));
+      } finally {
+        await cleanup();
+      }
+    });
+
   describe(`replay generations order replays and dead-letters by cause (${name} store, projected by ${projector})`, () => {
-    it('a record dead-lettered again within the millisecond of its `replayed` is dead-lettered', async () => {
-      const { store, cleanup, statuses } = await open();
-      try {
-        const m = messageAudit(store, 'm-tie');
+    scenario(
+      'a record dead-lettered again within the millisecond of its `replayed` is dead-lettered',
+      'm-tie',
+      async (m, statuses) => {
         await m.ingress();
-        m.at(10);
-        await m.deadLettered(0);
-        m.at(20);
-        await m.replayed(1);
+        await m.at(10).deadLettered(0);
+        await m.at(20).replayed(1);
         await m.deadLettered(1); // same millisecond; its chain name sorts before `main`
-        expect(await statuses('m-tie')).toEqual({ api: 'dead-lettered', search: 'dead-lettered' });
-      } finally {
-        await cleanup();
-      }
-    });
+        expect(await statuses()).toEqual(both('dead-lettered'));
+      },
+    );
 
-    it('a record dead-lettered at once, within the millisecond of its ingress, is dead-lettered', async () => {
-      const { store, cleanup, statuses } = await open();
-      try {
-        const m = messageAudit(store, 'm-poison');
+    scenario(
+      'a record dead-lettered at once, within the millisecond of its ingress, is dead-lettered',
+      'm-poison',
+      async (m, statuses) => {
         await m.deadLettered(0); // a permanent failure on the first attempt, before the ingress's audit
-        expect((await statuses('m-poison')).search).toBe('dead-lettered');
+        expect((await statuses()).search).toBe('dead-lettered');
         await m.ingress();
-        expect(await statuses('m-poison')).toEqual({ api: 'dead-lettered', search: 'dead-lettered' });
-      } finally {
-        await cleanup();
-      }
-    });
+        expect(await statuses()).toEqual(both('dead-lettered'));
+      },
+    );
 
-    it('a `replayed` appended after the dead-letter it caused (and projected in a later run) does not undo it', async () => {
-      const { store, cleanup, statuses } = await open();
-      try {
-        const m = messageAudit(store, 'm-late');
+    scenario(
+      'a `replayed` appended after the dead-letter it caused (and projected in a later run) does not undo it',
+      'm-late',
+      async (m, statuses) => {
         await m.ingress();
-        m.at(10);
-        await m.deadLettered(0);
-        m.at(20);
-        await m.deadLettered(1);
-        expect((await statuses('m-late')).search).toBe('dead-lettered'); // one projection run
-        m.at(21); // the replay's audit, written after its republish
-        await m.replayed(1);
-        expect(await statuses('m-late')).toEqual({ api: 'dead-lettered', search: 'dead-lettered' });
-      } finally {
-        await cleanup();
-      }
-    });
+        await m.at(10).deadLettered(0);
+        await m.at(20).deadLettered(1);
+        expect((await statuses()).search).toBe('dead-lettered'); // one projection run
+        await m.at(21).replayed(1); // the replay's audit, written after its republish
+        expect(await statuses()).toEqual(both('dead-lettered'));
+      },
+    );
 
-    it('a dead-letter whose audit lands after the replay of it (projected in a later run) stays answered', async () => {
-      const { store, cleanup, statuses } = await open();
-      try {
-        const m = messageAudit(store, 'm-answered');
+    scenario(
+      'a dead-letter whose audit lands after the replay of it (projected in a later run) stays answered',
+      'm-answered',
+      async (m, statuses) => {
         await m.ingress();
         // The worker publishes to the dead-letter topic before it audits: an operator can replay
         // the entry in between.
-        m.at(20);
-        await m.replayed(1);
-        expect((await statuses('m-answered')).search).toBe('queued');
-        m.at(19);
-        await m.deadLettered(0);
-        expect(await statuses('m-answered')).toEqual({ api: 'queued', search: 'queued' });
-        m.at(30);
-        await m.delivered();
-        expect(await statuses('m-answered')).toEqual({ api: 'delivered', search: 'delivered' });
-      } finally {
-        await cleanup();
-      }
-    });
+        await m.at(20).replayed(1);
+        expect((await statuses()).search).toBe('queued');
+        await m.at(19).deadLettered(0);
+        expect(await statuses()).toEqual(both('queued'));
+        await m.at(30).delivered();
+        expect(await statuses()).toEqual(both('delivered'));
+      },
+    );
 
-    it('a second replay answers the second dead-letter, within one millisecond too', async () => {
-      const { store, cleanup, statuses } = await open();
-      try {
-        const m = messageAudit(store, 'm-twice');
+    scenario(
+      'a second replay answers the second dead-letter, within one millisecond too',
+      'm-twice',
+      async (m, statuses) => {
         await m.ingress();
-        m.at(10);
-        await m.deadLettered(0);
-        m.at(20);
-        await m.replayed(1);
+        await m.at(10).deadLettered(0);
+        await m.at(20).replayed(1);
         await m.deadLettered(1);
-        expect((await statuses('m-twice')).search).toBe('dead-lettered');
-        m.at(30);
-        await m.replayed(2);
-        expect(await statuses('m-twice')).toEqual({ api: 'queued', search: 'queued' });
+        expect((await statuses()).search).toBe('dead-lettered');
+        await m.at(30).replayed(2);
+        expect(await statuses()).toEqual(both('queued'));
         await m.deadLettered(2);
-        expect(await statuses('m-twice')).toEqual({ api: 'dead-lettered', search: 'dead-lettered' });
-      } finally {
-        await cleanup();
-      }
-    });
+        expect(await statuses()).toEqual(both('dead-lettered'));
+      },
+    );
 
-    it('trails from before replay generations keep the time rule', async () => {
-      const { store, cleanup, statuses } = await open();
-      try {
-        const m = messageAudit(store, 'm-legacy');
-        await m.ingress();
-        m.at(10);
-        await m.deadLettered(undefined);
-        m.at(20);
-        await m.replayed(undefined);
-        expect(await statuses('m-legacy')).toEqual({ api: 'queued', search: 'queued' });
-        m.at(30);
-        await m.deadLettered(undefined);
-        expect(await statuses('m-legacy')).toEqual({ api: 'dead-lettered', search: 'dead-lettered' });
-        // A replay by an upgraded `gw dlq replay` of an entry the old worker dead-lettered.
-        m.at(40);
-        await m.replayed(1);
-        await m.deadLettered(1);
-        expect(await statuses('m-legacy')).toEqual({ api: 'dead-lettered', search: 'dead-lettered' });
-      } finally {
-        await cleanup();
-      }
+    scenario('trails from before replay generations keep the time rule', 'm-legacy', async (m, statuses) => {
+      await m.ingress();
+      await m.at(10).deadLettered(undefined);
+      await m.at(20).replayed(undefined);
+      expect(await statuses()).toEqual(both('queued'));
+      await m.at(30).deadLettered(undefined);
+      expect(await statuses()).toEqual(both('dead-lettered'));
+      // A replay by an upgraded `gw dlq replay` of an entry the old worker dead-lettered.
+      await m.at(40).replayed(1);
+      await m.deadLettered(1);
+      expect(await statuses()).toEqual(both('dead-lettered'));
     });
   });
 }
@@ -258,11 +211,11 @@ for (const { name, open: openStore, projector } of cases) {
 describe('SqliteAuditStore, a file made before the replay generation columns', () => {
   it('gets them in place, keeps its search rows, and folds generations from then on', async () => {
     const file = tempFile();
-    let store = new SqliteAuditStore({ file, sync: 'NORMAL', projectionDelayMs: 1e9 });
+    const open = () => new SqliteAuditStore({ file, sync: 'NORMAL', ...NO_BACKGROUND_PROJECTION });
+    let store = open();
     let m = messageAudit(store, 'm-old');
     await m.ingress();
-    m.at(10);
-    await m.deadLettered(undefined);
+    await m.at(10).deadLettered(undefined);
     expect((await statuses(store, store, 'm-old')).search).toBe('dead-lettered');
     await store.close();
     const db = new Database(file);
@@ -270,17 +223,13 @@ describe('SqliteAuditStore, a file made before the replay generation columns', (
     db.exec('ALTER TABLE audit_messages DROP COLUMN dead_letter_generation');
     db.close();
 
-    store = new SqliteAuditStore({ file, sync: 'NORMAL', projectionDelayMs: 1e9 });
+    store = open();
     try {
       expect((await statuses(store, store, 'm-old')).search).toBe('dead-lettered');
       m = messageAudit(store, 'm-old');
-      m.at(20);
-      await m.replayed(1);
+      await m.at(20).replayed(1);
       await m.deadLettered(1);
-      expect(await statuses(store, store, 'm-old')).toEqual({
-        api: 'dead-lettered',
-        search: 'dead-lettered',
-      });
+      expect(await statuses(store, store, 'm-old')).toEqual(both('dead-lettered'));
     } finally {
       await store.close();
     }

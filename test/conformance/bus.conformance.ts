@@ -132,11 +132,35 @@ export function runBusConformance(name: string, factory: () => Promise<BusFixtur
       into.set(idOf(r), (into.get(idOf(r)) ?? 0) + 1);
     };
 
-    it(
+    /** A fresh topic, created before use. */
+    const newTopic = async (partitions: number) => {
+      const topic = topicName();
+      await bus.ensureTopics([{ name: topic, partitions }]);
+      return topic;
+    };
+
+    /** `count` ids `${prefix}${i}`, published at once; `keyOf` spreads them over keys. */
+    const publishIds = async (
+      topic: string,
+      count: number,
+      prefix: string,
+      keyOf: (id: string, i: number) => string,
+    ) => {
+      const ids = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+      await bus.publish(ids.map((id, i) => record(topic, keyOf(id, i), id)));
+      return ids;
+    };
+
+    const everythingCommitted = (group: string, topic: string) =>
+      waitFor('the group to commit everything', async () => (await totalLag(group, topic)) === 0);
+
+    /** Every test may wait for a broker (rebalances, commits): one generous bound for all. */
+    const conformance = (title: string, body: () => Promise<void>) => it(title, body, TEST_TIMEOUT_MS);
+
+    conformance(
       'delivers published records to a new group with key, value bytes and headers intact',
       async () => {
-        const topic = topicName();
-        await bus.ensureTopics([{ name: topic, partitions: 3 }]);
+        const topic = await newTopic(3);
         const sent: BusRecord[] = [
           {
             topic,
@@ -185,49 +209,42 @@ export function runBusConformance(name: string, factory: () => Promise<BusFixtur
           expect(r.timestamp).toBeLessThan(Date.now() + 60_000);
         }
       },
-      TEST_TIMEOUT_MS,
     );
 
-    it(
-      'keeps publish order per key (200 records over 10 keys)',
-      async () => {
-        const topic = topicName();
-        await bus.ensureTopics([{ name: topic, partitions: 4 }]);
-        const keys = Array.from({ length: 10 }, (_, i) => `key-${i}`);
-        const all = Array.from({ length: 200 }, (_, i) =>
-          record(topic, keys[i % 10]!, `r${i}`, { seq: String(i) }),
-        );
-        for (let i = 0; i < all.length; i += 20) await bus.publish(all.slice(i, i + 20));
+    conformance('keeps publish order per key (200 records over 10 keys)', async () => {
+      const topic = await newTopic(4);
+      const keys = Array.from({ length: 10 }, (_, i) => `key-${i}`);
+      const all = Array.from({ length: 200 }, (_, i) =>
+        record(topic, keys[i % 10]!, `r${i}`, { seq: String(i) }),
+      );
+      for (let i = 0; i < all.length; i += 20) await bus.publish(all.slice(i, i + 20));
 
-        const perKey = new Map<string, number[]>();
-        const partitionOfKey = new Map<string, Set<number>>();
-        let total = 0;
-        await subscribe(bus, {
-          group: groupName(),
-          topics: [topic],
-          handler: async (r) => {
-            total++;
-            perKey.set(r.key, [...(perKey.get(r.key) ?? []), Number(r.headers.seq)]);
-            partitionOfKey.set(r.key, (partitionOfKey.get(r.key) ?? new Set()).add(r.partition));
-          },
-        });
-        await waitFor('200 records', () => total >= 200);
+      const perKey = new Map<string, number[]>();
+      const partitionOfKey = new Map<string, Set<number>>();
+      let total = 0;
+      await subscribe(bus, {
+        group: groupName(),
+        topics: [topic],
+        handler: async (r) => {
+          total++;
+          perKey.set(r.key, [...(perKey.get(r.key) ?? []), Number(r.headers.seq)]);
+          partitionOfKey.set(r.key, (partitionOfKey.get(r.key) ?? new Set()).add(r.partition));
+        },
+      });
+      await waitFor('200 records', () => total >= 200);
 
-        for (const [index, key] of keys.entries()) {
-          const expected = Array.from({ length: 20 }, (_, j) => index + 10 * j);
-          expect(perKey.get(key)).toEqual(expected);
-          expect(partitionOfKey.get(key)?.size).toBe(1);
-        }
-      },
-      TEST_TIMEOUT_MS,
-    );
+      for (const [index, key] of keys.entries()) {
+        const expected = Array.from({ length: 20 }, (_, j) => index + 10 * j);
+        expect(perKey.get(key)).toEqual(expected);
+        expect(partitionOfKey.get(key)?.size).toBe(1);
+      }
+    });
 
-    it(
+    conformance(
       'hands a failed record again after redeliveryDelayMs, and nothing behind it overtakes it',
       async () => {
-        const topic = topicName();
-        await bus.ensureTopics([{ name: topic, partitions: 1 }]);
-        await bus.publish(Array.from({ length: 6 }, (_, i) => record(topic, `k${i}`, `r${i}`)));
+        const topic = await newTopic(1);
+        await publishIds(topic, 6, 'r', (_, i) => `k${i}`);
 
         const attempts: string[] = [];
         const attemptTimes: number[] = [];
@@ -257,17 +274,14 @@ export function runBusConformance(name: string, factory: () => Promise<BusFixtur
         expect(attemptTimes[1]! - attemptTimes[0]!).toBeGreaterThanOrEqual(redeliveryDelayMs - 20);
         expect(attemptTimes[2]! - attemptTimes[1]!).toBeGreaterThanOrEqual(redeliveryDelayMs - 20);
       },
-      TEST_TIMEOUT_MS,
     );
 
-    it(
+    conformance(
       'commits handled records: after close, the group resumes behind them and never redelivers them',
       async () => {
-        const topic = topicName();
+        const topic = await newTopic(2);
         const group = groupName();
-        await bus.ensureTopics([{ name: topic, partitions: 2 }]);
-        const ids = Array.from({ length: 40 }, (_, i) => `r${i}`);
-        await bus.publish(ids.map((id) => record(topic, `key-${id}`, id)));
+        const ids = await publishIds(topic, 40, 'r', (id) => `key-${id}`);
 
         const first = new Set<string>();
         let closing: Promise<void> | undefined;
@@ -293,38 +307,30 @@ export function runBusConformance(name: string, factory: () => Promise<BusFixtur
         const second = new Map<string, number>();
         await subscribe(bus, { group, topics: [topic], handler: counter(second) });
         await waitFor('the remaining records', () => ids.every((id) => committed.has(id) || second.has(id)));
-        await waitFor('the group to commit everything', async () => (await totalLag(group, topic)) === 0);
+        await everythingCommitted(group, topic);
 
         expect(handledAfterClose).toBe(0);
         for (const id of committed)
           expect(second.has(id), `${id} was committed, then redelivered`).toBe(false);
       },
-      TEST_TIMEOUT_MS,
     );
 
-    it(
-      'gives each consumer group every record independently',
-      async () => {
-        const topic = topicName();
-        await bus.ensureTopics([{ name: topic, partitions: 3 }]);
-        const ids = Array.from({ length: 30 }, (_, i) => `r${i}`);
-        await bus.publish(ids.map((id) => record(topic, `key-${id}`, id)));
+    conformance('gives each consumer group every record independently', async () => {
+      const topic = await newTopic(3);
+      const ids = await publishIds(topic, 30, 'r', (id) => `key-${id}`);
 
-        const a = new Map<string, number>();
-        const b = new Map<string, number>();
-        await subscribe(bus, { group: groupName(), topics: [topic], handler: counter(a) });
-        await subscribe(bus, { group: groupName(), topics: [topic], handler: counter(b) });
-        await waitFor('both groups to get every record', () => ids.every((id) => a.has(id) && b.has(id)));
-      },
-      TEST_TIMEOUT_MS,
-    );
+      const a = new Map<string, number>();
+      const b = new Map<string, number>();
+      await subscribe(bus, { group: groupName(), topics: [topic], handler: counter(a) });
+      await subscribe(bus, { group: groupName(), topics: [topic], handler: counter(b) });
+      await waitFor('both groups to get every record', () => ids.every((id) => a.has(id) && b.has(id)));
+    });
 
-    it(
+    conformance(
       'shares a topic between two members of one group: complete, each record handled once, both busy',
       async () => {
-        const topic = topicName();
+        const topic = await newTopic(4);
         const group = groupName();
-        await bus.ensureTopics([{ name: topic, partitions: 4 }]);
         const other = await anotherBus();
         const a = new Map<string, number>();
         const b = new Map<string, number>();
@@ -332,119 +338,97 @@ export function runBusConformance(name: string, factory: () => Promise<BusFixtur
         await subscribe(other, { group, topics: [topic], handler: counter(b) });
         await settle(topic, a, b);
 
-        const ids = Array.from({ length: 200 }, (_, i) => `main-${i}`);
-        await bus.publish(ids.map((id, i) => record(topic, `key-${i % 100}`, id)));
+        const ids = await publishIds(topic, 200, 'main-', (_, i) => `key-${i % 100}`);
         await waitFor('every record by one of the members', () => ids.every((id) => a.has(id) || b.has(id)));
-        await waitFor('the group to commit everything', async () => (await totalLag(group, topic)) === 0);
+        await everythingCommitted(group, topic);
 
         for (const id of ids) expect((a.get(id) ?? 0) + (b.get(id) ?? 0), id).toBe(1);
         expect(ids.filter((id) => a.has(id)).length).toBeGreaterThan(0);
         expect(ids.filter((id) => b.has(id)).length).toBeGreaterThan(0);
       },
-      TEST_TIMEOUT_MS,
     );
 
-    it(
-      'hands the partitions of a member that closes to the remaining member',
-      async () => {
-        const topic = topicName();
-        const group = groupName();
-        await bus.ensureTopics([{ name: topic, partitions: 4 }]);
-        const other = await anotherBus();
-        const a = new Map<string, number>();
-        const b = new Map<string, number>();
-        const partitionsOfA = new Set<number>();
-        const partitionsOfB = new Set<number>();
-        const subA = await subscribe(bus, {
-          group,
-          topics: [topic],
-          handler: async (r) => {
-            // Slow, so it is closed with most of its share still unhandled.
-            await sleep(20);
-            partitionsOfA.add(r.partition);
-            await counter(a)(r);
-          },
-        });
-        await subscribe(other, {
-          group,
-          topics: [topic],
-          handler: async (r) => {
-            if (idOf(r).startsWith('main')) partitionsOfB.add(r.partition);
-            await counter(b)(r);
-          },
-        });
-        await settle(topic, a, b);
-        partitionsOfA.clear();
+    conformance('hands the partitions of a member that closes to the remaining member', async () => {
+      const topic = await newTopic(4);
+      const group = groupName();
+      const other = await anotherBus();
+      const a = new Map<string, number>();
+      const b = new Map<string, number>();
+      const partitionsOfA = new Set<number>();
+      const partitionsOfB = new Set<number>();
+      const subA = await subscribe(bus, {
+        group,
+        topics: [topic],
+        handler: async (r) => {
+          // Slow, so it is closed with most of its share still unhandled.
+          await sleep(20);
+          partitionsOfA.add(r.partition);
+          await counter(a)(r);
+        },
+      });
+      await subscribe(other, {
+        group,
+        topics: [topic],
+        handler: async (r) => {
+          if (idOf(r).startsWith('main')) partitionsOfB.add(r.partition);
+          await counter(b)(r);
+        },
+      });
+      await settle(topic, a, b);
+      partitionsOfA.clear();
 
-        const ids = Array.from({ length: 200 }, (_, i) => `main-${i}`);
-        await bus.publish(ids.map((id, i) => record(topic, `key-${i % 100}`, id)));
-        await waitFor('the slow member to handle some', () => ids.filter((id) => a.has(id)).length >= 3);
-        await unsubscribe(subA);
-        const handledByA = new Set(ids.filter((id) => a.has(id)));
-        const takenOver = new Set(partitionsOfA);
+      const ids = await publishIds(topic, 200, 'main-', (_, i) => `key-${i % 100}`);
+      await waitFor('the slow member to handle some', () => ids.filter((id) => a.has(id)).length >= 3);
+      await unsubscribe(subA);
+      const handledByA = new Set(ids.filter((id) => a.has(id)));
+      const takenOver = new Set(partitionsOfA);
 
-        await waitFor('the remaining member to get the rest', () =>
-          ids.every((id) => a.has(id) || b.has(id)),
-        );
-        await waitFor('the group to commit everything', async () => (await totalLag(group, topic)) === 0);
+      await waitFor('the remaining member to get the rest', () => ids.every((id) => a.has(id) || b.has(id)));
+      await everythingCommitted(group, topic);
 
-        expect(handledByA.size).toBeLessThan(ids.length);
-        for (const id of handledByA)
-          expect(b.has(id), `${id} was committed by the closed member`).toBe(false);
-        for (const partition of takenOver)
-          expect(partitionsOfB.has(partition), `partition ${partition}`).toBe(true);
-      },
-      TEST_TIMEOUT_MS,
-    );
+      expect(handledByA.size).toBeLessThan(ids.length);
+      for (const id of handledByA) expect(b.has(id), `${id} was committed by the closed member`).toBe(false);
+      for (const partition of takenOver)
+        expect(partitionsOfB.has(partition), `partition ${partition}`).toBe(true);
+    });
 
-    it(
-      'reports lag per partition and drops it to 0 after consumption',
-      async () => {
-        const topic = topicName();
-        const group = groupName();
-        await bus.ensureTopics([{ name: topic, partitions: 2 }]);
-        await bus.publish(Array.from({ length: 10 }, (_, i) => record(topic, `key-${i}`, `r${i}`)));
+    conformance('reports lag per partition and drops it to 0 after consumption', async () => {
+      const topic = await newTopic(2);
+      const group = groupName();
+      await publishIds(topic, 10, 'r', (_, i) => `key-${i}`);
 
-        const lag = await bus.lag(group, topic);
-        expect(lag.map((l) => l.partition).sort()).toEqual([0, 1]);
-        for (const l of lag) expect(l.topic).toBe(topic);
-        expect(lag.reduce((sum, l) => sum + l.lag, 0)).toBe(10);
+      const lag = await bus.lag(group, topic);
+      expect(lag.map((l) => l.partition).sort()).toEqual([0, 1]);
+      for (const l of lag) expect(l.topic).toBe(topic);
+      expect(lag.reduce((sum, l) => sum + l.lag, 0)).toBe(10);
 
-        const got = new Map<string, number>();
-        await subscribe(bus, { group, topics: [topic], handler: counter(got) });
-        await waitFor('lag 0', async () => (await totalLag(group, topic)) === 0);
-        expect(got.size).toBe(10);
-      },
-      TEST_TIMEOUT_MS,
-    );
+      const got = new Map<string, number>();
+      await subscribe(bus, { group, topics: [topic], handler: counter(got) });
+      await waitFor('lag 0', async () => (await totalLag(group, topic)) === 0);
+      expect(got.size).toBe(10);
+    });
 
-    it(
-      'is healthy',
-      async () => {
-        const health = await bus.health();
-        expect(health.ok).toBe(true);
-        expect(typeof health.detail).toBe('string');
-      },
-      TEST_TIMEOUT_MS,
-    );
+    conformance('is healthy', async () => {
+      const health = await bus.health();
+      expect(health.ok).toBe(true);
+      expect(typeof health.detail).toBe('string');
+    });
 
-    it(
+    conformance(
       'resolves 1000 concurrent publishes, and one group consumes each record exactly once',
       async () => {
-        const topic = topicName();
+        const topic = await newTopic(4);
         const group = groupName();
-        await bus.ensureTopics([{ name: topic, partitions: 4 }]);
         const ids = Array.from({ length: 1000 }, (_, i) => `r${i}`);
         await Promise.all(ids.map((id, i) => bus.publish([record(topic, `key-${i % 50}`, id)])));
 
         const got = new Map<string, number>();
         await subscribe(bus, { group, topics: [topic], handler: counter(got) });
         await waitFor('1000 records', () => got.size === 1000);
-        await waitFor('the group to commit everything', async () => (await totalLag(group, topic)) === 0);
+        await everythingCommitted(group, topic);
         expect([...got.values()].every((n) => n === 1)).toBe(true);
         expect(ids.every((id) => got.has(id))).toBe(true);
       },
-      TEST_TIMEOUT_MS,
     );
   });
 }

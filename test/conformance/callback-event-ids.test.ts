@@ -5,62 +5,13 @@
  * status — a dead-letter per replay generation, a failure per request — have ids of their own; and
  * the dispatcher verifies each event as it reads it back from the bus.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { PgAuditStore } from '../../gateway/audit/pg-audit-store.ts';
-import { SqliteAuditStore } from '../../gateway/audit/sqlite-audit-store.ts';
+import { describe, expect, it } from 'vitest';
 import { eventOfEntry, parseCallbackEvent } from '../../gateway/callbacks/callback-event.ts';
 import { NotifyingAuditLog } from '../../gateway/callbacks/notifying-audit-log.ts';
 import { owedCallbacks } from '../../gateway/callbacks/owed-callbacks.ts';
 import { deliveryChain } from '../../gateway/pipeline/delivery-audit.ts';
-import type { AuditEntry, AuditStore } from '../../gateway/ports/audit-store.ts';
-import { dropSchema, freshSchemaName, PG_URL } from './pg-test-schema.ts';
-
-const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-interface Fixture {
-  store: AuditStore;
-  /** Another process on the same data, as a catch-up after a restart reads it. */
-  other: AuditStore;
-  cleanup: () => Promise<void>;
-}
-
-const STORES: Record<string, () => Promise<Fixture>> = {
-  sqlite: async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'callback-event-ids-'));
-    dirs.push(dir);
-    const file = path.join(dir, 'audit.db');
-    const store = new SqliteAuditStore({ file, sync: 'NORMAL' });
-    const other = new SqliteAuditStore({ file, sync: 'NORMAL' });
-    return {
-      store,
-      other,
-      cleanup: async () => {
-        await store.close();
-        await other.close();
-      },
-    };
-  },
-  postgres: async () => {
-    const schema = freshSchemaName('cbids');
-    const store = await PgAuditStore.connect({ url: PG_URL, schema });
-    const other = await PgAuditStore.connect({ url: PG_URL, schema });
-    return {
-      store,
-      other,
-      cleanup: async () => {
-        await store.close();
-        await other.close();
-        await dropSchema(schema);
-      },
-    };
-  },
-};
+import type { AuditEntry } from '../../gateway/ports/audit-store.ts';
+import { auditStorePairs } from './audit-store-pairs.ts';
 
 const MESSAGE = '6f1c2a9e-1b2c-4d3e-8f9a-0b1c2d3e4f5a';
 const RESENT = '0d2a7c4e-5b6f-4a3b-9c8d-7e6f5a4b3c2d';
@@ -71,7 +22,7 @@ const about = (messageId: string) => ({
   messageType: 'xmeld:25.11:rueckmeldung.anmeldunginland.0201',
 });
 
-for (const [name, open] of Object.entries(STORES)) {
+for (const [name, open] of Object.entries(auditStorePairs('cbids'))) {
   describe(`callback event ids of audit entries (${name})`, () => {
     it('are the same live and read back, and tell the occurrences of a recurring status apart', async () => {
       const { store, other, cleanup } = await open();

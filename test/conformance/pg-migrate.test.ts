@@ -22,25 +22,46 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+/** The released migrations, in order: written out, so that a renamed or dropped one fails here. */
+const RELEASED = [
+  '001_audit.sql',
+  '002_mailbox.sql',
+  '003_archive.sql',
+  '004_audit_projection.sql',
+  '005_case_order.sql',
+  '006_inbox_lease.sql',
+  '007_answer_cases.sql',
+  '008_message_quota.sql',
+  '009_callback_watermark.sql',
+  '010_answer_case_reminder_claim.sql',
+  '011_audit_message_replay_generation.sql',
+  '012_message_id_claim.sql',
+  '013_tokens.sql',
+];
+const RELEASED_VERSIONS = RELEASED.map((_, i) => i + 1);
+
+/** A copy of the released migrations that a test may edit. */
+function migrationsCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-migrations-'));
+  dirs.push(dir);
+  cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+  return dir;
+}
+
+/** The versions recorded in `inSchema`, and whether `table` exists there (a half-applied step). */
+const stateOf = (inSchema: string, table: string) =>
+  withPgClient(inSchema, async (c) => ({
+    versions: (await c.query('SELECT version FROM schema_migrations ORDER BY 1')).rows.map(
+      (r) => r.version as number,
+    ),
+    table: (await c.query('SELECT to_regclass($1) AS t', [table])).rows[0].t,
+  }));
+
 describe('PostgreSQL migrations', () => {
   it('are numbered without gaps', () => {
     const migrations = readMigrations();
     expect(migrations.map((m) => m.version)).toEqual(migrations.map((_, i) => i + 1));
-    expect(migrations.map((m) => m.name)).toEqual([
-      '001_audit.sql',
-      '002_mailbox.sql',
-      '003_archive.sql',
-      '004_audit_projection.sql',
-      '005_case_order.sql',
-      '006_inbox_lease.sql',
-      '007_answer_cases.sql',
-      '008_message_quota.sql',
-      '009_callback_watermark.sql',
-      '010_answer_case_reminder_claim.sql',
-      '011_audit_message_replay_generation.sql',
-      '012_message_id_claim.sql',
-      '013_tokens.sql',
-    ]);
+    expect(migrations.map((m) => m.name)).toEqual(RELEASED);
   });
 
   it('apply once into their own schema; a second run does nothing', async () => {
@@ -49,21 +70,7 @@ describe('PostgreSQL migrations', () => {
     try {
       expect(await migrate(pool, { schema: s })).toEqual({
         schema: s,
-        applied: [
-          '001_audit.sql',
-          '002_mailbox.sql',
-          '003_archive.sql',
-          '004_audit_projection.sql',
-          '005_case_order.sql',
-          '006_inbox_lease.sql',
-          '007_answer_cases.sql',
-          '008_message_quota.sql',
-          '009_callback_watermark.sql',
-          '010_answer_case_reminder_claim.sql',
-          '011_audit_message_replay_generation.sql',
-          '012_message_id_claim.sql',
-          '013_tokens.sql',
-        ],
+        applied: RELEASED,
         current: 13,
       });
       expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 13 });
@@ -125,9 +132,7 @@ describe('PostgreSQL migrations', () => {
 
   it('refuse an edited released migration, and a schema newer than this gateway', async () => {
     const s = schema();
-    const dir = mkdtempSync(join(tmpdir(), 'gw-migrations-'));
-    dirs.push(dir);
-    cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+    const dir = migrationsCopy();
     const pool = createPgPool({ url: PG_URL, schema: s, max: 1 });
     try {
       await migrate(pool, { schema: s, dir });
@@ -152,13 +157,7 @@ describe('PostgreSQL migrations', () => {
       const fresh = createPgPool({ url: PG_URL, schema: t, max: 1 });
       try {
         await expect(migrate(fresh, { schema: t, dir })).rejects.toThrow(/no_such_table/);
-        const state = await withPgClient(t, async (c) => ({
-          versions: (await c.query('SELECT version FROM schema_migrations ORDER BY 1')).rows.map(
-            (r) => r.version as number,
-          ),
-          halfDone: (await c.query(`SELECT to_regclass('half_done') AS t`)).rows[0].t,
-        }));
-        expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], halfDone: null });
+        expect(await stateOf(t, 'half_done')).toEqual({ versions: RELEASED_VERSIONS, table: null });
       } finally {
         await fresh.end();
       }
@@ -169,9 +168,7 @@ describe('PostgreSQL migrations', () => {
 
   it('a backend terminated during a migration fails the call, not the process, and the next run completes', async () => {
     const s = schema();
-    const dir = mkdtempSync(join(tmpdir(), 'gw-migrations-'));
-    dirs.push(dir);
-    cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+    const dir = migrationsCopy();
     // A slow step: long enough for another connection to find the backend and terminate it.
     writeFileSync(join(dir, '014_slow.sql'), 'CREATE TABLE slow_done (x int);\nSELECT pg_sleep(30);\n');
     const pool = createPgPool({ url: PG_URL, schema: s, max: 1, applicationName: `gw-migrate-${s}` });
@@ -201,13 +198,7 @@ describe('PostgreSQL migrations', () => {
       // Let the socket's 'error' and 'end' events fire: an unlistened 'error' would surface here.
       await new Promise((r) => setTimeout(r, 200));
       expect(uncaught).toEqual([]);
-      const state = await withPgClient(s, async (c) => ({
-        versions: (await c.query('SELECT version FROM schema_migrations ORDER BY 1')).rows.map(
-          (r) => r.version as number,
-        ),
-        slowDone: (await c.query(`SELECT to_regclass('slow_done') AS t`)).rows[0].t,
-      }));
-      expect(state).toEqual({ versions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], slowDone: null });
+      expect(await stateOf(s, 'slow_done')).toEqual({ versions: RELEASED_VERSIONS, table: null });
       // The broken connection was dropped, the advisory lock went with it: the next run applies 014.
       writeFileSync(join(dir, '014_slow.sql'), 'CREATE TABLE slow_done (x int);\n');
       expect(await migrate(pool, { schema: s, dir })).toMatchObject({

@@ -66,6 +66,46 @@ const record = (topic: string, key: string, id: string): BusRecord => ({
   headers: { id },
 });
 
+/** Subscribes `group` to `topic`; the array fills with what the group is handed, in order. */
+async function collect(bus: SqliteBus, group: string, topic: string): Promise<ConsumedRecord[]> {
+  const got: ConsumedRecord[] = [];
+  await bus.subscribe({
+    group,
+    topics: [topic],
+    handler: async (r) => {
+      got.push(r);
+    },
+  });
+  return got;
+}
+
+/** Each of `partitions` was handed its records once each, in offset order from 0. */
+function expectOffsetsInOrder(records: ConsumedRecord[], partitions: number): void {
+  for (let partition = 0; partition < partitions; partition++) {
+    const offsets = records.filter((r) => r.partition === partition).map((r) => Number(r.offset));
+    expect(offsets).toEqual(offsets.map((_, i) => i));
+  }
+}
+
+/** Reads the bus's file behind its back, as another process would. */
+function readFile<T>(file: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+/** Another Node process running `script` (an ES module body), with BUS_MODULE and `env` set. */
+function busProcess(script: string, env: Record<string, string>) {
+  return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, BUS_MODULE, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 runBusConformance('SqliteBus conformance', async () => {
   const file = tempFile();
   return {
@@ -85,24 +125,14 @@ describe('SqliteBus', () => {
     await first.close();
 
     const second = new SqliteBus({ file, ...FAST });
-    const got: ConsumedRecord[] = [];
-    await second.subscribe({
-      group: 'g',
-      topics: ['durable'],
-      handler: async (r) => {
-        got.push(r);
-      },
-    });
+    const got = await collect(second, 'g', 'durable');
     await waitFor('50 records', () => got.length >= 50);
     for (const s of sent) {
       const r = got.find((g) => g.headers.id === s.headers.id)!;
       expect(r.key).toBe(s.key);
       expect(r.value.equals(s.value)).toBe(true);
     }
-    for (const partition of [0, 1]) {
-      const offsets = got.filter((r) => r.partition === partition).map((r) => Number(r.offset));
-      expect(offsets).toEqual(offsets.map((_, i) => i));
-    }
+    expectOffsetsInOrder(got, 2);
     await waitFor('commits', async () => (await second.lag('g', 'durable')).every((l) => l.lag === 0));
     await second.close();
 
@@ -122,33 +152,22 @@ describe('SqliteBus', () => {
       const ids = Array.from({ length: 400 }, (_, i) => `r${i}`);
       await bus.publish(ids.map((id) => record(topic, `key-${id}`, id)));
 
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          '--input-type=module',
-          '-e',
-          `
-          const { SqliteBus } = await import(process.env.BUS_MODULE);
-          const bus = new SqliteBus({ file: process.env.BUS_FILE, leaseTtlMs: 1000, heartbeatMs: 100 });
-          const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
-          await bus.subscribe({
-            group: process.env.BUS_GROUP,
-            topics: [process.env.BUS_TOPIC],
-            handler: async (r) => {
-              say({ ev: 'start', id: r.headers.id });
-              await new Promise((resolve) => setTimeout(resolve, 30));
-              say({ ev: 'done', id: r.headers.id });
-            },
-          });
-          `,
-        ],
-        {
-          cwd: REPO_ROOT,
-          env: { ...process.env, BUS_MODULE, BUS_FILE: file, BUS_GROUP: group, BUS_TOPIC: topic },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
+      const child = busProcess(
+        `
+        const { SqliteBus } = await import(process.env.BUS_MODULE);
+        const bus = new SqliteBus({ file: process.env.BUS_FILE, leaseTtlMs: 1000, heartbeatMs: 100 });
+        const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
+        await bus.subscribe({
+          group: process.env.BUS_GROUP,
+          topics: [process.env.BUS_TOPIC],
+          handler: async (r) => {
+            say({ ev: 'start', id: r.headers.id });
+            await new Promise((resolve) => setTimeout(resolve, 30));
+            say({ ev: 'done', id: r.headers.id });
+          },
+        });
+        `,
+        { BUS_FILE: file, BUS_GROUP: group, BUS_TOPIC: topic },
       );
       const exited = new Promise((resolve) => child.once('exit', resolve));
       let stderr = '';
@@ -170,21 +189,15 @@ describe('SqliteBus', () => {
       }
       expect(finished.size).toBeLessThan(ids.length);
 
-      const db = new Database(file, { readonly: true });
-      const committedRows = db
-        .prepare('SELECT partition, next_offset FROM group_offsets WHERE grp = ? AND topic = ?')
-        .all(group, topic) as Array<{ partition: number; next_offset: number }>;
-      db.close();
+      const committedRows = readFile<{ partition: number; next_offset: number }>(
+        file,
+        'SELECT partition, next_offset FROM group_offsets WHERE grp = ? AND topic = ?',
+        group,
+        topic,
+      );
       const committed = new Map(committedRows.map((r) => [r.partition, r.next_offset]));
 
-      const survivor: ConsumedRecord[] = [];
-      await bus.subscribe({
-        group,
-        topics: [topic],
-        handler: async (r) => {
-          survivor.push(r);
-        },
-      });
+      const survivor = await collect(bus, group, topic);
       const handled = () => new Set([...finished, ...survivor.map((r) => r.headers.id!)]);
       await waitFor('every record to be handled', () => ids.every((id) => handled().has(id)));
       await waitFor('the group to commit everything', async () =>
@@ -235,11 +248,10 @@ describe('SqliteBus', () => {
       await a.publish([record('shared', 'k', 'a1')]);
       await b.publish([record('shared', 'k', 'b1'), record('shared', 'k', 'b2')]);
       await a.publish([record('shared', 'k', 'a2')]);
-      const db = new Database(file, { readonly: true });
-      const rows = db
-        .prepare("SELECT offset, headers FROM records WHERE topic = 'shared' ORDER BY rowid")
-        .all();
-      db.close();
+      const rows = readFile(
+        file,
+        "SELECT offset, headers FROM records WHERE topic = 'shared' ORDER BY rowid",
+      );
       expect(rows).toEqual([
         { offset: 0, headers: '{"id":"a1"}' },
         { offset: 1, headers: '{"id":"b1"}' },
@@ -324,22 +336,15 @@ describe('SqliteBus', () => {
         },
       });
       await sleep(300); // every partition found nothing and went idle
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          '--input-type=module',
-          '-e',
-          `
-          const { SqliteBus } = await import(process.env.BUS_MODULE);
-          const bus = new SqliteBus({ file: process.env.BUS_FILE });
-          await bus.publish([0, 1, 2, 3].map((i) => ({ topic: process.env.BUS_TOPIC, key: 'k' + i, value: Buffer.from('v'), headers: { id: 'r' + i } })));
-          process.stdout.write(Date.now() + '\\n');
-          await bus.close();
-          `,
-        ],
-        { cwd: REPO_ROOT, env: { ...process.env, BUS_MODULE, BUS_FILE: file, BUS_TOPIC: topic } },
+      const child = busProcess(
+        `
+        const { SqliteBus } = await import(process.env.BUS_MODULE);
+        const bus = new SqliteBus({ file: process.env.BUS_FILE });
+        await bus.publish([0, 1, 2, 3].map((i) => ({ topic: process.env.BUS_TOPIC, key: 'k' + i, value: Buffer.from('v'), headers: { id: 'r' + i } })));
+        process.stdout.write(Date.now() + '\\n');
+        await bus.close();
+        `,
+        { BUS_FILE: file, BUS_TOPIC: topic },
       );
       let out = '';
       child.stdout.on('data', (chunk) => {
@@ -362,14 +367,7 @@ describe('SqliteBus', () => {
     const fetches = countRecordFetches();
     try {
       await bus.ensureTopics([{ name: topic, partitions: 4 }]);
-      const got: ConsumedRecord[] = [];
-      await bus.subscribe({
-        group: 'g',
-        topics: [topic],
-        handler: async (r) => {
-          got.push(r);
-        },
-      });
+      const got = await collect(bus, 'g', topic);
       await waitFor('every partition idle', () => fetches.count >= 4);
       const before = fetches.count;
       // One at a time, like callers that each await their own publish: each record its own commit.
@@ -382,10 +380,7 @@ describe('SqliteBus', () => {
         expect(r.value.toString()).toBe(`value of ${r.headers.id}`);
         expect(r.partition).toBe(partitionFor(r.key, 4));
       }
-      for (let partition = 0; partition < 4; partition++) {
-        const offsets = got.filter((r) => r.partition === partition).map((r) => Number(r.offset));
-        expect(offsets).toEqual(offsets.map((_, i) => i));
-      }
+      expectOffsetsInOrder(got, 4);
     } finally {
       fetches.restore();
       await bus.close();
@@ -458,11 +453,11 @@ describe('SqliteBus', () => {
       await Promise.all(publishes);
       await waitFor('both groups', () => [...got.values()].every((g) => g.length >= total));
       await sleep(100); // nothing more (no duplicates) arrives
-      const reader = new Database(file, { readonly: true });
-      const stored = reader
-        .prepare('SELECT partition, offset, headers FROM records WHERE topic = ? ORDER BY partition, offset')
-        .all(topic) as Array<{ partition: number; offset: number; headers: string }>;
-      reader.close();
+      const stored = readFile<{ partition: number; offset: number; headers: string }>(
+        file,
+        'SELECT partition, offset, headers FROM records WHERE topic = ? ORDER BY partition, offset',
+        topic,
+      );
       const expected = stored.map((r) => `${r.partition}/${r.offset}/${JSON.parse(r.headers).id}`);
       for (const records of got.values()) {
         expect(records).toHaveLength(total);
