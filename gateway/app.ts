@@ -50,6 +50,7 @@ import { createMetrics } from './observability/metrics.ts';
 import { PipelineInstruments } from './observability/pipeline.ts';
 import { certificatesCheck, keysCheck } from './observability/readiness.ts';
 import { metricsRefresher } from './observability/scrape.ts';
+import { AUDIT_PENDING_DIR, AuditPendingSpool } from './pipeline/audit-pending-spool.ts';
 import { DeadLetterQueue } from './pipeline/dead-letters.ts';
 import { DeliveryWorker } from './pipeline/delivery.ts';
 import { Ingress } from './pipeline/ingress.ts';
@@ -228,6 +229,12 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     // A request waits this long for its audit entries after a failed append: a sixth of the time a
     // request may take to arrive, at most 5 s (published-audit.ts).
     auditWithinRequestMs: Math.min(5_000, Math.floor(config.requestTimeoutMs / 6)),
+    // Pending entries survive a crash in the data directory, appended at the next start (below).
+    auditSpool: new AuditPendingSpool({
+      dir: path.join(config.dataDir, AUDIT_PENDING_DIR),
+      logger,
+      onUnreadable: () => metrics.auditSpoolUnreadable.inc(),
+    }),
     ...(sharedClaims ? { sharedClaims } : {}),
     messageIdWaitMs: config.messageIdWaitMs,
     verifySender: senderSignatureVerifier({
@@ -399,6 +406,9 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   });
   checkpointer.start();
   archiver?.start();
+  // Before the first message: the audit entries an earlier run left pending (a crash, a stop that
+  // gave them up) are written, or their ids held until they are (published-audit.ts).
+  await ingress.resumeSpooledAudit();
   const address = await http.listen({ host: config.host, port: config.port });
   const port = new URL(address).port;
   if (config.port === 0) url = config.publicUrl.replace(/:\d+$/, `:${port}`);

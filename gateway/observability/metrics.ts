@@ -104,6 +104,11 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    auditSpoolUnreadable: new Counter({
+      name: 'gateway_audit_spool_unreadable_files_total',
+      help: 'Files of the audit-pending spool (<dataDir>/audit-pending) that could not be read at start-up: left in place, their audit entries not written (the error log names each file)',
+      registers: [registry],
+    }),
     /** Registers work to run before every scrape (see the header comment). */
     onScrape(hook: () => Promise<void>): void {
       scrapeHooks.push(hook);

@@ -32,6 +32,7 @@ import type { Bus, BusRecord } from '../ports/bus.ts';
 import type { SharedMessageIdClaims, SharedMessageIdLease } from '../ports/shared-message-id-claims.ts';
 import type { VerifiedDocument } from '../signing/verifier.ts';
 import { parseXmlSafely } from '../xml/safe-parse.ts';
+import type { AuditPendingSpool } from './audit-pending-spool.ts';
 import { checkDeclaredCharset } from './declared-charset.ts';
 import { MessageIdClaims, messageIdInFlight } from './message-id-claims.ts';
 import { AuditPendingError, keyIngressEntries, PublishedAudit } from './published-audit.ts';
@@ -74,6 +75,8 @@ export interface IngressDeps {
    * failed (published-audit.ts); default 5 s.
    */
   auditWithinRequestMs?: number;
+  /** Keeps pending audit entries across a crash or a stop (audit-pending-spool.ts); absent, in memory only. */
+  auditSpool?: AuditPendingSpool;
 }
 
 export interface NativeRequest {
@@ -142,7 +145,24 @@ export class Ingress {
       audit: deps.audit,
       logger: deps.logger,
       withinRequestMs: deps.auditWithinRequestMs ?? 5_000,
+      ...(deps.auditSpool ? { spool: deps.auditSpool } : {}),
+      onResumedLanded: (messages) => deps.instruments?.outcome('accepted', messages),
     });
+  }
+
+  /**
+   * At start-up, before messages are taken: writes the audit entries of published messages that an
+   * earlier run left in the spool. Those the store still refuses are held like a live request's
+   * (AuditPendingError below): a resend waits for them and is then refused as accepted.
+   */
+  async resumeSpooledAudit(): Promise<void> {
+    for (const pending of await this.publishedAudit.resumeSpooled()) {
+      for (const id of pending.messageIds) {
+        // One by one: an id in two spooled requests is held by the first already.
+        const claim = this.claims.claim([id]);
+        if (claim.claimed) void pending.landed.then(() => claim.release());
+      }
+    }
   }
 
   /** At shutdown: waits (bounded) for the audit entries of published messages still pending. */

@@ -19,9 +19,25 @@
  *   takes no new message (it refuses before publishing: nothing is accepted). A store that is down
  *   stops new messages anyway (the replay check asks it); the bound is for one that reads and does
  *   not write.
+ * - Durable while pending: at the first failure (and only then: the hot path does no I/O of its own)
+ *   the request's entries are written to the local spool (audit-pending-spool.ts,
+ *   `<dataDir>/audit-pending/`, fsynced) before the sender is answered, and the file is removed once
+ *   they landed. A crash (SIGKILL, OOM, power loss) or a stop that gives them up leaves the file;
+ *   the next start on the same data directory appends them before it takes messages
+ *   (resumeSpooled(); the keys make that harmless if they had landed). Without that, the message
+ *   would be delivered with no `accepted` in the trail, and once the claims were gone a resend of its
+ *   nachrichtenUUID would pass the replay check and be published a second time. Entries the store
+ *   still refuses at the start go on in the background like those of a live request, and the
+ *   ingress holds their ids' claims until they land (a resend: 503 GW_ERR_MESSAGE_ID_IN_FLIGHT, then
+ *   409), rather than the whole gateway refusing messages over a few ids. The spool is this
+ *   process's: another replica does not see it, and it covers a replaced pod only if the data
+ *   directory is on a persistent volume (deploy/README.md). The keys are unique per chain, so the
+ *   next start must append to the same chain (GATEWAY_AUDIT_CHAIN unchanged, as the shipped
+ *   manifests keep it). A spool write that fails (disk full) is logged; the request is answered as
+ *   it would have been without the spool.
  * - At a clean shutdown, settle() waits (bounded) for what is pending and then gives it up, logging
- *   every entry in full (error): those messages were published, and their entries must be added by
- *   hand.
+ *   every entry in full: spooled (warn), they are written at the next start; not spooled (error),
+ *   those messages were published, and their entries must be added by hand.
  *
  * Every log line names the message (`messageId`), one line per message of a batch. An entry written
  * on a retry carries the time it was written, possibly after the message's `delivered`: the status
@@ -32,6 +48,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditLog, AuditRecordInput } from '../audit/audit-log.ts';
 import { GatewayError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
+import type { AuditPendingSpool } from './audit-pending-spool.ts';
+import { backoffMs } from './retry-policy.ts';
 import { settledWithin } from './settled-within.ts';
 
 /**
@@ -89,13 +107,36 @@ export interface PublishedAuditOptions {
   logger: Logger;
   /** How long a request waits for its entries after the first append failed. */
   withinRequestMs: number;
-  /** Pauses between attempts: the first, doubling up to the max, each with up to a quarter of jitter. */
+  /** Pauses between attempts: the first, doubling up to the max, jittered (retry-policy.ts backoffMs). */
   backoffMs?: { first: number; max: number };
   /** Messages whose entries may be pending at once; beyond, isFull(). Default 10,000. */
   maxPendingMessages?: number;
+  /** Where pending entries are kept across a crash or a stop; absent, they are kept in memory only. */
+  spool?: AuditPendingSpool;
+  /** Told how many messages' entries landed after being pending across a restart (resumeSpooled()). */
+  onResumedLanded?: (messages: number) => void;
+}
+
+/** A batch whose entries the store still refuses after a restart: its ids are to be held until `landed`. */
+export interface ResumedPending {
+  messageIds: readonly string[];
+  /** As AuditPendingError's: true once the entries landed, false when given up at a stop. */
+  landed: Promise<boolean>;
 }
 
 const DEFAULT_BACKOFF = { first: 50, max: 5_000 };
+
+/** How long settle() waits, after giving up, for spool writes and removals still under way. */
+const ENDINGS_MS = 2_000;
+
+interface PendingBatch {
+  landed: Promise<boolean>;
+  /** Its spool file, once written (never, without a spool or if the write failed). */
+  file?: string | undefined;
+  /** Set once the appends ended: whether the entries landed. */
+  landedOk?: boolean;
+}
+
 /** How long settle() waits by default: a clean stop should not hang on a store that is gone. */
 const DEFAULT_SETTLE_MS = 10_000;
 
@@ -103,7 +144,9 @@ export class PublishedAudit {
   private readonly backoff: { first: number; max: number };
   private readonly maxPending: number;
   /** The background appends, by their batches. */
-  private readonly pending = new Map<PublishedEntries, Promise<boolean>>();
+  private readonly pending = new Map<PublishedEntries, PendingBatch>();
+  /** Each batch's ending (its spool file removed or kept): settle() waits for them. */
+  private readonly endings = new Set<Promise<void>>();
   private pendingMessages = 0;
   /** Set by settle() once it stops waiting: the appends still pending end. */
   private givenUp = false;
@@ -126,9 +169,9 @@ export class PublishedAudit {
   }
 
   /**
-   * After the first append of `batch` failed with `firstError`: appends again until it lands.
-   * Resolves if it lands within `withinRequestMs`; else rejects with AuditPendingError, the appends
-   * going on in the background.
+   * After the first append of `batch` failed with `firstError`: spools the entries and appends
+   * again until it lands. Resolves if it lands within `withinRequestMs`; else rejects with
+   * AuditPendingError once the entries are in the spool, the appends going on in the background.
    */
   async retry(batch: PublishedEntries, firstError: unknown): Promise<void> {
     const { logger } = this.options;
@@ -139,17 +182,22 @@ export class PublishedAudit {
         'audit append after the publish failed; retrying (the message is on the bus)',
       );
     }
+    // Beside the appends, not before them: a store blip that passes costs no fsync's latency.
+    const spooled = this.spoolOf(batch);
     const landed = this.keepAppending(batch, deadline);
-    this.pending.set(batch, landed);
-    this.pendingMessages += batch.messageIds.length;
-    void landed.then(() => {
-      this.pending.delete(batch);
-      this.pendingMessages -= batch.messageIds.length;
-    });
+    this.track(batch, landed, spooled);
     if ((await settledWithin(landed, deadline - performance.now()))?.value === true) return;
+    // The answer says "will be written": only once a crash can no longer lose them.
+    await spooled;
     for (const messageId of batch.messageIds) {
       logger.error(
-        { messageId, requestId: batch.requestId, traceId: batch.traceId },
+        {
+          messageId,
+          requestId: batch.requestId,
+          traceId: batch.traceId,
+          // In full: should the spool be lost with its volume, the log is what is left of them.
+          entries: batch.entries.filter((e) => e.messageId === messageId),
+        },
         'audit entries of a published message still not written; answered 503 GW_ERR_AUDIT_PENDING, retrying in the background',
       );
     }
@@ -162,35 +210,146 @@ export class PublishedAudit {
   }
 
   /**
+   * At start-up, before messages are taken: appends the entries an earlier run left in the spool
+   * (one attempt each; once one fails, the rest go straight to the background) and removes their
+   * files. Returns the batches the store still refuses, appended on in the background like a live
+   * request's: the caller holds their ids until they land.
+   */
+  async resumeSpooled(): Promise<ResumedPending[]> {
+    const { spool, logger } = this.options;
+    if (!spool) return [];
+    const spooled = await spool.readAll();
+    const stillPending: ResumedPending[] = [];
+    let storeRefuses = false;
+    for (const { file, batch } of spooled) {
+      if (!storeRefuses) {
+        try {
+          await this.options.audit.recordMany(batch.entries);
+          for (const messageId of batch.messageIds) {
+            logger.warn(
+              { messageId, requestId: batch.requestId, traceId: batch.traceId, file },
+              'audit entries of a published message written from the spool at start-up (an earlier run could not write them)',
+            );
+          }
+          this.options.onResumedLanded?.(batch.messageIds.length);
+          await this.removeSpooled(file, batch);
+          continue;
+        } catch (error) {
+          storeRefuses = true;
+          logger.error(
+            { err: error, file, messageId: batch.messageIds[0] },
+            'the audit store refuses the spooled entries of published messages; retrying in the background, their ids held',
+          );
+        }
+      }
+      const landed = this.keepAppending(batch, performance.now());
+      this.track(batch, landed, Promise.resolve(file));
+      void landed.then((ok) => {
+        if (ok) this.options.onResumedLanded?.(batch.messageIds.length);
+      });
+      stillPending.push({ messageIds: batch.messageIds, landed });
+    }
+    return stillPending;
+  }
+
+  /**
    * Waits for the pending appends, at most `timeoutMs` (trying each at once rather than after its
-   * pause); then gives up what is still pending, logging its entries in full.
+   * pause); then gives up what is still pending, leaving it in the spool and logging its entries
+   * in full.
    */
   async settle(timeoutMs = DEFAULT_SETTLE_MS): Promise<void> {
-    if (this.pending.size === 0) return;
+    if (this.pending.size === 0 && this.endings.size === 0) return;
     this.wakeAll();
-    await settledWithin(Promise.all(this.pending.values()), timeoutMs);
+    await settledWithin(Promise.all([...this.pending.values()].map((p) => p.landed)), timeoutMs);
     this.givenUp = true;
     this.wakeAll();
-    for (const batch of this.pending.keys()) {
+    const remaining = [...this.pending.entries()];
+    // Spool writes under way finish, and landed batches' files are removed, before the process
+    // ends; bounded, for an append or a disk that hangs.
+    await settledWithin(Promise.all(this.endings), ENDINGS_MS);
+    for (const [batch, state] of remaining) {
+      // An append under way when the wait ended may have landed after all.
+      if (state.landedOk) continue;
+      for (const messageId of batch.messageIds) {
+        const fields = {
+          messageId,
+          requestId: batch.requestId,
+          traceId: batch.traceId,
+          entries: batch.entries.filter((e) => e.messageId === messageId),
+        };
+        if (state.file) {
+          this.options.logger.warn(
+            { ...fields, file: state.file },
+            'shutting down with the audit entries of a published message unwritten; they stay in the audit-pending spool and are written at the next start on this data directory',
+          );
+        } else {
+          this.options.logger.error(
+            fields,
+            'shutting down with the audit entries of a published message unwritten; add them to the trail by hand',
+          );
+        }
+      }
+    }
+  }
+
+  /** The file the batch's entries were spooled to; undefined without a spool or if it could not be written. */
+  private async spoolOf(batch: PublishedEntries): Promise<string | undefined> {
+    const { spool } = this.options;
+    if (!spool) return undefined;
+    try {
+      return await spool.write(batch);
+    } catch (err) {
       for (const messageId of batch.messageIds) {
         this.options.logger.error(
-          {
-            messageId,
-            requestId: batch.requestId,
-            traceId: batch.traceId,
-            entries: batch.entries.filter((e) => e.messageId === messageId),
-          },
-          'shutting down with the audit entries of a published message unwritten; add them to the trail by hand',
+          { err, messageId, requestId: batch.requestId, traceId: batch.traceId, dir: spool.dir },
+          'could not spool the pending audit entries of a published message: a crash before they land loses them',
         );
       }
+      return undefined;
+    }
+  }
+
+  /** Counts the batch as pending until it lands or is given up; then removes its spool file if it landed. */
+  private track(batch: PublishedEntries, landed: Promise<boolean>, spooled: Promise<string | undefined>) {
+    const state: PendingBatch = { landed };
+    this.pending.set(batch, state);
+    this.pendingMessages += batch.messageIds.length;
+    const ending = (async () => {
+      const [ok, file] = await Promise.all([
+        landed,
+        spooled.then((f) => {
+          state.file = f;
+          return f;
+        }),
+      ]);
+      if (ok && file) await this.removeSpooled(file, batch);
+    })();
+    void landed.then((ok) => {
+      state.landedOk = ok;
+      this.pending.delete(batch);
+      this.pendingMessages -= batch.messageIds.length;
+    });
+    this.endings.add(ending);
+    void ending.finally(() => this.endings.delete(ending));
+  }
+
+  /** Removes a spool file whose entries landed; one left behind is only appended again, writing nothing. */
+  private async removeSpooled(file: string, batch: PublishedEntries): Promise<void> {
+    try {
+      await this.options.spool?.remove(file);
+    } catch (err) {
+      this.options.logger.warn(
+        { err, file, messageId: batch.messageIds[0], requestId: batch.requestId },
+        'could not remove a spool file whose audit entries landed (harmless: appending them again writes nothing)',
+      );
     }
   }
 
   /** Appends until the entries land (true) or settle() gives them up (false); the first pause is one backoff. */
   private async keepAppending(batch: PublishedEntries, deadline: number): Promise<boolean> {
-    let pause = this.backoff.first;
+    const policy = { baseDelayMs: this.backoff.first, maxDelayMs: this.backoff.max };
     for (let attempt = 2; ; attempt++) {
-      await this.sleep(pause * (1 + Math.random() / 4));
+      await this.sleep(backoffMs(policy, attempt - 1));
       if (this.givenUp) return false;
       try {
         await this.options.audit.recordMany(batch.entries);
@@ -202,7 +361,6 @@ export class PublishedAudit {
             'audit append after the publish failed again',
           );
         }
-        pause = Math.min(pause * 2, this.backoff.max);
         continue;
       }
       const late = performance.now() >= deadline;
