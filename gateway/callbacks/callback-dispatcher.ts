@@ -49,7 +49,7 @@ import { backoffMs } from '../pipeline/retry-policy.ts';
 import { SystemSubscriptions } from '../pipeline/system-subscriptions.ts';
 import type { Bus, ConsumedRecord, Subscription } from '../ports/bus.ts';
 import { type CallbackEvent, parseCallbackEvent } from './callback-event.ts';
-import { CallbackSecretError, readCallbackSecret } from './callback-secret.ts';
+import { CallbackSecretError, CallbackSecrets } from './callback-secret.ts';
 import { signCallback } from './signature.ts';
 
 export interface CallbackRetryPolicy {
@@ -99,10 +99,16 @@ export class CallbackDispatcher {
   /** The callback and callback-retry subscriptions of each system with a registered callback. */
   private readonly subscriptions: SystemSubscriptions;
   private readonly publishing = new Set<Promise<unknown>>();
+  /** The secret files, read again when they change (callback-secret.ts). */
+  private readonly secrets: CallbackSecrets;
   private stopped = false;
 
   constructor(private readonly deps: CallbackDispatcherDeps) {
     this.retry = deps.retry ?? DEFAULT_CALLBACK_RETRY;
+    this.secrets = new CallbackSecrets({
+      contractsDir: deps.contractsDir,
+      ...(deps.env ? { env: deps.env } : {}),
+    });
     this.subscriptions = new SystemSubscriptions({
       stage: 'callback',
       logger: deps.logger,
@@ -190,6 +196,8 @@ export class CallbackDispatcher {
    * Rejects if a new system could not be subscribed; the others stay.
    */
   sync(): Promise<void> {
+    // A reload may point a system at another file, or mean a rotated one: read them afresh.
+    this.secrets.forget();
     return this.subscriptions.sync();
   }
 
@@ -289,7 +297,7 @@ export class CallbackDispatcher {
     }
     let secret: Buffer;
     try {
-      secret = readCallbackSecret(callback, { contractsDir: deps.contractsDir, env: deps.env });
+      secret = this.secrets.of(callback);
     } catch (error) {
       if (!(error instanceof CallbackSecretError)) throw error;
       deps.count?.('misconfigured');

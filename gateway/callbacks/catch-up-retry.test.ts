@@ -25,11 +25,12 @@ describe('the start-up catch-up, tried again until it succeeds', () => {
         attempts.push(performance.now() - started);
         if (attempts.length < 3) throw new Error('connection terminated unexpectedly');
       },
-      { firstDelayMs: 20, maxDelayMs: 1_000, logger },
+      // The jitter at its top: each wait is its whole step.
+      { firstDelayMs: 20, maxDelayMs: 1_000, logger, random: () => 1 },
     );
     await run.done;
     expect(attempts).toHaveLength(3);
-    // 20 ms, then 40 ms: the waits double.
+    // 20 ms, then 40 ms: the steps double.
     expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(19);
     expect(attempts[2]! - attempts[1]!).toBeGreaterThanOrEqual(39);
     expect(lines.map((l) => l.retryInMs)).toEqual([20, 40]);
@@ -45,10 +46,38 @@ describe('the start-up catch-up, tried again until it succeeds', () => {
       async () => {
         if (++attempts < 5) throw new Error('down');
       },
-      { firstDelayMs: 5, maxDelayMs: 12, logger },
+      { firstDelayMs: 5, maxDelayMs: 12, logger, random: () => 1 },
     );
     await run.done;
     expect(lines.map((l) => l.retryInMs)).toEqual([5, 10, 12, 12]);
+  });
+
+  it('waits between half and all of each step (retry-policy.ts), so replicas that failed together spread out', async () => {
+    const { logger, lines } = recordingLogger();
+    let attempts = 0;
+    const run = catchUpUntilDone(
+      async () => {
+        if (++attempts < 5) throw new Error('down');
+      },
+      { firstDelayMs: 8, maxDelayMs: 40, logger, random: () => 0 },
+    );
+    await run.done;
+    // The jitter at its bottom: half of 8, 16, 32, 40.
+    expect(lines.map((l) => l.retryInMs)).toEqual([4, 8, 16, 20]);
+    const jittered: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const { logger: quiet, lines: seen } = recordingLogger();
+      let tries = 0;
+      await catchUpUntilDone(
+        async () => {
+          if (++tries < 2) throw new Error('down');
+        },
+        { firstDelayMs: 2, logger: quiet },
+      ).done;
+      jittered.push(seen[0]!.retryInMs as number);
+    }
+    // A step of 2 ms: 1 or 2 ms, both (the chance of 60 alike is 2^-59).
+    expect(new Set(jittered)).toEqual(new Set([1, 2]));
   });
 
   it('ends a wait at once when stopped, and tries no more', async () => {

@@ -11,6 +11,10 @@
  * callback whose publish had in fact succeeded is on the bus twice with the same event id (built
  * from the entry alone, callback-event.ts): at least once, the receiver drops the duplicate. A fresh
  * deployment (no watermarks kept yet) owes nothing: its watermarks start at the current heads.
+ *
+ * Tried again until it succeeds (catch-up-retry.ts): a chain an earlier attempt caught up is not
+ * handed over again (its appends since went their way, catch-up-gate.ts), its receipts and
+ * deadlines are (idempotent).
  */
 import type { OverdueWatcher } from '../deadlines/overdue-watcher.ts';
 import type { Logger } from '../log/logger.ts';
@@ -23,8 +27,15 @@ export interface CallbackCatchUp {
   watermarks: CallbackWatermarks;
   /** Hands one entry to the callbacks, as the audit listener does. */
   handOver: (entry: AuditEntry) => void;
-  /** Told that every callback owed on `chain` up to `seq` was handed over (chain-takeovers.ts). */
-  caughtUp?: (chain: string, seq: number) => void;
+  /**
+   * Told that every callback owed on `chain` up to `seq` was handed over, those from `handedFrom`
+   * on by this catch-up itself (chain-takeovers.ts, catch-up-gate.ts).
+   */
+  caughtUp?: (chain: string, seq: number, handedFrom: number) => void;
+  /** Whether an earlier, failed attempt caught `chain` up already: its callbacks are not handed over again. */
+  alreadyCaughtUp?: (chain: string) => boolean;
+  /** Told once every chain is caught up, before the watermarks are released. */
+  allCaughtUp?: () => void;
 }
 
 export async function catchUpFollowUps(deps: {
@@ -55,7 +66,7 @@ export async function catchUpFollowUps(deps: {
     for (const entry of await recent('acknowledged')) {
       if ((await deps.receipts.issueFor(entry)).issued) receipts++;
     }
-    if (deps.callbacks && owedAfter) {
+    if (deps.callbacks && owedAfter && !deps.callbacks.alreadyCaughtUp?.(head.chain)) {
       const watermark = owedAfter.get(head.chain) ?? 0;
       if (watermark < fromSeq - 1) {
         deps.logger.warn({ chain: head.chain, watermark, fromSeq }, OLDER_NOT_SENT);
@@ -67,9 +78,10 @@ export async function catchUpFollowUps(deps: {
         callbacks += owed.length;
       }
       deps.callbacks.watermarks.passed(head.chain, head.seq);
-      deps.callbacks.caughtUp?.(head.chain, head.seq);
+      deps.callbacks.caughtUp?.(head.chain, head.seq, from);
     }
   }
+  deps.callbacks?.allCaughtUp?.();
   deps.callbacks?.watermarks.release();
   await deps.overdue.idle();
   if (receipts > 0) deps.logger.warn({ receipts }, 'caught up on receipts not issued before the restart');

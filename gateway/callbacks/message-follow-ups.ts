@@ -7,6 +7,8 @@
  * senders with `callbacks.start()` once the bus is up and calls `callbacks.sync()` after a reload.
  * Every entry passes the callback watermarks (callback-watermarks.ts), so that the callbacks a
  * crash left unpublished are handed over again at the next start (catch-up.ts): at least once.
+ * Until that catch-up has covered a chain, the listener's callbacks of the chain wait for it, so
+ * that neither hands over what the other did (catch-up-gate.ts).
  */
 
 import { OverdueWatcher } from '../deadlines/overdue-watcher.ts';
@@ -27,6 +29,7 @@ import { eventOfEntry } from './callback-event.ts';
 import type { CallbackWatermarkStore } from './callback-watermark-store.ts';
 import { CallbackWatermarks } from './callback-watermarks.ts';
 import { catchUpFollowUps } from './catch-up.ts';
+import { CatchUpGate } from './catch-up-gate.ts';
 import { catchUpUntilDone } from './catch-up-retry.ts';
 import { ChainTakeovers } from './chain-takeovers.ts';
 import type { NotifyingAuditLog } from './notifying-audit-log.ts';
@@ -132,13 +135,22 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
     logger,
   });
 
+  // A chain's callbacks from the listener wait until the catch-up covered the chain: else it
+  // hands over again what the listener did (catch-up-gate.ts).
+  const gate = new CatchUpGate({
+    pass: (entry) => {
+      takeovers.appended(entry);
+      handOver(entry);
+    },
+    logger,
+  });
+
   let stopped = false;
   deps.audit.onEntry((entry) => {
     if (stopped) return;
     overdue.observe(entry);
     void receipts.issueFor(entry);
-    takeovers.appended(entry);
-    handOver(entry);
+    gate.admit(entry);
   });
   overdue.start();
   // What a stopped process left undone (catch-up.ts); in the background, it never delays the start,
@@ -152,7 +164,12 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
         callbacks: {
           watermarks: callbackWatermarks,
           handOver,
-          caughtUp: (chain, seq) => takeovers.caughtUp(chain, seq),
+          caughtUp: (chain, seq, handedFrom) => {
+            takeovers.caughtUp(chain, seq);
+            gate.caughtUp(chain, handedFrom, seq);
+          },
+          alreadyCaughtUp: (chain) => gate.isCovered(chain),
+          allCaughtUp: () => gate.openAll(),
         },
         logger,
       }),

@@ -40,20 +40,49 @@ export function signCallback(
  * Remembers accepted signatures until their timestamp is too old to pass anyway, so memory stays
  * bounded by the callbacks of `maxAgeSeconds`. One per receiver process (a receiver with several
  * processes shares the same idea through its own store).
+ *
+ * Constant time per call, amortised: signatures are queued in the order they were accepted, and each
+ * call drops the expired ones from the front of the queue only, each once. (Not by deleting from
+ * the front of a Map while iterating it afresh each call: V8 skips the deleted slots one by one
+ * until the table is compacted, which is linear per call again.) Callbacks come about in the order
+ * of their timestamps; one that expires later than those after it keeps them (expired, never
+ * counted as seen) until it expires itself — with verifyCallback's window, at most twice
+ * `maxAgeSeconds` after they were accepted.
  */
 export class ReplayGuard {
+  /** Signature → when it expires. */
   private readonly seen = new Map<string, number>();
+  /** The signatures in the order accepted, from `head` on; the slots before it are done with. */
+  private queue: { signature: string; expiresAtMs: number }[] = [];
+  private head = 0;
 
   /** Records `signature`; false if it was recorded before and has not expired. */
   remember(signature: string, expiresAtMs: number, nowMs: number): boolean {
-    for (const [s, expires] of this.seen) if (expires <= nowMs) this.seen.delete(s);
-    if (this.seen.has(signature)) return false;
+    this.expire(nowMs);
+    const expires = this.seen.get(signature);
+    if (expires !== undefined && expires > nowMs) return false;
     this.seen.set(signature, expiresAtMs);
+    this.queue.push({ signature, expiresAtMs });
     return true;
   }
 
+  /** Signatures kept, counting expired ones behind one that has not expired yet. */
   get size(): number {
     return this.seen.size;
+  }
+
+  private expire(nowMs: number): void {
+    const { queue } = this;
+    while (this.head < queue.length && queue[this.head]!.expiresAtMs <= nowMs) {
+      const { signature, expiresAtMs } = queue[this.head++]!;
+      // Unless accepted again after it expired (queued anew, further back).
+      if (this.seen.get(signature) === expiresAtMs) this.seen.delete(signature);
+    }
+    // The done slots go once they are half the queue: each slot is copied at most once on average.
+    if (this.head > 1024 && this.head * 2 > queue.length) {
+      this.queue = queue.slice(this.head);
+      this.head = 0;
+    }
   }
 }
 
