@@ -50,7 +50,7 @@ import { createMetrics } from './observability/metrics.ts';
 import { PipelineInstruments } from './observability/pipeline.ts';
 import { certificatesCheck, keysCheck } from './observability/readiness.ts';
 import { metricsRefresher } from './observability/scrape.ts';
-import { AUDIT_PENDING_DIR, AuditPendingSpool } from './pipeline/audit-pending-spool.ts';
+import { AuditPendingSpool, auditPendingDirOf } from './pipeline/audit-pending-spool.ts';
 import { DeadLetterQueue } from './pipeline/dead-letters.ts';
 import { DeliveryWorker } from './pipeline/delivery.ts';
 import { Ingress } from './pipeline/ingress.ts';
@@ -231,7 +231,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     auditWithinRequestMs: Math.min(5_000, Math.floor(config.requestTimeoutMs / 6)),
     // Pending entries survive a crash in the data directory, appended at the next start (below).
     auditSpool: new AuditPendingSpool({
-      dir: path.join(config.dataDir, AUDIT_PENDING_DIR),
+      dir: auditPendingDirOf(config.dataDir, config.audit.chain),
       logger,
       onUnreadable: () => metrics.auditSpoolUnreadable.inc(),
     }),

@@ -1,10 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditRecordInput } from '../audit/audit-log.ts';
-import { AuditPendingSpool } from './audit-pending-spool.ts';
+import { AuditPendingSpool, auditPendingDirOf } from './audit-pending-spool.ts';
 import { keyIngressEntries, type PublishedEntries } from './published-audit.ts';
 
 describe('the audit-pending spool', () => {
@@ -16,7 +16,7 @@ describe('the audit-pending spool', () => {
   function setUp() {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'gw-audit-spool-'));
     dirs.push(dataDir);
-    const dir = path.join(dataDir, 'audit-pending');
+    const dir = auditPendingDirOf(dataDir, 'main');
     const lines: Record<string, unknown>[] = [];
     const logger = pino(
       { level: 'info' },
@@ -71,6 +71,7 @@ describe('the audit-pending spool', () => {
   it('a failed write leaves nothing behind', async () => {
     const { dir, spool } = setUp();
     // The spool's directory cannot be made: a file is in its place.
+    mkdirSync(path.dirname(dir));
     writeFileSync(dir, 'not a directory');
     await expect(spool.write(batch('req-failing', ['m-4']))).rejects.toThrow();
     expect(readFileSync(dir, 'utf8')).toBe('not a directory');
@@ -126,5 +127,19 @@ describe('the audit-pending spool', () => {
     await new Promise((r) => setTimeout(r, 5));
     await spool.write(batch('aaa-second', ['m-9']));
     expect((await spool.readAll()).map((r) => r.batch.requestId)).toEqual(['zzz-first', 'aaa-second']);
+  });
+  it("keeps each chain's spool apart, inside the spool directory whatever the chain's name", async () => {
+    const { spool, dir } = setUp();
+    const dataDir = path.dirname(path.dirname(dir));
+    const other = new AuditPendingSpool({
+      dir: auditPendingDirOf(dataDir, 'gateway-1'),
+      logger: pino({ level: 'silent' }),
+    });
+    await spool.write(batch('req-main', ['m-1']));
+    await other.write(batch('req-other', ['m-2']));
+    expect((await spool.readAll()).map((r) => r.batch.requestId)).toEqual(['req-main']);
+    expect((await other.readAll()).map((r) => r.batch.requestId)).toEqual(['req-other']);
+    for (const chain of ['.', '..', '...'])
+      expect(path.dirname(auditPendingDirOf(dataDir, chain))).toBe(path.join(dataDir, 'audit-pending'));
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The local spool of published messages' audit entries that have not landed yet
- * (published-audit.ts): `<dataDir>/audit-pending/`, one JSON file per request, so that a crash
+ * (published-audit.ts): `<dataDir>/audit-pending/chain-<chain>/`, one JSON file per request, so that a crash
  * (SIGKILL, OOM, power loss) or a stop that gives them up does not lose them. The next start on the
  * same data directory appends them (app.ts, before the server takes messages); their idempotency
  * keys make that safe if they had landed meanwhile.
@@ -28,8 +28,19 @@ import type { Logger } from '../log/logger.ts';
 import { AUDIT_EVENT_KINDS } from '../ports/audit-store.ts';
 import type { PublishedEntries } from './published-audit.ts';
 
-/** The spool's directory under the gateway's data directory. */
+/** The spools' directory under the gateway's data directory. */
 export const AUDIT_PENDING_DIR = 'audit-pending';
+
+/**
+ * The spool of the process appending to `chain`: `<dataDir>/audit-pending/chain-<chain>`. One per
+ * chain, because the entries' idempotency keys are unique per chain only: replicas that share a data
+ * volume (deploy/compose.yaml) each replay their own spool into their own chain, never another's
+ * (which that replica may be appending itself, so the entries would be written twice). The prefix
+ * keeps a chain named `.` or `..` (the config allows dots) inside the spool directory.
+ */
+export function auditPendingDirOf(dataDir: string, chain: string): string {
+  return path.join(dataDir, AUDIT_PENDING_DIR, `chain-${chain}`);
+}
 
 const FORMAT = 'gateway-audit-pending/1';
 const TMP_SUFFIX = '.tmp';
@@ -68,7 +79,7 @@ export interface SpooledRequest {
 }
 
 export interface AuditPendingSpoolOptions {
-  /** `<dataDir>/audit-pending`; created at the first write. */
+  /** auditPendingDirOf(dataDir, chain); created at the first write. */
   dir: string;
   logger: Logger;
   /** Told of every file readAll() could not use (a metric counts them). */
@@ -178,9 +189,14 @@ function fileStem(requestId: string): string {
 }
 
 async function makeDir(dir: string): Promise<void> {
-  const made = await mkdir(dir, { recursive: true, mode: 0o700 });
-  // A directory just made is durable only once its parent's entry for it is.
-  if (made !== undefined) await syncDir(path.dirname(dir));
+  // The first directory made (audit-pending/, or only the chain's below it), or undefined.
+  const first = await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (first === undefined) return;
+  // A directory just made is durable only once its parent's entry for it is: each one made.
+  for (let made = dir; ; made = path.dirname(made)) {
+    await syncDir(path.dirname(made));
+    if (made === first) break;
+  }
 }
 
 /** Makes the directory's entries (a rename into it) durable. */

@@ -16,7 +16,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
-import { AUDIT_PENDING_DIR } from '../../gateway/pipeline/audit-pending-spool.ts';
+import { auditPendingDirOf } from '../../gateway/pipeline/audit-pending-spool.ts';
 import { dropSchema, freshSchemaName, PG_URL, withPgClient } from '../conformance/pg-test-schema.ts';
 import { freePort, type GwServer, startGw } from '../kafka/support/gw-process.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
@@ -162,7 +162,7 @@ describe.each(STORES)('a gateway killed with audit entries pending (%s)', (_labe
 
   function spooled(): string[] {
     try {
-      return readdirSync(path.join(dataDir, AUDIT_PENDING_DIR));
+      return readdirSync(auditPendingDirOf(dataDir, 'main'));
     } catch {
       return [];
     }
