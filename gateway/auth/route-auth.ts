@@ -11,7 +11,8 @@
  * see what). Deny by default: a /v1 route that declares nothing is refused for everyone (403), and
  * a warning names it at startup. Routes outside /v1 (health, metrics) are public unless they declare.
  *
- * Every refusal here is audited with the best-known actor (the revoked system, the token id) and
+ * Every refusal here is audited with the best-known actor (the revoked system, the token id) — and,
+ * when a client certificate was presented and refused, with why and which (client-auth.ts) — and
  * then handled by the server's error handler like any other problem.
  */
 import type { TLSSocket } from 'node:tls';
@@ -22,6 +23,10 @@ import { GatewayError, isGatewayError } from '../errors/catalogue.ts';
 import {
   type CertificateResolver,
   callerSystem,
+  type RefusedCertificate,
+  refusalInWords,
+  refusedCertificate,
+  refusedCertificateDetail,
   requireAnySystem,
   revokedCaller,
 } from '../http/client-auth.ts';
@@ -100,13 +105,32 @@ async function authenticate(
       `this route admits ${roles.join(', ')}; a client certificate authenticates a system`,
     );
   }
+  // A refused certificate on a route systems may call too: say why it did not count.
+  const refused = roles.includes('system') ? refusedCertificate(request, options.resolveCaller) : null;
   throw new GatewayError(
     'GW_ERR_TOKEN_REQUIRED',
-    `this route admits ${roles.join(', ')}: send a bearer token`,
+    `this route admits ${roles.join(', ')}: send a bearer token${refused ? `; ${refusalInWords(refused)}` : ''}`,
     {
       headers: WWW_AUTHENTICATE,
     },
   );
+}
+
+/**
+ * The refused certificate to record with a refusal, when the certificate was the way in that failed:
+ * not for a bearer token's refusal, nor on routes no system may call.
+ */
+function refusedWayIn(
+  request: FastifyRequest,
+  error: GatewayError,
+  roles: readonly Role[],
+  resolve: CertificateResolver,
+): RefusedCertificate | null {
+  const certificateRefusal =
+    error.code === 'GW_ERR_CLIENT_CERT_REQUIRED' ||
+    error.code === 'GW_ERR_CLIENT_CERT_REVOKED' ||
+    (error.code === 'GW_ERR_TOKEN_REQUIRED' && roles.includes('system'));
+  return certificateRefusal ? refusedCertificate(request, resolve) : null;
 }
 
 /** The plugin: register it before any route (it is not encapsulated, so it sees every route). */
@@ -147,7 +171,10 @@ export function routeAuth(options: RouteAuthOptions): (app: FastifyInstance) => 
         request.principal = await authenticate(request, roles, options);
       } catch (error) {
         if (isGatewayError(error)) {
+          // A revoked certificate still verifies: it names its system. Any other refused one is
+          // recorded as presented (reason, serial, subject, issuer) but never taken as the actor.
           const revoked = revokedCaller(request, options.resolveCaller);
+          const refused = refusedWayIn(request, error, roles, options.resolveCaller);
           await auditRejection(
             options.audit,
             request.log,
@@ -161,6 +188,7 @@ export function routeAuth(options: RouteAuthOptions): (app: FastifyInstance) => 
                 code: error.code,
                 method: request.method,
                 route: url,
+                ...refusedCertificateDetail(refused),
                 ...(revoked ? { certificateSerial: revoked.serial } : {}),
               },
             },

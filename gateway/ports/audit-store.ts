@@ -27,6 +27,11 @@ export const AUDIT_EVENT_KINDS = [
   'audit-export',
   /** A token copied from another store by `gw token import` (detail: tokenId, role, scope, source). */
   'token-imported',
+  /**
+   * A token revoked by `gw token revoke` (detail: tokenId, role, scope). Earlier revocations were
+   * recorded as `token-issued` with detail.action "revoked" and stay so: the chain is never rewritten.
+   */
+  'token-revoked',
 ] as const;
 export type AuditEventKind = (typeof AUDIT_EVENT_KINDS)[number];
 

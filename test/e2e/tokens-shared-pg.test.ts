@@ -123,12 +123,12 @@ describe('bearer tokens of two replicas on one PostgreSQL, each with its own dat
     expect(await asPerson(a, token)).toEqual(refused);
     expect(await asPerson(b, token)).toEqual(refused);
 
-    const trail = (await b.gateway.auditStore.query({ kind: 'token-issued', limit: 100_000 })).filter(
+    const trail = (await b.gateway.auditStore.query({ limit: 100_000 })).filter(
       (e) => (e.detail as { tokenId?: string }).tokenId === id,
     );
-    expect(trail.map((e) => ({ actor: e.actor, action: (e.detail as { action?: string }).action }))).toEqual([
-      { actor: 'cli', action: undefined },
-      { actor: 'cli', action: 'revoked' },
+    expect(trail.map((e) => ({ kind: e.kind, actor: e.actor }))).toEqual([
+      { kind: 'token-issued', actor: 'cli' },
+      { kind: 'token-revoked', actor: 'cli' },
     ]);
   }, 60_000);
 

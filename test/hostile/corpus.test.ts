@@ -63,6 +63,17 @@ interface HostileCase {
   send: Send;
   status: number;
   code: ErrorCode;
+  /** Where a case says more than its code (client certificates): what the answer and audit carry. */
+  expected?: Expected;
+}
+
+interface Expected {
+  /** The audited refusal's actor. */
+  actor: string;
+  /** Fields of the audited refusal's detail (undefined: absent). */
+  audited: Record<string, unknown>;
+  /** The problem's detail, exactly. */
+  detail: string;
 }
 
 const CORPUS = new URL('./corpus/', import.meta.url);
@@ -134,8 +145,14 @@ describe('hostile-input corpus', () => {
   /** Certificate serials revoked before the corpus runs. */
   const revocations: string[] = [];
   const extraClients: SystemClient[] = [];
-  const add = (family: string, name: string, status: number, code: ErrorCode, send: Send) =>
-    cases.push({ family, name, status, code, send });
+  const add = (
+    family: string,
+    name: string,
+    status: number,
+    code: ErrorCode,
+    send: Send,
+    expected?: Expected,
+  ) => cases.push({ family, name, status, code, send, ...(expected ? { expected } : {}) });
   /** Cases of one family that all expect the same answer: a table of names and requests. */
   const addAll = (family: string, status: number, code: ErrorCode, rows: [name: string, send: Send][]) => {
     for (const [name, send] of rows) add(family, name, status, code, send);
@@ -205,9 +222,13 @@ describe('hostile-input corpus', () => {
     return total;
   }
 
-  async function rejected(): Promise<{ count: number; last?: { code?: unknown } }> {
+  async function rejected(): Promise<{
+    count: number;
+    last?: Record<string, unknown> & { code?: unknown };
+    actor?: string;
+  }> {
     const events = await t.gateway.auditStore.query({ kind: 'rejected', limit: 1_000_000 });
-    return { count: events.length, last: events.at(-1)?.detail as { code?: unknown } | undefined };
+    return { count: events.length, last: events.at(-1)?.detail, actor: events.at(-1)?.actor };
   }
 
   function buildCorpus(): void {
@@ -759,6 +780,7 @@ describe('hostile-input corpus', () => {
         problem?.type !== `urn:laender-gateway:problem:${c.code}` && 'problem type',
         now.count !== was.rejected.count + 1 && `${now.count - was.rejected.count} rejected audit events`,
         now.last?.code !== c.code && `audited code ${String(now.last?.code)}`,
+        ...(c.expected ? expectationIssues(c.expected, problem, now) : []),
         (await published()) !== was.published && 'something was published',
         (await as('sn-melde').call('GET', '/health/ready')).status !== 200 && 'not ready afterwards',
       ].filter(Boolean);
@@ -793,6 +815,22 @@ describe('hostile-input corpus', () => {
     expect(after.heapUsed - before.heapUsed).toBeLessThan(48 * 1024 * 1024);
     expect(after.rss - before.rss).toBeLessThan(160 * 1024 * 1024);
   }, 600_000);
+
+  /** What differs from a case's expected answer and audit entry beyond the code. */
+  function expectationIssues(
+    expected: Expected,
+    problem: Problem | undefined,
+    audited: Awaited<ReturnType<typeof rejected>>,
+  ): string[] {
+    const issues: string[] = [];
+    if (problem?.detail !== expected.detail) issues.push(`problem detail ${JSON.stringify(problem?.detail)}`);
+    if (audited.actor !== expected.actor) issues.push(`audited actor ${audited.actor}`);
+    for (const [key, value] of Object.entries(expected.audited)) {
+      const got = audited.last?.[key];
+      if (JSON.stringify(got) !== JSON.stringify(value)) issues.push(`audited ${key} ${JSON.stringify(got)}`);
+    }
+    return issues;
+  }
 
   /** Signature wrapping, replays, certificates and tokens: need the running gateway's PKI. */
   async function addTrustCases(): Promise<void> {
@@ -899,16 +937,77 @@ describe('hostile-input corpus', () => {
     revocations.push(new X509Certificate(revokedSnMelde.certPem).serialNumber);
     const serverOnly = certOf(gatewayCa, { usage: 'server' });
     const unknownSystem = certOf(gatewayCa, { system: 'by-melde' });
-    const certCases: [string, () => SystemClient, number, ErrorCode][] = [
-      ['expired', () => withCert(expiredSnMelde), 401, 'GW_ERR_CLIENT_CERT_REQUIRED'],
-      ['not yet valid', () => withCert(futureSnMelde), 401, 'GW_ERR_CLIENT_CERT_REQUIRED'],
-      ['from a foreign CA', () => withCert(foreignSnMelde), 401, 'GW_ERR_CLIENT_CERT_REQUIRED'],
-      ['revoked', () => withCert(revokedSnMelde), 401, 'GW_ERR_CLIENT_CERT_REVOKED'],
+    const caSubject = new X509Certificate(gatewayCa.certPem).subject.split('\n').join(', ');
+    /** A refused certificate: audited as presented (never as the actor), the reason said in words. */
+    const refusedAs = (
+      cert: { serial: string },
+      issuer: string,
+      reason: string,
+      verifyError: string,
+      words: string,
+    ): Expected => ({
+      actor: 'anonymous',
+      audited: { reason, verifyError, certificateSerial: cert.serial, subject: 'CN=sn-melde', issuer },
+      detail: `the presented client certificate was refused: ${words} (${verifyError})`,
+    });
+    const certCases: [string, () => SystemClient, number, ErrorCode, Expected?][] = [
+      [
+        'expired',
+        () => withCert(expiredSnMelde),
+        401,
+        'GW_ERR_CLIENT_CERT_REQUIRED',
+        refusedAs(expiredSnMelde, caSubject, 'expired', 'CERT_HAS_EXPIRED', 'it has expired'),
+      ],
+      [
+        'not yet valid',
+        () => withCert(futureSnMelde),
+        401,
+        'GW_ERR_CLIENT_CERT_REQUIRED',
+        refusedAs(futureSnMelde, caSubject, 'not-yet-valid', 'CERT_NOT_YET_VALID', 'it is not valid yet'),
+      ],
+      [
+        'from a foreign CA',
+        () => withCert(foreignSnMelde),
+        401,
+        'GW_ERR_CLIENT_CERT_REQUIRED',
+        refusedAs(
+          foreignSnMelde,
+          'CN=Foreign CA',
+          'untrusted-issuer',
+          'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+          'it is not issued by the gateway CA',
+        ),
+      ],
+      [
+        'revoked',
+        () => withCert(revokedSnMelde),
+        401,
+        'GW_ERR_CLIENT_CERT_REVOKED',
+        {
+          // It still verifies against the gateway CA: the system it names is the actor, as before.
+          actor: 'system:sn-melde',
+          audited: {
+            reason: 'revoked',
+            verifyError: undefined,
+            certificateSerial: revokedSnMelde.serial,
+            subject: 'CN=sn-melde',
+            issuer: caSubject,
+          },
+          detail: `the certificate ${revokedSnMelde.serial} of sn-melde is revoked`,
+        },
+      ],
       [
         'for TLS servers only (no clientAuth)',
         () => withCert(serverOnly),
         401,
         'GW_ERR_CLIENT_CERT_REQUIRED',
+        refusedAs(
+          serverOnly,
+          caSubject,
+          'wrong-key-usage',
+          'INVALID_PURPOSE',
+          'its key usage does not admit TLS client authentication',
+        ),
       ],
       ['of another system', () => as('st-melde'), 403, 'GW_ERR_CLIENT_CERT_FORBIDDEN'],
       [
@@ -917,23 +1016,49 @@ describe('hostile-input corpus', () => {
         403,
         'GW_ERR_CLIENT_CERT_FORBIDDEN',
       ],
-      ['none', () => as(null), 401, 'GW_ERR_CLIENT_CERT_REQUIRED'],
+      [
+        'none',
+        () => as(null),
+        401,
+        'GW_ERR_CLIENT_CERT_REQUIRED',
+        {
+          actor: 'anonymous',
+          audited: { reason: undefined, certificateSerial: undefined, subject: undefined, issuer: undefined },
+          detail: 'A client certificate issued by the gateway CA is required',
+        },
+      ],
     ];
-    for (const [name, client, status, code] of certCases) {
-      add('client certificate', `${name}: native ingress`, status, code, () =>
-        client().call<Problem>('POST', '/v1/systems/sn-melde/messages', rueckmeldung().body, {
-          'content-type': 'application/json',
-        }),
+    for (const [name, client, status, code, expected] of certCases) {
+      add(
+        'client certificate',
+        `${name}: native ingress`,
+        status,
+        code,
+        () =>
+          client().call<Problem>('POST', '/v1/systems/sn-melde/messages', rueckmeldung().body, {
+            'content-type': 'application/json',
+          }),
+        expected,
       );
-      add('client certificate', `${name}: inbox`, status, code, () =>
-        client().call<Problem>('GET', '/v1/systems/sn-melde/inbox'),
+      add(
+        'client certificate',
+        `${name}: inbox`,
+        status,
+        code,
+        () => client().call<Problem>('GET', '/v1/systems/sn-melde/inbox'),
+        expected,
       );
     }
-    for (const [name, client, , code] of certCases.filter(
+    for (const [name, client, , code, expected] of certCases.filter(
       ([n]) => !n.startsWith('of another') && !n.startsWith('naming'),
     )) {
-      add('client certificate', `${name}: standard ingress`, 401, code, () =>
-        postStandard(standardDocument().xml, client)(),
+      add(
+        'client certificate',
+        `${name}: standard ingress`,
+        401,
+        code,
+        () => postStandard(standardDocument().xml, client)(),
+        expected,
       );
     }
     // A certificate of the gateway CA for a system the directory does not (or no longer) list: the

@@ -1,7 +1,7 @@
 /**
  * `gw token issue|list|revoke|import` — bearer tokens for people. The token is printed once, on
  * stdout alone (so `TOKEN=$(gw token issue …)` works); only its hash is stored. Issuance, revocation
- * and import are appended to the audit log the server uses.
+ * and import are appended to the audit log the server uses (token-issued, token-revoked, token-imported).
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -115,11 +115,10 @@ async function revoke(id: string): Promise<void> {
       out(`token ${id} was already revoked at ${result.record.revokedAt}`);
       return;
     }
-    // The audit port has no token-revoked kind yet: a token-issued event with action "revoked".
     await audit.record({
-      kind: 'token-issued',
+      kind: 'token-revoked',
       actor: 'cli',
-      detail: { tokenId: id, action: 'revoked', role: result.record.role, scope: result.record.scope },
+      detail: { tokenId: id, role: result.record.role, scope: result.record.scope },
     });
     out(
       `revoked token ${id} (${result.record.role}, ${result.record.scope}); it is refused from the next request on`,

@@ -28,7 +28,15 @@ const EVENT_LABELS = {
   'token-issued': 'Token ausgestellt',
   'audit-export': 'Protokollauszug',
   'token-imported': 'Token übernommen',
+  'token-revoked': 'Token widerrufen',
 };
+
+/** Revocations before the token-revoked kind were recorded as token-issued with action "revoked". */
+function eventLabel(entry) {
+  if (entry.kind === 'token-issued' && entry.detail?.action === 'revoked')
+    return EVENT_LABELS['token-revoked'];
+  return EVENT_LABELS[entry.kind] ?? entry.kind;
+}
 
 const STATUS_LABELS = {
   received: 'empfangen',
@@ -380,7 +388,7 @@ function timelineItem(entry) {
     el(
       'div',
       { className: 'event-head' },
-      el('span', { className: 'event-kind' }, EVENT_LABELS[entry.kind] ?? entry.kind),
+      el('span', { className: 'event-kind' }, eventLabel(entry)),
       formatTime(entry.time),
       el('span', { className: 'proof-badge' }),
     ),
