@@ -8,6 +8,13 @@
  *   - a forged, edited, removed or re-ordered checkpoint → signature, prev link, from-heads or Merkle root
  * and reports the first problem with the chain and sequence number where it starts.
  *
+ * A scoped export (version 2, export.ts) holds redacted lines for the entries outside its scope:
+ * their hash cannot be recomputed, so the given one is taken as the entry's hash, and everything
+ * else is checked as for a full entry — the seq, the prevHash link to the entry before, the next
+ * entry's link to it, the signed heads and the Merkle roots over all hashes. So deleting, inserting
+ * or reordering any line is found as in a full export, and so is a redacted line's hash changed (the
+ * next link, a signed head or a root breaks); only an entry's content can be hidden, never altered.
+ *
  * Streaming: each entry is checked as its line is read; only its 32-byte hash is kept per chain,
  * for the Merkle roots and trusted heads checked once the checkpoints (at the end) are read.
  */
@@ -58,8 +65,13 @@ export interface ExportVerification {
   lastCheckpoint?: { id: number; time: string; root: string };
   /** Entries after the newest checkpoint: hash-chained but not (yet) signed. */
   unsignedEntries: number;
+  /** A scoped export's scope (`land:SN`) and how many of its entries are redacted lines. */
+  scope?: string;
+  redacted?: number;
   warnings: string[];
 }
+
+const HEX_HASH = /^[0-9a-f]{64}$/;
 
 const HEX_DIGITS = Uint8Array.from(Buffer.from('0123456789abcdef', 'latin1'));
 /** Value of a lowercase hex digit's byte, 255 for anything else. */
@@ -176,9 +188,10 @@ export interface Speculation {
 interface VerifierState {
   counts: Map<string, number>;
   entries: number;
+  redacted: number;
   lineNo: number;
   checkpoints: number;
-  end: { entries: number; checkpoints: number } | undefined;
+  end: ExportEnd | undefined;
   header: ExportHeader | undefined;
   current: ChainHashes | undefined;
   currentChain: string;
@@ -187,6 +200,13 @@ interface VerifierState {
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
+
+/** The end line: counts of what the export holds (`redacted` in scoped exports only). */
+interface ExportEnd {
+  entries: number;
+  checkpoints: number;
+  redacted?: number;
+}
 
 /** Whether b[from, to) equals `expected` (a JS loop: chain names are short, a native call costs more). */
 function sameBytes(expected: Uint8Array, b: Uint8Array, from: number, to: number): boolean {
@@ -212,10 +232,12 @@ export class ExportVerifier {
   /** The current chain's name as bytes, to recognise it in the next line without decoding. */
   private currentChainBytes: Buffer = Buffer.alloc(0);
   private readonly checkpoints: AuditCheckpoint[] = [];
-  private end: { entries: number; checkpoints: number } | undefined;
+  private end: ExportEnd | undefined;
   private lineNo = 0;
   private failure: ExportFailure | undefined;
   private entries = 0;
+  /** Of `entries`, the redacted lines (a scoped export's entries outside its scope). */
+  private redacted = 0;
   private finished: ExportVerification | undefined;
   private readonly scanned: ScannedEntry = newScannedEntry();
 
@@ -284,6 +306,7 @@ export class ExportVerifier {
       else hashes.count = count;
     }
     this.entries = before.entries;
+    this.redacted = before.redacted;
     this.lineNo = before.lineNo;
     this.checkpoints.length = before.checkpoints;
     this.end = before.end;
@@ -305,6 +328,7 @@ export class ExportVerifier {
     return {
       counts: new Map([...this.hashes].map(([chain, hashes]) => [chain, hashes.count])),
       entries: this.entries,
+      redacted: this.redacted,
       lineNo: this.lineNo,
       checkpoints: this.checkpoints.length,
       end: this.end,
@@ -483,6 +507,8 @@ export class ExportVerifier {
         }
         return this.entry(e.chain, e.seq, e.prevHash, record.hash, () => entryHash(e));
       }
+      case 'redacted':
+        return this.redactedEntry(record, lineNo);
       case 'checkpoint': {
         const cp = record.checkpoint;
         if (typeof cp !== 'object' || cp === null) {
@@ -496,11 +522,17 @@ export class ExportVerifier {
         return true;
       }
       case 'header': {
-        if (this.header || lineNo !== 1 || record.format !== EXPORT_FORMAT || record.version !== 1) {
+        const scoped = record.version === 2 && typeof record.scope === 'string' && record.scope !== '';
+        if (
+          this.header ||
+          lineNo !== 1 ||
+          record.format !== EXPORT_FORMAT ||
+          !(record.version === 1 || scoped)
+        ) {
           return this.fail({
             reason: 'malformed',
             line: lineNo,
-            message: `line ${lineNo}: not a ${EXPORT_FORMAT} v1 header`,
+            message: `line ${lineNo}: not a ${EXPORT_FORMAT} v1 header, nor a v2 header naming its scope`,
           });
         }
         this.header = record as unknown as ExportHeader;
@@ -509,7 +541,7 @@ export class ExportVerifier {
         return true;
       }
       case 'end':
-        this.end = record as unknown as { entries: number; checkpoints: number };
+        this.end = record as unknown as ExportEnd;
         return true;
       default:
         return this.fail({
@@ -518,6 +550,31 @@ export class ExportVerifier {
           message: `line ${lineNo}: unknown type ${JSON.stringify(record.type)}`,
         });
     }
+  }
+
+  /**
+   * A redacted line: allowed in a scoped export only, and checked as an entry whose hash is the one
+   * given (it cannot be recomputed without the content), so its links and the roots over it still hold.
+   */
+  private redactedEntry(record: Record<string, unknown>, lineNo: number): boolean {
+    if (this.header?.version !== 2) {
+      return this.fail({
+        reason: 'malformed',
+        line: lineNo,
+        message: this.header
+          ? `line ${lineNo}: a redacted entry in an export that is not scoped`
+          : 'the export does not start with its header',
+      });
+    }
+    const claimed = record.hash;
+    const taken = this.entry(record.chain, record.seq, record.prevHash, claimed, () => {
+      if (typeof claimed !== 'string' || !HEX_HASH.test(claimed)) {
+        throw new Error('the redacted entry has no hash of 64 lowercase hex digits');
+      }
+      return claimed;
+    });
+    if (taken) this.redacted++;
+    return taken;
   }
 
   private fail(failure: ExportFailure): false {
@@ -553,6 +610,12 @@ export class ExportVerifier {
         message: `the end line counts ${this.end.entries} entries and ${this.end.checkpoints} checkpoints, the export holds ${this.entries} and ${this.checkpoints.length}`,
       };
     }
+    if (this.header.version === 2 && this.end.redacted !== this.redacted) {
+      return {
+        reason: 'incomplete',
+        message: `the end line counts ${String(this.end.redacted)} redacted entries, the export holds ${this.redacted}`,
+      };
+    }
     return undefined;
   }
 
@@ -575,6 +638,7 @@ export class ExportVerifier {
       heads,
       ...(last ? { lastCheckpoint: { id: last.id, time: last.time, root: last.root } } : {}),
       unsignedEntries,
+      ...(this.header?.version === 2 ? { scope: this.header.scope!, redacted: this.redacted } : {}),
       warnings: this.warnings,
     };
   }

@@ -5,7 +5,8 @@
  * and audit.pub. Each store's own test adds tampering inside the database itself.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { entryLine, exportLines } from '../../gateway/audit/export.ts';
+import { type ExportScope, entryLine, exportLines } from '../../gateway/audit/export.ts';
+import { messageScope } from '../../gateway/audit/export-scope.ts';
 import { chainEntry, entryHash } from '../../gateway/audit/hash-chain.ts';
 import {
   type ExportVerification,
@@ -13,6 +14,7 @@ import {
   verifyExportStream,
 } from '../../gateway/audit/verify-export.ts';
 import { checkpointSigningInput } from '../../gateway/audit/verify-proof.ts';
+import { canSee } from '../../gateway/http/routes/audit/visibility.ts';
 import type { AuditCheckpoint, AuditEntry, AuditStore } from '../../gateway/ports/audit-store.ts';
 import { auditEvent, testAuditKey } from './audit-store.conformance.ts';
 
@@ -29,7 +31,7 @@ type Line =
 
 export async function collect(
   store: AuditStore,
-  options: { from?: string; to?: string } = {},
+  options: { from?: string; to?: string; scope?: ExportScope } = {},
 ): Promise<string[]> {
   let text = '';
   for await (const chunk of exportLines(store, options)) text += chunk;
@@ -40,30 +42,33 @@ const parse = (lines: string[]) => lines.map((l) => JSON.parse(l) as Line);
 const render = (line: Line): string =>
   line.type === 'entry' ? entryLine({ ...line.entry, hash: line.hash }).slice(0, -1) : JSON.stringify(line);
 
+/**
+ * The verdict on lines, checked to be the same when the export is read as a byte stream in
+ * chunks that split lines (and UTF-8) anywhere: the CLI's path, with the carry between chunks,
+ * hashing on this thread and in a worker.
+ */
+async function verifyEveryWay(lines: string[], key: ReturnType<typeof testAuditKey>) {
+  const options = { publicKey: key.publicKey, keyId: key.signer.keyId };
+  const verdict = await verifyExport(lines, options);
+  const bytes = Buffer.from(`${lines.join('\n')}\n`);
+  for (const size of [bytes.length, 61, 997]) {
+    async function* chunks() {
+      for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+    }
+    expect(await verifyExportStream(chunks(), options)).toEqual(verdict);
+    // Hashes checked by a worker thread from the first byte: links ahead, replay on a bad hash.
+    expect(await verifyExportStream(chunks(), { ...options, threads: 1, parallelAfterBytes: 0 })).toEqual(
+      verdict,
+    );
+  }
+  return verdict;
+}
+
 export function runAuditTamperSuite(name: string, factory: () => Promise<TamperFixture>): void {
+  runScopedExportSuite(name, factory);
   describe(`audit export tamper evidence: ${name}`, () => {
     const key = testAuditKey();
-    /**
-     * The verdict on lines, checked to be the same when the export is read as a byte stream in
-     * chunks that split lines (and UTF-8) anywhere: the CLI's path, with the carry between chunks,
-     * hashing on this thread and in a worker.
-     */
-    const verify = async (lines: string[]) => {
-      const options = { publicKey: key.publicKey, keyId: key.signer.keyId };
-      const verdict = await verifyExport(lines, options);
-      const bytes = Buffer.from(`${lines.join('\n')}\n`);
-      for (const size of [bytes.length, 61, 997]) {
-        async function* chunks() {
-          for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
-        }
-        expect(await verifyExportStream(chunks(), options)).toEqual(verdict);
-        // Hashes checked by a worker thread from the first byte: links ahead, replay on a bad hash.
-        expect(await verifyExportStream(chunks(), { ...options, threads: 1, parallelAfterBytes: 0 })).toEqual(
-          verdict,
-        );
-      }
-      return verdict;
-    };
+    const verify = (lines: string[]) => verifyEveryWay(lines, key);
     let fixture: TamperFixture;
     let store: AuditStore;
     let lines: string[];
@@ -333,6 +338,287 @@ export function runAuditTamperSuite(name: string, factory: () => Promise<TamperF
         entries: 14,
         unsignedEntries: 3,
       });
+    });
+  });
+}
+
+/** The Saxon systems, as a `land:SN` token sees them (visibility.ts, from the directory). */
+const SAXON_SYSTEMS = new Set(['sn-melde', 'sn-kfz']);
+const saxon = (store: AuditStore) =>
+  messageScope('land:SN', store, (m) => canSee({ all: false, systems: SAXON_SYSTEMS }, m));
+
+/** A Thüringen message's fields, none of which a Saxon auditor's export may carry. */
+const THURINGIA = {
+  actor: 'system:th-melde',
+  sender: 'ags:16051000',
+  receiver: 'ags:16055000',
+  senderSystem: 'th-melde',
+  receiverSystem: 'th-kfz',
+  messageType: 'xmeld:25.11:rueckmeldung.thueringen-only.0201',
+  digest: 'cd'.repeat(32),
+};
+
+/**
+ * Scoped exports (an auditor of one Land): entries outside the scope are redacted lines, and the
+ * export still proves that nothing — redacted or not — was deleted, inserted, reordered or edited.
+ */
+function runScopedExportSuite(name: string, factory: () => Promise<TamperFixture>): void {
+  describe(`scoped audit export: ${name}`, () => {
+    const key = testAuditKey();
+    const verify = (lines: string[]) => verifyEveryWay(lines, key);
+    let fixture: TamperFixture;
+    let store: AuditStore;
+    let lines: string[];
+    const th = (messageId: string, kind: 'received' | 'dead-lettered' | 'rejected') =>
+      auditEvent({ ...THURINGIA, messageId, kind, detail: { reason: 'th-secret-detail' } });
+    const sn = (messageId: string, kind: 'received' | 'rejected' | 'delivered') =>
+      auditEvent({ messageId, kind });
+
+    beforeEach(async () => {
+      fixture = await factory();
+      store = fixture.store;
+      // main: SN and TH messages interleaved, an entry of no message, signed by #1 (1..6) and #2 (7..10);
+      // side: Thüringen only (wholly redacted), signed by #2; main 11..12 unsigned.
+      await store.append([
+        sn('sn-msg-1', 'received'),
+        th('th-msg-1', 'received'),
+        th('th-msg-1', 'dead-lettered'),
+        sn('sn-msg-1', 'rejected'),
+        auditEvent({ kind: 'certificate-issued', messageId: null, actor: 'cli', detail: { serial: '0a' } }),
+        sn('sn-msg-2', 'received'),
+      ]);
+      await store.createCheckpoint(key.signer, '2025-01-01T10:00:00.000Z');
+      await store.append([
+        th('th-msg-2', 'rejected'),
+        sn('sn-msg-2', 'delivered'),
+        th('th-msg-3', 'received'),
+        sn('sn-msg-3', 'received'),
+      ]);
+      await store.append([th('th-msg-4', 'received'), th('th-msg-4', 'dead-lettered')], 'side');
+      await store.createCheckpoint(key.signer, '2025-01-01T11:00:00.000Z');
+      await store.append([th('th-msg-5', 'received'), sn('sn-msg-4', 'received')]);
+      lines = await collect(store, { scope: saxon(store) });
+    });
+
+    afterEach(async () => {
+      await store.close();
+      await fixture.cleanup();
+    });
+
+    const indexOf = (chain: string, seq: number) =>
+      lines.findIndex((l) => {
+        const p = JSON.parse(l) as { type: string; chain?: string; seq?: number; entry?: AuditEntry };
+        return (p.entry?.chain ?? p.chain) === chain && (p.entry?.seq ?? p.seq) === seq;
+      });
+    const expectFailure = (result: ExportVerification, failure: Record<string, unknown>) => {
+      expect(result.ok).toBe(false);
+      expect(result.failure).toMatchObject(failure);
+    };
+
+    it('shows the scope in full, redacts the rest to position and hash, and verifies', async () => {
+      const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(parsed[0]).toMatchObject({
+        type: 'header',
+        format: 'gw-audit-export',
+        version: 2,
+        scope: 'land:SN',
+      });
+      const shown = parsed.filter((l) => l.type === 'entry').map((l) => (l.entry as AuditEntry).messageId);
+      expect(shown).toEqual(['sn-msg-1', 'sn-msg-1', 'sn-msg-2', 'sn-msg-2', 'sn-msg-3', 'sn-msg-4']);
+      const redacted = parsed.filter((l) => l.type === 'redacted');
+      expect(redacted.map((l) => `${l.chain}:${l.seq}`)).toEqual([
+        'main:2',
+        'main:3',
+        'main:5',
+        'main:7',
+        'main:9',
+        'main:11',
+        'side:1',
+        'side:2',
+      ]);
+      for (const l of redacted) expect(Object.keys(l)).toEqual(['type', 'chain', 'seq', 'prevHash', 'hash']);
+      // The hashes are the stored ones: the same entries as in the full export.
+      const full = await store.query({ chain: 'main', fromSeq: 2, toSeq: 2 });
+      expect(redacted[0]).toMatchObject({ hash: full[0]!.hash, prevHash: full[0]!.prevHash });
+      expect(parsed.at(-1)).toEqual({ type: 'end', entries: 14, checkpoints: 2, redacted: 8 });
+      const text = lines.join('\n');
+      for (const secret of [
+        'th-msg',
+        'th-melde',
+        'th-kfz',
+        'ags:16051000',
+        'ags:16055000',
+        'thueringen-only',
+      ]) {
+        expect(text).not.toContain(secret);
+      }
+      for (const secret of ['cd'.repeat(32), 'th-secret-detail', 'certificate-issued', '"serial"']) {
+        expect(text).not.toContain(secret);
+      }
+      const result = await verify(lines);
+      expect(result).toMatchObject({
+        ok: true,
+        entries: 14,
+        checkpoints: 2,
+        unsignedEntries: 2,
+        scope: 'land:SN',
+        redacted: 8,
+        warnings: [],
+      });
+      expect(result.heads).toEqual(await store.heads());
+      // The unscoped export stays version 1, with no redacted line and no count of them.
+      const whole = await collect(store);
+      expect(JSON.parse(whole[0]!)).toMatchObject({ version: 1 });
+      expect(whole.some((l) => l.includes('"redacted"'))).toBe(false);
+      expect(await verify(whole)).not.toHaveProperty('redacted');
+    });
+
+    it('verifies an export of nothing but redacted lines', async () => {
+      const nobody = messageScope('system:by-nothing', store, () => false);
+      const blind = await collect(store, { scope: nobody });
+      expect(blind.filter((l) => l.startsWith('{"type":"entry"'))).toEqual([]);
+      expect(await verify(blind)).toMatchObject({
+        ok: true,
+        entries: 14,
+        redacted: 14,
+        scope: 'system:by-nothing',
+      });
+    });
+
+    it('names the chain and seq of a deleted redacted line', async () => {
+      for (const [chain, seq] of [
+        ['main', 3],
+        ['main', 5],
+        ['side', 1],
+      ] as const) {
+        const k = indexOf(chain, seq);
+        expect(JSON.parse(lines[k]!)).toMatchObject({ type: 'redacted' });
+        const deleted = lines.filter((_, j) => j !== k);
+        // Even with the end line's counts made to fit.
+        deleted[deleted.length - 1] = JSON.stringify({
+          type: 'end',
+          entries: 13,
+          checkpoints: 2,
+          redacted: 7,
+        });
+        expectFailure(await verify(deleted), { reason: 'seq-mismatch', chain, firstBadSeq: seq });
+      }
+      // The last entry of a signed chain: its signed head is missing.
+      const last = lines.filter((_, j) => j !== indexOf('side', 2));
+      last[last.length - 1] = JSON.stringify({ type: 'end', entries: 13, checkpoints: 2, redacted: 7 });
+      expectFailure(await verify(last), {
+        reason: 'truncated',
+        chain: 'side',
+        firstBadSeq: 2,
+        checkpoint: 2,
+      });
+    });
+
+    it('detects redacted and full lines reordered', async () => {
+      const k = indexOf('main', 2);
+      const swapped = [...lines];
+      [swapped[k], swapped[k + 1]] = [swapped[k + 1]!, swapped[k]!];
+      expectFailure(await verify(swapped), { reason: 'seq-mismatch', chain: 'main', firstBadSeq: 2 });
+      const m = indexOf('main', 3);
+      const around = [...lines];
+      [around[m], around[m + 1]] = [around[m + 1]!, around[m]!];
+      expectFailure(await verify(around), { reason: 'seq-mismatch', chain: 'main', firstBadSeq: 3 });
+      // Redacted main 3 and full main 4 swapped and renumbered to hide it: the links break instead.
+      const renumbered = [...lines];
+      const a = JSON.parse(lines[m]!) as { type: string; seq: number };
+      const b = JSON.parse(lines[m + 1]!) as { hash: string; entry: AuditEntry };
+      expect([a.type, b.entry.seq]).toEqual(['redacted', 4]);
+      renumbered[m] = render({ type: 'entry', hash: b.hash, entry: { ...b.entry, seq: 3 } });
+      renumbered[m + 1] = JSON.stringify({ ...a, seq: 4 });
+      expectFailure(await verify(renumbered), {
+        reason: 'prev-hash-mismatch',
+        chain: 'main',
+        firstBadSeq: 3,
+      });
+    });
+
+    it('names the seq of an edited in-scope field', async () => {
+      const k = indexOf('main', 4);
+      const p = JSON.parse(lines[k]!) as Extract<Line, { type: 'entry' }>;
+      expect(p.entry).toMatchObject({ messageId: 'sn-msg-1', kind: 'rejected' });
+      for (const edited of [
+        { ...p.entry, kind: 'delivered' as const },
+        { ...p.entry, receiver: 'ags:16051000' },
+        { ...p.entry, detail: {} },
+      ]) {
+        const tampered = lines.map((l, j) =>
+          j === k ? render({ type: 'entry', hash: p.hash, entry: edited }) : l,
+        );
+        expectFailure(await verify(tampered), { reason: 'hash-mismatch', chain: 'main', firstBadSeq: 4 });
+      }
+      // Swapping a full entry for a redacted line of the same hash hides it, but cannot alter it:
+      // what the line says is still the stored entry's position and hash.
+      const hidden = lines.map((l, j) =>
+        j === k
+          ? JSON.stringify({
+              type: 'redacted',
+              chain: 'main',
+              seq: 4,
+              prevHash: p.entry.prevHash,
+              hash: p.hash,
+            })
+          : l,
+      );
+      hidden[hidden.length - 1] = JSON.stringify({ type: 'end', entries: 14, checkpoints: 2, redacted: 9 });
+      expect(await verify(hidden)).toMatchObject({ ok: true, redacted: 9 });
+    });
+
+    it('detects a redacted line whose hash was changed', async () => {
+      const other = 'ab'.repeat(32);
+      const withHash = (chain: string, seq: number, hash: string, source = lines) => {
+        const k = indexOf(chain, seq);
+        return source.map((l, j) => (j === k ? JSON.stringify({ ...JSON.parse(l), hash }) : l));
+      };
+      // The next entry's link breaks.
+      expectFailure(await verify(withHash('main', 2, other)), {
+        reason: 'prev-hash-mismatch',
+        chain: 'main',
+        firstBadSeq: 3,
+      });
+      // The next line re-linked too (both redacted): the signed Merkle root breaks.
+      const k3 = indexOf('main', 3);
+      const relinked = withHash('main', 2, other).map((l, j) =>
+        j === k3 ? JSON.stringify({ ...JSON.parse(l), prevHash: other }) : l,
+      );
+      expectFailure(await verify(relinked), { reason: 'checkpoint-root', checkpoint: 1 });
+      // The last entry of a chain: the signed head breaks.
+      expectFailure(await verify(withHash('side', 2, other)), {
+        reason: 'head-mismatch',
+        chain: 'side',
+        firstBadSeq: 2,
+        checkpoint: 2,
+      });
+      // Not a hash at all.
+      expectFailure(await verify(withHash('main', 9, 'AB'.repeat(32))), {
+        reason: 'malformed',
+        chain: 'main',
+        firstBadSeq: 9,
+      });
+    });
+
+    it('refuses redacted lines outside a scoped export, and a wrong count of them', async () => {
+      const header = JSON.parse(lines[0]!) as Record<string, unknown>;
+      const { scope: _scope, ...unscoped } = header;
+      const asV1 = [JSON.stringify({ ...unscoped, version: 1 }), ...lines.slice(1)];
+      expectFailure(await verify(asV1), { reason: 'malformed', line: indexOf('main', 2) + 1 });
+      const noScope = [JSON.stringify(unscoped), ...lines.slice(1)];
+      expectFailure(await verify(noScope), { reason: 'malformed', line: 1 });
+      const miscounted = [...lines];
+      miscounted[miscounted.length - 1] = JSON.stringify({
+        type: 'end',
+        entries: 14,
+        checkpoints: 2,
+        redacted: 7,
+      });
+      expectFailure(await verify(miscounted), { reason: 'incomplete' });
+      const uncounted = [...lines];
+      uncounted[uncounted.length - 1] = JSON.stringify({ type: 'end', entries: 14, checkpoints: 2 });
+      expectFailure(await verify(uncounted), { reason: 'incomplete' });
     });
   });
 }

@@ -244,7 +244,7 @@ describe('the web console', () => {
     }
   });
 
-  it('shows a Saxon auditor only messages with a Saxon system, and no export of the whole log', async () => {
+  it('shows a Saxon auditor only messages with a Saxon system, and says that the export redacts the others', async () => {
     const other = await browser.newContext({
       ignoreHTTPSErrors: true,
       locale: 'de-DE',
@@ -259,8 +259,27 @@ describe('the web console', () => {
       const shown = await saxon.locator('#results-body button').allTextContents();
       expect(shown).toEqual(expect.arrayContaining([...s.ids.snToSt, ...s.ids.thToSn, s.ids.refused]));
       expect(shown).not.toContain(s.ids.thToSt);
-      expect(await saxon.locator('#export-form').isHidden()).toBe(true);
-      expect(await saxon.locator('#export-unavailable').isVisible()).toBe(true);
+      expect(await saxon.locator('#export-form').isVisible()).toBe(true);
+      expect(await saxon.locator('#export-scoped').isVisible()).toBe(true);
+      // The export holds every chain whole, the Thüringen → Sachsen-Anhalt message redacted, and verifies.
+      await saxon.getByRole('button', { name: 'Export erstellen' }).click();
+      const link = saxon.locator('#export-link');
+      await link.waitFor();
+      expect(await saxon.getByRole('status').textContent()).toMatch(
+        /^Export erstellt: \d+ Einträge, davon [1-9]\d* geschwärzt, \d+ Checkpoints/,
+      );
+      const [download] = await Promise.all([saxon.waitForEvent('download'), link.click()]);
+      const exported = readFileSync((await download.path())!);
+      expect(exported.toString('utf8')).not.toContain(s.ids.thToSt);
+      const { createPublicKey } = await import('node:crypto');
+      const verdict = await verifyExportStream(
+        (async function* () {
+          yield exported;
+        })(),
+        { publicKey: createPublicKey(readFileSync(path.join(s.t.dataDir, 'pki', 'audit.pub'))) },
+      );
+      expect(verdict.failure).toBeUndefined();
+      expect(verdict.ok).toBe(true);
 
       await saxon.getByRole('button', { name: 'Abmelden' }).click();
       await saxon.getByRole('heading', { level: 1, name: 'Anmelden' }).waitFor();

@@ -3,7 +3,9 @@
  *
  *   gw audit export [--from ISO] [--to ISO] > log.jsonl     streams the log (gateway/audit/export.ts)
  *   gw audit verify log.jsonl [--checkpoint-key audit.pub] [--threads n]
- *                                                           offline; exit 0 if intact, 1 if not
+ *                                                           offline; exit 0 if intact, 1 if not; also a
+ *                                                           scoped export from GET /v1/audit/export, whose
+ *                                                           entries outside the scope are redacted lines
  *   gw audit checkpoint                                      signs a checkpoint now
  *   gw audit proof <messageId>                               inclusion proofs of a message's entries
  *
@@ -92,6 +94,11 @@ function report(result: ExportVerification, seconds: number): void {
     if (result.lastCheckpoint) {
       const cp = result.lastCheckpoint;
       out(`newest checkpoint: #${cp.id} at ${cp.time}, root ${cp.root}`);
+    }
+    if (result.scope !== undefined) {
+      out(
+        `scoped to ${result.scope}: ${result.redacted} of ${result.entries} entries redacted (their content is not in the export; their place in the chain is verified)`,
+      );
     }
     if (result.unsignedEntries > 0)
       out(`${result.unsignedEntries} entries after the newest checkpoint are not signed yet`);

@@ -186,9 +186,8 @@ function showSignedIn() {
   $('session').hidden = false;
   $('sign-in-section').hidden = true;
   $('app').hidden = false;
-  const fullScope = who.scope === '*';
-  $('export-form').hidden = !fullScope;
-  $('export-unavailable').hidden = fullScope;
+  // Below the scope * the export redacts what the scope does not cover (audit/export-scope.ts).
+  $('export-scoped').hidden = who.scope === '*';
 }
 
 function signOut(message) {
@@ -530,7 +529,8 @@ $('export-form').addEventListener('submit', async (event) => {
       if (exportUrl) URL.revokeObjectURL(exportUrl);
       exportUrl = URL.createObjectURL(blob);
       const link = el('a', { href: exportUrl, download: name, id: 'export-link' }, `${name} herunterladen`);
-      const summary = `Export erstellt: ${last.entries ?? '?'} Einträge, ${last.checkpoints ?? '?'} Checkpoints (${Math.ceil(blob.size / 1024)} KB).`;
+      const redacted = last.redacted ? `, davon ${last.redacted} geschwärzt` : '';
+      const summary = `Export erstellt: ${last.entries ?? '?'} Einträge${redacted}, ${last.checkpoints ?? '?'} Checkpoints (${Math.ceil(blob.size / 1024)} KB).`;
       $('export-result').replaceChildren(summary, ' ', link);
       announce(summary);
       link.focus();

@@ -10,13 +10,16 @@
  *                                                 permission, and every read is audited before it is served
  * - GET /v1/audit/checkpoints[/latest]            the signed checkpoints
  * - GET /v1/audit/public-key                      the audit key's public half (public, like the CA certificate)
- * - GET /v1/audit/export?from&to                  the log as JSONL for `gw audit verify`; audited as audit-export
+ * - GET /v1/audit/export?from&to                  the log as JSONL for `gw audit verify`; audited as audit-export.
+ *                                                 Below the scope * every chain is still exported whole, but
+ *                                                 entries outside the scope as redacted lines (audit/export-scope.ts)
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { exportLines } from '../../audit/export.ts';
+import { messageScope } from '../../audit/export-scope.ts';
 import { actorOf, formatScope } from '../../auth/roles.ts';
 import type { Directory } from '../../directory/directory.ts';
 import { GatewayError } from '../../errors/catalogue.ts';
@@ -188,14 +191,16 @@ export function auditRoutes(deps: AuditRoutesDeps) {
 
     app.get('/v1/audit/export', { config: PEOPLE }, async (request, reply) => {
       const { from, to } = parseQuery(ExportQuery, request.query);
+      const seen = visibility(request);
       const principal = request.principal!;
-      if (principal.role === 'system' || principal.scope.kind !== 'all') {
-        // The export carries every chain whole, or `gw audit verify` could not check it.
-        throw new GatewayError(
-          'GW_ERR_FORBIDDEN',
-          'the export holds the whole log, so it needs the scope * — search and proofs serve a narrower scope',
-        );
+      if (principal.role === 'system') {
+        throw new GatewayError('GW_ERR_ROLE_FORBIDDEN', 'the audit log is for auditors and operators');
       }
+      // Every chain is exported whole, or `gw audit verify` could not check it; what the scope does
+      // not cover is redacted, decided per message as search and trail decide it.
+      const scope = seen.all
+        ? undefined
+        : messageScope(formatScope(principal.scope), deps.store, (message) => canSee(seen, message));
       await deps.audit.record({
         kind: 'audit-export',
         actor: actorOf(principal),
@@ -211,7 +216,7 @@ export function auditRoutes(deps: AuditRoutesDeps) {
       return reply
         .type('application/x-ndjson; charset=utf-8')
         .header('content-disposition', `attachment; filename="audit-export-${stamp}.jsonl"`)
-        .send(Readable.from(exportLines(deps.store, { from, to })));
+        .send(Readable.from(exportLines(deps.store, { from, to, scope })));
     });
   };
 }
