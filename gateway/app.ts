@@ -58,6 +58,8 @@ import { PgMessageIdLeases } from './pipeline/pg-message-id-leases.ts';
 import { senderSignatureVerifier } from './pipeline/sender-signature.ts';
 import type { Pki } from './pki/bootstrap.ts';
 import { openPki } from './pki/open.ts';
+import { connectRevocationStore } from './pki/open-revocation-store.ts';
+import { registerRevocationGauges, revocationsCheck } from './pki/revocation-health.ts';
 import { LiveTrust } from './pki/trust.ts';
 import type { AuditStore } from './ports/audit-store.ts';
 import type { Bus } from './ports/bus.ts';
@@ -188,8 +190,11 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     caPems: [pki.caCertPem],
     timeoutMs: config.delivery.pushTimeoutMs,
   });
-  // `gw pki revoke|rotate` take effect here within a second, without a restart.
-  const trust = new LiveTrust(pki, { logger });
+  // `gw pki revoke|rotate` take effect here within a second, without a restart. Revocations are
+  // kept beside the rest of the state: in PostgreSQL every replica refuses the same certificates.
+  const revocations = await connectRevocationStore(config, { logger });
+  const trust = await LiveTrust.open(pki, { logger, revocations });
+  registerRevocationGauges(metrics.registry, trust);
   const sealer = new SignerPool({ threads: config.pki.signerThreads, key: trust.signingKey(), logger });
   trust.onSigningKeyChange((key) => sealer.setKey(key));
   // Beside the rest of the state: in PostgreSQL every replica checks the same tokens.
@@ -344,6 +349,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
             },
           },
           keysCheck(trust),
+          revocationsCheck(trust),
           certificatesCheck({
             pkiDir: pki.dir,
             isRevoked: trust.isRevoked,
@@ -444,6 +450,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       await pusher.close();
       await sealer.close();
       trust.close();
+      await revocations.close();
       await tokens.close();
       await bus.close();
       await mailbox.close();

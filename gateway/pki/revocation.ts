@@ -1,9 +1,11 @@
 /**
  * The revocation list on disk: <dataDir>/pki/revoked.json, written only by `gw pki revoke` (under
- * the PKI lock, atomically), read by every gateway process (trust.ts watches it). The CRL published
- * at /v1/pki/crl is derived from this file; the file, not the CRL, is the source of truth.
+ * the PKI lock, atomically), read by every gateway process on the data directory. It is the
+ * embedded revocation store (file-revocation-store.ts); with DATABASE_URL the list lives in
+ * PostgreSQL and a file found here is imported into it at start (open-revocation-store.ts). The
+ * CRL published at /v1/pki/crl is derived from the store; the store, not the CRL, is the truth.
  *
- * { "version": 1, "revoked": [ { "serial", "revokedAt", "reason", "subject" } ] }
+ * { "version": 1, "revoked": [ { "serial", "revokedAt", "reason", "subject", "revokedBy" } ] }
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -20,6 +22,8 @@ const RevokedEntrySchema = z.object({
   reason: z.enum(Object.keys(REVOCATION_REASONS) as [RevocationReason, ...RevocationReason[]]),
   /** For people reading the list; never used for decisions. */
   subject: z.string().optional(),
+  /** Who revoked it (`cli`, `import`); absent in files written before it was recorded. */
+  revokedBy: z.string().optional(),
 });
 export type RevokedEntry = z.infer<typeof RevokedEntrySchema>;
 
@@ -71,7 +75,7 @@ export function readRevocations(pkiDir: string): RevokedEntry[] {
  */
 export async function revokeSerial(
   pkiDir: string,
-  input: { serial: string; reason?: RevocationReason; subject?: string; now?: Date },
+  input: { serial: string; reason?: RevocationReason; subject?: string; by?: string; now?: Date },
 ): Promise<{ entry: RevokedEntry; added: boolean }> {
   const serial = normalizeSerial(input.serial);
   return withLock(pkiDir, () => {
@@ -83,6 +87,7 @@ export async function revokeSerial(
       revokedAt: (input.now ?? new Date()).toISOString(),
       reason: input.reason ?? 'unspecified',
       ...(input.subject ? { subject: input.subject } : {}),
+      ...(input.by ? { revokedBy: input.by } : {}),
     };
     writeAtomic(
       revocationFile(pkiDir),

@@ -1,28 +1,37 @@
 /**
  * The running gateway's live view of its PKI: which serials are revoked, which key seals new
- * documents, which certificates verify seals (current and previous). `gw pki revoke` and
- * `gw pki rotate` change files under <dataDir>/pki from another process; this object notices within
- * a second and every check after that uses the new state — no restart, no dropped request.
+ * documents, which certificates verify seals (current and previous). `gw pki revoke` (through the
+ * revocation store: the data directory's file, or PostgreSQL shared by every replica) and
+ * `gw pki rotate` (files under <dataDir>/pki) change them from another process; this object notices
+ * within a second and every check after that uses the new state — no restart, no dropped request.
  *
- * Change detection: fs.watch on the PKI directory (the CLI replaces files by rename, which the
- * directory watch reports) for promptness, plus a stat poll every `pollMs` (default 250 ms) as the
- * fallback for file systems where inotify does not fire (NFS, some container mounts) or when the
- * watcher fails. A file's identity is (inode, size, mtime): an atomic replace always changes the inode.
+ * Change detection: the revocation store's version() polled every `pollMs` (default 250 ms; one
+ * stat for the file, one index-backed statement for PostgreSQL), the list read only when it
+ * changed. fs.watch on the PKI directory (the CLI replaces files by rename, which the directory
+ * watch reports) makes file changes prompt; the stat poll is the fallback for file systems where
+ * inotify does not fire (NFS, some container mounts) or when the watcher fails. A file's identity
+ * is (inode, size, mtime): an atomic replace always changes the inode.
  *
- * Failure policy: a revocation file that cannot be read keeps the last good list (and is logged
- * as an error on every attempt); a signing pair that does not match yet (the CLI is between writing
- * the key and the certificate) is retried until it does.
+ * Failure policy, closed: the revocation list is read before the first request (LiveTrust.open
+ * throws when it cannot be); a store that cannot be read later keeps the last list, and a list
+ * read back without a serial seen before keeps that serial too — revocations only ever add, so a
+ * restored backup or a stale copy never re-admits a certificate. While reads fail the error is
+ * logged (when it starts and when it ends) and revocationStatus() turns unhealthy after
+ * `staleAfterMs` (readiness, metrics: revocation-health.ts). A signing pair that does not match yet
+ * (the CLI is between writing the key and the certificate) is retried until it does.
  */
 import { X509Certificate } from 'node:crypto';
 import { type FSWatcher, statSync, watch } from 'node:fs';
 import path from 'node:path';
 import type { CallerSystem, CertificateResolver } from '../http/client-auth.ts';
 import type { Logger } from '../log/logger.ts';
+import type { RevocationStore } from '../ports/revocation-store.ts';
 import { type VerifiedSeal, verifySeal } from '../signing/own-seal.ts';
 import type { SigningKey } from '../signing/signer.ts';
 import { type VerifiedDocument, verifyDocument } from '../signing/verifier.ts';
 import type { Pki } from './bootstrap.ts';
 import type { CrlEntry } from './crl.ts';
+import { FileRevocationStore } from './file-revocation-store.ts';
 import { REVOCATION_FILE, type RevokedEntry, readRevocations } from './revocation.ts';
 import {
   loadSigningPair,
@@ -37,11 +46,38 @@ export interface TrustOptions {
   pollMs?: number;
   /** Tests turn the watcher off to prove the poll alone suffices. Default true. */
   watch?: boolean;
+  /**
+   * How long the revocation list may go without a successful read before revocationStatus() says
+   * unhealthy. Default 5 s (twenty polls: one failed read is not an outage).
+   */
+  staleAfterMs?: number;
+}
+
+/** What a reader of the revocation store knows: the list, as of a version. */
+export interface RevocationSnapshot {
+  version: string;
+  entries: RevokedEntry[];
+}
+
+/** The store's list, as of a version; the version is read first, so a change between the two reads shows as a newer version at the next poll. */
+export async function readRevocationSnapshot(store: RevocationStore): Promise<RevocationSnapshot> {
+  const version = await store.version();
+  return { version, entries: await store.list() };
+}
+
+export interface RevocationStatus {
+  ok: boolean;
+  detail: string;
+  /** Milliseconds since the store was last read successfully. */
+  ageMs: number;
+  revoked: number;
 }
 
 /** How long a published CRL is valid; it is re-signed well before (every CRL_RESIGN_MS). */
 const CRL_VALIDITY_MS = 24 * 60 * 60 * 1000;
 const CRL_RESIGN_MS = 60 * 60 * 1000;
+
+const DEFAULT_STALE_AFTER_MS = 5_000;
 
 type Fingerprint = string;
 
@@ -62,17 +98,46 @@ export class LiveTrust {
   private previous: X509Certificate[] = [];
   private verificationSet: X509Certificate[] = [];
   private readonly signingListeners: ((key: SigningKey) => void)[] = [];
-  private readonly seen = { revocations: '', signing: '', previous: '' };
-  private crl: { der: Buffer; revision: string; signedAt: number } | null = null;
+  private readonly seen = { signing: '', previous: '' };
+  private readonly revocationStore: RevocationStore;
+  private revocationVersion: string;
+  /** Bumped whenever the revoked set changes: the CRL is re-signed for it. */
+  private revocationRevision = 0;
+  private revocationReadAt = Date.now();
+  private revocationError: Error | null = null;
+  private revocationPoll: { again: boolean } | null = null;
+  private crl: { der: Buffer; revision: number; signedAt: number } | null = null;
   private lastCrlNumber = 0n;
   private readonly timer: NodeJS.Timeout;
   private watcher: FSWatcher | null = null;
   private closed = false;
 
+  /**
+   * The live trust over `revocations` (the store of the configuration: open-revocation-store.ts),
+   * its list read before this returns. Throws when it cannot be read: a gateway that does not know
+   * the revocations must not admit anyone.
+   */
+  static async open(pki: Pki, options: TrustOptions & { revocations: RevocationStore }): Promise<LiveTrust> {
+    const snapshot = await readRevocationSnapshot(options.revocations);
+    return new LiveTrust(pki, options, { store: options.revocations, snapshot });
+  }
+
+  /** Without `revocations`: <pki.dir>/revoked.json, read now (throws on a corrupt file). */
   constructor(
     private readonly pki: Pki,
     private readonly options: TrustOptions,
+    revocations?: { store: RevocationStore; snapshot: RevocationSnapshot },
   ) {
+    if (revocations) {
+      this.revocationStore = revocations.store;
+      this.revocationVersion = revocations.snapshot.version;
+      this.applyRevocations(revocations.snapshot.entries);
+    } else {
+      const store = new FileRevocationStore(pki.dir);
+      this.revocationStore = store;
+      this.revocationVersion = store.versionNow();
+      this.applyRevocations(readRevocations(pki.dir));
+    }
     this.caCertificate = pki.caX509;
     this.current = { ...pki.signing, certificate: new X509Certificate(pki.signing.certPem) };
     this.verificationSet = [this.current.certificate];
@@ -95,26 +160,11 @@ export class LiveTrust {
     }
   }
 
-  /** Re-reads whatever changed on disk. Called by the watcher and the poll; cheap when nothing did. */
+  /** Re-reads whatever changed (the revocations asynchronously). Called by the watcher and the poll; cheap when nothing did. */
   refresh(): void {
     if (this.closed) return;
+    this.pollRevocations();
     const dir = this.pki.dir;
-    const revocations = fingerprint(path.join(dir, REVOCATION_FILE));
-    if (revocations !== this.seen.revocations) {
-      try {
-        const entries = readRevocations(dir);
-        this.revokedEntries = entries;
-        this.revokedSerials = new Set(entries.map((entry) => entry.serial));
-        this.seen.revocations = revocations;
-        if (entries.length > 0)
-          this.options.logger.info({ revoked: entries.length }, 'pki: revocation list loaded');
-      } catch (error) {
-        this.options.logger.error(
-          { err: error },
-          'pki: cannot read the revocation list; keeping the last one',
-        );
-      }
-    }
     const signing = `${fingerprint(path.join(dir, 'signing.crt'))}|${fingerprint(path.join(dir, 'signing.key'))}`;
     const previous = fingerprint(path.join(dir, PREVIOUS_SIGNING_DIR));
     if (signing !== this.seen.signing || previous !== this.seen.previous) {
@@ -141,6 +191,87 @@ export class LiveTrust {
         this.options.logger.debug({ err: error }, 'pki: signing pair not loadable yet');
       }
     }
+  }
+
+  /** One read of the revocation store at a time; a trigger during a read makes it read once more. */
+  private pollRevocations(): void {
+    if (this.revocationPoll) {
+      this.revocationPoll.again = true;
+      return;
+    }
+    const poll = { again: false };
+    this.revocationPoll = poll;
+    void this.readRevocations().finally(() => {
+      this.revocationPoll = null;
+      if (poll.again) this.pollRevocations();
+    });
+  }
+
+  private async readRevocations(): Promise<void> {
+    try {
+      const version = await this.revocationStore.version();
+      if (version !== this.revocationVersion) {
+        const entries = await this.revocationStore.list();
+        if (this.closed) return;
+        this.applyRevocations(entries);
+        this.revocationVersion = version;
+      }
+      this.revocationReadAt = Date.now();
+      if (this.revocationError) {
+        this.options.logger.info(
+          { revoked: this.revokedSerials.size },
+          'pki: revocation list readable again',
+        );
+        this.revocationError = null;
+      }
+    } catch (error) {
+      if (this.closed) return;
+      if (!this.revocationError) {
+        this.options.logger.error(
+          { err: error, store: this.revocationStore.kind },
+          'pki: cannot read the revocation list; keeping the last one',
+        );
+      }
+      this.revocationError = error as Error;
+    }
+  }
+
+  /** Takes the store's list, keeping every serial known before (revocations only add). */
+  private applyRevocations(entries: RevokedEntry[]): void {
+    const listed = new Set(entries.map((entry) => entry.serial));
+    const kept = this.revokedEntries.filter((entry) => !listed.has(entry.serial));
+    if (kept.length > 0) {
+      this.options.logger.warn(
+        { serials: kept.map((entry) => entry.serial), store: this.revocationStore.kind },
+        'pki: the revocation store no longer lists revocations seen before; they stay revoked',
+      );
+    }
+    const merged = [...entries, ...kept];
+    const changed = merged.length !== this.revokedSerials.size;
+    this.revokedEntries = merged;
+    this.revokedSerials = new Set(merged.map((entry) => entry.serial));
+    if (changed) {
+      this.revocationRevision++;
+      if (merged.length > 0)
+        this.options.logger.info({ revoked: merged.length }, 'pki: revocation list loaded');
+    }
+  }
+
+  /** Whether the revocation list is current: read successfully within `staleAfterMs`. */
+  revocationStatus(now = Date.now()): RevocationStatus {
+    const ageMs = Math.max(0, now - this.revocationReadAt);
+    const staleAfterMs = this.options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+    const revoked = this.revokedSerials.size;
+    const store = this.revocationStore.kind;
+    if (this.revocationError && ageMs > staleAfterMs) {
+      return {
+        ok: false,
+        detail: `${store} revocation store unreadable for ${Math.round(ageMs / 1000)} s (${this.revocationError.message}); refusing the ${revoked} serial(s) last known`,
+        ageMs,
+        revoked,
+      };
+    }
+    return { ok: true, detail: `${revoked} revoked serial(s) from the ${store} store`, ageMs, revoked };
   }
 
   isRevoked = (serial: string): boolean => this.revokedSerials.has(serial);
@@ -205,7 +336,7 @@ export class LiveTrust {
 
   /** The current CRL (DER), re-signed when the revocation list changed or an hour has passed. */
   crlDer(now = new Date()): Buffer {
-    const revision = this.seen.revocations;
+    const revision = this.revocationRevision;
     if (this.crl && this.crl.revision === revision && now.getTime() - this.crl.signedAt < CRL_RESIGN_MS) {
       return this.crl.der;
     }

@@ -37,8 +37,11 @@ const RELEASED = [
   '011_audit_message_replay_generation.sql',
   '012_message_id_claim.sql',
   '013_tokens.sql',
+  '014_pki_revocations.sql',
 ];
 const RELEASED_VERSIONS = RELEASED.map((_, i) => i + 1);
+/** The number a migration written after the released ones takes. */
+const UNRELEASED = String(RELEASED.length + 1).padStart(3, '0');
 
 /** A copy of the released migrations that a test may edit. */
 function migrationsCopy(): string {
@@ -71,9 +74,13 @@ describe('PostgreSQL migrations', () => {
       expect(await migrate(pool, { schema: s })).toEqual({
         schema: s,
         applied: RELEASED,
-        current: 13,
+        current: RELEASED.length,
       });
-      expect(await migrate(pool, { schema: s })).toEqual({ schema: s, applied: [], current: 13 });
+      expect(await migrate(pool, { schema: s })).toEqual({
+        schema: s,
+        applied: [],
+        current: RELEASED.length,
+      });
       const tables = await withPgClient(null, async (c) =>
         (
           await c.query(
@@ -101,6 +108,7 @@ describe('PostgreSQL migrations', () => {
         'mailbox_inbox',
         'message_id_claim',
         'message_quota',
+        'pki_revocation',
         'schema_migrations',
       ]);
       // Nothing leaked into public.
@@ -124,7 +132,7 @@ describe('PostgreSQL migrations', () => {
     const pools = Array.from({ length: 5 }, () => createPgPool({ url: PG_URL, schema: s, max: 1 }));
     try {
       const results = await Promise.all(pools.map((pool) => migrate(pool, { schema: s })));
-      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 13]);
+      expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, RELEASED.length]);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
@@ -150,7 +158,7 @@ describe('PostgreSQL migrations', () => {
       // A failing migration leaves nothing half-applied.
       const t = schema();
       writeFileSync(
-        join(dir, '014_broken.sql'),
+        join(dir, `${UNRELEASED}_broken.sql`),
         'CREATE TABLE half_done (x int);\nSELECT * FROM no_such_table;\n',
       );
       cpSync(join(MIGRATIONS_DIR, '002_mailbox.sql'), join(dir, '002_mailbox.sql'));
@@ -170,7 +178,10 @@ describe('PostgreSQL migrations', () => {
     const s = schema();
     const dir = migrationsCopy();
     // A slow step: long enough for another connection to find the backend and terminate it.
-    writeFileSync(join(dir, '014_slow.sql'), 'CREATE TABLE slow_done (x int);\nSELECT pg_sleep(30);\n');
+    writeFileSync(
+      join(dir, `${UNRELEASED}_slow.sql`),
+      'CREATE TABLE slow_done (x int);\nSELECT pg_sleep(30);\n',
+    );
     const pool = createPgPool({ url: PG_URL, schema: s, max: 1, applicationName: `gw-migrate-${s}` });
     const uncaught: unknown[] = [];
     const onUncaught = (error: unknown) => uncaught.push(error);
@@ -199,11 +210,11 @@ describe('PostgreSQL migrations', () => {
       await new Promise((r) => setTimeout(r, 200));
       expect(uncaught).toEqual([]);
       expect(await stateOf(s, 'slow_done')).toEqual({ versions: RELEASED_VERSIONS, table: null });
-      // The broken connection was dropped, the advisory lock went with it: the next run applies 014.
-      writeFileSync(join(dir, '014_slow.sql'), 'CREATE TABLE slow_done (x int);\n');
+      // The broken connection was dropped, the advisory lock went with it: the next run applies the unreleased one.
+      writeFileSync(join(dir, `${UNRELEASED}_slow.sql`), 'CREATE TABLE slow_done (x int);\n');
       expect(await migrate(pool, { schema: s, dir })).toMatchObject({
-        applied: ['014_slow.sql'],
-        current: 14,
+        applied: [`${UNRELEASED}_slow.sql`],
+        current: RELEASED.length + 1,
       });
     } finally {
       process.off('uncaughtException', onUncaught);

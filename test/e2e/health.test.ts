@@ -37,7 +37,7 @@ describe('health probes', () => {
     expect(ready.status).toBe(200);
     expect(ready.body.status).toBe('ready');
     expect(ready.body.checks.map((c) => c.name).sort()).toEqual(
-      ['audit', 'bus', 'certificates', 'keys', 'mailbox'].sort(),
+      ['audit', 'bus', 'certificates', 'keys', 'mailbox', 'revocations'].sort(),
     );
     for (const c of ready.body.checks) expect(c.ok, `${c.name}: ${c.detail}`).toBe(true);
     expect(ready.body.checks.find((c) => c.name === 'keys')!.detail).toContain('signing key usable');

@@ -2,8 +2,9 @@
  * `gw pki init|issue|list|revoke|rotate` — the operator's hands on the gateway CA. Each command
  * works on <dataDir>/pki with the server's configuration (same passphrase, same names) and may run
  * while the server does: changes are written atomically under the PKI lock, and a running gateway
- * picks up revocations and rotations within a second (gateway/pki/trust.ts). Certificate events are
- * appended to the audit log the server uses.
+ * picks up revocations and rotations within a second (gateway/pki/trust.ts). Revocations go to the
+ * configured revocation store (PostgreSQL with DATABASE_URL: every replica refuses the certificate,
+ * whichever pod the command ran in). Certificate events are appended to the audit log the server uses.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -19,7 +20,8 @@ import { REVOCATION_REASONS, type RevocationReason } from '../../pki/crl.ts';
 import { listCertificates } from '../../pki/inventory.ts';
 import { issueSystemCertificate } from '../../pki/issue-system.ts';
 import { openPki } from '../../pki/open.ts';
-import { normalizeSerial, readRevocations, revokeSerial } from '../../pki/revocation.ts';
+import { connectRevocationStore } from '../../pki/open-revocation-store.ts';
+import { normalizeSerial } from '../../pki/revocation.ts';
 import { rotateSigningKey } from '../../pki/rotation.ts';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -109,7 +111,13 @@ async function issue(systemId: string, options: { days?: string; p12PasswordEnv?
 async function list(options: { json?: boolean }): Promise<void> {
   const config = loadConfig();
   const pkiDir = path.join(config.dataDir, 'pki');
-  const revoked = new Set(readRevocations(pkiDir).map((entry) => entry.serial));
+  const store = await connectRevocationStore(config);
+  let revoked: Set<string>;
+  try {
+    revoked = new Set((await store.list()).map((entry) => entry.serial));
+  } finally {
+    await store.close();
+  }
   const entries = listCertificates(pkiDir, (serial) => revoked.has(serial));
   if (options.json) {
     out(JSON.stringify(entries, null, 2));
@@ -148,11 +156,19 @@ async function revoke(serialText: string, options: { reason: RevocationReason })
     );
   }
   const subject = known[0]?.subject;
-  const { entry, added } = await revokeSerial(pkiDir, {
-    serial,
-    reason: options.reason,
-    ...(subject ? { subject } : {}),
-  });
+  const store = await connectRevocationStore(config);
+  let revocation: Awaited<ReturnType<typeof store.revoke>>;
+  try {
+    revocation = await store.revoke({
+      serial,
+      reason: options.reason,
+      ...(subject ? { subject } : {}),
+      by: 'cli',
+    });
+  } finally {
+    await store.close();
+  }
+  const { entry, added } = revocation;
   if (!added) {
     out(`already revoked at ${entry.revokedAt}: ${serial}`);
     return;
