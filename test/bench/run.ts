@@ -50,6 +50,7 @@ import { REPO_ROOT } from '../../gateway/config/load.ts';
 import { decryptPrivateKeyPem } from '../../gateway/pki/ca.ts';
 import { DocumentSigner } from '../../gateway/signing/canonical-signer.ts';
 import { contractsWith, TEST_PASSPHRASE, tempDir } from '../support/gateway.ts';
+import { operatorStartArgs } from '../support/operator-start.ts';
 import { startPushReceiver } from '../support/push-receiver.ts';
 import {
   type PipelineCounts,
@@ -307,20 +308,6 @@ interface GatewayRun {
   work: WorkPerMessage;
   /** Pushes as the receiver got them, for the raw push baseline. */
   pushes: PushSampler;
-}
-
-/**
- * `gw start` exactly as `npm start` runs it: the node flags of package.json's start script (the
- * heap limit operators run with), then bin/gw.js start.
- */
-function operatorStartArgs(): string[] {
-  const packageJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
-  const script: string = packageJson.scripts.start;
-  const [command, ...args] = script.split(/\s+/);
-  if (command !== 'node' || args.at(-2) !== 'bin/gw.js' || args.at(-1) !== 'start') {
-    throw new Error(`package.json start script is not "node [flags] bin/gw.js start": ${script}`);
-  }
-  return [...args.slice(0, -2), path.join(REPO_ROOT, 'bin/gw.js'), 'start'];
 }
 
 /**

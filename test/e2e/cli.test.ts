@@ -1,12 +1,16 @@
 /**
- * The operator's path, as the README gives it: `gw start` as its own process, then `gw demo` and
- * `gw send` as separate processes that find the gateway through the same configuration.
+ * The operator's path, as the README gives it: `gw start` as its own process, started as `npm start`
+ * starts it (its node flags), then the curl command it prints, pasted into a shell, and `gw demo`
+ * and `gw send` as separate processes that find the gateway through the same configuration.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
 import { tempDir } from '../support/gateway.ts';
+import { operatorStartArgs } from '../support/operator-start.ts';
 
 const GW = path.join(REPO_ROOT, 'bin/gw.js');
 
@@ -24,10 +28,28 @@ function run(
   });
 }
 
-describe('gw start / gw demo / gw send', () => {
+/**
+ * Runs a command line as a shell pasted into from the gateway's banner would, in the directory
+ * `gw start` ran in (its paths are relative to it); `--write-out` adds the HTTP status as the last line.
+ */
+async function pasted(commandLine: string): Promise<{ status: number; body: string }> {
+  const { stdout } = await promisify(execFile)(
+    'sh',
+    ['-c', `${commandLine} --silent --show-error --write-out '\\n%{http_code}'`],
+    { cwd: REPO_ROOT },
+  );
+  const cut = stdout.lastIndexOf('\n');
+  return { status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) };
+}
+
+/** Single-quoted for sh. */
+const quoted = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+describe('gw start (as npm start) / pasted curl / gw demo / gw send', () => {
   let server: ChildProcess;
   let env: NodeJS.ProcessEnv;
   let output = '';
+  let banner = '';
 
   beforeAll(async () => {
     const port = 30000 + Math.floor(Math.random() * 20000);
@@ -37,8 +59,11 @@ describe('gw start / gw demo / gw send', () => {
       GATEWAY_PORT: String(port),
       GATEWAY_LOG_LEVEL: 'warn',
     };
-    server = spawn(process.execPath, [GW, 'start'], { env, cwd: REPO_ROOT });
-    server.stdout!.on('data', (d) => (output += d));
+    server = spawn(process.execPath, operatorStartArgs(), { env, cwd: REPO_ROOT });
+    server.stdout!.on('data', (d) => {
+      output += d;
+      banner += d;
+    });
     server.stderr!.on('data', (d) => (output += d));
     const deadline = Date.now() + 60_000;
     while (!output.includes('ready at')) {
@@ -56,8 +81,35 @@ describe('gw start / gw demo / gw send', () => {
     }
   });
 
-  it('prints a ready-to-paste curl example', () => {
-    expect(output).toMatch(/curl --cacert .*ca\.crt --cert .*sn-melde\.crt --key .*sn-melde\.key/);
+  it('runs under the node flags of the npm start script', () => {
+    const startScript: string = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).scripts
+      .start;
+    const flags = startScript.split(/\s+/).filter((word) => word.startsWith('--'));
+    expect(flags).toContain('--max-old-space-size=256');
+    const commandLine = readFileSync(`/proc/${server.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    expect(commandLine.slice(1)).toEqual([...flags, GW, 'start']);
+  });
+
+  it('the ready-to-paste curl command it prints sends the message: 202, then visible at its status URL', async () => {
+    const printed = /^ {2}curl --cacert [\s\S]*?\/v1\/systems\/sn-melde\/messages$/m.exec(banner)?.[0];
+    expect(printed, `no curl command in:\n${banner}`).toBeDefined();
+    const sent = await pasted(printed!);
+    expect(sent.status, sent.body).toBe(202);
+    const answer = JSON.parse(sent.body) as {
+      messages: { messageId: string; receiverSystem: string; status: string; statusUrl: string }[];
+    };
+    expect(answer.messages).toHaveLength(1);
+    const [message] = answer.messages;
+    expect(message).toMatchObject({ receiverSystem: 'st-melde', status: 'queued' });
+    const gatewayUrl = /ready at (\S+)/.exec(banner)![1]!;
+    expect(message!.statusUrl).toBe(`${gatewayUrl}/v1/messages/${message!.messageId}`);
+    // The status URL, asked with the sender's certificate the printed command used.
+    const credentials = /^ {2}curl (--cacert \S+ --cert \S+ --key \S+)/m.exec(printed!)![1]!;
+    const status = await pasted(`curl ${credentials} ${quoted(message!.statusUrl)}`);
+    expect(status.status, status.body).toBe(200);
+    const view = JSON.parse(status.body) as { messageId: string; status: string; senderSystem: string };
+    expect(view).toMatchObject({ messageId: message!.messageId, senderSystem: 'sn-melde' });
+    expect(['queued', 'delivered', 'acknowledged']).toContain(view.status);
   });
 
   it('gw demo plays the whole flow and exits 0', async () => {
