@@ -335,6 +335,8 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       routeAuth({ tokens, resolveCaller, audit }),
       operationsRoutes({
         metrics,
+        access: config.metrics.access,
+        audit,
         checks: [
           { name: 'bus', check: () => bus.health() },
           {

@@ -36,6 +36,16 @@ export const ConfigSchema = z
     messageIdWaitMs: z.coerce.number().int().min(100).max(60_000).default(5_000),
     /** Requests per minute per connected system, unless its directory entry sets requestsPerMinute. */
     requestsPerMinute: z.coerce.number().int().positive().default(120_000),
+    metrics: z
+      .object({
+        /**
+         * Who may read /metrics (system ids, queue sizes, per-system counters) on the port the systems
+         * connect to: `operator`, an operator token of scope `*`; or `public`, anyone who reaches the
+         * port — only where the port itself is private (a scraper on an internal network).
+         */
+        access: z.enum(['operator', 'public']).default('operator'),
+      })
+      .prefault({}),
     bus: z
       .object({
         kind: z.enum(['sqlite', 'kafka']).default('sqlite'),
@@ -147,6 +157,7 @@ export const ENV_SETTINGS: Record<string, string> = {
   GATEWAY_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
   GATEWAY_MESSAGE_ID_WAIT_MS: 'messageIdWaitMs',
   GATEWAY_REQUESTS_PER_MINUTE: 'requestsPerMinute',
+  GATEWAY_METRICS_ACCESS: 'metrics.access',
   GATEWAY_BUS: 'bus.kind',
   GATEWAY_SQLITE_SYNC: 'bus.sqliteSync',
   GATEWAY_BUS_PARTITIONS: 'bus.partitions',

@@ -379,6 +379,9 @@ async function runGateway(
       GATEWAY_KEY_PASSPHRASE: TEST_PASSPHRASE,
       GATEWAY_LOG_LEVEL: 'warn',
       GATEWAY_BUS_PARTITIONS: String(PARTITIONS),
+      // The counts per message come from /metrics (physical-bound.ts), scraped without a token: this
+      // gateway's port is loopback-only and lives for one run.
+      GATEWAY_METRICS_ACCESS: 'public',
       ...extraEnv,
     },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -114,7 +114,9 @@ describe('answer deadlines shared by two gateways on one PostgreSQL', () => {
       expect(r.body.cases.map((c) => c.messageId)).toContain(msg.id);
     }
     for (const gateway of [a, b]) {
-      const scraped = await client(gateway, null).call<string>('GET', '/metrics');
+      const scraped = await client(gateway, null).call<string>('GET', '/metrics', undefined, {
+        authorization: `Bearer ${await token(gateway)}`,
+      });
       expect(scraped.body).toMatch(/gateway_overdue_answers\{system="st-melde"\} 1\b/);
     }
     await eventually(async () => (received.some((e) => e.messageId === msg.id) ? true : undefined), 15_000);

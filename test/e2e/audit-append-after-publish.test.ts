@@ -20,6 +20,7 @@ import type { AuditEntry, AuditStore } from '../../gateway/ports/audit-store.ts'
 import { dropSchema, freshSchemaName, PG_URL } from '../conformance/pg-test-schema.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import { eventually, startTestGateway, type TestGateway, tempDir } from '../support/gateway.ts';
+import { scraperAuth } from '../support/metrics-scrape.ts';
 
 /** Fails the appends carrying the ingress entries (`accepted` from the sender) of the target messages. */
 class IngressAppendFaults {
@@ -101,7 +102,9 @@ describe.each(STORES)('the audit append failing after the publish (%s)', (_label
 
   /** gateway_messages_total of an outcome. */
   async function counted(outcome: string): Promise<number> {
-    const metrics = String((await t.client(null).call<string>('GET', '/metrics')).body);
+    const metrics = String(
+      (await t.client(null).call<string>('GET', '/metrics', undefined, await scraperAuth(t.gateway))).body,
+    );
     const line = new RegExp(`^gateway_messages_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(metrics);
     return Number(line?.[1] ?? 0);
   }

@@ -28,6 +28,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../support/gateway.ts';
+import { scraperAuth } from '../support/metrics-scrape.ts';
 import { type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
 
 const SN_SECRET_ENV = 'GW_TEST_DURABLE_CALLBACK_SECRET_SN';
@@ -153,7 +154,12 @@ export function describeDurableCallbacks(
         `${n} failed callback attempt(s) for ${messageId}`,
       );
     const metric = async (outcome: string) => {
-      const { body } = await client(null).call<string>('GET', '/metrics');
+      const { body } = await client(null).call<string>(
+        'GET',
+        '/metrics',
+        undefined,
+        await scraperAuth(running!.test.gateway),
+      );
       const match = new RegExp(`gateway_callbacks_total\\{outcome="${outcome}"\\} (\\d+)`).exec(body);
       return Number(match?.[1] ?? 0);
     };

@@ -26,6 +26,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../support/gateway.ts';
+import { scraperAuth } from '../support/metrics-scrape.ts';
 import { type PushedRequest, type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
 
 const SN_SECRET = 'sn-melde callback secret: 32 bytes or more, from a file';
@@ -230,7 +231,9 @@ describe('callbacks', () => {
     ];
     expect(failedSignatures).toHaveLength(2);
     expect(new Set(signatures).size).toBe(signatures.length);
-    const metrics = await t.client(null).call<string>('GET', '/metrics');
+    const metrics = await t
+      .client(null)
+      .call<string>('GET', '/metrics', undefined, await scraperAuth(t.gateway));
     expect(metrics.body).toMatch(/gateway_callbacks_total\{outcome="retried"\} [2-9]/);
     expect(metrics.body).toMatch(/gateway_callbacks_total\{outcome="delivered"\} \d+/);
   });

@@ -16,6 +16,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../support/gateway.ts';
+import { scraperAuth } from '../support/metrics-scrape.ts';
 import { type FlakyReceiver, startFlakyReceiver } from './delivery-order-scenario.ts';
 
 const PARTITIONS = 2;
@@ -23,7 +24,9 @@ const TRIP_AFTER = 3;
 const COOL_DOWN_MS = 1_500;
 
 async function breakerGauge(t: TestGateway): Promise<number | undefined> {
-  const metrics = String((await t.client(null).call<string>('GET', '/metrics')).body);
+  const metrics = String(
+    (await t.client(null).call<string>('GET', '/metrics', undefined, await scraperAuth(t.gateway))).body,
+  );
   const line = metrics.split('\n').find((l) => l.startsWith('gateway_push_breaker_state{system="st-melde"}'));
   return line === undefined ? undefined : Number(line.split(' ').at(-1));
 }

@@ -118,7 +118,10 @@ export function deadLetterApiScenario(
       }
     };
     const dlqSize = async () => {
-      const metrics = String((await t.client(null).call<string>('GET', '/metrics')).body);
+      const operator = { authorization: `Bearer ${tokens.operator}` };
+      const metrics = String(
+        (await t.client(null).call<string>('GET', '/metrics', undefined, operator)).body,
+      );
       return Number(/gateway_dead_letter_queue_size\{system="st-melde"\} (\d+)/.exec(metrics)?.[1]);
     };
 

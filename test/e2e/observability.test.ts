@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rueckmeldung } from '../support/fixtures.ts';
 import { eventually } from '../support/gateway.ts';
+import { scraperAuth } from '../support/metrics-scrape.ts';
 import { type ObservedGateway, startObservedGateway } from './observability-harness.ts';
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -157,7 +158,9 @@ describe('W3C trace context and metrics', () => {
     expect(refused.status).toBe(422);
     const code = (refused.body as { code: string }).code;
 
-    const metrics = String((await o.client(null).call<string>('GET', '/metrics')).body);
+    const metrics = String(
+      (await o.client(null).call<string>('GET', '/metrics', undefined, await scraperAuth(o.gateway))).body,
+    );
     for (const stage of [
       'ingress.decode',
       'ingress.validate',

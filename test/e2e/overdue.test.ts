@@ -136,7 +136,11 @@ describe('answer deadlines and overdue answers', () => {
 
     clock = new Date('2026-11-21T10:00:00.000Z'); // Saturday: only the ST case is overdue
     // A scrape alone brings the gauge up to date (scrape hook), per receiving system.
-    const scraped = (await client(null).call<string>('GET', '/metrics')).body;
+    const scraped = (
+      await client(null).call<string>('GET', '/metrics', undefined, {
+        authorization: `Bearer ${operatorToken}`,
+      })
+    ).body;
     expect(scraped).toMatch(/gateway_overdue_answers\{system="st-melde"\} 1\b/);
     expect(scraped).toMatch(/gateway_overdue_answers\{system="sn-melde"\} 0\b/);
     let list = await overdue();
@@ -197,7 +201,9 @@ describe('answer deadlines and overdue answers', () => {
     expect(list.body.cases.map((c) => c.messageId)).not.toContain(inTime.id);
 
     // The gauge, per receiving system.
-    const metrics = await client(null).call<string>('GET', '/metrics');
+    const metrics = await client(null).call<string>('GET', '/metrics', undefined, {
+      authorization: `Bearer ${operatorToken}`,
+    });
     expect(metrics.body).toMatch(/gateway_overdue_answers\{system="st-melde"\} 1\b/);
 
     // One reminder per case, however often the list is read.
@@ -219,7 +225,9 @@ describe('answer deadlines and overdue answers', () => {
     const lateAnswer = auswertung(late.id);
     expect((await client('st-melde').send('st-melde', lateAnswer.body, 'application/xml')).status).toBe(202);
     expect(await ids()).not.toContain(late.id);
-    const after = await client(null).call<string>('GET', '/metrics');
+    const after = await client(null).call<string>('GET', '/metrics', undefined, {
+      authorization: `Bearer ${operatorToken}`,
+    });
     expect(after.body).toMatch(/gateway_overdue_answers\{system="st-melde"\} 0\b/);
   });
 

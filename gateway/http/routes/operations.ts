@@ -1,6 +1,18 @@
-/** Health and metrics: open to every caller (no client certificate), so probes and scrapers need no keys. */
-import type { FastifyInstance } from 'fastify';
+/**
+ * Health and metrics. The probes are open to every caller (no client certificate, no token), so a
+ * load balancer or kubelet needs no keys. The metrics are not: they name every connected system and
+ * its queues, on the port the Länder systems connect to, so by default only an operator token of
+ * scope `*` reads them (a narrower operator would see systems outside its scope). An operator whose
+ * scraper sits on a private network may open them (GATEWAY_METRICS_ACCESS=public).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { AuditLog } from '../../audit/audit-log.ts';
+import { auditRejection } from '../../audit/rejections.ts';
+import { actorOf } from '../../auth/roles.ts';
+import type { RouteAuth } from '../../auth/route-auth.ts';
+import type { Config } from '../../config/schema.ts';
+import { GatewayError } from '../../errors/catalogue.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 
 export interface ReadinessCheck {
@@ -8,7 +20,8 @@ export interface ReadinessCheck {
   check(): Promise<{ ok: boolean; detail: string }>;
 }
 
-const PUBLIC = { auth: { public: true as const } };
+const PUBLIC: { auth: RouteAuth } = { auth: { public: true } };
+const OPERATOR: { auth: RouteAuth } = { auth: { role: 'operator' } };
 const TAGS = ['operations'];
 
 export const Liveness = z.object({ status: z.literal('ok') });
@@ -17,11 +30,39 @@ export const Readiness = z.object({
   checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string() })),
 });
 
+/**
+ * Route authentication has checked the role (and audited its refusals); the scope is this route's to
+ * check: the metrics cover every system, so a token narrowed to some of them is refused — and audited.
+ */
+async function requireWholeGateway(request: FastifyRequest, audit: AuditLog): Promise<void> {
+  const principal = request.principal;
+  if (principal?.role === 'operator' && principal.scope.kind === 'all') return;
+  const error = new GatewayError(
+    'GW_ERR_FORBIDDEN',
+    'the metrics cover every system: they need an operator token of scope *',
+  );
+  await auditRejection(
+    audit,
+    request.log,
+    {
+      actor: actorOf(principal),
+      messageId: request.id,
+      senderSystem: null,
+      detail: { code: error.code, method: request.method, route: request.routeOptions.url ?? null },
+    },
+    error,
+  );
+  throw error;
+}
+
 export function operationsRoutes(deps: {
   checks: ReadinessCheck[];
   metrics: Metrics;
   refreshMetrics: () => Promise<void>;
+  access: Config['metrics']['access'];
+  audit: AuditLog;
 }) {
+  const open = deps.access === 'public';
   return async (app: FastifyInstance) => {
     app.get(
       '/health/live',
@@ -60,13 +101,18 @@ export function operationsRoutes(deps: {
     app.get(
       '/metrics',
       {
-        config: PUBLIC,
+        config: open ? PUBLIC : OPERATOR,
         schema: {
           tags: TAGS,
           summary: 'Prometheus metrics (text exposition format)',
+          description: open
+            ? 'Open to anyone who reaches the port (GATEWAY_METRICS_ACCESS=public).'
+            : 'Needs an operator token of scope * (GATEWAY_METRICS_ACCESS=operator, the default): ' +
+              'gw token issue --role operator --name prometheus --expires 90d',
         },
       },
-      async (_request, reply) => {
+      async (request, reply) => {
+        if (!open) await requireWholeGateway(request, deps.audit);
         await deps.refreshMetrics();
         return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
       },
