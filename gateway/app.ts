@@ -30,6 +30,7 @@ import { BREAKER_STATE_VALUE, CircuitBreakers } from './delivery/circuit-breaker
 import { PushClient } from './delivery/push-client.ts';
 import { RoutingConfig } from './directory/routing-config.ts';
 import { GatewayError } from './errors/catalogue.ts';
+import type { CertificateResolver } from './http/client-auth.ts';
 import { acceptedOnDayFromAudit } from './http/message-quota.ts';
 import { auditRoutes } from './http/routes/audit.ts';
 import { authRoutes } from './http/routes/auth.ts';
@@ -312,7 +313,14 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
 
   // Known only after listen() when port 0 (tests) was configured.
   let url = config.publicUrl;
-  const resolveCaller = trust.resolveCaller;
+  // Only systems the directory lists now: a certificate the CA issued for any other id is refused.
+  const resolveCaller: CertificateResolver = Object.assign(
+    (peer: { raw: Buffer }) => trust.resolveCaller(peer),
+    {
+      isRevoked: (serial: string) => trust.isRevoked(serial),
+      isListed: (systemId: string) => routing.directory.system(systemId) !== undefined,
+    },
+  );
   const http = await buildHttpServer({
     tls: { keyPem: pki.server.keyPem, certPem: pki.server.certPem, caPem: pki.caCertPem },
     bodyLimitBytes: config.bodyLimitBytes,

@@ -27,6 +27,12 @@ export interface CertificateResolver {
   (peer: { raw: Buffer }): CallerSystem | null;
   /** Revocation by serial, consulted on every request (the resolution itself is cached per socket). */
   isRevoked?: (serial: string) => boolean;
+  /**
+   * Whether the directory lists the system now, consulted on every request like revocation: a
+   * certificate of the gateway's CA for a system the directory does not (or no longer) list
+   * authenticates nothing — deny by default, also on connections kept alive across a reload.
+   */
+  isListed?: (systemId: string) => boolean;
 }
 
 /** Why a presented certificate authenticates no system: a short vocabulary auditors can filter on. */
@@ -211,6 +217,14 @@ export function requireAnySystem(request: FastifyRequest, resolve: CertificateRe
     throw new GatewayError(
       'GW_ERR_CLIENT_CERT_REVOKED',
       `the certificate ${caller.serial} of ${caller.systemId} is revoked`,
+    );
+  }
+  // The ingress's answer for it (pipeline/ingress.ts), on every route: the same 403 whatever the
+  // path names, so that no answer tells a caller which systems the directory lists.
+  if (resolve.isListed && !resolve.isListed(caller.systemId)) {
+    throw new GatewayError(
+      'GW_ERR_CLIENT_CERT_FORBIDDEN',
+      `the certificate names ${caller.systemId}, which the directory does not list`,
     );
   }
   return caller;

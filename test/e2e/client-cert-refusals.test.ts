@@ -258,3 +258,37 @@ describe('refused client certificates say whose and why', () => {
     });
   });
 });
+
+describe('a certificate of the gateway CA for a system the directory does not list', () => {
+  it('authenticates nothing: 403 GW_ERR_CLIENT_CERT_FORBIDDEN also on its own routes, audited', async () => {
+    const unlisted = issueCertificate(gatewayCa, {
+      commonName: 'bw-kfz',
+      sanUris: ['urn:laender-gateway:system:bw-kfz'],
+      usage: ['client', 'signing'],
+      days: 1,
+      keyAlgorithm: 'ec-p256',
+    });
+    const client = withCert(unlisted);
+    for (const [method, url] of [
+      ['GET', '/v1/systems/bw-kfz/inbox'],
+      ['POST', '/v1/systems/bw-kfz/messages'],
+    ] as const) {
+      const res = await client.call<Problem>(
+        method,
+        url,
+        method === 'POST' ? rueckmeldung().body : undefined,
+        {
+          ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+        },
+      );
+      expect(res.status, url).toBe(403);
+      expect(res.body.code).toBe('GW_ERR_CLIENT_CERT_FORBIDDEN');
+      expect(res.body.detail).toBe('the certificate names bw-kfz, which the directory does not list');
+      const event = await auditedRefusal(res.body.requestId);
+      expect(event.detail).toMatchObject({ code: 'GW_ERR_CLIENT_CERT_FORBIDDEN' });
+    }
+    // A listed system's certificate on the same gateway still works.
+    const listed = await t.client('sn-melde').call('GET', '/v1/systems/sn-melde/inbox');
+    expect(listed.status).toBe(200);
+  });
+});
