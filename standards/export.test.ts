@@ -72,7 +72,7 @@ describe('exportCatalogue', () => {
       timeout: 60_000,
     });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^wrote 4 XSDs, 19 code lists and 16 examples to /);
+    expect(r.stdout).toMatch(/^wrote 5 XSDs, 27 code lists and 19 examples to /);
     expect(readdirSync(path.join(dir, 'xkfz', '1.4', 'examples'))).toHaveLength(4);
   });
 });

@@ -4,12 +4,13 @@
  * VERSIONS below. Nothing else in the gateway names a standard.
  */
 import type { MessageTypeSpec, StandardVersion } from './catalogue.ts';
+import xbafoeg10 from './xbafoeg/1.0/index.ts';
 import xelterngeld12 from './xelterngeld/1.2/index.ts';
 import xkfz14 from './xkfz/1.4/index.ts';
 import xmeld2505 from './xmeld/25.05/index.ts';
 import xmeld2511 from './xmeld/25.11/index.ts';
 
-const VERSIONS: readonly StandardVersion[] = [xmeld2505, xmeld2511, xkfz14, xelterngeld12];
+const VERSIONS: readonly StandardVersion[] = [xmeld2505, xmeld2511, xkfz14, xelterngeld12, xbafoeg10];
 
 const byVersion = new Map<string, StandardVersion>();
 const byRootName = new Map<string, MessageTypeSpec>();

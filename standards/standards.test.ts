@@ -66,12 +66,13 @@ const RUNS = 200;
 // ------------------------------------------------------------------------------------------- catalogue
 
 describe('catalogue', () => {
-  it('registers xmeld 25.05 and 25.11, xkfz 1.4 and xelterngeld 1.2', () => {
+  it('registers xmeld 25.05 and 25.11, xkfz 1.4, xelterngeld 1.2 and xbafoeg 1.0', () => {
     expect(VERSIONS.map((v) => `${v.standard} ${v.version}`)).toEqual([
       'xmeld 25.05',
       'xmeld 25.11',
       'xkfz 1.4',
       'xelterngeld 1.2',
+      'xbafoeg 1.0',
     ]);
     for (const v of VERSIONS) {
       expect(v.namespace).toBe(`urn:xoev-de:${v.standard}:${v.version}`);
@@ -100,7 +101,7 @@ describe('catalogue', () => {
     expect(v.codeLists.map((l) => l.listURI)).toContain(LISTS.ags.listURI);
   });
 
-  it('registers the message types of xkfz and xelterngeld', () => {
+  it('registers the message types of xkfz, xelterngeld and xbafoeg', () => {
     expect(catalogue.get('xkfz', '1.4')!.messageTypes.map((t) => t.name)).toEqual([
       'fahrzeug.zulassung.1001',
       'fahrzeug.halterwechsel.1002',
@@ -112,6 +113,11 @@ describe('catalogue', () => {
       'elterngeld.bescheid.0102',
       'elterngeld.nachforderung.0103',
       'quittung.0100',
+    ]);
+    expect(catalogue.get('xbafoeg', '1.0')!.messageTypes.map((t) => t.name)).toEqual([
+      'akte.abgabe.0401',
+      'akte.uebernahme.0402',
+      'quittung.0400',
     ]);
   });
 

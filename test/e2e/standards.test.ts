@@ -6,7 +6,7 @@
  * - a conversion that would lose data (a move-in date, which 25.05 cannot carry) is refused;
  * - POST /v1/messages takes standard documents with and without the sender's own signature; a
  *   broken or foreign signature is refused, and a contract can require the signature;
- * - the catalogue API serves all three standards, their XSDs, code lists and examples.
+ * - the catalogue API serves all four standards, their XSDs, code lists and examples.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
@@ -448,7 +448,7 @@ describe('standards end to end', () => {
     expect(after - before).toBe(9);
   });
 
-  it('serves the catalogue: all three standards, XSDs, code lists and examples', async () => {
+  it('serves the catalogue: all four standards, XSDs, code lists and examples', async () => {
     const anyone = client(null);
     const list = await anyone.call<{
       standards: {
@@ -465,6 +465,7 @@ describe('standards end to end', () => {
       'xmeld 25.11',
       'xkfz 1.4',
       'xelterngeld 1.2',
+      'xbafoeg 1.0',
     ]);
     expect(list.body.converters.map((c) => `${c.from}→${c.to}`)).toEqual(['25.05→25.11', '25.11→25.05']);
 
