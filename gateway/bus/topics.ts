@@ -93,8 +93,9 @@ export const HEADER = {
   replayedFrom: 'gw-replayed-from',
   /**
    * How many times the record was replayed from the dead-letter queue (decimal; absent: 0). It
-   * stays with the record through retries and dead-lettering, and the `replayed` and `dead-lettered`
-   * audit entries record it: it orders them by cause where their times tie (audit/message-summary.ts).
+   * stays with the record through retries and dead-lettering, and `replayed` and every entry of the
+   * delivery stage record it (detail.replayGeneration, 0 for the first delivery): it orders them by
+   * cause where times tie or clocks disagree (audit/message-summary.ts, pipeline/causal-history.ts).
    */
   replayGeneration: 'gw-replay-generation',
   /** On a dead-letter topic record that is a marker rather than a document: `replayed`. */

@@ -18,16 +18,20 @@
  *   higher (an attempt counter only grows within a generation; a replay starts it again);
  * - a `fetched` or `acknowledged` off the partition chains (the receiver's pull) follows the
  *   message's first `delivered`: the receiver can only take what reached its inbox.
- * `replayed` and `dead-lettered` record their generation (detail.replayGeneration, see
- * audit/message-summary.ts); the other delivery entries do not, and take theirs from the
+ * `replayed` and every delivery entry record their generation (detail.replayGeneration: `replayed`
+ * in dead-letters.ts, the delivery entries from the bus record's header in delivery.ts), and that is
+ * the generation they are ordered by: the clocks of the processes writing the chains may be off,
+ * and a replay can be attempted in the millisecond of the dead-letter it answers. Delivery entries
+ * written by older versions, of which only `dead-lettered` recorded it, take theirs from the
  * dead-letters before them: one more than the highest generation dead-lettered earlier on their own
  * chain (by seq) or on another chain at an earlier millisecond (by time: a replay needs an operator
- * to see the dead-letter first), else 0. Entries from before generations existed record none and
- * so keep the time order among themselves. Should entries contradict each other (a clock far off)
+ * to see the dead-letter first), else 0. The audit trail is append-only, so such entries stay and
+ * may sit beside recording ones. Entries from before generations existed record none and so keep
+ * the time order among themselves. Should entries contradict each other (a clock far off)
  * so that no chain's next entry has all its causes placed, the earliest of them comes next.
  * The order depends only on the set of entries, not on the order a store returns them in.
  */
-import { INGRESS_KINDS, inEventOrder, recordedReplayGeneration } from '../audit/message-summary.ts';
+import { INGRESS_KINDS, inEventOrder } from '../audit/message-summary.ts';
 import type { AuditEntry } from '../ports/audit-store.ts';
 import { isPartitionChain } from './delivery-audit.ts';
 
@@ -38,6 +42,18 @@ const isDelivery = (e: Ordered) =>
 
 const isIngress = (e: Ordered) => INGRESS_KINDS.has(e.kind) && !isPartitionChain(e.chain);
 
+/**
+ * The replay generation a `replayed` or delivery entry records. Not message-summary.ts's
+ * recordedReplayGeneration: the fold reads it of `replayed` and `dead-lettered` only.
+ */
+function recordedGeneration(e: Ordered): number | null {
+  if (e.kind !== 'replayed' && !isDelivery(e)) return null;
+  const generation = e.detail?.replayGeneration;
+  return typeof generation === 'number' && Number.isSafeInteger(generation) && generation >= 0
+    ? generation
+    : null;
+}
+
 function attemptOf(e: Ordered): number | null {
   const attempt = e.detail?.attempt;
   return typeof attempt === 'number' && Number.isSafeInteger(attempt) ? attempt : null;
@@ -46,17 +62,16 @@ function attemptOf(e: Ordered): number | null {
 export function inCausalOrder<E extends Ordered>(trail: readonly E[]): E[] {
   const n = trail.length;
   const byInput = [...trail.keys()];
-  const deadLetters = byInput.filter(
-    (i) => trail[i]!.kind === 'dead-lettered' && recordedReplayGeneration(trail[i]!) !== null,
-  );
-  const generation = trail.map((e) => {
-    const recorded = recordedReplayGeneration(e);
-    if (recorded !== null || !isDelivery(e)) return recorded;
+  const recorded = trail.map(recordedGeneration);
+  const deadLetters = byInput.filter((i) => trail[i]!.kind === 'dead-lettered' && recorded[i] !== null);
+  const generation = trail.map((e, i) => {
+    if (recorded[i] !== null || !isDelivery(e)) return recorded[i] ?? null;
+    // Written before delivery entries recorded their generation: inferred.
     let inferred = 0;
     for (const d of deadLetters) {
       const dl = trail[d]!;
       const before = dl.chain === e.chain ? dl.seq < e.seq : dl.time < e.time;
-      if (before) inferred = Math.max(inferred, recordedReplayGeneration(dl)! + 1);
+      if (before) inferred = Math.max(inferred, recorded[d]! + 1);
     }
     return inferred;
   });

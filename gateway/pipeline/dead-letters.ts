@@ -12,9 +12,10 @@
  * deduplicated by nachrichtenUUID. A message that fails again is dead-lettered as a new entry.
  *
  * The republished record is one replay generation past the entry (HEADER.replayGeneration), and
- * `replayed` records that generation: the delivery worker may dead-letter the record again within
- * the same millisecond, or before `replayed` is even appended, and the status follows the
- * generations rather than the clock (audit/message-summary.ts).
+ * `replayed` records that generation, as every delivery entry written for the record does
+ * (delivery.ts): the delivery worker may dead-letter the record again within the same millisecond,
+ * or before `replayed` is even appended, and the status and its history follow the generations
+ * rather than the clock (audit/message-summary.ts, causal-history.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.ts';

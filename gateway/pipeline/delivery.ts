@@ -19,7 +19,8 @@
  *
  * Audit: every event goes to the chain of the record's partition with an idempotency key derived
  * from the record's position, so a redelivered or replayed record writes nothing twice
- * (delivery-audit.ts). A record whose case ticket is settled is not attempted again.
+ * (delivery-audit.ts). A record whose case ticket is settled is not attempted again. Every entry
+ * records the record's replay generation (detail.replayGeneration), see RecordAttempt.
  *
  * Delays on the retry topic: the consumer defers the head of a retry partition until it is due, so
  * a record behind it waits too; since every record is due at most maxDelayMs after it was parked,
@@ -98,6 +99,17 @@ type DeliveryEvent = Omit<AuditRecordInput, 'kind' | 'detail'> & {
   digest: string;
   sender: string;
 };
+
+/**
+ * Which attempt at a record this is, and of which replay generation (HEADER.replayGeneration: 0 for
+ * the first delivery, n after the n-th replay from the dead-letter queue). Every delivery audit
+ * entry records the generation, so the status history orders it by cause, not by guessing from the
+ * dead-letters around it (causal-history.ts).
+ */
+interface RecordAttempt {
+  attempt: number;
+  replayGeneration: number;
+}
 
 /** How long a not-yet-due retry is deferred at most before the consumer looks at it again. */
 const MAX_DEFER_MS = 30_000;
@@ -370,6 +382,7 @@ export class DeliveryWorker {
     }
     const h = header(message);
     const messageId = h['identifikation.nachricht'].nachrichtenUUID;
+    const replayGeneration = replayGenerationOf(record.headers);
     const event: DeliveryEvent = {
       actor: 'gateway',
       messageId,
@@ -391,7 +404,7 @@ export class DeliveryWorker {
         : await deps.mailbox.wasDelivered(system.id, messageId));
     if (pushedBefore) {
       log().info('duplicate suppressed: already pushed');
-      await this.auditDeliveredIfMissing(event, 'push', record);
+      await this.auditDeliveredIfMissing(event, 'push', record, replayGeneration);
       return;
     }
     // After the duplicate check: a message already pushed needs no second archive write.
@@ -425,6 +438,7 @@ export class DeliveryWorker {
           attempt,
           outcome: `adapter ${system.adapter} failed: ${code ?? (error as Error).name}`,
           instance: GATEWAY_INSTANCE,
+          replayGeneration,
         },
       });
       throw new AttemptFailed(
@@ -452,16 +466,16 @@ export class DeliveryWorker {
           ...event,
           idempotencyKey: auditKey(record, AUDIT_SLOT.delivered),
           kind: 'delivered',
-          detail: { mode: 'pull', instance: GATEWAY_INSTANCE },
+          detail: { mode: 'pull', instance: GATEWAY_INSTANCE, replayGeneration },
         });
         deps.instruments?.outcome('delivered');
       } else {
         log().info('duplicate suppressed: already in the inbox');
-        await this.auditDeliveredIfMissing(event, 'pull', record);
+        await this.auditDeliveredIfMissing(event, 'pull', record, replayGeneration);
       }
       return;
     }
-    await this.push(system, native, event, record, attempt, log);
+    await this.push(system, native, event, record, { attempt, replayGeneration }, log);
   }
 
   private async push(
@@ -469,7 +483,7 @@ export class DeliveryWorker {
     native: { body: Buffer; contentType: string },
     event: DeliveryEvent,
     record: ConsumedRecord,
-    attempt: number,
+    { attempt, replayGeneration }: RecordAttempt,
     log: RecordLog,
   ): Promise<void> {
     const { deps } = this;
@@ -481,7 +495,14 @@ export class DeliveryWorker {
     if (admitted && !admitted.allowed) {
       // Not pushed, not an attempt at the receiver; the parked record's reason is in the audit trail.
       const outcome = `not pushed: ${admitted.reason}`;
-      const detail = { mode: 'push', pushed: false, outcome, attempt, instance: GATEWAY_INSTANCE };
+      const detail = {
+        mode: 'push',
+        pushed: false,
+        outcome,
+        attempt,
+        instance: GATEWAY_INSTANCE,
+        replayGeneration,
+      };
       const idempotencyKey = auditKey(record, AUDIT_SLOT.attemptFailed);
       await audit.record({ ...event, idempotencyKey, kind: 'delivery-attempted', detail });
       throw new AttemptFailed(outcome, false, false, admitted.retryAt);
@@ -504,6 +525,7 @@ export class DeliveryWorker {
         outcome: result.ok ? 'ok' : result.detail,
         attempt,
         instance: GATEWAY_INSTANCE,
+        replayGeneration,
       },
     };
     const permanent = result.status >= 400 && result.status < 500 && !TRANSIENT_STATUS.has(result.status);
@@ -524,13 +546,19 @@ export class DeliveryWorker {
         ...event,
         idempotencyKey: auditKey(record, AUDIT_SLOT.delivered),
         kind: 'delivered',
-        detail: { mode: 'push', status: result.status, attempt, instance: GATEWAY_INSTANCE },
+        detail: {
+          mode: 'push',
+          status: result.status,
+          attempt,
+          instance: GATEWAY_INSTANCE,
+          replayGeneration,
+        },
       },
       {
         ...event,
         idempotencyKey: auditKey(record, AUDIT_SLOT.acknowledged),
         kind: 'acknowledged',
-        detail: { mode: 'push' },
+        detail: { mode: 'push', replayGeneration },
       },
     ]);
     deps.instruments?.outcome('delivered');
@@ -567,19 +595,20 @@ export class DeliveryWorker {
     event: DeliveryEvent,
     mode: 'push' | 'pull',
     record: ConsumedRecord,
+    replayGeneration: number,
   ): Promise<void> {
     if (await this.deps.audit.store.hasEvent(event.messageId, 'delivered')) return;
     const delivered = {
       ...event,
       idempotencyKey: auditKey(record, AUDIT_SLOT.delivered),
       kind: 'delivered' as const,
-      detail: { mode, recovered: true, instance: GATEWAY_INSTANCE },
+      detail: { mode, recovered: true, instance: GATEWAY_INSTANCE, replayGeneration },
     };
     const acknowledged = {
       ...event,
       idempotencyKey: auditKey(record, AUDIT_SLOT.acknowledged),
       kind: 'acknowledged' as const,
-      detail: { mode, recovered: true },
+      detail: { mode, recovered: true, replayGeneration },
     };
     // In push mode the receiver's 2xx was its acknowledgement.
     await this.auditChains
@@ -665,7 +694,8 @@ export class DeliveryWorker {
         reason: reason.slice(0, 500),
         attempts,
         instance: GATEWAY_INSTANCE,
-        // Orders it after the `replayed` it follows, whose time may tie (audit/message-summary.ts).
+        // As on every delivery entry; the fold reads it here to order it after the `replayed` it
+        // follows, whose time may tie (audit/message-summary.ts).
         replayGeneration: replayGenerationOf(record.headers),
       },
     });

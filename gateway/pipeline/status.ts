@@ -7,7 +7,8 @@
  * rules (replay generations; the ingress's entries never undo a dead-letter). The history is the
  * trail in causal order (causal-history.ts): each chain in seq order; the ingress's entries before
  * any delivery entry; a replay of generation n after the dead-letters of lower generations and
- * before the delivery entries of generation n; within a generation, lower attempt numbers first;
+ * before the delivery entries of generation n (each records its generation in its detail, which the
+ * items show as they are); within a generation, lower attempt numbers first;
  * a receiver's fetch or pull acknowledgement after the first delivery; otherwise by time, then
  * chain, then seq. Each item names its (chain, seq): where an auditor finds the entry, and what an
  * inclusion proof asks for.

@@ -34,7 +34,9 @@ export const MessageStatusView = z.object({
       "the message's audit entries in causal order: each chain's entries in seq order; the ingress's " +
         '(received, accepted, converted, signed, queued) before any delivery entry; a replay of ' +
         'generation n (detail.replayGeneration) after the dead-letters of lower generations and before ' +
-        "generation n's delivery entries; within a generation, lower attempt numbers first; a fetch or " +
+        "generation n's delivery entries (each records its generation in detail.replayGeneration, 0 for " +
+        'the first delivery; entries of older gateway versions may lack it); within a generation, lower ' +
+        'attempt numbers first; a fetch or ' +
         'pull acknowledgement after the first delivery; otherwise by time, then chain, then seq. ' +
         'Several processes append to their own chains, so times may run against this order.',
     ),
