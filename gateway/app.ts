@@ -385,7 +385,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       }),
       systemMessagesRoutes({ ingress, resolveCaller, publicUrl: () => url }),
       standardMessagesRoutes({ ingress, resolveCaller, publicUrl: () => url }),
-      messageStatusRoutes({ audit: auditStore, resolveCaller }),
+      messageStatusRoutes({ audit: auditStore, directory: () => routing.directory }),
       inboxRoutes({
         mailbox,
         audit,

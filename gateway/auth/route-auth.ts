@@ -60,8 +60,16 @@ function declaredRoles(auth: RouteAuth): readonly Role[] | 'public' {
   return typeof auth.role === 'string' ? [auth.role] : auth.role;
 }
 
+/**
+ * A verified client certificate is on the connection. `authorized` alone is not enough: a TLS session
+ * resumed from one that had no client certificate reports `authorized` (OpenSSL keeps a verify
+ * result of OK when nothing was verified) with no peer certificate — a person's client resuming its
+ * own session would be asked for a certificate instead of a token.
+ */
 function presentsCertificate(request: FastifyRequest): boolean {
-  return (request.raw.socket as TLSSocket).authorized === true;
+  const socket = request.raw.socket as TLSSocket;
+  if (socket.authorized !== true || typeof socket.getPeerCertificate !== 'function') return false;
+  return (socket.getPeerCertificate().raw?.length ?? 0) > 0;
 }
 
 async function authenticate(

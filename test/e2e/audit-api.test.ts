@@ -76,7 +76,7 @@ function expectProblem(
 ) {
   expect(r.status, JSON.stringify(r.body)).toBe(status);
   expect(String(r.headers['content-type'])).toMatch(/^application\/problem\+json/);
-  expect((r.body as Problem).code).toBe(code);
+  expect((r.body as Problem).code, JSON.stringify(r.body)).toBe(code);
 }
 
 async function rejectionsOf(route: string): Promise<AuditEntry[]> {
@@ -446,6 +446,31 @@ describe.each(STORES)('the auditor API on $store', ({ store, env }) => {
       const stMelde = new Set((await everything(s.tokens.stMelde)).map((m) => m.messageId));
       expect(stMelde).toEqual(new Set([...snToSt, thToSt, s.ids.receipt]));
       expect(ids((await get<Page>('/v1/audit/messages?system=sn-kfz', s.tokens.stMelde)).body)).toEqual([]);
+    });
+
+    it("a message's lifecycle status (GET /v1/messages/{id}) follows the same scopes", async () => {
+      const { snToSt, thToSt } = s.ids;
+      interface Status {
+        messageId: string;
+        status: string;
+        senderSystem: string;
+        history: { event: string }[];
+      }
+      for (const token of [s.tokens.sn, s.tokens.all, s.tokens.operator, s.tokens.stMelde]) {
+        const r = await get<Status>(`/v1/messages/${snToSt[0]}`, token);
+        expect(r.status).toBe(200);
+        expect(r.body).toMatchObject({
+          messageId: snToSt[0],
+          status: 'acknowledged',
+          senderSystem: 'sn-melde',
+        });
+        expect(r.body.history.map((e) => e.event)).toContain('accepted');
+      }
+      // Outside the scope it looks like no message at all.
+      expectProblem(await get(`/v1/messages/${thToSt}`, s.tokens.sn), 404, 'GW_ERR_NOT_FOUND');
+      expect((await get<Status>(`/v1/messages/${thToSt}`, s.tokens.th)).status).toBe(200);
+      expectProblem(await get(`/v1/messages/${snToSt[0]}`, null), 401, 'GW_ERR_TOKEN_REQUIRED');
+      expectProblem(await get(`/v1/messages/${snToSt[0]}`, s.tokens.revoked), 401, 'GW_ERR_TOKEN_INVALID');
     });
 
     it('a narrow scope still pages completely', async () => {

@@ -292,3 +292,44 @@ describe('a certificate of the gateway CA for a system the directory does not li
     expect(listed.status).toBe(200);
   });
 });
+
+describe('a resumed TLS session without a client certificate', () => {
+  it('is asked for a token, not a certificate (OpenSSL reports it authorized with no peer certificate)', async () => {
+    const { Agent, request } = await import('node:https');
+    // No keep-alive: the second request opens a new connection that resumes the first one's session.
+    const agent = new Agent({ ca: t.gateway.pki.caCertPem, keepAlive: false, maxCachedSessions: 10 });
+    const get = () =>
+      new Promise<{ status: number; code: string; reused: boolean }>((resolve, reject) => {
+        const req = request(
+          `${t.gateway.url}/v1/messages/3f0c9a52-7d1e-4b8a-9c2f-5e6d7a8b9c01`,
+          { agent },
+          (res) => {
+            let body = '';
+            res.on('data', (chunk) => {
+              body += chunk;
+            });
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                code: (JSON.parse(body) as Problem).code,
+                reused: (res.socket as import('node:tls').TLSSocket).isSessionReused(),
+              }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      const first = await get();
+      const second = await get();
+      expect(second.reused).toBe(true);
+      for (const answer of [first, second]) {
+        expect(answer.status).toBe(401);
+        expect(answer.code).toBe('GW_ERR_TOKEN_REQUIRED');
+      }
+    } finally {
+      agent.destroy();
+    }
+  });
+});

@@ -1,10 +1,15 @@
-/** GET /v1/messages/{messageId} — lifecycle status, for the sending and the receiving system. */
+/**
+ * GET /v1/messages/{messageId} — lifecycle status, for the sending and the receiving system (client
+ * certificate) and for auditors and operators whose scope covers one of the two (bearer token; the
+ * same rule as the audit API's search and trail, routes/audit/visibility.ts).
+ */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { Directory } from '../../directory/directory.ts';
 import { GatewayError } from '../../errors/catalogue.ts';
 import { messageView } from '../../pipeline/status.ts';
 import { AUDIT_EVENT_KINDS, AUDIT_MESSAGE_STATUSES, type AuditStore } from '../../ports/audit-store.ts';
-import { type CertificateResolver, requireAnySystem } from '../client-auth.ts';
+import { canSee, visibilityOf } from './audit/visibility.ts';
 import { MESSAGE_ID, MessageIdParam } from './params.ts';
 
 export const MessageStatusView = z.object({
@@ -42,12 +47,12 @@ export const MessageStatusView = z.object({
     ),
 });
 
-export function messageStatusRoutes(deps: { audit: AuditStore; resolveCaller: CertificateResolver }) {
+export function messageStatusRoutes(deps: { audit: AuditStore; directory: () => Directory }) {
   return async (app: FastifyInstance) => {
     app.get<{ Params: { messageId: string } }>(
       '/v1/messages/:messageId',
       {
-        config: { auth: { role: 'system' } },
+        config: { auth: { role: ['system', 'auditor', 'operator'] } },
         schema: {
           summary: 'Lifecycle status of a message',
           description:
@@ -61,11 +66,17 @@ export function messageStatusRoutes(deps: { audit: AuditStore; resolveCaller: Ce
       },
       async (request) => {
         const messageId = MESSAGE_ID(request.params.messageId);
-        const caller = requireAnySystem(request, deps.resolveCaller);
+        const principal = request.principal!;
         const view = messageView(messageId, await deps.audit.query({ messageId }));
-        // Not visible and not existing look the same: a system cannot probe for other systems' ids.
-        if (!view || (view.senderSystem !== caller.systemId && view.receiverSystem !== caller.systemId)) {
-          throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} visible to ${caller.systemId}`);
+        // Not visible and not existing look the same: nobody can probe for ids outside their reach.
+        const visible =
+          view !== undefined &&
+          (principal.role === 'system'
+            ? view.senderSystem === principal.systemId || view.receiverSystem === principal.systemId
+            : canSee(visibilityOf(principal, deps.directory()), view));
+        if (!visible) {
+          const who = principal.role === 'system' ? principal.systemId : 'your scope';
+          throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} visible to ${who}`);
         }
         return view satisfies z.infer<typeof MessageStatusView>;
       },
