@@ -344,7 +344,6 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       operationsRoutes({
         metrics,
         access: config.metrics.access,
-        audit,
         checks: [
           { name: 'bus', check: () => bus.health() },
           {

@@ -31,9 +31,14 @@ import {
   revokedCaller,
 } from '../http/client-auth.ts';
 import type { TokenStore } from '../ports/token-store.ts';
-import { actorOf, type Principal, type Role } from './roles.ts';
+import { actorOf, formatScope, type Principal, type Role } from './roles.ts';
 
-export type RouteAuth = { public: true } | { role: Role | readonly Role[] };
+/**
+ * `wholeGateway`: the route answers about every system at once (metrics, the certificate inventory),
+ * so a person's token must have the scope `*`; a narrower one is refused (403 GW_ERR_FORBIDDEN,
+ * audited like every refusal here). Routes that filter by scope themselves do not set it.
+ */
+export type RouteAuth = { public: true } | { role: Role | readonly Role[]; wholeGateway?: true };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -141,6 +146,14 @@ function refusedWayIn(
   return certificateRefusal ? refusedCertificate(request, resolve) : null;
 }
 
+function requireWholeScope(principal: Principal, url: string): void {
+  if (principal.role === 'system' || principal.scope.kind === 'all') return;
+  throw new GatewayError(
+    'GW_ERR_FORBIDDEN',
+    `${url} answers about every system: it needs a token of scope *, not ${formatScope(principal.scope)}`,
+  );
+}
+
 /** The plugin: register it before any route (it is not encapsulated, so it sees every route). */
 export function routeAuth(options: RouteAuthOptions): (app: FastifyInstance) => Promise<void> {
   const plugin = async (app: FastifyInstance) => {
@@ -177,6 +190,7 @@ export function routeAuth(options: RouteAuthOptions): (app: FastifyInstance) => 
       if (roles === 'public') return;
       try {
         request.principal = await authenticate(request, roles, options);
+        if ('wholeGateway' in auth && auth.wholeGateway) requireWholeScope(request.principal, url);
       } catch (error) {
         if (isGatewayError(error)) {
           // A revoked certificate still verifies: it names its system. Any other refused one is

@@ -115,6 +115,19 @@ describe('/metrics by default: operators only', () => {
     expect(entry?.detail).toMatchObject({ code: 'GW_ERR_FORBIDDEN', method: 'GET', route: '/metrics' });
   });
 
+  it('the certificate inventory, which also covers every system, needs the scope * too', async () => {
+    const narrowed = bearer(await issue('operator', 'land:SN'));
+    const r = await t.client(null).call('GET', '/v1/pki/certificates', undefined, narrowed);
+    const problem = expectProblem(r, 403, 'GW_ERR_FORBIDDEN');
+    expect(problem.detail).toContain('not land:SN');
+    const [entry] = await refusalAudited(problem);
+    expect(entry?.detail).toMatchObject({ code: 'GW_ERR_FORBIDDEN', route: '/v1/pki/certificates' });
+    const whole = await t
+      .client(null)
+      .call('GET', '/v1/pki/certificates', undefined, bearer(await issue('operator', '*')));
+    expect(whole.status).toBe(200);
+  });
+
   it('refuses a connected system (client certificate): 403, audited', async () => {
     const r = await t.client('sn-melde').call('GET', '/metrics');
     const problem = expectProblem(r, 403, 'GW_ERR_ROLE_FORBIDDEN');

@@ -5,7 +5,7 @@
  * - GET /v1/pki/ca — the CA certificate (PEM); public.
  * - GET /v1/pki/signing-certificates — the gateway's sealing certificates, current and previous
  *   (PEM); public: receivers verifying seals after a rotation need the previous ones too.
- * - GET /v1/pki/certificates — every certificate with its status; operators only.
+ * - GET /v1/pki/certificates — every certificate with its status; operators of scope * only.
  */
 import type { FastifyInstance } from 'fastify';
 import { listCertificates } from '../../pki/inventory.ts';
@@ -29,8 +29,13 @@ export function pkiRoutes(deps: { trust: LiveTrust; pkiDir: string; caCertPem: s
       };
     });
 
-    app.get('/v1/pki/certificates', { config: { auth: { role: 'operator' } } }, async () => ({
-      certificates: listCertificates(deps.pkiDir, deps.trust.isRevoked),
-    }));
+    // Every system's certificates: an operator narrowed to some systems is refused (route-auth.ts).
+    app.get(
+      '/v1/pki/certificates',
+      { config: { auth: { role: 'operator', wholeGateway: true } } },
+      async () => ({
+        certificates: listCertificates(deps.pkiDir, deps.trust.isRevoked),
+      }),
+    );
   };
 }
