@@ -18,6 +18,7 @@ import { connectTokenStore } from './auth/open-token-store.ts';
 import { routeAuth, withAuth } from './auth/route-auth.ts';
 import { KafkaBus } from './bus/kafka-bus.ts';
 import { SqliteBus } from './bus/sqlite-bus.ts';
+import { deliverTopic, ingressAuditGroup } from './bus/topics.ts';
 import type { CallbackRetryPolicy } from './callbacks/callback-dispatcher.ts';
 import { connectCallbackWatermarkStore } from './callbacks/callback-watermark-store.ts';
 import { type MessageFollowUps, startMessageFollowUps } from './callbacks/message-follow-ups.ts';
@@ -55,6 +56,7 @@ import { AuditPendingSpool, auditPendingDirOf } from './pipeline/audit-pending-s
 import { DeadLetterQueue } from './pipeline/dead-letters.ts';
 import { DeliveryWorker } from './pipeline/delivery.ts';
 import { Ingress } from './pipeline/ingress.ts';
+import { IngressAuditWatermark, recoverIngressAudit } from './pipeline/ingress-audit-recovery.ts';
 import { PgMessageIdLeases } from './pipeline/pg-message-id-leases.ts';
 import { senderSignatureVerifier } from './pipeline/sender-signature.ts';
 import type { Pki } from './pki/bootstrap.ts';
@@ -241,6 +243,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       logger,
       onUnreadable: () => metrics.auditSpoolUnreadable.inc(),
     }),
+    auditChain: config.audit.chain,
     ...(sharedClaims ? { sharedClaims } : {}),
     messageIdWaitMs: config.messageIdWaitMs,
     verifySender: senderSignatureVerifier({
@@ -408,6 +411,36 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     ],
   });
 
+  // Before the first message and the first delivery: the audit entries an earlier run left pending
+  // (a crash, a stop that gave them up) are written, or their ids held until they are
+  // (published-audit.ts); then those of records it published and died before auditing
+  // (ingress-audit-recovery.ts).
+  await ingress.resumeSpooledAudit();
+  // Embedded bus only for now: on Kafka, committing the bookmark (admin.setOffsets) joins the group,
+  // seconds per call (ingress-audit-recovery.ts, "Kafka").
+  let watermark: IngressAuditWatermark | undefined;
+  if (config.bus.kind === 'sqlite') {
+    const auditBookmark = ingressAuditGroup(topicPrefix, config.audit.chain);
+    const deliverTopics = () => routing.directory.systems.map((s) => deliverTopic(topicPrefix, s.id));
+    await recoverIngressAudit({
+      bus,
+      group: auditBookmark,
+      topics: deliverTopics(),
+      partitions: config.bus.partitions,
+      chain: config.audit.chain,
+      isAudited: (messageId) => ingress.isAuditedOrPending(messageId),
+      append: (batch) => ingress.appendRecovered(batch),
+      logger,
+    });
+    watermark = new IngressAuditWatermark({
+      bus,
+      group: auditBookmark,
+      topics: deliverTopics,
+      inFlight: ingress.inFlightPublishes,
+      logger,
+    });
+    watermark.start();
+  }
   await worker.start();
   await followUps.callbacks.start();
   // A reloaded directory may name new systems (subscribe them) or drop some (close theirs).
@@ -421,9 +454,6 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   });
   checkpointer.start();
   archiver?.start();
-  // Before the first message: the audit entries an earlier run left pending (a crash, a stop that
-  // gave them up) are written, or their ids held until they are (published-audit.ts).
-  await ingress.resumeSpooledAudit();
   const address = await http.listen({ host: config.host, port: config.port });
   const port = new URL(address).port;
   if (config.port === 0) url = config.publicUrl.replace(/:\d+$/, `:${port}`);
@@ -453,6 +483,8 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       // Pending audit entries of published messages are waited for (bounded) while requests drain:
       // a resend of one of those messages waits for them.
       await Promise.all([http.close(), ingress.settleAudit()]);
+      // Nothing is published any more: the next start reads nothing it need not.
+      await watermark?.stop({ final: true });
       routing.close();
       await worker.stop();
       await followUps.stop();

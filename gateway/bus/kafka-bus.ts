@@ -36,6 +36,7 @@ import type {
   BusRecord,
   ConsumedRecord,
   GroupLag,
+  PartitionOffsets,
   SubscribeOptions,
   Subscription,
   TopicSpec,
@@ -378,6 +379,58 @@ export class KafkaBus implements Bus {
         return { topic, partition: end.partition, lag: Number(lag) };
       })
       .sort((a, b) => a.partition - b.partition);
+  }
+
+  async offsets(group: string, topic: string): Promise<PartitionOffsets[]> {
+    const admin = await this.getAdmin();
+    if (!(await admin.listTopics()).includes(topic)) return [];
+    const [committed, ends] = await Promise.all([
+      admin.fetchOffsets({ groupId: group, topics: [topic] }),
+      this.topicEnds(admin, topic),
+    ]);
+    const committedByPartition = new Map<number, string>();
+    for (const t of committed) {
+      if (t.topic !== topic) continue;
+      // -1: no commit on that partition.
+      for (const p of t.partitions)
+        if (BigInt(p.offset) >= 0n) committedByPartition.set(p.partition, p.offset);
+    }
+    return ends
+      .map((end) => ({
+        partition: end.partition,
+        end: end.high,
+        committed: committedByPartition.get(end.partition) ?? null,
+      }))
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  /**
+   * ListOffsets of a topic; retried for up to 10 s while a partition has no leader the broker
+   * knows yet (NOT_LEADER_FOR_PARTITION, LEADER_NOT_AVAILABLE), as right after the topic was made.
+   */
+  private async topicEnds(admin: Admin, topic: string) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        return await admin.fetchTopicOffsets(topic);
+      } catch (err) {
+        const type = kafkaErrorType(err);
+        const leaderless = type === 'NOT_LEADER_FOR_PARTITION' || type === 'LEADER_NOT_AVAILABLE';
+        if (!leaderless || Date.now() > deadline) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  async commitOffsets(
+    group: string,
+    topic: string,
+    offsets: { partition: number; offset: string }[],
+  ): Promise<void> {
+    if (offsets.length === 0) return;
+    const admin = await this.getAdmin();
+    // kafkajs joins the group with a consumer to commit (seconds): for rare commits only.
+    await admin.setOffsets({ groupId: group, topic, partitions: offsets });
   }
 
   async health(): Promise<BusHealth> {

@@ -59,6 +59,7 @@ import type {
   BusRecord,
   ConsumedRecord,
   GroupLag,
+  PartitionOffsets,
   RecordHandler,
   SubscribeOptions,
   Subscription,
@@ -1088,6 +1089,43 @@ export class SqliteBus implements Bus {
       partition,
       lag: Math.max(0, (heads.get(partition) ?? 0) - (committed.get(partition) ?? 0)),
     }));
+  }
+
+  async offsets(group: string, topic: string): Promise<PartitionOffsets[]> {
+    this.assertOpen();
+    const partitions = this.store.partitionsOf(topic, false);
+    if (partitions === undefined) return [];
+    try {
+      this.store.flushCommits();
+    } catch {
+      // Report what is durable; the queued commits are retried later.
+    }
+    const committed = new Map(
+      this.store.s.committedAll.all(group, topic).map((c) => [c.partition, c.next_offset]),
+    );
+    // One index probe per partition (the grouped `heads` query walks the topic's whole index).
+    return Array.from({ length: partitions }, (_, partition) => {
+      const c = committed.get(partition);
+      return {
+        partition,
+        end: String((this.store.s.head.get(topic, partition) ?? -1) + 1),
+        committed: c === undefined ? null : String(c),
+      };
+    });
+  }
+
+  async commitOffsets(
+    group: string,
+    topic: string,
+    offsets: { partition: number; offset: string }[],
+  ): Promise<void> {
+    this.assertOpen();
+    this.store.partitionsOf(topic, true);
+    this.store.db
+      .transaction(() => {
+        for (const o of offsets) this.store.s.commit.run(group, topic, o.partition, Number(o.offset));
+      })
+      .immediate();
   }
 
   async health(): Promise<BusHealth> {

@@ -12,6 +12,8 @@
  *   <prefix>.dlq-browse.<systemId>.<uuid> one throwaway group per `gw dlq list|replay` that found records
  *   <prefix>.callbacks.<systemId>         the callback senders on the callback topic
  *   <prefix>.callbacks-retry.<systemId>   the callback senders on the callback retry topic
+ *   <prefix>.ingress-audit.<chain>        no subscriber: a bookmark on the deliver topics, past which
+ *                                         every record that chain's ingress published is audited
  */
 export function deliverTopic(prefix: string, systemId: string): string {
   return `${prefix}.deliver.${systemId}`;
@@ -45,6 +47,11 @@ export function deadLetterBrowseGroup(prefix: string, systemId: string, unique: 
   return `${prefix}.dlq-browse.${systemId}.${unique}`;
 }
 
+/** The bookmark group of the ingress appending to `chain` (pipeline/ingress-audit-recovery.ts). */
+export function ingressAuditGroup(prefix: string, chain: string): string {
+  return `${prefix}.ingress-audit.${chain}`;
+}
+
 export function callbackTopic(prefix: string, systemId: string): string {
   return `${prefix}.callback.${systemId}`;
 }
@@ -72,6 +79,19 @@ export const HEADER = {
   receiverSystem: 'gw-receiver-system',
   digest: 'gw-digest',
   requestId: 'gw-request-id',
+  /**
+   * On a record the ingress published: the audit chain its entries go to (the publishing process's,
+   * GATEWAY_AUDIT_CHAIN), which writes them from the record should it stop before it did
+   * (pipeline/ingress-audit-recovery.ts).
+   */
+  auditChain: 'gw-audit-chain',
+  /** With it: the idempotency key of the message's first ingress entry on that chain (the next ones count up). */
+  auditKey: 'gw-audit-key',
+  /** On a record the ingress converted to another version: the message type as received. */
+  receivedType: 'gw-received-type',
+  /** On a record whose document the sender signed: the hex SHA-256 of the document as sent, and the signer's serial. */
+  senderSignatureDigest: 'gw-sender-signature-digest',
+  senderSignerSerial: 'gw-sender-signer-serial',
   traceparent: 'traceparent',
   /** W3C vendor trace state, only beside a traceparent. */
   tracestate: 'tracestate',

@@ -34,8 +34,15 @@ import type { VerifiedDocument } from '../signing/verifier.ts';
 import { parseXmlSafely } from '../xml/safe-parse.ts';
 import type { AuditPendingSpool } from './audit-pending-spool.ts';
 import { checkDeclaredCharset } from './declared-charset.ts';
+import { InFlightPublishes } from './ingress-audit-recovery.ts';
 import { MessageIdClaims, messageIdInFlight } from './message-id-claims.ts';
-import { AuditPendingError, keyIngressEntries, PublishedAudit } from './published-audit.ts';
+import {
+  AuditPendingError,
+  ingressKeyPrefix,
+  keyIngressEntries,
+  PublishedAudit,
+  type PublishedEntries,
+} from './published-audit.ts';
 import { settledWithin } from './settled-within.ts';
 
 export interface DocumentSealer {
@@ -77,6 +84,12 @@ export interface IngressDeps {
   auditWithinRequestMs?: number;
   /** Keeps pending audit entries across a crash or a stop (audit-pending-spool.ts); absent, in memory only. */
   auditSpool?: AuditPendingSpool;
+  /**
+   * The chain `audit` appends to, named on every record published (HEADER.auditChain), so that the
+   * next start can write the entries of a record whose append a crash cut off
+   * (ingress-audit-recovery.ts); absent, records name none and are never recovered.
+   */
+  auditChain?: string;
 }
 
 export interface NativeRequest {
@@ -115,6 +128,12 @@ interface Decoded {
   senderSignature?: SenderSignature;
 }
 
+/** A routed message, signed: the bytes on the bus and their digest. */
+interface Sealed extends Routed {
+  bytes: Buffer;
+  digest: string;
+}
+
 interface Routed {
   /** The message type as received. */
   received: MessageTypeSpec;
@@ -140,6 +159,12 @@ export class Ingress {
   /** The audit entries of published messages that did not land at the first append. */
   private readonly publishedAudit: PublishedAudit;
 
+  /** Publishes whose entries have not landed or been spooled yet: the ingress audit bookmark waits for them. */
+  readonly inFlightPublishes = new InFlightPublishes();
+
+  /** Ids whose spooled entries the store still refused at start: pending, not to be recovered again. */
+  private readonly resumedPending = new Set<string>();
+
   constructor(private readonly deps: IngressDeps) {
     this.publishedAudit = new PublishedAudit({
       audit: deps.audit,
@@ -156,12 +181,41 @@ export class Ingress {
    * (AuditPendingError below): a resend waits for them and is then refused as accepted.
    */
   async resumeSpooledAudit(): Promise<void> {
-    for (const pending of await this.publishedAudit.resumeSpooled()) {
-      for (const id of pending.messageIds) {
-        // One by one: an id in two spooled requests is held by the first already.
-        const claim = this.claims.claim([id]);
-        if (claim.claimed) void pending.landed.then(() => claim.release());
+    for (const pending of await this.publishedAudit.resumeSpooled()) this.holdUntilLanded(pending);
+  }
+
+  /** Whether a message needs no entries recovered from its bus record: accepted, or pending (spool). */
+  async isAuditedOrPending(messageId: string): Promise<boolean> {
+    return this.resumedPending.has(messageId) || (await this.deps.alreadyAccepted(messageId));
+  }
+
+  /**
+   * At start-up, before messages are taken: appends the entries of a published message recovered
+   * from its bus record (ingress-audit-recovery.ts). Resolves once they landed, or are spooled and
+   * appended on in the background (the id held until they land, as for the spool's).
+   */
+  async appendRecovered(batch: PublishedEntries): Promise<void> {
+    try {
+      await this.deps.audit.recordMany(batch.entries);
+      this.deps.instruments?.outcome('accepted', batch.messageIds.length);
+    } catch (error) {
+      try {
+        await this.publishedAudit.retry(batch, error);
+        this.deps.instruments?.outcome('accepted', batch.messageIds.length);
+      } catch (pending) {
+        if (!(pending instanceof AuditPendingError)) throw pending;
+        this.holdUntilLanded({ messageIds: batch.messageIds, landed: pending.landed });
       }
+    }
+  }
+
+  /** Holds ids whose entries are pending across a restart until they land. */
+  private holdUntilLanded(pending: { messageIds: readonly string[]; landed: Promise<boolean> }): void {
+    for (const id of pending.messageIds) {
+      this.resumedPending.add(id);
+      // One by one: an id in two spooled requests is held by the first already.
+      const claim = this.claims.claim([id]);
+      if (claim.claimed) void pending.landed.then(() => claim.release());
     }
   }
 
@@ -503,7 +557,7 @@ export class Ingress {
         { headers: { 'retry-after': '5' } },
       );
     }
-    const sealed = await Promise.all(
+    const sealed: Sealed[] = await Promise.all(
       routed.map(async (r) => {
         const signStarted = stageStart();
         const signed = await deps.sealer.sign(toCanonicalXml(r.spec, r.message));
@@ -513,6 +567,9 @@ export class Ingress {
         return { ...r, bytes, digest: sha256(bytes) };
       }),
     );
+    // Keyed before the publish: each record names its entries' keys (ingress-audit-recovery.ts).
+    const keyPrefix = ingressKeyPrefix(request.requestId);
+    let firstKey = 0;
     const records: BusRecord[] = sealed.map((s) => {
       const h = header(s.message);
       const headers: Record<string, string> = {
@@ -526,6 +583,17 @@ export class Ingress {
         [HEADER.digest]: s.digest,
         [HEADER.requestId]: request.requestId,
       };
+      if (deps.auditChain !== undefined) {
+        headers[HEADER.auditChain] = deps.auditChain;
+        headers[HEADER.auditKey] = keyPrefix + firstKey;
+      }
+      // received, accepted, [converted], signed, queued: as built below.
+      firstKey += s.conversion ? 5 : 4;
+      if (s.conversion) headers[HEADER.receivedType] = s.received.id;
+      if (senderSignature) {
+        headers[HEADER.senderSignatureDigest] = senderSignature.digest;
+        headers[HEADER.senderSignerSerial] = senderSignature.signerSerial;
+      }
       if (request.traceparent) headers[HEADER.traceparent] = request.traceparent;
       if (request.traceparent && request.tracestate) headers[HEADER.tracestate] = request.tracestate;
       return {
@@ -536,6 +604,26 @@ export class Ingress {
         headers,
       };
     });
+    // Left once the entries landed or are spooled (or nothing was published): until then the ingress
+    // audit bookmark does not move past these records (ingress-audit-recovery.ts).
+    const publishing = this.inFlightPublishes.enter();
+    try {
+      return await this.publishAndAudit(records, sealed, system, request, actor, senderSignature, keyPrefix);
+    } finally {
+      this.inFlightPublishes.leave(publishing);
+    }
+  }
+
+  private async publishAndAudit(
+    records: BusRecord[],
+    sealed: Sealed[],
+    system: SystemEntry,
+    request: NativeRequest,
+    actor: string,
+    senderSignature: SenderSignature | undefined,
+    keyPrefix: string,
+  ): Promise<AcceptedMessage[]> {
+    const { deps } = this;
     try {
       const publishStarted = stageStart();
       await deps.bus.publish(records);
@@ -585,7 +673,7 @@ export class Ingress {
       ];
     });
     // Keyed, so that a retry of an append whose commit went through is not written twice.
-    keyIngressEntries(requestId, entries);
+    keyIngressEntries(requestId, entries, keyPrefix);
     try {
       await deps.audit.recordMany(entries);
     } catch (error) {

@@ -60,9 +60,21 @@ import { settledWithin } from './settled-within.ts';
  * of the stores' unique key index, not scattered over it as bare UUIDs would be (in SQLite the
  * scattered inserts cost about a third more CPU per message: test/bench/ingress-audit-keys-ab.ts).
  */
-export function keyIngressEntries(requestId: string, entries: AuditRecordInput[]): void {
-  const prefix = `ingress/${Date.now().toString(36)}/${requestId}/`;
+export function keyIngressEntries(
+  requestId: string,
+  entries: AuditRecordInput[],
+  prefix = ingressKeyPrefix(requestId),
+): void {
   for (let n = 0; n < entries.length; n++) entries[n]!.idempotencyKey = prefix + n;
+}
+
+/**
+ * The keys' common part, `ingress/<time>/<requestId>/`: taken before the publish, so that each
+ * record can name its message's keys (HEADER.auditKey) and entries written from the record after a
+ * crash (ingress-audit-recovery.ts) are the very entries the ingress would have written.
+ */
+export function ingressKeyPrefix(requestId: string): string {
+  return `ingress/${Date.now().toString(36)}/${requestId}/`;
 }
 
 /** One request's entries: what retry() keeps appending. */

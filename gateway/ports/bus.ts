@@ -12,6 +12,8 @@
  *   that partition overtakes it.
  * - Several subscribers in the same group share the partitions; a subscriber that goes away
  *   (close or crash) leaves its uncommitted records to the others.
+ * - A group's offsets can also be committed without consuming (commitOffsets): a bookmark that the
+ *   group's next subscriber starts from.
  */
 export interface BusRecord {
   topic: string;
@@ -61,6 +63,14 @@ export interface GroupLag {
   lag: number;
 }
 
+export interface PartitionOffsets {
+  partition: number;
+  /** The offset the next record published to the partition gets (decimal string). */
+  end: string;
+  /** Where the group goes on (its next record, decimal string); null if it never committed here. */
+  committed: string | null;
+}
+
 export interface Bus {
   readonly kind: string;
   /** Creates missing topics; existing topics are left as they are. Idempotent. */
@@ -68,6 +78,18 @@ export interface Bus {
   publish(records: BusRecord[]): Promise<void>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   lag(group: string, topic: string): Promise<GroupLag[]>;
+  /** Every partition of `topic`, ascending: its end and `group`'s commit; [] if the topic does not exist. */
+  offsets(group: string, topic: string): Promise<PartitionOffsets[]>;
+  /**
+   * Commits `group`'s offsets on `topic` as given, without consuming: its next subscriber starts
+   * there. Only for a group that has no live subscriber (Kafka refuses an active group's). Callers
+   * move offsets forward only (the SQLite bus ignores a move back, as for consumed commits).
+   */
+  commitOffsets(
+    group: string,
+    topic: string,
+    offsets: { partition: number; offset: string }[],
+  ): Promise<void>;
   health(): Promise<BusHealth>;
   /** Closes all subscriptions (as Subscription.close) and releases resources. */
   close(): Promise<void>;

@@ -408,6 +408,51 @@ export function runBusConformance(name: string, factory: () => Promise<BusFixtur
       expect(got.size).toBe(10);
     });
 
+    conformance("reports each partition's end and a group's commit (null before any)", async () => {
+      const group = groupName();
+      expect(await bus.offsets(group, topicName())).toEqual([]);
+      const topic = await newTopic(2);
+      expect(await bus.offsets(group, topic)).toEqual([
+        { partition: 0, end: '0', committed: null },
+        { partition: 1, end: '0', committed: null },
+      ]);
+      await publishIds(topic, 10, 'o', (_, i) => `key-${i}`);
+      const ends = await bus.offsets(group, topic);
+      expect(ends.map((o) => o.committed)).toEqual([null, null]);
+      expect(ends.reduce((sum, o) => sum + Number(o.end), 0)).toBe(10);
+
+      const got = new Map<string, number>();
+      const s = await subscribe(bus, { group, topics: [topic], handler: counter(got) });
+      await everythingCommitted(group, topic);
+      await unsubscribe(s);
+      const after = await bus.offsets(group, topic);
+      for (const o of after) if (o.end !== '0') expect(o.committed).toBe(o.end);
+    });
+
+    conformance('starts a group at offsets committed without consuming (a bookmark)', async () => {
+      const topic = await newTopic(1);
+      const group = groupName();
+      await publishIds(topic, 5, 'b', () => 'one-key');
+      await bus.commitOffsets(group, topic, [{ partition: 0, offset: '3' }]);
+      expect(await bus.offsets(group, topic)).toEqual([{ partition: 0, end: '5', committed: '3' }]);
+      expect(await totalLag(group, topic)).toBe(2);
+
+      const got = new Map<string, number>();
+      const s = await subscribe(bus, { group, topics: [topic], handler: counter(got) });
+      await waitFor('the records after the bookmark', () => got.size === 2);
+      await everythingCommitted(group, topic);
+      await unsubscribe(s);
+      await sleep(200);
+      expect([...got.keys()].sort()).toEqual(['b3', 'b4']);
+      // Moved on by hand again, the next subscriber starts there.
+      await bus.commitOffsets(group, topic, [{ partition: 0, offset: '5' }]);
+      await bus.publish([record(topic, 'one-key', 'b5')]);
+      const next = new Map<string, number>();
+      await subscribe(bus, { group, topics: [topic], handler: counter(next) });
+      await waitFor('the record after the moved bookmark', () => next.size === 1);
+      expect([...next.keys()]).toEqual(['b5']);
+    });
+
     conformance('is healthy', async () => {
       const health = await bus.health();
       expect(health.ok).toBe(true);
