@@ -5,7 +5,8 @@
  *   catalogue, byte for byte, and xmllint validates each exported example against the exported XSD;
  * - `gw pki issue <systemId>` beside a running gateway: the PEM certificate and key and the PKCS#12
  *   chain to the gateway CA for OpenSSL, name the system, and authenticate it over mTLS at the
- *   running gateway at once (curl, PEM and PKCS#12 alike), without a restart.
+ *   running gateway at once (curl, PEM and PKCS#12 alike), without a restart; an id the directory
+ *   does not list is refused (nothing written, nothing audited) unless `--unlisted` says it is meant.
  */
 import { execFile, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -299,6 +300,58 @@ describe('gw pki issue <systemId> beside a running gateway', () => {
         '/v1/systems/th-melde/inbox',
       );
       expect(own.status, own.body).toBe(200);
+    },
+    PROCESS_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'refuses a system the directory does not list, writing and auditing nothing; --unlisted issues it with a warning',
+    async () => {
+      const systemsDir = path.join(t.dataDir, 'pki/systems');
+      const directoryFile = path.join(t.contractsDir, 'directory.yaml');
+      const filesOf = (id: string) =>
+        readdirSync(systemsDir, { recursive: true, encoding: 'utf8' }).filter((file) =>
+          path.basename(file).startsWith(`${id}.`),
+        );
+      const issuedFor = async (id: string) =>
+        (await t.gateway.auditStore.query({ kind: 'certificate-issued' })).filter(
+          (event) => event.senderSystem === id,
+        );
+
+      // bw-kfz: a typo for one of the listed -kfz systems, as far as the directory knows.
+      const refused = await gw(['pki', 'issue', 'bw-kfz'], asOperator());
+      expect(refused.code, refused.stdout).not.toBe(0);
+      expect(refused.stderr).toContain('GW_ERR_UNKNOWN_SYSTEM');
+      expect(refused.stderr).toContain(`bw-kfz is not listed in ${directoryFile}`);
+      expect(refused.stderr).toContain('closest listed: sn-kfz, st-kfz, th-kfz');
+      expect(refused.stderr).toContain('--unlisted');
+      expect(refused.stdout).toBe('');
+      expect(filesOf('bw-kfz')).toEqual([]);
+      expect(await issuedFor('bw-kfz')).toEqual([]);
+
+      // Prepared ahead of the directory change on purpose: issued, audited as such, and warned about.
+      const prepared = await gw(['pki', 'issue', 'bw-kfz', '--unlisted'], asOperator());
+      expect(prepared.code, prepared.stderr).toBe(0);
+      expect(prepared.stderr).toContain(
+        `warning: bw-kfz is not listed in ${directoryFile}; the gateway refuses this certificate`,
+      );
+      const certFile = path.join(systemsDir, 'bw-kfz.crt');
+      const certificate = new X509Certificate(readFileSync(certFile));
+      expect(prepared.stdout).toContain(`serial ${certificate.serialNumber.toLowerCase()}`);
+      expect(filesOf('bw-kfz').sort()).toEqual(['bw-kfz.crt', 'bw-kfz.key', 'bw-kfz.p12']);
+      const audited = await issuedFor('bw-kfz');
+      expect(audited).toHaveLength(1);
+      expect(audited[0]).toMatchObject({
+        actor: 'cli',
+        detail: { serial: certificate.serialNumber.toLowerCase(), command: 'pki issue', unlisted: true },
+      });
+      // As the warning says: the running gateway refuses it until the directory lists bw-kfz.
+      const refusedAtGateway = await curl(
+        ['--cert', certFile, '--key', path.join(systemsDir, 'bw-kfz.key')],
+        '/v1/systems/bw-kfz/inbox',
+      );
+      expect(refusedAtGateway.status, refusedAtGateway.body).toBe(403);
+      expect(refusedAtGateway.body).toContain('GW_ERR_CLIENT_CERT_FORBIDDEN');
     },
     PROCESS_TEST_TIMEOUT_MS,
   );

@@ -62,8 +62,52 @@ async function init(): Promise<void> {
   }
 }
 
-async function issue(systemId: string, options: { days?: string; p12PasswordEnv?: string }): Promise<void> {
+/** Edit distance (insertions, deletions, substitutions) between two ids, for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The listed ids nearest to `id`: those it is a prefix of first, then by edit distance. */
+function closestIds(id: string, listed: string[], count = 3): string[] {
+  const rank = (known: string) => (known.startsWith(id) ? -1 : editDistance(id, known));
+  return [...listed].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)).slice(0, count);
+}
+
+async function issue(
+  systemId: string,
+  options: { days?: string; p12PasswordEnv?: string; unlisted?: boolean },
+): Promise<void> {
   const config = loadConfig();
+  // The gateway refuses a certificate whose system the directory does not list (403
+  // GW_ERR_CLIENT_CERT_FORBIDDEN), so an unlisted id is almost always a typo: refuse it before
+  // anything is written or audited, unless the operator prepares the certificate ahead of the
+  // directory change on purpose.
+  const directoryFile = path.join(config.contractsDir, 'directory.yaml');
+  const directory = Directory.fromFile(directoryFile);
+  const listed = directory.system(systemId) !== undefined;
+  if (!listed && !options.unlisted) {
+    const closest = closestIds(
+      systemId,
+      directory.systems.map((system) => system.id),
+    );
+    throw new GatewayError(
+      'GW_ERR_UNKNOWN_SYSTEM',
+      `${systemId} is not listed in ${directoryFile}${closest.length > 0 ? `; closest listed: ${closest.join(', ')}` : ''}. ` +
+        'The gateway refuses certificates for unlisted systems; pass --unlisted to issue one ahead of the directory change',
+    );
+  }
   const pki = await openPki(config);
   let p12Password: string | undefined;
   if (options.p12PasswordEnv) {
@@ -94,8 +138,14 @@ async function issue(systemId: string, options: { days?: string; p12PasswordEnv?
       usage: 'client,signing',
       replacedSerial: issued.replaced?.serialNumber.toLowerCase() ?? null,
       command: 'pki issue',
+      ...(listed ? {} : { unlisted: true }),
     },
   });
+  if (!listed) {
+    process.stderr.write(
+      `warning: ${systemId} is not listed in ${directoryFile}; the gateway refuses this certificate (GW_ERR_CLIENT_CERT_FORBIDDEN) until the directory lists the system\n`,
+    );
+  }
   out(`issued: ${describe(issued.certificate)}`);
   out(`certificate: ${issued.files.cert}`);
   out(`private key: ${issued.files.key}`);
@@ -220,12 +270,16 @@ export function pkiCommand(): Command {
     .action(init);
   pki
     .command('issue')
-    .description('issue a client+signing certificate for a system (PEM and PKCS#12)')
+    .description('issue a client+signing certificate for a system the directory lists (PEM and PKCS#12)')
     .argument('<systemId>', 'the system, e.g. sn-melde')
     .option('--days <n>', 'validity in days (default 730)')
     .option(
       '--p12-password-env <VAR>',
       'take the PKCS#12 password from this environment variable (default: generate one)',
+    )
+    .option(
+      '--unlisted',
+      'issue even though the directory does not list the system (the gateway refuses the certificate until it does)',
     )
     .action(issue);
   pki
