@@ -116,6 +116,17 @@ describe('gw start (as npm start) / pasted curl / gw demo / gw send', () => {
     const demo = await run(['demo'], env);
     expect(demo.stderr).toBe('');
     expect(demo.stdout).toContain('Demo complete');
+    // Flow D, the BAföG hand-over: Jena gets its CSV, Dresden its receipt and the takeover as JSON.
+    expect(demo.stdout).toContain('D. BAföG: a student moves from Dresden (Sachsen) to Jena (Thüringen)');
+    expect(demo.stdout).toMatch(
+      /th-bafoeg fetched xbafoeg:1\.0:akte\.abgabe\.0401 [0-9a-f-]{36}\n {4}seal verified/,
+    );
+    expect(demo.stdout).toContain('sn-bafoeg fetched xbafoeg:1.0:quittung.0400');
+    expect(demo.stdout).toMatch(
+      /sn-bafoeg fetched xbafoeg:1\.0:akte\.uebernahme\.0402 [0-9a-f-]{36}\n {4}seal verified/,
+    );
+    expect(demo.stdout).toContain('taken over as J-BAF-26-10233, payments continue from 2026-12-01');
+    expect(demo.stdout).toContain('status of the Aktenabgabe as sn-bafoeg sees it: acknowledged');
     expect(demo.code).toBe(0);
   });
 

@@ -1,5 +1,5 @@
 /**
- * `gw demo` plays the three domain flows of the demo world, every system with its own client
+ * `gw demo` plays the four domain flows of the demo world, every system with its own client
  * certificate and in its own native format:
  *   A. Meldewesen — Dresden (sn-melde, JSON) reports a move from Magdeburg; Magdeburg (st-melde,
  *      legacy XML) fetches, checks the seal, acknowledges and answers; Dresden fetches the answer.
@@ -8,12 +8,17 @@
  *   C. Elterngeld — the online service (elterngeld-online, JSON) submits an application from
  *      Leipzig; the adapter finds the responsible Elterngeldstelle by municipality, the directory
  *      routes it to Sachsen (sn-elterngeld, XML dialect), whose decision comes back as JSON.
+ *   D. BAföG — Dresden's Amt für Ausbildungsförderung (sn-bafoeg, JSON) hands a student's file over
+ *      to Jena (th-bafoeg, Windows-1252 CSV batch), which fetches it, checks the seal, acknowledges
+ *      (Dresden gets the receipt) and takes the file over; Dresden fetches the answer as JSON.
  * Exit 0 only if every message arrived, its seal verified, and every sender sees `acknowledged`.
  */
 import { randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import iconv from 'iconv-lite';
 import { loadConfig, REPO_ROOT } from '../../config/load.ts';
+import { receiptIdFor } from '../../receipts/receipt-id.ts';
 import { verifyDocument } from '../../signing/verifier.ts';
 import { SystemClient } from '../system-client.ts';
 
@@ -40,6 +45,8 @@ const FIXTURES = {
   halterwechsel: fixture('sn-kfz', '1002-halterwechsel-dresden.native.txt'),
   antrag: fixture('elterngeld-online', '0101-antrag-leipzig.native.json'),
   bescheid: fixture('sn-elterngeld', '0102-bescheid-leipzig.native.xml'),
+  aktenabgabe: fixture('sn-bafoeg', '0401-abgabe-dresden-jena.native.json'),
+  uebernahme: fixture('th-bafoeg', '0402-uebernahme-jena.native.csv'),
 };
 
 class Demo {
@@ -102,9 +109,9 @@ class Demo {
     if (ack.status !== 200) throw new Error(`ack of ${messageId} answered ${ack.status}`);
     print('    acknowledged');
     const bytes = Buffer.from(item.payload.data, item.payload.encoding === 'base64' ? 'base64' : 'utf8');
-    return /charset=iso-8859-1/i.test(item.payload.contentType)
-      ? bytes.toString('latin1')
-      : bytes.toString('utf8');
+    // Legacy systems get their own charset (ISO-8859-1 records, Windows-1252 CSV), named in the type.
+    const charset = /charset=([\w-]+)/i.exec(item.payload.contentType)?.[1] ?? 'utf-8';
+    return iconv.decode(bytes, charset);
   }
 
   async expectAcknowledged(senderSystem: string, messageId: string, what: string): Promise<void> {
@@ -193,6 +200,36 @@ async function elterngeld(demo: Demo, print: (line: string) => void): Promise<vo
   await demo.expectAcknowledged('elterngeld-online', antragId, 'Antrag');
 }
 
+async function bafoeg(demo: Demo, print: (line: string) => void): Promise<void> {
+  print('D. BAföG: a student moves from Dresden (Sachsen) to Jena (Thüringen), her file goes with her');
+  print('11. Dresden (sn-bafoeg, JSON) hands the file over: Aktenabgabe 0401');
+  const abgabe = JSON.parse(readFileSync(FIXTURES.aktenabgabe, 'utf8'));
+  abgabe.vorgang.id = randomUUID();
+  const messageId = await demo.send('sn-bafoeg', JSON.stringify(abgabe), 'application/json', '0401');
+
+  print('12. Jena (th-bafoeg, Windows-1252 CSV batch) pulls its inbox');
+  const [, line] = (await demo.receive('th-bafoeg', messageId)).split('\r\n');
+  if (!line?.startsWith(`AB;${messageId};;`) || !line.includes(';Krause;;Sophie Marie;')) {
+    throw new Error('th-bafoeg got a payload that is not its CSV batch or lost data');
+  }
+  print('13. Dresden pulls the receipt for that acknowledgement: Quittung 0400');
+  await demo.receive('sn-bafoeg', receiptIdFor(messageId));
+
+  print('14. Jena takes the file over: Übernahme 0402');
+  const answerId = randomUUID();
+  const answer = iconv
+    .decode(readFileSync(FIXTURES.uebernahme), 'win1252')
+    .replace(/^UE;[^;]*;[^;]*;/m, `UE;${answerId};${messageId};`);
+  await demo.send('th-bafoeg', iconv.encode(answer, 'win1252'), 'text/csv', '0402');
+
+  print('15. Dresden pulls the answer');
+  const back = JSON.parse(await demo.receive('sn-bafoeg', answerId));
+  if (back.vorgangsart !== 'UEBERNAHME' || back.vorgang?.bezugId !== messageId)
+    throw new Error('the answer does not refer to the Aktenabgabe');
+  print(`    taken over as ${back.aktenzeichenNeu}, payments continue from ${back.fortsetzungAb}`);
+  await demo.expectAcknowledged('sn-bafoeg', messageId, 'Aktenabgabe');
+}
+
 export async function runDemo(options: DemoOptions): Promise<void> {
   const ca = new X509Certificate(readFileSync(path.join(options.dataDir, 'pki', 'ca.crt')));
   const demo = new Demo(options, ca);
@@ -202,7 +239,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     await meldewesen(demo, options.print);
     await kfz(demo, options.print);
     await elterngeld(demo, options.print);
-    options.print('Demo complete: all three flows delivered, verified and acknowledged.');
+    await bafoeg(demo, options.print);
+    options.print('Demo complete: all four flows delivered, verified and acknowledged.');
   } finally {
     await demo.close();
   }
