@@ -1071,15 +1071,25 @@ export class SqliteBus implements Bus {
     return subscription;
   }
 
-  async lag(group: string, topic: string): Promise<GroupLag[]> {
+  /**
+   * The topic's partition count (undefined: no such topic) for a report of committed offsets, the
+   * queued commits flushed first so that the report shows them.
+   */
+  private partitionsForReport(topic: string): number | undefined {
     this.assertOpen();
     const partitions = this.store.partitionsOf(topic, false);
-    if (partitions === undefined) return [];
+    if (partitions === undefined) return undefined;
     try {
       this.store.flushCommits();
     } catch {
       // Report what is durable; the queued commits are retried later.
     }
+    return partitions;
+  }
+
+  async lag(group: string, topic: string): Promise<GroupLag[]> {
+    const partitions = this.partitionsForReport(topic);
+    if (partitions === undefined) return [];
     const heads = new Map(this.store.s.heads.all(topic).map((h) => [h.partition, h.last + 1]));
     const committed = new Map(
       this.store.s.committedAll.all(group, topic).map((c) => [c.partition, c.next_offset]),
@@ -1092,14 +1102,8 @@ export class SqliteBus implements Bus {
   }
 
   async offsets(group: string, topic: string): Promise<PartitionOffsets[]> {
-    this.assertOpen();
-    const partitions = this.store.partitionsOf(topic, false);
+    const partitions = this.partitionsForReport(topic);
     if (partitions === undefined) return [];
-    try {
-      this.store.flushCommits();
-    } catch {
-      // Report what is durable; the queued commits are retried later.
-    }
     const committed = new Map(
       this.store.s.committedAll.all(group, topic).map((c) => [c.partition, c.next_offset]),
     );
