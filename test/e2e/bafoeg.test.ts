@@ -17,13 +17,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SystemClient } from '../../gateway/cli/system-client.ts';
-import { REPO_ROOT } from '../../gateway/config/load.ts';
 import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
-import { verifyDocument } from '../../gateway/signing/verifier.ts';
 import { parseXmlSafely } from '../../gateway/xml/safe-parse.ts';
 import { catalogue } from '../../standards/index.ts';
 import { xmllint } from '../../standards/xoev/testing/helpers.ts';
+import { cp1252, domainSystems, fresh, type InboxItem, payloadBytes, text } from '../support/domain-flows.ts';
 import {
   eventually,
   pushContracts,
@@ -32,18 +30,6 @@ import {
   tempDir,
 } from '../support/gateway.ts';
 import { type PushedRequest, type PushReceiver, startPushReceiver } from '../support/push-receiver.ts';
-
-interface InboxItem {
-  messageId: string;
-  messageType: string;
-  senderSystem: string;
-  payload: { contentType: string; encoding: string; data: string };
-  signedDocument: string;
-}
-
-interface Accepted {
-  messages: { messageId: string; messageType: string; receiverSystem: string }[];
-}
 
 interface Problem {
   status: number;
@@ -57,26 +43,6 @@ const DRESDEN = 'afa:14612000';
 const STORY = ['accepted', 'acknowledged', 'delivered', 'queued', 'received', 'signed'];
 const JENA = 'afa:16053000';
 
-const fixture = (adapter: string, file: string) =>
-  path.join(REPO_ROOT, 'adapters', adapter, 'fixtures', file);
-const text = (adapter: string, file: string) => readFileSync(fixture(adapter, file), 'utf8');
-const cp1252 = (adapter: string, file: string) =>
-  iconv.decode(readFileSync(fixture(adapter, file)), 'win1252');
-
-/** Replaces every id in `ids` by a fresh one (the gateway refuses a nachrichtenUUID it has seen). */
-function fresh(body: string, ...ids: string[]): { body: string; ids: string[] } {
-  const next = ids.map(() => randomUUID());
-  let out = body;
-  ids.forEach((id, i) => {
-    out = out.replace(new RegExp(id, 'gi'), next[i]!);
-  });
-  return { body: out, ids: next };
-}
-
-function payloadBytes(item: InboxItem): Buffer {
-  return Buffer.from(item.payload.data, item.payload.encoding === 'base64' ? 'base64' : 'utf8');
-}
-
 /** The sealed documents validate against the XBAföG XSD, checked by xmllint (not by our own code). */
 function expectValidAgainstXsd(...docs: string[]): void {
   const { valid, output } = xmllint(XBAFOEG.xsdPath, docs);
@@ -86,39 +52,13 @@ function expectValidAgainstXsd(...docs: string[]): void {
 describe('Ausbildungsförderung (XBAföG) end to end', () => {
   let t: TestGateway;
   let ca: X509Certificate;
-  const clients = new Map<string, SystemClient>();
-  const as = (systemId: string) => {
-    if (!clients.has(systemId)) clients.set(systemId, t.client(systemId));
-    return clients.get(systemId)!;
-  };
+  const { as, send, receive } = domainSystems(() => t);
 
   beforeAll(async () => {
     t = await startTestGateway();
     ca = new X509Certificate(t.gateway.pki.caCertPem);
   });
   afterAll(async () => t?.stop());
-
-  async function send(systemId: string, body: string | Buffer, contentType: string): Promise<Accepted> {
-    const r = await as(systemId).send(systemId, body, contentType);
-    expect(r.status, JSON.stringify(r.body)).toBe(202);
-    return r.body as Accepted;
-  }
-
-  /** Waits for the message in the system's inbox, verifies the gateway's seal, acknowledges it. */
-  async function receive(systemId: string, messageId: string): Promise<InboxItem> {
-    const client = as(systemId);
-    const item = await eventually(
-      async () =>
-        (
-          await client.call<{ items: InboxItem[] }>('GET', `/v1/systems/${systemId}/inbox?limit=500`)
-        ).body.items.find((i) => i.messageId === messageId),
-      15_000,
-      `${messageId} in the inbox of ${systemId}`,
-    );
-    await verifyDocument(item.signedDocument, { trustAnchors: [ca] });
-    expect((await client.call('POST', `/v1/systems/${systemId}/inbox/${messageId}/ack`)).status).toBe(200);
-    return item;
-  }
 
   const kinds = async (messageId: string) =>
     (await t.gateway.auditStore.query({ messageId })).map((e) => e.kind);

@@ -6,28 +6,22 @@
  * applications routed by the applicant's municipality with the decision coming back. Then bad
  * native input: every case is a problem+json naming the line or field, audited, and publishes nothing.
  */
-import { randomUUID, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliverTopic, deliveryGroup } from '../../gateway/bus/topics.ts';
-import type { SystemClient } from '../../gateway/cli/system-client.ts';
-import { REPO_ROOT } from '../../gateway/config/load.ts';
-import { verifyDocument } from '../../gateway/signing/verifier.ts';
 import { parseXmlSafely } from '../../gateway/xml/safe-parse.ts';
-import { eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';
-
-interface InboxItem {
-  messageId: string;
-  messageType: string;
-  payload: { contentType: string; encoding: string; data: string };
-  signedDocument: string;
-}
-
-interface Accepted {
-  messages: { messageId: string; messageType: string; receiverSystem: string }[];
-}
+import {
+  type Accepted,
+  cp1252,
+  domainSystems,
+  fresh,
+  type InboxItem,
+  latin1,
+  payloadBytes,
+  text,
+} from '../support/domain-flows.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 interface Problem {
   status: number;
@@ -37,63 +31,14 @@ interface Problem {
   errors?: { pointer: string; nativeField?: string; detail: string }[];
 }
 
-const fixture = (adapter: string, file: string) =>
-  path.join(REPO_ROOT, 'adapters', adapter, 'fixtures', file);
-const text = (adapter: string, file: string) => readFileSync(fixture(adapter, file), 'utf8');
-const cp1252 = (adapter: string, file: string) =>
-  iconv.decode(readFileSync(fixture(adapter, file)), 'win1252');
-const latin1 = (adapter: string, file: string) => readFileSync(fixture(adapter, file)).toString('latin1');
-
-/** Replaces every id in `ids` by a fresh one (the gateway refuses a nachrichtenUUID it has seen). */
-function fresh(body: string, ...ids: string[]): { body: string; ids: string[] } {
-  const next = ids.map(() => randomUUID());
-  let out = body;
-  ids.forEach((id, i) => {
-    out = out.replace(new RegExp(id, 'gi'), next[i]!);
-  });
-  return { body: out, ids: next };
-}
-
-function payloadBytes(item: InboxItem): Buffer {
-  return Buffer.from(item.payload.data, item.payload.encoding === 'base64' ? 'base64' : 'utf8');
-}
-
 describe('the three domain flows end to end', () => {
   let t: TestGateway;
-  let ca: X509Certificate;
-  const clients = new Map<string, SystemClient>();
-  const as = (systemId: string) => {
-    if (!clients.has(systemId)) clients.set(systemId, t.client(systemId));
-    return clients.get(systemId)!;
-  };
-
   beforeAll(async () => {
     t = await startTestGateway();
-    ca = new X509Certificate(t.gateway.pki.caCertPem);
   });
   afterAll(async () => t?.stop());
 
-  async function send(systemId: string, body: string | Buffer, contentType: string): Promise<Accepted> {
-    const r = await as(systemId).send(systemId, body, contentType);
-    expect(r.status, JSON.stringify(r.body)).toBe(202);
-    return r.body as Accepted;
-  }
-
-  /** Waits for the message in the system's inbox, verifies the gateway's seal, acknowledges it. */
-  async function receive(systemId: string, messageId: string): Promise<InboxItem> {
-    const client = as(systemId);
-    const item = await eventually(
-      async () =>
-        (
-          await client.call<{ items: InboxItem[] }>('GET', `/v1/systems/${systemId}/inbox?limit=500`)
-        ).body.items.find((i) => i.messageId === messageId),
-      15_000,
-      `${messageId} in the inbox of ${systemId}`,
-    );
-    await verifyDocument(item.signedDocument, { trustAnchors: [ca] });
-    expect((await client.call('POST', `/v1/systems/${systemId}/inbox/${messageId}/ack`)).status).toBe(200);
-    return item;
-  }
+  const { as, send, receive } = domainSystems(() => t);
 
   it('Meldewesen: one Thüringen CSV batch becomes three Rückmeldungen; the answer comes back as CSV', async () => {
     const batch = fresh(
