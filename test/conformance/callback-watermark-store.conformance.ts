@@ -5,8 +5,9 @@
  * one storage (two gateway processes or replicas) see each other's marks and may race in any order.
  * One chain's mark (readMark) is the one read() gives for it, whatever other chains are stored.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CallbackWatermarkStore } from '../../gateway/callbacks/callback-watermark-store.ts';
+import { storeFixturePerTest } from './store-fixture.ts';
 
 export interface CallbackWatermarkStoreFixture {
   store: CallbackWatermarkStore;
@@ -21,21 +22,13 @@ export function runCallbackWatermarkStoreConformance(
 ): void {
   describe(`CallbackWatermarkStore conformance (${name})`, () => {
     let f: CallbackWatermarkStoreFixture;
-    const opened: CallbackWatermarkStore[] = [];
-    const another = async () => {
-      const store = await f.another();
-      opened.push(store);
-      return store;
-    };
-
-    beforeEach(async () => {
-      f = await fixture();
-    });
-    afterEach(async () => {
-      for (const store of opened.splice(0)) await store.close();
-      await f.store.close();
-      await f.cleanup();
-    });
+    const { opened } = storeFixturePerTest<CallbackWatermarkStore, CallbackWatermarkStoreFixture>(
+      fixture,
+      (fixtureNow) => {
+        f = fixtureNow;
+      },
+    );
+    const another = () => opened(() => f.another());
 
     it('has no watermarks before the first write, and is kept from a write that names no chain', async () => {
       expect(await f.store.read()).toBeUndefined();

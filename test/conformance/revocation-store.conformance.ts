@@ -5,9 +5,9 @@
  * revocation and only then; and two instances on one storage (two replicas, or `gw pki revoke`
  * beside the server) see each other's revocations at once, with no cache in between.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isGatewayError } from '../../gateway/errors/catalogue.ts';
+import { describe, expect, it } from 'vitest';
 import type { RevocationStore } from '../../gateway/ports/revocation-store.ts';
+import { refusal, storeFixturePerTest } from './store-fixture.ts';
 
 export interface RevocationStoreFixture {
   store: RevocationStore;
@@ -16,36 +16,16 @@ export interface RevocationStoreFixture {
   cleanup: () => Promise<void>;
 }
 
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    return isGatewayError(error) ? `${error.code}: ${error.message}` : String(error);
-  }
-  return 'admitted';
-}
-
 export function runRevocationStoreConformance(
   name: string,
   fixture: () => Promise<RevocationStoreFixture>,
 ): void {
   describe(`RevocationStore conformance (${name})`, () => {
     let f: RevocationStoreFixture;
-    const opened: RevocationStore[] = [];
-    const another = async () => {
-      const store = await f.another();
-      opened.push(store);
-      return store;
-    };
-
-    beforeEach(async () => {
-      f = await fixture();
+    const { opened } = storeFixturePerTest<RevocationStore, RevocationStoreFixture>(fixture, (fixtureNow) => {
+      f = fixtureNow;
     });
-    afterEach(async () => {
-      for (const store of opened.splice(0)) await store.close();
-      await f.store.close();
-      await f.cleanup();
-    });
+    const another = () => opened(() => f.another());
 
     it('stores a revocation normalised, with reason, subject, author and time; lists it', async () => {
       expect(await f.store.list()).toEqual([]);

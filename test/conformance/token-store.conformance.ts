@@ -8,10 +8,10 @@
  * over a token already holding the id.
  */
 import { createHash } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseDuration, statusOf } from '../../gateway/auth/tokens.ts';
-import { isGatewayError } from '../../gateway/errors/catalogue.ts';
 import type { IssueTokenInput, StoredToken, TokenStore } from '../../gateway/ports/token-store.ts';
+import { refusal, storeFixturePerTest } from './store-fixture.ts';
 
 export interface TokenStoreFixture {
   store: TokenStore;
@@ -22,16 +22,6 @@ export interface TokenStoreFixture {
   /** Everything stored, as text (file bytes, or the rows), to show that no secret is in it. */
   storedText: () => Promise<string>;
   cleanup: () => Promise<void>;
-}
-
-/** The error's code and message, or what else happened. */
-async function refusal(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    return isGatewayError(error) ? `${error.code}: ${error.message}` : String(error);
-  }
-  return 'admitted';
 }
 
 const sha256 = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
@@ -48,26 +38,11 @@ const auditor = (extra: Partial<IssueTokenInput> = {}): IssueTokenInput => ({
 export function runTokenStoreConformance(name: string, fixture: () => Promise<TokenStoreFixture>): void {
   describe(`TokenStore conformance (${name})`, () => {
     let f: TokenStoreFixture;
-    const opened: TokenStore[] = [];
-    const another = async () => {
-      const store = await f.another();
-      opened.push(store);
-      return store;
-    };
-    const fresh = async () => {
-      const store = await f.fresh();
-      opened.push(store);
-      return store;
-    };
-
-    beforeEach(async () => {
-      f = await fixture();
+    const { opened } = storeFixturePerTest<TokenStore, TokenStoreFixture>(fixture, (fixtureNow) => {
+      f = fixtureNow;
     });
-    afterEach(async () => {
-      for (const store of opened.splice(0)) await store.close();
-      await f.store.close();
-      await f.cleanup();
-    });
+    const another = () => opened(() => f.another());
+    const fresh = () => opened(() => f.fresh());
 
     it('issues a token that authenticates with its role, scope and name; only a hash is stored', async () => {
       const { token, record } = await f.store.issue(auditor());
