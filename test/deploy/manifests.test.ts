@@ -46,6 +46,19 @@ interface EnvVar {
   value?: string;
   valueFrom?: { fieldRef?: { fieldPath: string } };
 }
+interface PersistentWorkload {
+  kind: string;
+  spec: {
+    template: {
+      spec: {
+        containers: { name: string; volumeMounts?: { name: string; mountPath: string }[] }[];
+        volumes?: { name: string }[];
+      };
+    };
+    volumeClaimTemplates?: { metadata: { name: string }; spec: { accessModes: string[] } }[];
+    persistentVolumeClaimRetentionPolicy?: { whenDeleted: string; whenScaled: string };
+  };
+}
 interface Workload {
   kind: string;
   metadata: { name: string };
@@ -135,6 +148,31 @@ describe('Kubernetes manifests', () => {
       expect(selects(selecting.spec.selector, labels)).toBe(true);
     const budget = (docs as Selecting[]).find((d) => d.kind === 'PodDisruptionBudget');
     expect(selects(budget!.spec.selector.matchLabels!, labels)).toBe(true);
+  });
+
+  it("keeps every gateway pod's data directory on a volume of its own that outlives the pod", () => {
+    // The audit entries a replica could not append yet are spooled there and written at its next
+    // start (deploy/README.md, "Audit entries pending across a crash"): an emptyDir would drop them
+    // with a deleted or rescheduled pod.
+    const dataDir = /GATEWAY_DATA_DIR=(\S+)/.exec(
+      readFileSync(path.join(REPO_ROOT, 'deploy/Dockerfile'), 'utf8'),
+    )?.[1];
+    expect(dataDir).toBe('/var/lib/gateway');
+    const gateway = (documents('gateway.yaml') as unknown as PersistentWorkload[]).find(
+      (d) => d.kind === 'StatefulSet',
+    )!;
+    const pod = gateway.spec.template.spec;
+    const mounts = pod.containers.find((c) => c.name === 'gateway')!.volumeMounts ?? [];
+    const data = mounts.find((m) => m.mountPath === dataDir);
+    expect(data, `a volume mounted at ${dataDir}`).toBeDefined();
+    expect(pod.volumes?.map((v) => v.name) ?? []).not.toContain(data!.name);
+    const claim = gateway.spec.volumeClaimTemplates?.find((t) => t.metadata.name === data!.name);
+    expect(claim?.spec.accessModes).toEqual(['ReadWriteOnce']);
+    // Kept when the StatefulSet scales down or is deleted: a replica that comes back finds its spool.
+    expect(gateway.spec.persistentVolumeClaimRetentionPolicy).toEqual({
+      whenDeleted: 'Retain',
+      whenScaled: 'Retain',
+    });
   });
 
   it('kafka-topics.yaml is up to date with contracts/directory.yaml', () => {
