@@ -1,15 +1,22 @@
 /**
- * Who may call what. Three roles, no hierarchy (an operator is not an auditor and vice versa):
+ * Who may call what. Four roles, no hierarchy (an operator is not an auditor and vice versa):
  * - `system`: a connected Fachverfahren, authenticated by its client certificate (mTLS);
  * - `auditor`: a person reading the audit log, bound to a scope (one Land, one system, or all);
- * - `operator`: a person running the gateway (dead letters, certificates), scope normally all.
- * People authenticate with bearer tokens (tokens.ts). Routes declare the roles they admit
- * (route-auth.ts); a /v1 route that declares nothing admits no one.
+ * - `operator`: a person running the gateway (dead letters, certificates), scope normally all;
+ * - `scraper`: a metrics collector (Prometheus) reading /metrics and nothing else, so that the
+ *   token it keeps in its configuration cannot replay dead letters, issue certificates or read the
+ *   audit log. /metrics covers every system, so its scope is always `*` and it carries no permission.
+ * People (and scrapers) authenticate with bearer tokens (tokens.ts). Routes declare the roles they
+ * admit (route-auth.ts); a /v1 route that declares nothing admits no one.
  */
 
-export const ROLES = ['system', 'auditor', 'operator'] as const;
+export const ROLES = ['system', 'auditor', 'operator', 'scraper'] as const;
 export type Role = (typeof ROLES)[number];
+/** The roles a bearer token carries. */
 export type PersonRole = Exclude<Role, 'system'>;
+export const PERSON_ROLES: readonly PersonRole[] = ROLES.filter(
+  (role): role is PersonRole => role !== 'system',
+);
 
 /** The 16 Länder by their usual two-letter codes (as in contracts/directory.yaml `land`). */
 export { LAENDER } from '../deadlines/holidays.ts';
@@ -44,6 +51,24 @@ export function formatScope(scope: Scope): string {
     case 'system':
       return `system:${scope.systemId}`;
   }
+}
+
+/**
+ * Why a token of `role` cannot carry this scope (canonical text) and these permissions, or null if
+ * it can. Only the scraper is fixed: a narrower scope would only get it refused at /metrics
+ * (wholeGateway), and a permission would widen a token that is meant to read nothing else.
+ */
+export function roleTokenFlaw(
+  role: PersonRole,
+  scope: string,
+  permissions: readonly string[],
+): string | null {
+  if (role !== 'scraper') return null;
+  if (scope !== '*')
+    return `a scraper token reads /metrics, which covers every system: its scope is *, not ${JSON.stringify(scope)}`;
+  if (permissions.length > 0)
+    return `a scraper token reads /metrics only: it carries no permission, not ${permissions.join(', ')}`;
+  return null;
 }
 
 /** Whether a scope covers a system (by its id and the Land from the directory). */

@@ -6,10 +6,11 @@
  *   app.get('/v1/pki/crl', { config: { auth: { public: true } } }, handler)
  *
  * The onRequest hook of routeAuth() reads the declaration, authenticates the caller — a bearer token
- * for people (auditor, operator), the client certificate for systems — checks the role, and puts
- * the result on `request.principal` for the handler (which still decides WHICH system or scope may
- * see what). Deny by default: a /v1 route that declares nothing is refused for everyone (403), and
- * a warning names it at startup. Routes outside /v1 (health, metrics) are public unless they declare.
+ * for people (auditor, operator) and metrics scrapers, the client certificate for systems — checks
+ * the role, and puts the result on `request.principal` for the handler (which still decides WHICH
+ * system or scope may see what). Deny by default: a /v1 route that declares nothing is refused for
+ * everyone (403), and a warning names it at startup. Routes outside /v1 (health, metrics) are
+ * public unless they declare.
  *
  * Every refusal here is audited with the best-known actor (the revoked system, the token id) — and,
  * when a client certificate was presented and refused, with why and which (client-auth.ts) — and

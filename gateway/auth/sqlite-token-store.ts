@@ -19,20 +19,28 @@ import type { Permission } from './roles.ts';
 import { checkStoredToken } from './token-import.ts';
 import { holderOf, mintToken, presentedToken, TOKENS_FILE } from './tokens.ts';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS tokens (
+/**
+ * The table as this version writes it. A scraper token is fixed to scope `*` and no permission
+ * (roles.ts), checked here too so that no other writer can store a wider one.
+ */
+const TABLE = (name: string) => `
+CREATE TABLE IF NOT EXISTS ${name} (
   id          TEXT PRIMARY KEY,
   secret_hash BLOB NOT NULL,
-  role        TEXT NOT NULL CHECK (role IN ('auditor', 'operator')),
+  role        TEXT NOT NULL CHECK (role IN ('auditor', 'operator', 'scraper')),
   scope       TEXT NOT NULL,
   name        TEXT NOT NULL,
   created_at  TEXT NOT NULL,
   created_by  TEXT NOT NULL,
   expires_at  TEXT NOT NULL,
   revoked_at  TEXT,
-  permissions TEXT NOT NULL DEFAULT ''
+  permissions TEXT NOT NULL DEFAULT '',
+  CHECK (role <> 'scraper' OR (scope = '*' AND permissions = ''))
 ) STRICT;
 `;
+
+const COLUMN_LIST =
+  'id, secret_hash, role, scope, name, created_at, created_by, expires_at, revoked_at, permissions';
 
 interface Row extends Omit<TokenRecord, 'permissions'> {
   secretHash: Buffer;
@@ -69,13 +77,40 @@ export class SqliteTokenStore implements TokenStore {
     chmodSync(file, 0o600);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db.exec(TABLE('tokens'));
     // Files from before permissions existed: their tokens have none.
     const columns = this.db.prepare('PRAGMA table_info(tokens)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'permissions')) {
       this.db.exec("ALTER TABLE tokens ADD COLUMN permissions TEXT NOT NULL DEFAULT ''");
     }
+    // The source of an import is only read: its old CHECK refuses nothing it already holds.
+    if (!existing) this.admitScrapers();
     this.byId = this.db.prepare(`${SELECT_STORED} WHERE id = ?`);
+  }
+
+  /**
+   * Files from before the scraper role: SQLite cannot change a CHECK constraint, so the table is
+   * rebuilt under the new one, rows copied as they are, in one IMMEDIATE transaction: a server and a
+   * `gw token` opening the file at once rebuild it once, and a reader never sees it half done.
+   */
+  private admitScrapers(): void {
+    const current = () =>
+      (
+        this.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'tokens'").get() as {
+          sql: string;
+        }
+      ).sql.includes("'scraper'");
+    if (current()) return;
+    this.db
+      .transaction(() => {
+        if (current()) return;
+        this.db.exec(`DROP TABLE IF EXISTS tokens_rebuilt;
+        ${TABLE('tokens_rebuilt')}
+        INSERT INTO tokens_rebuilt (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM tokens;
+        DROP TABLE tokens;
+        ALTER TABLE tokens_rebuilt RENAME TO tokens;`);
+      })
+      .immediate();
   }
 
   static inDataDir(dataDir: string): SqliteTokenStore {

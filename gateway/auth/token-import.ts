@@ -9,11 +9,14 @@
  * imports nothing; one the target holds with any other difference is a conflict and the target's row
  * is never overwritten — not even to revoke it, since which side is
  * right (a revocation after the switch, a re-issue, two files that both minted an id) is for the
- * operator to decide. Each token stands alone: the others are imported all the same.
+ * operator to decide. Each token stands alone: the others are imported all the same. Every token
+ * written is audited first (importTokens).
  */
+import { createHash } from 'node:crypto';
+import type { AuditLog, AuditRecordInput } from '../audit/audit-log.ts';
 import { GatewayError } from '../errors/catalogue.ts';
 import type { StoredToken, TokenRecord, TokenStore } from '../ports/token-store.ts';
-import { formatScope, PERMISSIONS, parseScope } from './roles.ts';
+import { formatScope, PERMISSIONS, PERSON_ROLES, parseScope, roleTokenFlaw } from './roles.ts';
 
 const TOKEN_ID = /^[0-9a-f]{12}$/;
 /** What toISOString() writes, and nothing else: both stores compare these times as text. */
@@ -29,8 +32,7 @@ function flawOf({ record, secretHash }: StoredToken): string | null {
   if (!TOKEN_ID.test(record.id)) return 'the id is not 12 hex digits';
   if (!Buffer.isBuffer(secretHash) || secretHash.length !== SECRET_HASH_BYTES)
     return 'the secret hash is not a SHA-256';
-  if (record.role !== 'auditor' && record.role !== 'operator')
-    return `unknown role ${JSON.stringify(record.role)}`;
+  if (!PERSON_ROLES.includes(record.role)) return `unknown role ${JSON.stringify(record.role)}`;
   const scope = parseScope(record.scope);
   if (!scope || formatScope(scope) !== record.scope) return `invalid scope ${JSON.stringify(record.scope)}`;
   if (!Array.isArray(record.permissions) || new Set(record.permissions).size !== record.permissions.length)
@@ -38,6 +40,8 @@ function flawOf({ record, secretHash }: StoredToken): string | null {
   for (const permission of record.permissions)
     if (!(PERMISSIONS as readonly string[]).includes(permission))
       return `unknown permission ${JSON.stringify(permission)}`;
+  const roleFlaw = roleTokenFlaw(record.role, record.scope, record.permissions);
+  if (roleFlaw) return roleFlaw;
   if (typeof record.name !== 'string' || typeof record.createdBy !== 'string')
     return 'name or creator is not text';
   if (!isIsoTime(record.createdAt) || !isIsoTime(record.expiresAt))
@@ -87,32 +91,58 @@ export type TokenImportOutcome =
 export interface TokenImportOptions {
   /** Only compare with the target: outcomes say what a real run would do, nothing is written. */
   dryRun?: boolean;
-  /** Called after each token the target did not hold was written (the CLI audits it here). */
-  onImported?: (token: StoredToken) => Promise<void>;
+  /** The log of the target's deployment: each token the target does not hold is audited here. */
+  audit: AuditLog;
+  /** Who imports (the event's actor: `cli`). */
+  actor: string;
+  /** Where the tokens come from (the source file, named in each event). */
+  source: string;
+}
+
+/**
+ * The idempotency key of a token's `token-imported` event: its id and a digest of exactly what is
+ * written (hash and record). A run that appended the event but failed to write the token appends
+ * nothing on the next run; a token that changed in the source meanwhile (revoked there) gets an
+ * event of its own, so the event in front of each written token always describes it.
+ */
+export function importAuditKey({ record, secretHash }: StoredToken): string {
+  const canonical = JSON.stringify(
+    Object.keys(record)
+      .sort()
+      .map((key) => [key, record[key as keyof TokenRecord]]),
+  );
+  const digest = createHash('sha256').update(secretHash).update(canonical, 'utf8').digest('hex');
+  return `token-imported/${record.id}/${digest}`;
 }
 
 /**
  * Imports every token of `source` that `target` does not hold, in the source's order. Refuses the
  * whole run, before writing anything, if one source token is invalid: a damaged source is read again
  * after repair, not half-imported.
+ *
+ * Each token's `token-imported` event is appended BEFORE the token is written, so no token can be in
+ * the target without it: if the append fails, the run stops and the token is not written; if the
+ * write fails after it, the next run finds the token missing, appends nothing new (importAuditKey)
+ * and writes it. The price is an event for a token whose write failed until that re-run, which
+ * over-states, never hides, what a holder could do. The other way round (write, then audit) left a
+ * token that a failed append never recorded, and that a re-run skipped as present.
  */
 export async function importTokens(
   source: StoredToken[],
   target: TokenStore,
-  options: TokenImportOptions = {},
+  options: TokenImportOptions,
 ): Promise<TokenImportOutcome[]> {
   for (const token of source) checkStoredToken(token);
-  const held = options.dryRun
-    ? new Map((await target.exportAll()).map((token) => [token.record.id, token]))
-    : undefined;
+  // Tokens are never deleted: one the target holds now, it holds for the rest of the run.
+  const held = new Map((await target.exportAll()).map((token) => [token.record.id, token]));
   const outcomes: TokenImportOutcome[] = [];
   for (const token of source) {
-    let existing: StoredToken | undefined;
-    if (held) existing = held.get(token.record.id);
-    else {
+    let existing = held.get(token.record.id);
+    if (!existing && !options.dryRun) {
+      await options.audit.record(importedEvent(token, options));
       const result = await target.importRecord(token);
+      // Another import (or an issue) won the id since the snapshot: judged like any held token.
       if (!result.imported) existing = result.existing;
-      else await options.onImported?.(token);
     }
     if (!existing) {
       outcomes.push({ kind: 'imported', token });
@@ -126,4 +156,23 @@ export async function importTokens(
     );
   }
   return outcomes;
+}
+
+/** One event per token written, never the hash. */
+function importedEvent(token: StoredToken, options: TokenImportOptions): AuditRecordInput {
+  const { record } = token;
+  return {
+    kind: 'token-imported',
+    actor: options.actor,
+    detail: {
+      tokenId: record.id,
+      role: record.role,
+      scope: record.scope,
+      permissions: record.permissions,
+      expiresAt: record.expiresAt,
+      revokedAt: record.revokedAt,
+      source: options.source,
+    },
+    idempotencyKey: importAuditKey(token),
+  };
 }

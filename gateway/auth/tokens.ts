@@ -1,7 +1,7 @@
 /**
- * Bearer tokens for people (auditors, operators): what a token is and when it admits its holder,
- * the same whichever store keeps them (gateway/ports/token-store.ts: <dataDir>/auth.sqlite, or
- * PostgreSQL when the gateway keeps its state there).
+ * Bearer tokens for people (auditors, operators) and metrics scrapers: what a token is and when it
+ * admits its holder, the same whichever store keeps them (gateway/ports/token-store.ts:
+ * <dataDir>/auth.sqlite, or PostgreSQL when the gateway keeps its state there).
  *
  * A token is `gwt_<id>_<secret>`: the id (12 hex digits) names it in lists, logs and the audit
  * trail; the secret (32 random bytes, base64url) is shown once at issuance and stored only as its
@@ -15,7 +15,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../errors/catalogue.ts';
 import type { AuthenticatedToken, IssueTokenInput, TokenRecord, TokenStatus } from '../ports/token-store.ts';
-import { formatScope, PERMISSIONS, parseScope } from './roles.ts';
+import { formatScope, PERMISSIONS, PERSON_ROLES, parseScope, roleTokenFlaw } from './roles.ts';
 
 export type { IssueTokenInput, TokenRecord, TokenStatus } from '../ports/token-store.ts';
 
@@ -51,6 +51,12 @@ export function mintToken(input: IssueTokenInput): {
   record: TokenRecord;
   secretHash: Buffer;
 } {
+  if (!PERSON_ROLES.includes(input.role)) {
+    throw new GatewayError(
+      'GW_ERR_BAD_REQUEST',
+      `role must be ${PERSON_ROLES.join(', ')}, got ${JSON.stringify(input.role)}`,
+    );
+  }
   const scope = parseScope(input.scope);
   if (!scope) {
     throw new GatewayError(
@@ -67,6 +73,8 @@ export function mintToken(input: IssueTokenInput): {
       throw new GatewayError('GW_ERR_BAD_REQUEST', `unknown permission ${JSON.stringify(permission)}`);
     }
   }
+  const flaw = roleTokenFlaw(input.role, formatScope(scope), permissions);
+  if (flaw) throw new GatewayError('GW_ERR_BAD_REQUEST', flaw);
   const now = input.now ?? new Date();
   const id = randomBytes(6).toString('hex');
   const secret = randomBytes(32).toString('base64url');

@@ -38,6 +38,7 @@ const RELEASED = [
   '012_message_id_claim.sql',
   '013_tokens.sql',
   '014_pki_revocations.sql',
+  '015_scraper_tokens.sql',
 ];
 const RELEASED_VERSIONS = RELEASED.map((_, i) => i + 1);
 /** The number a migration written after the released ones takes. */

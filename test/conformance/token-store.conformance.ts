@@ -101,6 +101,38 @@ export function runTokenStoreConformance(name: string, fixture: () => Promise<To
       );
     });
 
+    it('issues a scraper token of scope * without permissions, and refuses any other scraper token', async () => {
+      const { token, record } = await f.store.issue({
+        role: 'scraper',
+        scope: '*',
+        name: 'prometheus',
+        lifetimeMs: parseDuration('90d'),
+        createdBy: 'cli',
+      });
+      expect(await f.store.authenticate(token)).toEqual({ ...record, parsedScope: { kind: 'all' } });
+      expect(record).toMatchObject({ role: 'scraper', scope: '*', permissions: [] });
+      const scraper = (extra: Partial<IssueTokenInput>) =>
+        f.store.issue({ role: 'scraper', scope: '*', lifetimeMs: 60_000, createdBy: 'cli', ...extra });
+      for (const scope of ['land:SN', 'system:st-melde']) {
+        expect(await refusal(scraper({ scope }))).toBe(
+          `GW_ERR_BAD_REQUEST: a scraper token reads /metrics, which covers every system: its scope is *, not "${scope}"`,
+        );
+      }
+      expect(await refusal(scraper({ permissions: ['audit-payload'] }))).toBe(
+        'GW_ERR_BAD_REQUEST: a scraper token reads /metrics only: it carries no permission, not audit-payload',
+      );
+      expect(await refusal(scraper({ role: 'system' as 'scraper' }))).toMatch(
+        /^GW_ERR_BAD_REQUEST: role must be auditor, operator, scraper/,
+      );
+      expect((await f.store.list()).map((r) => r.id)).toEqual([record.id]);
+
+      // Moved to another store as stored, it admits there with the same secret.
+      const target = await fresh();
+      const [stored] = await f.store.exportAll();
+      expect(await target.importRecord(stored!)).toEqual({ imported: true });
+      expect((await target.authenticate(token)).role).toBe('scraper');
+    });
+
     it('refuses a wrong secret, an unknown id and malformed tokens', async () => {
       const { token, record } = await f.store.issue(auditor());
       const last = token.at(-1) === 'A' ? 'B' : 'A';
@@ -348,6 +380,8 @@ export function runTokenStoreConformance(name: string, fixture: () => Promise<To
         ['id too short', { id: '0123456789a' }],
         ['hash too short', {}, good!.secretHash.subarray(1)],
         ['role system', { role: 'system' as 'auditor' }],
+        ['scraper with a scope', { role: 'scraper', permissions: [] }],
+        ['scraper with a permission', { role: 'scraper', scope: '*' }],
         ['unknown Land', { scope: 'land:XX' }],
         ['scope not canonical', { scope: 'land:sn' }],
         ['unknown permission', { permissions: ['everything' as 'audit-payload'] }],

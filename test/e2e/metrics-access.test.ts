@@ -1,14 +1,19 @@
 /**
  * Who may read /metrics, over real HTTPS with real certificates and tokens. The metrics name every
  * connected system, its queues and counters, on the port the Länder systems connect to: by default
- * (GATEWAY_METRICS_ACCESS=operator) only an operator token of scope `*` reads them; everyone else is
- * refused with a problem and the refusal is audited. GATEWAY_METRICS_ACCESS=public opens them for
- * a scraper on a private network. The health probes stay open either way.
+ * (GATEWAY_METRICS_ACCESS=operator) only a scraper token (role scraper) or an operator token of
+ * scope `*` reads them; everyone else is refused with a problem and the refusal is audited. A
+ * scraper token reads /metrics and nothing else: every other route refuses it (403, audited), with
+ * the token kept in either store (auth.sqlite, PostgreSQL). GATEWAY_METRICS_ACCESS=public opens the
+ * metrics for a scraper on a private network. The health probes stay open either way.
  */
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PersonRole } from '../../gateway/auth/roles.ts';
 import type { ClientResponse } from '../../gateway/cli/system-client.ts';
 import { loadConfig } from '../../gateway/config/load.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { dropSchema, freshSchemaName, PG_URL } from '../conformance/pg-test-schema.ts';
+import { startTestGateway, type TestGateway, tempDir } from '../support/gateway.ts';
 
 interface Problem {
   status: number;
@@ -17,6 +22,7 @@ interface Problem {
   requestId: string;
 }
 interface Operation {
+  description?: string;
   security?: Record<string, string[]>[];
   'x-roles'?: string[];
 }
@@ -48,7 +54,7 @@ async function metricsOperation(t: TestGateway): Promise<Operation> {
 describe('/metrics by default: operators only', () => {
   let t: TestGateway;
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-  const issue = async (role: 'auditor' | 'operator', scope: string) =>
+  const issue = async (role: PersonRole, scope: string) =>
     (
       await t.gateway.tokens.issue({
         role,
@@ -145,10 +151,98 @@ describe('/metrics by default: operators only', () => {
     await expectProbesOpen(t);
   });
 
-  it('documents the bearer token in the OpenAPI description', async () => {
+  it('documents the bearer token and the scraper role in the OpenAPI description', async () => {
     const op = await metricsOperation(t);
-    expect(op.security).toEqual([{ bearer: [] }]);
-    expect(op['x-roles']).toEqual(['operator']);
+    expect(new Set(op.security?.map((s) => Object.keys(s).join()))).toEqual(new Set(['bearer']));
+    expect(op['x-roles']).toEqual(['scraper', 'operator']);
+    expect(op.description).toContain('gw token issue --role scraper');
+  });
+});
+
+describe.each([
+  ['auth.sqlite', null],
+  ['PostgreSQL', freshSchemaName('metrics_scraper')],
+] as const)('a scraper token (kept in %s): /metrics and nothing else', (_store, schema) => {
+  let t: TestGateway;
+  let scraper: { authorization: string };
+  let scraperId: string;
+  const dataDir = tempDir('metrics-scraper');
+
+  const refusalAudited = async (problem: Problem) => {
+    const rejected = await t.gateway.auditStore.query({ kind: 'rejected', limit: 10_000 });
+    return rejected.filter((e) => e.messageId === problem.requestId);
+  };
+
+  beforeAll(async () => {
+    t = await startTestGateway({
+      dataDir,
+      ...(schema ? { env: { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema } } : {}),
+    });
+    expect(t.gateway.tokens.kind).toBe(schema ? 'postgres' : 'sqlite');
+    const issued = await t.gateway.tokens.issue({
+      role: 'scraper',
+      scope: '*',
+      name: 'prometheus',
+      lifetimeMs: 600_000,
+      createdBy: 'test',
+    });
+    scraper = { authorization: `Bearer ${issued.token}` };
+    scraperId = issued.record.id;
+  }, 60_000);
+  afterAll(async () => {
+    await t?.stop();
+    if (schema) await dropSchema(schema);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('reads the Prometheus text at /metrics', async () => {
+    const r = await t.client(null).call<string>('GET', '/metrics', undefined, scraper);
+    expect(r.status, String(r.body)).toBe(200);
+    expect(String(r.headers['content-type'])).toMatch(PROMETHEUS_TEXT);
+    expect(r.body).toContain('# TYPE gateway_messages_total counter');
+  });
+
+  it.each([
+    [
+      'an operator route',
+      'GET',
+      '/v1/operations/dead-letters/sn-melde',
+      '/v1/operations/dead-letters/:systemId',
+    ],
+    [
+      'a dead-letter replay',
+      'POST',
+      '/v1/operations/dead-letters/sn-melde/replay-all',
+      '/v1/operations/dead-letters/:systemId/replay-all',
+    ],
+    [
+      'the certificate inventory, which covers every system',
+      'GET',
+      '/v1/pki/certificates',
+      '/v1/pki/certificates',
+    ],
+    ['an auditor route', 'GET', '/v1/audit/messages?limit=1', '/v1/audit/messages'],
+    ['whoami, which the console signs in with', 'GET', '/v1/auth/whoami', '/v1/auth/whoami'],
+  ] as const)(
+    'is refused at %s: 403 GW_ERR_ROLE_FORBIDDEN, audited under the token',
+    async (_what, method, url, route) => {
+      const r = await t.client(null).call(method, url, undefined, scraper);
+      const problem = expectProblem(r, 403, 'GW_ERR_ROLE_FORBIDDEN');
+      expect(problem.detail).toContain('not scraper');
+      const [entry, ...more] = await refusalAudited(problem);
+      expect(more).toEqual([]);
+      expect(entry).toMatchObject({
+        actor: `token:${scraperId}`,
+        detail: { code: 'GW_ERR_ROLE_FORBIDDEN', method, route },
+      });
+    },
+  );
+
+  it('once revoked, is refused at /metrics too: 401, audited', async () => {
+    await t.gateway.tokens.revoke(scraperId);
+    const r = await t.client(null).call('GET', '/metrics', undefined, scraper);
+    const problem = expectProblem(r, 401, 'GW_ERR_TOKEN_INVALID');
+    expect(await refusalAudited(problem)).toHaveLength(1);
   });
 });
 

@@ -4,7 +4,10 @@
  * by `gw token import`; a gateway on PostgreSQL then admits the live ones over real HTTPS with their
  * role, scope and permissions, and refuses the revoked one (401 GW_ERR_TOKEN_INVALID). A second run
  * imports nothing; a token changed in the old file after the import is a conflict, reported and
- * never written; every imported token has one `token-imported` event in the shared audit log.
+ * never written; every imported token has one `token-imported` event in the shared audit log. That
+ * event is appended before the token is written: when the audit log refuses it (a real PostgreSQL
+ * error, raised by a trigger), the token is not written; when the write fails after it, the next run
+ * writes the token without a second event.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
@@ -12,7 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../gateway/config/load.ts';
 import type { AuditEntry } from '../../gateway/ports/audit-store.ts';
-import { dropSchema, freshSchemaName, PG_URL } from '../conformance/pg-test-schema.ts';
+import { dropSchema, freshSchemaName, PG_URL, withPgClient } from '../conformance/pg-test-schema.ts';
 import { startTestGateway, TEST_PASSPHRASE, type TestGateway, tempDir } from '../support/gateway.ts';
 
 const GW = path.join(REPO_ROOT, 'bin/gw.js');
@@ -303,5 +306,78 @@ describe('gw token import: from the embedded auth.sqlite into PostgreSQL', () =>
       `4 tokens in ${source}: imported 0 (0 revoked), already present 4, conflicts 0`,
     );
     expect(await imports()).toHaveLength(4);
+  }, 60_000);
+  /** Makes `table` refuse inserts (WHEN `when`) with a real PostgreSQL error until the returned undo. */
+  async function refuseInserts(table: string, when: string): Promise<() => Promise<void>> {
+    const name = `refuse_${table}`;
+    await withPgClient(schema, async (c) => {
+      await c.query(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'test: % refuses this insert', TG_TABLE_NAME; END $$`);
+      await c.query(
+        `CREATE TRIGGER ${name} BEFORE INSERT ON ${table} FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION ${name}()`,
+      );
+    });
+    return () =>
+      withPgClient(schema, async (c) => {
+        await c.query(`DROP TRIGGER ${name} ON ${table}`);
+        await c.query(`DROP FUNCTION ${name}()`);
+      });
+  }
+
+  const eventsOf = async (token: string) =>
+    (await imports()).filter((e) => (e.detail as { tokenId: string }).tokenId === idOf(token));
+
+  it('an audit log that refuses the token-imported event: the run fails and the token is not written; the next run writes and audits it once', async () => {
+    const late = (
+      await gw(embeddedEnv, 'token', 'issue', '--role', 'auditor', '--scope', 'land:BY')
+    ).stdout.trim();
+    const undo = await refuseInserts('audit_entries', "NEW.kind = 'token-imported'");
+    let failed: Run;
+    try {
+      failed = await gw(sharedEnv, 'token', 'import', '--from', source);
+    } finally {
+      await undo();
+    }
+    expect(failed.code, failed.stdout).toBe(1);
+    expect(failed.stderr).toContain('audit_entries refuses this insert');
+    expect((await shared.gateway.tokens.list()).map((r) => r.id)).not.toContain(idOf(late));
+    expect(await whoami(shared, late)).toEqual({ status: 401, code: 'GW_ERR_TOKEN_INVALID' });
+    expect(await eventsOf(late)).toEqual([]);
+
+    const run = await gw(sharedEnv, 'token', 'import', '--from', source);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim().split('\n').at(-1)).toBe(
+      `5 tokens in ${source}: imported 1 (0 revoked), already present 4, conflicts 0`,
+    );
+    expect(await whoami(shared, late)).toMatchObject({ status: 200, role: 'auditor', scope: 'land:BY' });
+    expect(await eventsOf(late)).toHaveLength(1);
+  }, 60_000);
+
+  it('a token write that fails after its event: the token is not there, and the next run writes it without a second event', async () => {
+    const late = (
+      await gw(embeddedEnv, 'token', 'issue', '--role', 'auditor', '--scope', 'land:HE')
+    ).stdout.trim();
+    const undo = await refuseInserts('auth_token', 'true');
+    let failed: Run;
+    try {
+      failed = await gw(sharedEnv, 'token', 'import', '--from', source);
+    } finally {
+      await undo();
+    }
+    expect(failed.code, failed.stdout).toBe(1);
+    expect(failed.stderr).toContain('auth_token refuses this insert');
+    expect(await whoami(shared, late)).toEqual({ status: 401, code: 'GW_ERR_TOKEN_INVALID' });
+    const [first, ...more] = await eventsOf(late);
+    expect(more).toEqual([]);
+    expect(first?.detail).toMatchObject({ tokenId: idOf(late), role: 'auditor', scope: 'land:HE', source });
+
+    const run = await gw(sharedEnv, 'token', 'import', '--from', source);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim().split('\n').at(-1)).toBe(
+      `6 tokens in ${source}: imported 1 (0 revoked), already present 5, conflicts 0`,
+    );
+    expect(await whoami(shared, late)).toMatchObject({ status: 200, role: 'auditor', scope: 'land:HE' });
+    expect(await eventsOf(late)).toEqual([first]);
+    expect(await imports()).toHaveLength(6);
   }, 60_000);
 });

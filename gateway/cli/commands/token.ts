@@ -1,7 +1,8 @@
 /**
- * `gw token issue|list|revoke|import` — bearer tokens for people. The token is printed once, on
- * stdout alone (so `TOKEN=$(gw token issue …)` works); only its hash is stored. Issuance, revocation
- * and import are appended to the audit log the server uses (token-issued, token-revoked, token-imported).
+ * `gw token issue|list|revoke|import` — bearer tokens for people and metrics scrapers. The token is
+ * printed once, on stdout alone (so `TOKEN=$(gw token issue …)` works); only its hash is stored.
+ * Issuance, revocation and import are appended to the audit log the server uses (token-issued,
+ * token-revoked, token-imported); an import appends each token's event before it writes the token.
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { Command, Option } from 'commander';
 import { AuditLog, type AuditRecordInput } from '../../audit/audit-log.ts';
 import { openAuditStore } from '../../audit/open-store.ts';
 import { connectTokenStore } from '../../auth/open-token-store.ts';
-import type { Permission, PersonRole } from '../../auth/roles.ts';
+import { PERSON_ROLES, type Permission, type PersonRole } from '../../auth/roles.ts';
 import { SqliteTokenStore } from '../../auth/sqlite-token-store.ts';
 import { importTokens, type TokenImportOutcome } from '../../auth/token-import.ts';
 import { parseDuration, statusOf, TOKENS_FILE } from '../../auth/tokens.ts';
@@ -34,20 +35,44 @@ async function withStores<T>(
   }
 }
 
-async function issue(options: {
+interface IssueOptions {
   role: PersonRole;
   scope?: string;
   expires: string;
   name?: string;
   permit?: Permission[];
-}): Promise<void> {
-  // An auditor's reach must be stated; an operator runs the whole gateway unless narrowed.
+}
+
+/**
+ * The scope to issue with. An auditor's reach must be stated; an operator runs the whole gateway
+ * unless narrowed; a scraper reads /metrics, which covers every system, so it has `*` and nothing
+ * else, and asking for a narrower scope or a permission is a mistake worth saying so.
+ */
+function issuedScope(options: IssueOptions): string {
+  if (options.role === 'scraper') {
+    if (options.scope !== undefined && options.scope !== '*')
+      throw new GatewayError(
+        'GW_ERR_BAD_REQUEST',
+        `a scraper token reads /metrics, which covers every system: it takes no --scope but * (got ${JSON.stringify(options.scope)})`,
+      );
+    if (options.permit?.length)
+      throw new GatewayError(
+        'GW_ERR_BAD_REQUEST',
+        'a scraper token reads /metrics and nothing else: it takes no --permit',
+      );
+    return '*';
+  }
   const scope = options.scope ?? (options.role === 'operator' ? '*' : undefined);
   if (!scope)
     throw new GatewayError(
       'GW_ERR_BAD_REQUEST',
       'an auditor token needs --scope (land:SN, system:<id> or *)',
     );
+  return scope;
+}
+
+async function issue(options: IssueOptions): Promise<void> {
+  const scope = issuedScope(options);
   await withStores(async (tokens, audit) => {
     const { token, record } = await tokens.issue({
       role: options.role,
@@ -179,26 +204,7 @@ async function importCommand(options: {
   }
   const dryRun = options.dryRun === true;
   const outcomes = await withStores(
-    (target, audit) =>
-      importTokens(tokens, target, {
-        dryRun,
-        // One event per token written, never the hash; an import that finds the token adds none.
-        onImported: async ({ record }) => {
-          await audit.record({
-            kind: 'token-imported',
-            actor: 'cli',
-            detail: {
-              tokenId: record.id,
-              role: record.role,
-              scope: record.scope,
-              permissions: record.permissions,
-              expiresAt: record.expiresAt,
-              revokedAt: record.revokedAt,
-              source,
-            },
-          });
-        },
-      }),
+    (target, audit) => importTokens(tokens, target, { dryRun, audit, actor: 'cli', source }),
     config,
   );
   for (const outcome of outcomes) out(outcomeLine(outcome, dryRun));
@@ -217,16 +223,18 @@ async function importCommand(options: {
 }
 
 export function tokenCommand(): Command {
-  const token = new Command('token').description('bearer tokens for auditors and operators');
+  const token = new Command('token').description(
+    'bearer tokens for auditors, operators and metrics scrapers',
+  );
   token
     .command('issue')
     .description('issue a token; it is printed once on stdout')
     .addOption(
-      new Option('--role <role>', 'auditor or operator')
-        .choices(['auditor', 'operator'])
+      new Option('--role <role>', 'auditor, operator, or scraper (Prometheus: reads /metrics only)')
+        .choices(PERSON_ROLES)
         .makeOptionMandatory(),
     )
-    .option('--scope <scope>', 'land:SN, system:<id> or * (operators default to *)')
+    .option('--scope <scope>', 'land:SN, system:<id> or * (operators default to *, scrapers are always *)')
     .option('--expires <duration>', 'lifetime: 30d, 12h, 90m', '30d')
     .option('--name <label>', 'who holds it, what for')
     .addOption(

@@ -1,9 +1,11 @@
 /**
  * Health and metrics. The probes are open to every caller (no client certificate, no token), so a
  * load balancer or kubelet needs no keys. The metrics are not: they name every connected system and
- * its queues, on the port the Länder systems connect to, so by default only an operator token of
- * scope `*` reads them (a narrower operator would see systems outside its scope). An operator whose
- * scraper sits on a private network may open them (GATEWAY_METRICS_ACCESS=public).
+ * its queues, on the port the Länder systems connect to, so by default only a scraper token (role
+ * scraper, which admits nothing else) or an operator token of scope `*` reads them (a narrower
+ * operator would see systems outside its scope). Prometheus gets a scraper token, so the secret in
+ * its configuration cannot also replay dead letters or issue certificates. An operator whose scraper
+ * sits on a private network may open them (GATEWAY_METRICS_ACCESS=public).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -18,7 +20,9 @@ export interface ReadinessCheck {
 
 const PUBLIC: { auth: RouteAuth } = { auth: { public: true } };
 // The metrics cover every system: a token narrowed to some of them is refused (route-auth.ts).
-const OPERATOR: { auth: RouteAuth } = { auth: { role: 'operator', wholeGateway: true } };
+const SCRAPER_OR_OPERATOR: { auth: RouteAuth } = {
+  auth: { role: ['scraper', 'operator'], wholeGateway: true },
+};
 const TAGS = ['operations'];
 
 export const Liveness = z.object({ status: z.literal('ok') });
@@ -72,14 +76,15 @@ export function operationsRoutes(deps: {
     app.get(
       '/metrics',
       {
-        config: open ? PUBLIC : OPERATOR,
+        config: open ? PUBLIC : SCRAPER_OR_OPERATOR,
         schema: {
           tags: TAGS,
           summary: 'Prometheus metrics (text exposition format)',
           description: open
             ? 'Open to anyone who reaches the port (GATEWAY_METRICS_ACCESS=public).'
-            : 'Needs an operator token of scope * (GATEWAY_METRICS_ACCESS=operator, the default): ' +
-              'gw token issue --role operator --name prometheus --expires 90d',
+            : 'Needs a scraper token (GATEWAY_METRICS_ACCESS=operator, the default), which admits ' +
+              'nothing but /metrics: gw token issue --role scraper --name prometheus --expires 90d. ' +
+              'An operator token of scope * is admitted too, but gives its holder the whole operator API.',
         },
       },
       async (_request, reply) => {
