@@ -34,7 +34,7 @@ const SUBCOMMAND_GROUPS: Record<string, { description: string; build: () => Prom
     build: async () => (await commands.pki()).pkiCommand(),
   },
   token: {
-    description: 'bearer tokens for auditors and operators',
+    description: 'bearer tokens for auditors, operators and metrics scrapers',
     build: async () => (await commands.token()).tokenCommand(),
   },
   sign: {

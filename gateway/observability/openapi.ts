@@ -100,7 +100,7 @@ export async function registerOpenApi(app: FastifyInstance, options: { version: 
         title: 'Länder gateway',
         version: options.version,
         description:
-          'Interoperability gateway between the IT systems of the German Länder. Systems authenticate with their client certificate (mTLS); auditors and operators with bearer tokens. Errors are RFC 9457 problem+json with a stable code.',
+          'Interoperability gateway between the IT systems of the German Länder. Systems authenticate with their client certificate (mTLS); auditors, operators and metrics scrapers with bearer tokens. Errors are RFC 9457 problem+json with a stable code.',
       },
       // openapi-types knows OpenAPI 3.0 only; mutualTLS is a 3.1 security scheme type.
       components: {

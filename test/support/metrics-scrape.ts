@@ -1,6 +1,6 @@
 /**
  * /metrics as a Prometheus scraper reads it under the default GATEWAY_METRICS_ACCESS=operator: with
- * an operator token of scope `*`, issued once per gateway as an operator issues the scraper's.
+ * a scraper token, issued once per gateway as an operator issues Prometheus' own.
  */
 import type { Gateway } from '../../gateway/app.ts';
 
@@ -11,7 +11,7 @@ export async function scraperAuth(gateway: Gateway): Promise<{ authorization: st
   let token = scraperTokens.get(gateway);
   if (!token) {
     token = gateway.tokens
-      .issue({ role: 'operator', scope: '*', name: 'prometheus', lifetimeMs: 86_400_000, createdBy: 'test' })
+      .issue({ role: 'scraper', scope: '*', name: 'prometheus', lifetimeMs: 86_400_000, createdBy: 'test' })
       .then((issued) => issued.token);
     scraperTokens.set(gateway, token);
   }
