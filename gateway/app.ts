@@ -62,7 +62,9 @@ import { senderSignatureVerifier } from './pipeline/sender-signature.ts';
 import type { Pki } from './pki/bootstrap.ts';
 import { openPki } from './pki/open.ts';
 import { connectRevocationStore } from './pki/open-revocation-store.ts';
+import { connectSystemCertificateStore } from './pki/open-system-certificate-store.ts';
 import { registerRevocationGauges, revocationsCheck } from './pki/revocation-health.ts';
+import { SystemPins } from './pki/system-pins.ts';
 import { LiveTrust } from './pki/trust.ts';
 import type { AuditStore } from './ports/audit-store.ts';
 import type { Bus } from './ports/bus.ts';
@@ -197,6 +199,10 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   // kept beside the rest of the state: in PostgreSQL every replica refuses the same certificates.
   const revocations = await connectRevocationStore(config, { logger });
   const trust = await LiveTrust.open(pki, { logger, revocations });
+  // The systems' pins beside the revocations: in PostgreSQL a `gw pki issue` beside any replica
+  // re-pins the system at every replica.
+  const systemCertificates = await connectSystemCertificateStore(config, { logger });
+  const systemPins = await SystemPins.open(systemCertificates, { logger });
   registerRevocationGauges(metrics.registry, trust);
   const sealer = new SignerPool({ threads: config.pki.signerThreads, key: trust.signingKey(), logger });
   trust.onSigningKeyChange((key) => sealer.setKey(key));
@@ -247,7 +253,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     ...(sharedClaims ? { sharedClaims } : {}),
     messageIdWaitMs: config.messageIdWaitMs,
     verifySender: senderSignatureVerifier({
-      systemCertPath: (id) => pki.systemCertPath(id),
+      pinnedCertificate: (id) => systemPins.pinnedCertificate(id),
       verifySignedBy: (xml, pinned, parsed) => trust.verifySignedBy(xml, pinned, parsed),
     }),
   });
@@ -492,6 +498,8 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       await sealer.close();
       trust.close();
       await revocations.close();
+      systemPins.close();
+      await systemCertificates.close();
       await tokens.close();
       await bus.close();
       await mailbox.close();

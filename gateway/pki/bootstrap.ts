@@ -64,6 +64,11 @@ export interface Pki {
   signing: { certPem: string; privateKey: KeyObject; algorithm: SigningAlgorithm };
   /** The gateway's client identity when it pushes to receivers over mTLS. */
   gatewayClient: { certPem: string; keyPem: string };
+  /**
+   * `<dir>/systems/<id>.crt`: the system's pin in the embedded mode; with PostgreSQL this data
+   * directory's copy, which may be older than the pin the replicas share
+   * (file-system-certificate-store.ts, pg-system-certificate-store.ts).
+   */
   systemCertPath(id: string): string;
   systemKeyPath(id: string): string;
   /**

@@ -3,12 +3,19 @@
  * (systems/<id>.crt, systems/<id>.key — the system's own key, handed over to it) and as PKCS#12
  * (systems/<id>.p12, with the CA certificate, under a password). A certificate it replaces is kept
  * under systems/replaced/ so that `gw pki list` still shows it; it stays valid until revoked.
+ *
+ * The new certificate becomes the system's pin through the system certificate store: the file
+ * above in the embedded mode; with PostgreSQL the shared pin first (every replica pins it within a
+ * second; when it cannot be written nothing changes anywhere), then this data directory's files.
+ * The pin is replaced at once, without an overlap: documents signed with the replaced key are
+ * refused from then on, as they always were when the file was overwritten.
  */
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { SystemCertificateStore } from '../ports/system-certificate-store.ts';
 import { assertSystemId, keyAlgorithmFor, LEAF_DAYS, type Pki, systemUri } from './bootstrap.ts';
-import { ensureDir, readText, withLock, writeAtomic } from './files.ts';
+import { FileSystemCertificateStore } from './file-system-certificate-store.ts';
+import { withLock, writeAtomic } from './files.ts';
 import { createPkcs12 } from './pkcs12.ts';
 
 export interface IssuedSystem {
@@ -27,21 +34,17 @@ export async function issueSystemCertificate(
     rsaBits: 2048 | 3072;
     days?: number;
     p12Password?: string;
+    /** The configured store (open-system-certificate-store.ts). Default: the data directory's files. */
+    pins?: SystemCertificateStore;
+    /** Who issued it, for the shared store's history. Default `cli`. */
+    by?: string;
   },
 ): Promise<IssuedSystem> {
   assertSystemId(systemId);
-  return withLock(pki.dir, () => {
+  return withLock(pki.dir, async () => {
     const certPath = pki.systemCertPath(systemId);
     const keyPath = pki.systemKeyPath(systemId);
     const p12Path = path.join(path.dirname(certPath), `${systemId}.p12`);
-    let replaced: X509Certificate | null = null;
-    if (existsSync(certPath)) {
-      const previousPem = readText(certPath);
-      replaced = new X509Certificate(previousPem);
-      const archive = path.join(path.dirname(certPath), 'replaced');
-      ensureDir(archive);
-      writeAtomic(path.join(archive, `${systemId}-${replaced.serialNumber.toLowerCase()}.crt`), previousPem);
-    }
     const issued = pki.issue({
       commonName: systemId,
       sanUris: [systemUri(systemId)],
@@ -49,9 +52,14 @@ export async function issueSystemCertificate(
       days: options.days ?? LEAF_DAYS,
       keyAlgorithm: keyAlgorithmFor(options.signingAlgorithm, options.rsaBits),
     });
-    const p12Password = options.p12Password ?? randomBytes(18).toString('base64url');
+    const pin = { systemId, certificatePem: issued.certPem, by: options.by ?? 'cli' };
+    const shared = options.pins && options.pins.kind !== 'file' ? await options.pins.pin(pin) : null;
     writeAtomic(keyPath, issued.keyPem);
-    writeAtomic(certPath, issued.certPem);
+    const local = await new FileSystemCertificateStore(pki.dir).pin(pin);
+    // The shared store knows what was pinned; this data directory's copy may be older.
+    const previous = shared ? shared.replaced : local.replaced;
+    const replaced = previous ? new X509Certificate(previous.certificatePem) : null;
+    const p12Password = options.p12Password ?? randomBytes(18).toString('base64url');
     writeAtomic(
       p12Path,
       createPkcs12({

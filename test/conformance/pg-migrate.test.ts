@@ -39,6 +39,7 @@ const RELEASED = [
   '013_tokens.sql',
   '014_pki_revocations.sql',
   '015_scraper_tokens.sql',
+  '016_pki_system_certificates.sql',
 ];
 const RELEASED_VERSIONS = RELEASED.map((_, i) => i + 1);
 /** The number a migration written after the released ones takes. */
@@ -110,6 +111,7 @@ describe('PostgreSQL migrations', () => {
         'message_id_claim',
         'message_quota',
         'pki_revocation',
+        'pki_system_certificate',
         'schema_migrations',
       ]);
       // Nothing leaked into public.

@@ -21,6 +21,7 @@ import { listCertificates } from '../../pki/inventory.ts';
 import { issueSystemCertificate } from '../../pki/issue-system.ts';
 import { openPki } from '../../pki/open.ts';
 import { connectRevocationStore } from '../../pki/open-revocation-store.ts';
+import { connectSystemCertificateStore } from '../../pki/open-system-certificate-store.ts';
 import { normalizeSerial } from '../../pki/revocation.ts';
 import { rotateSigningKey } from '../../pki/rotation.ts';
 
@@ -123,12 +124,20 @@ async function issue(
   if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 825)) {
     throw new GatewayError('GW_ERR_BAD_REQUEST', '--days must be a whole number of days between 1 and 825');
   }
-  const issued = await issueSystemCertificate(pki, systemId, {
-    signingAlgorithm: config.pki.signingAlgorithm,
-    rsaBits: config.pki.rsaBits as 2048 | 3072,
-    ...(days !== undefined ? { days } : {}),
-    ...(p12Password !== undefined ? { p12Password } : {}),
-  });
+  // The pin goes to the configured store: with PostgreSQL every replica pins the new certificate.
+  const pins = await connectSystemCertificateStore(config);
+  let issued: Awaited<ReturnType<typeof issueSystemCertificate>>;
+  try {
+    issued = await issueSystemCertificate(pki, systemId, {
+      signingAlgorithm: config.pki.signingAlgorithm,
+      rsaBits: config.pki.rsaBits as 2048 | 3072,
+      ...(days !== undefined ? { days } : {}),
+      ...(p12Password !== undefined ? { p12Password } : {}),
+      pins,
+    });
+  } finally {
+    await pins.close();
+  }
   await audit({
     kind: 'certificate-issued',
     actor: 'cli',
