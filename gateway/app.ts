@@ -65,6 +65,7 @@ import { connectRevocationStore } from './pki/open-revocation-store.ts';
 import { connectSystemCertificateStore } from './pki/open-system-certificate-store.ts';
 import { registerRevocationGauges, revocationsCheck } from './pki/revocation-health.ts';
 import { SystemPins } from './pki/system-pins.ts';
+import { registerSystemPinGauges } from './pki/system-pins-gauge.ts';
 import { LiveTrust } from './pki/trust.ts';
 import type { AuditStore } from './ports/audit-store.ts';
 import type { Bus } from './ports/bus.ts';
@@ -204,6 +205,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   const systemCertificates = await connectSystemCertificateStore(config, { logger });
   const systemPins = await SystemPins.open(systemCertificates, { logger });
   registerRevocationGauges(metrics.registry, trust);
+  registerSystemPinGauges(metrics.registry, systemPins);
   const sealer = new SignerPool({ threads: config.pki.signerThreads, key: trust.signingKey(), logger });
   trust.onSigningKeyChange((key) => sealer.setKey(key));
   // Beside the rest of the state: in PostgreSQL every replica checks the same tokens.

@@ -6,6 +6,7 @@
  */
 
 import { X509Certificate } from 'node:crypto';
+import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isGatewayError } from '../errors/catalogue.ts';
 import { createLogger } from '../log/logger.ts';
@@ -20,6 +21,7 @@ import { systemUri } from './bootstrap.ts';
 import { createCa, issueCertificate } from './ca.ts';
 import { describeSystemCertificate } from './system-certificate.ts';
 import { SystemPins } from './system-pins.ts';
+import { registerSystemPinGauges } from './system-pins-gauge.ts';
 
 const logger = createLogger({ level: 'silent' });
 const ca = createCa({ commonName: 'Pins CA', days: 30, keyAlgorithm: 'rsa-2048' });
@@ -105,6 +107,19 @@ describe('SystemPins over a shared store', () => {
     store.pinCertificate('sn-melde', second);
     await vi.advanceTimersByTimeAsync(250);
     expect((await pins.pinnedCertificate('sn-melde'))?.raw).toEqual(second.raw);
+  });
+
+  it('shows on /metrics how old the pins are and whether they count (the replica stays ready meanwhile)', async () => {
+    store.pinCertificate('sn-melde', certificate('sn-melde'));
+    pins = await SystemPins.open(store, { logger, pollMs: 250, maxAgeMs: 2_000 });
+    const registry = new Registry();
+    registerSystemPinGauges(registry, pins);
+    const value = async (name: string) => (await registry.getSingleMetric(name)!.get()).values[0]!.value;
+    expect(await value('gateway_system_pins_current')).toBe(1);
+    store.failing = new Error('connection refused');
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(await value('gateway_system_pins_current')).toBe(0);
+    expect(await value('gateway_system_pins_age_seconds')).toBeGreaterThanOrEqual(2.75);
   });
 
   it('refuses to open when the store cannot be read', async () => {
