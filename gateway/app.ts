@@ -424,31 +424,28 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   // (published-audit.ts); then those of records it published and died before auditing
   // (ingress-audit-recovery.ts).
   await ingress.resumeSpooledAudit();
-  // Embedded bus only for now: on Kafka, committing the bookmark (admin.setOffsets) joins the group,
-  // seconds per call (ingress-audit-recovery.ts, "Kafka").
-  let watermark: IngressAuditWatermark | undefined;
-  if (config.bus.kind === 'sqlite') {
-    const auditBookmark = ingressAuditGroup(topicPrefix, config.audit.chain);
-    const deliverTopics = () => routing.directory.systems.map((s) => deliverTopic(topicPrefix, s.id));
-    await recoverIngressAudit({
-      bus,
-      group: auditBookmark,
-      topics: deliverTopics(),
-      partitions: config.bus.partitions,
-      chain: config.audit.chain,
-      isAudited: (messageId) => ingress.isAuditedOrPending(messageId),
-      append: (batch) => ingress.appendRecovered(batch),
-      logger,
-    });
-    watermark = new IngressAuditWatermark({
-      bus,
-      group: auditBookmark,
-      topics: deliverTopics,
-      inFlight: ingress.inFlightPublishes,
-      logger,
-    });
-    watermark.start();
-  }
+  // Both buses: on Kafka the bookmark is committed without joining its group (one OffsetCommit
+  // request, bus/kafka-group-offsets.ts); only a start that finds records past it joins the group, once.
+  const auditBookmark = ingressAuditGroup(topicPrefix, config.audit.chain);
+  const deliverTopics = () => routing.directory.systems.map((s) => deliverTopic(topicPrefix, s.id));
+  await recoverIngressAudit({
+    bus,
+    group: auditBookmark,
+    topics: deliverTopics(),
+    partitions: config.bus.partitions,
+    chain: config.audit.chain,
+    isAudited: (messageId) => ingress.isAuditedOrPending(messageId),
+    append: (batch) => ingress.appendRecovered(batch),
+    logger,
+  });
+  const watermark = new IngressAuditWatermark({
+    bus,
+    group: auditBookmark,
+    topics: deliverTopics,
+    inFlight: ingress.inFlightPublishes,
+    logger,
+  });
+  watermark.start();
   await worker.start();
   await followUps.callbacks.start();
   // A reloaded directory may name new systems (subscribe them) or drop some (close theirs).

@@ -12,6 +12,8 @@
  *   consumer seeks back to the failed offset and resumes, so nothing behind it overtakes it; the
  *   other partitions keep flowing. While a handler runs, the consumer keeps heartbeating.
  * - A consumer kafkajs gives up on (a crash it does not restart) is restarted here, with backoff.
+ * - commitOffsets: one OffsetCommit request as a group without members (kafka-group-offsets.ts),
+ *   on a cluster connection of its own kept until close().
  * - close: stops fetching, lets in-flight handlers finish (their commits included), leaves the group.
  */
 import { createRequire } from 'node:module';
@@ -41,6 +43,7 @@ import type {
   Subscription,
   TopicSpec,
 } from '../ports/bus.ts';
+import { KafkaGroupOffsets } from './kafka-group-offsets.ts';
 import { redeliveryAfter } from './redeliver-later.ts';
 
 export interface KafkaBusOptions {
@@ -134,6 +137,8 @@ export class KafkaBus implements Bus {
   private readonly log: Logger | undefined;
   private producer: Promise<Producer> | undefined;
   private admin: Promise<Admin> | undefined;
+  /** Commits without membership (commitOffsets), on a cluster of its own made from the same config. */
+  private readonly groupOffsets: KafkaGroupOffsets;
   /** Every producer and admin client created, for close(). */
   private readonly clients = new Set<Producer | Admin>();
   private readonly subscriptions = new Set<KafkaSubscription>();
@@ -160,6 +165,7 @@ export class KafkaBus implements Bus {
     if (options.ssl) config.ssl = true;
     if (options.sasl) config.sasl = { ...options.sasl } as SASLOptions;
     this.kafka = new Kafka(config);
+    this.groupOffsets = new KafkaGroupOffsets(config);
   }
 
   async ensureTopics(topics: TopicSpec[]): Promise<void> {
@@ -360,7 +366,7 @@ export class KafkaBus implements Bus {
   async lag(group: string, topic: string): Promise<GroupLag[]> {
     const admin = await this.getAdmin();
     const [committed, ends] = await Promise.all([
-      admin.fetchOffsets({ groupId: group, topics: [topic] }),
+      this.fetchCommitted(admin, group, topic),
       admin.fetchTopicOffsets(topic),
     ]);
     const committedByPartition = new Map<number, bigint>();
@@ -385,7 +391,7 @@ export class KafkaBus implements Bus {
     const admin = await this.getAdmin();
     if (!(await admin.listTopics()).includes(topic)) return [];
     const [committed, ends] = await Promise.all([
-      admin.fetchOffsets({ groupId: group, topics: [topic] }),
+      this.fetchCommitted(admin, group, topic),
       this.topicEnds(admin, topic),
     ]);
     const committedByPartition = new Map<number, string>();
@@ -402,6 +408,29 @@ export class KafkaBus implements Bus {
         committed: committedByPartition.get(end.partition) ?? null,
       }))
       .sort((a, b) => a.partition - b.partition);
+  }
+
+  /**
+   * OffsetFetch of a group on a topic; retried for up to 30 s while the group's coordinator moves or
+   * loads (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE), as on a broker
+   * that just started and is still making __consumer_offsets: kafkajs' admin.fetchOffsets asks the
+   * coordinator it found once, and the gateway's start reads the ingress audit bookmark this way.
+   */
+  private async fetchCommitted(admin: Admin, group: string, topic: string) {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        return await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      } catch (err) {
+        const type = kafkaErrorType(err);
+        const moving =
+          type === 'NOT_COORDINATOR_FOR_GROUP' ||
+          type === 'GROUP_LOAD_IN_PROGRESS' ||
+          type === 'GROUP_COORDINATOR_NOT_AVAILABLE';
+        if (!moving || Date.now() > deadline) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /**
@@ -427,10 +456,11 @@ export class KafkaBus implements Bus {
     topic: string,
     offsets: { partition: number; offset: string }[],
   ): Promise<void> {
+    this.assertOpen();
     if (offsets.length === 0) return;
-    const admin = await this.getAdmin();
-    // kafkajs joins the group with a consumer to commit (seconds): for rare commits only.
-    await admin.setOffsets({ groupId: group, topic, partitions: offsets });
+    // One OffsetCommit request as a group without members (kafka-group-offsets.ts), not
+    // admin.setOffsets, which joins the group with a consumer (seconds per call).
+    await this.groupOffsets.commit(group, topic, offsets);
   }
 
   async health(): Promise<BusHealth> {
@@ -468,9 +498,10 @@ export class KafkaBus implements Bus {
     // can retry for a long time, and disconnect() ends it.
     const clients = [...this.clients];
     this.clients.clear();
-    await Promise.all(
-      clients.map((c) => withTimeout(c.disconnect(), 5000, () => 'disconnect timed out').catch(() => {})),
-    );
+    await Promise.all([
+      ...clients.map((c) => withTimeout(c.disconnect(), 5000, () => 'disconnect timed out').catch(() => {})),
+      withTimeout(this.groupOffsets.close(), 5000, () => 'disconnect timed out').catch(() => {}),
+    ]);
   }
 
   private assertOpen(): void {

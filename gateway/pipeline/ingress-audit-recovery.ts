@@ -40,15 +40,17 @@
  * written twice (the keys), but a process killed in the window may find its record behind the
  * bookmark another one moved, and then it is not recovered.
  *
- * Kafka: wired for the embedded SQLite bus only (app.ts). Everything here goes through the port and
- * KafkaBus implements offsets() and commitOffsets() (bus conformance suite), but kafkajs has no
- * commit without group membership: admin.setOffsets joins the group with a consumer, seeks and
- * leaves, several seconds per topic, so neither a move every few seconds nor the first start's
- * bookmark over every deliver topic is affordable that way. What Kafka needs: a commit of a memberless
- * group in one OffsetCommit request (generation -1, empty member id; what Java's
- * AdminClient.alterConsumerGroupOffsets sends), through kafkajs's cluster/broker layer or a
- * small client of its own; then app.ts wires this for both buses unchanged. Until then the records
- * name their chain and keys already, and the spool covers failed appends as before.
+ * Kafka: wired for both buses (app.ts). KafkaBus.commitOffsets moves the bookmark without joining
+ * its group: one OffsetCommit request with generation -1 and no member id, as Java's
+ * AdminClient.alterConsumerGroupOffsets sends (bus/kafka-group-offsets.ts; kafkajs' admin.setOffsets
+ * joins the group with a consumer, about 5 s per call). A move is then milliseconds (a request per
+ * topic moved), and so is the first start's bookmark over every deliver topic. Every start reads the
+ * committed offsets and ends of every deliver topic (a few admin requests each, under a second for
+ * the shipped directory); only a start that finds records past the bookmark joins the group, once, to
+ * read them (the broker's group.initial.rebalance.delay.ms, 3 s by default, comes on top), and leaves
+ * it before the watermark's first move. Kafka refuses a memberless commit while the group has a
+ * member: a move that meets another process's recovery on a shared chain fails and is made at the
+ * next tick.
  */
 import type { AuditRecordInput } from '../audit/audit-log.ts';
 import { HEADER } from '../bus/topics.ts';

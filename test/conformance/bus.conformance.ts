@@ -453,6 +453,63 @@ export function runBusConformance(name: string, factory: () => Promise<BusFixtur
       expect([...next.keys()]).toEqual(['b5']);
     });
 
+    conformance("commits one group's bookmark on several topics in a row", async () => {
+      const topics = [await newTopic(2), await newTopic(1), await newTopic(1)];
+      const group = groupName();
+      const ids = new Map<string, string[]>();
+      for (const [t, topic] of topics.entries())
+        ids.set(topic, await publishIds(topic, 4, `t${t}-`, () => 'one-key'));
+      // Every record but the last of each topic behind the bookmark.
+      for (const topic of topics) {
+        const ends = await bus.offsets(group, topic);
+        await bus.commitOffsets(
+          group,
+          topic,
+          ends.map((o) => ({
+            partition: o.partition,
+            offset: o.end === '0' ? '0' : String(Number(o.end) - 1),
+          })),
+        );
+      }
+      for (const topic of topics) {
+        const offsets = await bus.offsets(group, topic);
+        expect(offsets.every((o) => o.committed === (o.end === '0' ? '0' : String(Number(o.end) - 1)))).toBe(
+          true,
+        );
+        expect(await totalLag(group, topic)).toBe(1);
+      }
+
+      const got = new Map<string, number>();
+      await subscribe(bus, { group, topics, handler: counter(got) });
+      await waitFor('the last record of each topic', () => got.size === 3);
+      for (const topic of topics) await everythingCommitted(group, topic);
+      await sleep(200);
+      expect([...got.keys()].sort()).toEqual(topics.map((t) => ids.get(t)!.at(-1)!).sort());
+    });
+
+    conformance('moves the bookmark of a group whose subscriber left', async () => {
+      const topic = await newTopic(1);
+      const group = groupName();
+      await publishIds(topic, 2, 'before', () => 'one-key');
+      const first = new Map<string, number>();
+      const s = await subscribe(bus, { group, topics: [topic], handler: counter(first) });
+      await waitFor('the first records', () => first.size === 2);
+      await everythingCommitted(group, topic);
+      await unsubscribe(s);
+
+      await publishIds(topic, 3, 'after', () => 'one-key');
+      expect(await bus.offsets(group, topic)).toEqual([{ partition: 0, end: '5', committed: '2' }]);
+      await bus.commitOffsets(group, topic, [{ partition: 0, offset: '4' }]);
+      expect(await bus.offsets(group, topic)).toEqual([{ partition: 0, end: '5', committed: '4' }]);
+
+      const next = new Map<string, number>();
+      await subscribe(bus, { group, topics: [topic], handler: counter(next) });
+      await waitFor('the record past the moved bookmark', () => next.size === 1);
+      await everythingCommitted(group, topic);
+      await sleep(200);
+      expect([...next.keys()]).toEqual(['after2']);
+    });
+
     conformance('is healthy', async () => {
       const health = await bus.health();
       expect(health.ok).toBe(true);
