@@ -489,7 +489,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       // a resend of one of those messages waits for them.
       await Promise.all([http.close(), ingress.settleAudit()]);
       // Nothing is published any more: the next start reads nothing it need not.
-      await watermark?.stop({ final: true });
+      await watermark.stop({ final: true });
       routing.close();
       await worker.stop();
       await followUps.stop();
