@@ -24,6 +24,15 @@
  * `accepted` in the audit log is not issued again, and should two processes race past that check,
  * the delivery ledger still hands the sender one receipt (one delivery per nachrichtenUUID).
  * Never fails the acknowledgement: errors are logged with the message id, and `issue` resolves.
+ *
+ * One trail per receipt: a process that finds the receipt handed over but no trail (completeTrail)
+ * cannot tell an issuer that crashed from one whose append is still under way (a slow group commit,
+ * PostgreSQL restarting) — the catch-up of a replica starting meanwhile meets exactly that. So every
+ * trail event carries an idempotency key of its acknowledgement and kind (trailKey) and goes to the
+ * chain of that `acknowledged` entry, the one chain every issuer of that receipt is handed: the
+ * second trail to arrive writes nothing (the chain's unique keys), whichever of the two it is. That
+ * chain is the issuing process's own in the common case (it just appended the acknowledgement), so
+ * the hot path gains no writer on a foreign chain.
  */
 
 import { createHash } from 'node:crypto';
@@ -76,6 +85,20 @@ export type ReceiptOutcome =
       reason: 'not-applicable' | 'already-issued' | 'no-receipt-type' | 'error';
       receiptId?: string;
     };
+
+/**
+ * The idempotency key of a receipt's trail event on the chain of the acknowledgement it answers:
+ * one per acknowledgement (its seq names it on that chain) and kind, whoever writes it. The seq, of
+ * fixed width, leads so that the keys are inserted in ascending order, at the right edge of the
+ * stores' unique key index (published-audit.ts keyIngressEntries says what scattered keys cost).
+ */
+export function trailKey(acknowledged: Pick<AuditEntry, 'seq'>, kind: AuditRecordInput['kind']): string {
+  return `receipt/${acknowledged.seq.toString(36).padStart(11, '0')}/${kind}`;
+}
+
+function keyed(acknowledged: AuditEntry, trail: AuditRecordInput[]): AuditRecordInput[] {
+  return trail.map((event) => ({ ...event, idempotencyKey: trailKey(acknowledged, event.kind) }));
+}
 
 export class ReceiptIssuer {
   private readonly now: () => Date;
@@ -152,8 +175,10 @@ export class ReceiptIssuer {
         kind: 'accepted' as const,
         detail: { referenzUUID: acknowledgedId, receiptFor: acknowledgedId },
       };
+      // The acknowledgement's chain, keyed: one trail whoever writes it (see the header).
+      const trail = deps.audit.withChain(entry.chain);
       const carryOn = (held: { digest: string }) =>
-        this.completeTrail(common, acceptedEvent, held.digest, log);
+        this.completeTrail(trail, entry, common, acceptedEvent, held.digest, log);
 
       // A pull inbox keeps what it got (acknowledged or not): its row answers for every route there.
       const pullInbox = deps.inbox !== undefined && senderSystem.delivery.mode === 'pull';
@@ -162,7 +187,14 @@ export class ReceiptIssuer {
         : await this.handedOverOnTheBus(receiptId);
       if (held) return await carryOn(held);
       const publish = (signed: string, digest: string) =>
-        this.publishAndQueue({ common, accepted: acceptedEvent, type, acknowledgedId }, signed, digest, log);
+        this.publishAndQueue(
+          trail,
+          entry,
+          { common, accepted: acceptedEvent, type, acknowledgedId },
+          signed,
+          digest,
+          log,
+        );
       // Archived before a publish whose trail a crash prevented: that version may be on the bus.
       const published = await deps.archive?.firstVersion(receiptId, log);
       if (published) {
@@ -198,16 +230,18 @@ export class ReceiptIssuer {
         return { issued: false, reason: 'already-issued', receiptId };
       }
       if (inInbox?.stored) {
-        await deps.audit.recordMany([
-          acceptedEvent,
-          { ...common, kind: 'signed', digest, detail: {} },
-          {
-            ...common,
-            kind: 'delivered',
-            digest,
-            detail: { mode: 'pull', route: 'inbox', instance: GATEWAY_INSTANCE },
-          },
-        ]);
+        await trail.recordMany(
+          keyed(entry, [
+            acceptedEvent,
+            { ...common, kind: 'signed', digest, detail: {} },
+            {
+              ...common,
+              kind: 'delivered',
+              digest,
+              detail: { mode: 'pull', route: 'inbox', instance: GATEWAY_INSTANCE },
+            },
+          ]),
+        );
         log.info({ type: type.id, to: senderSystem.id }, 'receipt put into the inbox');
         return { issued: true, receiptId };
       }
@@ -224,6 +258,8 @@ export class ReceiptIssuer {
 
   /** Publishes the receipt to the sender system's deliver topic, then writes its trail. */
   private async publishAndQueue(
+    trail: AuditLog,
+    acknowledged: AuditEntry,
     receipt: {
       common: ReceiptCommon;
       accepted: AuditRecordInput;
@@ -255,11 +291,13 @@ export class ReceiptIssuer {
         },
       },
     ]);
-    await deps.audit.recordMany([
-      receipt.accepted,
-      { ...common, kind: 'signed', digest, detail: {} },
-      { ...common, kind: 'queued', digest, detail: {} },
-    ]);
+    await trail.recordMany(
+      keyed(acknowledged, [
+        receipt.accepted,
+        { ...common, kind: 'signed', digest, detail: {} },
+        { ...common, kind: 'queued', digest, detail: {} },
+      ]),
+    );
     log.info({ type: type.id, to: common.receiverSystem }, 'receipt queued');
     return { issued: true, receiptId: common.messageId };
   }
@@ -281,6 +319,8 @@ export class ReceiptIssuer {
    * the digest of the document the sender has.
    */
   private async completeTrail(
+    trailLog: AuditLog,
+    acknowledged: AuditEntry,
     common: ReceiptCommon,
     accepted: AuditRecordInput,
     digest: string,
@@ -298,7 +338,7 @@ export class ReceiptIssuer {
     } else if (delivered.detail.route !== 'inbox') {
       trail.push({ ...common, kind: 'queued', digest, detail: {} });
     }
-    await this.deps.audit.recordMany(trail);
+    await trailLog.recordMany(keyed(acknowledged, trail));
     log.info({ to: common.receiverSystem }, 'receipt the sender already has: its trail completed');
     return { issued: true, receiptId: common.messageId };
   }

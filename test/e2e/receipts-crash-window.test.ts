@@ -36,12 +36,13 @@ const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').diges
  * `accepted`; the delivery stage never writes that kind) fails, and nothing after it runs.
  */
 function crashBeforeTheTrailOf(t: TestGateway, receiptId: string) {
-  const audit = t.gateway.audit;
-  const recordMany = audit.recordMany.bind(audit);
-  return vi.spyOn(audit, 'recordMany').mockImplementation(async (events) => {
+  // At the store: the trail goes to the chain of the acknowledgement, through a log of that chain.
+  const store = t.gateway.auditStore;
+  const append = store.append.bind(store);
+  return vi.spyOn(store, 'append').mockImplementation(async (events, chain) => {
     if (events.some((e) => e.messageId === receiptId && e.kind === 'accepted'))
       throw new Error('crash before the trail');
-    return recordMany(events);
+    return append(events, chain);
   });
 }
 
