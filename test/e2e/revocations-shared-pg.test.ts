@@ -8,15 +8,15 @@
  * request; the CRL of every replica lists the serial, signed by the CA. A revocation left in a data
  * directory's revoked.json from the embedded mode is imported at start and refused everywhere.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../gateway/config/load.ts';
 import { revokeSerial } from '../../gateway/pki/revocation.ts';
 import { dropSchema, freshSchemaName, PG_URL } from '../conformance/pg-test-schema.ts';
+import { type GwResult, runGw } from '../kafka/support/gw-process.ts';
 import {
   eventually,
   startTestGateway,
@@ -25,7 +25,6 @@ import {
   tempDir,
 } from '../support/gateway.ts';
 
-const GW = path.join(REPO_ROOT, 'bin/gw.js');
 const INBOX = (system: string) => `/v1/systems/${system}/inbox`;
 const REVOKED = { status: 401, code: 'GW_ERR_CLIENT_CERT_REVOKED' };
 // A `gw` process starts Node, tsx and the CLI's modules: seconds apiece on a busy machine.
@@ -64,32 +63,15 @@ describe('certificate revocations of replicas on one PostgreSQL, each with its o
   }
 
   /** `gw` as its own process beside a replica: its data directory, the installation's configuration. */
-  function gw(
-    beside: TestGateway,
-    ...args: string[]
-  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [GW, ...args], {
-        cwd: REPO_ROOT,
-        env: {
-          ...process.env,
-          GATEWAY_DATA_DIR: beside.dataDir,
-          GATEWAY_CONTRACTS_DIR: beside.contractsDir,
-          GATEWAY_KEY_PASSPHRASE: TEST_PASSPHRASE,
-          GATEWAY_LOG_LEVEL: 'silent',
-          DATABASE_URL: PG_URL,
-          DATABASE_SCHEMA: schema,
-        },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', (d) => {
-        stderr += d;
-      });
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  function gw(beside: TestGateway, ...args: string[]): Promise<GwResult> {
+    return runGw(args, {
+      ...process.env,
+      GATEWAY_DATA_DIR: beside.dataDir,
+      GATEWAY_CONTRACTS_DIR: beside.contractsDir,
+      GATEWAY_KEY_PASSPHRASE: TEST_PASSPHRASE,
+      GATEWAY_LOG_LEVEL: 'silent',
+      DATABASE_URL: PG_URL,
+      DATABASE_SCHEMA: schema,
     });
   }
 

@@ -1,23 +1,12 @@
-/**
- * The systems' pinned certificates in the replicated deployment: two gateways on one PostgreSQL,
- * each with its OWN data directory holding a copy of the one PKI (a StatefulSet's emptyDir per pod,
- * filled by the init container from the PKI Secret). `gw pki issue sn-melde` run beside gateway-0
- * (`kubectl exec gateway-0 -- gw pki issue …`) re-issues the system's certificate; gateway-1 pins the
- * new one for the documents the system signs itself within two seconds — a document signed with the
- * new key is verified, one signed with the replaced key is refused (certificate not the pin) — with
- * no Secret update and no restart. A replica started afterwards from the stale Secret, whose
- * systems/sn-melde.crt is the replaced certificate, pins the new one from its first request.
- */
-import { spawn } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
-import { REPO_ROOT } from '../../gateway/config/load.ts';
 import { signingAlgorithmOfKey } from '../../gateway/pki/bootstrap.ts';
 import { DocumentSigner } from '../../gateway/signing/signer.ts';
 import { dropSchema, freshSchemaName, PG_URL, withPgClient } from '../conformance/pg-test-schema.ts';
+import { type GwResult, runGw } from '../kafka/support/gw-process.ts';
 import {
   eventually,
   startTestGateway,
@@ -26,7 +15,6 @@ import {
   tempDir,
 } from '../support/gateway.ts';
 
-const GW = path.join(REPO_ROOT, 'bin/gw.js');
 // A `gw` process starts Node, tsx and the CLI's modules: seconds apiece on a busy machine.
 const PROCESS_TEST_TIMEOUT_MS = 180_000;
 /** Not a catalogued standard: a document whose signature passed is refused next for its root element. */
@@ -67,32 +55,15 @@ describe('system certificates of replicas on one PostgreSQL, each with its own d
   }
 
   /** `gw` as its own process beside a replica: its data directory, the installation's configuration. */
-  function gw(
-    beside: TestGateway,
-    ...args: string[]
-  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [GW, ...args], {
-        cwd: REPO_ROOT,
-        env: {
-          ...process.env,
-          GATEWAY_DATA_DIR: beside.dataDir,
-          GATEWAY_CONTRACTS_DIR: beside.contractsDir,
-          GATEWAY_KEY_PASSPHRASE: TEST_PASSPHRASE,
-          GATEWAY_LOG_LEVEL: 'silent',
-          DATABASE_URL: PG_URL,
-          DATABASE_SCHEMA: schema,
-        },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', (d) => {
-        stderr += d;
-      });
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  function gw(beside: TestGateway, ...args: string[]): Promise<GwResult> {
+    return runGw(args, {
+      ...process.env,
+      GATEWAY_DATA_DIR: beside.dataDir,
+      GATEWAY_CONTRACTS_DIR: beside.contractsDir,
+      GATEWAY_KEY_PASSPHRASE: TEST_PASSPHRASE,
+      GATEWAY_LOG_LEVEL: 'silent',
+      DATABASE_URL: PG_URL,
+      DATABASE_SCHEMA: schema,
     });
   }
 
