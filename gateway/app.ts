@@ -405,7 +405,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       }),
       overdueRoutes({ overdue: followUps.overdue, directory: () => routing.directory, now: options.now }),
       withAuth({ public: true }, standardsRoutes()),
-      pkiRoutes({ trust, pkiDir: pki.dir, caCertPem: pki.caCertPem }),
+      pkiRoutes({ trust, pkiDir: pki.dir, caCertPem: pki.caCertPem, systemCertificates }),
       authRoutes(),
       deadLetterRoutes({ bus, audit, topicPrefix, directory: () => routing.directory }),
       auditRoutes({

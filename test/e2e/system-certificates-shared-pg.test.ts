@@ -149,6 +149,18 @@ describe('system certificates of replicas on one PostgreSQL, each with its own d
         { serial: serialOf(old), issued_by: 'import' },
         { serial: serialOf(renewed), issued_by: 'cli' },
       ]);
+      // `gw pki list` beside gateway-1 shows the system's certificates as pinned, not its stale copy.
+      const listed = await gw(b, 'pki', 'list', '--json');
+      expect(listed.code, listed.stderr).toBe(0);
+      const melde = (
+        JSON.parse(listed.stdout) as { kind: string; serial: string; systemId: string | null; file: string }[]
+      )
+        .filter((entry) => entry.systemId === 'sn-melde')
+        .map(({ kind, serial, file }) => ({ kind, serial, file }));
+      expect(melde).toEqual([
+        { kind: 'system', serial: serialOf(renewed), file: 'pki_system_certificate' },
+        { kind: 'system (replaced)', serial: serialOf(old), file: 'pki_system_certificate' },
+      ]);
 
       // A replica replaced from the Secret, whose systems/sn-melde.crt is the replaced one: the
       // store's pin wins over the stale file, from the first request.

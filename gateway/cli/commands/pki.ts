@@ -17,7 +17,7 @@ import { Directory } from '../../directory/directory.ts';
 import { GatewayError } from '../../errors/catalogue.ts';
 import { systemIdOfCertificate } from '../../pki/bootstrap.ts';
 import { REVOCATION_REASONS, type RevocationReason } from '../../pki/crl.ts';
-import { listCertificates } from '../../pki/inventory.ts';
+import { type InventoryEntry, listCertificates, systemInventory } from '../../pki/inventory.ts';
 import { issueSystemCertificate } from '../../pki/issue-system.ts';
 import { openPki } from '../../pki/open.ts';
 import { connectRevocationStore } from '../../pki/open-revocation-store.ts';
@@ -167,9 +167,26 @@ async function issue(
   }
 }
 
+/** The certificates of this installation, the systems' from where they are pinned (inventory.ts says why). */
+async function inventory(
+  config: ReturnType<typeof loadConfig>,
+  isRevoked: (serial: string) => boolean,
+): Promise<InventoryEntry[]> {
+  const pins = await connectSystemCertificateStore(config);
+  try {
+    return listCertificates(
+      path.join(config.dataDir, 'pki'),
+      isRevoked,
+      new Date(),
+      await systemInventory(pins),
+    );
+  } finally {
+    await pins.close();
+  }
+}
+
 async function list(options: { json?: boolean }): Promise<void> {
   const config = loadConfig();
-  const pkiDir = path.join(config.dataDir, 'pki');
   const store = await connectRevocationStore(config);
   let revoked: Set<string>;
   try {
@@ -177,7 +194,7 @@ async function list(options: { json?: boolean }): Promise<void> {
   } finally {
     await store.close();
   }
-  const entries = listCertificates(pkiDir, (serial) => revoked.has(serial));
+  const entries = await inventory(config, (serial) => revoked.has(serial));
   if (options.json) {
     out(JSON.stringify(entries, null, 2));
     return;
@@ -207,7 +224,7 @@ async function revoke(serialText: string, options: { reason: RevocationReason })
   const config = loadConfig();
   const pkiDir = path.join(config.dataDir, 'pki');
   const serial = normalizeSerial(serialText);
-  const known = listCertificates(pkiDir, () => false).filter((entry) => entry.serial === serial);
+  const known = (await inventory(config, () => false)).filter((entry) => entry.serial === serial);
   if (known.some((entry) => entry.kind === 'ca')) {
     throw new GatewayError(
       'GW_ERR_BAD_REQUEST',
@@ -241,7 +258,9 @@ async function revoke(serialText: string, options: { reason: RevocationReason })
   });
   out(`revoked ${serial}${subject ? ` (${subject})` : ''}, reason ${entry.reason}`);
   if (known.length === 0)
-    process.stderr.write(`warning: no certificate with serial ${serial} under ${pkiDir}\n`);
+    process.stderr.write(
+      `warning: no certificate with serial ${serial} in ${pkiDir} or among the pinned ones\n`,
+    );
   if (known.some((e) => e.kind === 'signing')) {
     process.stderr.write('warning: this is the active signing certificate; run `gw pki rotate` now\n');
   }

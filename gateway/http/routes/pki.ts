@@ -8,10 +8,17 @@
  * - GET /v1/pki/certificates — every certificate with its status; operators of scope * only.
  */
 import type { FastifyInstance } from 'fastify';
-import { listCertificates } from '../../pki/inventory.ts';
+import { listCertificates, systemInventory } from '../../pki/inventory.ts';
 import type { LiveTrust } from '../../pki/trust.ts';
+import type { SystemCertificateStore } from '../../ports/system-certificate-store.ts';
 
-export function pkiRoutes(deps: { trust: LiveTrust; pkiDir: string; caCertPem: string }) {
+export function pkiRoutes(deps: {
+  trust: LiveTrust;
+  pkiDir: string;
+  caCertPem: string;
+  /** Where the systems' certificates are pinned (inventory.ts says why it is read here). */
+  systemCertificates: SystemCertificateStore;
+}) {
   return async (app: FastifyInstance) => {
     app.get('/v1/pki/crl', { config: { auth: { public: true } } }, async (_request, reply) =>
       reply.type('application/pkix-crl').header('cache-control', 'max-age=60').send(deps.trust.crlDer()),
@@ -34,7 +41,12 @@ export function pkiRoutes(deps: { trust: LiveTrust; pkiDir: string; caCertPem: s
       '/v1/pki/certificates',
       { config: { auth: { role: 'operator', wholeGateway: true } } },
       async () => ({
-        certificates: listCertificates(deps.pkiDir, deps.trust.isRevoked),
+        certificates: listCertificates(
+          deps.pkiDir,
+          deps.trust.isRevoked,
+          new Date(),
+          await systemInventory(deps.systemCertificates),
+        ),
       }),
     );
   };
