@@ -12,6 +12,11 @@
  * message when, under which digest), one per fetch, also a repeated one. It ranks with `delivered`
  * (gateway/audit/message-summary.ts), so the status stays `delivered` until the acknowledgement and
  * a fetch after it does not move an `acknowledged` message back.
+ *
+ * An ack is committed in the mailbox first and audited after: the `acknowledged` entry sets off the
+ * sender's receipt, so it must not precede an acknowledgement that may then fail to commit. An ack
+ * whose append failed is answered with an error; the receiver's resend writes the entry then
+ * (auditAckIfMissing).
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -53,6 +58,41 @@ function pulled(
   };
 }
 
+/** The idempotency key of a resend's `acknowledged` (keys are unique per chain: see ACK_REPAIR_CHAIN). */
+function ackKey(item: Pick<InboxItem, 'systemId' | 'messageId'>): string {
+  return `pull-ack/${item.systemId}/${item.messageId}`;
+}
+
+/**
+ * Where a resend writes a missing `acknowledged`: one chain every replica writes it to, so that two
+ * resends racing on two replicas (each with a chain of its own) meet each other's key and write one
+ * entry. Only repairs go there, so it is rarely written and its writers do not take turns on the
+ * hot path; the first ack stays on the process's own chain.
+ */
+export const ACK_REPAIR_CHAIN = 'pull-ack-repairs';
+
+/**
+ * An ack whose append failed after the mailbox committed it (audit store down) was answered with an
+ * error, so the receiver sends it again and the mailbox says `already`: that resend writes the
+ * missing `acknowledged`, which sets off the receipt as the first one would have (the listeners of
+ * the log, and the catch-up, which reads every chain). The look first spares a second entry where
+ * the trail has it already (on any chain: the first ack's own, or an earlier resend's).
+ */
+async function auditAckIfMissing(
+  mailbox: MailboxStore,
+  repairs: AuditLog,
+  systemId: string,
+  messageId: string,
+): Promise<void> {
+  if (await repairs.store.hasEvent(messageId, 'acknowledged')) return;
+  const item = await mailbox.get(systemId, messageId);
+  if (!item) return;
+  await repairs.record({
+    ...pulled('acknowledged', item, { recovered: true }),
+    idempotencyKey: ackKey(item),
+  });
+}
+
 export function inboxItemView(item: InboxItem) {
   return {
     messageId: item.messageId,
@@ -80,6 +120,7 @@ export function inboxRoutes(deps: {
   now?: () => Date;
 }) {
   const now = deps.now ?? (() => new Date());
+  const repairs = deps.audit.withChain(ACK_REPAIR_CHAIN);
   return async (app: FastifyInstance) => {
     app.get<{ Params: { systemId: string }; Querystring: Record<string, string> }>(
       '/v1/systems/:systemId/inbox',
@@ -135,6 +176,8 @@ export function inboxRoutes(deps: {
           throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} in the inbox of ${systemId}`);
         if (result !== 'already') {
           await deps.audit.record(pulled('acknowledged', result, {}));
+        } else {
+          await auditAckIfMissing(deps.mailbox, repairs, systemId, messageId);
         }
         return { messageId, status: 'acknowledged', repeated: result === 'already' };
       },
