@@ -7,8 +7,7 @@
  *   key with Kafka's Java-compatible murmur2 partitioner.
  * - subscribe: one kafkajs consumer per subscription in the given group, manual commits. A record's
  *   offset (+1) is committed after its handler resolved, grouped with the consumer's other partitions
- *   into one request, without holding up the next fetch; close() waits for the commits in flight before
- *   it leaves the group. If the handler throws, nothing is committed,
+ *   into one request; a batch is done once its commits are. If the handler throws, nothing is committed,
  *   the partition is paused, and after `redeliveryDelayMs` (or the delay of a RedeliverLater) the
  *   consumer seeks back to the failed offset and resumes, so nothing behind it overtakes it; the
  *   other partitions keep flowing. While a handler runs, the consumer keeps heartbeating.
@@ -671,9 +670,6 @@ class KafkaSubscription implements Subscription {
         this.timers.clear();
         // A restart's connect must not outlive the disconnect below.
         await this.restarting;
-        // Batches do not wait for their commits (eachBatch); those still in flight go out while
-        // this consumer is a member. Batches still running wait for their own, seeing `closing`.
-        await this.commits.idle();
         try {
           // kafkajs: stop fetching, wait for the running batches (our handlers and their commits),
           // leave the group, close the connections.
@@ -727,11 +723,10 @@ class KafkaSubscription implements Subscription {
       }
     } finally {
       clearInterval(keepAlive);
-      // kafkajs fetches again only once every batch of the last fetch is done, so a batch waiting for
-      // its commit's round trip would hold up the records of all the consumer's partitions; the
-      // commit goes on in the background (a failed one means redelivery, which at-least-once allows).
-      // While closing, the batch waits for it: close() leaves the group once the running batches end.
-      if (committed && this.closing) await committed;
+      // Before the batch counts as done (close() waits for running batches): its records' commit.
+      // Throws when the group moved on (rebalance): kafkajs rejoins and the records are handed out
+      // again, which at-least-once allows.
+      if (committed) await committed;
     }
   }
 
@@ -780,8 +775,6 @@ class OffsetCommits {
   private pending = new Map<string, { topic: string; partition: number; offset: string }>();
   private waiting: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private sending = false;
-  /** The drain under way, for idle(). */
-  private draining: Promise<void> = Promise.resolve();
   private send: CommitOffsets | undefined;
 
   /** Resolves once `offset` (the next record to read) of the partition is committed. */
@@ -789,13 +782,8 @@ class OffsetCommits {
     this.pending.set(`${partition}:${topic}`, { topic, partition, offset });
     this.send = send;
     const done = new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
-    if (!this.sending) this.draining = this.drain();
+    if (!this.sending) void this.drain();
     return done;
-  }
-
-  /** Resolves once every commit requested so far was sent and answered (or failed). */
-  idle(): Promise<void> {
-    return this.draining;
   }
 
   private async drain(): Promise<void> {
