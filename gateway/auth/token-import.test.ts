@@ -44,7 +44,9 @@ beforeEach(async () => {
     const { token, record } = await from.issue({ role, scope: '*', lifetimeMs: 600_000, createdBy: 'cli' });
     tokens.push({ token, id: record.id });
   }
-  source = await from.exportAll();
+  // In the order they were issued (exportAll's order is the store's): the runs import in source order.
+  const exported = await from.exportAll();
+  source = tokens.map(({ id }) => exported.find((t) => t.record.id === id)!);
   await from.close();
 });
 
