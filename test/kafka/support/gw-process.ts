@@ -1,18 +1,18 @@
 /** `bin/gw.js` as its own process, as operators run it: `gw start` and one-shot commands. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { REPO_ROOT } from '../../../gateway/config/load.ts';
+import { freePortBelowEphemeral } from '../../support/ports.ts';
 
 const GW = path.join(REPO_ROOT, 'bin/gw.js');
 
-/** A port nothing listens on right now (the kernel's pick), for a `gw start` of a test. */
-export async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
+/**
+ * A free port for a `gw start` of a test, below the kernel's ephemeral range: a port the kernel picked
+ * can be taken by any outgoing connection of a parallel test between the probe closing and the
+ * gateway listening (EADDRINUSE at start, or at a restart on the same port).
+ */
+export function freePort(): Promise<number> {
+  return freePortBelowEphemeral(22_900, 32_000);
 }
 
 export interface GwResult {

@@ -4,6 +4,7 @@
  * closed — the gateway gets ECONNREFUSED, as from a crashed receiver.
  */
 import net from 'node:net';
+import { freePortBelowEphemeral } from '../../support/ports.ts';
 
 export interface TcpSwitch {
   /** `https://127.0.0.1:<port>/inbound`, to put into the directory. */
@@ -17,11 +18,8 @@ export async function tcpSwitch(targetUrl: string): Promise<TcpSwitch> {
   const target = new URL(targetUrl);
   const sockets = new Set<net.Socket>();
   let server: net.Server | undefined;
-  // Find a free port once; it is reused for every `up`.
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const port = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  // One port for every `up`, below the ephemeral range so no outgoing connection takes it while down.
+  const port = await freePortBelowEphemeral(32_000, 32_700);
 
   const up = async () => {
     if (server) return;
