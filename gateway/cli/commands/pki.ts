@@ -125,6 +125,7 @@ async function issue(
     throw new GatewayError('GW_ERR_BAD_REQUEST', '--days must be a whole number of days between 1 and 825');
   }
   // The pin goes to the configured store: with PostgreSQL every replica pins the new certificate.
+  // The event is written before the pin (issue-system.ts): no pin without its event.
   const pins = await connectSystemCertificateStore(config);
   let issued: Awaited<ReturnType<typeof issueSystemCertificate>>;
   try {
@@ -134,22 +135,23 @@ async function issue(
       ...(days !== undefined ? { days } : {}),
       ...(p12Password !== undefined ? { p12Password } : {}),
       pins,
+      beforePin: (certificate, replacing) =>
+        audit({
+          kind: 'certificate-issued',
+          actor: 'cli',
+          senderSystem: systemId,
+          detail: {
+            serial: certificate.serialNumber.toLowerCase(),
+            usage: 'client,signing',
+            replacedSerial: replacing?.serialNumber.toLowerCase() ?? null,
+            command: 'pki issue',
+            ...(listed ? {} : { unlisted: true }),
+          },
+        }),
     });
   } finally {
     await pins.close();
   }
-  await audit({
-    kind: 'certificate-issued',
-    actor: 'cli',
-    senderSystem: systemId,
-    detail: {
-      serial: issued.certificate.serialNumber.toLowerCase(),
-      usage: 'client,signing',
-      replacedSerial: issued.replaced?.serialNumber.toLowerCase() ?? null,
-      command: 'pki issue',
-      ...(listed ? {} : { unlisted: true }),
-    },
-  });
   if (!listed) {
     process.stderr.write(
       `warning: ${systemId} is not listed in ${directoryFile}; the gateway refuses this certificate (GW_ERR_CLIENT_CERT_FORBIDDEN) until the directory lists the system\n`,
