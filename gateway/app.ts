@@ -390,6 +390,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
           }),
           pkiDir: pki.dir,
           isRevoked: trust.isRevoked,
+          systemPins,
           logger,
         }),
       }),

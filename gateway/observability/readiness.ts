@@ -4,15 +4,18 @@
  *   every rotation; the result is cached — a probe must not cost a signature each time);
  * - certificates: none of the gateway's own certificates (CA, TLS server, signing, gateway client)
  *   expires within the configured threshold. A connected system's certificate does not make the
- *   gateway unready (the others still work); its expiry is a metric.
+ *   gateway unready (the others still work); its expiry is a metric (scrape.ts, from the pins). So
+ *   the PKI directory's `systems/` — with PostgreSQL a possibly stale copy of the PKI Secret — is
+ *   not read here at all.
  */
 import { randomBytes, sign, verify, X509Certificate } from 'node:crypto';
 import type { ReadinessCheck } from '../http/routes/operations.ts';
-import { listCertificates } from '../pki/inventory.ts';
+import { listCertificates, type SystemInventory } from '../pki/inventory.ts';
 import type { SigningKey } from '../signing/signer.ts';
 
 const GATEWAY_CERTIFICATES = new Set(['ca', 'server', 'signing', 'gateway-client']);
 const DAY_MS = 86_400_000;
+const NO_SYSTEMS: SystemInventory = { source: '', pinned: [], replaced: [] };
 
 /** Signs a random nonce with the key and verifies it with the certificate's public key. */
 export function probeSigningKey(key: Pick<SigningKey, 'privateKey' | 'certPem'>): {
@@ -55,7 +58,7 @@ export function certificatesCheck(options: {
       const now = (options.now ?? (() => new Date()))();
       const problems: string[] = [];
       let earliest: { kind: string; notAfter: string } | null = null;
-      for (const c of listCertificates(options.pkiDir, options.isRevoked, now)) {
+      for (const c of listCertificates(options.pkiDir, options.isRevoked, now, NO_SYSTEMS)) {
         if (!GATEWAY_CERTIFICATES.has(c.kind)) continue;
         const left = Date.parse(c.notAfter) - now.getTime();
         if (c.status !== 'valid') problems.push(`${c.kind} certificate is ${c.status}`);

@@ -7,11 +7,17 @@
  * number of records a dead-letter topic holds (the lag of a group that never consumes) changes only
  * when something is dead-lettered or replayed, so the queue is read (browse, dead-letters.ts) only
  * when that number moved since the last scrape.
+ *
+ * The systems' certificate expiry comes from the pins the replica holds (SystemPins), not from the
+ * PKI directory: with PostgreSQL a replica's `systems/` is the copy of the PKI Secret it started
+ * from, and a system re-issued beside another replica would keep showing the replaced certificate's
+ * expiry here. SystemPins polls the store anyway, so the scrape costs no statement of its own.
  */
 import type { Logger } from 'pino';
 import { deadLetterBrowseGroup, deadLetterTopic, deliverTopic, deliveryGroup } from '../bus/topics.ts';
 import type { DeadLetterQueue } from '../pipeline/dead-letters.ts';
-import { listCertificates } from '../pki/inventory.ts';
+import { listCertificates, type SystemInventory } from '../pki/inventory.ts';
+import type { SystemPins } from '../pki/system-pins.ts';
 import type { Bus } from '../ports/bus.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -24,12 +30,16 @@ export interface ScrapeDeps {
   deadLetters: Pick<DeadLetterQueue, 'list'>;
   pkiDir: string;
   isRevoked: (serial: string) => boolean;
+  /** The systems' current certificates, as the sender-signature check uses them. */
+  systemPins: Pick<SystemPins, 'pinnedCertificates'>;
   logger: Logger;
   now?: () => Date;
 }
 
-/** Certificates whose expiry is exported: the gateway's own and the systems' current ones. */
-const EXPORTED_KINDS = new Set(['ca', 'server', 'signing', 'gateway-client', 'system']);
+/** The gateway's own certificates whose expiry is exported (the systems' come from their pins). */
+const GATEWAY_KINDS = new Set(['ca', 'server', 'signing', 'gateway-client']);
+/** Lists the PKI directory without its `systems/`, which may be a stale copy. */
+const NO_SYSTEMS: SystemInventory = { source: '', pinned: [], replaced: [] };
 
 /** A consumer group that never subscribes: its lag is the number of records a topic holds. */
 const SIZE_PROBE = 'size-probe';
@@ -68,13 +78,19 @@ export function metricsRefresher(deps: ScrapeDeps): () => Promise<void> {
       }
     }
     const now = (deps.now ?? (() => new Date()))();
+    const secondsLeft = (notAfter: string) => Math.round((Date.parse(notAfter) - now.getTime()) / 1000);
     metrics.certificateExpiry.reset();
-    for (const c of listCertificates(deps.pkiDir, deps.isRevoked, now)) {
-      if (!EXPORTED_KINDS.has(c.kind)) continue;
-      metrics.certificateExpiry.set(
-        { kind: c.kind, system: c.systemId ?? '' },
-        Math.round((Date.parse(c.notAfter) - now.getTime()) / 1000),
-      );
+    for (const c of listCertificates(deps.pkiDir, deps.isRevoked, now, NO_SYSTEMS)) {
+      if (!GATEWAY_KINDS.has(c.kind)) continue;
+      metrics.certificateExpiry.set({ kind: c.kind, system: '' }, secondsLeft(c.notAfter));
+    }
+    try {
+      for (const [system, certificate] of await deps.systemPins.pinnedCertificates()) {
+        metrics.certificateExpiry.set({ kind: 'system', system }, secondsLeft(certificate.validTo));
+      }
+    } catch (error) {
+      // A pin file that cannot be read (file store) must not take the gateway's own expiries along.
+      deps.logger.warn({ err: error }, "metrics: cannot read the systems' pinned certificates");
     }
     for (const error of await metrics.runScrapeHooks()) {
       deps.logger.warn({ err: error }, 'metrics: a scrape hook failed');

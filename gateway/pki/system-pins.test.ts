@@ -37,7 +37,7 @@ const certificate = (id: string) =>
   );
 
 class MemoryStore implements SystemCertificateStore {
-  readonly kind = 'postgres';
+  constructor(readonly kind: 'file' | 'postgres' = 'postgres') {}
   rows: SystemCertificate[] = [];
   failing: Error | null = null;
   reads = 0;
@@ -179,5 +179,54 @@ describe('SystemPins over a shared store', () => {
     store.failing = null;
     await vi.advanceTimersByTimeAsync(250);
     expect(await code(verify('<x/>', 'nobody', {} as Document))).toBe('GW_ERR_SIGNATURE_INVALID');
+  });
+});
+
+describe('SystemPins over a store of kind file', () => {
+  // Told apart by the port's discriminant, not by class: any store that says it is files is read on
+  // each use, never cached — a cached pin there would have nothing polling it.
+  it('reads the store on each use and has no poll: a re-pin counts at once', async () => {
+    vi.useFakeTimers();
+    const store = new MemoryStore('file');
+    const first = certificate('sn-melde');
+    store.pinCertificate('sn-melde', first);
+    const pins = await SystemPins.open(store, { logger, pollMs: 250 });
+    try {
+      expect(store.reads).toBe(0);
+      expect((await pins.pinnedCertificate('sn-melde'))?.raw).toEqual(first.raw);
+      const second = certificate('sn-melde');
+      store.pinCertificate('sn-melde', second);
+      expect((await pins.pinnedCertificate('sn-melde'))?.raw).toEqual(second.raw);
+      expect((await pins.pinnedCertificates()).get('sn-melde')?.raw).toEqual(second.raw);
+      const reads = store.reads;
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(store.reads).toBe(reads);
+      expect(pins.status()).toEqual({ ok: true, ageMs: 0 });
+    } finally {
+      pins.close();
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('SystemPins.pinnedCertificates over a shared store', () => {
+  it('is the map the poll keeps: a re-pin shows after the next poll, without a read of its own', async () => {
+    vi.useFakeTimers();
+    const store = new MemoryStore();
+    store.pinCertificate('sn-melde', certificate('sn-melde'));
+    store.pinCertificate('st-melde', certificate('st-melde'));
+    const pins = await SystemPins.open(store, { logger, pollMs: 250 });
+    try {
+      const reads = store.reads;
+      expect([...(await pins.pinnedCertificates()).keys()].sort()).toEqual(['sn-melde', 'st-melde']);
+      expect(store.reads).toBe(reads);
+      const second = certificate('sn-melde');
+      store.pinCertificate('sn-melde', second);
+      await vi.advanceTimersByTimeAsync(250);
+      expect((await pins.pinnedCertificates()).get('sn-melde')?.raw).toEqual(second.raw);
+    } finally {
+      pins.close();
+      vi.useRealTimers();
+    }
   });
 });

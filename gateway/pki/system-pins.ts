@@ -2,11 +2,14 @@
  * The running gateway's view of the systems' pinned certificates, for the sender-signature check
  * (gateway/pipeline/sender-signature.ts) on every document a system signed itself.
  *
- * File store (embedded): the pin file is read on each use, as it always was — a re-issue counts at
- * once and there is nothing to go stale. PostgreSQL: a query per signed message would put a round
- * trip on the ingress path, so the pins are held in memory and the store's version() polled every
- * `pollMs` (one index-backed statement; pins() only when it changed), like the revocations — a
- * re-issue beside another replica is pinned here within a poll.
+ * File store (embedded): the pin file is read on each use (store.current()), as it always was — a
+ * re-issue counts at once and there is nothing to go stale; only the parse of a PEM already seen is
+ * kept. The store is told apart by the port's `kind`, not by its class, so a wrapped store or a
+ * second copy of the module is not taken for a shared one. PostgreSQL: a query per signed message
+ * would put a round trip on the ingress path, so the pins are held in memory and the store's
+ * version() polled every `pollMs` (one index-backed statement; pins() only when it changed), like
+ * the revocations — a re-issue beside another replica is pinned here within a poll. The same pins
+ * feed the certificate expiry gauge (observability/scrape.ts), so it shows what is verified with.
  *
  * Failure policy, closed: a pin is used only while this process can say it is current — the last
  * poll succeeded and was at most `maxAgeMs` ago (the propagation delay replicas have anyway).
@@ -17,11 +20,9 @@
  * whose pins alone fail still serves every unsigned message.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { GatewayError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SystemCertificateStore } from '../ports/system-certificate-store.ts';
-import { FileSystemCertificateStore } from './file-system-certificate-store.ts';
 
 export interface SystemPinsOptions {
   logger: Logger;
@@ -40,7 +41,10 @@ export interface SystemPinsStatus {
 }
 
 export class SystemPins {
-  private readonly file: FileSystemCertificateStore | null;
+  /** The file store: read on each use, no poll. */
+  private readonly file: boolean;
+  /** Per system, the last PEM read from the file store and its parse (keyed by the PEM: never stale). */
+  private readonly parsedFiles = new Map<string, { pem: string; certificate: X509Certificate }>();
   private pinned = new Map<string, X509Certificate>();
   private version = '';
   private readAt = 0;
@@ -67,7 +71,7 @@ export class SystemPins {
     private readonly store: SystemCertificateStore,
     private readonly options: SystemPinsOptions,
   ) {
-    this.file = store instanceof FileSystemCertificateStore ? store : null;
+    this.file = store.kind === 'file';
     if (!this.file) {
       this.timer = setInterval(() => void this.refresh(), options.pollMs ?? 250);
       this.timer.unref();
@@ -80,12 +84,14 @@ export class SystemPins {
    */
   async pinnedCertificate(systemId: string): Promise<X509Certificate | null> {
     if (this.file) {
-      try {
-        return new X509Certificate(await readFile(this.file.pinPath(systemId)));
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw error;
-      }
+      const pin = await this.store.current(systemId);
+      if (!pin) return null;
+      // The store parsed the file already; parsing the same PEM again per document is not free.
+      const parsed = this.parsedFiles.get(systemId);
+      if (parsed?.pem === pin.certificatePem) return parsed.certificate;
+      const certificate = new X509Certificate(pin.certificatePem);
+      this.parsedFiles.set(systemId, { pem: pin.certificatePem, certificate });
+      return certificate;
     }
     // A read that just failed is not repeated per document: during an outage the poll alone retries.
     const justFailed = this.error !== null && Date.now() - this.failedAt < (this.options.pollMs ?? 250);
@@ -97,6 +103,20 @@ export class SystemPins {
       );
     }
     return this.pinned.get(systemId) ?? null;
+  }
+
+  /**
+   * Every system's pin as this replica holds it, for observability (the certificate expiry gauge):
+   * no statement per call over a shared store — the map the poll keeps — and the files, read now,
+   * over the file store. The last pins read even while they cannot be confirmed current: an expiry
+   * is still worth showing, and status() (gateway_system_pins_current) says they may be stale.
+   */
+  async pinnedCertificates(): Promise<ReadonlyMap<string, X509Certificate>> {
+    if (!this.file) return this.pinned;
+    const pinned = new Map<string, X509Certificate>();
+    for (const pin of await this.store.pins())
+      pinned.set(pin.systemId, new X509Certificate(pin.certificatePem));
+    return pinned;
   }
 
   status(now = Date.now()): SystemPinsStatus {

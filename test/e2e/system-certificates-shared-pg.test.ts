@@ -14,6 +14,7 @@ import {
   type TestGateway,
   tempDir,
 } from '../support/gateway.ts';
+import { scraperAuth } from '../support/metrics-scrape.ts';
 
 // A `gw` process starts Node, tsx and the CLI's modules: seconds apiece on a busy machine.
 const PROCESS_TEST_TIMEOUT_MS = 180_000;
@@ -117,7 +118,8 @@ describe('system certificates of replicas on one PostgreSQL, each with its own d
       const old = identityIn(secret, 'sn-melde');
       for (const at of [a, b]) expect(await signedBy(at, old)).toEqual(SIGNATURE_VERIFIED);
 
-      const issued = await gw(a, 'pki', 'issue', 'sn-melde');
+      // Shorter than the 730 days of the certificate it replaces, so the expiry gauge tells them apart.
+      const issued = await gw(a, 'pki', 'issue', 'sn-melde', '--days', '400');
       const exitedAt = Date.now();
       expect(issued.code, issued.stderr).toBe(0);
       const renewed = identityIn(path.join(a.dataDir, 'pki'), 'sn-melde');
@@ -133,6 +135,15 @@ describe('system certificates of replicas on one PostgreSQL, each with its own d
       expect(pinnedAt - exitedAt, `pinned ${pinnedAt - exitedAt} ms after the command`).toBeLessThan(2000);
       expect(await signedBy(b, renewed)).toEqual(SIGNATURE_VERIFIED);
       expect(await signedBy(a, renewed)).toEqual(SIGNATURE_VERIFIED);
+      // gateway-1's expiry gauge shows the certificate it now verifies with, not its systems/ copy.
+      const metrics = String(
+        (await b.client(null).call<string>('GET', '/metrics', undefined, await scraperAuth(b.gateway))).body,
+      );
+      const gauge = /^gateway_certificate_expiry_seconds\{kind="system",system="sn-melde"\} (\S+)$/m.exec(
+        metrics,
+      )?.[1];
+      const renewedLeft = (Date.parse(new X509Certificate(renewed.certPem).validTo) - Date.now()) / 1000;
+      expect(Math.abs(Number(gauge) - renewedLeft), `gauge ${gauge}`).toBeLessThan(300);
       // The replaced certificate is not the pin any more, at either replica (it is not revoked:
       // mutual TLS still admits it, the signature check does not).
       for (const at of [a, b]) expect(await signedBy(at, old)).toEqual(SIGNATURE_REFUSED);
