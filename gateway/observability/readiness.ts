@@ -10,12 +10,11 @@
  */
 import { randomBytes, sign, verify, X509Certificate } from 'node:crypto';
 import type { ReadinessCheck } from '../http/routes/operations.ts';
-import { listCertificates, type SystemInventory } from '../pki/inventory.ts';
+import { listCertificates, NO_SYSTEMS } from '../pki/inventory.ts';
 import type { SigningKey } from '../signing/signer.ts';
 
 const GATEWAY_CERTIFICATES = new Set(['ca', 'server', 'signing', 'gateway-client']);
 const DAY_MS = 86_400_000;
-const NO_SYSTEMS: SystemInventory = { source: '', pinned: [], replaced: [] };
 
 /** Signs a random nonce with the key and verifies it with the certificate's public key. */
 export function probeSigningKey(key: Pick<SigningKey, 'privateKey' | 'certPem'>): {

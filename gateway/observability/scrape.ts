@@ -16,7 +16,7 @@
 import type { Logger } from 'pino';
 import { deadLetterBrowseGroup, deadLetterTopic, deliverTopic, deliveryGroup } from '../bus/topics.ts';
 import type { DeadLetterQueue } from '../pipeline/dead-letters.ts';
-import { listCertificates, type SystemInventory } from '../pki/inventory.ts';
+import { listCertificates, NO_SYSTEMS } from '../pki/inventory.ts';
 import type { SystemPins } from '../pki/system-pins.ts';
 import type { Bus } from '../ports/bus.ts';
 import type { Metrics } from './metrics.ts';
@@ -38,8 +38,6 @@ export interface ScrapeDeps {
 
 /** The gateway's own certificates whose expiry is exported (the systems' come from their pins). */
 const GATEWAY_KINDS = new Set(['ca', 'server', 'signing', 'gateway-client']);
-/** Lists the PKI directory without its `systems/`, which may be a stale copy. */
-const NO_SYSTEMS: SystemInventory = { source: '', pinned: [], replaced: [] };
 
 /** A consumer group that never subscribes: its lag is the number of records a topic holds. */
 const SIZE_PROBE = 'size-probe';

@@ -37,6 +37,9 @@ export interface SystemInventory {
   replaced: SystemCertificate[];
 }
 
+/** For listCertificates: the gateway's own certificates alone (the systems' come from their pins). */
+export const NO_SYSTEMS: SystemInventory = { source: '', pinned: [], replaced: [] };
+
 /** The shared store's pins and their history; undefined for the file store (listed from `systems/`). */
 export async function systemInventory(store: SystemCertificateStore): Promise<SystemInventory | undefined> {
   if (store.kind === 'file') return undefined;
