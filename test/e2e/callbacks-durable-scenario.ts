@@ -165,14 +165,17 @@ export function describeDurableCallbacks(
     };
 
     it('sends a callback whose receiver was down across a restart once it is back, once', async () => {
+      // Short steps (the default's first ones are 1 s and 2 s): the wait for a second copy below is
+      // longer than the next step whatever the attempt, as the policy caps each step at 500 ms.
+      const policy: CallbackRetryPolicy = { maxAttempts: 20, baseDelayMs: 100, maxDelayMs: 500 };
       failing['sn-melde'] = true;
-      await start();
+      await start({ callbackRetry: policy });
       const id = await send('sn-melde');
       await failedAttempt(id);
       await stop();
 
       failing['sn-melde'] = false;
-      await start();
+      await start({ callbackRetry: policy });
       const [first] = await eventually(
         async () => (accepted(id).length > 0 ? accepted(id) : undefined),
         15_000,
@@ -184,7 +187,7 @@ export function describeDurableCallbacks(
         receiverSystem: 'st-melde',
       });
       // Longer than the next backoff step: a second copy would have come by now.
-      await new Promise((r) => setTimeout(r, 2500));
+      await new Promise((r) => setTimeout(r, 1500));
       expect(accepted(id)).toHaveLength(1);
       expect(await metric('delivered')).toBe(1);
     });
@@ -275,8 +278,9 @@ export function describeDurableCallbacks(
         5_000,
         'the give-up',
       );
-      // Given up for good: no fourth attempt after the last backoff step would have passed.
-      await new Promise((r) => setTimeout(r, 2500));
+      // Given up for good: no fourth attempt after the last backoff step would have passed (this
+      // policy's steps are at most maxDelayMs, 1 s).
+      await new Promise((r) => setTimeout(r, 1500));
       expect(attemptsFor(id)).toHaveLength(3);
     });
 

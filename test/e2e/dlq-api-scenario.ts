@@ -213,19 +213,22 @@ export function deadLetterApiScenario(
         ).status,
       ).toBe(404);
 
-      // gw dlq show: the same entry from the command line, by position and by message id.
-      const cli = await runGw(['dlq', 'show', entryA.entry, '--system', 'st-melde', '--json'], cliEnv);
+      // gw dlq show: the same entry from the command line, by position and by message id. The three
+      // commands only read, so they run side by side (each is a process start of its own, seconds).
+      const [cli, text, missing] = await Promise.all([
+        runGw(['dlq', 'show', entryA.entry, '--system', 'st-melde', '--json'], cliEnv),
+        runGw(['dlq', 'show', a.id], cliEnv),
+        runGw(['dlq', 'show', '00000000-0000-4000-8000-000000000000'], cliEnv),
+      ]);
       expect(cli.stderr).toBe('');
       expect(cli.code).toBe(0);
       const cliShown = JSON.parse(cli.stdout) as Detail & { document?: string };
       expect(cliShown).toMatchObject({ entry: entryA.entry, messageId: a.id, attempts: 2 });
       expect(cliShown.headers['gw-message-id']).toBe(a.id);
       expect(cliShown.document).toBeUndefined();
-      const text = await runGw(['dlq', 'show', a.id], cliEnv);
       expect(text.code).toBe(0);
       expect(text.stdout).toContain(`message        ${a.id}`);
       expect(text.stdout).toContain('gw-dead-letter-reason: ');
-      const missing = await runGw(['dlq', 'show', '00000000-0000-4000-8000-000000000000'], cliEnv);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toContain('GW_ERR_NOT_FOUND');
       // Still there: nothing consumed.

@@ -5,17 +5,20 @@
  * resends write the missing `acknowledged` once (one key on one chain, whichever replica writes it),
  * and the sender gets its receipt as it would have after the first ack. Two gateways share one
  * PostgreSQL schema (audit log and mailbox) and one data directory, each on an audit chain of its own.
- * The embedded mode (SQLite audit log and mailbox) is refused from outside: the test holds the write
- * lock of `audit.sqlite` while the first ack waits for it (the store's busy timeout) and fails.
+ * The embedded mode (SQLite audit log and mailbox) is refused the same way: a trigger, created from
+ * outside on `audit.sqlite`, aborts the insert of that `acknowledged` (a real SQLite error in the
+ * store's append transaction). Holding the file's write lock instead fails the append only after the
+ * store's busy timeout (10 s a wait, the event loop blocked meanwhile: some 40 s a run).
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACK_REPAIR_CHAIN } from '../../gateway/http/routes/inbox.ts';
 import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
-import { dropSchema, freshSchemaName, PG_URL, withPgClient } from '../conformance/pg-test-schema.ts';
+import { withPgClient } from '../conformance/pg-test-schema.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
-import { eventually, startTestGateway, type TestGateway, tempDir } from '../support/gateway.ts';
+import { eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { sharedPgGateways } from '../support/shared-pg-gateways.ts';
 
 interface AckAnswer {
   messageId: string;
@@ -24,30 +27,11 @@ interface AckAnswer {
 }
 
 describe('a pull ack whose audit append failed is audited on its resend (two gateways, PostgreSQL)', () => {
-  const schema = freshSchemaName('ack_repair');
-  const dataDir = tempDir('ack-repair-shared');
-  let a: TestGateway;
-  let b: TestGateway;
-  const env = (chain: string) => ({
-    DATABASE_URL: PG_URL,
-    DATABASE_SCHEMA: schema,
-    GATEWAY_AUDIT_CHAIN: chain,
-    GATEWAY_AUDIT_CHECKPOINT_SECONDS: '3600',
-  });
-
-  beforeAll(async () => {
-    a = await startTestGateway({ dataDir, env: env('gw-a') });
-    b = await startTestGateway({ dataDir, env: env('gw-b') });
-  }, 120_000);
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await dropSchema(schema);
-  });
+  const shared = sharedPgGateways('ack_repair');
 
   /** Makes the audit log refuse the `acknowledged` of `messageId` with a real PostgreSQL error until the returned undo. */
   async function refuseAcknowledged(messageId: string): Promise<() => Promise<void>> {
-    await withPgClient(schema, async (c) => {
+    await withPgClient(shared.schema, async (c) => {
       await c.query(`CREATE FUNCTION refuse_ack() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'test: the audit log refuses this acknowledged'; END $$`);
       await c.query(
@@ -56,13 +40,14 @@ describe('a pull ack whose audit append failed is audited on its resend (two gat
       );
     });
     return () =>
-      withPgClient(schema, async (c) => {
+      withPgClient(shared.schema, async (c) => {
         await c.query('DROP TRIGGER refuse_ack ON audit_entries');
         await c.query('DROP FUNCTION refuse_ack()');
       });
   }
 
   it('the resends write one `acknowledged` and the sender gets its receipt', async () => {
+    const { a, b } = shared;
     expect(a.gateway.mailbox.kind).toBe('postgres');
     const msg = rueckmeldung();
     const receiptId = receiptIdFor(msg.id);
@@ -139,6 +124,26 @@ describe('a pull ack whose audit append failed is audited on its resend (embedde
   }, 60_000);
   afterAll(async () => t?.stop());
 
+  /** Makes the audit log refuse the `acknowledged` of `messageId` with a real SQLite error until the returned undo. */
+  function refuseAcknowledged(messageId: string): () => void {
+    const db = new Database(path.join(t.dataDir, 'audit.sqlite'), { fileMustExist: true });
+    try {
+      db.exec(`CREATE TRIGGER refuse_ack BEFORE INSERT ON audit_entries
+        WHEN NEW.kind = 'acknowledged' AND NEW.message_id = '${messageId}'
+        BEGIN SELECT RAISE(ABORT, 'test: the audit log refuses this acknowledged'); END`);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return () => {
+      try {
+        db.exec('DROP TRIGGER refuse_ack');
+      } finally {
+        db.close();
+      }
+    };
+  }
+
   it('the resend writes the `acknowledged` and the sender gets its receipt', async () => {
     expect(t.gateway.mailbox.kind).toBe('sqlite');
     const msg = rueckmeldung();
@@ -154,14 +159,12 @@ describe('a pull ack whose audit append failed is audited on its resend (embedde
     );
     const ackPath = `/v1/systems/st-melde/inbox/${msg.id}/ack`;
 
-    const lock = new Database(path.join(t.dataDir, 'audit.sqlite'), { fileMustExist: true });
+    const allow = refuseAcknowledged(msg.id);
     let first: { status: number };
     try {
-      lock.exec('BEGIN EXCLUSIVE');
       first = await t.client('st-melde').call('POST', ackPath);
     } finally {
-      if (lock.inTransaction) lock.exec('ROLLBACK');
-      lock.close();
+      allow();
     }
     expect(first.status).toBeGreaterThanOrEqual(500);
     expect((await t.gateway.mailbox.lease('st-melde', msg.id, new Date().toISOString()))?.leased).toBe(false);

@@ -171,6 +171,13 @@ describe('KafkaGroupOffsets (the real broker)', () => {
     await deleteByPrefix(prefix);
   });
 
+  /**
+   * A member of `group`. Its fetches return after 100 ms when there is nothing to read (kafkajs:
+   * 5 s), and a disconnect waits for the fetch in flight: 5 s a consumer for nothing this tests.
+   */
+  const member = (group: string) =>
+    new kafkajs.Kafka(config()).consumer({ groupId: group, maxWaitTimeInMs: 100 });
+
   const committed = async (group: string) =>
     (await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions
       .map((p) => ({ partition: p.partition, offset: p.offset }))
@@ -200,7 +207,7 @@ describe('KafkaGroupOffsets (the real broker)', () => {
     await producer.connect();
     await producer.send({ topic, messages: [{ partition: 0, value: 'after' }] });
     await producer.disconnect();
-    const consumer = new kafkajs.Kafka(config()).consumer({ groupId: group });
+    const consumer = member(group);
     const seen: string[] = [];
     await consumer.connect();
     try {
@@ -222,7 +229,7 @@ describe('KafkaGroupOffsets (the real broker)', () => {
 
   it('is refused, with an error that says why, while the group has a live member; accepted once it left', async () => {
     const group = `${prefix}.live`;
-    const consumer = new kafkajs.Kafka(config()).consumer({ groupId: group });
+    const consumer = member(group);
     let joined = false;
     consumer.on(consumer.events.GROUP_JOIN, () => {
       joined = true;

@@ -8,6 +8,8 @@ import { dropSchema, freshSchemaName, PG_URL } from '../conformance/pg-test-sche
 import { startTestGateway, type TestGateway, tempDir } from './gateway.ts';
 
 export interface SharedPgGateways {
+  /** The PostgreSQL schema both gateways use (for reading or changing their tables from outside). */
+  readonly schema: string;
   readonly dataDir: string;
   readonly a: TestGateway;
   readonly b: TestGateway;
@@ -34,6 +36,7 @@ export function sharedPgGateways(label: string): SharedPgGateways {
     await dropSchema(schema);
   });
   return {
+    schema,
     dataDir,
     get a() {
       if (!a) throw new Error('gateway a is not started yet (read it inside a test)');
