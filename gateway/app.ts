@@ -46,6 +46,8 @@ import { standardsRoutes } from './http/routes/standards.ts';
 import { systemMessagesRoutes } from './http/routes/system-messages.ts';
 import { buildHttpServer } from './http/server.ts';
 import { createLogger, type Logger } from './log/logger.ts';
+import { AckAuditMarks } from './mailbox/ack-audit-marks.ts';
+import { AckAuditSweep } from './mailbox/ack-audit-sweep.ts';
 import { PgMailboxStore } from './mailbox/pg-mailbox-store.ts';
 import { SqliteMailboxStore } from './mailbox/sqlite-mailbox-store.ts';
 import { createMetrics } from './observability/metrics.ts';
@@ -95,6 +97,8 @@ export interface Gateway {
   routing: RoutingConfig;
   /** Receipts, callbacks and answer deadlines (gateway/callbacks/message-follow-ups.ts). */
   followUps: MessageFollowUps;
+  /** Writes the `acknowledged` of pull acks whose audit append failed and that were never resent. */
+  ackAuditSweep: AckAuditSweep;
   http: FastifyInstance;
   logger: Logger;
   /** The URL the server listens on (port resolved when 0 was configured). */
@@ -175,6 +179,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   const mailbox = config.databaseUrl
     ? await PgMailboxStore.connect({ url: config.databaseUrl, schema: config.databaseSchema })
     : new SqliteMailboxStore({ file: path.join(config.dataDir, 'mailbox.sqlite') });
+  const ackAuditMarks = new AckAuditMarks({ mailbox, logger });
   const metrics = createMetrics();
   const instruments = new PipelineInstruments(metrics);
   const breakers = new CircuitBreakers(
@@ -402,6 +407,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
         audit,
         resolveCaller,
         visibilityTimeoutMs: config.delivery.inboxVisibilityTimeoutMs,
+        ackAudited: (key) => ackAuditMarks.add(key),
         ...(options.now ? { now: options.now } : {}),
       }),
       overdueRoutes({ overdue: followUps.overdue, directory: () => routing.directory, now: options.now }),
@@ -460,6 +466,15 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   });
   checkpointer.start();
   archiver?.start();
+  const ackAuditSweep = new AckAuditSweep({
+    mailbox,
+    audit,
+    everyMs: config.delivery.inboxAckAuditSweepMs,
+    graceMs: config.delivery.inboxAckAuditGraceMs,
+    registry: metrics.registry,
+    logger,
+  });
+  ackAuditSweep.start();
   const address = await http.listen({ host: config.host, port: config.port });
   const port = new URL(address).port;
   if (config.port === 0) url = config.publicUrl.replace(/:\d+$/, `:${port}`);
@@ -479,6 +494,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     mailbox,
     routing,
     followUps,
+    ackAuditSweep,
     http,
     logger,
     url,
@@ -489,6 +505,9 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       // Pending audit entries of published messages are waited for (bounded) while requests drain:
       // a resend of one of those messages waits for them.
       await Promise.all([http.close(), ingress.settleAudit()]);
+      // Before the receipts stop: a repair it writes sets one off.
+      await ackAuditSweep.stop();
+      await ackAuditMarks.close();
       // Nothing is published any more: the next start reads nothing it need not.
       await watermark.stop({ final: true });
       routing.close();

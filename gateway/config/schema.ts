@@ -138,6 +138,13 @@ export const ConfigSchema = z
         breakerCoolDownMs: z.coerce.number().int().positive().default(5_000),
         /** Pull inbox: a fetched, unacknowledged item is left out of the listing this long (then listed again). */
         inboxVisibilityTimeoutMs: z.coerce.number().int().positive().default(300_000),
+        /**
+         * Pull acks whose `acknowledged` audit entry is not confirmed are looked at this often
+         * (gateway/mailbox/ack-audit-sweep.ts), once they are older than the grace: longer than an
+         * ack's audit append can take, or an append still under way would be written twice.
+         */
+        inboxAckAuditSweepMs: z.coerce.number().int().positive().default(60_000),
+        inboxAckAuditGraceMs: z.coerce.number().int().positive().default(300_000),
       })
       .prefault({}),
   })
@@ -193,4 +200,6 @@ export const ENV_SETTINGS: Record<string, string> = {
   GATEWAY_BREAKER_WINDOW_MS: 'delivery.breakerWindowMs',
   GATEWAY_BREAKER_COOL_DOWN_MS: 'delivery.breakerCoolDownMs',
   GATEWAY_INBOX_VISIBILITY_TIMEOUT_MS: 'delivery.inboxVisibilityTimeoutMs',
+  GATEWAY_INBOX_ACK_AUDIT_SWEEP_MS: 'delivery.inboxAckAuditSweepMs',
+  GATEWAY_INBOX_ACK_AUDIT_GRACE_MS: 'delivery.inboxAckAuditGraceMs',
 };

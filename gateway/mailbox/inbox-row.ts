@@ -31,3 +31,8 @@ export function toInboxItem(r: InboxRow): InboxItem {
     createdAt: r.created_at,
   };
 }
+
+/** The order claimUnauditedAcks answers in (UPDATE … RETURNING keeps none): oldest ack first. */
+export function byAckThenSeq(a: InboxRow & { acked_at: string }, b: InboxRow & { acked_at: string }): number {
+  return a.acked_at < b.acked_at ? -1 : a.acked_at > b.acked_at ? 1 : a.seq - b.seq;
+}

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { openStorePool } from '../db/migrate.ts';
 import { inTransaction } from '../db/postgres.ts';
 import type {
+  AckedItemKey,
   CaseTicket,
   CaseView,
   CaseViewOptions,
@@ -17,7 +18,7 @@ import type {
   TakeTicket,
 } from '../ports/mailbox-store.ts';
 import { SETTLED_TICKET_RETENTION_MS, shouldPrune } from './case-ticket-retention.ts';
-import { type InboxRow, toInboxItem } from './inbox-row.ts';
+import { byAckThenSeq, type InboxRow, toInboxItem } from './inbox-row.ts';
 
 export interface PgMailboxStoreOptions {
   url: string;
@@ -171,6 +172,44 @@ export class PgMailboxStore implements MailboxStore {
     ).rows[0];
     if (acked) return toInboxItem(acked);
     return (await this.get(systemId, messageId)) ? 'already' : undefined;
+  }
+
+  async markAcksAudited(items: readonly AckedItemKey[]): Promise<void> {
+    if (items.length === 0) return;
+    // Only rows without the mark: a row rewritten for nothing is a dead tuple for nothing.
+    await this.pool.query({
+      name: 'mailbox-mark-acks-audited',
+      text: `UPDATE mailbox_inbox AS i SET ack_audited_at = $3
+             FROM unnest($1::text[], $2::text[]) AS k (system_id, message_id)
+             WHERE i.system_id = k.system_id AND i.message_id = k.message_id
+               AND i.acked_at IS NOT NULL AND i.ack_audited_at IS NULL`,
+      values: [items.map((i) => i.systemId), items.map((i) => i.messageId), new Date().toISOString()],
+    });
+  }
+
+  async claimUnauditedAcks(options: {
+    ackedBefore: string;
+    now: string;
+    claimUntil: string;
+    limit: number;
+  }): Promise<InboxItem[]> {
+    // SKIP LOCKED: a replica claiming at the same moment takes other rows instead of waiting for
+    // these and then finding them claimed.
+    const rows = (
+      await this.pool.query<InboxRow>({
+        name: 'mailbox-claim-unaudited-acks',
+        text: `UPDATE mailbox_inbox SET ack_audit_claimed_until = $3
+               WHERE seq IN (
+                 SELECT seq FROM mailbox_inbox
+                 WHERE acked_at IS NOT NULL AND ack_audited_at IS NULL AND acked_at <= $1
+                   AND (ack_audit_claimed_until IS NULL OR ack_audit_claimed_until <= $2)
+                 ORDER BY acked_at LIMIT $4
+                 FOR UPDATE SKIP LOCKED)
+               RETURNING ${ITEM_COLUMNS}, acked_at`,
+        values: [options.ackedBefore, options.now, options.claimUntil, options.limit],
+      })
+    ).rows as (InboxRow & { acked_at: string })[];
+    return rows.sort(byAckThenSeq).map(toInboxItem);
   }
 
   async caseView(systemId: string, caseKey: string, own: CaseViewOptions): Promise<CaseView> {

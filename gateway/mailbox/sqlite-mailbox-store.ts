@@ -14,6 +14,7 @@ import { SqliteGroupCommit } from '../db/sqlite-group-commit.ts';
 import { attachWalCheckpointer } from '../db/wal-checkpointer.ts';
 import { type WalSync, walSyncFor } from '../db/wal-sync.ts';
 import type {
+  AckedItemKey,
   CaseTicket,
   CaseView,
   CaseViewOptions,
@@ -23,7 +24,7 @@ import type {
   TakeTicket,
 } from '../ports/mailbox-store.ts';
 import { SETTLED_TICKET_RETENTION_MS, shouldPrune } from './case-ticket-retention.ts';
-import { type InboxRow, toInboxItem } from './inbox-row.ts';
+import { byAckThenSeq, type InboxRow, toInboxItem } from './inbox-row.ts';
 
 interface TicketRow {
   ticket: number;
@@ -92,6 +93,25 @@ export class SqliteMailboxStore implements MailboxStore {
     if (!columns.some((c) => c.name === 'leased_until')) {
       this.db.exec('ALTER TABLE inbox ADD COLUMN leased_until TEXT');
     }
+    // The acks whose `acknowledged` audit entry is not confirmed (gateway/mailbox/ack-audit-sweep.ts):
+    // a narrow row made with the ack and deleted by its mark, rather than a column of the inbox row —
+    // SQLite rewrites a whole row on UPDATE, and the mark would rewrite the document and body again.
+    // Made and, for a file from before the sweep, filled with its acks (confirmed by the sweep once)
+    // in one transaction: a crash between the two must not leave the table made and those acks out.
+    this.db
+      .transaction(() => {
+        const made =
+          this.db
+            .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'inbox_ack_unaudited'")
+            .get() !== undefined;
+        if (made) return;
+        this.db.exec(`
+          CREATE TABLE inbox_ack_unaudited (seq INTEGER PRIMARY KEY, acked_at TEXT NOT NULL, claimed_until TEXT);
+          CREATE INDEX inbox_ack_unaudited_by_ack ON inbox_ack_unaudited (acked_at);
+          INSERT INTO inbox_ack_unaudited (seq, acked_at) SELECT seq, acked_at FROM inbox WHERE acked_at IS NOT NULL;
+        `);
+      })
+      .immediate();
     this.writes = new SqliteGroupCommit(this.db, this.walSync);
     this.stmts = {
       markDelivered: this.db.prepare(
@@ -113,6 +133,22 @@ export class SqliteMailboxStore implements MailboxStore {
       ack: this.db.prepare(
         'UPDATE inbox SET acked_at = ? WHERE system_id = ? AND message_id = ? AND acked_at IS NULL',
       ),
+      noteUnaudited: this.db.prepare(
+        'INSERT OR IGNORE INTO inbox_ack_unaudited (seq, acked_at) VALUES (?, ?)',
+      ),
+      markAckAudited: this.db.prepare(
+        'DELETE FROM inbox_ack_unaudited WHERE seq = (SELECT seq FROM inbox WHERE system_id = ? AND message_id = ?)',
+      ),
+      claimUnauditedAcks: this.db.prepare<
+        [string, string, string, number],
+        { seq: number; acked_at: string }
+      >(
+        `UPDATE inbox_ack_unaudited SET claimed_until = ? WHERE seq IN (
+           SELECT seq FROM inbox_ack_unaudited WHERE acked_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
+           ORDER BY acked_at LIMIT ?)
+         RETURNING seq, acked_at`,
+      ),
+      bySeq: this.db.prepare<[number], InboxRow>('SELECT * FROM inbox WHERE seq = ?'),
       // One statement for both looks: every statement outside a transaction is a read transaction of
       // its own (file locks: syscalls), and a case view is asked for each delivered record.
       caseViewBySource: this.db.prepare<[string, string, string, string, string, string | null], CaseViewRow>(
@@ -197,8 +233,30 @@ export class SqliteMailboxStore implements MailboxStore {
       const row = this.stmts.get.get(systemId, messageId) as InboxRow | undefined;
       if (!row) return undefined;
       const changed = this.stmts.ack.run(at, systemId, messageId).changes === 1;
+      if (changed) this.stmts.noteUnaudited.run(row.seq, at);
       return changed ? toInboxItem(row) : 'already';
     });
+  }
+
+  async markAcksAudited(items: readonly AckedItemKey[]): Promise<void> {
+    if (items.length === 0) return;
+    await this.writes.run(() => {
+      for (const item of items) this.stmts.markAckAudited.run(item.systemId, item.messageId);
+    });
+  }
+
+  async claimUnauditedAcks(options: {
+    ackedBefore: string;
+    now: string;
+    claimUntil: string;
+    limit: number;
+  }): Promise<InboxItem[]> {
+    const rows = await this.writes.run(() =>
+      this.stmts.claimUnauditedAcks
+        .all(options.claimUntil, options.ackedBefore, options.now, options.limit)
+        .map((claim) => ({ ...this.stmts.bySeq.get(claim.seq)!, acked_at: claim.acked_at })),
+    );
+    return rows.sort(byAckThenSeq).map(toInboxItem);
   }
 
   async caseView(systemId: string, caseKey: string, own: CaseViewOptions): Promise<CaseView> {

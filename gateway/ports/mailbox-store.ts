@@ -62,6 +62,8 @@ export interface TakeTicket {
   notBefore: string;
 }
 
+export type AckedItemKey = Pick<InboxItem, 'systemId' | 'messageId'>;
+
 export interface MailboxStore {
   readonly kind: string;
   /** Puts an item into the system's inbox unless that system already got this messageId. Returns false on a duplicate. */
@@ -87,6 +89,25 @@ export interface MailboxStore {
   ): Promise<{ item: InboxItem; leased: boolean } | undefined>;
   /** Acknowledges; returns the item the first time, 'already' on repeats, undefined if unknown. */
   ack(systemId: string, messageId: string): Promise<InboxItem | 'already' | undefined>;
+  /**
+   * The ack's `acknowledged` audit entry is known to be in the trail (written, or found there): the
+   * ack audit sweep (gateway/mailbox/ack-audit-sweep.ts) passes these items by. Unknown and
+   * unacknowledged items are left as they are; marking twice changes nothing.
+   */
+  markAcksAudited(items: readonly AckedItemKey[]): Promise<void>;
+  /**
+   * Acknowledged items not marked audited, acked at or before `ackedBefore`, oldest ack first, at
+   * most `limit`, leaving out those claimed until after `now`; each one returned is claimed until
+   * `claimUntil` (all ISO 8601). Instances sharing a storage (replicas) never get the same item
+   * while its claim lasts, so they split the sweep between them; an item whose claimer gave up (or
+   * died) is handed out again once its claim ends.
+   */
+  claimUnauditedAcks(options: {
+    ackedBefore: string;
+    now: string;
+    claimUntil: string;
+    limit: number;
+  }): Promise<InboxItem[]>;
   /**
    * The case's head and the ticket of `own` (a source or a ticket number), in one look; with
    * `own.delivered`, also whether the system already got that messageId (as wasDelivered).

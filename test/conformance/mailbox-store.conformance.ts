@@ -1,7 +1,8 @@
 /**
  * The MailboxStore conformance suite: what the SQLite and the PostgreSQL mailbox must both honour —
- * deduplication by (system, nachrichtenUUID) across pull and push, paging, acknowledgement, and two
- * store instances (two gateway processes) sharing one storage.
+ * deduplication by (system, nachrichtenUUID) across pull and push, paging, acknowledgement, the
+ * unaudited acks the ack audit sweep claims, and two store instances (two gateway processes) sharing
+ * one storage.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InboxItem, MailboxStore } from '../../gateway/ports/mailbox-store.ts';
@@ -198,6 +199,96 @@ export function runMailboxStoreConformance(name: string, factory: () => Promise<
         const second = await store.list('st-melde', { limit: 2, after: first.next!, visibleAt: at(0) });
         expect(ids(second)).toEqual([items[4]!.messageId]);
         expect(second.next).toBeUndefined();
+      });
+    });
+
+    describe('unaudited acks (the ack audit sweep)', () => {
+      // Acks take the store's clock; claims compare the times the caller passes.
+      const inAMinute = () => new Date(Date.now() + 60_000).toISOString();
+      const ids = (items: InboxItem[]) => items.map((i) => i.messageId);
+      const pause = () => new Promise((r) => setTimeout(r, 3));
+      /** Puts `n` items and acks them in the given order of their indices, a few ms apart. */
+      async function ackedItems(n: number, order = Array.from({ length: n }, (_, i) => i)) {
+        const items = Array.from({ length: n }, () => inboxItem());
+        for (const item of items) await store.putIfNew(item);
+        for (const i of order) {
+          await store.ack(items[i]!.systemId, items[i]!.messageId);
+          await pause();
+        }
+        return items;
+      }
+      const claimAll = (on: MailboxStore, now = new Date().toISOString(), limit = 100) =>
+        on.claimUnauditedAcks({ ackedBefore: inAMinute(), now, claimUntil: inAMinute(), limit });
+
+      it('hands out acked items not marked audited, acked by the given time, oldest ack first', async () => {
+        const pending = inboxItem();
+        await store.putIfNew(pending);
+        const items = await ackedItems(3, [2, 0, 1]);
+        const before = new Date(Date.now() - 1).toISOString();
+        await pause();
+        const late = (await ackedItems(1))[0]!;
+        expect(
+          await store.claimUnauditedAcks({
+            ackedBefore: before,
+            now: new Date().toISOString(),
+            claimUntil: inAMinute(),
+            limit: 10,
+          }),
+        ).toEqual([items[2], items[0], items[1]]);
+        // Not acked: never; acked after `ackedBefore`: once the caller's time passes it.
+        expect(ids(await claimAll(store))).toEqual([late.messageId]);
+        expect(ids(await claimAll(store))).not.toContain(pending.messageId);
+      });
+
+      it('hands out at most `limit`, and an item once while its claim lasts, also to another instance', async () => {
+        const items = await ackedItems(5);
+        const now = new Date().toISOString();
+        const second = await another();
+        expect(ids(await claimAll(store, now, 2))).toEqual(ids(items.slice(0, 2)));
+        expect(ids(await claimAll(second, now, 2))).toEqual(ids(items.slice(2, 4)));
+        expect(ids(await claimAll(store, now, 10))).toEqual(ids(items.slice(4)));
+        expect(await claimAll(second, now, 10)).toEqual([]);
+        // The claims ended (their claimer gave up): handed out again, to whichever instance asks.
+        const later = new Date(Date.now() + 61_000).toISOString();
+        expect(ids(await claimAll(second, later, 10))).toEqual(ids(items));
+      });
+
+      it('never hands out an item marked audited; marks only acked items, idempotently', async () => {
+        const items = await ackedItems(3);
+        const unacked = inboxItem();
+        await store.putIfNew(unacked);
+        await store.markAcksAudited([
+          items[0]!,
+          items[2]!,
+          unacked,
+          { systemId: 'st-melde', messageId: 'unknown' },
+          { systemId: 'th-melde', messageId: items[1]!.messageId },
+        ]);
+        await store.markAcksAudited([items[0]!]);
+        await store.markAcksAudited([]);
+        const second = await another();
+        expect(ids(await claimAll(second))).toEqual([items[1]!.messageId]);
+        // Claimed, then marked by the claimer: gone for good, claim or none.
+        await second.markAcksAudited([items[1]!]);
+        expect(await claimAll(store, new Date(Date.now() + 61_000).toISOString())).toEqual([]);
+        // A mark that came before the ack did not stick: the ack is handed out once it is made.
+        await store.ack(unacked.systemId, unacked.messageId);
+        expect(ids(await claimAll(store))).toEqual([unacked.messageId]);
+        // The items themselves are untouched: byte for byte, still acknowledged.
+        expect(await store.get(items[0]!.systemId, items[0]!.messageId)).toEqual(items[0]);
+        expect(await store.ack(items[0]!.systemId, items[0]!.messageId)).toBe('already');
+      });
+
+      it('lets two instances claim at the same time: each item goes to one of them', async () => {
+        const items = await ackedItems(30);
+        const second = await another();
+        const now = new Date().toISOString();
+        const claims = await Promise.all(
+          Array.from({ length: 6 }, (_, i) => claimAll(i % 2 === 0 ? store : second, now, 7)),
+        );
+        const handedOut = claims.flatMap(ids);
+        expect(new Set(handedOut).size).toBe(handedOut.length);
+        expect(handedOut.sort()).toEqual(ids(items).sort());
       });
     });
 

@@ -40,6 +40,7 @@ const RELEASED = [
   '014_pki_revocations.sql',
   '015_scraper_tokens.sql',
   '016_pki_system_certificates.sql',
+  '017_inbox_ack_audited.sql',
 ];
 const RELEASED_VERSIONS = RELEASED.map((_, i) => i + 1);
 /** The number a migration written after the released ones takes. */

@@ -83,4 +83,38 @@ describe('SqliteMailboxStore: upgrade of an older file', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('hands the acks of a file made before the ack audit sweep to the sweep once, not again after a mark', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-mailbox-'));
+    const file = join(dir, 'mailbox.sqlite');
+    const [acked, pending] = [inboxItem(), inboxItem()];
+    // A file as the store made it before the sweep: no table of unaudited acks.
+    const before = new SqliteMailboxStore({ file });
+    for (const item of [acked, pending]) await before.putIfNew(item);
+    await before.ack(acked.systemId, acked.messageId);
+    await before.close();
+    const old = new Database(file);
+    old.exec('DROP TABLE inbox_ack_unaudited');
+    old.close();
+    const claimAll = (store: SqliteMailboxStore) => {
+      const inAMinute = new Date(Date.now() + 60_000).toISOString();
+      return store.claimUnauditedAcks({
+        ackedBefore: inAMinute,
+        now: inAMinute,
+        claimUntil: inAMinute,
+        limit: 10,
+      });
+    };
+    const store = new SqliteMailboxStore({ file });
+    try {
+      expect(await claimAll(store)).toEqual([acked]);
+      await store.markAcksAudited([acked]);
+      await store.close();
+      const reopened = new SqliteMailboxStore({ file });
+      expect(await claimAll(reopened)).toEqual([]);
+      await reopened.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -16,13 +16,15 @@
  * An ack is committed in the mailbox first and audited after: the `acknowledged` entry sets off the
  * sender's receipt, so it must not precede an acknowledgement that may then fail to commit. An ack
  * whose append failed is answered with an error; the receiver's resend writes the entry then
- * (auditAckIfMissing).
+ * (auditAckIfMissing), or, if it never comes, the ack audit sweep does (gateway/mailbox/ack-audit-sweep.ts):
+ * the row is marked audited once the entry is known to be written, and the sweep looks at the others.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { AuditLog, AuditRecordInput } from '../../audit/audit-log.ts';
+import type { AuditLog } from '../../audit/audit-log.ts';
 import { GatewayError } from '../../errors/catalogue.ts';
-import type { InboxItem, MailboxStore } from '../../ports/mailbox-store.ts';
+import { ACK_REPAIR_CHAIN, auditAckIfMissing, pulled } from '../../mailbox/pull-ack-audit.ts';
+import type { AckedItemKey, InboxItem, MailboxStore } from '../../ports/mailbox-store.ts';
 import { type CertificateResolver, requireSystem } from '../client-auth.ts';
 import { MESSAGE_ID, MessageIdParam, parseQuery, SYSTEM_ID, SystemIdParam } from './params.ts';
 
@@ -38,60 +40,8 @@ function textual(contentType: string): boolean {
   return /^(application\/(json|xml)|text\/)/.test(contentType) && !/charset=(?!utf-8)/i.test(contentType);
 }
 
-/** The audit event of the receiving system fetching or acknowledging an inbox item. */
-function pulled(
-  kind: 'fetched' | 'acknowledged',
-  item: InboxItem,
-  detail: Record<string, unknown>,
-): AuditRecordInput {
-  return {
-    kind,
-    actor: `system:${item.systemId}`,
-    messageId: item.messageId,
-    sender: item.senderAuthority,
-    receiver: item.receiverAuthority,
-    senderSystem: item.senderSystem,
-    receiverSystem: item.systemId,
-    messageType: item.messageType,
-    digest: item.digest,
-    detail: { mode: 'pull', ...detail },
-  };
-}
-
-/** The idempotency key of a resend's `acknowledged` (keys are unique per chain: see ACK_REPAIR_CHAIN). */
-function ackKey(item: Pick<InboxItem, 'systemId' | 'messageId'>): string {
-  return `pull-ack/${item.systemId}/${item.messageId}`;
-}
-
-/**
- * Where a resend writes a missing `acknowledged`: one chain every replica writes it to, so that two
- * resends racing on two replicas (each with a chain of its own) meet each other's key and write one
- * entry. Only repairs go there, so it is rarely written and its writers do not take turns on the
- * hot path; the first ack stays on the process's own chain.
- */
-export const ACK_REPAIR_CHAIN = 'pull-ack-repairs';
-
-/**
- * An ack whose append failed after the mailbox committed it (audit store down) was answered with an
- * error, so the receiver sends it again and the mailbox says `already`: that resend writes the
- * missing `acknowledged`, which sets off the receipt as the first one would have (the listeners of
- * the log, and the catch-up, which reads every chain). The look first spares a second entry where
- * the trail has it already (on any chain: the first ack's own, or an earlier resend's).
- */
-async function auditAckIfMissing(
-  mailbox: MailboxStore,
-  repairs: AuditLog,
-  systemId: string,
-  messageId: string,
-): Promise<void> {
-  if (await repairs.store.hasEvent(messageId, 'acknowledged')) return;
-  const item = await mailbox.get(systemId, messageId);
-  if (!item) return;
-  await repairs.record({
-    ...pulled('acknowledged', item, { recovered: true }),
-    idempotencyKey: ackKey(item),
-  });
-}
+// Where it was defined before the sweep shared it: test/e2e/inbox-ack-audit-repair.test.ts reads it here.
+export { ACK_REPAIR_CHAIN };
 
 export function inboxItemView(item: InboxItem) {
   return {
@@ -116,6 +66,12 @@ export function inboxRoutes(deps: {
   resolveCaller: CertificateResolver;
   /** How long a fetched, unacknowledged item stays out of the listing. */
   visibilityTimeoutMs: number;
+  /**
+   * The ack's `acknowledged` is in the trail: marks it so in the mailbox, later and in batches
+   * (gateway/mailbox/ack-audit-marks.ts), without holding up the answer. A mark that is lost only
+   * leaves the ack to the ack audit sweep, which finds the entry and marks it then.
+   */
+  ackAudited: (key: AckedItemKey) => void;
   /** Clock; tests may pass their own. */
   now?: () => Date;
 }) {
@@ -176,8 +132,12 @@ export function inboxRoutes(deps: {
           throw new GatewayError('GW_ERR_NOT_FOUND', `no message ${messageId} in the inbox of ${systemId}`);
         if (result !== 'already') {
           await deps.audit.record(pulled('acknowledged', result, {}));
+          deps.ackAudited({ systemId, messageId });
         } else {
-          await auditAckIfMissing(deps.mailbox, repairs, systemId, messageId);
+          const found = await auditAckIfMissing(repairs, messageId, () =>
+            deps.mailbox.get(systemId, messageId),
+          );
+          if (found !== 'unknown') deps.ackAudited({ systemId, messageId });
         }
         return { messageId, status: 'acknowledged', repeated: result === 'already' };
       },
