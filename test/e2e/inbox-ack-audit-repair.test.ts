@@ -10,14 +10,12 @@
  * store's append transaction). Holding the file's write lock instead fails the append only after the
  * store's busy timeout (10 s a wait, the event loop blocked meanwhile: some 40 s a run).
  */
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACK_REPAIR_CHAIN } from '../../gateway/http/routes/inbox.ts';
 import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
-import { withPgClient } from '../conformance/pg-test-schema.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import { eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { refuseAcknowledgedInPg, refuseAcknowledgedInSqlite } from '../support/refuse-acknowledged.ts';
 import { sharedPgGateways } from '../support/shared-pg-gateways.ts';
 
 interface AckAnswer {
@@ -28,23 +26,6 @@ interface AckAnswer {
 
 describe('a pull ack whose audit append failed is audited on its resend (two gateways, PostgreSQL)', () => {
   const shared = sharedPgGateways('ack_repair');
-
-  /** Makes the audit log refuse the `acknowledged` of `messageId` with a real PostgreSQL error until the returned undo. */
-  async function refuseAcknowledged(messageId: string): Promise<() => Promise<void>> {
-    await withPgClient(shared.schema, async (c) => {
-      await c.query(`CREATE FUNCTION refuse_ack() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION 'test: the audit log refuses this acknowledged'; END $$`);
-      await c.query(
-        `CREATE TRIGGER refuse_ack BEFORE INSERT ON audit_entries FOR EACH ROW
-         WHEN (NEW.kind = 'acknowledged' AND NEW.message_id = '${messageId}') EXECUTE FUNCTION refuse_ack()`,
-      );
-    });
-    return () =>
-      withPgClient(shared.schema, async (c) => {
-        await c.query('DROP TRIGGER refuse_ack ON audit_entries');
-        await c.query('DROP FUNCTION refuse_ack()');
-      });
-  }
 
   it('the resends write one `acknowledged` and the sender gets its receipt', async () => {
     const { a, b } = shared;
@@ -63,7 +44,7 @@ describe('a pull ack whose audit append failed is audited on its resend (two gat
     );
     expect((await a.client('st-melde').call('GET', `/v1/systems/st-melde/inbox/${msg.id}`)).status).toBe(200);
 
-    const allow = await refuseAcknowledged(msg.id);
+    const allow = await refuseAcknowledgedInPg(shared.schema, msg.id);
     let first: { status: number };
     try {
       first = await a.client('st-melde').call('POST', `/v1/systems/st-melde/inbox/${msg.id}/ack`);
@@ -124,26 +105,6 @@ describe('a pull ack whose audit append failed is audited on its resend (embedde
   }, 60_000);
   afterAll(async () => t?.stop());
 
-  /** Makes the audit log refuse the `acknowledged` of `messageId` with a real SQLite error until the returned undo. */
-  function refuseAcknowledged(messageId: string): () => void {
-    const db = new Database(path.join(t.dataDir, 'audit.sqlite'), { fileMustExist: true });
-    try {
-      db.exec(`CREATE TRIGGER refuse_ack BEFORE INSERT ON audit_entries
-        WHEN NEW.kind = 'acknowledged' AND NEW.message_id = '${messageId}'
-        BEGIN SELECT RAISE(ABORT, 'test: the audit log refuses this acknowledged'); END`);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
-    return () => {
-      try {
-        db.exec('DROP TRIGGER refuse_ack');
-      } finally {
-        db.close();
-      }
-    };
-  }
-
   it('the resend writes the `acknowledged` and the sender gets its receipt', async () => {
     expect(t.gateway.mailbox.kind).toBe('sqlite');
     const msg = rueckmeldung();
@@ -159,12 +120,12 @@ describe('a pull ack whose audit append failed is audited on its resend (embedde
     );
     const ackPath = `/v1/systems/st-melde/inbox/${msg.id}/ack`;
 
-    const allow = refuseAcknowledged(msg.id);
+    const allow = await refuseAcknowledgedInSqlite(t.dataDir, msg.id);
     let first: { status: number };
     try {
       first = await t.client('st-melde').call('POST', ackPath);
     } finally {
-      allow();
+      await allow();
     }
     expect(first.status).toBeGreaterThanOrEqual(500);
     expect((await t.gateway.mailbox.lease('st-melde', msg.id, new Date().toISOString()))?.leased).toBe(false);

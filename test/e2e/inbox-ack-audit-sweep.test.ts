@@ -13,9 +13,10 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACK_REPAIR_CHAIN } from '../../gateway/mailbox/pull-ack-audit.ts';
 import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
-import { dropSchema, freshSchemaName, PG_URL, withPgClient } from '../conformance/pg-test-schema.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
-import { eventually, startTestGateway, type TestGateway, tempDir } from '../support/gateway.ts';
+import { eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { refuseAcknowledgedInPg, refuseAcknowledgedInSqlite } from '../support/refuse-acknowledged.ts';
+import { sharedPgGateways } from '../support/shared-pg-gateways.ts';
 
 const GRACE_MS = 1_000;
 const SWEEP = { GATEWAY_INBOX_ACK_AUDIT_SWEEP_MS: '100', GATEWAY_INBOX_ACK_AUDIT_GRACE_MS: String(GRACE_MS) };
@@ -113,7 +114,7 @@ describe('the ack audit sweep writes the `acknowledged` of an ack never resent (
   afterAll(async () => t?.stop());
   const s = steps(() => t);
 
-  const refuse = (messageId: string) => refuseInSqlite(t, messageId);
+  const refuse = (messageId: string) => refuseAcknowledgedInSqlite(t.dataDir, messageId);
 
   it('the receiver never resends: the sweep writes one `acknowledged`, the sender gets its receipt', async () => {
     expect(t.gateway.mailbox.kind).toBe('sqlite');
@@ -179,7 +180,7 @@ describe('a resend and the ack audit sweep at the same time (embedded: SQLite)',
 
   it('one entry, one receipt', async () => {
     const messageId = await s.delivered();
-    await s.failedAck(messageId, (id) => refuseInSqlite(t, id));
+    await s.failedAck(messageId, (id) => refuseAcknowledgedInSqlite(t.dataDir, id));
     await sleep(GRACE_MS);
     const [resend, run] = await Promise.all([
       t.client('st-melde').call('POST', s.ackPath(messageId)),
@@ -192,60 +193,17 @@ describe('a resend and the ack audit sweep at the same time (embedded: SQLite)',
   }, 60_000);
 });
 
-/** Makes the gateway's audit.sqlite refuse the `acknowledged` of `messageId` (at once, no lock held) until the returned undo. */
-async function refuseInSqlite(t: TestGateway, messageId: string): Promise<() => Promise<void>> {
-  const db = new Database(path.join(t.dataDir, 'audit.sqlite'), { fileMustExist: true });
-  db.exec(`CREATE TRIGGER refuse_ack BEFORE INSERT ON audit_entries
-    WHEN NEW.kind = 'acknowledged' AND NEW.message_id = '${messageId}'
-    BEGIN SELECT RAISE(ABORT, 'test: the audit log refuses this acknowledged'); END`);
-  return async () => {
-    db.exec('DROP TRIGGER refuse_ack');
-    db.close();
-  };
-}
-
 describe('the ack audit sweep with two gateways sharing PostgreSQL (swept by the test)', () => {
-  const schema = freshSchemaName('ack_sweep');
-  const dataDir = tempDir('ack-sweep-shared');
-  let a: TestGateway;
-  let b: TestGateway;
-  const env = (chain: string) => ({
-    DATABASE_URL: PG_URL,
-    DATABASE_SCHEMA: schema,
-    GATEWAY_AUDIT_CHAIN: chain,
-    GATEWAY_AUDIT_CHECKPOINT_SECONDS: '3600',
+  const shared = sharedPgGateways('ack_sweep', {
     ...MANUAL_SWEEP,
     GATEWAY_INBOX_ACK_AUDIT_GRACE_MS: String(PG_GRACE_MS),
   });
-  beforeAll(async () => {
-    a = await startTestGateway({ dataDir, env: env('gw-a') });
-    b = await startTestGateway({ dataDir, env: env('gw-b') });
-  }, 120_000);
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await dropSchema(schema);
-  });
-  const s = steps(() => a);
+  const s = steps(() => shared.a);
 
-  /** Makes the audit log refuse the `acknowledged` of `messageId` with a real PostgreSQL error until the returned undo. */
-  async function refuse(messageId: string): Promise<() => Promise<void>> {
-    await withPgClient(schema, async (c) => {
-      await c.query(`CREATE FUNCTION refuse_ack() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION 'test: the audit log refuses this acknowledged'; END $$`);
-      await c.query(
-        `CREATE TRIGGER refuse_ack BEFORE INSERT ON audit_entries FOR EACH ROW
-         WHEN (NEW.kind = 'acknowledged' AND NEW.message_id = '${messageId}') EXECUTE FUNCTION refuse_ack()`,
-      );
-    });
-    return () =>
-      withPgClient(schema, async (c) => {
-        await c.query('DROP TRIGGER refuse_ack ON audit_entries');
-        await c.query('DROP FUNCTION refuse_ack()');
-      });
-  }
+  const refuse = (messageId: string) => refuseAcknowledgedInPg(shared.schema, messageId);
 
   it('never resent: both replicas sweep at once, one claims it and writes one `acknowledged`, one receipt', async () => {
+    const { a, b } = shared;
     expect(a.gateway.mailbox.kind).toBe('postgres');
     const messageId = await s.delivered();
     await s.failedAck(messageId, refuse);
@@ -261,6 +219,7 @@ describe('the ack audit sweep with two gateways sharing PostgreSQL (swept by the
   }, 90_000);
 
   it('resends to both replicas and both sweeps at the same time: one entry', async () => {
+    const { a, b } = shared;
     const messageId = await s.delivered();
     await s.failedAck(messageId, refuse);
     await sleep(PG_GRACE_MS);

@@ -15,20 +15,22 @@ export interface SharedPgGateways {
   readonly b: TestGateway;
 }
 
-export function sharedPgGateways(label: string): SharedPgGateways {
+/** `env`: settings both gateways get besides their shared PostgreSQL schema and chains of their own. */
+export function sharedPgGateways(label: string, env: Record<string, string> = {}): SharedPgGateways {
   const schema = freshSchemaName(label);
   const dataDir = tempDir(`${label}-shared`);
   let a: TestGateway | undefined;
   let b: TestGateway | undefined;
-  const env = (chain: string) => ({
+  const replicaEnv = (chain: string) => ({
+    ...env,
     DATABASE_URL: PG_URL,
     DATABASE_SCHEMA: schema,
     GATEWAY_AUDIT_CHAIN: chain,
     GATEWAY_AUDIT_CHECKPOINT_SECONDS: '3600',
   });
   beforeAll(async () => {
-    a = await startTestGateway({ dataDir, env: env('gw-a') });
-    b = await startTestGateway({ dataDir, env: env('gw-b') });
+    a = await startTestGateway({ dataDir, env: replicaEnv('gw-a') });
+    b = await startTestGateway({ dataDir, env: replicaEnv('gw-b') });
   }, 120_000);
   afterAll(async () => {
     await a?.stop();
