@@ -12,6 +12,7 @@ import type {
   CaseTicket,
   CaseView,
   CaseViewOptions,
+  ClaimUnauditedAcks,
   InboxItem,
   InboxPage,
   MailboxStore,
@@ -187,12 +188,7 @@ export class PgMailboxStore implements MailboxStore {
     });
   }
 
-  async claimUnauditedAcks(options: {
-    ackedBefore: string;
-    now: string;
-    claimUntil: string;
-    limit: number;
-  }): Promise<InboxItem[]> {
+  async claimUnauditedAcks(options: ClaimUnauditedAcks): Promise<InboxItem[]> {
     // SKIP LOCKED: a replica claiming at the same moment takes other rows instead of waiting for
     // these and then finding them claimed.
     const rows = (

@@ -18,6 +18,7 @@ import type {
   CaseTicket,
   CaseView,
   CaseViewOptions,
+  ClaimUnauditedAcks,
   InboxItem,
   InboxPage,
   MailboxStore,
@@ -245,12 +246,7 @@ export class SqliteMailboxStore implements MailboxStore {
     });
   }
 
-  async claimUnauditedAcks(options: {
-    ackedBefore: string;
-    now: string;
-    claimUntil: string;
-    limit: number;
-  }): Promise<InboxItem[]> {
+  async claimUnauditedAcks(options: ClaimUnauditedAcks): Promise<InboxItem[]> {
     const rows = await this.writes.run(() =>
       this.stmts.claimUnauditedAcks
         .all(options.claimUntil, options.ackedBefore, options.now, options.limit)

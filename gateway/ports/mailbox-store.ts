@@ -64,6 +64,14 @@ export interface TakeTicket {
 
 export type AckedItemKey = Pick<InboxItem, 'systemId' | 'messageId'>;
 
+/** MailboxStore.claimUnauditedAcks: all times ISO 8601. */
+export interface ClaimUnauditedAcks {
+  ackedBefore: string;
+  now: string;
+  claimUntil: string;
+  limit: number;
+}
+
 export interface MailboxStore {
   readonly kind: string;
   /** Puts an item into the system's inbox unless that system already got this messageId. Returns false on a duplicate. */
@@ -102,12 +110,7 @@ export interface MailboxStore {
    * while its claim lasts, so they split the sweep between them; an item whose claimer gave up (or
    * died) is handed out again once its claim ends.
    */
-  claimUnauditedAcks(options: {
-    ackedBefore: string;
-    now: string;
-    claimUntil: string;
-    limit: number;
-  }): Promise<InboxItem[]>;
+  claimUnauditedAcks(options: ClaimUnauditedAcks): Promise<InboxItem[]>;
   /**
    * The case's head and the ticket of `own` (a source or a ticket number), in one look; with
    * `own.delivered`, also whether the system already got that messageId (as wasDelivered).
