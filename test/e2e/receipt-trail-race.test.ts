@@ -86,10 +86,28 @@ describe('the trail of a receipt whose first writer is slow, met by another proc
     expect(await a.gateway.mailbox.get('sn-melde', receiptId)).toBeDefined();
 
     // Another process starts: its catch-up hands the acknowledgement to its receipt issuer.
+    const { rows: held } = await holder.query<{ pid: number }>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1`,
+      [HOLD_KEY],
+    );
+    const { rows: before } = await holder.query<{ pid: number }>('SELECT pid FROM pg_stat_activity');
     const b = await startTestGateway({ dataDir, env: env('gw-b') });
     started.push(b);
-    // Until its catch-up is done, or it waits for gateway a's trail (a correct issuer may).
-    await Promise.race([b.gateway.followUps.caughtUp, new Promise((r) => setTimeout(r, 5_000))]);
+    // Until its catch-up is done, or it waits for gateway a's trail (a correct issuer may): seen as
+    // a backend b opened, blocked by a's held transaction or at the trigger itself, where it stays
+    // until the lock is let go however long this test waits; b waiting otherwise is given 5 s, as ever.
+    const bWaiting = async () =>
+      (
+        await holder.query(
+          `SELECT pid FROM pg_stat_activity WHERE pid <> ALL($2::int[]) AND (pg_blocking_pids(pid) && $1::int[]
+             OR pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $3))`,
+          [held.map((r) => r.pid), before.map((r) => r.pid), HOLD_KEY],
+        )
+      ).rowCount;
+    await Promise.race([
+      b.gateway.followUps.caughtUp,
+      eventually(async () => (((await bWaiting()) ?? 0) > 0 ? true : undefined), 5_000).catch(() => {}),
+    ]);
     await holder.query('SELECT pg_advisory_unlock($1)', [HOLD_KEY]);
     await b.gateway.followUps.caughtUp;
     await a.gateway.followUps.receipts.idle();

@@ -19,6 +19,7 @@ import type { AuditEntry } from '../../gateway/ports/audit-store.ts';
 import type { ConsumedRecord } from '../../gateway/ports/bus.ts';
 import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
 import { dropSchema, freshSchemaName, PG_URL } from '../conformance/pg-test-schema.ts';
+import { deliveryDrained } from '../support/delivery-drained.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import {
   eventually,
@@ -116,8 +117,9 @@ async function expectOnlyThePushedVersion(
   pushed: PushedRequest[],
   pushedDigest: string,
 ): Promise<void> {
-  // A second version published would be dropped by the ledger; give it the time to arrive.
-  await new Promise((r) => setTimeout(r, 500));
+  // A second version published would be dropped by the ledger; give it the time to arrive (the
+  // re-issue has published whatever it did: issuedAgain waited for the issuer to be idle).
+  await deliveryDrained(t.gateway, 'sn-melde');
   const trail = await t.gateway.auditStore.query({ messageId: receiptId });
   expect(digestsNamedBy(trail)).toEqual([pushedDigest]);
   expect(await archivedDigests(t, receiptId)).toEqual([pushedDigest]);

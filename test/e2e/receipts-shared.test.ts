@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../gateway/audit/audit-log.ts';
 import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
+import { deliveryDrained } from '../support/delivery-drained.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import { eventually } from '../support/gateway.ts';
 import { sharedPgGateways } from '../support/shared-pg-gateways.ts';
@@ -53,8 +54,11 @@ describe('receipts with two gateways on one PostgreSQL', () => {
       15_000,
       'the receipt delivered',
     );
-    // Give a second copy, if one was published, the time to be handled too.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Give a second copy, if one was published, the time to be handled too: both issuers done, and
+    // everything on the bus for sn-melde handled.
+    await a.gateway.followUps.receipts.idle();
+    await b.gateway.followUps.receipts.idle();
+    await deliveryDrained(a.gateway, 'sn-melde');
     const inbox = await a.gateway.mailbox.list('sn-melde', { limit: 1000 });
     expect(inbox.items.filter((i) => i.messageId === receiptId)).toHaveLength(1);
     expect(await a.gateway.auditStore.query({ messageId: receiptId, kind: 'delivered' })).toHaveLength(1);
