@@ -4,10 +4,12 @@
  * - publish: one idempotent producer (acks=all, one in-flight request per broker so retries cannot
  *   reorder); the promise resolves after the broker acknowledged every record. Publishes that arrive
  *   while a request is in flight share the next request (group commit). Records are partitioned by
- *   key with Kafka's Java-compatible murmur2 partitioner.
+ *   key with Kafka's Java-compatible murmur2 partitioner. After a send that failed, the next one goes
+ *   through a fresh producer (discardProducer says why).
  * - subscribe: one kafkajs consumer per subscription in the given group, manual commits. A record's
  *   offset (+1) is committed after its handler resolved, grouped with the consumer's other partitions
- *   into one request; a batch is done once its commits are. If the handler throws, nothing is committed,
+ *   into one request, without holding up the next fetch; close() waits for the commits in flight before
+ *   it leaves the group. If the handler throws, nothing is committed,
  *   the partition is paused, and after `redeliveryDelayMs` (or the delay of a RedeliverLater) the
  *   consumer seeks back to the failed offset and resumes, so nothing behind it overtakes it; the
  *   other partitions keep flowing. While a handler runs, the consumer keeps heartbeating.
@@ -312,7 +314,8 @@ export class KafkaBus implements Bus {
   }
 
   private async send(records: BusRecord[]): Promise<void> {
-    const producer = await this.getProducer();
+    const connecting = this.getProducer();
+    const producer = await connecting;
     const byTopic = new Map<string, { key: string; value: Buffer; headers: IHeaders }[]>();
     for (const r of records) {
       let list = byTopic.get(r.topic);
@@ -322,10 +325,30 @@ export class KafkaBus implements Bus {
       }
       list.push({ key: r.key, value: r.value, headers: { ...r.headers } });
     }
-    await producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-    });
+    try {
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+    } catch (err) {
+      this.log?.warn({ err: errorMessage(err) }, 'Kafka send failed; the next goes through a fresh producer');
+      this.discardProducer(connecting, producer);
+      throw err;
+    }
+  }
+
+  /**
+   * A send that failed may have been appended by the broker all the same (its answer lost with the
+   * connection), yet kafkajs takes its sequence numbers back for a resend; when it then gives up (it
+   * reconnects a bounded number of times, whatever the producer's retries), the next records of the
+   * partition would go out under those numbers, and the broker, taking them for a resend of what it
+   * appended, would answer success without appending them: acknowledged, and on no topic. A fresh
+   * producer has a new producer id, so its numbers cannot meet the old ones.
+   */
+  private discardProducer(connecting: Promise<Producer>, producer: Producer): void {
+    if (this.producer === connecting) this.producer = undefined;
+    this.clients.delete(producer);
+    producer.disconnect().catch(() => {});
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
