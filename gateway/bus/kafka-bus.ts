@@ -693,6 +693,9 @@ class KafkaSubscription implements Subscription {
         this.timers.clear();
         // A restart's connect must not outlive the disconnect below.
         await this.restarting;
+        // Batches do not wait for their commits (eachBatch); those still in flight go out while
+        // this consumer is a member. Batches still running wait for their own, seeing `closing`.
+        await this.commits.idle();
         try {
           // kafkajs: stop fetching, wait for the running batches (our handlers and their commits),
           // leave the group, close the connections.
@@ -746,10 +749,11 @@ class KafkaSubscription implements Subscription {
       }
     } finally {
       clearInterval(keepAlive);
-      // Before the batch counts as done (close() waits for running batches): its records' commit.
-      // Throws when the group moved on (rebalance): kafkajs rejoins and the records are handed out
-      // again, which at-least-once allows.
-      if (committed) await committed;
+      // kafkajs fetches again only once every batch of the last fetch is done, so a batch waiting for
+      // its commit's round trip would hold up the records of all the consumer's partitions; the
+      // commit goes on in the background (a failed one means redelivery, which at-least-once allows).
+      // While closing, the batch waits for it: close() leaves the group once the running batches end.
+      if (committed && this.closing) await committed;
     }
   }
 
@@ -798,6 +802,8 @@ class OffsetCommits {
   private pending = new Map<string, { topic: string; partition: number; offset: string }>();
   private waiting: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private sending = false;
+  /** The drain under way, for idle(). */
+  private draining: Promise<void> = Promise.resolve();
   private send: CommitOffsets | undefined;
 
   /** Resolves once `offset` (the next record to read) of the partition is committed. */
@@ -805,8 +811,13 @@ class OffsetCommits {
     this.pending.set(`${partition}:${topic}`, { topic, partition, offset });
     this.send = send;
     const done = new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
-    if (!this.sending) void this.drain();
+    if (!this.sending) this.draining = this.drain();
     return done;
+  }
+
+  /** Resolves once every commit requested so far was sent and answered (or failed). */
+  idle(): Promise<void> {
+    return this.draining;
   }
 
   private async drain(): Promise<void> {
