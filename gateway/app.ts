@@ -21,7 +21,11 @@ import { SqliteBus } from './bus/sqlite-bus.ts';
 import { deliverTopic, ingressAuditGroup } from './bus/topics.ts';
 import type { CallbackRetryPolicy } from './callbacks/callback-dispatcher.ts';
 import { connectCallbackWatermarkStore } from './callbacks/callback-watermark-store.ts';
-import { type MessageFollowUps, startMessageFollowUps } from './callbacks/message-follow-ups.ts';
+import {
+  type CallbackTimings,
+  type MessageFollowUps,
+  startMessageFollowUps,
+} from './callbacks/message-follow-ups.ts';
 import { NotifyingAuditLog } from './callbacks/notifying-audit-log.ts';
 import type { ResolvedConfig } from './config/load.ts';
 import { consoleRoutes } from './console/serve.ts';
@@ -114,6 +118,8 @@ export interface GatewayOptions {
   now?: () => Date;
   /** Retries of failed callbacks; default DEFAULT_CALLBACK_RETRY (tests pass a short one). */
   callbackRetry?: CallbackRetryPolicy;
+  /** When callback watermarks are written and taken-over chains replayed; default the production ones (tests pass short ones). */
+  callbackTimings?: CallbackTimings;
 }
 
 export function createBus(config: ResolvedConfig, logger: Logger): Bus {
@@ -320,6 +326,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
     logger,
     ...(options.now ? { now: options.now } : {}),
     ...(options.callbackRetry ? { callbackRetry: options.callbackRetry } : {}),
+    ...(options.callbackTimings ? { callbackTimings: options.callbackTimings } : {}),
   });
 
   const acceptedOnDay = acceptedOnDayFromAudit(auditStore);

@@ -34,6 +34,20 @@ import { catchUpUntilDone } from './catch-up-retry.ts';
 import { ChainTakeovers } from './chain-takeovers.ts';
 import type { NotifyingAuditLog } from './notifying-audit-log.ts';
 
+/**
+ * How soon the callback watermarks are written and a taken-over chain's gap is replayed; each one
+ * left out is the production default. Tests pass short ones: the waits of the replay and race
+ * suites follow from them.
+ */
+export interface CallbackTimings {
+  /** How long a watermark must have been clear before it is written (CallbackWatermarksOptions.settleMs, 1 s). */
+  watermarkSettleMs?: number;
+  /** Least time between two watermark writes (CallbackWatermarksOptions.intervalMs, 100 ms). */
+  watermarkIntervalMs?: number;
+  /** How long the replay of a gap waits (ChainTakeovers, twice the marks' lag: settle plus interval). */
+  replayDelayMs?: number;
+}
+
 export interface MessageFollowUpsDeps {
   audit: NotifyingAuditLog;
   directory: () => Directory;
@@ -57,6 +71,7 @@ export interface MessageFollowUpsDeps {
   logger: Logger;
   now?: () => Date;
   callbackRetry?: CallbackRetryPolicy;
+  callbackTimings?: CallbackTimings;
   overdueIntervalMs?: number;
 }
 
@@ -110,7 +125,13 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
     await overdue.check();
   });
 
-  const callbackWatermarks = new CallbackWatermarks({ store: deps.callbackWatermarks, logger });
+  const timings = deps.callbackTimings ?? {};
+  const callbackWatermarks = new CallbackWatermarks({
+    store: deps.callbackWatermarks,
+    logger,
+    ...(timings.watermarkSettleMs !== undefined ? { settleMs: timings.watermarkSettleMs } : {}),
+    ...(timings.watermarkIntervalMs !== undefined ? { intervalMs: timings.watermarkIntervalMs } : {}),
+  });
   const handOver = (entry: AuditEntry) => {
     // Receipts are the gateway's own messages: their lifecycle is not reported back to anyone.
     // The event (a UUIDv5 per entry) is built only for a sender that registered a callback.
@@ -133,6 +154,7 @@ export function startMessageFollowUps(deps: MessageFollowUpsDeps): MessageFollow
     watermarks: callbackWatermarks,
     handOver,
     logger,
+    ...(timings.replayDelayMs !== undefined ? { replayDelayMs: timings.replayDelayMs } : {}),
   });
 
   // A chain's callbacks from the listener wait until the catch-up covered the chain: else it

@@ -14,6 +14,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../gateway/audit/audit-log.ts';
 import type { CallbackEvent } from '../../gateway/callbacks/callback-event.ts';
+import type { CallbackTimings } from '../../gateway/callbacks/message-follow-ups.ts';
 import { dropSchema, freshSchemaName, PG_URL, withPgClient } from '../conformance/pg-test-schema.ts';
 import {
   contractsWith,
@@ -29,6 +30,23 @@ const SECRET = 'sn-melde callback race secret, 32 bytes and more';
 const OWED = 5;
 const LIVE = 6;
 
+// The gateways here write their marks and replay taken-over chains sooner than the production
+// defaults (a mark settles 1 s, a replay waits 2.2 s); the wait for repeats follows from these.
+const SETTLE_MS = 100;
+const INTERVAL_MS = 25;
+/** The production relation (chain-takeovers.ts): twice the time a live writer's mark takes. */
+const REPLAY_DELAY_MS = 2 * (SETTLE_MS + INTERVAL_MS);
+const TIMINGS: CallbackTimings = {
+  watermarkSettleMs: SETTLE_MS,
+  watermarkIntervalMs: INTERVAL_MS,
+  replayDelayMs: REPLAY_DELAY_MS,
+};
+/**
+ * A callback on the in-process bus reaches the receiver within one consumer wake-up and one local
+ * HTTPS round trip (milliseconds); this allows for many of those on a loaded host.
+ */
+const HOP_MS = 250;
+
 const delivery = (messageId: string) => ({
   kind: 'delivered' as const,
   actor: 'gateway',
@@ -43,15 +61,19 @@ describe('callbacks appended while the start-up catch-up has not covered their c
   let dataDir: string;
   let contractsDir: string;
   let receiver: PushReceiver;
-  /** Verified callbacks received, by event id. */
+  /**
+   * Callbacks that reached the receiver, by event id, verified or not: a copy sent again within the
+   * same second carries the same signature and is refused as a replay, and its retry comes a second
+   * or more later (callback-dispatcher.ts). Counting the refused copy catches a repeat at once.
+   */
   const copies = new Map<string, CallbackEvent[]>();
   let running: TestGateway | undefined;
   let lock: pg.Client | undefined;
 
   beforeAll(async () => {
     dataDir = tempDir('callbacks-race');
-    receiver = await startCallbackReceiver(dataDir, SECRET, (event, ok) => {
-      if (ok) copies.set(event.id, [...(copies.get(event.id) ?? []), event]);
+    receiver = await startCallbackReceiver(dataDir, SECRET, (event) => {
+      copies.set(event.id, [...(copies.get(event.id) ?? []), event]);
     });
     process.env[SECRET_ENV] = SECRET;
     contractsDir = contractsWith((systems) =>
@@ -79,6 +101,7 @@ describe('callbacks appended while the start-up catch-up has not covered their c
       dataDir,
       contractsDir,
       env: { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema },
+      gateway: { callbackTimings: TIMINGS },
     });
     return running.gateway;
   };
@@ -148,8 +171,9 @@ describe('callbacks appended while the start-up catch-up has not covered their c
       15_000,
       'every callback',
     );
-    // Longer than a takeover replay waits (2 × markLagMs) and the watermarks settle.
-    await new Promise((r) => setTimeout(r, 3_500));
+    // Every append came before this: a replay it set off waits REPLAY_DELAY_MS, and one found while
+    // that waits goes next, REPLAY_DELAY_MS after; then one hop to the receiver.
+    await new Promise((r) => setTimeout(r, 2 * REPLAY_DELAY_MS + HOP_MS));
     for (const id of messageIds) {
       const events = of(id);
       expect(events, `the callbacks of ${id}`).toHaveLength(1);

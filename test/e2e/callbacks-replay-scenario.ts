@@ -19,6 +19,7 @@ import type { Gateway } from '../../gateway/app.ts';
 import { AuditLog } from '../../gateway/audit/audit-log.ts';
 import type { CallbackEvent } from '../../gateway/callbacks/callback-event.ts';
 import type { CallbackWatermarkStore } from '../../gateway/callbacks/callback-watermark-store.ts';
+import type { CallbackTimings } from '../../gateway/callbacks/message-follow-ups.ts';
 import { SystemClient } from '../../gateway/cli/system-client.ts';
 import type { AuditEntry } from '../../gateway/ports/audit-store.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
@@ -34,6 +35,27 @@ import { type PushReceiver, startCallbackReceiver } from '../support/push-receiv
 
 const SECRET_ENV = 'GW_TEST_CALLBACK_REPLAY_SECRET';
 const SECRET = 'sn-melde callback replay secret, 32 bytes and more';
+
+// The gateways of this scenario write their marks and replay taken-over chains sooner than the
+// production defaults (a mark settles 1 s, a replay waits 2.2 s); the waits below follow from these.
+const SETTLE_MS = 100;
+const INTERVAL_MS = 25;
+/** A mark clear for SETTLE_MS is written at the next tick: within this after its publish resolved. */
+const MARK_LAG_MS = SETTLE_MS + INTERVAL_MS;
+/** The production relation (chain-takeovers.ts): a live writer's mark has passed its entries by then. */
+const REPLAY_DELAY_MS = 2 * MARK_LAG_MS;
+const TIMINGS: CallbackTimings = {
+  watermarkSettleMs: SETTLE_MS,
+  watermarkIntervalMs: INTERVAL_MS,
+  replayDelayMs: REPLAY_DELAY_MS,
+};
+/**
+ * A callback on the in-process bus reaches the receiver within one consumer wake-up and one local
+ * HTTPS round trip (milliseconds); this allows for many of those on a loaded host.
+ */
+const HOP_MS = 250;
+/** A mark that wrongly passed an entry is stored by then: a tick after it settled, and its write. */
+const MARKS_WRITTEN_MS = MARK_LAG_MS + INTERVAL_MS + HOP_MS;
 
 export interface ReplayStorage {
   kind: 'sqlite' | 'postgres';
@@ -51,12 +73,20 @@ export function describeCallbackReplay(label: string, storage: ReplayStorage): v
     let dataDir: string;
     let contractsDir: string;
     let receiver: PushReceiver;
+    /** Verified callbacks. */
     const received: CallbackEvent[] = [];
+    /**
+     * Every callback that reached the receiver, verified or not: a copy sent again within the same
+     * second carries the same signature and is refused as a replay, and its retry comes a second
+     * or more later (callback-dispatcher.ts). Counting the refused copy catches a repeat at once.
+     */
+    const arrived: CallbackEvent[] = [];
     let running: TestGateway | undefined;
 
     beforeAll(async () => {
       dataDir = tempDir('callbacks-replay');
       receiver = await startCallbackReceiver(dataDir, SECRET, (event, ok) => {
+        arrived.push(event);
         if (ok) received.push(event);
       });
       process.env[SECRET_ENV] = SECRET;
@@ -78,7 +108,12 @@ export function describeCallbackReplay(label: string, storage: ReplayStorage): v
     });
 
     async function start(): Promise<Gateway> {
-      running = await startTestGateway({ dataDir, contractsDir, env: storage.env(dataDir) });
+      running = await startTestGateway({
+        dataDir,
+        contractsDir,
+        env: storage.env(dataDir),
+        gateway: { callbackTimings: TIMINGS },
+      });
       await running.gateway.followUps.caughtUp;
       return running.gateway;
     }
@@ -117,7 +152,8 @@ export function describeCallbackReplay(label: string, storage: ReplayStorage): v
         15_000,
         `the delivered callback of ${id}`,
       );
-    const copiesOf = (id: string) => received.filter((e) => e.messageId === id).map((e) => e.id);
+    /** The event ids of every copy of `id`'s callbacks that reached the receiver, refused ones too. */
+    const copiesOf = (id: string) => arrived.filter((e) => e.messageId === id).map((e) => e.id);
     const storedMarks = async () => {
       const store = await storage.open(dataDir);
       try {
@@ -138,17 +174,19 @@ export function describeCallbackReplay(label: string, storage: ReplayStorage): v
       const entry: AuditEntry = await delivered(gateway, lost);
       await gateway.followUps.callbacks.idle();
       // Longer than the watermarks take to settle: what a process that crashed now would leave behind.
-      await new Promise((r) => setTimeout(r, 1500));
-      expect(received.filter((e) => e.messageId === lost)).toEqual([]);
+      await new Promise((r) => setTimeout(r, MARKS_WRITTEN_MS));
+      expect(copiesOf(lost)).toEqual([]);
       const marks = await storedMarks();
       expect(marks?.get(entry.chain) ?? 0).toBeLessThan(entry.seq);
       await stop();
 
-      await start();
+      const restarted = await start();
       const callback = await callbackOf(lost);
       expect(callback).toMatchObject({ messageId: lost, receiverSystem: 'st-melde', status: 'delivered' });
       // The callbacks below the watermark are not sent again: each of `before`'s events came once.
-      await new Promise((r) => setTimeout(r, 1000));
+      // The catch-up (done at start()) would have put them on the bus with `lost`'s: one hop more.
+      await restarted.followUps.callbacks.idle();
+      await new Promise((r) => setTimeout(r, HOP_MS));
       expect(new Set(copiesOf(before)).size).toBe(copiesOf(before).length);
       // Once handed over and published, the watermark passes the entry.
       await eventually(
@@ -263,7 +301,8 @@ export function describeCallbackReplay(label: string, storage: ReplayStorage): v
         5_000,
         'the watermark past the replayed entry and the own one',
       );
-      await new Promise((r) => setTimeout(r, 500));
+      // A second replay of the chain would come a replay delay after the first, then one hop.
+      await new Promise((r) => setTimeout(r, REPLAY_DELAY_MS + HOP_MS));
       expect(copiesOf(lost)).toHaveLength(1);
       // Below the stored marks: their callbacks are on the bus already, not sent again.
       expect(copiesOf(published)).toEqual([]);
@@ -282,8 +321,10 @@ export function describeCallbackReplay(label: string, storage: ReplayStorage): v
       await start();
       const later = await send();
       await callbackOf(later);
-      await new Promise((r) => setTimeout(r, 500));
-      expect(received.filter((e) => e.messageId === unsent)).toEqual([]);
+      // Owed, it would have come with the catch-up at start(), or with a replay of the chain `later`
+      // was appended to, a replay delay after that append: one hop more.
+      await new Promise((r) => setTimeout(r, REPLAY_DELAY_MS + HOP_MS));
+      expect(copiesOf(unsent)).toEqual([]);
       // Kept from now on: the next start owes what lies after these marks, not nothing.
       expect(await storedMarks()).toBeInstanceOf(Map);
     });
