@@ -140,9 +140,7 @@ describe.each(STORES)('a gateway killed with audit entries pending (%s)', (_labe
       GATEWAY_MESSAGE_ID_WAIT_MS: '1000',
     });
     servers.push(server);
-    const url = /ready at (\S+)/.exec(server.output())?.[1];
-    if (!url) throw new Error(`no URL in the output of gw start:\n${server.output()}`);
-    const client = SystemClient.forSystem(url, dataDir, 'sn-melde');
+    const client = SystemClient.forSystem(server.url, dataDir, 'sn-melde');
     clients.push(client);
     return client;
   }

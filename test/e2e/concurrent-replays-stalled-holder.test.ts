@@ -64,9 +64,7 @@ describe('a gateway process stalled past its claim lease (two processes, one Pos
       GATEWAY_LOG_LEVEL: 'warn',
       GATEWAY_REDELIVERY_DELAY_MS: '200',
     });
-    const url = /ready at (\S+)/.exec(a.output())?.[1];
-    if (!url) throw new Error(`no URL in the output of gw start:\n${a.output()}`);
-    aClient = SystemClient.forSystem(url, dataDir, 'sn-melde');
+    aClient = SystemClient.forSystem(a.url, dataDir, 'sn-melde');
   }, 120_000);
 
   afterAll(async () => {

@@ -90,9 +90,7 @@ export function ingressAuditCrashScenario(bus: CrashScenarioBus): void {
         `ingress-audit-crash (${bus.title}): ${label}: ready after ${Math.round(performance.now() - began)} ms\n`,
       );
       servers.push(server);
-      const url = /ready at (\S+)/.exec(server.output())?.[1];
-      if (!url) throw new Error(`no URL in the output of gw start:\n${server.output()}`);
-      const client = SystemClient.forSystem(url, dataDir, 'sn-melde');
+      const client = SystemClient.forSystem(server.url, dataDir, 'sn-melde');
       clients.push(client);
       return client;
     }

@@ -41,6 +41,8 @@ export function runGw(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_00
 
 export interface GwServer {
   child: ChildProcess;
+  /** The base URL its banner names (`ready at <url> (bus: …)`). */
+  url: string;
   output(): string;
   /** SIGTERM and wait; resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -55,7 +57,9 @@ export async function startGw(env: NodeJS.ProcessEnv, timeoutMs = 120_000): Prom
   child.stderr!.on('data', (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const deadline = Date.now() + timeoutMs;
-  while (!output.includes('ready at')) {
+  // Up to the blank after the URL: a chunk may end inside it.
+  let ready: RegExpExecArray | null = null;
+  while (!(ready = /ready at (\S+)\s/.exec(output))) {
     if (Date.now() > deadline || child.exitCode !== null || child.signalCode !== null) {
       child.kill('SIGKILL');
       throw new Error(`gw start did not come up:\n${output}`);
@@ -64,6 +68,7 @@ export async function startGw(env: NodeJS.ProcessEnv, timeoutMs = 120_000): Prom
   }
   return {
     child,
+    url: ready[1]!,
     output: () => output,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
