@@ -49,6 +49,9 @@ export interface GwServer {
   kill9(): Promise<void>;
 }
 
+/** The URL in `gw start`'s banner, up to the blank after it: a chunk of output may end inside it. */
+const BANNER_URL = /ready at (\S+)\s/;
+
 /** `gw start`; resolves once it printed that it is ready. */
 export async function startGw(env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<GwServer> {
   const child = spawn(process.execPath, [GW, 'start'], { env, cwd: REPO_ROOT });
@@ -57,9 +60,8 @@ export async function startGw(env: NodeJS.ProcessEnv, timeoutMs = 120_000): Prom
   child.stderr!.on('data', (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const deadline = Date.now() + timeoutMs;
-  // Up to the blank after the URL: a chunk may end inside it.
-  let ready: RegExpExecArray | null = null;
-  while (!(ready = /ready at (\S+)\s/.exec(output))) {
+  for (;;) {
+    if (BANNER_URL.test(output)) break;
     if (Date.now() > deadline || child.exitCode !== null || child.signalCode !== null) {
       child.kill('SIGKILL');
       throw new Error(`gw start did not come up:\n${output}`);
@@ -68,7 +70,7 @@ export async function startGw(env: NodeJS.ProcessEnv, timeoutMs = 120_000): Prom
   }
   return {
     child,
-    url: ready[1]!,
+    url: BANNER_URL.exec(output)![1]!,
     output: () => output,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
