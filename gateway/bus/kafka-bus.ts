@@ -19,11 +19,14 @@
  * - close: stops fetching, lets in-flight handlers finish (their commits included), leaves the group.
  */
 import { createRequire } from 'node:module';
+import net from 'node:net';
+import tls from 'node:tls';
 import {
   type Admin,
   type Consumer,
   type EachBatchPayload,
   type IHeaders,
+  type ISocketFactory,
   Kafka,
   type KafkaConfig,
   type LogEntry,
@@ -131,6 +134,116 @@ function fixRequestQueueTimerLoop(): void {
 }
 fixRequestQueueTimerLoop();
 
+/** A connection whose oldest request has had no answer for this long is taken for dead. */
+const ANSWER_WATCHDOG_MS = 10_000;
+/**
+ * Requests the broker may hold for long by design: JoinGroup and SyncGroup until the group has
+ * rebalanced (up to the rebalance timeout, kafkajs' default 60 s), CreateTopics, DeleteTopics and
+ * CreatePartitions until the controller is done (their own timeout).
+ */
+const SLOW_API_KEYS = new Set([11, 14, 19, 20, 37]);
+const SLOW_ANSWER_WATCHDOG_MS = 65_000;
+interface WatchedSocket {
+  socket: net.Socket;
+  lastReceived: number;
+}
+/** The watched sockets of this process by broker address (one network path each). */
+const watchedByBroker = new Map<string, Set<WatchedSocket>>();
+
+/** How long the broker may take to answer this request (a whole frame, as kafkajs writes it). */
+function answerAllowance(request: Buffer): number {
+  const apiKey = request.readInt16BE(4);
+  if (SLOW_API_KEYS.has(apiKey)) return SLOW_ANSWER_WATCHDOG_MS;
+  // Fetch (non-flexible versions, as kafkajs sends): the broker holds it up to its maxWaitTime,
+  // after the header (size, apiKey, apiVersion, correlationId, clientId) and replicaId.
+  if (apiKey === 1 && request.length >= 14) {
+    const at = 14 + Math.max(0, request.readInt16BE(12)) + 4;
+    if (request.length >= at + 4) return ANSWER_WATCHDOG_MS + Math.max(0, request.readInt32BE(at));
+  }
+  return ANSWER_WATCHDOG_MS;
+}
+
+/**
+ * kafkajs' sockets, with a watchdog for a silent partition (packets dropped, no RST or FIN: a
+ * firewall or NAT that lost its state, a broken path). kafkajs 2.2.4 rejects a request after
+ * requestTimeout but keeps the connection: every retry goes out on the same dead socket, so a
+ * producer or consumer stays stuck until the operating system gives up on the connection (minutes
+ * of TCP retransmission; keepalive never probes a connection with unacknowledged data), long after
+ * the path healed. Kafka answers every request we send (acks=all; fetches within maxWait), so a
+ * socket that has owed an answer for ANSWER_WATCHDOG_MS is destroyed; kafkajs then reconnects and
+ * retries as after a broker restart. Requests and answers are counted from the frames (4-byte size
+ * prefix; kafkajs writes one request per write). Keepalive as kafkajs' own factory sets it.
+ */
+const answerWatchdogSocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  const path = `${host}:${port}`;
+  const socket = ssl
+    ? tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
+    : net.connect({ host, port }, onConnect);
+  socket.setKeepAlive(true, 60_000);
+  /** Deadline of each request still owed an answer, oldest first. */
+  const owed: number[] = [];
+  const write = socket.write;
+  socket.write = function (this: net.Socket, ...args: unknown[]) {
+    const chunk = args[0];
+    if (Buffer.isBuffer(chunk) && chunk.length >= 6) {
+      owed.push(Date.now() + answerAllowance(chunk));
+    }
+    return (write as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof socket.write;
+  // Answer framing: the bytes still to skip of the current answer, or the size prefix being read.
+  let remaining = 0;
+  let sizeBytes = Buffer.alloc(0);
+  const watched: WatchedSocket = { socket, lastReceived: Date.now() };
+  let siblings = watchedByBroker.get(path);
+  if (!siblings) {
+    siblings = new Set();
+    watchedByBroker.set(path, siblings);
+  }
+  siblings.add(watched);
+  socket.on('data', (data: Buffer) => {
+    watched.lastReceived = Date.now();
+    let at = 0;
+    while (at < data.length) {
+      if (remaining > 0) {
+        const n = Math.min(remaining, data.length - at);
+        remaining -= n;
+        at += n;
+        if (remaining === 0) owed.shift();
+        continue;
+      }
+      const n = Math.min(4 - sizeBytes.length, data.length - at);
+      sizeBytes = Buffer.concat([sizeBytes, data.subarray(at, at + n)]);
+      at += n;
+      if (sizeBytes.length === 4) {
+        remaining = sizeBytes.readInt32BE(0);
+        sizeBytes = Buffer.alloc(0);
+        if (remaining === 0) owed.shift();
+      }
+    }
+  });
+  const timer = setInterval(() => {
+    const oldest = owed[0];
+    if (oldest === undefined || Date.now() <= oldest) return;
+    // The other connections on the same path that have heard nothing for a while are most likely as
+    // dead, only idle so far: each would otherwise cost a watchdog period of its own when next used
+    // (the group coordinator's, say, idle while the fetch hung). A healthy idle one is merely
+    // reconnected when next needed.
+    const silentSince = Date.now() - ANSWER_WATCHDOG_MS / 2;
+    const error = new Error(`no answer from the broker for ${ANSWER_WATCHDOG_MS} ms (silent connection)`);
+    socket.destroy(error);
+    for (const other of watchedByBroker.get(path) ?? []) {
+      if (other.lastReceived < silentSince) other.socket.destroy(error);
+    }
+  }, 1000);
+  timer.unref();
+  socket.once('close', () => {
+    clearInterval(timer);
+    siblings.delete(watched);
+    if (siblings.size === 0 && watchedByBroker.get(path) === siblings) watchedByBroker.delete(path);
+  });
+  return socket;
+};
+
 export class KafkaBus implements Bus {
   readonly kind = 'kafka';
 
@@ -159,6 +272,7 @@ export class KafkaBus implements Bus {
       brokers: options.brokers,
       connectionTimeout: 3000,
       requestTimeout: 30_000,
+      socketFactory: answerWatchdogSocketFactory,
       // Short backoff so that clients find a restarted broker within seconds.
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 10 },
       logLevel: logLevel.WARN,
