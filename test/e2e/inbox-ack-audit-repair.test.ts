@@ -11,7 +11,7 @@
  * store's busy timeout (10 s a wait, the event loop blocked meanwhile: some 40 s a run).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACK_REPAIR_CHAIN } from '../../gateway/http/routes/inbox.ts';
+import { ACK_REPAIR_CHAIN } from '../../gateway/mailbox/pull-ack-audit.ts';
 import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import { eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';

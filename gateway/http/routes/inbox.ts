@@ -40,9 +40,6 @@ function textual(contentType: string): boolean {
   return /^(application\/(json|xml)|text\/)/.test(contentType) && !/charset=(?!utf-8)/i.test(contentType);
 }
 
-// Where it was defined before the sweep shared it: test/e2e/inbox-ack-audit-repair.test.ts reads it here.
-export { ACK_REPAIR_CHAIN };
-
 export function inboxItemView(item: InboxItem) {
   return {
     messageId: item.messageId,
