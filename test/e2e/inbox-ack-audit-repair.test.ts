@@ -15,7 +15,11 @@ import { ACK_REPAIR_CHAIN } from '../../gateway/mailbox/pull-ack-audit.ts';
 import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import { eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { refuseAcknowledgedInPg, refuseAcknowledgedInSqlite } from '../support/refuse-acknowledged.ts';
+import {
+  expectRepairedAcknowledged,
+  refuseAcknowledgedInPg,
+  refuseAcknowledgedInSqlite,
+} from '../support/refuse-acknowledged.ts';
 import { sharedPgGateways } from '../support/shared-pg-gateways.ts';
 
 interface AckAnswer {
@@ -66,15 +70,7 @@ describe('a pull ack whose audit append failed is audited on its resend (two gat
       expect(r.status).toBe(200);
       expect(r.body).toEqual({ messageId: msg.id, status: 'acknowledged', repeated: true });
     }
-    const acknowledged = await kinds(msg.id, 'acknowledged');
-    expect(acknowledged).toHaveLength(1);
-    expect(acknowledged[0]).toMatchObject({
-      chain: ACK_REPAIR_CHAIN,
-      actor: 'system:st-melde',
-      receiverSystem: 'st-melde',
-      senderSystem: 'sn-melde',
-      detail: { mode: 'pull', recovered: true },
-    });
+    expectRepairedAcknowledged(await kinds(msg.id, 'acknowledged'));
 
     // The receipt follows: in the sender's inbox, audited as delivered, once.
     await eventually(

@@ -15,7 +15,11 @@ import { ACK_REPAIR_CHAIN } from '../../gateway/mailbox/pull-ack-audit.ts';
 import { receiptIdFor } from '../../gateway/receipts/receipt-id.ts';
 import { rueckmeldung } from '../support/fixtures.ts';
 import { eventually, startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { refuseAcknowledgedInPg, refuseAcknowledgedInSqlite } from '../support/refuse-acknowledged.ts';
+import {
+  expectRepairedAcknowledged,
+  refuseAcknowledgedInPg,
+  refuseAcknowledgedInSqlite,
+} from '../support/refuse-acknowledged.ts';
 import { sharedPgGateways } from '../support/shared-pg-gateways.ts';
 
 const GRACE_MS = 1_000;
@@ -70,14 +74,7 @@ function steps(t: () => TestGateway) {
         15_000,
         `the acknowledged of ${messageId}`,
       );
-      expect(acknowledged).toHaveLength(1);
-      expect(acknowledged[0]).toMatchObject({
-        chain: ACK_REPAIR_CHAIN,
-        actor: 'system:st-melde',
-        receiverSystem: 'st-melde',
-        senderSystem: 'sn-melde',
-        detail: { mode: 'pull', recovered: true },
-      });
+      expectRepairedAcknowledged(acknowledged);
       const receiptId = receiptIdFor(messageId);
       await eventually(
         async () => ((await kinds(receiptId, 'delivered')).length > 0 ? true : undefined),

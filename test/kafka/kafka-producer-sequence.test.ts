@@ -10,12 +10,13 @@
  * with the connection, and stays out of reach until kafkajs gave up.
  */
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import kafkajs from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KafkaBus } from '../../gateway/bus/kafka-bus.ts';
 import { createLogger } from '../../gateway/log/logger.ts';
 import { brokers, deleteByPrefix, uniquePrefix } from './support/kafka-run.ts';
+import { redirectBrokerConnections } from './support/redirect-broker.ts';
+import { destroyAll } from './support/socket-set.ts';
 
 const require = createRequire(import.meta.url);
 // The modules kafka-bus.ts's kafkajs uses (one CommonJS instance per process).
@@ -37,28 +38,18 @@ const logger = createLogger({
  * (as while it is stopped), until up().
  */
 function brokerSwitch(address: string) {
-  const port = Number(address.split(':').at(-1));
-  const connect = net.connect;
-  const open = new Set<net.Socket>();
   let away = false;
   let lastRefused = 0;
-  (net as { connect: unknown }).connect = (...args: unknown[]) => {
-    const options = args[0] as { port?: number } | undefined;
-    const ours = typeof options === 'object' && options !== null && Number(options.port) === port;
+  const redirect = redirectBrokerConnections(address, () => {
+    if (!away) return undefined;
+    lastRefused = Date.now();
     // Port 1: nothing listens there, so the connection is refused at once.
-    const target = ours && away ? { ...options, port: 1 } : args[0];
-    if (ours && away) lastRefused = Date.now();
-    const socket = (connect as (...a: unknown[]) => net.Socket)(target, ...args.slice(1));
-    if (ours) {
-      open.add(socket);
-      socket.on('close', () => open.delete(socket));
-    }
-    return socket;
-  };
+    return { port: 1 };
+  });
   return {
     down() {
       away = true;
-      for (const s of open) s.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+      destroyAll(redirect.sockets, Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
     },
     up() {
       away = false;
@@ -72,7 +63,7 @@ function brokerSwitch(address: string) {
       }
     },
     restore() {
-      (net as { connect: unknown }).connect = connect;
+      redirect.close();
     },
   };
 }

@@ -11,6 +11,8 @@
  * notices and reconnects recovers.
  */
 import net from 'node:net';
+import { redirectBrokerConnections } from './redirect-broker.ts';
+import { destroyAll, trackConnection } from './socket-set.ts';
 
 export interface Blackhole {
   blackhole(): void;
@@ -21,10 +23,6 @@ export interface Blackhole {
 }
 
 export async function blackholeBroker(address: string): Promise<Blackhole> {
-  const separator = address.lastIndexOf(':');
-  const host = address.slice(0, separator);
-  const port = Number(address.slice(separator + 1));
-  const connect = net.connect;
   const sockets = new Set<net.Socket>();
   /** Sockets of connections that were open while the path was black: they never carry a byte again. */
   const dead = new WeakSet<net.Socket>();
@@ -35,15 +33,8 @@ export async function blackholeBroker(address: string): Promise<Blackhole> {
   let waiting: (() => void)[] = [];
 
   const pipe = (client: net.Socket) => {
-    const upstream = (connect as (o: net.NetConnectOpts) => net.Socket)({ host, port });
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
+    const upstream = redirect.connectToBroker();
+    trackConnection(sockets, client, upstream);
     const forward = (from: net.Socket, to: net.Socket) => {
       from.on('data', (chunk: Buffer) => {
         // Dropped, not buffered: the bytes are gone, as packets a path discarded, and the peer's
@@ -69,9 +60,7 @@ export async function blackholeBroker(address: string): Promise<Blackhole> {
     }
     // What the client sends waits in the socket, as its kernel would retransmit it until the path
     // heals; the connection then works. (A connection open when the blackhole began does not.)
-    sockets.add(client);
-    client.on('close', () => sockets.delete(client));
-    client.on('error', () => client.destroy());
+    trackConnection(sockets, client);
     waiting.push(() => {
       if (!client.destroyed) pipe(client);
     });
@@ -81,13 +70,8 @@ export async function blackholeBroker(address: string): Promise<Blackhole> {
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const forwarderPort = (server.address() as net.AddressInfo).port;
-
-  (net as { connect: unknown }).connect = (...args: unknown[]) => {
-    const options = args[0] as { port?: number } | undefined;
-    const ours = typeof options === 'object' && options !== null && Number(options.port) === port;
-    const target = ours ? { ...options, host: '127.0.0.1', port: forwarderPort } : args[0];
-    return (connect as (...a: unknown[]) => net.Socket)(target, ...args.slice(1));
-  };
+  // Only now: the forwarder's first connection (and its `pipe`) comes from a redirected client.
+  const redirect = redirectBrokerConnections(address, () => ({ host: '127.0.0.1', port: forwarderPort }));
 
   return {
     blackhole() {
@@ -104,8 +88,8 @@ export async function blackholeBroker(address: string): Promise<Blackhole> {
       return connections;
     },
     async restore() {
-      (net as { connect: unknown }).connect = connect;
-      for (const s of sockets) s.destroy();
+      redirect.close();
+      destroyAll(sockets);
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import { freePortBelowEphemeral } from '../../support/ports.ts';
+import { destroyAll, trackConnection } from './socket-set.ts';
 
 export interface TcpSwitch {
   /** `https://127.0.0.1:<port>/inbound`, to put into the directory. */
@@ -25,14 +26,7 @@ export async function tcpSwitch(targetUrl: string): Promise<TcpSwitch> {
     if (server) return;
     const s = net.createServer((client) => {
       const upstream = net.connect(Number(target.port), target.hostname);
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-        socket.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
+      trackConnection(sockets, client, upstream);
       client.pipe(upstream).pipe(client);
     });
     await new Promise<void>((resolve, reject) => {
@@ -46,7 +40,7 @@ export async function tcpSwitch(targetUrl: string): Promise<TcpSwitch> {
     server = undefined;
     if (!s) return;
     const closed = new Promise<void>((resolve) => s.close(() => resolve()));
-    for (const socket of sockets) socket.destroy();
+    destroyAll(sockets);
     await closed;
   };
   return { url: `https://127.0.0.1:${port}${target.pathname}`, up, down, close: down };
