@@ -19,6 +19,8 @@
 #   KAFKA_DATA_DIR       storage, config, log, pid file (default <repo>/.cache/kafka)
 #   KAFKA_PORT           client listener on 127.0.0.1 (default 9092)
 #   KAFKA_CONTROLLER_PORT controller listener on 127.0.0.1 (default KAFKA_PORT+1)
+#   KAFKA_ADVERTISED_PORT the client port the broker tells clients to connect to (default KAFKA_PORT;
+#                        another one where a proxy or test relay in front of the broker listens)
 #   KAFKA_HEAP_OPTS      JVM heap (default -Xms256m -Xmx512m)
 #   KAFKA_JVM_OPTS       other JVM options (default: C1 JIT only, for fast start; G1 GC)
 #   KAFKA_START_TIMEOUT  seconds to wait for readiness (default 90)
@@ -33,6 +35,7 @@ KAFKA_CACHE_DIR="${KAFKA_CACHE_DIR:-$HOME/.cache/laender-gateway/kafka-$KAFKA_VE
 KAFKA_DATA_DIR="${KAFKA_DATA_DIR:-$REPO_ROOT/.cache/kafka}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
+KAFKA_ADVERTISED_PORT="${KAFKA_ADVERTISED_PORT:-$KAFKA_PORT}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 # C1 only: the broker is ready in about half the time; set KAFKA_JVM_OPTS="-XX:+UseG1GC" for peak throughput.
 KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:--XX:TieredStopAtLevel=1 -XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
@@ -162,7 +165,7 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:${KAFKA_CONTROLLER_PORT}
 listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORT},CONTROLLER://127.0.0.1:${KAFKA_CONTROLLER_PORT}
-advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORT},CONTROLLER://127.0.0.1:${KAFKA_CONTROLLER_PORT}
+advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_ADVERTISED_PORT},CONTROLLER://127.0.0.1:${KAFKA_CONTROLLER_PORT}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT

@@ -61,7 +61,8 @@ async function kill(pid: number): Promise<void> {
   throw new Error(`the private broker (pid ${pid}) did not exit after SIGKILL`);
 }
 
-export async function privateKafka(): Promise<PrivateKafka> {
+/** `advertisedPort`: where the broker tells clients to connect (a relay in front of it), if not its own port. */
+export async function privateKafka(options: { advertisedPort?: number } = {}): Promise<PrivateKafka> {
   // The broker listens on P, its KRaft controller on P+1.
   const port = await freePortBelowEphemeral(20_100, 20_898, true);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'gw-private-kafka-'));
@@ -73,6 +74,7 @@ export async function privateKafka(): Promise<PrivateKafka> {
           KAFKA_PORT: String(port),
           KAFKA_DATA_DIR: dataDir,
           KAFKA_START_TIMEOUT: '180',
+          ...(options.advertisedPort ? { KAFKA_ADVERTISED_PORT: String(options.advertisedPort) } : {}),
         },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
