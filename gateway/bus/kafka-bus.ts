@@ -20,6 +20,7 @@
  */
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import {
   type Admin,
@@ -47,6 +48,7 @@ import type {
   SubscribeOptions,
   Subscription,
   TopicSpec,
+  UnsettledPublish,
 } from '../ports/bus.ts';
 import { KafkaGroupOffsets } from './kafka-group-offsets.ts';
 import { redeliveryAfter } from './redeliver-later.ts';
@@ -137,6 +139,17 @@ fixRequestQueueTimerLoop();
 /** A connection whose oldest request has had no answer for this long is taken for dead. */
 const ANSWER_WATCHDOG_MS = 10_000;
 /**
+ * After a send that failed or outlived its caller's wait: how long the broker may still take to
+ * append what it had received (its request queue); a reset socket sends nothing more.
+ */
+const RECEIVED_BYTES_MS = ANSWER_WATCHDOG_MS;
+/**
+ * The same over TLS, whose sockets are closed, not reset: the kernel retransmits what an orphaned
+ * connection still held, on Linux tcp_orphan_retries times (8 by default) with a doubling timeout,
+ * about 100 s from the 200 ms minimum of a fast network.
+ */
+const TLS_LATE_BYTES_MS = 120_000;
+/**
  * Requests the broker may hold for long by design: JoinGroup and SyncGroup until the group has
  * rebalanced (up to the rebalance timeout, kafkajs' default 60 s), CreateTopics, DeleteTopics and
  * CreatePartitions until the controller is done (their own timeout).
@@ -164,90 +177,116 @@ function answerAllowance(request: Buffer): number {
 }
 
 /**
+ * Closes a socket kafkajs uses as if the connection had failed with `error`. A plain TCP socket is
+ * reset (RST, not FIN): the kernel drops what it still had to send instead of retransmitting it
+ * once the path heals, so no request written to it reaches the broker afterwards. kafkajs notices a
+ * dead socket only by 'error', 'end' or 'timeout', and a reset emits none of them, so the error is
+ * emitted for it. A TLS socket cannot be reset (Node crashes resetting the TCP handle under a
+ * TLSWrap): it is closed, and its kernel goes on retransmitting for a while (TLS_LATE_BYTES_MS).
+ */
+function closeSocket(socket: net.Socket, error: Error): void {
+  if (socket.destroyed) return;
+  if (socket instanceof tls.TLSSocket) {
+    socket.destroy(error);
+    return;
+  }
+  socket.resetAndDestroy();
+  socket.emit('error', error);
+}
+
+/**
  * kafkajs' sockets, with a watchdog for a silent partition (packets dropped, no RST or FIN: a
  * firewall or NAT that lost its state, a broken path). kafkajs 2.2.4 rejects a request after
  * requestTimeout but keeps the connection: every retry goes out on the same dead socket, so a
  * producer or consumer stays stuck until the operating system gives up on the connection (minutes
  * of TCP retransmission; keepalive never probes a connection with unacknowledged data), long after
  * the path healed. Kafka answers every request we send (acks=all; fetches within maxWait), so a
- * socket that has owed an answer for ANSWER_WATCHDOG_MS is destroyed; kafkajs then reconnects and
- * retries as after a broker restart. Requests and answers are counted from the frames (4-byte size
- * prefix; kafkajs writes one request per write). Keepalive as kafkajs' own factory sets it.
+ * socket that has owed an answer for ANSWER_WATCHDOG_MS is closed (closeSocket); kafkajs then
+ * reconnects and retries as after a broker restart. Requests and answers are counted from the frames
+ * (4-byte size prefix; kafkajs writes one request per write). Keepalive as kafkajs' own factory sets
+ * it. `owned` collects a client's open sockets (a producer's, see KafkaBus.discardProducer).
  */
-const answerWatchdogSocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
-  const path = `${host}:${port}`;
-  const socket = ssl
-    ? tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
-    : net.connect({ host, port }, onConnect);
-  socket.setKeepAlive(true, 60_000);
-  /** Deadline of each request still owed an answer, oldest first. */
-  const owed: number[] = [];
-  const write = socket.write;
-  socket.write = function (this: net.Socket, ...args: unknown[]) {
-    const chunk = args[0];
-    if (Buffer.isBuffer(chunk) && chunk.length >= 6) {
-      owed.push(Date.now() + answerAllowance(chunk));
+function answerWatchdogSocketFactory(owned?: Set<net.Socket>): ISocketFactory {
+  return ({ host, port, ssl, onConnect }) => {
+    const path = `${host}:${port}`;
+    const socket = ssl
+      ? tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
+      : net.connect({ host, port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    owned?.add(socket);
+    /** Deadline of each request still owed an answer, oldest first. */
+    const owed: number[] = [];
+    const write = socket.write;
+    socket.write = function (this: net.Socket, ...args: unknown[]) {
+      const chunk = args[0];
+      if (Buffer.isBuffer(chunk) && chunk.length >= 6) {
+        owed.push(Date.now() + answerAllowance(chunk));
+      }
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as typeof socket.write;
+    // Answer framing: the bytes still to skip of the current answer, or the size prefix being read.
+    let remaining = 0;
+    let sizeBytes = Buffer.alloc(0);
+    const watched: WatchedSocket = { socket, lastReceived: Date.now() };
+    let siblings = watchedByBroker.get(path);
+    if (!siblings) {
+      siblings = new Set();
+      watchedByBroker.set(path, siblings);
     }
-    return (write as (...a: unknown[]) => boolean).apply(this, args);
-  } as typeof socket.write;
-  // Answer framing: the bytes still to skip of the current answer, or the size prefix being read.
-  let remaining = 0;
-  let sizeBytes = Buffer.alloc(0);
-  const watched: WatchedSocket = { socket, lastReceived: Date.now() };
-  let siblings = watchedByBroker.get(path);
-  if (!siblings) {
-    siblings = new Set();
-    watchedByBroker.set(path, siblings);
-  }
-  siblings.add(watched);
-  socket.on('data', (data: Buffer) => {
-    watched.lastReceived = Date.now();
-    let at = 0;
-    while (at < data.length) {
-      if (remaining > 0) {
-        const n = Math.min(remaining, data.length - at);
-        remaining -= n;
+    siblings.add(watched);
+    socket.on('data', (data: Buffer) => {
+      watched.lastReceived = Date.now();
+      let at = 0;
+      while (at < data.length) {
+        if (remaining > 0) {
+          const n = Math.min(remaining, data.length - at);
+          remaining -= n;
+          at += n;
+          if (remaining === 0) owed.shift();
+          continue;
+        }
+        const n = Math.min(4 - sizeBytes.length, data.length - at);
+        sizeBytes = Buffer.concat([sizeBytes, data.subarray(at, at + n)]);
         at += n;
-        if (remaining === 0) owed.shift();
-        continue;
+        if (sizeBytes.length === 4) {
+          remaining = sizeBytes.readInt32BE(0);
+          sizeBytes = Buffer.alloc(0);
+          if (remaining === 0) owed.shift();
+        }
       }
-      const n = Math.min(4 - sizeBytes.length, data.length - at);
-      sizeBytes = Buffer.concat([sizeBytes, data.subarray(at, at + n)]);
-      at += n;
-      if (sizeBytes.length === 4) {
-        remaining = sizeBytes.readInt32BE(0);
-        sizeBytes = Buffer.alloc(0);
-        if (remaining === 0) owed.shift();
+    });
+    const timer = setInterval(() => {
+      const oldest = owed[0];
+      if (oldest === undefined || Date.now() <= oldest) return;
+      // The other connections on the same path that have heard nothing for a while are most likely as
+      // dead, only idle so far: each would otherwise cost a watchdog period of its own when next used
+      // (the group coordinator's, say, idle while the fetch hung). A healthy idle one is merely
+      // reconnected when next needed.
+      const silentSince = Date.now() - ANSWER_WATCHDOG_MS / 2;
+      const error = new Error(`no answer from the broker for ${ANSWER_WATCHDOG_MS} ms (silent connection)`);
+      closeSocket(socket, error);
+      for (const other of watchedByBroker.get(path) ?? []) {
+        if (other.lastReceived < silentSince) closeSocket(other.socket, error);
       }
-    }
-  });
-  const timer = setInterval(() => {
-    const oldest = owed[0];
-    if (oldest === undefined || Date.now() <= oldest) return;
-    // The other connections on the same path that have heard nothing for a while are most likely as
-    // dead, only idle so far: each would otherwise cost a watchdog period of its own when next used
-    // (the group coordinator's, say, idle while the fetch hung). A healthy idle one is merely
-    // reconnected when next needed.
-    const silentSince = Date.now() - ANSWER_WATCHDOG_MS / 2;
-    const error = new Error(`no answer from the broker for ${ANSWER_WATCHDOG_MS} ms (silent connection)`);
-    socket.destroy(error);
-    for (const other of watchedByBroker.get(path) ?? []) {
-      if (other.lastReceived < silentSince) other.socket.destroy(error);
-    }
-  }, 1000);
-  timer.unref();
-  socket.once('close', () => {
-    clearInterval(timer);
-    siblings.delete(watched);
-    if (siblings.size === 0 && watchedByBroker.get(path) === siblings) watchedByBroker.delete(path);
-  });
-  return socket;
-};
+    }, 1000);
+    timer.unref();
+    socket.once('close', () => {
+      clearInterval(timer);
+      owned?.delete(socket);
+      siblings.delete(watched);
+      if (siblings.size === 0 && watchedByBroker.get(path) === siblings) watchedByBroker.delete(path);
+    });
+    return socket;
+  };
+}
 
 export class KafkaBus implements Bus {
   readonly kind = 'kafka';
 
   private readonly kafka: Kafka;
+  private readonly config: KafkaConfig;
+  /** The open sockets of each producer, closed when it is discarded (discardProducer). */
+  private readonly producerSockets = new WeakMap<Producer, Set<net.Socket>>();
   private readonly options: KafkaBusOptions;
   private readonly log: Logger | undefined;
   private producer: Promise<Producer> | undefined;
@@ -272,7 +311,7 @@ export class KafkaBus implements Bus {
       brokers: options.brokers,
       connectionTimeout: 3000,
       requestTimeout: 30_000,
-      socketFactory: answerWatchdogSocketFactory,
+      socketFactory: answerWatchdogSocketFactory(),
       // Short backoff so that clients find a restarted broker within seconds.
       retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: 10 },
       logLevel: logLevel.WARN,
@@ -280,6 +319,7 @@ export class KafkaBus implements Bus {
     };
     if (options.ssl) config.ssl = true;
     if (options.sasl) config.sasl = { ...options.sasl } as SASLOptions;
+    this.config = config;
     this.kafka = new Kafka(config);
     this.groupOffsets = new KafkaGroupOffsets(config);
   }
@@ -367,12 +407,14 @@ export class KafkaBus implements Bus {
       pending.resolve = resolve;
       pending.reject = reject;
     });
+    let queued = false;
     try {
       await withTimeout(
         (async () => {
           await this.prepareTopics(records.map((r) => r.topic));
           this.assertOpen();
           this.queue.push(pending);
+          queued = true;
           if (!this.flushing) void this.flushQueue();
           await acknowledged;
         })(),
@@ -383,16 +425,26 @@ export class KafkaBus implements Bus {
       // Still waiting behind a stuck send: taken out of the queue, so it is certainly not published.
       const index = this.queue.indexOf(pending);
       if (index >= 0) this.queue.splice(index, 1);
-      // Otherwise "maybe not published": the caller must not acknowledge. A send that timed out goes
-      // on retrying in the background, so its records may still arrive; a resend is deduplicated by
-      // message id.
-      throw new GatewayError(
+      const error = new GatewayError(
         'GW_ERR_BUS_UNAVAILABLE',
         `The records could not be published: ${errorMessage(err)}`,
         {
           cause: err,
         },
       );
+      if (!queued || index >= 0) throw error;
+      // Otherwise "maybe not published": the caller must not acknowledge. A send that timed out goes
+      // on retrying in the background, so its records may still land; the caller learns when they
+      // no longer can (a resend is deduplicated by message id meanwhile).
+      const settled: UnsettledPublish['settled'] = acknowledged
+        .then(
+          () => {},
+          () => {},
+        )
+        .then(() =>
+          sleep(this.options.ssl ? TLS_LATE_BYTES_MS : RECEIVED_BYTES_MS, undefined, { ref: false }),
+        );
+      throw Object.assign(error, { settled });
     }
   }
 
@@ -457,11 +509,15 @@ export class KafkaBus implements Bus {
    * reconnects a bounded number of times, whatever the producer's retries), the next records of the
    * partition would go out under those numbers, and the broker, taking them for a resend of what it
    * appended, would answer success without appending them: acknowledged, and on no topic. A fresh
-   * producer has a new producer id, so its numbers cannot meet the old ones.
+   * producer has a new producer id, so its numbers cannot meet the old ones. Its sockets are closed
+   * (reset, where they can be) first: what they still hold must not reach the broker later, after
+   * the caller was told the send failed (publishSettled).
    */
   private discardProducer(connecting: Promise<Producer>, producer: Producer): void {
     if (this.producer === connecting) this.producer = undefined;
     this.clients.delete(producer);
+    const error = new Error('producer discarded after a failed send');
+    for (const socket of this.producerSockets.get(producer) ?? []) closeSocket(socket, error);
     producer.disconnect().catch(() => {});
   }
 
@@ -647,7 +703,10 @@ export class KafkaBus implements Bus {
 
   private getProducer(): Promise<Producer> {
     if (!this.producer) {
-      const producer = this.kafka.producer({
+      // A client of its own, so that its sockets are known when it is discarded.
+      const sockets = new Set<net.Socket>();
+      const kafka = new Kafka({ ...this.config, socketFactory: answerWatchdogSocketFactory(sockets) });
+      const producer = kafka.producer({
         idempotent: true,
         // Idempotence with kafkajs: one request in flight per broker keeps retries in order.
         maxInFlightRequests: 1,
@@ -655,6 +714,7 @@ export class KafkaBus implements Bus {
         createPartitioner: Partitioners.DefaultPartitioner,
         retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: Number.MAX_SAFE_INTEGER },
       });
+      this.producerSockets.set(producer, sockets);
       this.clients.add(producer);
       const connecting = producer.connect().then(() => producer);
       this.producer = connecting;

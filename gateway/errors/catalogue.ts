@@ -52,7 +52,10 @@ export const ERRORS = {
   GW_ERR_NOT_FOUND: { status: 404, title: 'The resource does not exist or is not visible to the caller' },
   GW_ERR_RATE_LIMITED: { status: 429, title: 'The system exceeded its request quota' },
   GW_ERR_QUOTA_EXCEEDED: { status: 429, title: 'The system sent its quota of messages for the day' },
-  GW_ERR_BUS_UNAVAILABLE: { status: 503, title: 'The message bus is unavailable; nothing was accepted' },
+  GW_ERR_BUS_UNAVAILABLE: {
+    status: 503,
+    title: 'The message bus did not confirm the message; send it again with the same nachrichtenUUID',
+  },
   GW_ERR_NOT_READY: { status: 503, title: 'The gateway is not ready' },
   GW_ERR_AUDIT_PENDING: {
     status: 503,

@@ -4,7 +4,8 @@
  * Semantics every implementation must honour (proved by test/conformance/bus.conformance.ts):
  * - `publish` resolves only when every record is durable (fsync'd locally, or acknowledged by all
  *   in-sync Kafka replicas). A rejected promise means "maybe not published": the caller must not
- *   acknowledge the message to its sender.
+ *   acknowledge the message to its sender, and must be ready for the records to land all the same
+ *   (publishSettled says until when).
  * - Records with the same key land in the same partition and are consumed in publish order.
  * - Each consumer group sees every record at least once. Records of one partition are handed to the
  *   handler one at a time; the offset is committed only after the handler resolved. If the handler
@@ -29,6 +30,22 @@ export interface ConsumedRecord extends BusRecord {
   offset: string;
   /** Publish time in ms since the epoch. */
   timestamp: number;
+}
+
+/**
+ * What a rejected publish carries when the bus was still sending its records as it gave up waiting
+ * (a Kafka send that outlived the publish timeout): `settled` resolves once the bus has stopped —
+ * the records acknowledged late, or given up on with their connections reset — after which nothing
+ * more of that publish can land.
+ */
+export interface UnsettledPublish {
+  readonly settled: Promise<void>;
+}
+
+/** When nothing more of a rejected publish can land: at once, unless the error says otherwise. */
+export function publishSettled(error: unknown): Promise<void> {
+  const settled = (error as Partial<UnsettledPublish> | null | undefined)?.settled;
+  return settled instanceof Promise ? settled : Promise.resolve();
 }
 
 export type RecordHandler = (record: ConsumedRecord) => Promise<void>;
