@@ -442,24 +442,39 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
   // request, bus/kafka-group-offsets.ts); only a start that finds records past it joins the group, once.
   const auditBookmark = ingressAuditGroup(topicPrefix, config.audit.chain);
   const deliverTopics = () => routing.directory.systems.map((s) => deliverTopic(topicPrefix, s.id));
-  await recoverIngressAudit({
+  const recovery = {
     bus,
     group: auditBookmark,
-    topics: deliverTopics(),
     partitions: config.bus.partitions,
     chain: config.audit.chain,
-    isAudited: (messageId) => ingress.isAuditedOrPending(messageId),
-    append: (batch) => ingress.appendRecovered(batch),
+    isAudited: (messageId: string) => ingress.isAuditedOrPending(messageId),
     logger,
+  };
+  await recoverIngressAudit({
+    ...recovery,
+    topics: deliverTopics(),
+    append: async (batch) => {
+      await ingress.appendRecovered(batch);
+      return true;
+    },
   });
   const watermark = new IngressAuditWatermark({
     bus,
     group: auditBookmark,
     topics: deliverTopics,
     inFlight: ingress.inFlightPublishes,
+    doubts: ingress.publishDoubts,
+    recheck: () =>
+      recoverIngressAudit({
+        ...recovery,
+        topics: deliverTopics(),
+        append: (batch) => ingress.appendRecoveredUnlessClaimed(batch),
+        occasion: 'after a publish the bus did not confirm (its sender was answered 503)',
+      }),
     logger,
   });
   watermark.start();
+  metrics.onScrape(async () => metrics.publishesInDoubt.set(ingress.publishDoubts.count));
   await worker.start();
   await followUps.callbacks.start();
   // A reloaded directory may name new systems (subscribe them) or drop some (close theirs).

@@ -104,6 +104,11 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    publishesInDoubt: new Gauge({
+      name: 'gateway_ingress_publishes_in_doubt',
+      help: 'Publishes answered 503 whose records may still land on the bus (a send that outlived the publish timeout): until the bus has given up on them and the records past the ingress audit bookmark were checked, the bookmark is held (ingress-audit-recovery.ts)',
+      registers: [registry],
+    }),
     auditSpoolUnreadable: new Counter({
       name: 'gateway_audit_spool_unreadable_files_total',
       help: 'Files of the audit-pending spool (<dataDir>/audit-pending) that could not be read at start-up: left in place, their audit entries not written (the error log names each file)',

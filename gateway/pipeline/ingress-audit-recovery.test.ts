@@ -11,6 +11,7 @@ import type { BusRecord, ConsumedRecord } from '../ports/bus.ts';
 import {
   InFlightPublishes,
   IngressAuditWatermark,
+  PublishDoubts,
   recoveredEntriesOf,
   recoverIngressAudit,
 } from './ingress-audit-recovery.ts';
@@ -184,6 +185,7 @@ describe('the ingress audit bookmark on the SQLite bus, with a SQLite audit stor
         append: async (batch) => {
           appended.push(batch);
           await audit.recordMany(batch.entries);
+          return true;
         },
         logger,
       });
@@ -241,6 +243,8 @@ describe('the ingress audit bookmark on the SQLite bus, with a SQLite audit stor
       group: GROUP,
       topics: () => [TOPIC],
       inFlight,
+      doubts: new PublishDoubts(),
+      recheck: recover,
       logger,
     });
     const token = inFlight.enter();
@@ -259,6 +263,54 @@ describe('the ingress audit bookmark on the SQLite bus, with a SQLite audit stor
     expect((await bus.lag(GROUP, TOPIC)).reduce((n, l) => n + l.lag, 0)).toBe(1);
     await watermark.advance();
     expect((await bus.lag(GROUP, TOPIC)).reduce((n, l) => n + l.lag, 0)).toBe(0);
+    await watermark.stop({ final: false });
+  });
+
+  it('holds the bookmark while a failed publish may still land, then writes the entries its record lacks', async () => {
+    const { bus, store, audit, recover } = setUp();
+    await recover();
+    const doubts = new PublishDoubts();
+    const watermark = new IngressAuditWatermark({
+      bus,
+      group: GROUP,
+      topics: () => [TOPIC],
+      inFlight: new InFlightPublishes(),
+      doubts,
+      recheck: recover,
+      logger,
+    });
+    const lag = async () => (await bus.lag(GROUP, TOPIC)).reduce((n, l) => n + l.lag, 0);
+    // A request whose publish failed (503, no entries), and one accepted normally.
+    let settle: () => void = () => {};
+    doubts.add(
+      new Promise<void>((resolve) => {
+        settle = resolve;
+      }),
+    );
+    await bus.publish([ingressRecord('accepted-normally')]);
+    await audit.recordMany([{ kind: 'accepted', actor: 'system:sn-melde', messageId: 'accepted-normally' }]);
+    // The failed publish lands after all, while the bus still tries.
+    await bus.publish([ingressRecord('landed-late')]);
+    await watermark.advance();
+    expect(await lag()).toBe(2);
+    expect(await store.hasEvent('landed-late', 'accepted')).toBe(false);
+
+    // Nothing more of it can land: the records past the bookmark are checked.
+    settle();
+    await new Promise((r) => setImmediate(r));
+    await watermark.advance();
+    expect(doubts.count).toBe(0);
+    expect(await lag()).toBe(0);
+    const trail = await store.query({ messageId: 'landed-late' });
+    expect(trail.map((e) => e.kind)).toEqual(['received', 'accepted', 'signed', 'queued']);
+    expect(trail.every((e) => e.detail.recoveredFrom === 'bus')).toBe(true);
+    expect((await store.query({ messageId: 'accepted-normally' })).map((e) => e.kind)).toEqual(['accepted']);
+
+    // Back to plain moves.
+    await bus.publish([ingressRecord('later')]);
+    await watermark.advance();
+    expect(await lag()).toBe(0);
+    expect(await store.hasEvent('later', 'accepted')).toBe(false);
     await watermark.stop({ final: false });
   });
 

@@ -31,6 +31,14 @@
  *   published-audit.ts), so a crash during the recovery repeats it.
  * - The first start on a chain without a bookmark (a new installation, or one from before this)
  *   sets it at the topics' ends without reading them: records from before carry no chain.
+ * - A publish that failed may have landed all the same (the Bus port's "maybe not published": a
+ *   Kafka send that outlived the publish timeout, an answer lost with its connection). Its sender was
+ *   answered 503 and its trail says `failed`, yet its record would be delivered with no `accepted`.
+ *   So while the gateway runs, the bookmark stays where it is from such a failure until the bus says
+ *   nothing more of that publish can land (publishSettled; PublishDoubts); then the records past it
+ *   are checked as at a start, and those without entries get them. The resend the 503 asked for is
+ *   then refused as already accepted, or, if it came first, was accepted and delivered once (delivery
+ *   drops the second record by nachrichtenUUID) and the late record gets no entries.
  *
  * Replicas (Kafka, PostgreSQL audit) with a chain each (as the shipped manifests run them): each
  * reads all deliver records past its own bookmark and writes entries only for those of its chain. A
@@ -126,6 +134,40 @@ export class InFlightPublishes {
 }
 
 /**
+ * Publishes that failed without the bus knowing whether their records landed, counted until a check
+ * of the records past the bookmark (IngressAuditWatermark) has covered them.
+ */
+export class PublishDoubts {
+  private registered = 0;
+  private unsettled = 0;
+
+  /** A failed publish; `settled` (publishSettled) resolves once nothing more of it can land. */
+  add(settled: Promise<void>): void {
+    this.registered++;
+    this.unsettled++;
+    const done = () => {
+      this.unsettled--;
+    };
+    settled.then(done, done);
+  }
+
+  /** Failed publishes not yet covered by a check. */
+  get count(): number {
+    return this.registered;
+  }
+
+  /** Whether every one of them has settled: a check now covers all of them. */
+  get settled(): boolean {
+    return this.unsettled === 0;
+  }
+
+  /** A check that began when `count` was `n` has covered those. */
+  covered(n: number): void {
+    this.registered -= n;
+  }
+}
+
+/**
  * The ingress entries of a record on a deliver topic, as the ingress would have written them, or
  * undefined if it is not a record the ingress of `chain` published (another replica's, a receipt,
  * a dead-letter replay, a record from before records named their chain).
@@ -210,11 +252,16 @@ export interface IngressAuditRecoveryOptions {
   chain: string;
   /** Whether the message's entries need no recovery: `accepted` in the trail, or pending already (spool). */
   isAudited(messageId: string): Promise<boolean>;
-  /** Appends a record's entries; resolves once they landed or are durably pending (Ingress.appendRecovered). */
-  append(batch: PublishedEntries, record: ConsumedRecord): Promise<void>;
+  /**
+   * Appends a record's entries; resolves once they landed or are durably pending
+   * (Ingress.appendRecovered), saying whether it wrote them (false: left to a request holding the id).
+   */
+  append(batch: PublishedEntries, record: ConsumedRecord): Promise<boolean>;
   logger: Logger;
   /** How long reading the records past the bookmark may take; default 120 s. */
   timeoutMs?: number;
+  /** Why the records are read: said in the log line of each message whose entries were written. */
+  occasion?: string;
 }
 
 export interface IngressAuditRecovery {
@@ -274,8 +321,11 @@ export async function recoverIngressAudit(
     topics: [...new Set([...expected.keys()].map((p) => p.split('\0')[0]!))],
     handler: async (record) => {
       const batch = recoveredEntriesOf(record, chain);
-      if (batch && !(await options.isAudited(batch.messageIds[0]!))) {
-        await options.append(batch, record);
+      if (
+        batch &&
+        !(await options.isAudited(batch.messageIds[0]!)) &&
+        (await options.append(batch, record))
+      ) {
         recovered++;
         logger.warn(
           {
@@ -283,7 +333,7 @@ export async function recoverIngressAudit(
             requestId: batch.requestId,
             position: `${record.topic}/${record.partition}/${record.offset}`,
           },
-          'audit entries of a published message written from its bus record at start-up (the process stopped between the publish and the audit append)',
+          `audit entries of a published message written from its bus record ${options.occasion ?? 'at start-up (the process stopped between the publish and the audit append)'}`,
         );
       }
       // Counted once it is done: the bookmark is then committed past it.
@@ -328,6 +378,10 @@ export interface IngressAuditWatermarkOptions {
   /** The deliver topics now (the directory may name new systems). */
   topics: () => string[];
   inFlight: InFlightPublishes;
+  /** Failed publishes that may have landed: the bookmark is held, then the records past it checked. */
+  doubts: PublishDoubts;
+  /** Reads the records past the bookmark and writes the entries missing (recoverIngressAudit). */
+  recheck(): Promise<unknown>;
   /** Between two moves; default 5 s. */
   intervalMs?: number;
   logger: Logger;
@@ -351,7 +405,17 @@ export class IngressAuditWatermark {
    * landed or spooled, those ends committed where they moved.
    */
   async advance(): Promise<void> {
-    const { bus, group, inFlight } = this.options;
+    const { bus, group, inFlight, doubts } = this.options;
+    if (doubts.count > 0) {
+      // Moved past a failed publish that may still land, its record would never be checked.
+      if (!doubts.settled) return;
+      const covering = doubts.count;
+      // A record of a publish under way meanwhile may get its entries from the check rather than
+      // from its own request: under the request's keys, so once.
+      await this.options.recheck();
+      doubts.covered(covering);
+      return;
+    }
     const ends = await Promise.all(
       this.options.topics().map(async (topic) => ({ topic, partitions: await bus.offsets(group, topic) })),
     );

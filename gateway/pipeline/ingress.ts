@@ -28,13 +28,13 @@ import { GatewayError, isGatewayError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
 import { type PipelineInstruments, stageStart } from '../observability/pipeline.ts';
 import { traceIdOf } from '../observability/trace-context.ts';
-import type { Bus, BusRecord } from '../ports/bus.ts';
+import { type Bus, type BusRecord, publishSettled } from '../ports/bus.ts';
 import type { SharedMessageIdClaims, SharedMessageIdLease } from '../ports/shared-message-id-claims.ts';
 import type { VerifiedDocument } from '../signing/verifier.ts';
 import { parseXmlSafely } from '../xml/safe-parse.ts';
 import type { AuditPendingSpool } from './audit-pending-spool.ts';
 import { checkDeclaredCharset } from './declared-charset.ts';
-import { InFlightPublishes } from './ingress-audit-recovery.ts';
+import { InFlightPublishes, PublishDoubts } from './ingress-audit-recovery.ts';
 import { MessageIdClaims, messageIdInFlight } from './message-id-claims.ts';
 import {
   AuditPendingError,
@@ -161,6 +161,8 @@ export class Ingress {
 
   /** Publishes whose entries have not landed or been spooled yet: the ingress audit bookmark waits for them. */
   readonly inFlightPublishes = new InFlightPublishes();
+  /** Failed publishes whose records may land all the same (ingress-audit-recovery.ts). */
+  readonly publishDoubts = new PublishDoubts();
 
   /** Ids whose spooled entries the store still refused at start: pending, not to be recovered again. */
   private readonly resumedPending = new Set<string>();
@@ -206,6 +208,24 @@ export class Ingress {
         if (!(pending instanceof AuditPendingError)) throw pending;
         this.holdUntilLanded({ messageIds: batch.messageIds, landed: pending.landed });
       }
+    }
+  }
+
+  /**
+   * While messages are taken (a check after a publish the bus did not confirm): as appendRecovered,
+   * unless a request of this process holds the id (a resend: its own entries, or its failure,
+   * decide) or it was accepted meanwhile. Holding the id meanwhile, a resend arriving now waits and
+   * is then refused as already accepted. Resolves with whether the entries were written.
+   */
+  async appendRecoveredUnlessClaimed(batch: PublishedEntries): Promise<boolean> {
+    const claim = this.claims.claim(batch.messageIds);
+    if (!claim.claimed) return false;
+    try {
+      if (await this.isAuditedOrPending(batch.messageIds[0]!)) return false;
+      await this.appendRecovered(batch);
+      return true;
+    } finally {
+      claim.release();
     }
   }
 
@@ -629,9 +649,11 @@ export class Ingress {
       await deps.bus.publish(records);
       deps.instruments?.stage('ingress.publish', publishStarted);
     } catch (cause) {
+      // Before the publishing token is left: the bookmark must not move past a record still landing.
+      this.publishDoubts.add(publishSettled(cause));
       deps.logger.error(
         { err: cause, requestId: request.requestId, traceId: traceIdOf(request.traceparent) },
-        'bus publish failed; nothing accepted',
+        'bus publish failed; not accepted, unless its records land all the same (then audited from the bus)',
       );
       throw new GatewayError(
         'GW_ERR_BUS_UNAVAILABLE',
