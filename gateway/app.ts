@@ -468,7 +468,7 @@ export async function startGateway(config: ResolvedConfig, options: GatewayOptio
       recoverIngressAudit({
         ...recovery,
         topics: deliverTopics(),
-        append: (batch) => ingress.appendRecoveredUnlessClaimed(batch),
+        append: (batch) => ingress.appendRecoveredWhileRunning(batch),
         occasion: 'after a publish the bus did not confirm (its sender was answered 503)',
       }),
     logger,

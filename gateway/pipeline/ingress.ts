@@ -213,19 +213,28 @@ export class Ingress {
 
   /**
    * While messages are taken (a check after a publish the bus did not confirm): as appendRecovered,
-   * unless a request of this process holds the id (a resend: its own entries, or its failure,
-   * decide) or it was accepted meanwhile. Holding the id meanwhile, a resend arriving now waits and
-   * is then refused as already accepted. Resolves with whether the entries were written.
+   * but under the message's id claims, as a request would, so that a resend of it (in this process
+   * or, with PostgreSQL, another) and this cannot both write `accepted`: a resend under way is waited
+   * for (bounded: past it, the error makes the bus hand the record again later), and one that got
+   * the id accepted leaves nothing to write. Resolves with whether the entries were written.
    */
-  async appendRecoveredUnlessClaimed(batch: PublishedEntries): Promise<boolean> {
-    const claim = this.claims.claim(batch.messageIds);
-    if (!claim.claimed) return false;
+  async appendRecoveredWhileRunning(batch: PublishedEntries): Promise<boolean> {
+    let claims: ClaimedIds;
+    try {
+      claims = await this.claimIds([...batch.messageIds]);
+    } catch (error) {
+      if (isGatewayError(error) && error.code === 'GW_ERR_DUPLICATE_MESSAGE') return false;
+      throw error;
+    }
+    let written = false;
     try {
       if (await this.isAuditedOrPending(batch.messageIds[0]!)) return false;
+      await claims.confirm();
       await this.appendRecovered(batch);
+      written = true;
       return true;
     } finally {
-      claim.release();
+      claims.release({ accepted: written });
     }
   }
 
