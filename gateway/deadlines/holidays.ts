@@ -59,8 +59,21 @@ function bussUndBettag(year: number): Date {
   return addDays(nov23, -back);
 }
 
+/** Per year and Land: a deadline asks for every day it counts, a few dozen times per message. */
+const known = new Map<string, ReadonlyMap<string, string>>();
+
 /** The public holidays of `land` in `year`, as ISO dates with their names. */
-export function holidays(year: number, land: Land): Map<string, string> {
+export function holidays(year: number, land: Land): ReadonlyMap<string, string> {
+  const key = `${year}:${land}`;
+  let found = known.get(key);
+  if (!found) {
+    found = computeHolidays(year, land);
+    known.set(key, found);
+  }
+  return found;
+}
+
+function computeHolidays(year: number, land: Land): Map<string, string> {
   const easter = easterSunday(year);
   const list: [Date, string, Land[] | 'all'][] = [
     [utc(year, 1, 1), 'Neujahr', 'all'],

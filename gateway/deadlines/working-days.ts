@@ -18,10 +18,18 @@ export function berlinDate(instant: Date): string {
 }
 
 export function isWorkingDay(isoDate: string, land: Land): boolean {
-  const date = new Date(`${isoDate}T00:00:00Z`);
-  const weekday = date.getUTCDay();
+  return isWorkingDayAt(Date.parse(`${isoDate}T00:00:00Z`), land);
+}
+
+const DAY_MS = 86_400_000;
+
+/** `dayStart`: midnight UTC of the day, in ms since the epoch. */
+function isWorkingDayAt(dayStart: number, land: Land): boolean {
+  // 1 January 1970 was a Thursday (4).
+  const weekday = (Math.floor(dayStart / DAY_MS) + 4) % 7;
   if (weekday === 0 || weekday === 6) return false;
-  return !holidays(date.getUTCFullYear(), land).has(isoDate);
+  const date = new Date(dayStart);
+  return !holidays(date.getUTCFullYear(), land).has(date.toISOString().slice(0, 10));
 }
 
 /**
@@ -29,13 +37,13 @@ export function isWorkingDay(isoDate: string, land: Land): boolean {
  * (the day of receipt itself does not count, as in § 187 BGB).
  */
 export function deadline(received: Date, workingDays: number, land: Land): string {
-  let date = new Date(`${berlinDate(received)}T00:00:00Z`);
+  let day = Date.parse(`${berlinDate(received)}T00:00:00Z`);
   let left = workingDays;
   while (left > 0) {
-    date = new Date(date.getTime() + 86_400_000);
-    if (isWorkingDay(date.toISOString().slice(0, 10), land)) left--;
+    day += DAY_MS;
+    if (isWorkingDayAt(day, land)) left--;
   }
-  return date.toISOString().slice(0, 10);
+  return new Date(day).toISOString().slice(0, 10);
 }
 
 /** True once the whole deadline day has passed in Berlin. */
