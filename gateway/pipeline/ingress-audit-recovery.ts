@@ -410,8 +410,8 @@ export class IngressAuditWatermark {
       // Moved past a failed publish that may still land, its record would never be checked.
       if (!doubts.settled) return;
       const covering = doubts.count;
-      // A record of a publish under way meanwhile may get its entries from the check rather than
-      // from its own request: under the request's keys, so once.
+      // A request publishing meanwhile holds its message's id: the check waits for its answer and
+      // then finds it accepted (Ingress.appendRecoveredWhileRunning).
       await this.options.recheck();
       doubts.covered(covering);
       return;
