@@ -137,6 +137,15 @@ describe('the ingress across a silent partition from Kafka', () => {
       }
     });
     const received = () => new Set(receipts.map((r) => r.messageId));
+    const allReceived = (ids: Set<string>, what: string) =>
+      eventually(
+        async () => {
+          const got = received();
+          return [...ids].every((id) => got.has(id)) ? true : undefined;
+        },
+        30_000,
+        what,
+      );
     const acceptedAfter = (at: number) => outcomes.filter((o) => o.status === 202 && o.startedAt > at);
 
     try {
@@ -174,14 +183,7 @@ describe('the ingress across a silent partition from Kafka', () => {
       const accepted = outcomes.filter((o) => o.status === 202);
       const refused = outcomes.filter((o) => o.status !== 202);
       const acceptedIds = new Set(accepted.map((o) => o.id));
-      await eventually(
-        async () => {
-          const got = received();
-          return [...acceptedIds].every((id) => got.has(id)) ? true : undefined;
-        },
-        30_000,
-        'every accepted message at the receiver',
-      );
+      await allReceived(acceptedIds, 'every accepted message at the receiver');
       // The failed publishes have settled and the records past the bookmark were checked: nothing
       // refused can land any more, and what landed is in the trail.
       const inDoubtSeen: number[] = [];
@@ -200,14 +202,7 @@ describe('the ingress across a silent partition from Kafka', () => {
       const resends: Outcome[] = [];
       for (const o of refused) resends.push(await send(o));
       const resentIds = new Set(resends.filter((o) => o.status === 202).map((o) => o.id));
-      await eventually(
-        async () => {
-          const got = received();
-          return [...resentIds].every((id) => got.has(id)) ? true : undefined;
-        },
-        30_000,
-        'every resent message at the receiver',
-      );
+      await allReceived(resentIds, 'every resent message at the receiver');
       const allDeliveredAt = Math.max(...accepted.map((o) => receipts.find((r) => r.messageId === o.id)!.at));
       // A straggling duplicate push would arrive now.
       await sleep(1000);
