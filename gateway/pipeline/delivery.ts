@@ -536,11 +536,16 @@ export class DeliveryWorker {
       await audit.record({ ...attempted, idempotencyKey: auditKey(record, AUDIT_SLOT.attemptFailed) });
       throw new AttemptFailed(`push to ${system.id} failed: ${result.detail}`, permanent);
     }
-    // The ledger first: the shorter the time between the receiver's 2xx and this row, the smaller
-    // the window in which a crash makes another process push the message again.
-    await this.recordPushed(system.id, event.messageId, log);
+    // The ledger row is started first: the shorter the time between the receiver's 2xx and this
+    // row, the smaller the window in which a crash makes another process push the message again.
+    // The audit append runs beside it rather than after it (one durable commit's wait less per
+    // record, and the next record of the partition waits for this one): a crash between the two
+    // leaves what it left before — the ledger row without the events (written when the record
+    // comes again, auditDeliveredIfMissing), or the events without the row (pushed again, the
+    // events' idempotency keys keep them single), the window of the second push being as long.
+    const ledgerWritten = this.recordPushed(system.id, event.messageId, log);
     // In push mode the receiver's 2xx is its acknowledgement.
-    await audit.recordMany([
+    const audited = audit.recordMany([
       { ...attempted, idempotencyKey: auditKey(record, AUDIT_SLOT.attemptSucceeded) },
       {
         ...event,
@@ -561,6 +566,11 @@ export class DeliveryWorker {
         detail: { mode: 'push', replayGeneration },
       },
     ]);
+    // A failed append fails the record only once the ledger has the push, so that its redelivery
+    // writes the events instead of pushing again.
+    audited.catch(() => {});
+    await ledgerWritten;
+    await audited;
     deps.instruments?.outcome('delivered');
   }
 
