@@ -407,8 +407,12 @@ export class DeliveryWorker {
       await this.auditDeliveredIfMissing(event, 'push', record, replayGeneration);
       return;
     }
-    // After the duplicate check: a message already pushed needs no second archive write.
-    await deps.archive?.({
+    // After the duplicate check: a message already pushed needs no second archive write. Started
+    // here and awaited once the receiver answered (push()), so that the archive's durable write and
+    // the push's round trip overlap; the ledger row waits for it, so a message the ledger calls
+    // pushed is archived. It never rejects: a failed archive write is logged, not a failed delivery
+    // (DocumentArchiver).
+    const archived = deps.archive?.({
       messageId,
       standard: spec.standard,
       messageType: spec.name,
@@ -419,63 +423,71 @@ export class DeliveryWorker {
       // The record's bytes: the verified text, not encoded again (the archive checks the digest).
       signedDocument: record.value,
     });
-    const adapter = deps.adapters.get(system.adapter);
-    if (!adapter) throw new AttemptFailed(`adapter ${system.adapter} is not installed`, false, false);
-    let native: { body: Buffer; contentType: string };
+    // Awaited below; a rejection meanwhile (none is expected) must not count as unhandled.
+    archived?.catch(() => {});
     try {
-      const encodeStarted = stageStart();
-      native = adapter.encode(message, spec, deps.adapterContext);
-      deps.instruments?.stage('delivery.encode', encodeStarted);
-    } catch (error) {
-      // A coded error is the adapter saying "this message cannot be expressed"; anything else may pass.
-      const code = isGatewayError(error) ? error.code : undefined;
-      await this.auditChains.of(systemId, record).record({
-        ...event,
-        idempotencyKey: auditKey(record, AUDIT_SLOT.attemptFailed),
-        kind: 'delivery-attempted',
-        detail: {
-          mode: system.delivery.mode,
-          attempt,
-          outcome: `adapter ${system.adapter} failed: ${code ?? (error as Error).name}`,
-          instance: GATEWAY_INSTANCE,
-          replayGeneration,
-        },
-      });
-      throw new AttemptFailed(
-        `adapter ${system.adapter} failed to encode: ${code ?? (error as Error).name}`,
-        code !== undefined,
-      );
-    }
-
-    if (system.delivery.mode === 'pull') {
-      const fresh = await deps.mailbox.putIfNew({
-        systemId,
-        messageId,
-        messageType: spec.id,
-        senderAuthority: h.autor.kennung,
-        receiverAuthority: h.leser.kennung,
-        senderSystem: event.senderSystem ?? '',
-        digest: verified.digest,
-        signedDocument: xml,
-        nativeContentType: native.contentType,
-        nativeBody: native.body,
-        createdAt: this.now().toISOString(),
-      });
-      if (fresh) {
+      const adapter = deps.adapters.get(system.adapter);
+      if (!adapter) throw new AttemptFailed(`adapter ${system.adapter} is not installed`, false, false);
+      let native: { body: Buffer; contentType: string };
+      try {
+        const encodeStarted = stageStart();
+        native = adapter.encode(message, spec, deps.adapterContext);
+        deps.instruments?.stage('delivery.encode', encodeStarted);
+      } catch (error) {
+        // A coded error is the adapter saying "this message cannot be expressed"; anything else may pass.
+        const code = isGatewayError(error) ? error.code : undefined;
         await this.auditChains.of(systemId, record).record({
           ...event,
-          idempotencyKey: auditKey(record, AUDIT_SLOT.delivered),
-          kind: 'delivered',
-          detail: { mode: 'pull', instance: GATEWAY_INSTANCE, replayGeneration },
+          idempotencyKey: auditKey(record, AUDIT_SLOT.attemptFailed),
+          kind: 'delivery-attempted',
+          detail: {
+            mode: system.delivery.mode,
+            attempt,
+            outcome: `adapter ${system.adapter} failed: ${code ?? (error as Error).name}`,
+            instance: GATEWAY_INSTANCE,
+            replayGeneration,
+          },
         });
-        deps.instruments?.outcome('delivered');
-      } else {
-        log().info('duplicate suppressed: already in the inbox');
-        await this.auditDeliveredIfMissing(event, 'pull', record, replayGeneration);
+        throw new AttemptFailed(
+          `adapter ${system.adapter} failed to encode: ${code ?? (error as Error).name}`,
+          code !== undefined,
+        );
       }
-      return;
+
+      if (system.delivery.mode === 'pull') {
+        await archived;
+        const fresh = await deps.mailbox.putIfNew({
+          systemId,
+          messageId,
+          messageType: spec.id,
+          senderAuthority: h.autor.kennung,
+          receiverAuthority: h.leser.kennung,
+          senderSystem: event.senderSystem ?? '',
+          digest: verified.digest,
+          signedDocument: xml,
+          nativeContentType: native.contentType,
+          nativeBody: native.body,
+          createdAt: this.now().toISOString(),
+        });
+        if (fresh) {
+          await this.auditChains.of(systemId, record).record({
+            ...event,
+            idempotencyKey: auditKey(record, AUDIT_SLOT.delivered),
+            kind: 'delivered',
+            detail: { mode: 'pull', instance: GATEWAY_INSTANCE, replayGeneration },
+          });
+          deps.instruments?.outcome('delivered');
+        } else {
+          log().info('duplicate suppressed: already in the inbox');
+          await this.auditDeliveredIfMissing(event, 'pull', record, replayGeneration);
+        }
+        return;
+      }
+      await this.push(system, native, event, record, archived, { attempt, replayGeneration }, log);
+    } finally {
+      // Whatever the attempt's outcome, the record is done only once its archive write is.
+      await archived;
     }
-    await this.push(system, native, event, record, { attempt, replayGeneration }, log);
   }
 
   private async push(
@@ -483,6 +495,7 @@ export class DeliveryWorker {
     native: { body: Buffer; contentType: string },
     event: DeliveryEvent,
     record: ConsumedRecord,
+    archived: Promise<unknown> | undefined,
     { attempt, replayGeneration }: RecordAttempt,
     log: RecordLog,
   ): Promise<void> {
@@ -536,6 +549,7 @@ export class DeliveryWorker {
       await audit.record({ ...attempted, idempotencyKey: auditKey(record, AUDIT_SLOT.attemptFailed) });
       throw new AttemptFailed(`push to ${system.id} failed: ${result.detail}`, permanent);
     }
+    await archived;
     // The ledger row is started first: the shorter the time between the receiver's 2xx and this
     // row, the smaller the window in which a crash makes another process push the message again.
     // The audit append runs beside it rather than after it (one durable commit's wait less per
