@@ -549,6 +549,8 @@ export class DeliveryWorker {
       await audit.record({ ...attempted, idempotencyKey: auditKey(record, AUDIT_SLOT.attemptFailed) });
       throw new AttemptFailed(`push to ${system.id} failed: ${result.detail}`, permanent);
     }
+    // The archive write normally ended during the round trip. If not, the ledger row waits for it
+    // (a message the ledger calls pushed is archived), and the window below is longer by the rest.
     await archived;
     // The ledger row is started first: the shorter the time between the receiver's 2xx and this
     // row, the smaller the window in which a crash makes another process push the message again.
