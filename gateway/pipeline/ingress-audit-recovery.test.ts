@@ -189,7 +189,19 @@ describe('the ingress audit bookmark on the SQLite bus, with a SQLite audit stor
         },
         logger,
       });
-    return { bus, store, audit, appended, recover };
+    /** Records past the bookmark, all partitions. */
+    const lag = async () => (await bus.lag(GROUP, TOPIC)).reduce((n, l) => n + l.lag, 0);
+    const watermark = (inFlight: InFlightPublishes, doubts: PublishDoubts) =>
+      new IngressAuditWatermark({
+        bus,
+        group: GROUP,
+        topics: () => [TOPIC],
+        inFlight,
+        doubts,
+        recheck: recover,
+        logger,
+      });
+    return { bus, store, audit, appended, recover, lag, watermark };
   }
 
   it('sets the bookmark at the first start, then writes the entries of the records past it that lack them, once', async () => {
@@ -235,18 +247,10 @@ describe('the ingress audit bookmark on the SQLite bus, with a SQLite audit stor
   });
 
   it('moves the bookmark to the ends read before the publishes under way then had their entries', async () => {
-    const { bus, recover } = setUp();
+    const { bus, recover, lag, watermark: watermarkOf } = setUp();
     await recover();
     const inFlight = new InFlightPublishes();
-    const watermark = new IngressAuditWatermark({
-      bus,
-      group: GROUP,
-      topics: () => [TOPIC],
-      inFlight,
-      doubts: new PublishDoubts(),
-      recheck: recover,
-      logger,
-    });
+    const watermark = watermarkOf(inFlight, new PublishDoubts());
     const token = inFlight.enter();
     await bus.publish([ingressRecord('a'), ingressRecord('b')]);
     let moved = false;
@@ -257,29 +261,20 @@ describe('the ingress audit bookmark on the SQLite bus, with a SQLite audit stor
     // Published after the ends were read: not covered by this move.
     await bus.publish([ingressRecord('c')]);
     expect(moved).toBe(false);
-    expect((await bus.lag(GROUP, TOPIC)).reduce((n, l) => n + l.lag, 0)).toBe(3);
+    expect(await lag()).toBe(3);
     inFlight.leave(token);
     await advance;
-    expect((await bus.lag(GROUP, TOPIC)).reduce((n, l) => n + l.lag, 0)).toBe(1);
+    expect(await lag()).toBe(1);
     await watermark.advance();
-    expect((await bus.lag(GROUP, TOPIC)).reduce((n, l) => n + l.lag, 0)).toBe(0);
+    expect(await lag()).toBe(0);
     await watermark.stop({ final: false });
   });
 
   it('holds the bookmark while a failed publish may still land, then writes the entries its record lacks', async () => {
-    const { bus, store, audit, recover } = setUp();
+    const { bus, store, audit, recover, lag, watermark: watermarkOf } = setUp();
     await recover();
     const doubts = new PublishDoubts();
-    const watermark = new IngressAuditWatermark({
-      bus,
-      group: GROUP,
-      topics: () => [TOPIC],
-      inFlight: new InFlightPublishes(),
-      doubts,
-      recheck: recover,
-      logger,
-    });
-    const lag = async () => (await bus.lag(GROUP, TOPIC)).reduce((n, l) => n + l.lag, 0);
+    const watermark = watermarkOf(new InFlightPublishes(), doubts);
     // A request whose publish failed (503, no entries), and one accepted normally.
     let settle: () => void = () => {};
     doubts.add(
